@@ -1,0 +1,60 @@
+/**
+ * The paper's asymmetry metric (SPEC §2): the distance d between a particle's centre of mass and the
+ * centre of mass of its unreacted (Li-rich) region, the pixels of the particle whose differential
+ * intensity ΔI/I0 is below a threshold (0.05 in Lun et al. 2025). Used on observed frames and, through
+ * the optical forward model, on simulated fields, so that both are measured the same way.
+ */
+
+export interface UnreactedStats {
+  /** particle pixels counted */
+  particlePixels: number;
+  /** unreacted pixels counted (ΔI/I0 < threshold) */
+  unreactedPixels: number;
+  /** unreactedPixels / particlePixels */
+  unreactedFraction: number;
+  /** particle centre of mass, µm, image coordinates (x right, y down; pixel centre at (col+0.5)·pixel_um) */
+  particleCom_um: [number, number];
+  /** unreacted-region centre of mass, µm; null when nothing is unreacted */
+  unreactedCom_um: [number, number] | null;
+  /** |particleCom − unreactedCom| in µm; null when nothing is unreacted */
+  comOffset_um: number | null;
+  /** comOffset_um / R_eq, R_eq = √(area/π); null when nothing is unreacted */
+  comOffsetRel: number | null;
+  /** mean ΔI/I0 over the particle (NaN pixels skipped) */
+  meanDiff: number;
+}
+
+/**
+ * @param diff  ΔI/I0 image, row-major [height][width]; NaN pixels are skipped
+ * @param mask  particle mask of the same size, nonzero = particle
+ * @param width image width in pixels
+ * @param pixel_um pixel size in µm
+ * @param threshold ΔI/I0 below which a particle pixel counts as unreacted
+ */
+export function unreactedStats(diff: ArrayLike<number>, mask: ArrayLike<number>, width: number, pixel_um: number, threshold = 0.05): UnreactedStats {
+  let n = 0, sx = 0, sy = 0, nu = 0, ux = 0, uy = 0, sumDiff = 0, nDiff = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    const col = i % width, row = (i - col) / width;
+    n++; sx += col; sy += row;
+    const v = diff[i];
+    if (Number.isNaN(v)) continue;
+    sumDiff += v; nDiff++;
+    if (v < threshold) { nu++; ux += col; uy += row; }
+  }
+  const toUm = (p: number, count: number) => (p / count + 0.5) * pixel_um;
+  const particleCom_um: [number, number] = n ? [toUm(sx, n), toUm(sy, n)] : [NaN, NaN];
+  const unreactedCom_um: [number, number] | null = nu ? [toUm(ux, nu), toUm(uy, nu)] : null;
+  const rEq = Math.sqrt((n * pixel_um * pixel_um) / Math.PI);
+  const comOffset_um = unreactedCom_um ? Math.hypot(unreactedCom_um[0] - particleCom_um[0], unreactedCom_um[1] - particleCom_um[1]) : null;
+  return {
+    particlePixels: n,
+    unreactedPixels: nu,
+    unreactedFraction: n ? nu / n : 0,
+    particleCom_um,
+    unreactedCom_um,
+    comOffset_um,
+    comOffsetRel: comOffset_um === null ? null : comOffset_um / rEq,
+    meanDiff: nDiff ? sumDiff / nDiff : NaN,
+  };
+}
