@@ -1,0 +1,480 @@
+/**
+ * The paper's single-particle analysis of an operando movie, as one streaming pipeline (SPEC §2, §6):
+ *
+ *   reference frame → particles (Otsu segmentation or a user mask)
+ *   pass 1, frames in batches: read → drift by phase correlation → frame processor (ΔI/I0 map with
+ *          the drift applied, per-particle sums; GPU or CPU) → diff.tif page, per-particle trace row
+ *   classify each particle (symmetric / asymmetric) from its trace
+ *   pass 2 (only when the kymograph direction had to wait for the traces): re-read diff.tif page by
+ *          page and sample each particle's line cut
+ *   figures and tables
+ *
+ * Memory is bounded by the batch (a few frames), the montage's few frames, and per-particle traces and
+ * line samples (numbers per frame, not images), so a movie larger than memory is analysed frame by
+ * frame. The kymograph's default line follows the direction of the largest centre-of-mass offset,
+ * which is only known once all frames are seen: rather than keeping every particle's crop of every
+ * frame (unbounded for long movies), the pipeline reads back the diff.tif it has just written, one
+ * page at a time. With `lineAngleDeg` given, the lines are known up front and sampled in pass 1.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../cli/errors';
+import type { Progress } from '../cli/progress';
+import { openMovie, type FrameData, type MovieSource } from '../io/movie';
+import { createTiffStackWriter } from '../io/tiffWrite';
+import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
+import { encodePng } from '../render/png';
+import { renderField, renderMontage } from '../render/figure';
+import { labelMetrics } from './diffmap';
+import type { FrameProcessor, FrameProcessorOptions } from './processor';
+import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
+import { DriftEstimator } from './drift';
+import { classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
+import { lineThroughParticle, linePositions_um, offsetDirectionDeg, resampleRows, sampleLine, type LineCut } from './kymograph';
+
+export interface AnalyzeOptions {
+  /** reference frame index, 0-based; default 0 */
+  reference?: number;
+  /** overrides the movie's metadata */
+  pixel_um?: number;
+  frame_s?: number;
+  /** time of frame 0 on the capacity file's clock, s; default 0 */
+  timeOffset_s?: number;
+  capacity?: CapacityRecord | null;
+  /** a user mask instead of segmentation (nonzero or label values), same size as the frames */
+  mask?: { data: ArrayLike<number>; width: number; height: number; name: string } | null;
+  /** ΔI/I0 below which a particle pixel is unreacted; default 0.05 (the paper) */
+  threshold?: number;
+  asymThreshold?: number;
+  asymWindow?: [number, number];
+  minArea_px?: number;
+  connectivity?: Connectivity;
+  keepBorder?: boolean;
+  /** Gaussian σ (px) applied to the reference before Otsu; default 0 */
+  segSigma_px?: number;
+  /** a fixed intensity threshold instead of Otsu's */
+  segThreshold?: number;
+  /** drift correction; default true */
+  drift?: boolean;
+  maxDrift_px?: number;
+  /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
+  smoothRadius?: number;
+  /** kymograph line angle (degrees CCW from +x); default: direction of the largest offset */
+  lineAngleDeg?: number | null;
+  kymoAxis?: 'auto' | 'time' | 'capacity';
+  /** frames shown in montage.png; default 6 evenly spaced */
+  montageFrames?: number[] | null;
+  /** colour range ±diffRange of the figures; default from the data (99th percentile of |ΔI/I0|) */
+  diffRange?: number | null;
+  /** frames per processor call; default 8 */
+  batch?: number;
+  backendLabel?: string;
+  progress?: Progress;
+  warn?: (message: string) => void;
+}
+
+export interface ParticleResult {
+  particle: Particle;
+  classification: Classification;
+  /** per frame */
+  meanDiff: number[];
+  comOffset_um: (number | null)[];
+  comOffsetRel: (number | null)[];
+  unreactedFraction: number[];
+  line: LineCut | null;
+}
+
+export interface AnalyzeSummary {
+  frames: number;
+  width: number;
+  height: number;
+  pixel_um: number;
+  frame_s: number;
+  referenceFrame: number;
+  particles: number;
+  asymmetricFraction: number | null;
+  drift_px: [number, number][];
+  parameters: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface AnalyzeResult {
+  summary: AnalyzeSummary;
+  particles: ParticleResult[];
+  segmentation: Segmentation;
+  times_s: number[];
+  capacity_mAh_g: number[] | null;
+}
+
+export type ProcessorFactory = (opts: FrameProcessorOptions) => Promise<FrameProcessor> | FrameProcessor;
+
+/** CSV cell: up to 7 significant digits, empty for null / NaN */
+export function csvNumber(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '';
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(7)));
+}
+
+function toFloat32(frame: FrameData): Float32Array {
+  return frame instanceof Float32Array ? frame.slice() : Float32Array.from(frame);
+}
+
+/** NaN-aware block mean by an integer factor (montage of large frames). */
+function downsample(field: Float32Array, width: number, height: number, k: number): { field: Float32Array; width: number; height: number } {
+  if (k <= 1) return { field, width, height };
+  const w = Math.floor(width / k), h = Math.floor(height / k);
+  const out = new Float32Array(w * h);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      let s = 0, n = 0;
+      for (let dr = 0; dr < k; dr++) for (let dc = 0; dc < k; dc++) {
+        const v = field[(r * k + dr) * width + c * k + dc];
+        if (Number.isFinite(v)) { s += v; n++; }
+      }
+      out[r * w + c] = n ? s / n : NaN;
+    }
+  }
+  return { field: out, width: w, height: h };
+}
+
+/** 99th percentile of |v| over the finite values (a robust colour range), at least 0.01 */
+function robustRange(values: Iterable<ArrayLike<number>>, mask?: (i: number) => boolean): number {
+  const hist = new Float64Array(4096);
+  let max = 0, n = 0;
+  const all: ArrayLike<number>[] = [...values];
+  for (const a of all) for (let i = 0; i < a.length; i++) {
+    if (mask && !mask(i)) continue;
+    const v = Math.abs(a[i]);
+    if (Number.isFinite(v) && v > max) max = v;
+  }
+  if (!(max > 0)) return 0.1;
+  for (const a of all) for (let i = 0; i < a.length; i++) {
+    if (mask && !mask(i)) continue;
+    const v = Math.abs(a[i]);
+    if (!Number.isFinite(v)) continue;
+    hist[Math.min(4095, Math.floor((v / max) * 4096))]++;
+    n++;
+  }
+  let acc = 0;
+  for (let k = 0; k < 4096; k++) {
+    acc += hist[k];
+    if (acc >= 0.99 * n) return Math.max(0.01, Number((((k + 1) / 4096) * max).toPrecision(2)));
+  }
+  return Math.max(0.01, max);
+}
+
+function defaultMontageFrames(frames: number, count = 6): number[] {
+  if (frames <= count) return Array.from({ length: frames }, (_, i) => i);
+  const out = new Set<number>();
+  for (let k = 0; k < count; k++) out.add(Math.round((k * (frames - 1)) / (count - 1)));
+  return [...out];
+}
+
+function checkPositive(name: string, v: number | undefined, allowZero = false): void {
+  if (v === undefined) return;
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${v} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
+}
+
+/**
+ * Runs the whole analysis of `movie` and writes SPEC §6's files into `outDir` (an existing, empty
+ * folder: the CLI hands in the staging folder of writeOutputDir, so nothing half-written is left).
+ */
+export async function analyzeMovie(movie: MovieSource, outDir: string, createProcessor: ProcessorFactory, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  const started = Date.now();
+  const warnings: string[] = [];
+  const warn = (m: string) => { warnings.push(m); options.warn?.(m); };
+  const { width, height, frames } = movie;
+  const ref = options.reference ?? 0;
+  if (!Number.isInteger(ref) || ref < 0 || ref >= frames) {
+    throw new UserError(`--reference = ${ref} is not allowed for ${movie.path}: it has ${frames} frames, use 0 … ${frames - 1}`);
+  }
+  checkPositive('--pixel-um', options.pixel_um);
+  checkPositive('--frame-s', options.frame_s);
+  const threshold = options.threshold ?? 0.05;
+  if (!Number.isFinite(threshold)) throw new UserError(`--threshold = ${threshold} is not allowed: use a number (ΔI/I0, the paper uses 0.05)`);
+  const asymThreshold = options.asymThreshold ?? DEFAULT_ASYM_THRESHOLD;
+  checkPositive('--asym-threshold', asymThreshold, true);
+  const asymWindow = options.asymWindow ?? DEFAULT_FRACTION_WINDOW;
+  const batch = options.batch ?? 8;
+  if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
+
+  let pixelSource = 'option', frameSource = 'option';
+  let pixel_um = options.pixel_um;
+  if (pixel_um === undefined) {
+    if (movie.pixel_um) { pixel_um = movie.pixel_um; pixelSource = 'metadata'; }
+    else { pixel_um = 1; pixelSource = 'default'; warn(`${movie.path} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`); }
+  }
+  let frame_s = options.frame_s;
+  if (frame_s === undefined) {
+    if (movie.frame_s) { frame_s = movie.frame_s; frameSource = 'metadata'; }
+    else { frame_s = 1; frameSource = 'default'; }
+  }
+  const capacity = options.capacity ?? null;
+  if (capacity && frameSource === 'default') {
+    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval (ImageJ finterval): give --frame-s`);
+  }
+  if (frameSource === 'default') warn(`${movie.path} has no frame interval in its metadata; time is in frames (1 s per frame assumed): give --frame-s`);
+  const timeOffset = options.timeOffset_s ?? 0;
+  const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s!);
+  const cap = capacity ? capacityAtFrames(capacity, times_s) : null;
+  if (cap && cap.capacity_mAh_g.some((v) => Number.isNaN(v))) {
+    const outside = cap.capacity_mAh_g.filter((v) => Number.isNaN(v)).length;
+    warn(`capacity file ${capacity!.path} covers ${capacity!.time_s[0]}…${capacity!.time_s[capacity!.time_s.length - 1]} s; ${outside} of ${frames} frames fall outside it (capacity left empty)`);
+  }
+
+  // ---- reference and particles
+  const progress = options.progress;
+  const reference = toFloat32(await movie.readFrame(ref));
+  let seg: Segmentation;
+  if (options.mask) {
+    const m = options.mask;
+    if (m.width !== width || m.height !== height) {
+      throw new UserError(`mask ${m.name} is ${m.width}×${m.height} pixels but the movie's frames are ${width}×${height}: the mask must match the frames`);
+    }
+    seg = segmentFromMask(m.data, width, height, { pixel_um, connectivity: options.connectivity });
+  } else {
+    seg = segmentParticles(reference, width, height, {
+      pixel_um, minArea_px: options.minArea_px, connectivity: options.connectivity, dropBorder: !options.keepBorder,
+      sigma_px: options.segSigma_px, threshold: options.segThreshold,
+    });
+  }
+  const particles = seg.particles;
+  const nLabels = particles.length;
+  if (nLabels === 0) {
+    warn(options.mask
+      ? `mask ${options.mask.name} has no nonzero pixels: no particle to analyse (tables left empty)`
+      : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty`);
+  }
+
+  // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
+  const drift = (options.drift ?? true) && frames > 1 ? new DriftEstimator(reference, width, height, { maxShift_px: options.maxDrift_px }) : null;
+  const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
+  const driftPeak: number[] = new Array(frames).fill(1);
+  const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames)).filter((f) => f >= 0 && f < frames);
+  for (const f of options.montageFrames ?? []) {
+    if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
+  }
+  const montage = new Map<number, Float32Array>();
+  const results: ParticleResult[] = particles.map((p) => ({
+    particle: p,
+    classification: { asymmetric: null, maxComOffsetRel: null, maxFrame: null, frames: [] },
+    meanDiff: new Array(frames).fill(NaN),
+    comOffset_um: new Array(frames).fill(null),
+    comOffsetRel: new Array(frames).fill(null),
+    unreactedFraction: new Array(frames).fill(NaN),
+    line: null,
+  }));
+  const unreactedCom_px: ([number, number] | null)[][] = particles.map(() => new Array(frames).fill(null));
+  const kymoRows: Float32Array[][] = particles.map(() => []);
+  const anglesKnown = options.lineAngleDeg !== undefined && options.lineAngleDeg !== null;
+  if (anglesKnown) {
+    results.forEach((r) => { r.line = lineThroughParticle(r.particle, seg.labels, width, height, options.lineAngleDeg!); });
+  }
+
+  const diffPath = path.join(outDir, 'diff.tif');
+  const writer = await createTiffStackWriter(diffPath, { width, height, sampleType: 'float32', frames, imagej: { pixel_um, frame_s } });
+  let processor: FrameProcessor | null = null;
+  try {
+    processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
+    const readBatch = async (start: number) => {
+      const out: FrameData[] = [];
+      for (let i = start; i < Math.min(frames, start + batch); i++) out.push(await movie.readFrame(i));
+      return out;
+    };
+    let next: Promise<FrameData[]> | null = readBatch(0);
+    for (let start = 0; start < frames; start += batch) {
+      const batchFrames = await next!;
+      next = start + batch < frames ? readBatch(start + batch) : null;
+      next?.catch(() => {}); // surfaced when awaited
+      const shifts: ([number, number] | undefined)[] = batchFrames.map((f, k) => {
+        const i = start + k;
+        if (!drift || i === ref) return undefined;
+        const est = drift.estimate(f);
+        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
+        driftPeak[i] = est.peak;
+        return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
+      });
+      const processed = await processor.process(batchFrames, shifts);
+      for (let k = 0; k < processed.length; k++) {
+        const i = start + k;
+        const { diff, labelStats } = processed[k];
+        await writer.writePage(diff);
+        if (montageFrames.includes(i)) montage.set(i, diff.slice());
+        for (let p = 0; p < nLabels; p++) {
+          const m = labelMetrics(labelStats, p + 1, pixel_um);
+          const r = results[p];
+          r.meanDiff[i] = m.meanDiff;
+          r.comOffset_um[i] = m.comOffset_um;
+          r.comOffsetRel[i] = m.comOffsetRel;
+          r.unreactedFraction[i] = m.unreactedFraction;
+          unreactedCom_px[p][i] = m.unreactedCom_um ? [m.unreactedCom_um[0] / pixel_um, m.unreactedCom_um[1] / pixel_um] : null;
+          if (anglesKnown) kymoRows[p].push(sampleLine(diff, width, height, r.line!));
+        }
+      }
+      progress?.update((anglesKnown ? 1 : 0.8) * Math.min(1, (start + batch) / frames), `frame ${Math.min(frames, start + batch)}/${frames}`);
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  } finally {
+    processor?.destroy();
+  }
+  const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < 0.05).map(([, i]) => i);
+  if (drift && weak.length) warn(`drift estimate unreliable (weak correlation peak) for ${weak.length} frame(s), first ${weak[0]}: check the frames for jumps or focus changes, or run with --no-drift`);
+
+  // ---- classification and kymograph lines
+  for (let p = 0; p < nLabels; p++) {
+    const r = results[p];
+    r.classification = classifyParticle(r.comOffsetRel, r.unreactedFraction, { threshold: asymThreshold, fractionWindow: asymWindow });
+    if (!anglesKnown) {
+      const window = r.classification.frames.length ? r.classification.frames : Array.from({ length: frames }, (_, i) => i);
+      const angle = offsetDirectionDeg(r.particle.centroid_px, unreactedCom_px[p], r.comOffsetRel, window);
+      r.line = lineThroughParticle(r.particle, seg.labels, width, height, angle);
+    }
+  }
+  if (!anglesKnown && nLabels > 0) {
+    // pass 2: read back diff.tif one page at a time
+    const back = await openMovie(diffPath);
+    try {
+      for (let i = 0; i < frames; i++) {
+        const diff = (await back.readFrame(i)) as Float32Array;
+        for (let p = 0; p < nLabels; p++) kymoRows[p].push(sampleLine(diff, width, height, results[p].line!));
+        if (i % 16 === 0) progress?.update(0.8 + 0.2 * (i / frames), `kymographs ${i}/${frames}`);
+      }
+    } finally {
+      await back.close();
+    }
+  }
+
+  // ---- figures and tables
+  const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
+  const capValues = cap?.capacity_mAh_g ?? null;
+  const particleMask = (i: number) => seg.labels[i] !== 0;
+  const range = options.diffRange ?? robustRange(montage.values(), nLabels ? particleMask : undefined);
+  if (montage.size) {
+    const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
+    const panels = montageFrames.filter((f) => montage.has(f)).map((f) => {
+      const d = downsample(montage.get(f)!, width, height, k);
+      const c = capValues?.[f];
+      const title = c !== undefined && Number.isFinite(c) ? `${fmtTime(times_s[f])}, ${Number(c.toPrecision(3))} mAh/g` : `frame ${f}, ${fmtTime(times_s[f])}`;
+      return { field: d.field, title, w: d.width, h: d.height };
+    });
+    const img = renderMontage(panels.map((p) => ({ field: p.field, title: p.title })), panels[0].w, panels[0].h, {
+      colormap: 'diverging', vmin: -range, vmax: range, center: 0, colorbarLabel: 'ΔI/I0', pixel_um: pixel_um * k,
+      title: `ΔI/I0 relative to frame ${ref}`,
+    });
+    await writeFile(path.join(outDir, 'montage.png'), encodePng(img));
+  }
+
+  const kymoAxisReq = options.kymoAxis ?? 'auto';
+  if (kymoAxisReq === 'capacity' && !capValues) throw new UserError('--kymo-axis capacity needs --capacity FILE');
+  const kymographs: Record<string, unknown>[] = [];
+  for (let p = 0; p < nLabels; p++) {
+    const r = results[p];
+    const line = r.line!;
+    const rows = kymoRows[p];
+    const dir = path.join(outDir, `particle_${r.particle.id}`);
+    await mkdir(dir, { recursive: true });
+    const pos = linePositions_um(line, pixel_um);
+    const lines = [['frame', 'time_s', 'capacity_mAh_g', ...Array.from(pos, (v) => csvNumber(v))].join(',')];
+    rows.forEach((row, i) => lines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), ...Array.from(row, (v) => csvNumber(v))].join(',')));
+    await writeFile(path.join(dir, 'kymograph.csv'), lines.join('\n') + '\n');
+
+    let axis: 'time' | 'capacity' = 'time';
+    let image = { rows, min: times_s[0], max: times_s[frames - 1] };
+    if (kymoAxisReq !== 'time' && capValues) {
+      const rs = resampleRows(rows, capValues, Math.max(2, rows.length));
+      if (rs) { image = rs; axis = 'capacity'; }
+      else if (kymoAxisReq === 'capacity') throw new UserError(`--kymo-axis capacity: the capacity at the frame times is not increasing (charge and discharge in one movie?): use --kymo-axis time`);
+    }
+    const nRows = image.rows.length;
+    const field = new Float32Array(nRows * line.samples);
+    image.rows.forEach((row, k) => field.set(row, k * line.samples));
+    const kRange = options.diffRange ?? robustRange([field]);
+    const tUnitMin = axis === 'time' && image.max >= 120;
+    const img = renderField(field, line.samples, nRows, {
+      colormap: 'diverging', vmin: -kRange, vmax: kRange, center: 0, colorbarLabel: 'ΔI/I0',
+      title: `particle ${r.particle.id}: line at ${line.angleDeg}°`,
+      xAxis: { label: 'position along line (µm)', min: 0, max: pos[pos.length - 1] },
+      yAxis: axis === 'capacity'
+        ? { label: 'charge passed (mAh/g)', min: image.min, max: image.max }
+        : { label: tUnitMin ? 'time (min)' : 'time (s)', min: tUnitMin ? image.min / 60 : image.min, max: tUnitMin ? image.max / 60 : image.max },
+    });
+    await writeFile(path.join(dir, 'kymograph.png'), encodePng(img));
+    kymographs.push({
+      id: r.particle.id, angleDeg: line.angleDeg, axis,
+      start_um: [line.start_px[0] * pixel_um, line.start_px[1] * pixel_um].map((v) => Number(v.toFixed(4))),
+      end_um: [line.end_px[0] * pixel_um, line.end_px[1] * pixel_um].map((v) => Number(v.toFixed(4))),
+      samples: line.samples, step_um: Number((line.step_px * pixel_um).toPrecision(6)),
+    });
+  }
+
+  const pLines = ['id,area_um2,eqRadius_um,centroidX_um,centroidY_um,asymmetric,maxComOffsetRel'];
+  for (const r of results) {
+    const p = r.particle, c = r.classification;
+    pLines.push([p.id, csvNumber(p.area_um2), csvNumber(p.eqRadius_um), csvNumber(p.centroid_um[0]), csvNumber(p.centroid_um[1]),
+      c.asymmetric === null ? '' : String(c.asymmetric), csvNumber(c.maxComOffsetRel)].join(','));
+  }
+  await writeFile(path.join(outDir, 'particles.csv'), pLines.join('\n') + '\n');
+
+  const tLines = ['particle,frame,time_s,capacity_mAh_g,meanDiff,comOffset_um,comOffsetRel,unreactedFraction'];
+  for (const r of results) {
+    for (let i = 0; i < frames; i++) {
+      tLines.push([r.particle.id, i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(r.meanDiff[i]),
+        csvNumber(r.comOffset_um[i]), csvNumber(r.comOffsetRel[i]), csvNumber(r.unreactedFraction[i])].join(','));
+    }
+  }
+  await writeFile(path.join(outDir, 'traces.csv'), tLines.join('\n') + '\n');
+
+  const fLines = ['frame,time_s,capacity_mAh_g,voltage_V,driftX_px,driftY_px,driftPeak'];
+  for (let i = 0; i < frames; i++) {
+    fLines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(cap?.voltage_V?.[i]), csvNumber(drift_px[i][0]), csvNumber(drift_px[i][1]), csvNumber(driftPeak[i])].join(','));
+  }
+  await writeFile(path.join(outDir, 'frames.csv'), fLines.join('\n') + '\n');
+
+  const summary: AnalyzeSummary = {
+    frames, width, height, pixel_um, frame_s,
+    referenceFrame: ref,
+    particles: nLabels,
+    asymmetricFraction: asymmetricFraction(results.map((r) => r.classification.asymmetric)),
+    drift_px,
+    parameters: {
+      threshold,
+      asymThreshold,
+      asymWindow,
+      asymRule: `asymmetric if max d/R_eq over the first-charge frames with unreacted fraction in [${asymWindow[0]}, ${asymWindow[1]}] > ${asymThreshold}`,
+      segmentation: seg.method,
+      segmentationThreshold: Number.isFinite(seg.threshold) ? seg.threshold : null,
+      connectivity: options.connectivity ?? 8,
+      minArea_px: options.mask ? null : options.minArea_px ?? 25,
+      dropBorder: options.mask ? false : !options.keepBorder,
+      segSigma_px: options.segSigma_px ?? 0,
+      drift: drift !== null,
+      driftMethod: drift ? 'phase correlation, Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit' : null,
+      smoothRadius: options.smoothRadius ?? 0,
+      lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
+      kymoAxis: kymoAxisReq,
+      diffRange: options.diffRange ?? null,
+      timeOffset_s: timeOffset,
+      pixelSizeSource: pixelSource,
+      frameIntervalSource: frameSource,
+      capacityFile: capacity?.path ?? null,
+      mask: options.mask?.name ?? null,
+      batch,
+    },
+    asymmetricParticles: results.filter((r) => r.classification.asymmetric === true).length,
+    classifiedParticles: results.filter((r) => r.classification.asymmetric !== null).length,
+    movie: { path: movie.path, kind: movie.kind, sampleType: movie.sampleType, metadata: movie.notes },
+    backend: options.backendLabel ?? null,
+    segmentation: { method: seg.method, threshold: Number.isFinite(seg.threshold) ? seg.threshold : null, dropped: seg.dropped },
+    montageFrames: [...montage.keys()],
+    colourRange: range,
+    kymographs,
+    warnings,
+    wallTime_s: Number(((Date.now() - started) / 1000).toFixed(3)),
+  };
+  await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  progress?.done(`${nLabels} particle(s), ${frames} frames`);
+  return { summary, particles: results, segmentation: seg, times_s, capacity_mAh_g: capValues };
+}

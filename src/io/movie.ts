@@ -1,0 +1,425 @@
+/**
+ * Movies for `ionflux analyze`: a multi-page TIFF (classic or BigTIFF; 8/16-bit unsigned or float32,
+ * other sample types converted to float32; ImageJ stacks with their calibration) or a folder of PNG/TIFF
+ * frames (natural sort order: frame2 before frame10). Decoding is done by maintained packages —
+ * `geotiff` (reads from the file lazily, one page at a time) and `pngjs` — so a movie larger than memory
+ * is read frame by frame; only one page's pixels are held per `readFrame` call.
+ *
+ * Calibration comes from the ImageJ ImageDescription (`unit`, `finterval`, `tunit`) and the TIFF
+ * XResolution/ResolutionUnit tags; the caller's `--pixel-um` / `--frame-s` override it.
+ *
+ * Everything the user can fix (not a TIFF, truncated, frames of different sizes, empty folder) is a
+ * UserError naming the file, the bad value and what is allowed.
+ */
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { PNG } from 'pngjs';
+import { UserError } from '../cli/errors';
+
+/** One frame's pixels, row-major; the same union as src/imaging/diffmap.ts's FrameData. */
+export type FrameData = Uint8Array | Uint16Array | Float32Array;
+export type SampleType = 'uint8' | 'uint16' | 'float32';
+
+export interface MovieSource {
+  readonly path: string;
+  readonly kind: 'tiff' | 'folder';
+  readonly width: number;
+  readonly height: number;
+  readonly frames: number;
+  /** type of the arrays readFrame returns */
+  readonly sampleType: SampleType;
+  /** pixel size from the file's metadata, µm; null when the file does not say */
+  readonly pixel_um: number | null;
+  /** frame interval from the file's metadata, s; null when the file does not say */
+  readonly frame_s: number | null;
+  /** one line per metadata item found (for logs and summary.json) */
+  readonly notes: string[];
+  /** pixels of frame `index` (0-based), read from disk on each call */
+  readFrame(index: number): Promise<FrameData>;
+  close(): Promise<void>;
+}
+
+const TIFF_EXT = /\.tiff?$/i;
+const PNG_EXT = /\.png$/i;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** µm per unit for the length units ImageJ and TIFF write */
+const LENGTH_UNITS: Record<string, number> = {
+  micron: 1, microns: 1, um: 1, '\u00b5m': 1, '\u03bcm': 1, micrometer: 1, micrometre: 1,
+  nm: 1e-3, nanometer: 1e-3, nanometre: 1e-3,
+  mm: 1e3, millimeter: 1e3, cm: 1e4, centimeter: 1e4, m: 1e6, meter: 1e6, metre: 1e6,
+  inch: 25400, inches: 25400, in: 25400,
+};
+/** s per unit for ImageJ's `tunit` */
+const TIME_UNITS: Record<string, number> = {
+  s: 1, sec: 1, second: 1, seconds: 1, ms: 1e-3, msec: 1e-3, us: 1e-6, '\u00b5s': 1e-6,
+  min: 60, minute: 60, minutes: 60, h: 3600, hr: 3600, hour: 3600, hours: 3600,
+};
+
+/** Parses an ImageJ ImageDescription ("ImageJ=1.54f\nimages=10\n…") into key → value. */
+export function parseImageJDescription(description: string | undefined | null): Record<string, string> | null {
+  if (!description || !description.startsWith('ImageJ=')) return null;
+  const out: Record<string, string> = {};
+  for (const line of description.replace(/\0+$/, '').split(/\r?\n/)) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
+}
+
+function describeError(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  return msg.split('\n')[0];
+}
+
+function rational(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number') return v;
+  const a = v as ArrayLike<number>;
+  if (a.length >= 2 && a[1]) return a[0] / a[1];
+  if (a.length === 1) return a[0];
+  return null;
+}
+
+interface PageInfo { width: number; height: number; spp: number; bits: number; format: number }
+
+function pageInfo(img: GeoTIFFImage): PageInfo {
+  return { width: img.getWidth(), height: img.getHeight(), spp: img.getSamplesPerPixel(), bits: img.getBitsPerSample(0), format: img.getSampleFormat(0) };
+}
+
+function sampleTypeOf(info: PageInfo, name: string): SampleType {
+  if (info.bits < 8) throw new UserError(`${name}: ${info.bits}-bit samples are not supported: use 8/16-bit unsigned or float32 frames`);
+  if (info.format === 1 && info.bits === 8) return 'uint8';
+  if (info.format === 1 && info.bits === 16) return 'uint16';
+  if (info.format === 3 && info.bits === 16) throw new UserError(`${name}: float16 samples are not supported: use 8/16-bit unsigned or float32 frames`);
+  return 'float32'; // float32 as is; int8/16/32, uint32, float64 converted
+}
+
+/** Converts a decoded sample array (and multi-sample pixels, averaged) to FrameData of `type`. */
+function toFrame(bands: ArrayLike<number>[], type: SampleType, n: number): FrameData {
+  if (bands.length === 1) {
+    const b = bands[0];
+    if (type === 'uint8' && b instanceof Uint8Array) return b;
+    if (type === 'uint16' && b instanceof Uint16Array) return b;
+    if (type === 'float32' && b instanceof Float32Array) return b;
+    return type === 'uint8' ? Uint8Array.from(b) : type === 'uint16' ? Uint16Array.from(b) : Float32Array.from(b);
+  }
+  // colour: the mean of the colour channels, as float32
+  const out = new Float32Array(n);
+  for (const b of bands) for (let i = 0; i < n; i++) out[i] += b[i];
+  for (let i = 0; i < n; i++) out[i] /= bands.length;
+  return out;
+}
+
+async function fileStart(file: string, bytes: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+function isTiffMagic(b: Buffer): boolean {
+  if (b.length < 8) return false;
+  const ii = b[0] === 0x49 && b[1] === 0x49, mm = b[0] === 0x4d && b[1] === 0x4d;
+  if (!ii && !mm) return false;
+  const v = ii ? b.readUInt16LE(2) : b.readUInt16BE(2);
+  return v === 42 || v === 43;
+}
+
+/** Checks that the pixel data of a page lies inside the file (geotiff would read zeros past the end). */
+async function checkPageExtent(img: GeoTIFFImage, fileSize: number, name: string, index: number): Promise<void> {
+  const fd = img.getFileDirectory();
+  const tiled = fd.hasTag('TileOffsets');
+  const offsets = (await fd.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')) as ArrayLike<number | bigint> | number | undefined;
+  const counts = (await fd.loadValue(tiled ? 'TileByteCounts' : 'StripByteCounts')) as ArrayLike<number | bigint> | number | undefined;
+  if (offsets === undefined || counts === undefined) throw new UserError(`${name}: page ${index} has no ${tiled ? 'tile' : 'strip'} offsets: not a readable image`);
+  const o = typeof offsets === 'number' ? [offsets] : offsets;
+  const c = typeof counts === 'number' ? [counts] : counts;
+  let end = 0;
+  for (let k = 0; k < o.length; k++) end = Math.max(end, Number(o[k]) + Number(c[k] ?? 0));
+  if (end > fileSize) {
+    throw new UserError(`${name} is truncated: page ${index + 1} needs bytes up to ${end} but the file has ${fileSize}; re-export or copy the movie again`);
+  }
+}
+
+async function openTiffMovie(file: string, fileSize: number): Promise<MovieSource> {
+  const name = file;
+  let tiff: GeoTIFF;
+  let count: number;
+  try {
+    tiff = await fromFile(file);
+  } catch (e) {
+    throw new UserError(`${name}: cannot open as TIFF (${describeError(e)})`);
+  }
+  try {
+    count = await tiff.getImageCount();
+  } catch (e) {
+    await Promise.resolve(tiff.close()).catch(() => {});
+    throw new UserError(`${name} is truncated or corrupt: its list of pages cannot be read (${describeError(e)})`);
+  }
+  const fail = async (msg: string): Promise<never> => {
+    await Promise.resolve(tiff.close()).catch(() => {});
+    throw new UserError(msg);
+  };
+  let first: GeoTIFFImage;
+  let info: PageInfo;
+  try {
+    first = await tiff.getImage(0);
+    info = pageInfo(first);
+  } catch (e) {
+    return fail(`${name} is truncated or corrupt: page 1 cannot be read (${describeError(e)})`);
+  }
+  const type = sampleTypeOf(info, name);
+  const fd = first.getFileDirectory();
+  let description: string | undefined;
+  try { description = (await fd.loadValue('ImageDescription')) as string | undefined; } catch { description = undefined; }
+  const ij = parseImageJDescription(description);
+  const notes: string[] = [];
+
+  // calibration
+  let pixel_um: number | null = null;
+  let frame_s: number | null = null;
+  const xres = rational(fd.hasTag('XResolution') ? await fd.loadValue('XResolution') : undefined);
+  const resUnit = fd.hasTag('ResolutionUnit') ? Number(await fd.loadValue('ResolutionUnit')) : 2;
+  if (ij?.unit && xres && xres > 0) {
+    const scale = LENGTH_UNITS[ij.unit] ?? LENGTH_UNITS[ij.unit.toLowerCase()];
+    if (scale) { pixel_um = scale / xres; notes.push(`pixel size ${pixel_um} µm (ImageJ unit=${ij.unit}, XResolution)`); }
+    else notes.push(`ImageJ unit '${ij.unit}' is not a length unit; pixel size unknown`);
+  } else if (!ij && xres && xres > 0 && (resUnit === 3 || resUnit === 2)) {
+    // plain TIFF resolution in pixels per cm or inch; 72/inch is a screen default, not a calibration
+    if (!(resUnit === 2 && Math.abs(xres - 72) < 1e-6)) {
+      pixel_um = (resUnit === 3 ? 1e4 : 25400) / xres;
+      notes.push(`pixel size ${pixel_um} µm (TIFF XResolution, ${resUnit === 3 ? 'cm' : 'inch'})`);
+    }
+  }
+  if (ij?.finterval) {
+    const f = Number(ij.finterval);
+    const tunit = ij.tunit ? TIME_UNITS[ij.tunit] ?? TIME_UNITS[ij.tunit.toLowerCase()] : 1;
+    if (Number.isFinite(f) && f > 0 && tunit) { frame_s = f * tunit; notes.push(`frame interval ${frame_s} s (ImageJ finterval${ij.tunit ? `, tunit=${ij.tunit}` : ''})`); }
+  }
+  if (ij) {
+    const channels = Number(ij.channels ?? 1), slices = Number(ij.slices ?? 1), framesIJ = Number(ij.frames ?? 1);
+    if (channels > 1) return fail(`${name} is an ImageJ hyperstack with channels=${channels}: analyze needs one channel; split the channels in ImageJ first`);
+    if (slices > 1 && framesIJ > 1) return fail(`${name} is an ImageJ hyperstack with slices=${slices} and frames=${framesIJ}: analyze needs a single time series (z-project or pick one slice first)`);
+  }
+
+  // ImageJ writes stacks past 4 GiB with a single IFD and the pages' data contiguous after it.
+  const ijImages = ij?.images ? Number(ij.images) : 1;
+  let contiguous: { offset: number; pageBytes: number; littleEndian: boolean } | null = null;
+  let frames = count;
+  if (count === 1 && ijImages > 1) {
+    const compression = fd.hasTag('Compression') ? Number(await fd.loadValue('Compression')) : 1;
+    if (compression !== 1 || info.spp !== 1) return fail(`${name}: ImageJ stack of ${ijImages} images in one compressed or multi-sample page is not supported`);
+    const offsets = (await fd.loadValue('StripOffsets')) as ArrayLike<number | bigint>;
+    const pageBytes = info.width * info.height * (info.bits / 8);
+    const offset = Number(offsets[0]);
+    const end = offset + ijImages * pageBytes;
+    if (end > fileSize) return fail(`${name} is truncated: its ImageJ description says images=${ijImages} (${end} bytes) but the file has ${fileSize}`);
+    contiguous = { offset, pageBytes, littleEndian: tiff.littleEndian };
+    frames = ijImages;
+    notes.push(`ImageJ contiguous stack of ${ijImages} images in one IFD`);
+  } else {
+    // every page the same size and type; the data of the last page inside the file (truncation)
+    for (let i = 0; i < count; i++) {
+      let img: GeoTIFFImage;
+      try {
+        img = i === 0 ? first : await tiff.getImage(i);
+      } catch (e) {
+        return fail(`${name} is truncated or corrupt: page ${i + 1} cannot be read (${describeError(e)})`);
+      }
+      const p = pageInfo(img);
+      if (p.width !== info.width || p.height !== info.height) {
+        return fail(`${name}: page ${i + 1} is ${p.width}×${p.height} pixels but page 1 is ${info.width}×${info.height}: all frames must have the same size`);
+      }
+      if (p.bits !== info.bits || p.format !== info.format || p.spp !== info.spp) {
+        return fail(`${name}: page ${i + 1} has ${p.spp}×${p.bits}-bit samples (format ${p.format}) but page 1 has ${info.spp}×${info.bits}-bit (format ${info.format}): all frames must have the same type`);
+      }
+      if (i === count - 1 || i === 0) {
+        try { await checkPageExtent(img, fileSize, name, i); } catch (e) { await Promise.resolve(tiff.close()).catch(() => {}); throw e; }
+      }
+    }
+  }
+
+  const n = info.width * info.height;
+  let rawHandle: Awaited<ReturnType<typeof open>> | null = contiguous ? await open(file, 'r') : null;
+  return {
+    path: file,
+    kind: 'tiff',
+    width: info.width,
+    height: info.height,
+    frames,
+    sampleType: type,
+    pixel_um,
+    frame_s,
+    notes,
+    async readFrame(index: number): Promise<FrameData> {
+      if (!(Number.isInteger(index) && index >= 0 && index < frames)) throw new Error(`${name}: frame ${index} out of range 0…${frames - 1}`);
+      if (contiguous && rawHandle) {
+        const buf = Buffer.alloc(contiguous.pageBytes);
+        const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
+        if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index + 1} is incomplete`);
+        const bytesPer = info.bits / 8;
+        if ((contiguous.littleEndian ? 'LE' : 'BE') !== (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'LE' : 'BE') && bytesPer > 1) {
+          if (bytesPer === 2) buf.swap16(); else if (bytesPer === 4) buf.swap32(); else buf.swap64();
+        }
+        const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+        const arr = info.format === 3 ? (info.bits === 32 ? new Float32Array(ab) : new Float64Array(ab))
+          : info.format === 2 ? (info.bits === 8 ? new Int8Array(ab) : info.bits === 16 ? new Int16Array(ab) : new Int32Array(ab))
+          : info.bits === 8 ? new Uint8Array(ab) : info.bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
+        return toFrame([arr], type, n);
+      }
+      try {
+        const img = await tiff.getImage(index);
+        await checkPageExtent(img, fileSize, name, index);
+        const bands = (await img.readRasters({ interleave: false, samples: info.spp >= 3 ? [0, 1, 2] : [0] })) as unknown as ArrayLike<number>[];
+        return toFrame(bands, type, n);
+      } catch (e) {
+        if (e instanceof UserError) throw e;
+        throw new UserError(`${name}: frame ${index + 1} cannot be decoded (${describeError(e)}); the file may be truncated or corrupt`);
+      }
+    },
+    async close() {
+      if (rawHandle) { await rawHandle.close(); rawHandle = null; }
+      await Promise.resolve(tiff.close()).catch(() => {});
+    },
+  };
+}
+
+interface ImageHeader { width: number; height: number; sampleType: SampleType; pixel_um: number | null; frame_s: number | null; pages: number }
+
+/** Reads just the size and type of a PNG or TIFF file (no pixels). */
+async function imageHeader(file: string): Promise<ImageHeader> {
+  const start = await fileStart(file, 33);
+  if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    if (start.length < 33 || start.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${file} is truncated or not a valid PNG (no IHDR header)`);
+    const depth = start[24];
+    return { width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: start[25] === 0 || start[25] === 4 ? (depth === 16 ? 'uint16' : 'uint8') : 'float32', pixel_um: null, frame_s: null, pages: 1 };
+  }
+  if (isTiffMagic(start)) {
+    const size = (await stat(file)).size;
+    const m = await openTiffMovie(file, size);
+    await m.close();
+    return { width: m.width, height: m.height, sampleType: m.sampleType, pixel_um: m.pixel_um, frame_s: m.frame_s, pages: m.frames };
+  }
+  throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
+}
+
+function decodePng(file: string, bytes: Buffer): FrameData {
+  let png: ReturnType<typeof PNG.sync.read>;
+  try {
+    png = PNG.sync.read(bytes, { skipRescale: true });
+  } catch (e) {
+    throw new UserError(`${file} cannot be decoded as PNG (${describeError(e)}); the file may be truncated or corrupt`);
+  }
+  const { width, height } = png;
+  const data = png.data as unknown as ArrayLike<number>; // RGBA, 8-bit Buffer or 16-bit Uint16Array
+  const grey = png.colorType === 0 || png.colorType === 4;
+  const n = width * height;
+  if (grey) {
+    const out = png.depth === 16 ? new Uint16Array(n) : new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = data[4 * i];
+    return out;
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (data[4 * i] + data[4 * i + 1] + data[4 * i + 2]) / 3;
+  return out;
+}
+
+/** Reads a single image (PNG, or page 1 of a TIFF): masks, folder frames. */
+export async function readImage(file: string): Promise<{ data: FrameData; width: number; height: number }> {
+  let start: Buffer;
+  try {
+    start = await fileStart(file, 16);
+  } catch (e) {
+    throw new UserError(`${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}`);
+  }
+  if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    const { readFile } = await import('node:fs/promises');
+    const bytes = await readFile(file);
+    const data = decodePng(file, bytes);
+    return { data, width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (isTiffMagic(start)) {
+    const m = await openTiffMovie(file, (await stat(file)).size);
+    try {
+      return { data: await m.readFrame(0), width: m.width, height: m.height };
+    } finally {
+      await m.close();
+    }
+  }
+  throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
+}
+
+async function openFolderMovie(dir: string): Promise<MovieSource> {
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isFile() && !e.name.startsWith('.') && (TIFF_EXT.test(e.name) || PNG_EXT.test(e.name)))
+    .map((e) => e.name)
+    .sort(naturalCompare);
+  if (entries.length === 0) throw new UserError(`folder ${dir} has no PNG or TIFF frames (*.png, *.tif, *.tiff)`);
+  const files = entries.map((e) => path.join(dir, e));
+  const headers: ImageHeader[] = [];
+  for (const f of files) headers.push(await imageHeader(f));
+  const h0 = headers[0];
+  for (let i = 0; i < files.length; i++) {
+    const h = headers[i];
+    if (h.pages > 1) throw new UserError(`folder ${dir}: ${entries[i]} has ${h.pages} pages; a folder must hold one image per frame (or pass the multi-page TIFF itself)`);
+    if (h.width !== h0.width || h.height !== h0.height) {
+      throw new UserError(`folder ${dir}: frame ${i + 1} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 1 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
+    }
+  }
+  // one array type for the whole movie: the first frame's unless the frames differ
+  const sameType = headers.every((h) => h.sampleType === h0.sampleType);
+  const type: SampleType = sameType ? h0.sampleType : 'float32';
+  const notes = [`${files.length} frames from folder (${entries[0]} … ${entries[entries.length - 1]})`];
+  if (h0.pixel_um) notes.push(`pixel size ${h0.pixel_um} µm (from ${entries[0]})`);
+  return {
+    path: dir,
+    kind: 'folder',
+    width: h0.width,
+    height: h0.height,
+    frames: files.length,
+    sampleType: type,
+    pixel_um: h0.pixel_um,
+    frame_s: h0.frame_s,
+    notes,
+    async readFrame(index: number) {
+      if (!(Number.isInteger(index) && index >= 0 && index < files.length)) throw new Error(`${dir}: frame ${index} out of range 0…${files.length - 1}`);
+      const img = await readImage(files[index]);
+      if (img.width !== h0.width || img.height !== h0.height) {
+        throw new UserError(`folder ${dir}: frame ${index + 1} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 1 is ${h0.width}×${h0.height}`);
+      }
+      return toFrame([img.data], type, h0.width * h0.height);
+    },
+    async close() {},
+  };
+}
+
+/**
+ * Opens a movie: a TIFF file (any number of pages) or a folder of PNG/TIFF frames. Checks sizes,
+ * types and truncation up front; pixels are read only by readFrame.
+ */
+export async function openMovie(moviePath: string): Promise<MovieSource> {
+  let st;
+  try {
+    st = await stat(moviePath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`movie ${moviePath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? describeError(e)})`}: give a multi-page TIFF or a folder of PNG/TIFF frames`);
+  }
+  if (st.isDirectory()) return openFolderMovie(moviePath);
+  const start = await fileStart(moviePath, 16);
+  if (!isTiffMagic(start)) {
+    const what = start.subarray(0, 8).equals(PNG_SIGNATURE) ? 'a single PNG image' : start.length < 8 ? `only ${start.length} bytes long` : 'not a TIFF file (unrecognised signature)';
+    throw new UserError(`movie ${moviePath} is ${what}: give a multi-page TIFF (8/16-bit or float32) or a folder of PNG/TIFF frames`);
+  }
+  return openTiffMovie(moviePath, st.size);
+}

@@ -1,0 +1,220 @@
+/**
+ * The simulation config (SPEC §3): schema, defaults, presets and validation. Every invalid value is
+ * rejected before anything runs, with a message naming the key, the value and what is allowed.
+ */
+import * as z from 'zod';
+import { KNEE_DEFAULTS } from './diffusivity';
+import { segmentOverlapDeg, segmentSpan } from './surface';
+
+const finite = () => z.number().refine(Number.isFinite, { message: 'expected a finite number' });
+const positive = () => z.number().positive().refine(Number.isFinite, { message: 'expected a finite number' });
+const point = z.tuple([finite(), finite()]);
+
+const particleSchema = z.discriminatedUnion('shape', [
+  z.strictObject({ shape: z.literal('disk'), diameter_um: positive() }),
+  z.strictObject({ shape: z.literal('ellipse'), axes_um: z.tuple([positive(), positive()]), angleDeg: finite().default(0) }),
+  z.strictObject({ shape: z.literal('polygon'), vertices_um: z.array(point).min(3) }),
+  z.strictObject({ shape: z.literal('mask'), file: z.string().min(1), pixel_um: positive() }),
+]);
+
+const diffusivitySchema = z.union([
+  z.strictObject({
+    preset: z.literal('knee'),
+    thetaKnee: z.number().gt(0).lt(1).default(KNEE_DEFAULTS.thetaKnee),
+    log10DHigh: z.number().min(-25).max(-5).default(KNEE_DEFAULTS.log10DHigh),
+    log10DLow: z.number().min(-25).max(-5).default(KNEE_DEFAULTS.log10DLow),
+  }),
+  z.strictObject({ preset: z.literal('colclasure-nmc532') }),
+  z.strictObject({ preset: z.literal('oregan2022-nmc811') }),
+  z.strictObject({ preset: z.literal('constant'), D_m2_s: positive() }),
+  z.strictObject({
+    table: z.strictObject({ theta: z.array(finite()).min(2), D_m2_s: z.array(positive()).min(2) }),
+  }),
+]);
+
+const segmentSchema = z.strictObject({ fromDeg: finite(), toDeg: finite(), eta: z.number().min(0).max(1) });
+
+const stepSchema = z.strictObject({
+  step: z.enum(['charge', 'discharge', 'rest']),
+  current_mA_g: positive().optional(),
+  duration_min: positive(),
+});
+
+export const configSchema = z.strictObject({
+  particle: particleSchema.default({ shape: 'disk', diameter_um: 2.4 }),
+  grid: z.strictObject({ spacing_um: positive().default(0.02) }).default({ spacing_um: 0.02 }),
+  material: z
+    .strictObject({
+      capacity_mAh_g: positive().default(275.0),
+      diffusivity: diffusivitySchema.default({ preset: 'knee', ...KNEE_DEFAULTS }),
+    })
+    .default({ capacity_mAh_g: 275.0, diffusivity: { preset: 'knee', ...KNEE_DEFAULTS } }),
+  initialTheta: z.number().min(0).max(1).default(1.0),
+  surface: z
+    .strictObject({
+      normalize: z.enum(['total-current', 'clean-flux']).default('total-current'),
+      segments: z.array(segmentSchema).default([]),
+    })
+    .default({ normalize: 'total-current', segments: [] }),
+  protocol: z.array(stepSchema).min(1),
+  cutoff: z
+    .strictObject({ surfaceTheta: z.number().min(0).max(1).default(0.2), surfaceThetaMax: z.number().min(0).max(1).default(1.0) })
+    .default({ surfaceTheta: 0.2, surfaceThetaMax: 1.0 }),
+  snapshots_min: z.array(z.number().min(0).refine(Number.isFinite, { message: 'expected a finite number' })).default([]),
+  optics: z
+    .strictObject({
+      kappa: positive().default(1.0),
+      psfSigma_um: z.number().min(0).default(0.11),
+      pixel_um: positive().default(0.05),
+      unreactedThreshold: finite().default(0.05),
+    })
+    .default({ kappa: 1.0, psfSigma_um: 0.11, pixel_um: 0.05, unreactedThreshold: 0.05 }),
+  output: z
+    .strictObject({ traceInterval_s: positive().default(10) })
+    .default({ traceInterval_s: 10 }),
+});
+
+/** A fully resolved config: every default filled in (written back into summary.json). */
+export type SimulationConfig = z.infer<typeof configSchema>;
+export type ProtocolStep = SimulationConfig['protocol'][number];
+
+export class ConfigError extends Error {}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  const s = JSON.stringify(v);
+  return s === undefined ? 'undefined' : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function keyName(path: PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
+}
+
+/**
+ * Validates `input` (parsed JSON, after --set overrides) and returns the resolved config.
+ * Throws ConfigError with one line per problem (the first line is the most useful one).
+ */
+export function resolveConfig(input: unknown, source = 'config'): SimulationConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(`${source}: expected a JSON object at the top level, got ${show(input)}`);
+  }
+  const r = configSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((issue) => {
+      const path = issue.path as PropertyKey[];
+      if (issue.code === 'unrecognized_keys') {
+        const keys = (issue as unknown as { keys: string[] }).keys;
+        return `${source}: unknown key ${keys.map((k) => `'${keyName([...path, k])}'`).join(', ')} (see docs/config.md for the allowed keys)`;
+      }
+      const value = valueAt(input, path);
+      const what = value === undefined ? 'is missing' : `= ${show(value)} is not allowed`;
+      return `${source}: ${keyName(path)} ${what}: ${issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '')}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const cfg = r.data;
+  checkSemantics(cfg, source);
+  return cfg;
+}
+
+function checkSemantics(cfg: SimulationConfig, source: string): void {
+  const fail = (msg: string) => { throw new ConfigError(`${source}: ${msg}`); };
+  cfg.protocol.forEach((s, i) => {
+    if (s.step === 'rest' && s.current_mA_g !== undefined) fail(`protocol[${i}].current_mA_g = ${s.current_mA_g} is not allowed on a rest step (rest passes no current)`);
+    if (s.step !== 'rest' && s.current_mA_g === undefined) fail(`protocol[${i}].current_mA_g is missing: a ${s.step} step needs a current in mA/g (> 0)`);
+  });
+  const segs = cfg.surface.segments;
+  segs.forEach((s, i) => {
+    if (segmentSpan(s) === 0) fail(`surface.segments[${i}] spans 0° (fromDeg = ${s.fromDeg}, toDeg = ${s.toDeg}): use toDeg − fromDeg in (0, 360]`);
+    for (let j = 0; j < i; j++) {
+      const ov = segmentOverlapDeg(segs[j], s);
+      if (ov > 1e-9) fail(`surface.segments[${i}] (${s.fromDeg}°…${s.toDeg}°) overlaps surface.segments[${j}] (${segs[j].fromDeg}°…${segs[j].toDeg}°) by ${ov.toFixed(2)}°: segments must not overlap`);
+    }
+  });
+  if (cfg.surface.normalize === 'total-current') {
+    const blocked = segs.filter((s) => s.eta === 0).reduce((a, s) => a + segmentSpan(s), 0);
+    if (blocked >= 360 - 1e-9) fail('surface.segments set η = 0 on the whole surface: under surface.normalize = "total-current" no current can pass (allow some η > 0, or use "clean-flux")');
+  }
+  const d = cfg.material.diffusivity;
+  if ('table' in d) {
+    const { theta, D_m2_s } = d.table;
+    if (theta.length !== D_m2_s.length) fail(`material.diffusivity.table has ${theta.length} theta values but ${D_m2_s.length} D_m2_s values: they must pair up`);
+    for (let i = 1; i < theta.length; i++) if (!(theta[i] > theta[i - 1])) fail(`material.diffusivity.table.theta[${i}] = ${theta[i]} is not allowed: theta must increase strictly`);
+  }
+  if ('preset' in d && d.preset === 'knee' && d.log10DLow > d.log10DHigh) {
+    // allowed physically but almost certainly a swap: the knee model is slow near θ = 1
+    fail(`material.diffusivity.log10DLow = ${d.log10DLow} is above log10DHigh = ${d.log10DHigh}: the knee preset has its low D at θ = 1 (swap them?)`);
+  }
+  if (cfg.cutoff.surfaceThetaMax <= cfg.cutoff.surfaceTheta) {
+    fail(`cutoff.surfaceThetaMax = ${cfg.cutoff.surfaceThetaMax} must be above cutoff.surfaceTheta = ${cfg.cutoff.surfaceTheta}`);
+  }
+  const sorted = [...cfg.snapshots_min].sort((a, b) => a - b);
+  if (sorted.some((t, i) => i > 0 && t === sorted[i - 1])) fail(`snapshots_min = ${show(cfg.snapshots_min)} repeats a time`);
+}
+
+/**
+ * Applies `--set key.path=value` overrides to a raw config object (before validation). The value is
+ * parsed as JSON when it can be (numbers, arrays, objects, true/false), else taken as a string.
+ */
+export function applySet(raw: Record<string, unknown>, assignment: string): void {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--set '${assignment}' is not allowed: use --set key.path=value (e.g. --set grid.spacing_um=0.01)`);
+  const key = assignment.slice(0, eq).trim();
+  const text = assignment.slice(eq + 1).trim();
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { value = text; }
+  const parts = key.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  let obj: Record<string | number, unknown> = raw;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i];
+    if (obj[p] === undefined || obj[p] === null || typeof obj[p] !== 'object') obj[p] = typeof parts[i + 1] === 'number' ? [] : {};
+    obj = obj[p] as Record<string | number, unknown>;
+  }
+  obj[parts[parts.length - 1]] = value;
+}
+
+const BLOCKED_CENTRE_DEG = 180; // the left side, as the paper's particle whose Li-poor region grows from the right edge
+const arc = (spanDeg: number, eta: number) => ({ fromDeg: BLOCKED_CENTRE_DEG - spanDeg / 2, toDeg: BLOCKED_CENTRE_DEG + spanDeg / 2, eta });
+const fig4 = (segments: { fromDeg: number; toDeg: number; eta: number }[]) => ({
+  particle: { shape: 'disk', diameter_um: 2.4 },
+  grid: { spacing_um: 0.02 },
+  material: { capacity_mAh_g: 275.0, diffusivity: { preset: 'knee' } },
+  initialTheta: 1.0,
+  surface: { normalize: 'total-current', segments },
+  protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 20 }],
+  cutoff: { surfaceTheta: 0.2 },
+  snapshots_min: [5, 10, 15, 20],
+});
+const toCutoff = (base: ReturnType<typeof fig4>) => ({
+  ...base,
+  // long enough to reach θs = 0.2 at 100 mA/g (~215 mAh/g ≈ 130 min); the cut-off ends the step
+  protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 300 }],
+  snapshots_min: [5, 10, 15, 20, 30, 60, 90, 120],
+});
+
+/** The paper's simulations (Lun et al. 2025, Fig. 4 and Fig. 2e) as raw configs. */
+export const PRESETS: Record<string, () => Record<string, unknown>> = {
+  fig4a: () => fig4([]),
+  fig4b: () => fig4([arc(90, 0.7)]),
+  fig4c: () => fig4([arc(90, 0.3)]),
+  fig4d: () => fig4([arc(180, 0.3)]),
+  fig2e: () => ({
+    ...fig4([arc(90, 0.3)]),
+    protocol: [{ step: 'charge', current_mA_g: 70, duration_min: 20 }, { step: 'rest', duration_min: 10 }],
+    snapshots_min: [5, 10, 15, 20, 25, 30],
+  }),
+  fresh: () => toCutoff(fig4([])),
+  aged: () => toCutoff(fig4([arc(90, 0.3)])),
+};
+
+export function presetConfig(name: string): Record<string, unknown> {
+  const make = PRESETS[name];
+  if (!make) throw new ConfigError(`--preset '${name}' is not allowed: use one of ${Object.keys(PRESETS).join(', ')}`);
+  return structuredClone(make());
+}

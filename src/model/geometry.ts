@@ -1,0 +1,144 @@
+/**
+ * Particle outlines in physical coordinates (µm; x to the right, y up), as closed polygons. Smooth
+ * shapes (disk, ellipse) are finely sampled and keep their analytic outward normal, which the grid's
+ * wall-face weights |n·e_f| need (SPEC §1).
+ */
+
+export type Vec2 = [number, number];
+
+export interface Outline {
+  /** vertices counter-clockwise, not repeated at the end */
+  vertices: Vec2[];
+  /** true outward unit normal at a boundary point; edge normals when absent */
+  normalAt?: (p: Vec2) => Vec2;
+  /** centre of mass of the enclosed area, µm */
+  centroid: Vec2;
+  /** enclosed area, µm² */
+  area_um2: number;
+}
+
+export function polygonArea(v: Vec2[]): number {
+  let a = 0;
+  for (let i = 0; i < v.length; i++) {
+    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    a += x0 * y1 - x1 * y0;
+  }
+  return a / 2;
+}
+
+export function polygonCentroid(v: Vec2[]): Vec2 {
+  let cx = 0, cy = 0;
+  const a = polygonArea(v);
+  for (let i = 0; i < v.length; i++) {
+    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const c = x0 * y1 - x1 * y0;
+    cx += (x0 + x1) * c;
+    cy += (y0 + y1) * c;
+  }
+  return [cx / (6 * a), cy / (6 * a)];
+}
+
+/** Builds an outline from vertices in any orientation (made counter-clockwise). */
+export function polygonOutline(vertices: Vec2[], normalAt?: (p: Vec2) => Vec2): Outline {
+  const v = polygonArea(vertices) < 0 ? [...vertices].reverse() : vertices;
+  return { vertices: v, normalAt, centroid: polygonCentroid(v), area_um2: Math.abs(polygonArea(v)) };
+}
+
+/** Disk of diameter d centred at the origin. */
+export function diskOutline(diameter_um: number, samples = 2048): Outline {
+  const r = diameter_um / 2;
+  const v: Vec2[] = [];
+  for (let i = 0; i < samples; i++) {
+    const a = (2 * Math.PI * i) / samples;
+    v.push([r * Math.cos(a), r * Math.sin(a)]);
+  }
+  const o = polygonOutline(v, ([x, y]) => {
+    const n = Math.hypot(x, y) || 1;
+    return [x / n, y / n];
+  });
+  // exact values rather than those of the sampled polygon
+  return { ...o, centroid: [0, 0], area_um2: Math.PI * r * r };
+}
+
+/** Ellipse with full axis lengths [a, b] (like diameter_um), the a axis at angleDeg from +x. */
+export function ellipseOutline(axes_um: [number, number], angleDeg = 0, samples = 2048): Outline {
+  const [ra, rb] = [axes_um[0] / 2, axes_um[1] / 2];
+  const c = Math.cos((angleDeg * Math.PI) / 180), s = Math.sin((angleDeg * Math.PI) / 180);
+  const v: Vec2[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = (2 * Math.PI * i) / samples;
+    const x = ra * Math.cos(t), y = rb * Math.sin(t);
+    v.push([c * x - s * y, s * x + c * y]);
+  }
+  const o = polygonOutline(v, ([px, py]) => {
+    // gradient of (x'/a)² + (y'/b)² in the rotated frame, rotated back
+    const xr = c * px + s * py, yr = -s * px + c * py;
+    const gx = xr / (ra * ra), gy = yr / (rb * rb);
+    const nx = c * gx - s * gy, ny = s * gx + c * gy;
+    const n = Math.hypot(nx, ny) || 1;
+    return [nx / n, ny / n];
+  });
+  return { ...o, centroid: [0, 0], area_um2: Math.PI * ra * rb };
+}
+
+/** Even-odd point-in-polygon test. */
+export function insidePolygon(v: Vec2[], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = v.length - 1; i < v.length; j = i++) {
+    const [xi, yi] = v[i], [xj, yj] = v[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** x coordinates where the horizontal line at y crosses the polygon, sorted (scanline fill). */
+export function scanlineCrossings(v: Vec2[], y: number): number[] {
+  const xs: number[] = [];
+  for (let i = 0, j = v.length - 1; i < v.length; j = i++) {
+    const [xi, yi] = v[i], [xj, yj] = v[j];
+    if (yi > y !== yj > y) xs.push(((xj - xi) * (y - yi)) / (yj - yi) + xi);
+  }
+  return xs.sort((a, b) => a - b);
+}
+
+/** Outward unit normal of edge i (from vertex i to i+1) of a counter-clockwise polygon. */
+export function edgeNormal(v: Vec2[], i: number): Vec2 {
+  const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+  const l = Math.hypot(x1 - x0, y1 - y0) || 1;
+  return [(y1 - y0) / l, -(x1 - x0) / l];
+}
+
+/** Nearest point of the outline to p, with its distance and the edge it lies on. */
+export function nearestOnOutline(v: Vec2[], p: Vec2): { point: Vec2; distance: number; edge: number } {
+  let best = Infinity, bp: Vec2 = p, be = 0;
+  for (let i = 0; i < v.length; i++) {
+    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const dx = x1 - x0, dy = y1 - y0;
+    const l2 = dx * dx + dy * dy;
+    const t = l2 > 0 ? Math.min(1, Math.max(0, ((p[0] - x0) * dx + (p[1] - y0) * dy) / l2)) : 0;
+    const qx = x0 + t * dx, qy = y0 + t * dy;
+    const d = Math.hypot(p[0] - qx, p[1] - qy);
+    if (d < best) { best = d; bp = [qx, qy]; be = i; }
+  }
+  return { point: bp, distance: best, edge: be };
+}
+
+/**
+ * First crossing of the segment a→b with the outline (a inside, b outside): the point and the edge.
+ * Null if the segment does not cross (a point exactly on the boundary).
+ */
+export function firstCrossing(v: Vec2[], a: Vec2, b: Vec2): { point: Vec2; edge: number } | null {
+  let bestT = Infinity, be = -1;
+  const rx = b[0] - a[0], ry = b[1] - a[1];
+  for (let i = 0; i < v.length; i++) {
+    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const sx = x1 - x0, sy = y1 - y0;
+    const den = rx * sy - ry * sx;
+    if (den === 0) continue;
+    const qx = x0 - a[0], qy = y0 - a[1];
+    const t = (qx * sy - qy * sx) / den;
+    const u = (qx * ry - qy * rx) / den;
+    if (t >= 0 && t <= 1 && u >= 0 && u <= 1 && t < bestT) { bestT = t; be = i; }
+  }
+  return be < 0 ? null : { point: [a[0] + bestT * rx, a[1] + bestT * ry], edge: be };
+}

@@ -1,0 +1,123 @@
+/**
+ * Optical forward model (SPEC §2): a simulated θ field seen through the microscope.
+ *   I = I_base·(1 + κ·(θ0 − θ)) inside the particle, 0 outside; blurred by a Gaussian PSF (σ);
+ *   sampled at the camera's pixel centres. The reference frame I_0 is the same particle at θ0, so
+ *   ΔI/I0 = κ·blur(mask·(θ0 − θ)) / blur(mask), independent of I_base.
+ * The blur is separable: rows then columns, each a short Gaussian gather (cut at 3.5σ).
+ */
+import { insidePolygon } from '../model/geometry';
+import type { ParticleGrid } from '../model/grid';
+
+export interface OpticsParams {
+  kappa: number;
+  psfSigma_um: number;
+  pixel_um: number;
+}
+
+export interface CameraImage {
+  width: number;
+  height: number;
+  pixel_um: number;
+  /** ΔI/I0 per pixel, NaN outside the particle mask */
+  diff: Float32Array;
+  /** 1 where the pixel centre lies inside the particle outline */
+  mask: Uint8Array;
+  /** physical position (µm, y up) of the top-left corner of pixel (0, 0) */
+  origin_um: [number, number];
+}
+
+/** Weights w[p][j] of grid positions xs[j] for camera pixel centres cs[p] (sparse: start index + values). */
+function gatherWeights(cs: Float64Array, xs: Float64Array, sigma: number, pixel: number, h: number) {
+  const starts = new Int32Array(cs.length);
+  const weights: Float64Array[] = [];
+  for (let p = 0; p < cs.length; p++) {
+    const c = cs[p];
+    const reach = sigma > 0 ? 3.5 * sigma : pixel / 2;
+    const j0 = Math.max(0, Math.ceil((c - reach - xs[0]) / h));
+    const j1 = Math.min(xs.length - 1, Math.floor((c + reach - xs[0]) / h));
+    const w = new Float64Array(Math.max(0, j1 - j0 + 1));
+    for (let j = j0; j <= j1; j++) {
+      const d = xs[j] - c;
+      w[j - j0] = sigma > 0 ? Math.exp((-0.5 * d * d) / (sigma * sigma)) : 1;
+    }
+    starts[p] = j0;
+    weights.push(w);
+  }
+  return { starts, weights };
+}
+
+/**
+ * The camera for a grid: pixel layout (centred on the grid, covering it plus 3σ), the separable
+ * blur weights and the particle mask. Built once per problem; `forwardModel` then costs two short
+ * gathers per frame.
+ */
+export interface Camera {
+  width: number;
+  height: number;
+  pixel_um: number;
+  origin_um: [number, number];
+  mask: Uint8Array;
+  kappa: number;
+  grid: { nx: number; ny: number };
+  wx: ReturnType<typeof gatherWeights>;
+  wy: ReturnType<typeof gatherWeights>;
+}
+
+export function createCamera(grid: ParticleGrid, optics: OpticsParams): Camera {
+  const { nx, ny, spacing_um: h, x0_um, yTop_um } = grid;
+  const pix = optics.pixel_um, sigma = optics.psfSigma_um;
+  const xc = x0_um + (nx * h) / 2, yc = yTop_um - (ny * h) / 2;
+  const width = 2 * Math.ceil(((nx * h) / 2 + 3 * sigma) / pix);
+  const height = 2 * Math.ceil(((ny * h) / 2 + 3 * sigma) / pix);
+  const origin_um: [number, number] = [xc - (width / 2) * pix, yc + (height / 2) * pix];
+  const camX = Float64Array.from({ length: width }, (_, p) => origin_um[0] + (p + 0.5) * pix);
+  // distances below the grid's top edge, so that rows grow the same way on both grids
+  const camDown = Float64Array.from({ length: height }, (_, q) => yTop_um - origin_um[1] + (q + 0.5) * pix);
+  const gridX = Float64Array.from({ length: nx }, (_, j) => x0_um + (j + 0.5) * h);
+  const gridDown = Float64Array.from({ length: ny }, (_, i) => (i + 0.5) * h);
+  const mask = new Uint8Array(width * height);
+  const verts = grid.outline.vertices;
+  for (let q = 0; q < height; q++) {
+    const y = origin_um[1] - (q + 0.5) * pix;
+    for (let p = 0; p < width; p++) mask[q * width + p] = insidePolygon(verts, camX[p], y) ? 1 : 0;
+  }
+  return {
+    width, height, pixel_um: pix, origin_um, mask, kappa: optics.kappa, grid: { nx, ny },
+    wx: gatherWeights(camX, gridX, sigma, pix, h),
+    wy: gatherWeights(camDown, gridDown, sigma, pix, h),
+  };
+}
+
+/** The camera frame of a θ field (NaN outside the particle), relative to θ0. */
+export function forwardModel(theta: Float32Array, camera: Camera, theta0: number): CameraImage {
+  const { width, height, wx, wy, mask } = camera;
+  const { nx, ny } = camera.grid;
+  // rows: tmp[i][p] = Σ_j wx[p][j]·f[i][j]   (numerator and denominator together)
+  const tmpNum = new Float64Array(ny * width), tmpDen = new Float64Array(ny * width);
+  for (let i = 0; i < ny; i++) {
+    const row = i * nx;
+    for (let p = 0; p < width; p++) {
+      const w = wx.weights[p], j0 = wx.starts[p];
+      let num = 0, den = 0;
+      for (let k = 0; k < w.length; k++) {
+        const t = theta[row + j0 + k];
+        if (t === t) { num += w[k] * (theta0 - t); den += w[k]; } // t === t: inside (not NaN)
+      }
+      tmpNum[i * width + p] = num;
+      tmpDen[i * width + p] = den;
+    }
+  }
+  const diff = new Float32Array(width * height);
+  for (let q = 0; q < height; q++) {
+    const w = wy.weights[q], i0 = wy.starts[q];
+    for (let p = 0; p < width; p++) {
+      let num = 0, den = 0;
+      for (let k = 0; k < w.length; k++) {
+        num += w[k] * tmpNum[(i0 + k) * width + p];
+        den += w[k] * tmpDen[(i0 + k) * width + p];
+      }
+      diff[q * width + p] = mask[q * width + p] && den > 0 ? (camera.kappa * num) / den : NaN;
+    }
+  }
+  return { width, height, pixel_um: camera.pixel_um, diff, mask, origin_um: camera.origin_um };
+}

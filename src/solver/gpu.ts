@@ -1,0 +1,161 @@
+/**
+ * The WGSL solver: the same discretisation as CpuSolver (see there), on any WebGPU adapter.
+ * Per step two dispatches, diffusion_step (all cells, ping-pong ξ buffers) then wall_flux (the wall
+ * list: boundary flux, θs, cut-off flag); many steps are recorded into one command buffer and the
+ * only readback per `advance` is the 16-byte run state. Fields and reductions are read back only
+ * when an output is due.
+ */
+import { readBuffer, withErrorScope, type GpuContext } from '../gpu/device';
+import { thetaOfPhi } from '../model/diffusivity';
+import { DiffusionStepKernel } from '../kernels/diffusionStep';
+import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
+import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
+import { packWalls, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
+import type { Problem, StepParams } from './problem';
+import type { AdvanceResult, FieldStats, Solver } from './types';
+
+/** ξ written into cells outside the particle (the kernels treat ≥ 1e30 as outside). */
+const OUTSIDE = 3.0e38;
+/** steps recorded per compute pass (keeps single passes moderate; all go in one submit) */
+const STEPS_PER_PASS = 256;
+
+export class GpuSolver implements Solver {
+  readonly backend: string;
+  readonly bytesPerCell: number;
+  private readonly device: GPUDevice;
+  private readonly xi: [GPUBuffer, GPUBuffer];
+  private readonly uniforms: GPUBuffer;
+  private readonly measureUniforms: GPUBuffer;
+  private readonly state: GPUBuffer;
+  private readonly measureState: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+  private readonly diffusion: DiffusionStepKernel;
+  private readonly wall: WallFluxKernel;
+  private readonly reduce: FieldReduceKernel;
+  private readonly uniformStaging = new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES));
+  private current: 0 | 1 = 0;
+  private params: StepParams | null = null;
+  private stepsReported = 0;
+
+  private constructor(private readonly gpu: GpuContext, private readonly problem: Problem) {
+    const device = (this.device = gpu.device);
+    const { nx, ny, inside, walls } = problem.grid;
+    const n = nx * ny;
+    const buffer = (label: string, size: number, usage: number) => {
+      const b = device.createBuffer({ label: `GpuSolver.${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+      this.owned.push(b);
+      return b;
+    };
+    const S = GPUBufferUsage;
+    this.xi = [buffer('xi0', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST), buffer('xi1', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST)];
+    const init = new Float32Array(n);
+    for (let i = 0; i < n; i++) init[i] = inside[i] ? 0 : OUTSIDE;
+    device.queue.writeBuffer(this.xi[0], 0, init);
+    device.queue.writeBuffer(this.xi[1], 0, init);
+    this.uniforms = buffer('uniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
+    this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
+    const phiTable = buffer('phiTable', problem.table.phi.byteLength, S.STORAGE | S.COPY_DST);
+    device.queue.writeBuffer(phiTable, 0, problem.table.phi);
+    const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
+    device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
+    this.state = buffer('state', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.measureState = buffer('measureState', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.diffusion = new DiffusionStepKernel(device, nx, ny, { uniforms: this.uniforms, phiTable, xi: this.xi, state: this.state });
+    this.wall = new WallFluxKernel(device, {
+      uniforms: this.uniforms, measureUniforms: this.measureUniforms, phiTable, xi: this.xi, walls: wallBuf,
+      state: this.state, measureState: this.measureState,
+    });
+    this.reduce = new FieldReduceKernel(device, n, this.xi);
+    this.owned.push(this.reduce.partials);
+    const bytes = this.owned.reduce((a, b) => a + b.size, 0);
+    this.bytesPerCell = bytes / n;
+    this.backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
+  }
+
+  /** Checks the grid against the adapter's limits, then builds buffers and pipelines. */
+  static async create(gpu: GpuContext, problem: Problem): Promise<GpuSolver> {
+    const { nx, ny, spacing_um } = problem.grid;
+    const lim = gpu.device.limits;
+    const bytes = nx * ny * 4;
+    const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    if (bytes > maxBytes) {
+      throw new Error(`grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid (${(bytes / 2 ** 20).toFixed(0)} MiB per state buffer): the adapter (${gpu.report.name}) allows at most ${(maxBytes / 2 ** 20).toFixed(0)} MiB per storage buffer; use a larger spacing or --backend cpu`);
+    }
+    const wgs = Math.max(Math.ceil(nx / DiffusionStepKernel.WG), Math.ceil(ny / DiffusionStepKernel.WG));
+    if (wgs > lim.maxComputeWorkgroupsPerDimension) {
+      throw new Error(`grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid: more workgroups per dimension (${wgs}) than the adapter allows (${lim.maxComputeWorkgroupsPerDimension}); use a larger spacing`);
+    }
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuSolver(gpu, problem));
+  }
+
+  private writeUniforms(target: GPUBuffer, params: StepParams, applyFlux: boolean): void {
+    const { nx, ny, walls } = this.problem.grid;
+    packStepUniforms(this.uniformStaging, { nx, ny, tableN: this.problem.table.N, nWalls: walls.index.length, theta0: this.problem.theta0, params, applyFlux });
+    this.device.queue.writeBuffer(target, 0, this.uniformStaging.buffer);
+  }
+
+  setStep(params: StepParams): void {
+    this.params = params;
+    this.writeUniforms(this.uniforms, params, true);
+    this.device.queue.writeBuffer(this.state, 0, new Uint32Array(4));
+    this.stepsReported = 0;
+  }
+
+  async advance(n: number): Promise<AdvanceResult> {
+    if (!this.params) throw new Error('GpuSolver.advance: setStep() first');
+    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.advance' });
+    for (let done = 0; done < n; ) {
+      const pass = enc.beginComputePass({ label: 'GpuSolver.steps' });
+      const m = Math.min(STEPS_PER_PASS, n - done);
+      for (let s = 0; s < m; s++) {
+        this.diffusion.encode(pass, this.current);
+        this.current = (1 - this.current) as 0 | 1;
+        this.wall.encodeStep(pass, this.current);
+      }
+      pass.end();
+      done += m;
+    }
+    this.device.queue.submit([enc.finish()]);
+    const st = new Uint32Array(await readBuffer(this.device, this.state, 16));
+    const steps = st[1] - this.stepsReported;
+    this.stepsReported = st[1];
+    return { steps, stopped: st[0] !== 0 };
+  }
+
+  async stats(): Promise<FieldStats> {
+    const params = this.params ?? { dt_s: 0, r: 0, fluxPerStep: 0, surfaceFactor: 0, stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+    this.writeUniforms(this.measureUniforms, params, false);
+    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.stats' });
+    const pass = enc.beginComputePass({ label: 'GpuSolver.reduce' });
+    this.reduce.encode(pass, this.current);
+    this.wall.encodeMeasure(pass, this.current);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    const [partials, state] = await Promise.all([
+      readBuffer(this.device, this.reduce.partials, this.reduce.workgroups * PARTIAL_BYTES),
+      readBuffer(this.device, this.measureState, 16),
+    ]);
+    const r = FieldReduceKernel.combine(new Float32Array(partials));
+    const s = new Float32Array(state);
+    const theta0 = this.problem.theta0;
+    return {
+      meanTheta: theta0 - r.sum / r.count,
+      minTheta: theta0 - r.max,
+      maxTheta: theta0 - r.min,
+      minSurfaceTheta: thetaOfPhi(this.problem.table, s[2]),
+      maxSurfaceTheta: thetaOfPhi(this.problem.table, s[3]),
+    };
+  }
+
+  async field(): Promise<Float32Array> {
+    const n = this.problem.grid.nx * this.problem.grid.ny;
+    const xi = new Float32Array(await readBuffer(this.device, this.xi[this.current], 4 * n));
+    const theta0 = this.problem.theta0;
+    for (let i = 0; i < n; i++) xi[i] = xi[i] >= 1e30 ? NaN : theta0 - xi[i];
+    return xi;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}

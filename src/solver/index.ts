@@ -1,0 +1,19 @@
+/**
+ * The simulation library in one import: build a problem from a config, create a solver on the chosen
+ * backend, run the protocol.
+ */
+import type { Backend } from '../gpu/backend';
+import { CpuSolver } from './cpu';
+import { GpuSolver } from './gpu';
+import type { Problem } from './problem';
+import type { Solver } from './types';
+
+export { buildProblem, type Problem, type StepParams } from './problem';
+export { runSimulation, measureField, type RunResult, type Snapshot, type Measurement } from './run';
+export type { Solver, FieldStats } from './types';
+export { CpuSolver, GpuSolver };
+
+export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {
+  if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem);
+  return new CpuSolver(problem);
+}

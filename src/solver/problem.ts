@@ -1,0 +1,106 @@
+/**
+ * A discretised problem: the grid, the Kirchhoff table and the per-step constants, built once from a
+ * resolved config and shared by both solvers (so that they differ only in where the arithmetic runs).
+ */
+import type { SimulationConfig, ProtocolStep } from '../model/config';
+import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
+import { diskOutline, ellipseOutline, polygonOutline, type Outline, type Vec2 } from '../model/geometry';
+import { buildGrid, type ParticleGrid } from '../model/grid';
+import { outlineFromMaskFile } from '../model/maskOutline';
+
+/** Above this the grid is refused before anything is allocated (the CPU arrays alone would be > 3 GB). */
+export const MAX_CELLS = 1 << 28;
+
+export interface Problem {
+  config: SimulationConfig;
+  grid: ParticleGrid;
+  table: KirchhoffTable;
+  theta0: number;
+  /** warnings collected while building (clamped tables, …) */
+  warnings: string[];
+}
+
+/** The constants of one explicit step (both solvers read exactly these). */
+export interface StepParams {
+  /** Δt, s */
+  dt_s: number;
+  /** Δt·D_scale/h² */
+  r: number;
+  /** θ removed from a wall cell per step per unit fluxWeight: sign·Δt·q0/h */
+  fluxPerStep: number;
+  /** sign·q0/D_scale (1/m): Φ̃(θs) = Φ̃(θcell) − surfaceFactor·surfaceOffset_m */
+  surfaceFactor: number;
+  /** stop when min Φ̃(θs) ≤ this (charge); −Infinity disables */
+  stopBelowPhi: number;
+  /** stop when max Φ̃(θs) ≥ this (discharge); +Infinity disables */
+  stopAbovePhi: number;
+}
+
+export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir = '.'): Promise<Outline> {
+  switch (p.shape) {
+    case 'disk': return diskOutline(p.diameter_um);
+    case 'ellipse': return ellipseOutline(p.axes_um as [number, number], p.angleDeg);
+    case 'polygon': {
+      const o = polygonOutline(p.vertices_um as Vec2[]);
+      if (!(o.area_um2 > 0)) throw new Error(`particle.vertices_um encloses no area (${o.area_um2} µm²): give at least 3 distinct, non-collinear vertices`);
+      return o;
+    }
+    case 'mask': return outlineFromMaskFile(p.file, p.pixel_um, baseDir);
+  }
+}
+
+export async function buildProblem(config: SimulationConfig, options: { baseDir?: string; maxCells?: number } = {}): Promise<Problem> {
+  const warnings: string[] = [];
+  const outline = await outlineFromConfig(config.particle, options.baseDir);
+  const h = config.grid.spacing_um;
+  // refuse absurd grids before allocating them
+  const xs = outline.vertices.map((v) => v[0]), ys = outline.vertices.map((v) => v[1]);
+  const estimate = (Math.ceil((Math.max(...xs) - Math.min(...xs)) / h) + 2) * (Math.ceil((Math.max(...ys) - Math.min(...ys)) / h) + 2);
+  const maxCells = options.maxCells ?? MAX_CELLS;
+  if (estimate > maxCells) {
+    throw new Error(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
+  }
+  const grid = buildGrid(outline, h, config.surface.segments, config.surface.normalize);
+  if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
+  const D = diffusivityFunction(config.material.diffusivity, (m) => warnings.push(m));
+  const table = kirchhoffTable(D);
+  return { config, grid, table, theta0: config.initialTheta, warnings };
+}
+
+/** k = i_m/(3600·Q_th), 1/s: the fraction of the capacity passed per second. */
+export function rateConstant(current_mA_g: number, capacity_mAh_g: number): number {
+  return current_mA_g / (3600 * capacity_mAh_g);
+}
+
+export function stepSign(step: ProtocolStep['step']): number {
+  return step === 'charge' ? 1 : step === 'discharge' ? -1 : 0;
+}
+
+/** The largest stable explicit step, h²/(4·D_max), with D_max over the θ range the run can reach. */
+export function maxStableDt(problem: Problem, thetaRange: [number, number]): number {
+  const h_m = problem.grid.spacing_um * 1e-6;
+  const dmax = maxDiffusivity(problem.table.D, Math.max(0, thetaRange[0]), Math.min(1, thetaRange[1]));
+  return (h_m * h_m) / (4 * dmax);
+}
+
+/** The θ range a run can reach: [min(θ0, cut-off) − 0.05, 1] (SPEC §1). */
+export function reachableRange(problem: Problem): [number, number] {
+  const c = problem.config;
+  return [Math.max(0, Math.min(problem.theta0, c.cutoff.surfaceTheta) - 0.05), 1];
+}
+
+export function stepParams(problem: Problem, step: ProtocolStep, dt_s: number): StepParams {
+  const { grid, table, config } = problem;
+  const sign = stepSign(step.step);
+  const k = step.step === 'rest' ? 0 : rateConstant(step.current_mA_g as number, config.material.capacity_mAh_g);
+  const h_m = grid.spacing_um * 1e-6;
+  const q0 = (k * (grid.area_um2 / grid.perimeter_um)) * 1e-6; // m/s
+  return {
+    dt_s,
+    r: (dt_s * table.D_scale) / (h_m * h_m),
+    fluxPerStep: (sign * dt_s * q0) / h_m,
+    surfaceFactor: (sign * q0) / table.D_scale,
+    stopBelowPhi: step.step === 'charge' ? phiOf(table, config.cutoff.surfaceTheta) : -Infinity,
+    stopAbovePhi: step.step === 'discharge' ? phiOf(table, config.cutoff.surfaceThetaMax) : Infinity,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The one interface both solvers implement: the float32 TypeScript reference (CpuSolver) and the
+ * WGSL one (GpuSolver). The time loop (run.ts) drives either without knowing which.
+ */
+import type { StepParams } from './problem';
+
+export interface FieldStats {
+  /** mean θ over the particle's cells */
+  meanTheta: number;
+  minTheta: number;
+  maxTheta: number;
+  /** min / max over the wall cells of the true wall value θs (SPEC §1), for the current step's flux */
+  minSurfaceTheta: number;
+  maxSurfaceTheta: number;
+}
+
+export interface AdvanceResult {
+  /** steps actually taken (fewer than asked when the cut-off was reached) */
+  steps: number;
+  /** true if a cut-off stopped the run during this call; the step that crossed it is included */
+  stopped: boolean;
+}
+
+export interface Solver {
+  /** e.g. "cpu (TypeScript float32 reference)" or "gpu (nvidia / hopper / …)" */
+  readonly backend: string;
+  /** bytes of memory the solver holds per grid cell (GPU buffers for the GPU solver) */
+  readonly bytesPerCell: number;
+  /** sets the constants of the following steps (Δt, current, cut-off) and clears the stop flag */
+  setStep(params: StepParams): void;
+  /** takes up to n explicit steps, stopping after the first one whose wall θs crosses the cut-off */
+  advance(n: number): Promise<AdvanceResult>;
+  stats(): Promise<FieldStats>;
+  /** θ on the grid, row-major [ny][nx], NaN outside the particle */
+  field(): Promise<Float32Array>;
+  destroy(): void;
+}
