@@ -59,7 +59,12 @@ struct FrameInfo {
 const NAN_BITS: u32 = 0x7fc00000u;
 const EXP_MASK: u32 = 0x7f800000u;
 
-fn nanF32() -> f32 { return bitcast<f32>(NAN_BITS); }
+// a runtime value: bitcast of the constant itself is a const-expression, and a NaN there is a
+// shader-creation error
+fn nanF32() -> f32 {
+  var bits = NAN_BITS;
+  return bitcast<f32>(bits);
+}
 // exponent all ones: ±Inf or NaN
 fn isFiniteF32(v: f32) -> bool { return (bitcast<u32>(v) & EXP_MASK) != EXP_MASK; }
 // neither zero/subnormal (exponent 0) nor ±Inf/NaN (exponent all ones)

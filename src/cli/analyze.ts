@@ -1,3 +1,144 @@
-// Being written (issue 3): `ionflux analyze`. Replaced by the imaging work.
-import type { Command } from 'commander';
-export function registerAnalyze(_program: Command): void {}
+/**
+ * `ionflux analyze MOVIE --out DIR`: the paper's single-particle analysis of an operando movie
+ * (SPEC §4, §6). Thin: parses options, opens the inputs, picks the backend, and runs
+ * src/imaging/analyze.ts inside writeOutputDir so that a failure leaves nothing half-written.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { UserError } from './errors';
+import { createProgress } from './progress';
+import { writeOutputDir } from '../io/output';
+import { openMovie, readImage } from '../io/movie';
+import { readCapacityFile } from '../io/capacity';
+import { parseBackend, selectBackend, type Backend } from '../gpu/backend';
+import { analyzeMovie, type AnalyzeOptions } from '../imaging/analyze';
+import { createCpuProcessor, createGpuProcessor } from '../imaging/processor';
+import type { FrameProcessorOptions } from '../imaging/processor';
+
+function number(name: string, opts: { min?: number; integer?: boolean; positive?: boolean } = {}) {
+  return (value: string): number => {
+    const v = Number(value);
+    const bad = value.trim() === '' || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) ||
+      (opts.min !== undefined && v < opts.min) || (opts.positive && !(v > 0));
+    if (bad) {
+      const what = [opts.integer ? 'an integer' : 'a number', opts.positive ? '> 0' : '', opts.min !== undefined ? `≥ ${opts.min}` : ''].filter((s) => s).join(' ');
+      throw new InvalidArgumentError(`${name} = '${value}' is not allowed: use ${what}`);
+    }
+    return v;
+  };
+}
+
+function frameList(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s);
+  const out = parts.map(Number);
+  if (!parts.length || out.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new InvalidArgumentError(`--montage-frames = '${value}' is not allowed: use comma-separated frame indices (0-based), e.g. 0,10,20`);
+  }
+  return out;
+}
+
+function window(value: string): [number, number] {
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v) || v < 0 || v > 1) || !(parts[0] < parts[1])) {
+    throw new InvalidArgumentError(`--asym-window = '${value}' is not allowed: use LO,HI with 0 ≤ LO < HI ≤ 1 (unreacted fractions), e.g. 0.2,0.9`);
+  }
+  return [parts[0], parts[1]];
+}
+
+interface CliOptions {
+  out: string;
+  reference: number;
+  pixelUm?: number;
+  frameS?: number;
+  timeOffsetS?: number;
+  capacity?: string;
+  mask?: string;
+  threshold: number;
+  asymThreshold: number;
+  asymWindow: [number, number];
+  minAreaPx: number;
+  connectivity: string;
+  keepBorder?: boolean;
+  segSigmaPx: number;
+  segThreshold?: number;
+  drift: boolean;
+  maxDriftPx?: number;
+  smoothPx: number;
+  lineAngle?: number;
+  kymoAxis: 'auto' | 'time' | 'capacity';
+  montageFrames?: number[];
+  diffRange?: number;
+  batch: number;
+  backend: string;
+  quiet?: boolean;
+}
+
+export function registerAnalyze(program: Command): void {
+  program
+    .command('analyze')
+    .description('single-particle analysis of an operando movie: ΔI/I0 maps, drift correction, particles, COM offset, kymographs, symmetric/asymmetric labels')
+    .argument('<MOVIE>', 'multi-page TIFF (8/16-bit or float32, ImageJ stacks, BigTIFF) or a folder of PNG/TIFF frames')
+    .requiredOption('--out <DIR>', 'output folder (written whole or not at all)')
+    .option('--reference <N>', 'reference frame I0, 0-based', number('--reference', { integer: true, min: 0 }), 0)
+    .option('--pixel-um <X>', 'pixel size in µm (overrides the TIFF/ImageJ metadata)', number('--pixel-um', { positive: true }))
+    .option('--frame-s <X>', 'frame interval in s (overrides ImageJ finterval)', number('--frame-s', { positive: true }))
+    .option('--time-offset-s <X>', "time of frame 0 on the capacity file's clock, s", number('--time-offset-s'))
+    .option('--capacity <FILE>', 'CSV with time_s,capacity_mAh_g[,voltage_V]: charge passed on every axis')
+    .option('--mask <FILE>', 'particle mask or label image (PNG/TIFF, nonzero or label values) instead of Otsu segmentation')
+    .option('--threshold <X>', 'ΔI/I0 below which a particle pixel is unreacted', number('--threshold'), 0.05)
+    .option('--asym-threshold <X>', 'd/R_eq above which a particle is asymmetric', number('--asym-threshold', { min: 0 }), 0.15)
+    .option('--asym-window <LO,HI>', 'unreacted-fraction window of the early-charge frames the rule looks at', window, [0.2, 0.9] as [number, number])
+    .option('--min-area-px <N>', 'smallest particle kept, pixels', number('--min-area-px', { integer: true, min: 1 }), 25)
+    .addOption(new Option('--connectivity <N>', 'pixel connectivity of particles').choices(['4', '8']).default('8'))
+    .option('--keep-border', 'keep particles touching the image border')
+    .option('--seg-sigma-px <X>', 'Gaussian blur σ (px) of the reference before Otsu (noisy movies)', number('--seg-sigma-px', { min: 0 }), 0)
+    .option('--seg-threshold <X>', 'fixed intensity threshold instead of Otsu', number('--seg-threshold'))
+    .option('--no-drift', 'skip drift correction')
+    .option('--max-drift-px <X>', 'largest drift searched, pixels (default a quarter of the frame)', number('--max-drift-px', { positive: true }))
+    .option('--smooth-px <R>', 'box-mean radius of the ΔI/I0 maps, pixels', number('--smooth-px', { integer: true, min: 0 }), 0)
+    .option('--line-angle <DEG>', 'kymograph line angle, degrees counter-clockwise from +x (default: direction of the largest COM offset)', number('--line-angle'))
+    .addOption(new Option('--kymo-axis <AXIS>', 'kymograph vertical axis').choices(['auto', 'time', 'capacity']).default('auto'))
+    .option('--montage-frames <LIST>', 'frames shown in montage.png, e.g. 0,10,20 (default 6 evenly spaced)', frameList)
+    .option('--diff-range <X>', 'colour range ±X of the figures (default: 99th percentile of |ΔI/I0|)', number('--diff-range', { positive: true }))
+    .option('--batch <N>', 'frames per GPU/CPU batch', number('--batch', { integer: true, min: 1 }), 16)
+    .option('--backend <KIND>', 'auto | gpu | cpu', 'auto')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (moviePath: string, o: CliOptions) => {
+      let request;
+      try {
+        request = parseBackend(o.backend);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
+      const capacity = o.capacity ? await readCapacityFile(o.capacity) : null;
+      const mask = o.mask ? { ...(await readImage(o.mask)), name: o.mask } : null;
+      const movie = await openMovie(moviePath);
+      let backend: Backend | null = null;
+      try {
+        backend = await selectBackend(request);
+        const b = backend;
+        const factory = async (opts: FrameProcessorOptions) =>
+          b.kind === 'gpu' && b.gpu ? createGpuProcessor(b.gpu, opts) : createCpuProcessor(opts);
+        const progress = createProgress('analyze', { quiet: o.quiet });
+        const options: AnalyzeOptions = {
+          reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS, timeOffset_s: o.timeOffsetS,
+          capacity, mask,
+          threshold: o.threshold, asymThreshold: o.asymThreshold, asymWindow: o.asymWindow,
+          minArea_px: o.minAreaPx, connectivity: Number(o.connectivity) as 4 | 8, keepBorder: o.keepBorder,
+          segSigma_px: o.segSigmaPx, segThreshold: o.segThreshold,
+          drift: o.drift, maxDrift_px: o.maxDriftPx, smoothRadius: o.smoothPx,
+          lineAngleDeg: o.lineAngle ?? null, kymoAxis: o.kymoAxis, montageFrames: o.montageFrames ?? null,
+          diffRange: o.diffRange ?? null, batch: o.batch, backendLabel: b.label, progress,
+          warn: (m) => process.stderr.write(`ionflux: warning: ${m}\n`),
+        };
+        const result = await writeOutputDir(o.out, (staging) => analyzeMovie(movie, staging, factory, options));
+        const s = result.summary;
+        if (!o.quiet) {
+          const frac = s.asymmetricFraction === null ? 'n/a' : `${(100 * s.asymmetricFraction).toFixed(0)} %`;
+          process.stderr.write(`analyze: ${s.frames} frames, ${s.particles} particle(s), asymmetric ${frac}, backend ${b.label} → ${o.out}\n`);
+        }
+      } finally {
+        await movie.close();
+        backend?.gpu?.device.destroy();
+      }
+    });
+}

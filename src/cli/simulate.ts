@@ -1,3 +1,109 @@
-// Being written (issue 2): `ionflux simulate`.
+/**
+ * `ionflux simulate --config FILE | --preset NAME [--set key.path=value …] [--backend auto|gpu|cpu] --out DIR`
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
-export function registerSimulate(_program: Command): void {}
+import { parseBackend, selectBackend } from '../gpu/backend';
+import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../model/config';
+import { writeOutputDir } from '../io/output';
+import { writeSimulationOutputs } from '../io/simulationOutput';
+import { buildProblem, createSolver, runSimulation } from '../solver';
+import { UserError } from './errors';
+import { createProgress } from './progress';
+
+export interface SimulateOptions {
+  config?: string;
+  preset?: string;
+  set: string[];
+  backend: string;
+  out: string;
+  quiet?: boolean;
+}
+
+/** Reads --config / --preset and the --set overrides into a raw config object. */
+export async function loadRawConfig(opts: { config?: string; preset?: string; set?: string[] }): Promise<{ raw: Record<string, unknown>; source: string; baseDir: string }> {
+  if (opts.config && opts.preset) throw new UserError('give either --config FILE or --preset NAME, not both');
+  if (!opts.config && !opts.preset) throw new UserError(`give --config FILE or --preset NAME (presets: ${Object.keys(PRESETS).join(', ')})`);
+  let raw: Record<string, unknown>;
+  let source: string;
+  let baseDir = process.cwd();
+  if (opts.config) {
+    source = opts.config;
+    baseDir = path.dirname(path.resolve(opts.config));
+    let text: string;
+    try {
+      text = await readFile(opts.config, 'utf8');
+    } catch (e) {
+      throw new UserError(`--config '${opts.config}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new UserError(`--config '${opts.config}' is not valid JSON: ${(e as Error).message}`);
+    }
+  } else {
+    source = `preset ${opts.preset}`;
+    try { raw = presetConfig(opts.preset as string); } catch (e) { throw new UserError((e as Error).message); }
+  }
+  try {
+    for (const s of opts.set ?? []) applySet(raw, s);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  return { raw, source, baseDir };
+}
+
+export async function simulateCommand(opts: SimulateOptions): Promise<void> {
+  const { raw, source, baseDir } = await loadRawConfig(opts);
+  let backendRequest;
+  let config;
+  try {
+    backendRequest = parseBackend(opts.backend);
+    config = resolveConfig(raw, source);
+  } catch (e) {
+    throw new UserError((e as Error).message.split('\n')[0]);
+  }
+  let problem;
+  try {
+    problem = await buildProblem(config, { baseDir });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Error) throw new UserError(e.message);
+    throw e;
+  }
+  const backend = await selectBackend(backendRequest);
+  if (!opts.quiet) process.stderr.write(`ionflux simulate: ${source}, ${problem.grid.nx}×${problem.grid.ny} grid (${problem.grid.cells} cells), backend ${backend.label}\n`);
+  let solver;
+  try {
+    solver = await createSolver(problem, backend);
+  } catch (e) {
+    backend.gpu?.device.destroy();
+    throw new UserError((e as Error).message);
+  }
+  const progress = createProgress('simulate', { quiet: opts.quiet });
+  try {
+    await writeOutputDir(opts.out, async (dir) => {
+      const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) });
+      progress.done(`${result.stopReason} at ${(result.time_s / 60).toFixed(2)} min, ${result.extractedCapacity_mAh_g.toFixed(2)} mAh/g`);
+      for (const w of result.warnings) process.stderr.write(`ionflux simulate: warning: ${w}\n`);
+      await writeSimulationOutputs(dir, problem, result, solver.backend);
+    });
+  } finally {
+    solver.destroy();
+    backend.gpu?.device.destroy();
+  }
+  if (!opts.quiet) process.stderr.write(`ionflux simulate: wrote ${opts.out}\n`);
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('simulate Li diffusion in one particle (SPEC §1) and write summary.json, trace.csv, fields and images')
+    .option('--config <file>', 'config file (JSON, SPEC §3)')
+    .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--backend <backend>', 'auto (real GPU, then software WebGPU, then CPU), gpu, or cpu', 'auto')
+    .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (o) => simulateCommand(o as SimulateOptions));
+}

@@ -66,7 +66,7 @@ export interface AnalyzeOptions {
   montageFrames?: number[] | null;
   /** colour range ±diffRange of the figures; default from the data (99th percentile of |ΔI/I0|) */
   diffRange?: number | null;
-  /** frames per processor call; default 8 */
+  /** frames per processor call; default 16 */
   batch?: number;
   backendLabel?: string;
   progress?: Progress;
@@ -195,7 +195,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const asymThreshold = options.asymThreshold ?? DEFAULT_ASYM_THRESHOLD;
   checkPositive('--asym-threshold', asymThreshold, true);
   const asymWindow = options.asymWindow ?? DEFAULT_FRACTION_WINDOW;
-  const batch = options.batch ?? 8;
+  const batch = options.batch ?? 16;
   if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
 
   let pixelSource = 'option', frameSource = 'option';

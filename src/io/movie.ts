@@ -170,6 +170,21 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
     await Promise.resolve(tiff.close()).catch(() => {});
     throw new UserError(msg);
   };
+  // geotiff reads zeros past the end of a file: a page directory (IFD) reaching past the end would come
+  // back as an empty or garbled page, so check that every IFD lies inside the file.
+  const countBytes = tiff.bigTiff ? 8 : 2, entryBytes = tiff.bigTiff ? 20 : 12, linkBytes = tiff.bigTiff ? 8 : 4;
+  for (let i = 0; i < count; i++) {
+    const at = i === 0 ? tiff.firstIFDOffset : (await tiff.requestIFD(i - 1)).nextIFDByteOffset;
+    let end = at + countBytes;
+    if (end <= fileSize) {
+      const slice = await tiff.getSlice(at, countBytes);
+      const entries = tiff.bigTiff ? slice.readUint64(at) : slice.readUint16(at);
+      end = at + countBytes + entries * entryBytes + linkBytes;
+    }
+    if (end > fileSize) {
+      return fail(`${name} is truncated: the directory of page ${i + 1} reaches byte ${end}, past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
+    }
+  }
   let first: GeoTIFFImage;
   let info: PageInfo;
   try {

@@ -62,12 +62,21 @@ function bytesPerSample(t: TiffSampleType): number {
   return t === 'uint8' ? 1 : t === 'uint16' ? 2 : 4;
 }
 
-/** A rational num/den ≈ x with both parts in u32 (TIFF RATIONAL). */
+/** The best rational num/den ≈ x with both parts in u32 (TIFF RATIONAL), by continued fractions. */
 export function toRational(x: number): [number, number] {
   if (!(x > 0) || !Number.isFinite(x)) return [0, 1];
-  let den = 1_000_000;
-  while (den > 1 && x * den > CLASSIC_LIMIT) den /= 10;
-  return [Math.min(CLASSIC_LIMIT, Math.round(x * den)), den];
+  if (x >= CLASSIC_LIMIT) return [CLASSIC_LIMIT, 1];
+  let [h0, h1, k0, k1] = [0, 1, 1, 0];
+  let v = x;
+  for (let iter = 0; iter < 64; iter++) {
+    const a = Math.floor(v);
+    const h2 = a * h1 + h0, k2 = a * k1 + k0;
+    if (h2 > CLASSIC_LIMIT || k2 > CLASSIC_LIMIT) break;
+    [h0, h1, k0, k1] = [h1, h2, k1, k2];
+    if (Math.abs(h1 / k1 - x) <= 1e-15 * x || v - a < 1e-12) break;
+    v = 1 / (v - a);
+  }
+  return [h1, k1];
 }
 
 function imagejDescription(meta: ImageJMetadata, frames: number, min: number, max: number): string {

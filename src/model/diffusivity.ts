@@ -69,25 +69,29 @@ function tableDiffusivity(theta: number[], d: number[], warn: (msg: string) => v
 
 /**
  * Φ(θ)/D_scale tabulated on N+1 evenly spaced θ in [0, 1] (float32, as the kernels read it), with
- * D_scale = max D on [0, 1] so that table values are O(1). Linear interpolation between nodes makes
- * the effective D piecewise constant on intervals of 1/N.
+ * linear interpolation between nodes (the effective D is piecewise constant on intervals of 1/N).
+ * Two choices keep float32 differences Φ̃_j − Φ̃_i accurate where D spans decades:
+ * - the origin of Φ is put at θref (the initial θ), so values in the working range are small rather
+ *   than a large constant plus tiny changes;
+ * - D_scale is the largest D over the θ range the run reaches, so values there are O(1).
  */
 export interface KirchhoffTable {
-  /** Φ(θ_i)/D_scale at θ_i = i/N, i = 0..N */
+  /** Φ(θ_i)/D_scale at θ_i = i/N, i = 0..N, with Φ(θref) = 0 */
   phi: Float32Array;
   N: number;
   /** m²/s */
   D_scale: number;
+  thetaRef: number;
   /** D(θ) in m²/s (float64, for the time-step bound and for reports) */
   D: (theta: number) => number;
 }
 
-export function kirchhoffTable(D: (theta: number) => number, N = 4096): KirchhoffTable {
-  // D_scale from a dense scan (the presets are smooth on this scale)
-  let D_scale = 0;
-  for (let i = 0; i <= 8 * N; i++) D_scale = Math.max(D_scale, D(i / (8 * N)));
-  const phi = new Float32Array(N + 1);
-  let acc = 0;
+export function kirchhoffTable(D: (theta: number) => number, options: { N?: number; thetaRef?: number; scaleRange?: [number, number] } = {}): KirchhoffTable {
+  const N = options.N ?? 4096;
+  const thetaRef = options.thetaRef ?? 0;
+  const [lo, hi] = options.scaleRange ?? [0, 1];
+  const D_scale = maxDiffusivity(D, lo, hi, 8 * N);
+  const integral = new Float64Array(N + 1);
   const sub = 8; // Simpson on 8 sub-intervals per table interval: exact to float32 for these D
   for (let i = 0; i < N; i++) {
     const a = i / N, h = 1 / N / sub;
@@ -96,10 +100,13 @@ export function kirchhoffTable(D: (theta: number) => number, N = 4096): Kirchhof
       const x = a + k * h;
       s += (h / 6) * (D(x) + 4 * D(x + h / 2) + D(x + h));
     }
-    acc += s / D_scale;
-    phi[i + 1] = acc;
+    integral[i + 1] = integral[i] + s / D_scale;
   }
-  return { phi, N, D_scale, D };
+  // Φ at θref by linear interpolation of the float64 table, then shift
+  const xr = thetaRef * N, ir = Math.min(N - 1, Math.floor(xr));
+  const atRef = integral[ir] + (xr - ir) * (integral[ir + 1] - integral[ir]);
+  const phi = Float32Array.from(integral, (v) => v - atRef);
+  return { phi, N, D_scale, thetaRef, D };
 }
 
 /** Φ/D_scale at θ (linear interpolation; linear extrapolation outside [0, 1]). */

@@ -63,8 +63,9 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
   const grid = buildGrid(outline, h, config.surface.segments, config.surface.normalize);
   if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
   const D = diffusivityFunction(config.material.diffusivity, (m) => warnings.push(m));
-  const table = kirchhoffTable(D);
-  return { config, grid, table, theta0: config.initialTheta, warnings };
+  const theta0 = config.initialTheta;
+  const table = kirchhoffTable(D, { thetaRef: theta0, scaleRange: reachable(theta0, config.cutoff.surfaceTheta) });
+  return { config, grid, table, theta0, warnings };
 }
 
 /** k = i_m/(3600·Q_th), 1/s: the fraction of the capacity passed per second. */
@@ -85,8 +86,11 @@ export function maxStableDt(problem: Problem, thetaRange: [number, number]): num
 
 /** The θ range a run can reach: [min(θ0, cut-off) − 0.05, 1] (SPEC §1). */
 export function reachableRange(problem: Problem): [number, number] {
-  const c = problem.config;
-  return [Math.max(0, Math.min(problem.theta0, c.cutoff.surfaceTheta) - 0.05), 1];
+  return reachable(problem.theta0, problem.config.cutoff.surfaceTheta);
+}
+
+function reachable(theta0: number, cutoff: number): [number, number] {
+  return [Math.max(0, Math.min(theta0, cutoff) - 0.05), 1];
 }
 
 export function stepParams(problem: Problem, step: ProtocolStep, dt_s: number): StepParams {

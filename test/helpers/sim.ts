@@ -1,0 +1,30 @@
+/** Runs a raw config on the CPU reference or on a GPU context; returns the problem and the result. */
+import { resolveConfig } from '../../src/model/config';
+import { buildProblem, type Problem } from '../../src/solver/problem';
+import { CpuSolver } from '../../src/solver/cpu';
+import { GpuSolver } from '../../src/solver/gpu';
+import { runSimulation, type RunResult } from '../../src/solver/run';
+import type { GpuContext } from '../../src/gpu/device';
+
+export async function simulate(raw: Record<string, unknown>, on: 'cpu' | GpuContext = 'cpu'): Promise<{ problem: Problem; result: RunResult }> {
+  const problem = await buildProblem(resolveConfig(raw));
+  const solver = on === 'cpu' ? new CpuSolver(problem) : await GpuSolver.create(on, problem);
+  try {
+    return { problem, result: await runSimulation(problem, solver) };
+  } finally {
+    solver.destroy();
+  }
+}
+
+/** A disk charged at constant D with uniform flux: the setting of SPEC §1's exact solution. */
+export function constantDDisk(opts: { R_um: number; D: number; spacing_um: number; current_mA_g: number; times_s: number[]; normalize?: string }) {
+  return {
+    particle: { shape: 'disk', diameter_um: 2 * opts.R_um },
+    grid: { spacing_um: opts.spacing_um },
+    material: { capacity_mAh_g: 275, diffusivity: { preset: 'constant', D_m2_s: opts.D } },
+    protocol: [{ step: 'charge', current_mA_g: opts.current_mA_g, duration_min: Math.max(...opts.times_s) / 60 }],
+    cutoff: { surfaceTheta: 0 },
+    snapshots_min: opts.times_s.map((t) => t / 60),
+    output: { traceInterval_s: Math.max(...opts.times_s) },
+  };
+}
