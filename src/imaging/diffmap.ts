@@ -167,6 +167,21 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
   // Row y's windowed sums [x − r, x + r] of the finite values, into ring slot y mod ringRows.
   const rowSums = (y: number) => {
     const src_o = y * width, o = (y % ringRows) * width;
+    let finite = 0;
+    for (let x = 0; x < width; x++) { const v = src[src_o + x]; finite += v - v; } // NaN if any is not
+    if (finite === 0) {
+      // the common case, no hole in the row: branch-free running sum, counts from the geometry
+      let s = 0;
+      for (let x = 0; x < Math.min(r, width); x++) s += src[src_o + x];
+      for (let x = 0; x < width; x++) {
+        const add = x + r, drop = x - r - 1;
+        if (add < width) s += src[src_o + add];
+        if (drop >= 0) s -= src[src_o + drop];
+        ringSum[o + x] = s;
+        ringCount[o + x] = Math.min(add, width - 1) - Math.max(x - r, 0) + 1;
+      }
+      return;
+    }
     let s = 0, c = 0;
     for (let x = 0; x < Math.min(r, width); x++) { const v = src[src_o + x]; if (v - v === 0) { s += v; c++; } }
     for (let x = 0; x < width; x++) {
@@ -197,8 +212,7 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
     const o = y * width;
     for (let x = 0; x < width; x++) {
       const v = src[o + x];
-      const m = vSum[x] / vCount[x];
-      dst[o + x] = v - v === 0 ? m : NaN;
+      dst[o + x] = vSum[x] / vCount[x] + (v - v); // + NaN keeps a hole a hole, without a branch
     }
   }
   return dst;

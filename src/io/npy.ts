@@ -30,6 +30,8 @@ export function decodeNpy(buf: Uint8Array): { data: Float32Array; shape: number[
   if (/'fortran_order':\s*True/.test(header)) throw new Error('Fortran-ordered .npy files are not supported');
   const shape = (header.match(/'shape':\s*\(([^)]*)\)/)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const offset = start + hlen;
-  const data = new Float32Array(buf.slice(offset).buffer);
+  const bytes = new Uint8Array(buf.byteLength - offset);
+  bytes.set(buf.subarray(offset)); // a copy: Node Buffers may share a larger pool
+  const data = new Float32Array(bytes.buffer);
   return { data, shape };
 }

@@ -10,10 +10,10 @@ import { PNG } from 'pngjs';
 import { fromArrayBuffer } from 'geotiff';
 import { polygonOutline, type Outline, type Vec2 } from './geometry';
 
-async function readBinaryMask(file: string): Promise<{ mask: Uint8Array; width: number; height: number }> {
+async function readBinaryMask(full: string, file: string): Promise<{ mask: Uint8Array; width: number; height: number }> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readFile(full);
   } catch (e) {
     throw new Error(`particle.file = '${file}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -132,7 +132,7 @@ export function smoothLoop(loop: Vec2[], half = 2): Vec2[] {
 /** Outline of the particle in a mask image, centred on its centroid, in µm. */
 export async function outlineFromMaskFile(file: string, pixel_um: number, baseDir = '.'): Promise<Outline> {
   const full = path.resolve(baseDir, file);
-  const img = await readBinaryMask(full);
+  const img = await readBinaryMask(full, file);
   const comp = largestComponent(img.mask, img.width, img.height);
   if (comp.pixels === 0) throw new Error(`particle.file = '${file}' has no nonzero pixels: the mask must mark the particle (nonzero = particle)`);
   if (comp.pixels < 12) throw new Error(`particle.file = '${file}' marks a particle of only ${comp.pixels} pixels: too small to simulate`);

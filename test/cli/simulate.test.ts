@@ -1,0 +1,132 @@
+/**
+ * `ionflux simulate` end to end, in process: the files of SPEC §5, and bad input rejected with one
+ * clear line and a non-zero exit code, leaving nothing behind in the output folder.
+ */
+import { afterAll, describe, expect, test, vi } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { main } from '../../src/cli/main';
+import { decodeNpy } from '../../src/io/npy';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-sim-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
+  try {
+    return { code: await main(args), stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+function writeConfig(name: string, config: unknown): string {
+  const file = path.join(tmp, name);
+  writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
+  return file;
+}
+
+const small = {
+  particle: { shape: 'disk', diameter_um: 1.0 },
+  grid: { spacing_um: 0.04 },
+  surface: { segments: [{ fromDeg: 135, toDeg: 225, eta: 0.3 }] },
+  protocol: [{ step: 'charge', current_mA_g: 200, duration_min: 2 }, { step: 'rest', duration_min: 1 }],
+  snapshots_min: [1, 2],
+};
+
+describe('simulate writes SPEC §5 files', () => {
+  test('summary.json, trace.csv, .npy fields and PNG snapshots', async () => {
+    const out = path.join(tmp, 'ok');
+    const r = await run(['simulate', '--config', writeConfig('ok.json', small), '--set', 'output.traceInterval_s=15', '--backend', 'cpu', '--out', out]);
+    expect(r.code).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv']);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.stopReason).toBe('protocol-end');
+    expect(summary.time_s).toBe(180);
+    expect(summary.extractedCapacity_mAh_g).toBeCloseTo(200 * 2 / 60, 4);
+    expect(summary.backend).toMatch(/^cpu/);
+    expect(summary.grid).toMatchObject({ nx: 27, ny: 27, spacing_um: 0.04 });
+    expect(summary.config.output.traceInterval_s).toBe(15);
+    expect(summary.config.material.diffusivity.preset).toBe('knee'); // defaults are written back
+    expect(summary.snapshots.map((s: { field: string }) => s.field)).toEqual(['theta_0060s.npy', 'theta_0120s.npy', 'theta_0180s.npy']);
+    expect(summary.snapshots[2].final).toBe(true);
+    for (const k of ['time_s', 'meanTheta', 'minSurfaceTheta', 'comOffset_um', 'comOffsetRel', 'unreactedFraction', 'image']) expect(summary.snapshots[0]).toHaveProperty(k);
+    const trace = readFileSync(path.join(out, 'trace.csv'), 'utf8').trim().split('\n');
+    expect(trace[0]).toBe('time_s,capacity_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,unreactedFraction');
+    expect(trace.length).toBe(1 + 13); // t = 0, 15, …, 180
+    const npy = decodeNpy(readFileSync(path.join(out, 'theta_0120s.npy')));
+    expect(npy.shape).toEqual([27, 27]);
+    expect(Number.isNaN(npy.data[0])).toBe(true); // corner: outside
+    const mid = npy.data[13 * 27 + 13];
+    expect(mid).toBeGreaterThan(0.9); expect(mid).toBeLessThanOrEqual(1);
+    const png = PNG.sync.read(readFileSync(path.join(out, 'theta_0120s.png')));
+    expect(png.width).toBeGreaterThan(200);
+    expect(readdirSync(tmp).filter((f) => f.includes('.partial-'))).toEqual([]);
+  });
+
+  test('--preset with --set, on the GPU backend (software adapter in CI)', async () => {
+    const out = path.join(tmp, 'preset');
+    const r = await run(['simulate', '--preset', 'fig4d', '--set', 'grid.spacing_um=0.06', '--set', 'protocol.0.duration_min=3', '--set', 'snapshots_min=[3]', '--backend', 'gpu', '--out', out, '--quiet']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.backend).toMatch(/^gpu/);
+    expect(summary.config.surface.segments).toEqual([{ fromDeg: 90, toDeg: 270, eta: 0.3 }]);
+    expect(summary.snapshots[0].comOffsetVector_um[0]).toBeLessThan(0);
+  });
+});
+
+describe('bad input: one line, non-zero exit, nothing written', () => {
+  const cases: [string, unknown, RegExp, string[]?][] = [
+    ['malformed JSON', '{ "particle": { "shape": "disk", ', /is not valid JSON/],
+    ['unknown key', { ...small, particle: { shape: 'disk', diameter_um: 1, colour: 'red' } }, /unknown key 'particle\.colour'/],
+    ['negative value', { ...small, particle: { shape: 'disk', diameter_um: -1 } }, /particle\.diameter_um = -1 is not allowed/],
+    ['NaN value', small, /grid\.spacing_um = "NaN" is not allowed/, ['--set', 'grid.spacing_um=NaN']],
+    ['η outside [0, 1]', { ...small, surface: { segments: [{ fromDeg: 0, toDeg: 90, eta: 1.5 }] } }, /surface\.segments\[0\]\.eta = 1\.5 is not allowed/],
+    ['η = 0 on the whole surface', { ...small, surface: { segments: [{ fromDeg: 0, toDeg: 360, eta: 0 }] } }, /η = 0 on the whole surface/],
+    ['overlapping segments', { ...small, surface: { segments: [{ fromDeg: 0, toDeg: 90, eta: 0.5 }, { fromDeg: 80, toDeg: 120, eta: 0.5 }] } }, /overlaps surface\.segments\[0\]/],
+    ['charge without current', { ...small, protocol: [{ step: 'charge', duration_min: 1 }] }, /protocol\[0\]\.current_mA_g is missing/],
+    ['unknown shape', { ...small, particle: { shape: 'cube', side_um: 1 } }, /particle\.shape = "cube" is not allowed/],
+    ['unknown preset diffusivity', { ...small, material: { diffusivity: { preset: 'fast' } } }, /material\.diffusivity = .* is not allowed/],
+    ['mask file missing', { ...small, particle: { shape: 'mask', file: 'nope.png', pixel_um: 0.05 } }, /particle\.file = 'nope\.png' could not be read: ENOENT/],
+    ['mask file empty', { ...small, particle: { shape: 'mask', file: 'empty.png', pixel_um: 0.05 } }, /particle\.file = 'empty\.png' has no nonzero pixels/],
+    ['mask file not an image', { ...small, particle: { shape: 'mask', file: 'ok.json', pixel_um: 0.05 } }, /particle\.file = 'ok\.json' is not a PNG or TIFF image/],
+    ['grid too large', small, /at most .* cells are allowed/, ['--set', 'grid.spacing_um=0.00005']],
+    ['bad backend', small, /--backend = 'tpu' is not allowed: use one of auto, gpu, cpu/, ['--backend', 'tpu']],
+  ];
+  const empty = new PNG({ width: 8, height: 8 });
+  empty.data.fill(0);
+  writeFileSync(path.join(tmp, 'empty.png'), PNG.sync.write(empty));
+  writeFileSync(path.join(tmp, 'ok.json'), JSON.stringify(small));
+
+  test.each(cases)('%s', async (name, config, message, extra = []) => {
+    const out = path.join(tmp, `bad-${name.replace(/\W+/g, '-')}`);
+    const r = await run(['simulate', '--config', writeConfig(`${name.replace(/\W+/g, '-')}.json`, config), ...extra, '--out', out, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ionflux: /);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('a grid too large for the adapter is refused before anything is written', async () => {
+    const out = path.join(tmp, 'bad-adapter');
+    // 2.4 µm at 0.0004 µm: 6002² cells, 137 MiB per buffer: above lavapipe's 128 MiB binding limit
+    const r = await run(['simulate', '--preset', 'fig4a', '--set', 'grid.spacing_um=0.0004', '--backend', 'gpu', '--out', out, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/grid\.spacing_um = 0\.0004 gives a 6002×6002 grid .* allows at most/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('an existing result is kept when a new run fails', async () => {
+    const out = path.join(tmp, 'ok');
+    const before = readFileSync(path.join(out, 'summary.json'), 'utf8');
+    const r = await run(['simulate', '--config', writeConfig('bad2.json', { ...small, initialTheta: 2 }), '--out', out, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/initialTheta = 2 is not allowed/);
+    expect(readFileSync(path.join(out, 'summary.json'), 'utf8')).toBe(before);
+  });
+});

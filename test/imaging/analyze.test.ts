@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { analyzeMovie, type AnalyzeOptions } from '../../src/imaging/analyze';
+import { createCpuProcessor } from '../../src/imaging/processor';
+import { openMovie } from '../../src/io/movie';
+import { parseCapacityCsv } from '../../src/io/capacity';
+import { writeSynthMovie, type SynthOptions } from '../helpers/synthMovie';
+
+const root = mkdtempSync(path.join(tmpdir(), 'ionflux-analyze-'));
+let n = 0;
+
+async function run(synth: SynthOptions, meta: { pixel_um?: number; frame_s?: number }, options: AnalyzeOptions = {}) {
+  const dir = path.join(root, `case${++n}`);
+  mkdirSync(dir);
+  const moviePath = path.join(root, `movie${n}.tif`);
+  await writeSynthMovie(moviePath, synth, meta);
+  const movie = await openMovie(moviePath);
+  const out = path.join(dir, 'out');
+  mkdirSync(out);
+  try {
+    const result = await analyzeMovie(movie, out, (o) => createCpuProcessor(o), options);
+    return { result, out };
+  } finally {
+    await movie.close();
+  }
+}
+
+function csv(file: string): string[][] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(','));
+}
+
+const R = 16;
+/** core radius shrinking with progress s; the unreacted fraction is about 1 − s */
+const shrinking = (s: number) => R * Math.sqrt(Math.max(0, 1 - s));
+
+describe('analyze: known answers on synthetic movies', () => {
+  it('a constant movie gives a zero ΔI/I0 map, zero drift and a fully unreacted particle', async () => {
+    const { result, out } = await run(
+      { width: 64, height: 56, frames: 5, brightening: 0, particles: [{ cx: 30, cy: 27, radius_px: R }] },
+      { pixel_um: 0.1, frame_s: 2 },
+    );
+    const s = result.summary;
+    expect([s.frames, s.width, s.height, s.pixel_um, s.frame_s, s.particles]).toEqual([5, 64, 56, 0.1, 2, 1]);
+    expect(s.drift_px.every(([dx, dy]) => Math.abs(dx) < 1e-6 && Math.abs(dy) < 1e-6)).toBe(true);
+    const diff = await openMovie(path.join(out, 'diff.tif'));
+    expect(diff.frames).toBe(5);
+    expect(diff.sampleType).toBe('float32');
+    for (let i = 0; i < 5; i++) {
+      const d = await diff.readFrame(i);
+      expect(d.every((v) => v === 0)).toBe(true);
+    }
+    await diff.close();
+    const p = result.particles[0];
+    expect(p.unreactedFraction.every((u) => u === 1)).toBe(true);
+    expect(p.comOffset_um.every((d) => d !== null && d < 1e-9)).toBe(true);
+    expect(p.meanDiff.every((m) => m === 0)).toBe(true);
+    expect(p.classification.asymmetric).toBeNull(); // never in the early-charge window
+  });
+
+  it('a core placed off-centre by a known amount gives that COM offset within half a pixel', async () => {
+    const off: [number, number] = [6, -3];
+    const px = 0.1;
+    const { result } = await run(
+      { width: 72, height: 64, frames: 4, particles: [{ cx: 35.5, cy: 31.2, radius_px: 20, coreOffset: off, coreRadius: (_s, f) => (f === 0 ? 99 : 8) }] },
+      { pixel_um: px, frame_s: 1 },
+    );
+    const p = result.particles[0];
+    const want = Math.hypot(...off) * px;
+    for (let f = 1; f < 4; f++) {
+      expect(Math.abs(p.comOffset_um[f]! - want)).toBeLessThan(0.5 * px);
+      expect(p.comOffsetRel[f]).toBeCloseTo(p.comOffset_um[f]! / p.particle.eqRadius_um, 12);
+    }
+    // the particle: centroid and area of the disk
+    expect(Math.abs(p.particle.centroid_um[0] - 35.5 * px)).toBeLessThan(0.05 * px);
+    expect(Math.abs(p.particle.centroid_um[1] - 31.2 * px)).toBeLessThan(0.05 * px);
+    expect(Math.abs(p.particle.area_um2 / (Math.PI * 20 * 20 * px * px) - 1)).toBeLessThan(0.02);
+    // unreacted fraction = core area / particle area
+    expect(p.unreactedFraction[2]).toBeCloseTo((8 * 8) / (20 * 20), 1);
+    // default kymograph line: the direction of the offset, (6, −3) px in image coordinates = 26.6° up from +x
+    expect(p.line!.angleDeg).toBeCloseTo((Math.atan2(3, 6) * 180) / Math.PI, 0);
+  });
+
+  it('a known stage drift is recovered within 0.2 px and removing it restores the undrifted result', async () => {
+    const base: SynthOptions = {
+      width: 80, height: 72, frames: 8, noise: 10, seed: 3,
+      particles: [
+        { cx: 30.4, cy: 30.6, radius_px: R, coreRadius: shrinking, coreOffset: (_f, s) => [5 * s, 0] },
+        { cx: 58, cy: 48, radius_px: 10, intensity: 800, coreRadius: (s) => 10 * Math.sqrt(Math.max(0, 1 - s)) },
+      ],
+    };
+    const drift = (f: number): [number, number] => [0.7 * f - 0.13 * f * f, -0.45 * f];
+    const still = await run(base, { pixel_um: 0.1, frame_s: 1 });
+    const moved = await run({ ...base, drift }, { pixel_um: 0.1, frame_s: 1 });
+    const worst = Math.max(...moved.result.summary.drift_px.map(([dx, dy], f) => Math.max(Math.abs(dx - drift(f)[0]), Math.abs(dy - drift(f)[1]))));
+    expect(worst).toBeLessThan(0.2);
+    expect(moved.result.particles.length).toBe(2);
+    for (let p = 0; p < 2; p++) {
+      const a = moved.result.particles[p], b = still.result.particles[p];
+      for (let f = 0; f < 8; f++) {
+        console.log(p, f, a.unreactedFraction[f].toFixed(3), b.unreactedFraction[f].toFixed(3), a.comOffset_um[f]?.toFixed(3), b.comOffset_um[f]?.toFixed(3));
+      }
+      for (let f = 0; f < 8; f++) {
+        expect(Math.abs(a.unreactedFraction[f] - b.unreactedFraction[f])).toBeLessThan(0.03);
+        if (b.comOffset_um[f] !== null && b.unreactedFraction[f] > 0.1) expect(Math.abs(a.comOffset_um[f]! - b.comOffset_um[f]!)).toBeLessThan(0.05 * 0.1 * 10);
+      }
+    }
+    // without correction the offsets are visibly wrong
+    const raw = await run({ ...base, drift }, { pixel_um: 0.1, frame_s: 1 }, { drift: false });
+    const errRaw = Math.abs(raw.result.particles[1].comOffset_um[5]! - still.result.particles[1].comOffset_um[5]!);
+    expect(errRaw).toBeGreaterThan(0.1);
+  });
+
+  it('a symmetric and an asymmetric particle get the right labels (also with noise and drift)', async () => {
+    const synth: SynthOptions = {
+      width: 96, height: 56, frames: 12, noise: 15, seed: 11,
+      drift: (f) => [0.3 * f, 0.2 * Math.sin(f)],
+      particles: [
+        { cx: 26, cy: 28, radius_px: R, coreRadius: shrinking }, // symmetric shrinking core
+        { cx: 68, cy: 28, radius_px: R, coreRadius: shrinking, coreOffset: (_f, s) => [0.9 * (R - shrinking(s)), 0] }, // pushed to +x
+      ],
+    };
+    const { result, out } = await run(synth, { pixel_um: 0.08, frame_s: 30 });
+    const [sym, asym] = result.particles;
+    expect(sym.classification.asymmetric).toBe(false);
+    expect(asym.classification.asymmetric).toBe(true);
+    expect(sym.classification.maxComOffsetRel!).toBeLessThan(0.05); // the noise floor the default 0.15 is set above
+    expect(asym.classification.maxComOffsetRel!).toBeGreaterThan(0.3);
+    expect(result.summary.asymmetricFraction).toBe(0.5);
+    expect(Math.abs(asym.line!.angleDeg)).toBeLessThan(5);
+    const rows = csv(path.join(out, 'particles.csv'));
+    expect(rows[0]).toEqual(['id', 'area_um2', 'eqRadius_um', 'centroidX_um', 'centroidY_um', 'asymmetric', 'maxComOffsetRel']);
+    expect(rows.slice(1).map((r) => r[5])).toEqual(['false', 'true']);
+  });
+
+  it('writes exactly the SPEC §6 tables, with capacity interpolated at frame times', async () => {
+    const capacity = parseCapacityCsv('time_s,voltage_V,capacity_mAh_g\n0,3.7,0\n100,4.0,10\n', 'cap.csv');
+    const { result, out } = await run(
+      { width: 64, height: 56, frames: 6, particles: [{ cx: 30, cy: 27, radius_px: R, coreRadius: shrinking }] },
+      { pixel_um: 0.1, frame_s: 20 },
+      { capacity, montageFrames: [0, 5] },
+    );
+    for (const f of ['summary.json', 'particles.csv', 'traces.csv', 'frames.csv', 'diff.tif', 'montage.png', 'particle_1/kymograph.png', 'particle_1/kymograph.csv']) {
+      expect(existsSync(path.join(out, f)), f).toBe(true);
+    }
+    const traces = csv(path.join(out, 'traces.csv'));
+    expect(traces[0]).toEqual(['particle', 'frame', 'time_s', 'capacity_mAh_g', 'meanDiff', 'comOffset_um', 'comOffsetRel', 'unreactedFraction']);
+    expect(traces.length).toBe(1 + 6);
+    expect(traces.slice(1).map((r) => Number(r[3]))).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(traces.slice(1).map((r) => Number(r[2]))).toEqual([0, 20, 40, 60, 80, 100]);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    for (const k of ['frames', 'width', 'height', 'pixel_um', 'frame_s', 'referenceFrame', 'particles', 'asymmetricFraction', 'drift_px', 'parameters']) expect(summary).toHaveProperty(k);
+    expect(summary.drift_px.length).toBe(6);
+    const kymo = csv(path.join(out, 'particle_1/kymograph.csv'));
+    expect(kymo[0].slice(0, 3)).toEqual(['frame', 'time_s', 'capacity_mAh_g']);
+    expect(kymo.length).toBe(7);
+    expect(result.summary.kymographs).toHaveLength(1);
+    // the line cut of the last frame: reacted (0.3) across the particle, ~0 outside
+    const last = kymo[6].slice(3).map(Number);
+    const mid = last[Math.floor(last.length / 2)];
+    expect(mid).toBeCloseTo(0.3, 1);
+    expect(Math.abs(last[0])).toBeLessThan(0.02);
+  });
+
+  it('frames outside the capacity record get an empty capacity cell, and no capacity file leaves the column empty', async () => {
+    const capacity = parseCapacityCsv('time_s,capacity_mAh_g\n0,0\n50,5\n', 'cap.csv');
+    const a = await run({ width: 48, height: 48, frames: 3, particles: [{ cx: 24, cy: 24, radius_px: 10 }] }, { pixel_um: 0.1, frame_s: 40 }, { capacity });
+    expect(csv(path.join(a.out, 'traces.csv')).slice(1).map((r) => r[3])).toEqual(['0', '4', '']);
+    expect(a.result.summary.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/fall outside/)]));
+    const b = await run({ width: 48, height: 48, frames: 3, particles: [{ cx: 24, cy: 24, radius_px: 10 }] }, { pixel_um: 0.1, frame_s: 40 });
+    expect(csv(path.join(b.out, 'traces.csv')).slice(1).map((r) => r[3])).toEqual(['', '', '']);
+  });
+
+  it('a movie with no particle: a clear warning and empty tables', async () => {
+    const warnings: string[] = [];
+    const { result, out } = await run({ width: 40, height: 40, frames: 3, particles: [], noise: 5 }, { pixel_um: 0.1, frame_s: 1 }, { warn: (m) => warnings.push(m) });
+    expect(result.summary.particles).toBe(0);
+    expect(result.summary.asymmetricFraction).toBeNull();
+    expect(warnings.join('\n')).toMatch(/no particle found in reference frame 0/);
+    expect(csv(path.join(out, 'particles.csv'))).toHaveLength(1);
+    expect(csv(path.join(out, 'traces.csv'))).toHaveLength(1);
+    expect(existsSync(path.join(out, 'diff.tif'))).toBe(true);
+  });
+
+  it('a later reference frame and a fixed line angle', async () => {
+    const { result } = await run(
+      { width: 64, height: 56, frames: 6, particles: [{ cx: 30, cy: 27, radius_px: R, coreRadius: shrinking }] },
+      { pixel_um: 0.1, frame_s: 1 },
+      { reference: 2, lineAngleDeg: 90 },
+    );
+    expect(result.summary.referenceFrame).toBe(2);
+    const p = result.particles[0];
+    expect(p.meanDiff[2]).toBe(0);
+    expect(p.meanDiff[0]).toBeLessThan(0); // earlier frames are darker than the reference
+    expect(p.line!.angleDeg).toBe(90);
+    // a vertical line: start below the particle (larger y), end above
+    expect(p.line!.start_px[1]).toBeGreaterThan(p.line!.end_px[1]);
+    expect(Math.abs(p.line!.start_px[0] - p.line!.end_px[0])).toBeLessThan(1e-9);
+  });
+});
