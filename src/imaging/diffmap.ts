@@ -153,6 +153,7 @@ function diffShifted(frame: FrameData, ref: Float32Array, out: Float32Array, wid
  * NaN-aware (2r+1)² box mean of `src` into `dst` (may be the same array), window clipped at the
  * borders; NaN pixels of `src` stay NaN. Separable running sums in float64, O(1) per pixel for any r:
  * row sums go into a ring of 2r + 2 rows, a running column sum over that ring gives each output row.
+ * Rows without a NaN (the common case) take a branch-free path whose counts come from the geometry.
  * In place is safe: output row y is written after the last read of source row y.
  */
 export function boxMeanNanAware(src: Float32Array, width: number, height: number, r: number, dst: Float32Array = new Float32Array(src.length)): Float32Array {
@@ -162,27 +163,34 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
   checkSmoothRadius(r);
   if (r === 0) { if (dst !== src) dst.set(src); return dst; }
   const ringRows = 2 * r + 2;
-  const ringSum = new Float64Array(ringRows * width), ringCount = new Float64Array(ringRows * width);
-  const vSum = new Float64Array(width), vCount = new Float64Array(width);
-  // Row y's windowed sums [x − r, x + r] of the finite values, into ring slot y mod ringRows.
+  const ringSum = new Float64Array(ringRows * width);
+  // per-column finite counts of rows with holes only; a clean row's counts are colCount
+  const ringCount = new Float64Array(ringRows * width);
+  const ringHoley = new Uint8Array(ringRows);
+  const colCount = new Float64Array(width);
+  for (let x = 0; x < width; x++) colCount[x] = Math.min(x + r, width - 1) - Math.max(x - r, 0) + 1;
+  const vSum = new Float64Array(width), vCountHoley = new Float64Array(width);
+  let cleanRows = 0, holeyRows = 0;
+
+  // Row y's windowed sums over [x − r, x + r] of the finite values, into ring slot y mod ringRows.
   const rowSums = (y: number) => {
-    const src_o = y * width, o = (y % ringRows) * width;
+    const src_o = y * width, slot = y % ringRows, o = slot * width;
     let finite = 0;
-    for (let x = 0; x < width; x++) { const v = src[src_o + x]; finite += v - v; } // NaN if any is not
+    for (let x = 0; x < width; x++) { const v = src[src_o + x]; finite += v - v; } // NaN if any is not finite
+    let s = 0;
     if (finite === 0) {
-      // the common case, no hole in the row: branch-free running sum, counts from the geometry
-      let s = 0;
+      ringHoley[slot] = 0;
       for (let x = 0; x < Math.min(r, width); x++) s += src[src_o + x];
       for (let x = 0; x < width; x++) {
         const add = x + r, drop = x - r - 1;
         if (add < width) s += src[src_o + add];
         if (drop >= 0) s -= src[src_o + drop];
         ringSum[o + x] = s;
-        ringCount[o + x] = Math.min(add, width - 1) - Math.max(x - r, 0) + 1;
       }
       return;
     }
-    let s = 0, c = 0;
+    ringHoley[slot] = 1;
+    let c = 0;
     for (let x = 0; x < Math.min(r, width); x++) { const v = src[src_o + x]; if (v - v === 0) { s += v; c++; } }
     for (let x = 0; x < width; x++) {
       const add = x + r, drop = x - r - 1;
@@ -193,26 +201,44 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
       ringCount[o + x] = c;
     }
   };
-  for (let y = 0; y < Math.min(r, height); y++) {
+  const enter = (y: number) => {
     rowSums(y);
+    const slot = y % ringRows, o = slot * width;
+    if (ringHoley[slot]) { holeyRows++; for (let x = 0; x < width; x++) vCountHoley[x] += ringCount[o + x]; } else cleanRows++;
+  };
+  const leave = (y: number) => {
+    const slot = y % ringRows, o = slot * width;
+    if (ringHoley[slot]) { holeyRows--; for (let x = 0; x < width; x++) vCountHoley[x] -= ringCount[o + x]; } else cleanRows--;
+  };
+
+  for (let y = 0; y < Math.min(r, height); y++) {
+    enter(y);
     const o = (y % ringRows) * width;
-    for (let x = 0; x < width; x++) { vSum[x] += ringSum[o + x]; vCount[x] += ringCount[o + x]; }
+    for (let x = 0; x < width; x++) vSum[x] += ringSum[o + x];
   }
   for (let y = 0; y < height; y++) {
     const add = y + r, drop = y - r - 1;
-    if (add < height) {
-      rowSums(add);
-      const o = (add % ringRows) * width;
-      for (let x = 0; x < width; x++) { vSum[x] += ringSum[o + x]; vCount[x] += ringCount[o + x]; }
-    }
-    if (drop >= 0) {
-      const o = (drop % ringRows) * width;
-      for (let x = 0; x < width; x++) { vSum[x] -= ringSum[o + x]; vCount[x] -= ringCount[o + x]; }
-    }
+    const oa = (add % ringRows) * width, od = (((drop % ringRows) + ringRows) % ringRows) * width;
+    if (add < height) enter(add);
+    if (drop >= 0) leave(drop);
     const o = y * width;
+    if (holeyRows === 0 && add < height && drop >= 0) {
+      // interior row of a clean stretch: one fused pass (update the column sums, write the means)
+      const rows = cleanRows;
+      for (let x = 0; x < width; x++) {
+        const sum = vSum[x] + ringSum[oa + x] - ringSum[od + x];
+        vSum[x] = sum;
+        dst[o + x] = sum / (rows * colCount[x]);
+      }
+      continue;
+    }
+    if (add < height) for (let x = 0; x < width; x++) vSum[x] += ringSum[oa + x];
+    if (drop >= 0) for (let x = 0; x < width; x++) vSum[x] -= ringSum[od + x];
+    const rows = cleanRows;
     for (let x = 0; x < width; x++) {
       const v = src[o + x];
-      dst[o + x] = vSum[x] / vCount[x] + (v - v); // + NaN keeps a hole a hole, without a branch
+      // + (v − v): NaN keeps a hole a hole, without a branch
+      dst[o + x] = vSum[x] / (rows * colCount[x] + vCountHoley[x]) + (v - v);
     }
   }
   return dst;

@@ -94,6 +94,7 @@ describe('analyze: known answers on synthetic movies', () => {
     const still = await run(base, { pixel_um: 0.1, frame_s: 1 });
     const moved = await run({ ...base, drift }, { pixel_um: 0.1, frame_s: 1 });
     const worst = Math.max(...moved.result.summary.drift_px.map(([dx, dy], f) => Math.max(Math.abs(dx - drift(f)[0]), Math.abs(dy - drift(f)[1]))));
+    console.log(moved.result.summary.drift_px.map(([dx, dy], f) => [dx - drift(f)[0], dy - drift(f)[1]].map((v) => v.toFixed(3)).join(' ')).join(' | '));
     expect(worst).toBeLessThan(0.2);
     expect(moved.result.particles.length).toBe(2);
     for (let p = 0; p < 2; p++) {
