@@ -1,3 +1,61 @@
-// Being written (issue 2): `ionflux bench`.
+/**
+ * `ionflux bench [--quick] [--backend auto|gpu|cpu] [--only NAME] [--json FILE]`: the benchmark suite
+ * (bench/). Prints one table with ratios from the same run, labelled with the adapter and machine,
+ * and writes the rows as JSON.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import type { Command } from 'commander';
-export function registerBench(_program: Command): void {}
+import { parseBackend, selectBackend } from '../gpu/backend';
+import { formatTable, runNumpy, type BenchCase, type BenchRow } from '../../bench/harness';
+import { solverCases } from '../../bench/cases/solver';
+import { imagingCases } from '../../bench/cases/imaging';
+import { UserError } from './errors';
+
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases];
+
+export interface BenchOptions {
+  quick?: boolean;
+  backend: string;
+  only?: string;
+  json: string;
+}
+
+export async function benchCommand(opts: BenchOptions): Promise<void> {
+  let request;
+  try { request = parseBackend(opts.backend); } catch (e) { throw new UserError((e as Error).message); }
+  const cases = opts.only ? ALL_CASES.filter((c) => c.name.includes(opts.only as string)) : ALL_CASES;
+  if (!cases.length) throw new UserError(`--only '${opts.only}' matches no case: use part of one of ${ALL_CASES.map((c) => `'${c.name}'`).join(', ')}`);
+  const backend = await selectBackend(request);
+  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const adapter = backend.gpu ? `${backend.gpu.report.name}${backend.gpu.report.software ? ' (software adapter: for ratios and regressions, not GPU figures)' : ''}` : 'none (CPU only)';
+  process.stderr.write(`ionflux bench: machine ${machine}\nionflux bench: adapter ${adapter}\n`);
+  const rows: BenchRow[] = [];
+  const started = new Date().toISOString();
+  try {
+    for (const c of cases) {
+      rows.push(...(await c.run({
+        gpu: backend.gpu ?? null,
+        quick: Boolean(opts.quick),
+        log: (m) => process.stderr.write(`ionflux bench: ${m}\n`),
+        numpy: runNumpy,
+      })));
+    }
+  } finally {
+    backend.gpu?.device.destroy();
+  }
+  process.stdout.write(`\nionflux bench — ${started}\nmachine: ${machine}\nadapter: ${adapter}\n\n${formatTable(rows)}\n`);
+  await writeFile(opts.json, JSON.stringify({ started, machine, adapter, quick: Boolean(opts.quick), rows }, null, 2) + '\n');
+  process.stderr.write(`ionflux bench: wrote ${opts.json}\n`);
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('benchmark the GPU kernels against the CPU reference and NumPy baselines; prints a table, writes JSON')
+    .option('--quick', 'small sizes and few samples (a smoke run)')
+    .option('--backend <backend>', 'auto, gpu or cpu (cpu: no GPU rows)', 'auto')
+    .option('--only <name>', 'run only the cases whose name contains this')
+    .option('--json <file>', 'where to write the results', 'bench-results.json')
+    .action(async (o) => benchCommand(o as BenchOptions));
+}

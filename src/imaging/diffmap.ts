@@ -180,11 +180,20 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
     let s = 0;
     if (finite === 0) {
       ringHoley[slot] = 0;
+      // three stretches (window entering, sliding, leaving) so the sliding loop has no branch
+      const e1 = Math.min(r + 1, width), e2 = Math.max(e1, width - r);
       for (let x = 0; x < Math.min(r, width); x++) s += src[src_o + x];
-      for (let x = 0; x < width; x++) {
-        const add = x + r, drop = x - r - 1;
-        if (add < width) s += src[src_o + add];
-        if (drop >= 0) s -= src[src_o + drop];
+      for (let x = 0; x < e1; x++) {
+        if (x + r < width) s += src[src_o + x + r];
+        ringSum[o + x] = s;
+      }
+      for (let x = e1; x < e2; x++) {
+        s += src[src_o + x + r] - src[src_o + x - r - 1];
+        ringSum[o + x] = s;
+      }
+      for (let x = e2; x < width; x++) {
+        if (x + r < width) s += src[src_o + x + r];
+        s -= src[src_o + x - r - 1];
         ringSum[o + x] = s;
       }
       return;

@@ -77,7 +77,7 @@ export class CpuSolver implements Solver {
       for (let k = 0; k < runs.length; k += 2) {
         for (let i = runs[k], e = runs[k + 1]; i < e; i++) {
           const x = (theta0 - xi[i]) * N;
-          let j = Math.floor(x);
+          let j = x | 0; // truncation; for x < 0 the clamp gives j = 0 and x − j extrapolates
           j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
           const a = table[j];
           phi[i] = a + (x - j) * (table[j + 1] - a);
@@ -94,7 +94,7 @@ export class CpuSolver implements Solver {
         out[i] = out[i] + fluxPerStep * fluxWeight[w];
         if (check) {
           const x = (theta0 - out[i]) * N;
-          let j = Math.floor(x);
+          let j = x | 0;
           j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
           const a = table[j];
           const ps = Math.fround(a + (x - j) * (table[j + 1] - a)) - surfaceFactor * surfaceOffset_m[w];

@@ -165,9 +165,12 @@ describe('diffMapCpu', () => {
 
   it('box mean equals the brute-force NaN-aware window mean on random data with holes', () => {
     const r = rng(6);
-    for (const [w, h, radius] of [[17, 9, 1], [9, 17, 3], [33, 21, 4], [5, 5, 7]]) {
+    // dense holes (every row takes the NaN-aware path), a few holey rows among clean ones (both paths
+    // and the switch between them), and none (the clean, geometric-count path)
+    const cases: [number, number, number, number][] = [[17, 9, 1, 0.15], [9, 17, 3, 0.15], [33, 21, 4, 0.15], [5, 5, 7, 0.15], [31, 40, 2, 0.004], [12, 30, 5, 0.01], [40, 13, 3, 0], [3, 8, 1, 0]];
+    for (const [w, h, radius, holes] of cases) {
       const src = new Float32Array(w * h);
-      for (let i = 0; i < src.length; i++) src[i] = r() < 0.15 ? NaN : (r() - 0.5) * 4;
+      for (let i = 0; i < src.length; i++) src[i] = r() < holes ? NaN : (r() - 0.5) * 4;
       const got = boxMeanNanAware(src, w, h, radius);
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
         const c = src[y * w + x];

@@ -55,7 +55,7 @@ async function runKernel(w: number, h: number, labels: Int32Array, nLabels: numb
   return expectNoGpuError(device, async () => {
     const n = maps.length, pixels = w * h;
     const diff = device.createBuffer({ label: 'test.labelReduce.diff', size: n * pixels * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    maps.forEach((m, f) => device.queue.writeBuffer(diff, f * pixels * 4, m));
+    maps.forEach((m, f) => device.queue.writeBuffer(diff, f * pixels * 4, m as Float32Array<ArrayBuffer>));
     const k = new LabelReduceKernel(ctx, { width: w, height: h, labels, nLabels, maxBatch: n, diff, chunkPixels, workgroupSize });
     k.setBatch(n, threshold);
     const enc = device.createCommandEncoder({ label: 'test.labelReduce' });

@@ -1,0 +1,236 @@
+/**
+ * Imaging benchmarks (issue 3):
+ *
+ * (a) `diff-map`: ΔI/I0 maps per second of 2048×2048 16-bit frames (512×512 in quick mode) — the
+ *     NumPy baseline `(I - I0) / I0` in float32, the TypeScript float32 reference diffMapCpu (without
+ *     and with a drift shift), the CPU frame processor (map + per-particle sums) and the GPU frame
+ *     processor (upload, map with drift, per-particle sums, one readback per batch).
+ * (b) `analyze-peak-memory`: peak resident memory of `ionflux analyze` streaming a multi-GB 16-bit
+ *     TIFF, run as a child process (`node bin/ionflux.js analyze MOVIE --out DIR`) whose own
+ *     `process.resourceUsage().maxRSS` is recorded on exit by a small wrapper. Only with
+ *     IONFLUX_BENCH_LARGE=1 (writes IONFLUX_BENCH_LARGE_GB GiB, default 3, under IONFLUX_BENCH_DIR or
+ *     the system temp folder, removed afterwards); otherwise one row says it was skipped.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { diffMapCpu, labelReduceCpu, type FrameData } from '../../src/imaging/diffmap';
+import { createCpuProcessor, createGpuProcessor, type FrameProcessorOptions } from '../../src/imaging/processor';
+import { createTiffStackWriter } from '../../src/io/tiffWrite';
+import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow } from '../harness';
+
+/** A deterministic 16-bit scene: textured background, disk particles, frames that brighten over time. */
+export function syntheticScene(width: number, height: number, nFrames: number, nParticles = 12) {
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const reference = new Float32Array(width * height);
+  const labels = new Int32Array(width * height);
+  const disks = Array.from({ length: nParticles }, () => ({ cx: rnd() * width, cy: rnd() * height, r: (0.03 + 0.05 * rnd()) * Math.min(width, height) }));
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const i = y * width + x;
+    reference[i] = 8000 + 3000 * Math.sin(x * 0.05) * Math.cos(y * 0.07);
+    disks.forEach((d, k) => {
+      if ((x - d.cx) ** 2 + (y - d.cy) ** 2 < d.r * d.r) { labels[i] = k + 1; reference[i] += 20000; }
+    });
+    reference[i] = Math.round(reference[i]);
+  }
+  const frames: Uint16Array[] = [];
+  for (let f = 0; f < nFrames; f++) {
+    const fr = new Uint16Array(width * height);
+    for (let i = 0; i < fr.length; i++) fr[i] = Math.min(65535, reference[i] * (1 + (labels[i] ? 0.02 * f : 0)) + 200 * rnd());
+    frames.push(fr);
+  }
+  return { reference, labels, nLabels: nParticles, frames };
+}
+
+const numpyScript = (size: number, samples: number) => `
+import json, time, numpy as np
+rng = np.random.default_rng(1)
+I0 = (8000 + 3000 * rng.random((${size}, ${size}))).astype(np.float32)
+frames = [rng.integers(6000, 12000, (${size}, ${size}), dtype=np.uint16) for _ in range(4)]
+def run(k):
+    I = frames[k % 4]
+    return (I - I0) / I0          # uint16 - float32 -> float32
+for k in range(2): run(k)
+ts = []
+for k in range(${samples}):
+    t = time.perf_counter(); d = run(k); ts.append(time.perf_counter() - t)
+assert d.dtype == np.float32
+ts.sort()
+print(json.dumps({"median_s": ts[len(ts)//2], "min_s": ts[0], "max_s": ts[-1], "samples": len(ts), "numpy": np.__version__}))
+`;
+
+async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const size = ctx.quick ? 512 : 2048;
+  const samples = ctx.quick ? 3 : 15;
+  const sizeLabel = `${size}×${size} u16`;
+  const rows: BenchRow[] = [];
+  const caseName = 'diff-map';
+  const id = (b: string) => `imaging.diffmap.${b}`;
+  const unit = 'maps/s';
+
+  ctx.log(`diff-map: building a ${sizeLabel} scene`);
+  const nFrames = 8;
+  const { reference, labels, nLabels, frames } = syntheticScene(size, size, nFrames);
+  const shift: [number, number] = [0.37, -0.61];
+
+  const np = ctx.numpy(numpyScript(size, samples)) as { median_s: number; min_s: number; max_s: number; samples: number; numpy: string } | null;
+  if (np) {
+    rows.push({ id: id('numpy'), case: caseName, backend: 'numpy', size: sizeLabel, value: 1 / np.median_s, unit, better: 'higher', spread: spreadOf(np as never), note: `(I - I0) / I0, float32, NumPy ${np.numpy}, no NaN handling` });
+  } else {
+    ctx.log('diff-map: no python3 with NumPy, baseline skipped');
+  }
+  const ratioTo = np ? [id('numpy')] : [];
+
+  const out = new Float32Array(size * size);
+  let k = 0;
+  const tCpu = await timeIt(() => diffMapCpu(frames[k++ % nFrames], reference, size, size, {}, out), { warmup: 2, samples });
+  rows.push({ id: id('cpu-ref'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tCpu.median_s, unit, better: 'higher', spread: spreadOf(tCpu), ratioTo, note: `diffMapCpu, no shift, ${(tCpu.median_s * 1000).toFixed(1)} ms/map, 1 thread` });
+
+  const tShift = await timeIt(() => diffMapCpu(frames[k++ % nFrames], reference, size, size, { shift }, out), { warmup: 2, samples });
+  rows.push({ id: id('cpu-ref-drift'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tShift.median_s, unit, better: 'higher', spread: spreadOf(tShift), ratioTo: [id('cpu-ref'), ...ratioTo], note: `diffMapCpu with a bilinear drift shift, ${(tShift.median_s * 1000).toFixed(1)} ms/map` });
+
+  const opts: FrameProcessorOptions = { width: size, height: size, reference, labels, nLabels, threshold: 0.05 };
+  const shifts = frames.map((): [number, number] => shift);
+  const cpuProc = createCpuProcessor(opts);
+  const cpuBatch = frames.slice(0, ctx.quick ? 2 : 4);
+  const tCpuProc = await timeIt(() => cpuProc.process(cpuBatch, shifts.slice(0, cpuBatch.length)), { warmup: 1, samples: ctx.quick ? 2 : 5 });
+  const cpuProcRate = cpuBatch.length / tCpuProc.median_s;
+  rows.push({ id: id('cpu-processor'), case: caseName, backend: 'cpu', size: sizeLabel, value: cpuProcRate, unit, better: 'higher', spread: spreadOf(tCpuProc), note: `frame processor: map with drift + ${nLabels} particles' sums` });
+
+  if (!ctx.gpu) {
+    rows.push({ id: id('gpu'), case: caseName, backend: 'gpu', size: sizeLabel, value: NaN, unit, better: 'higher', note: 'skipped: no WebGPU adapter' });
+    return rows;
+  }
+  const gpuProc = await createGpuProcessor(ctx.gpu, opts);
+  try {
+    const batch = Math.min(gpuProc.maxBatch, nFrames);
+    const gpuFrames = frames.slice(0, batch);
+    const tGpu = await timeIt(() => gpuProc.process(gpuFrames, shifts.slice(0, batch)), { warmup: 2, samples: ctx.quick ? 3 : 10 });
+    const adapter = `${ctx.gpu.report.name}${ctx.gpu.report.software ? ' (software)' : ''}`;
+    rows.push({
+      id: id('gpu'), case: caseName, backend: 'gpu', size: sizeLabel, value: batch / tGpu.median_s, unit, better: 'higher', spread: spreadOf(tGpu),
+      ratioTo: [id('cpu-ref'), id('cpu-processor'), ...ratioTo],
+      note: `frame processor, batch ${batch}: upload + map with drift + particle sums + readback; adapter ${adapter}`,
+    });
+    // sanity: the GPU processor agrees with the reference on the timed data (a benchmark of wrong output is worthless)
+    const [check] = await gpuProc.process([frames[1]], [shift]);
+    const ref = diffMapCpu(frames[1], reference, size, size, { shift });
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) if (!Number.isNaN(ref[i])) worst = Math.max(worst, Math.abs(check.diff[i] - ref[i]) / (1 + Math.abs(ref[i])));
+    const cpuStats = labelReduceCpu(check.diff, labels, nLabels, size, 0.05);
+    if (worst > 1e-6 || cpuStats[3] !== check.labelStats[3]) throw new Error(`GPU frame processor disagrees with the CPU reference (worst relative error ${worst})`);
+  } finally {
+    gpuProc.destroy();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// (b) peak memory of `ionflux analyze` on a large movie
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `node bin/ionflux.js ...args` in a child; its own peak RSS is written on exit by a wrapper. */
+export function measureChildPeakRss(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; maxRss_kB: number | null; wall_s: number; stderr: string } {
+  const bin = path.join(ROOT, 'bin', 'ionflux.js');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'ionflux-rss-'));
+  const rssFile = path.join(tmp, 'rss.json');
+  // the wrapper makes the CLI believe it was started directly, and reports maxRSS (kB) as it exits
+  const wrapper = `
+import { writeFileSync } from 'node:fs';
+process.on('exit', () => writeFileSync(process.env.IONFLUX_RSS_FILE, JSON.stringify({ maxRSS_kB: process.resourceUsage().maxRSS })));
+process.argv = [process.argv[0], ${JSON.stringify(bin)}, ...JSON.parse(process.env.IONFLUX_RSS_ARGS)];
+await import(${JSON.stringify(pathToFileURL(bin).href)});
+`;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env, IONFLUX_RSS_FILE: rssFile, IONFLUX_RSS_ARGS: JSON.stringify(args) },
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const wall_s = (performance.now() - t0) / 1000;
+  let maxRss_kB: number | null = null;
+  if (existsSync(rssFile)) maxRss_kB = JSON.parse(readFileSync(rssFile, 'utf8')).maxRSS_kB;
+  rmSync(tmp, { recursive: true, force: true });
+  return { status: r.status, maxRss_kB, wall_s, stderr: r.stderr ?? '' };
+}
+
+/**
+ * Writes a 16-bit multi-page TIFF of `frames` pages (width × height) with drifting, brightening
+ * particles, one page at a time (the movie never sits in memory).
+ */
+export async function writeLargeMovie(file: string, width: number, height: number, frames: number): Promise<void> {
+  const { reference, labels } = syntheticScene(width, height, 0, 20);
+  const writer = await createTiffStackWriter(file, { width, height, sampleType: 'uint16', frames, imagej: { pixel_um: 0.05, frame_s: 10 } });
+  const page = new Uint16Array(width * height);
+  try {
+    for (let f = 0; f < frames; f++) {
+      const dx = Math.round(3 * Math.sin(f / 40)), dy = Math.round(2 * Math.cos(f / 55)); // whole-pixel drift
+      const gain = 1 + 0.3 * Math.min(1, f / frames);
+      for (let y = 0; y < height; y++) {
+        const ys = Math.min(height - 1, Math.max(0, y - dy));
+        for (let x = 0; x < width; x++) {
+          const i = ys * width + Math.min(width - 1, Math.max(0, x - dx));
+          page[y * width + x] = Math.min(65535, labels[i] && x > width / 2 ? reference[i] * gain : reference[i]) + ((x * 7 + y * 13 + f) & 63);
+        }
+      }
+      await writer.writePage(page);
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
+
+async function peakMemoryRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const caseName = 'analyze-peak-memory';
+  const gib = Number(process.env.IONFLUX_BENCH_LARGE_GB ?? 3);
+  const width = 2048, height = 2048;
+  const frames = Math.max(2, Math.ceil((gib * 2 ** 30) / (width * height * 2)));
+  const sizeLabel = `${frames}×${width}×${height} u16 (${((frames * width * height * 2) / 2 ** 30).toFixed(1)} GiB)`;
+  const skipped = (note: string): BenchRow[] => [{ id: 'imaging.peak-rss', case: caseName, backend: '-', size: sizeLabel, value: NaN, unit: 'MiB', better: 'lower', note }];
+  if (process.env.IONFLUX_BENCH_LARGE !== '1') return skipped('skipped: set IONFLUX_BENCH_LARGE=1 (writes a multi-GB TIFF; IONFLUX_BENCH_LARGE_GB, IONFLUX_BENCH_DIR)');
+  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) return skipped('skipped: dist/cli.js missing, run `npm run build` first');
+  if (!Number.isFinite(gib) || gib <= 0) return skipped(`skipped: IONFLUX_BENCH_LARGE_GB = ${process.env.IONFLUX_BENCH_LARGE_GB} is not a positive number`);
+
+  const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-large-'));
+  const rows: BenchRow[] = [];
+  try {
+    const movie = path.join(dir, 'movie.tif');
+    ctx.log(`analyze-peak-memory: writing ${sizeLabel} to ${movie}`);
+    const t0 = performance.now();
+    await writeLargeMovie(movie, width, height, frames);
+    const movieMiB = statSync(movie).size / 2 ** 20;
+    ctx.log(`analyze-peak-memory: wrote ${movieMiB.toFixed(0)} MiB in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const backends = ctx.gpu ? ['gpu', 'cpu'] : ['cpu'];
+    for (const backend of backends) {
+      const outDir = path.join(dir, `out-${backend}`);
+      ctx.log(`analyze-peak-memory: ionflux analyze --backend ${backend} (child process)`);
+      const r = measureChildPeakRss(['analyze', movie, '--out', outDir, '--backend', backend, '--quiet']);
+      const ok = r.status === 0 && r.maxRss_kB !== null;
+      const reason = ok ? '' : `; FAILED (exit ${r.status}): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+      const rssMiB = r.maxRss_kB === null ? NaN : r.maxRss_kB / 1024;
+      rows.push({
+        id: `imaging.peak-rss.${backend}`, case: caseName, backend, size: sizeLabel, value: rssMiB, unit: 'MiB', better: 'lower',
+        note: `peak RSS of the analyze process = ${((100 * rssMiB) / movieMiB).toFixed(1)} % of the movie; ${r.wall_s.toFixed(0)} s wall${backend === 'gpu' && ctx.gpu?.report.software ? '; software adapter: its GPU buffers count in RSS' : ''}${reason}`,
+      });
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export const imagingCases: BenchCase[] = [
+  { name: 'diff-map', run: diffMapRows },
+  { name: 'analyze-peak-memory', run: peakMemoryRows },
+];
+
+/** kept for callers that hold frames of any type */
+export type { FrameData };
