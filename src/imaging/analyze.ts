@@ -163,10 +163,12 @@ function robustRange(values: Iterable<ArrayLike<number>>, mask?: (i: number) => 
   return Math.max(0.01, max);
 }
 
-function defaultMontageFrames(frames: number, count = 6): number[] {
-  if (frames <= count) return Array.from({ length: frames }, (_, i) => i);
+/** `count` frames evenly spaced over the movie, leaving out the reference (its map is zero) when possible */
+function defaultMontageFrames(frames: number, reference: number, count = 6): number[] {
+  const pool = frames > 1 ? Array.from({ length: frames }, (_, i) => i).filter((i) => i !== reference) : [0];
+  if (pool.length <= count) return pool;
   const out = new Set<number>();
-  for (let k = 0; k < count; k++) out.add(Math.round((k * (frames - 1)) / (count - 1)));
+  for (let k = 0; k < count; k++) out.add(pool[Math.round((k * (pool.length - 1)) / (count - 1))]);
   return [...out];
 }
 
@@ -250,7 +252,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const drift = (options.drift ?? true) && frames > 1 ? new DriftEstimator(reference, width, height, { maxShift_px: options.maxDrift_px }) : null;
   const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
-  const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames)).filter((f) => f >= 0 && f < frames);
+  const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames, ref)).filter((f) => f >= 0 && f < frames);
   for (const f of options.montageFrames ?? []) {
     if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
   }
@@ -391,7 +393,16 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     const nRows = image.rows.length;
     const field = new Float32Array(nRows * line.samples);
     image.rows.forEach((row, k) => field.set(row, k * line.samples));
-    const kRange = options.diffRange ?? robustRange([field]);
+    // colour range from the samples inside the particle: the background next to its edge has a small
+    // I0, so its ΔI/I0 is noisy and would wash out the particle's signal
+    const inside = new Uint8Array(line.samples);
+    for (let k = 0; k < line.samples; k++) {
+      const f = line.samples > 1 ? k / (line.samples - 1) : 0;
+      const c = Math.floor(line.start_px[0] + f * (line.end_px[0] - line.start_px[0]));
+      const rr = Math.floor(line.start_px[1] + f * (line.end_px[1] - line.start_px[1]));
+      inside[k] = c >= 0 && c < width && rr >= 0 && rr < height && seg.labels[rr * width + c] === r.particle.label ? 1 : 0;
+    }
+    const kRange = options.diffRange ?? robustRange([field], (i) => inside[i % line.samples] === 1);
     const tUnitMin = axis === 'time' && image.max >= 120;
     const img = renderField(field, line.samples, nRows, {
       colormap: 'diverging', vmin: -kRange, vmax: kRange, center: 0, colorbarLabel: 'ΔI/I0',

@@ -6,7 +6,6 @@ import type { SimulationConfig, ProtocolStep } from '../model/config';
 import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
 import { diskOutline, ellipseOutline, polygonOutline, type Outline, type Vec2 } from '../model/geometry';
 import { buildGrid, type ParticleGrid } from '../model/grid';
-import { outlineFromMaskFile } from '../model/maskOutline';
 
 /** Above this the grid is refused before anything is allocated (the CPU arrays alone would be > 3 GB). */
 export const MAX_CELLS = 1 << 28;
@@ -45,7 +44,11 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
       if (!(o.area_um2 > 0)) throw new Error(`particle.vertices_um encloses no area (${o.area_um2} µm²): give at least 3 distinct, non-collinear vertices`);
       return o;
     }
-    case 'mask': return outlineFromMaskFile(p.file, p.pixel_um, baseDir);
+    case 'mask': {
+      // loaded on demand: it reads files (Node only), the rest of the library also runs in a browser
+      const { outlineFromMaskFile } = await import('../model/maskOutline');
+      return outlineFromMaskFile(p.file, p.pixel_um, baseDir);
+    }
   }
 }
 
