@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 
 // One config for the CLI bundle and the tests. The CLI is built as a Node (SSR) bundle so that the
 // WGSL files imported with `?raw` are inlined; node_modules (the native `webgpu` package included)

@@ -2,8 +2,9 @@
 // frames, with per-frame drift correction and an optional NaN-aware box smoothing (SPEC §2, §6).
 // Reference: diffMapCpu in src/imaging/diffmap.ts; owner: src/kernels/diffMap.ts.
 //
-// Entry points, dispatched (ceil(width/WG_X), ceil(height/WG_Y), nFrames); invocations outside the
-// frame or the batch return at once:
+// Entry points, dispatched (ceil(width/WG_X), ceil(height/WG_Y), nFrames) — diffMain
+// (ceil(width/(WG_X·PIXELS_PER_INVOCATION)), …) —; invocations outside the frame or the batch return
+// at once:
 //   diffMain    frames → diff. Frame f is sampled at (x + dx_f, y + dy_f) (the drift (dx, dy) means
 //               the frame's content sits at reference position + (dx, dy)), bilinear between the four
 //               nearest pixel centres. Positions outside [0, width−1] × [0, height−1] give NaN (no
@@ -30,6 +31,9 @@
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
+// diffMain only: consecutive pixels of a row per invocation (amortises the per-invocation work;
+// halves the time on CPU drivers such as lavapipe); its grid is ceil(width/(WG_X·this)) wide
+override PIXELS_PER_INVOCATION: u32 = 4u;
 
 struct Params {
   width: u32,
@@ -89,38 +93,42 @@ fn loadPixel(format: u32, base: u32, idx: u32) -> f32 {
 fn diffMain(@builtin(global_invocation_id) gid: vec3<u32>) {
   let w = params.width;
   let h = params.height;
-  if (gid.x >= w || gid.y >= h || gid.z >= params.nFrames) { return; }
-  let pix = gid.y * w + gid.x;
-  let outIdx = gid.z * w * h + pix;
+  let xStart = gid.x * PIXELS_PER_INVOCATION;
+  if (xStart >= w || gid.y >= h || gid.z >= params.nFrames) { return; }
   let info = frameInfo[gid.z];
-
-  let sx = f32(gid.x) + info.shift.x;
-  let sy = f32(gid.y) + info.shift.y;
-  // written as a positive test so that a NaN position (never passed in) would also give NaN
-  let inside = sx >= 0.0 && sx <= f32(w - 1u) && sy >= 0.0 && sy <= f32(h - 1u);
-  let r = reference[pix];
-  if (!inside || !isUsableReference(r)) { diff[outIdx] = nanF32(); return; }
-
-  let fxl = floor(sx);
-  let fyl = floor(sy);
-  let fx = sx - fxl; // exact in float32
-  let fy = sy - fyl;
-  let x0 = u32(fxl);
-  let y0 = u32(fyl);
-  // a zero-weight neighbour is the pixel itself, so a non-finite pixel beyond the sample cannot leak in
-  let x1 = select(min(x0 + 1u, w - 1u), x0, fx == 0.0);
-  let y1 = select(min(y0 + 1u, h - 1u), y0, fy == 0.0);
   let base = info.wordOffset;
-  let a = loadPixel(info.format, base, y0 * w + x0);
-  let b = loadPixel(info.format, base, y0 * w + x1);
-  let c = loadPixel(info.format, base, y1 * w + x0);
-  let d = loadPixel(info.format, base, y1 * w + x1);
-  if (!(isFiniteF32(a) && isFiniteF32(b) && isFiniteF32(c) && isFiniteF32(d))) { diff[outIdx] = nanF32(); return; }
-  let gx = 1.0 - fx;
+  let sy = f32(gid.y) + info.shift.y;
+  // the row's part of the sample: shared by the invocation's pixels
+  let rowInside = sy >= 0.0 && sy <= f32(h - 1u);
+  let fyl = floor(sy);
+  let fy = sy - fyl; // exact in float32
+  let y0 = u32(max(fyl, 0.0));
+  // a zero-weight neighbour is the pixel itself, so a non-finite pixel beyond the sample cannot leak in
+  let y1 = select(min(y0 + 1u, h - 1u), y0, fy == 0.0);
   let gy = 1.0 - fy;
-  let v = gy * (gx * a + fx * b) + fy * (gx * c + fx * d);
-  let q = (v - r) / r;
-  diff[outIdx] = select(nanF32(), q, isFiniteF32(q));
+  let xEnd = min(xStart + PIXELS_PER_INVOCATION, w);
+  for (var x = xStart; x < xEnd; x++) {
+    let pix = gid.y * w + x;
+    let outIdx = gid.z * w * h + pix;
+    let sx = f32(x) + info.shift.x;
+    // written as a positive test so that a NaN position (never passed in) would also give NaN
+    let inside = rowInside && sx >= 0.0 && sx <= f32(w - 1u);
+    let r = reference[pix];
+    if (!inside || !isUsableReference(r)) { diff[outIdx] = nanF32(); continue; }
+    let fxl = floor(sx);
+    let fx = sx - fxl;
+    let x0 = u32(fxl);
+    let x1 = select(min(x0 + 1u, w - 1u), x0, fx == 0.0);
+    let a = loadPixel(info.format, base, y0 * w + x0);
+    let b = loadPixel(info.format, base, y0 * w + x1);
+    let c = loadPixel(info.format, base, y1 * w + x0);
+    let d = loadPixel(info.format, base, y1 * w + x1);
+    if (!(isFiniteF32(a) && isFiniteF32(b) && isFiniteF32(c) && isFiniteF32(d))) { diff[outIdx] = nanF32(); continue; }
+    let gx = 1.0 - fx;
+    let v = gy * (gx * a + fx * b) + fy * (gx * c + fx * d);
+    let q = (v - r) / r;
+    diff[outIdx] = select(nanF32(), q, isFiniteF32(q));
+  }
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)

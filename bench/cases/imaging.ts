@@ -131,11 +131,24 @@ async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
 // ---------------------------------------------------------------------------------------------------
 // (b) peak memory of `ionflux analyze` on a large movie
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The ionflux folder (the one holding bin/ionflux.js): found upward from this module, which lives in
+ * bench/cases/ in the sources but inside dist/cli.js once bundled; else the working directory.
+ */
+function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'bin', 'ionflux.js'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
 
 /** Runs `node bin/ionflux.js ...args` in a child; its own peak RSS is written on exit by a wrapper. */
 export function measureChildPeakRss(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; maxRss_kB: number | null; wall_s: number; stderr: string } {
-  const bin = path.join(ROOT, 'bin', 'ionflux.js');
+  const root = projectRoot();
+  const bin = path.join(root, 'bin', 'ionflux.js');
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ionflux-rss-'));
   const rssFile = path.join(tmp, 'rss.json');
   // the wrapper makes the CLI believe it was started directly, and reports maxRSS (kB) as it exits
@@ -147,7 +160,7 @@ await import(${JSON.stringify(pathToFileURL(bin).href)});
 `;
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper], {
-    cwd: options.cwd ?? ROOT,
+    cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env, IONFLUX_RSS_FILE: rssFile, IONFLUX_RSS_ARGS: JSON.stringify(args) },
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -195,7 +208,7 @@ async function peakMemoryRows(ctx: BenchContext): Promise<BenchRow[]> {
   const sizeLabel = `${frames}×${width}×${height} u16 (${((frames * width * height * 2) / 2 ** 30).toFixed(1)} GiB)`;
   const skipped = (note: string): BenchRow[] => [{ id: 'imaging.peak-rss', case: caseName, backend: '-', size: sizeLabel, value: NaN, unit: 'MiB', better: 'lower', note }];
   if (process.env.IONFLUX_BENCH_LARGE !== '1') return skipped('skipped: set IONFLUX_BENCH_LARGE=1 (writes a multi-GB TIFF; IONFLUX_BENCH_LARGE_GB, IONFLUX_BENCH_DIR)');
-  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) return skipped('skipped: dist/cli.js missing, run `npm run build` first');
+  if (!existsSync(path.join(projectRoot(), 'dist', 'cli.js'))) return skipped('skipped: dist/cli.js missing, run `npm run build` first');
   if (!Number.isFinite(gib) || gib <= 0) return skipped(`skipped: IONFLUX_BENCH_LARGE_GB = ${process.env.IONFLUX_BENCH_LARGE_GB} is not a positive number`);
 
   const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-large-'));

@@ -71,8 +71,10 @@ export const solverCases: BenchCase[] = [
         const id = (b: string) => `step-${n}-${b}`;
         // CPU reference: a few steps per sample at the big sizes (each is ~0.1 s at 4096²)
         const cpuSteps = Math.max(2, Math.round(2e7 / problem.grid.cells));
-        const cpu = await stepRate(problem, new CpuSolver(problem), cpuSteps, ctx.quick ? 3 : 5);
-        rows.push({ id: id('cpu'), case: 'cell-updates/s', backend: 'cpu-ref', size, value: cpu.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(cpu.t), ratioTo: [id('numpy')] });
+        const cpuSolver = await CpuSolver.create(problem);
+        const cpu = await stepRate(problem, cpuSolver, cpuSteps, ctx.quick ? 3 : 5);
+        cpuSolver.destroy();
+        rows.push({ id: id('cpu'), case: 'cell-updates/s', backend: 'cpu-ref', size, value: cpu.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(cpu.t), ratioTo: [id('numpy')], note: cpuSolver.backend.includes('2 threads') ? '2 threads' : '1 thread' });
         if (n <= 1024 || !ctx.quick) {
           const np = ctx.numpy(numpyStep(n, Math.max(2, Math.round(1e7 / problem.grid.cells)))) as { median_s: number; min_s: number; max_s: number; cells: number; version: string } | null;
           if (np) {

@@ -10,6 +10,7 @@ import { writeOutputDir } from '../io/output';
 import { openMovie, readImage } from '../io/movie';
 import { readCapacityFile } from '../io/capacity';
 import { parseBackend, selectBackend, type Backend } from '../gpu/backend';
+import { GpuUnavailableError } from '../gpu/device';
 import { analyzeMovie, type AnalyzeOptions } from '../imaging/analyze';
 import { createCpuProcessor, createGpuProcessor } from '../imaging/processor';
 import type { FrameProcessorOptions } from '../imaging/processor';
@@ -114,7 +115,12 @@ export function registerAnalyze(program: Command): void {
       const movie = await openMovie(moviePath);
       let backend: Backend | null = null;
       try {
-        backend = await selectBackend(request);
+        try {
+          backend = await selectBackend(request);
+        } catch (e) {
+          if (e instanceof GpuUnavailableError) throw new UserError(`--backend ${request}: ${e.message} (use --backend auto or cpu)`);
+          throw e;
+        }
         const b = backend;
         const factory = async (opts: FrameProcessorOptions) =>
           b.kind === 'gpu' && b.gpu ? createGpuProcessor(b.gpu, opts) : createCpuProcessor(opts);

@@ -200,24 +200,19 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const batch = options.batch ?? 16;
   if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
 
-  let pixelSource = 'option', frameSource = 'option';
-  let pixel_um = options.pixel_um;
-  if (pixel_um === undefined) {
-    if (movie.pixel_um) { pixel_um = movie.pixel_um; pixelSource = 'metadata'; }
-    else { pixel_um = 1; pixelSource = 'default'; warn(`${movie.path} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`); }
-  }
-  let frame_s = options.frame_s;
-  if (frame_s === undefined) {
-    if (movie.frame_s) { frame_s = movie.frame_s; frameSource = 'metadata'; }
-    else { frame_s = 1; frameSource = 'default'; }
-  }
+  // calibration: option, else metadata, else 1 (with a warning); errors before any warning
+  const pixelSource = options.pixel_um !== undefined ? 'option' : movie.pixel_um ? 'metadata' : 'default';
+  const frameSource = options.frame_s !== undefined ? 'option' : movie.frame_s ? 'metadata' : 'default';
+  const pixel_um = options.pixel_um ?? movie.pixel_um ?? 1;
+  const frame_s = options.frame_s ?? movie.frame_s ?? 1;
   const capacity = options.capacity ?? null;
   if (capacity && frameSource === 'default') {
     throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval (ImageJ finterval): give --frame-s`);
   }
+  if (pixelSource === 'default') warn(`${movie.path} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`);
   if (frameSource === 'default') warn(`${movie.path} has no frame interval in its metadata; time is in frames (1 s per frame assumed): give --frame-s`);
   const timeOffset = options.timeOffset_s ?? 0;
-  const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s!);
+  const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s);
   const cap = capacity ? capacityAtFrames(capacity, times_s) : null;
   if (cap && cap.capacity_mAh_g.some((v) => Number.isNaN(v))) {
     const outside = cap.capacity_mAh_g.filter((v) => Number.isNaN(v)).length;
@@ -226,7 +221,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
 
   // ---- reference and particles
   const progress = options.progress;
-  const reference = toFloat32(await movie.readFrame(ref));
+  const referenceFrame = await movie.readFrame(ref);
+  const reference = toFloat32(referenceFrame);
   let seg: Segmentation;
   if (options.mask) {
     const m = options.mask;
@@ -235,7 +231,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     }
     seg = segmentFromMask(m.data, width, height, { pixel_um, connectivity: options.connectivity });
   } else {
-    seg = segmentParticles(reference, width, height, {
+    // Otsu on the frame as stored: integer movies get one histogram bin per value, as skimage does
+    seg = segmentParticles(referenceFrame, width, height, {
       pixel_um, minArea_px: options.minArea_px, connectivity: options.connectivity, dropBorder: !options.keepBorder,
       sigma_px: options.segSigma_px, threshold: options.segThreshold,
     });

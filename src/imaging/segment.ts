@@ -348,8 +348,9 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
 }
 
 /**
- * Particles from a user mask: a binary mask (one nonzero value) is split into connected components;
- * a label image (several nonzero values) keeps each value as one particle, its id = the value.
+ * Particles from a user mask. A binary mask — its only nonzero value is 1, 255 or 65535 — is split into
+ * connected components (ids 1…n); otherwise it is a label image and each distinct nonzero value is one
+ * particle whose id is that value (a label image holding a single particle labelled 7 gives id 7).
  * Border particles are kept: the user chose them.
  */
 export function segmentFromMask(mask: ArrayLike<number>, width: number, height: number, options: { pixel_um: number; connectivity?: Connectivity }): Segmentation {
@@ -358,7 +359,8 @@ export function segmentFromMask(mask: ArrayLike<number>, width: number, height: 
     const v = mask[i];
     if (v && !Number.isNaN(v)) { values.add(v); if (values.size > 65536) break; }
   }
-  if (values.size <= 1) {
+  const only = values.size === 1 ? [...values][0] : NaN;
+  if (values.size === 0 || only === 1 || only === 255 || only === 65535) {
     const fg = new Uint8Array(width * height);
     for (let i = 0; i < fg.length; i++) fg[i] = mask[i] && !Number.isNaN(mask[i]) ? 1 : 0;
     const cc = labelComponents(fg, width, height, options.connectivity ?? 8);

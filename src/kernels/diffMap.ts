@@ -73,6 +73,8 @@ export interface DiffMapKernelOptions {
   maxBatch: number;
   /** workgroup size [x, y] (WGSL overrides WG_X, WG_Y); default [16, 16] */
   workgroup?: [number, number];
+  /** consecutive pixels per invocation of the map pass (WGSL override); default 4 */
+  pixelsPerInvocation?: number;
 }
 
 export class DiffMapKernel {
@@ -81,6 +83,7 @@ export class DiffMapKernel {
   readonly maxBatch: number;
   readonly smoothRadius: number;
   readonly workgroup: [number, number];
+  readonly pixelsPerInvocation: number;
   /** ΔI/I0 of the last batch: maxBatch × width·height float32, frame-major */
   readonly diff: GPUBuffer;
 
@@ -115,6 +118,8 @@ export class DiffMapKernel {
     if (wgx * wgy > lim.maxComputeInvocationsPerWorkgroup || wgx > lim.maxComputeWorkgroupSizeX || wgy > lim.maxComputeWorkgroupSizeY) {
       throw new Error(`workgroup ${wgx}×${wgy} exceeds this device's limits (${lim.maxComputeInvocationsPerWorkgroup} invocations, ${lim.maxComputeWorkgroupSizeX}×${lim.maxComputeWorkgroupSizeY})`);
     }
+    const ppi = opts.pixelsPerInvocation ?? 4;
+    if (!Number.isInteger(ppi) || ppi < 1 || ppi > 64) throw new Error(`pixelsPerInvocation = ${ppi} is not allowed: use an integer from 1 to 64`);
     checkDiffGrid(lim, width, height, opts.maxBatch, [wgx, wgy]);
     this.device = device;
     this.width = width;
@@ -122,6 +127,7 @@ export class DiffMapKernel {
     this.maxBatch = opts.maxBatch;
     this.smoothRadius = checkSmoothRadius(opts.smoothRadius);
     this.workgroup = [wgx, wgy];
+    this.pixelsPerInvocation = ppi;
     const pixels = width * height;
     const S = GPUBufferUsage.STORAGE;
 
@@ -155,9 +161,11 @@ export class DiffMapKernel {
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'DiffMap.pipelineLayout', bindGroupLayouts: [this.layout] });
-    const constants = { WG_X: wgx, WG_Y: wgy };
-    const pipeline = (entryPoint: string) =>
-      device.createComputePipeline({ label: `DiffMap.${entryPoint}`, layout: pipelineLayout, compute: { module, entryPoint, constants } });
+    const pipeline = (entryPoint: string) => {
+      const constants: Record<string, number> = { WG_X: wgx, WG_Y: wgy };
+      if (entryPoint === 'diffMain') constants.PIXELS_PER_INVOCATION = ppi; // only that entry point uses it
+      return device.createComputePipeline({ label: `DiffMap.${entryPoint}`, layout: pipelineLayout, compute: { module, entryPoint, constants } });
+    };
     this.diffPipeline = pipeline('diffMain');
     this.rowsPipeline = pipeline('smoothRows');
     this.colsPipeline = pipeline('smoothCols');
@@ -230,7 +238,7 @@ export class DiffMapKernel {
     const gx = Math.ceil(this.width / this.workgroup[0]), gy = Math.ceil(this.height / this.workgroup[1]);
     pass.setBindGroup(0, this.bindGroup);
     pass.setPipeline(this.diffPipeline);
-    pass.dispatchWorkgroups(gx, gy, this.nFrames);
+    pass.dispatchWorkgroups(Math.ceil(this.width / (this.workgroup[0] * this.pixelsPerInvocation)), gy, this.nFrames);
     if (this.smoothRadius > 0) {
       pass.setPipeline(this.rowsPipeline);
       pass.dispatchWorkgroups(gx, gy, this.nFrames);

@@ -18,7 +18,7 @@ export class DiffusionStepKernel {
   /** bindGroups[k] reads xi[k] and writes xi[1 − k] */
   private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
 
-  constructor(private readonly device: GPUDevice, private readonly nx: number, private readonly ny: number, b: DiffusionBuffers) {
+  constructor(device: GPUDevice, private readonly nx: number, private readonly ny: number, b: DiffusionBuffers) {
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + source });
     this.pipeline = device.createComputePipeline({
       label: 'DiffusionStep.pipeline',

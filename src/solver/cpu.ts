@@ -13,15 +13,21 @@
  *   Φ̃(θs_w) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w      (true wall value, checked against the cut-off)
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
+import { phiRuns, stencilRuns } from './cpuKernels';
+import type { CpuThreads } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 
+/** Grids with at least this many particle cells use a second thread where one is available. */
+export const THREAD_MIN_CELLS = 1 << 17;
+
 export class CpuSolver implements Solver {
-  readonly backend = 'cpu (TypeScript float32 reference)';
+  backend = 'cpu (TypeScript float32 reference)';
   readonly bytesPerCell: number;
-  /** ξ = θ0 − θ, NaN outside */
-  private xi: Float32Array;
-  private next: Float32Array;
+  /** the two ξ = θ0 − θ buffers (NaN outside); cur is the current state */
+  private readonly bufs: [Float32Array, Float32Array];
+  private cur: 0 | 1 = 0;
+  private threads: CpuThreads | null = null;
   private readonly phi: Float32Array;
   /** number of inside 4-neighbours of each inside cell */
   private readonly nInside: Float32Array;
@@ -30,13 +36,17 @@ export class CpuSolver implements Solver {
   private params: StepParams | null = null;
   private stopped = false;
 
-  constructor(private readonly problem: Problem) {
+  /**
+   * A single-threaded solver. `CpuSolver.create` adds a second thread on large grids in Node.
+   * `shared`: allocate the arrays on SharedArrayBuffers (needed for threads).
+   */
+  constructor(private readonly problem: Problem, shared = false) {
     const { nx, ny, inside } = problem.grid;
     const n = nx * ny;
-    this.xi = new Float32Array(n).fill(NaN);
-    this.next = new Float32Array(n).fill(NaN);
-    this.phi = new Float32Array(n); // 0 outside: an outside neighbour contributes nothing
-    this.nInside = new Float32Array(n);
+    const f32 = (len: number) => (shared ? new Float32Array(new SharedArrayBuffer(4 * len)) : new Float32Array(len));
+    this.bufs = [f32(n).fill(NaN), f32(n).fill(NaN)];
+    this.phi = f32(n); // 0 outside: an outside neighbour contributes nothing
+    this.nInside = f32(n);
     const runs: number[] = [];
     for (let row = 0; row < ny; row++) {
       let start = -1;
@@ -44,7 +54,7 @@ export class CpuSolver implements Solver {
         const i = row * nx + col;
         const ins = col < nx && inside[i] === 1;
         if (ins) {
-          this.xi[i] = this.next[i] = 0;
+          this.bufs[0][i] = this.bufs[1][i] = 0;
           this.nInside[i] = inside[i - 1] + inside[i + 1] + inside[i - nx] + inside[i + nx];
           if (start < 0) start = i;
         } else if (start >= 0) {
@@ -53,8 +63,26 @@ export class CpuSolver implements Solver {
         }
       }
     }
-    this.runs = Int32Array.from(runs);
+    this.runs = shared ? new Int32Array(new SharedArrayBuffer(4 * runs.length)) : new Int32Array(runs.length);
+    this.runs.set(runs);
     this.bytesPerCell = 16;
+  }
+
+  /** A solver with a second thread when the grid is large and worker threads exist (Node). */
+  static async create(problem: Problem, options: { threads?: boolean } = {}): Promise<CpuSolver> {
+    const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
+    const canThread = typeof SharedArrayBuffer !== 'undefined' && typeof process !== 'undefined' && Boolean(process.versions?.node);
+    if (!want || !canThread) return new CpuSolver(problem);
+    const solver = new CpuSolver(problem, true);
+    const { CpuThreads } = await import('./cpuThreads');
+    const table = new Float32Array(new SharedArrayBuffer(problem.table.phi.byteLength));
+    table.set(problem.table.phi);
+    solver.threads = await CpuThreads.start({
+      xi: solver.bufs, phi: solver.phi, nIn: solver.nInside, runs: solver.runs, table,
+      nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0,
+    });
+    solver.backend = 'cpu (TypeScript float32 reference, 2 threads)';
+    return solver;
   }
 
   setStep(params: StepParams): void {
@@ -73,20 +101,11 @@ export class CpuSolver implements Solver {
     const { r, fluxPerStep, surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
     for (let s = 0; s < n; s++) {
-      const xi = this.xi, out = this.next;
-      for (let k = 0; k < runs.length; k += 2) {
-        for (let i = runs[k], e = runs[k + 1]; i < e; i++) {
-          const x = (theta0 - xi[i]) * N;
-          let j = x | 0; // truncation; for x < 0 the clamp gives j = 0 and x − j extrapolates
-          j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
-          const a = table[j];
-          phi[i] = a + (x - j) * (table[j + 1] - a);
-        }
-      }
-      for (let k = 0; k < runs.length; k += 2) {
-        for (let i = runs[k], e = runs[k + 1]; i < e; i++) {
-          out[i] = xi[i] - r * (phi[i - 1] + phi[i + 1] + phi[i - nx] + phi[i + nx] - nIn[i] * phi[i]);
-        }
+      const xi = this.bufs[this.cur], out = this.bufs[1 - this.cur];
+      if (this.threads) this.threads.step(this.cur, r);
+      else {
+        phiRuns(xi, phi, runs, 0, runs.length, table, N, theta0);
+        stencilRuns(xi, out, phi, nIn, runs, 0, runs.length, r, nx);
       }
       let minS = Infinity, maxS = -Infinity;
       for (let w = 0; w < index.length; w++) {
@@ -102,8 +121,7 @@ export class CpuSolver implements Solver {
           if (ps > maxS) maxS = ps;
         }
       }
-      this.xi = out;
-      this.next = xi;
+      this.cur = (1 - this.cur) as 0 | 1;
       if (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi)) {
         this.stopped = true;
         return { steps: s + 1, stopped: true };
@@ -113,7 +131,7 @@ export class CpuSolver implements Solver {
   }
 
   async stats(): Promise<FieldStats> {
-    const xi = this.xi, theta0 = this.problem.theta0;
+    const xi = this.bufs[this.cur], theta0 = this.problem.theta0;
     let sum = 0, count = 0, mn = Infinity, mx = -Infinity;
     for (let k = 0; k < this.runs.length; k += 2) {
       for (let i = this.runs[k]; i < this.runs[k + 1]; i++) {
@@ -136,8 +154,11 @@ export class CpuSolver implements Solver {
 
   async field(): Promise<Float32Array> {
     const theta0 = this.problem.theta0;
-    return Float32Array.from(this.xi, (v) => theta0 - v); // NaN stays NaN outside
+    return Float32Array.from(this.bufs[this.cur], (v) => theta0 - v); // NaN stays NaN outside
   }
 
-  destroy(): void {}
+  destroy(): void {
+    this.threads?.stop();
+    this.threads = null;
+  }
 }

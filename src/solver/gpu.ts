@@ -37,7 +37,7 @@ export class GpuSolver implements Solver {
   private params: StepParams | null = null;
   private stepsReported = 0;
 
-  private constructor(private readonly gpu: GpuContext, private readonly problem: Problem) {
+  private constructor(gpu: GpuContext, private readonly problem: Problem) {
     const device = (this.device = gpu.device);
     const { nx, ny, inside, walls } = problem.grid;
     const n = nx * ny;
@@ -55,7 +55,7 @@ export class GpuSolver implements Solver {
     this.uniforms = buffer('uniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
     this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
     const phiTable = buffer('phiTable', problem.table.phi.byteLength, S.STORAGE | S.COPY_DST);
-    device.queue.writeBuffer(phiTable, 0, problem.table.phi);
+    device.queue.writeBuffer(phiTable, 0, problem.table.phi as Float32Array<ArrayBuffer>);
     const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
     this.state = buffer('state', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST);

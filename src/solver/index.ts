@@ -15,5 +15,5 @@ export { CpuSolver, GpuSolver };
 
 export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {
   if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem);
-  return new CpuSolver(problem);
+  return CpuSolver.create(problem);
 }

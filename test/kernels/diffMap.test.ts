@@ -101,11 +101,11 @@ function makeScene(w: number, h: number, nFrames: number, kind: 'u8' | 'u16' | '
   return { ref, frames };
 }
 
-async function runKernel(w: number, h: number, ref: Float32Array, frames: FrameData[], shifts: ([number, number] | undefined)[], smoothRadius = 0, workgroup?: [number, number]) {
+async function runKernel(w: number, h: number, ref: Float32Array, frames: FrameData[], shifts: ([number, number] | undefined)[], smoothRadius = 0, workgroup?: [number, number], pixelsPerInvocation?: number) {
   const ctx = gpu();
   const { device } = ctx;
   return expectNoGpuError(device, async () => {
-    const k = new DiffMapKernel(ctx, { width: w, height: h, reference: ref, smoothRadius, maxBatch: frames.length, workgroup });
+    const k = new DiffMapKernel(ctx, { width: w, height: h, reference: ref, smoothRadius, maxBatch: frames.length, workgroup, pixelsPerInvocation });
     k.upload(frames, shifts);
     const enc = device.createCommandEncoder({ label: 'test.diffMap' });
     const pass = enc.beginComputePass({ label: 'test.diffMap.pass' });
@@ -173,13 +173,16 @@ describe('DiffMapKernel vs diffMapCpu', () => {
     });
   }
 
-  it('frames of mixed formats in one batch, odd pixel count (padded uploads)', async () => {
+  it('frames of mixed formats in one batch, odd pixel count (padded uploads), several grid shapes', async () => {
     const w = 33, h = 7; // 231 pixels: 8- and 16-bit frames are not whole words
     const a = makeScene(w, h, 1, 'u8', 1), b = makeScene(w, h, 1, 'u16', 2), c = makeScene(w, h, 1, 'f32', 3);
     const frames = [a.frames[0], b.frames[0], c.frames[0], Uint8Array.from(a.frames[0], (v) => 255 - v)];
     const shifts: [number, number][] = [[0, 0], [0.5, 0.5], [-1, 0], [3, 2]];
-    const g = await runKernel(w, h, b.ref, frames, shifts);
-    frames.forEach((fr, f) => expectClose(g[f], diffMapCpu(fr, b.ref, w, h, { shift: shifts[f] }), 1e-6));
+    // default grid, and others: 1 and 3 pixels per invocation (33 is no multiple of 3·8), 8×4 workgroups
+    for (const [wg, ppi] of [[undefined, undefined], [[8, 4], 3], [[4, 2], 1]] as [[number, number] | undefined, number | undefined][]) {
+      const g = await runKernel(w, h, b.ref, frames, shifts, 0, wg, ppi);
+      frames.forEach((fr, f) => expectClose(g[f], diffMapCpu(fr, b.ref, w, h, { shift: shifts[f] }), 1e-6));
+    }
   });
 
   it('smoothing (r = 1, 3) matches, NaN holes kept', async () => {

@@ -75,7 +75,7 @@ describe('exact solution, constant D, uniform flux on a disk', () => {
 
   test('RMS error falls under refinement, overall order > 1.5', async () => {
     const hs = [R / 10, R / 20, R / 40, R / 80];
-    const errs = [];
+    const errs: number[] = [];
     for (const h of hs) errs.push((await errors(h))[1].rmsField); // τ = 0.2
     const orders = errs.slice(1).map((e, i) => Math.log(errs[i] / e) / Math.log(2));
     console.log('RMS field errors at τ = 0.2', errs, 'observed orders', orders);

@@ -1,0 +1,270 @@
+/**
+ * `ionflux analyze` end to end: in process through main(argv) for the outputs and most bad input, and
+ * as a real child process (`node <built cli>.js analyze …`, built with Vite into an ignored folder) for
+ * exit codes and the one-line messages on stderr. Failures must leave nothing behind.
+ */
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { main } from '../../src/cli/main';
+import { openMovie } from '../../src/io/movie';
+import { writeSynthMovie, synthFrames, type SynthOptions } from '../helpers/synthMovie';
+import { writeTiffStack } from '../../src/io/tiffWrite';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-analyze-cli-'));
+// inside node_modules (ignored by git) so that the bundle finds its packages
+const buildDir = path.join(ROOT, 'node_modules', '.ionflux-test', `analyze-cli-${process.pid}`);
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(buildDir, { recursive: true, force: true });
+});
+
+async function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
+  try {
+    return { code: await main(args), stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const R = 14;
+const shrinking = (s: number) => R * Math.sqrt(Math.max(0, 1 - s));
+const synth: SynthOptions = {
+  width: 96, height: 56, frames: 10, noise: 8, seed: 2, drift: (f) => [0.2 * f, -0.1 * f],
+  particles: [
+    { cx: 26, cy: 28, radius_px: R, coreRadius: shrinking },
+    { cx: 68, cy: 27, radius_px: R, coreRadius: shrinking, coreOffset: (_f, s) => [0.9 * (R - shrinking(s)), 0] },
+  ],
+};
+const movie = path.join(tmp, 'movie.tif');
+const capacity = path.join(tmp, 'cap.csv');
+
+/** no output folder and no staging leftovers next to it */
+function nothingLeft(out: string): void {
+  expect(existsSync(out)).toBe(false);
+  const dir = path.dirname(out);
+  expect(readdirSync(dir).filter((f) => f.startsWith(path.basename(out) + '.'))).toEqual([]);
+}
+
+beforeAll(async () => {
+  await writeSynthMovie(movie, synth, { pixel_um: 0.08, frame_s: 30 });
+  writeFileSync(capacity, 'time_s,capacity_mAh_g,voltage_V\n0,0,3.6\n300,10,3.9\n');
+});
+
+describe('analyze writes SPEC §6 files', () => {
+  test('all files, the right labels, capacity on every axis, metadata from the ImageJ stack', async () => {
+    const out = path.join(tmp, 'ok');
+    const r = await run(['analyze', movie, '--capacity', capacity, '--backend', 'cpu', '--out', out]);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['diff.tif', 'frames.csv', 'montage.png', 'particle_1', 'particle_2', 'particles.csv', 'summary.json', 'traces.csv']);
+    expect(readdirSync(path.join(out, 'particle_2')).sort()).toEqual(['kymograph.csv', 'kymograph.png']);
+    const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(s).toMatchObject({ frames: 10, width: 96, height: 56, pixel_um: 0.08, frame_s: 30, referenceFrame: 0, particles: 2, asymmetricFraction: 0.5 });
+    expect(s.backend).toMatch(/^cpu/);
+    expect(s.drift_px).toHaveLength(10);
+    expect(Math.abs(s.drift_px[9][0] - 1.8)).toBeLessThan(0.2);
+    expect(Math.abs(s.drift_px[9][1] + 0.9)).toBeLessThan(0.2);
+    const particles = readFileSync(path.join(out, 'particles.csv'), 'utf8').trim().split('\n');
+    expect(particles[0]).toBe('id,area_um2,eqRadius_um,centroidX_um,centroidY_um,asymmetric,maxComOffsetRel');
+    // labels follow raster order of each particle's first pixel: the right-hand (asymmetric) one sits higher
+    const byX = particles.slice(1).map((l) => l.split(',')).sort((a, b) => Number(a[3]) - Number(b[3]));
+    expect(byX.map((c) => c[5])).toEqual(['false', 'true']);
+    const traces = readFileSync(path.join(out, 'traces.csv'), 'utf8').trim().split('\n');
+    expect(traces).toHaveLength(1 + 2 * 10);
+    expect(traces[1 + 3].split(',').slice(0, 4)).toEqual(['1', '3', '90', '3']); // 90 s → 3 mAh/g
+    // diff.tif is a float32 ImageJ stack with the movie's calibration
+    const diff = await openMovie(path.join(out, 'diff.tif'));
+    expect([diff.frames, diff.width, diff.height, diff.sampleType, diff.pixel_um, diff.frame_s]).toEqual([10, 96, 56, 'float32', 0.08, 30]);
+    await diff.close();
+    const png = PNG.sync.read(readFileSync(path.join(out, 'particle_2', 'kymograph.png')));
+    expect(png.width).toBeGreaterThan(100);
+  });
+
+  test('--pixel-um and --frame-s override the metadata; --line-angle and --kymo-axis time', async () => {
+    const out = path.join(tmp, 'override');
+    const r = await run(['analyze', movie, '--pixel-um', '0.1', '--frame-s', '5', '--line-angle', '45', '--kymo-axis', 'time', '--reference', '1', '--backend', 'cpu', '--quiet', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect([s.pixel_um, s.frame_s, s.referenceFrame]).toEqual([0.1, 5, 1]);
+    expect(s.parameters.pixelSizeSource).toBe('option');
+    expect(s.kymographs.map((k: { angleDeg: number; axis: string }) => [k.angleDeg, k.axis])).toEqual([[45, 'time'], [45, 'time']]);
+    expect(s.drift_px[1]).toEqual([0, 0]);
+  });
+
+  test('a folder of PNG frames with a user mask (label values)', async () => {
+    const dir = path.join(tmp, 'pngs');
+    mkdirSync(dir);
+    const frames = synthFrames({ ...synth, sampleType: 'uint8', particleIntensity: 200, background: 20, noise: 0, drift: undefined });
+    frames.forEach((f, k) => {
+      const png = new PNG({ width: synth.width, height: synth.height });
+      for (let i = 0; i < f.length; i++) { png.data[4 * i] = png.data[4 * i + 1] = png.data[4 * i + 2] = f[i]; png.data[4 * i + 3] = 255; }
+      writeFileSync(path.join(dir, `img_${k + 1}.png`), PNG.sync.write(png, { colorType: 0 }));
+    });
+    // mask: only the right-hand particle, label value 7
+    const mask = new Uint16Array(synth.width * synth.height);
+    for (let y = 0; y < synth.height; y++) for (let x = 0; x < synth.width; x++) if (Math.hypot(x + 0.5 - 68, y + 0.5 - 27) < R - 0.5) mask[y * synth.width + x] = 7;
+    const maskFile = path.join(tmp, 'mask.tif');
+    await writeTiffStack(maskFile, [mask], { width: synth.width, height: synth.height, sampleType: 'uint16' });
+    const out = path.join(tmp, 'folder');
+    const r = await run(['analyze', dir, '--mask', maskFile, '--pixel-um', '0.08', '--frame-s', '30', '--backend', 'cpu', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(readdirSync(out)).toContain('particle_7');
+    const lines = readFileSync(path.join(out, 'particles.csv'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1].split(',')[0]).toBe('7');
+    expect(lines[1].split(',')[5]).toBe('true');
+  });
+
+  test('without pixel size or frame interval: warnings, and the tables still written', async () => {
+    const file = path.join(tmp, 'plain.tif');
+    await writeTiffStack(file, synthFrames({ ...synth, frames: 3 }), { width: synth.width, height: synth.height, sampleType: 'uint16' });
+    const out = path.join(tmp, 'plain');
+    const r = await run(['analyze', file, '--backend', 'cpu', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: .*plain\.tif has no pixel size .*--pixel-um/);
+    expect(r.stderr).toMatch(/warning: .*no frame interval .*--frame-s/);
+    // a capacity file needs frame times
+    const r2 = await run(['analyze', file, '--capacity', capacity, '--backend', 'cpu', '--out', path.join(tmp, 'plain2')]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/^ionflux: --capacity .*cap\.csv needs frame times .*give --frame-s\n$/);
+    nothingLeft(path.join(tmp, 'plain2'));
+  });
+
+  test('GPU (when this machine has an adapter) and CPU agree', async () => {
+    const cpu = path.join(tmp, 'b-cpu'), auto = path.join(tmp, 'b-auto');
+    expect((await run(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', cpu])).code).toBe(0);
+    expect((await run(['analyze', movie, '--backend', 'auto', '--quiet', '--out', auto])).code).toBe(0);
+    const a = readFileSync(path.join(cpu, 'traces.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    const b = readFileSync(path.join(auto, 'traces.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) for (let k = 0; k < a[i].length; k++) {
+      if (Number.isNaN(a[i][k])) expect(b[i][k]).toBeNaN();
+      else expect(Math.abs(a[i][k] - b[i][k])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(a[i][k])));
+    }
+    expect(readFileSync(path.join(cpu, 'particles.csv'), 'utf8')).toBe(readFileSync(path.join(auto, 'particles.csv'), 'utf8'));
+  });
+});
+
+describe('bad input: one clear line, non-zero exit, nothing written', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['a truncated TIFF', () => {
+      const bytes = readFileSync(movie);
+      const f = path.join(tmp, 'truncated.tif');
+      writeFileSync(f, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+      return [f];
+    }, /truncated\.tif is truncated/],
+    ['a file that is not an image', () => {
+      const f = path.join(tmp, 'notes.tif');
+      writeFileSync(f, 'time,value\n1,2\n');
+      return [f];
+    }, /notes\.tif is not a TIFF file/],
+    ['frames of different sizes', () => {
+      const d = path.join(tmp, 'sizes');
+      mkdirSync(d, { recursive: true });
+      for (const [name, w] of [['f1.png', 8], ['f2.png', 8], ['f3.png', 9]] as const) {
+        const png = new PNG({ width: w, height: 6 });
+        png.data.fill(255);
+        writeFileSync(path.join(d, name), PNG.sync.write(png));
+      }
+      return [d];
+    }, /frame 3 \(f3\.png\) is 9×6 pixels but frame 1 \(f1\.png\) is 8×6/],
+    ['an empty folder', () => {
+      const d = path.join(tmp, 'empty');
+      mkdirSync(d, { recursive: true });
+      return [d];
+    }, /folder .*empty has no PNG or TIFF frames/],
+    ['a capacity file without the needed columns', () => {
+      const f = path.join(tmp, 'badcap.csv');
+      writeFileSync(f, 'time,charge\n0,0\n');
+      return [movie, '--capacity', f];
+    }, /capacity file .*badcap\.csv has columns \[time, charge\] but needs time_s and capacity_mAh_g/],
+    ['a reference frame past the end', () => [movie, '--reference', '10'], /--reference = 10 is not allowed .* use 0 … 9/],
+    ['a mask of the wrong size', () => {
+      const f = path.join(tmp, 'smallmask.png');
+      const png = new PNG({ width: 10, height: 10 });
+      png.data.fill(255);
+      writeFileSync(f, PNG.sync.write(png));
+      return [movie, '--mask', f];
+    }, /mask .*smallmask\.png is 10×10 pixels but the movie's frames are 96×56/],
+    ['a missing movie', () => [path.join(tmp, 'nope.tif')], /movie .*nope\.tif does not exist/],
+    ['a bad backend', () => [movie, '--backend', 'fast'], /--backend = 'fast' is not allowed: use one of auto, gpu, cpu/],
+  ];
+  for (const [name, setup, message] of cases) {
+    test(name, async () => {
+      const args = setup();
+      const out = path.join(tmp, `out-${name.replace(/\W+/g, '-')}`);
+      const backend = args.includes('--backend') ? [] : ['--backend', 'cpu'];
+      const r = await run(['analyze', ...args, ...backend, '--out', out]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.startsWith('ionflux: ')).toBe(true);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      nothingLeft(out);
+    });
+  }
+
+  test('an option value that is not a number is refused by the parser', async () => {
+    const out = path.join(tmp, 'badnum');
+    const r = await run(['analyze', movie, '--pixel-um', 'abc', '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--pixel-um = 'abc' is not allowed: use a number > 0/);
+    nothingLeft(out);
+  });
+
+  test('a movie with no particle: a clear message, empty tables, exit 0', async () => {
+    const f = path.join(tmp, 'blank.tif');
+    await writeSynthMovie(f, { width: 40, height: 40, frames: 3, particles: [], noise: 4 }, { pixel_um: 0.1, frame_s: 1 });
+    const out = path.join(tmp, 'blank');
+    const r = await run(['analyze', f, '--backend', 'cpu', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: no particle found in reference frame 0 of .*blank\.tif/);
+    expect(readFileSync(path.join(out, 'particles.csv'), 'utf8')).toBe('id,area_um2,eqRadius_um,centroidX_um,centroidY_um,asymmetric,maxComOffsetRel\n');
+    expect(readFileSync(path.join(out, 'traces.csv'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('as a child process (node <bundle> analyze …)', () => {
+  let cli = '';
+  beforeAll(() => {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--outDir', buildDir, '--logLevel', 'error'], { cwd: ROOT, stdio: 'pipe' });
+    cli = path.join(buildDir, 'cli.js');
+  }, 120_000);
+  const node = (args: string[]) => spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify('file://' + cli)}); process.exitCode = await main(process.argv.slice(1));`, ...args], { encoding: 'utf8' });
+
+  test('success: exit 0, results in the folder, a summary line on stderr', () => {
+    const out = path.join(tmp, 'child-ok');
+    const r = node(['analyze', movie, '--backend', 'cpu', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/analyze: 10 frames, 2 particle\(s\), asymmetric 50 %/);
+    expect(existsSync(path.join(out, 'summary.json'))).toBe(true);
+  });
+
+  test('a truncated TIFF: exit 1, one line, nothing written', () => {
+    const bytes = readFileSync(movie);
+    const f = path.join(tmp, 'cut-by-copy.tif');
+    writeFileSync(f, bytes.subarray(0, bytes.length - 5000));
+    const out = path.join(tmp, 'child-trunc');
+    const r = node(['analyze', f, '--backend', 'cpu', '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ionflux: .*cut-by-copy\.tif is truncated.*\n$/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    nothingLeft(out);
+  });
+
+  test('not an image: exit 1, one line', () => {
+    const f = path.join(tmp, 'child-text.tif');
+    writeFileSync(f, 'hello');
+    const r = node(['analyze', f, '--out', path.join(tmp, 'child-text')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ionflux: movie .*child-text\.tif is only 5 bytes long: give a multi-page TIFF/);
+  });
+});
