@@ -16,10 +16,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { diffMapCpu, labelReduceCpu, type FrameData } from '../../src/imaging/diffmap';
+import { diffMapCpu, labelReduceCpu } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { createTiffStackWriter } from '../../src/io/tiffWrite';
-import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow } from '../harness';
+import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
 /** A deterministic 16-bit scene: textured background, disk particles, frames that brighten over time. */
 export function syntheticScene(width: number, height: number, nFrames: number, nParticles = 12) {
@@ -76,9 +76,9 @@ async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
   const { reference, labels, nLabels, frames } = syntheticScene(size, size, nFrames);
   const shift: [number, number] = [0.37, -0.61];
 
-  const np = ctx.numpy(numpyScript(size, samples)) as { median_s: number; min_s: number; max_s: number; samples: number; numpy: string } | null;
+  const np = ctx.numpy(numpyScript(size, samples)) as (Timing & { numpy: string }) | null;
   if (np) {
-    rows.push({ id: id('numpy'), case: caseName, backend: 'numpy', size: sizeLabel, value: 1 / np.median_s, unit, better: 'higher', spread: spreadOf(np as never), note: `(I - I0) / I0, float32, NumPy ${np.numpy}, no NaN handling` });
+    rows.push({ id: id('numpy'), case: caseName, backend: 'numpy', size: sizeLabel, value: 1 / np.median_s, unit, better: 'higher', spread: spreadOf(np), note: `(I - I0) / I0, float32, NumPy ${np.numpy}, no NaN handling` });
   } else {
     ctx.log('diff-map: no python3 with NumPy, baseline skipped');
   }
@@ -244,6 +244,3 @@ export const imagingCases: BenchCase[] = [
   { name: 'diff-map', run: diffMapRows },
   { name: 'analyze-peak-memory', run: peakMemoryRows },
 ];
-
-/** kept for callers that hold frames of any type */
-export type { FrameData };

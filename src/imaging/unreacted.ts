@@ -25,6 +25,30 @@ export interface UnreactedStats {
 }
 
 /**
+ * The metrics from the 8 per-particle sums that the label reductions produce (labelReduceCpu and
+ * the GPU kernel): [pixelCount, sumDiff, finiteCount, unreactedCount, sumCol, sumRow,
+ * sumColUnreacted, sumRowUnreacted]. One definition for every caller.
+ */
+export function statsFromSums(sums: ArrayLike<number>, pixel_um: number): UnreactedStats {
+  const [n, sumDiff, nFinite, nu, sx, sy, ux, uy] = Array.from({ length: 8 }, (_, k) => sums[k]);
+  const toUm = (p: number, count: number) => (p / count + 0.5) * pixel_um;
+  const particleCom_um: [number, number] = n ? [toUm(sx, n), toUm(sy, n)] : [NaN, NaN];
+  const unreactedCom_um: [number, number] | null = nu ? [toUm(ux, nu), toUm(uy, nu)] : null;
+  const rEq = Math.sqrt((n * pixel_um * pixel_um) / Math.PI);
+  const comOffset_um = unreactedCom_um ? Math.hypot(unreactedCom_um[0] - particleCom_um[0], unreactedCom_um[1] - particleCom_um[1]) : null;
+  return {
+    particlePixels: n,
+    unreactedPixels: nu,
+    unreactedFraction: n ? nu / n : 0,
+    particleCom_um,
+    unreactedCom_um,
+    comOffset_um,
+    comOffsetRel: comOffset_um === null ? null : comOffset_um / rEq,
+    meanDiff: nFinite ? sumDiff / nFinite : NaN,
+  };
+}
+
+/**
  * @param diff  ΔI/I0 image, row-major [height][width]; NaN pixels are skipped
  * @param mask  particle mask of the same size, nonzero = particle
  * @param width image width in pixels
@@ -42,19 +66,5 @@ export function unreactedStats(diff: ArrayLike<number>, mask: ArrayLike<number>,
     sumDiff += v; nDiff++;
     if (v < threshold) { nu++; ux += col; uy += row; }
   }
-  const toUm = (p: number, count: number) => (p / count + 0.5) * pixel_um;
-  const particleCom_um: [number, number] = n ? [toUm(sx, n), toUm(sy, n)] : [NaN, NaN];
-  const unreactedCom_um: [number, number] | null = nu ? [toUm(ux, nu), toUm(uy, nu)] : null;
-  const rEq = Math.sqrt((n * pixel_um * pixel_um) / Math.PI);
-  const comOffset_um = unreactedCom_um ? Math.hypot(unreactedCom_um[0] - particleCom_um[0], unreactedCom_um[1] - particleCom_um[1]) : null;
-  return {
-    particlePixels: n,
-    unreactedPixels: nu,
-    unreactedFraction: n ? nu / n : 0,
-    particleCom_um,
-    unreactedCom_um,
-    comOffset_um,
-    comOffsetRel: comOffset_um === null ? null : comOffset_um / rEq,
-    meanDiff: nDiff ? sumDiff / nDiff : NaN,
-  };
+  return statsFromSums([n, sumDiff, nDiff, nu, sx, sy, ux, uy], pixel_um);
 }

@@ -17,6 +17,8 @@ import { phiRuns, stencilRuns } from './cpuKernels';
 import type { CpuThreads } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
+import { forwardModel, type Camera } from '../optics/forward';
+import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
 
 /** Grids with at least this many particle cells use a second thread where one is available. */
 export const THREAD_MIN_CELLS = 1 << 17;
@@ -155,6 +157,11 @@ export class CpuSolver implements Solver {
   async field(): Promise<Float32Array> {
     const theta0 = this.problem.theta0;
     return Float32Array.from(this.bufs[this.cur], (v) => theta0 - v); // NaN stays NaN outside
+  }
+
+  async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {
+    const image = forwardModel(await this.field(), camera, this.problem.theta0);
+    return unreactedStats(image.diff, image.mask, image.width, image.pixel_um, threshold);
   }
 
   destroy(): void {

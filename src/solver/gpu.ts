@@ -13,6 +13,9 @@ import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { packWalls, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
+import { ForwardModelKernel } from '../kernels/forwardModel';
+import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
+import type { Camera } from '../optics/forward';
 
 /** ξ written into cells outside the particle (the kernels treat ≥ 1e30 as outside). */
 const OUTSIDE = 3.0e38;
@@ -34,10 +37,14 @@ export class GpuSolver implements Solver {
   private readonly reduce: FieldReduceKernel;
   private readonly uniformStaging = new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES));
   private current: 0 | 1 = 0;
+  private readonly gpu: GpuContext;
+  /** built on the first optics() call for a camera, reused after */
+  private forward: { camera: Camera; kernel: ForwardModelKernel } | null = null;
   private params: StepParams | null = null;
   private stepsReported = 0;
 
   private constructor(gpu: GpuContext, private readonly problem: Problem) {
+    this.gpu = gpu;
     const device = (this.device = gpu.device);
     const { nx, ny, inside, walls } = problem.grid;
     const n = nx * ny;
@@ -155,7 +162,24 @@ export class GpuSolver implements Solver {
     return xi;
   }
 
+  async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {
+    if (this.forward?.camera !== camera) {
+      this.forward?.kernel.destroy();
+      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.xi));
+      this.forward = { camera, kernel };
+    }
+    const k = this.forward.kernel;
+    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.optics' });
+    const pass = enc.beginComputePass({ label: 'GpuSolver.forwardModel' });
+    k.encode(pass, this.current, threshold);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    const words = new Uint32Array(await readBuffer(this.device, k.reduce.partials, k.reduce.partialBytesPerFrame));
+    return statsFromSums(k.reduce.reduceFrame(words), camera.pixel_um);
+  }
+
   destroy(): void {
+    this.forward?.kernel.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

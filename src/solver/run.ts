@@ -4,7 +4,7 @@
  * and measures the outputs. It drives the CPU and the GPU solver alike.
  */
 import { createCamera, forwardModel, type Camera, type CameraImage } from '../optics/forward';
-import { unreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
 import { maxStableDt, reachableRange, stepParams, stepSign, type Problem } from './problem';
 import type { FieldStats, Solver } from './types';
 
@@ -26,7 +26,6 @@ export interface Snapshot extends Measurement {
   name: string;
   /** θ on the grid, NaN outside */
   field: Float32Array;
-  camera: CameraImage;
   /** the state at the end of the run, added when it is not a requested time */
   final: boolean;
 }
@@ -69,10 +68,12 @@ export function measureField(problem: Problem, field: Float32Array, camera: Came
   const optics = problem.config.optics;
   const image = forwardModel(field, camera, problem.theta0);
   const s = unreactedStats(image.diff, image.mask, image.width, image.pixel_um, optics.unreactedThreshold);
-  const vec: [number, number] | null = s.unreactedCom_um
-    ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])]
-    : null;
-  return { camera: image, comOffset_um: s.comOffset_um, comOffsetRel: s.comOffsetRel, comOffsetVector_um: vec, unreactedFraction: s.unreactedFraction };
+  return { camera: image, comOffset_um: s.comOffset_um, comOffsetRel: s.comOffsetRel, comOffsetVector_um: comVector(s), unreactedFraction: s.unreactedFraction };
+}
+
+/** unreacted COM − particle COM in physical axes (x right, y up; image rows grow downward) */
+function comVector(s: UnreactedStats): [number, number] | null {
+  return s.unreactedCom_um ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])] : null;
 }
 
 export async function runSimulation(problem: Problem, solver: Solver, options: RunOptions = {}): Promise<RunResult> {
@@ -95,20 +96,20 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   let stopReason: RunResult['stopReason'] = 'protocol-end';
 
   const camera = createCamera(problem.grid, cfg.optics);
-  const measure = async (time: number, stats: FieldStats, field: Float32Array) => {
-    const m = measureField(problem, field, camera);
-    const meas: Measurement = {
+  const measure = async (time: number, stats: FieldStats): Promise<Measurement> => {
+    // on the GPU solver this runs on the GPU and reads back a few dozen bytes, not the field
+    const o = await solver.optics(camera, cfg.optics.unreactedThreshold);
+    return {
       time_s: time,
       capacity_mAh_g: (problem.theta0 - stats.meanTheta) * Q,
       meanTheta: stats.meanTheta,
       minSurfaceTheta: stats.minSurfaceTheta,
       maxSurfaceTheta: stats.maxSurfaceTheta,
-      comOffset_um: m.comOffset_um,
-      comOffsetRel: m.comOffsetRel,
-      comOffsetVector_um: m.comOffsetVector_um,
-      unreactedFraction: m.unreactedFraction,
+      comOffset_um: o.comOffset_um,
+      comOffsetRel: o.comOffsetRel,
+      comOffsetVector_um: comVector(o),
+      unreactedFraction: o.unreactedFraction,
     };
-    return { meas, camera: m.camera };
   };
 
   /** Records what is due at time t: a trace row (due, or forced), a snapshot (requested, or the final one). */
@@ -124,14 +125,13 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       dtMax = maxStableDt(problem, range);
       warnings.push(`θ reached ${stats.minTheta.toFixed(3)} at t = ${t.toFixed(1)} s: time step re-chosen (${dtMax.toExponential(3)} s)`);
     }
-    const field = await solver.field();
-    const { meas, camera: image } = await measure(t, stats, field);
+    const meas = await measure(t, stats);
     if (traceDue) {
       trace.push(meas);
       while (nextTrace <= t + tol) nextTrace += traceEvery;
     }
     if ((snapDue || finalSnap) && options.keepSnapshots !== false) {
-      snapshots.push({ ...meas, name: `theta_${String(Math.round(t)).padStart(4, '0')}s`, field, camera: image, final: !snapDue });
+      snapshots.push({ ...meas, name: `theta_${String(Math.round(t)).padStart(4, '0')}s`, field: await solver.field(), final: !snapDue });
     }
     if (snapDue) nextSnap++;
   };

@@ -2,6 +2,8 @@
  * The one interface both solvers implement: the float32 TypeScript reference (CpuSolver) and the
  * WGSL one (GpuSolver). The time loop (run.ts) drives either without knowing which.
  */
+import type { Camera } from '../optics/forward';
+import type { UnreactedStats } from '../imaging/unreacted';
 import type { StepParams } from './problem';
 
 export interface FieldStats {
@@ -33,5 +35,10 @@ export interface Solver {
   stats(): Promise<FieldStats>;
   /** θ on the grid, row-major [ny][nx], NaN outside the particle */
   field(): Promise<Float32Array>;
+  /**
+   * The current state seen through the optical forward model by `camera` (SPEC §2): unreacted
+   * fraction and centre-of-mass offsets (threshold: ΔI/I0 below which a pixel is unreacted).
+   */
+  optics(camera: Camera, threshold: number): Promise<UnreactedStats>;
   destroy(): void;
 }

@@ -204,6 +204,28 @@ describe('DiffMapKernel vs diffMapCpu', () => {
     g.forEach((v, i) => (i === 4 ? expect(Number.isNaN(v)).toBe(true) : expect(v).toBe(0)));
   });
 
+  it('undoes a known drift on the GPU: integer exactly, fractional on a bilinear field, NaN strip where it leaves the frame', async () => {
+    const w = 29, h = 18, r = rng(77);
+    const ref = Float32Array.from({ length: w * h }, () => 100 + Math.floor(r() * 60000));
+    const [dx, dy] = [-2, 3]; // content moved left 2, down 3
+    const frame = new Uint16Array(w * h).fill(1);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const xs = x - dx, ys = y - dy;
+      if (xs >= 0 && xs < w && ys >= 0 && ys < h) frame[y * w + x] = ref[ys * w + xs];
+    }
+    const g = (x: number, y: number) => 300 + 11 * x - 4 * y + 0.5 * x * y;
+    const [fx, fy] = [0.75, -1.25];
+    const lin = new Float32Array(w * h), linFrame = new Float32Array(w * h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { lin[y * w + x] = g(x, y); linFrame[y * w + x] = g(x - fx, y - fy); }
+    const [a] = await runKernel(w, h, ref, [frame], [[dx, dy]]);
+    const [b] = await runKernel(w, h, lin, [linFrame], [[fx, fy]]);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (x + dx >= 0 && y + dy <= h - 1) expect(a[i]).toBe(0); else expect(Number.isNaN(a[i])).toBe(true);
+      if (x + fx <= w - 1 && y + fy >= 0) expect(Math.abs(b[i])).toBeLessThan(1e-6); else expect(Number.isNaN(b[i])).toBe(true);
+    }
+  });
+
   it('frame word packing: u8 4 per word, u16 2, f32 1, rounded up', () => {
     expect(frameWords(FrameFormat.u8, 9)).toBe(3);
     expect(frameWords(FrameFormat.u16, 9)).toBe(5);

@@ -50,7 +50,16 @@ describe('GPU solver = CPU reference', () => {
         expect(d.maxAbs).toBeLessThanOrEqual(TOL);
         expect(Math.abs(a.minSurfaceTheta - b.minSurfaceTheta)).toBeLessThanOrEqual(10 * TOL);
         expect(Math.abs(a.meanTheta - b.meanTheta)).toBeLessThanOrEqual(TOL);
+        // optical metrics: the GPU forward model + label reduction against the CPU forward model
+        expect(Math.abs(a.unreactedFraction - b.unreactedFraction)).toBeLessThanOrEqual(0.002);
+        if (b.comOffset_um !== null) expect(Math.abs((a.comOffset_um as number) - b.comOffset_um)).toBeLessThanOrEqual(1e-4);
       }
+      // every trace row too (these never read the field back on the GPU)
+      expect(gpuRun.result.trace.length).toBe(cpu.result.trace.length);
+      for (let i = 0; i < cpu.result.trace.length; i++) {
+        expect(Math.abs(gpuRun.result.trace[i].unreactedFraction - cpu.result.trace[i].unreactedFraction)).toBeLessThanOrEqual(0.002);
+      }
+      if (name.startsWith('fig4c')) expect(cpu.result.trace.some((r) => r.unreactedFraction > 0.05 && r.unreactedFraction < 0.95)).toBe(true);
       // the fields really changed (a kernel that does nothing would otherwise pass)
       const last = cpu.result.snapshots[cpu.result.snapshots.length - 1];
       expect(cpu.problem.theta0 - last.meanTheta).not.toBeCloseTo(0, 3);
