@@ -27,26 +27,27 @@ async function stepRate(problem: Problem, solver: Solver, steps: number, samples
   return { t, rate: (problem.grid.cells * steps) / t.median_s };
 }
 
+/** The same step, vectorised in NumPy float32 as a careful NumPy user would (in-place, np.take). */
 const numpyStep = (n: number, steps: number) => `
 import json, time, numpy as np
 n, steps, N = ${n}, ${steps}, 4096
 yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
 mask = ((xx - n/2)**2 + (yy - n/2)**2) < ((n-2)/2)**2
 table = np.cumsum(np.concatenate([[0], np.full(N, 1.0/N)])).astype(np.float32)
-nin = np.zeros((n, n), np.float32)
+slope = np.diff(table).astype(np.float32)
 m = mask.astype(np.float32)
+nin = np.zeros((n, n), np.float32)
 nin[1:-1,1:-1] = m[:-2,1:-1] + m[2:,1:-1] + m[1:-1,:-2] + m[1:-1,2:]
-xi = np.where(mask, np.float32(0.1), np.float32(0)).astype(np.float32)
-xi += (0.05 * np.sin(xx * 0.01)).astype(np.float32) * mask
-r = np.float32(0.2)
+xi = (np.float32(0.1) + 0.05 * np.sin(xx * 0.01)).astype(np.float32) * m
+rm = (np.float32(0.2) * m).astype(np.float32)
 def step(xi):
-    x = (np.float32(1) - xi) * np.float32(N)
-    j = np.clip(x.astype(np.int32), 0, N - 1)
-    phi = table[j] + (x - j) * (table[j + 1] - table[j])
-    phi *= mask
-    lap = phi[:-2,1:-1] + phi[2:,1:-1] + phi[1:-1,:-2] + phi[1:-1,2:] - nin[1:-1,1:-1] * phi[1:-1,1:-1]
-    out = xi.copy()
-    out[1:-1,1:-1] -= r * lap * mask[1:-1,1:-1]
+    x = np.float32(1) - xi; x *= np.float32(N)
+    j = x.astype(np.int32); np.minimum(j, N - 1, out=j)
+    x -= j
+    phi = np.take(slope, j); phi *= x; phi += np.take(table, j); phi *= m
+    lap = phi[:-2,1:-1] + phi[2:,1:-1]; lap += phi[1:-1,:-2]; lap += phi[1:-1,2:]
+    lap -= nin[1:-1,1:-1] * phi[1:-1,1:-1]; lap *= rm[1:-1,1:-1]
+    out = xi.copy(); out[1:-1,1:-1] -= lap
     return out
 xi = step(xi)
 times = []

@@ -152,6 +152,25 @@ describe('movie reader', () => {
     expect(await userError(openMovie(one))).toMatch(/truncated/);
   });
 
+  it('reads ImageJ stacks stored as one IFD with contiguous pages (how ImageJ writes > 4 GiB)', async () => {
+    const file = path.join(dir, 'onedir.tif');
+    const pages = [0, 1, 2].map((k) => Uint16Array.from({ length: 20 }, (_, i) => 100 * k + i));
+    await writeTiffStack(file, pages, { width: 5, height: 4, sampleType: 'uint16', imagej: { pixel_um: 0.2, frame_s: 3 } });
+    // cut the IFD chain after the first directory: only the description says there are 3 images
+    const b = readFileSync(file);
+    const entries = b.readUInt16LE(8);
+    b.writeUInt32LE(0, 8 + 2 + 12 * entries);
+    writeFileSync(file, b);
+    const m = await openMovie(file);
+    expect([m.frames, m.sampleType, m.frame_s]).toEqual([3, 'uint16', 3]);
+    expect(m.notes.join(' ')).toMatch(/contiguous/);
+    expect(Array.from(await m.readFrame(2))).toEqual(Array.from(pages[2]));
+    await m.close();
+    // truncated: the description promises more pages than the file holds
+    writeFileSync(file, b.subarray(0, b.length - 2 * (2 + 12 * entries + 4) - 10)); // into page 3
+    expect(await userError(openMovie(file))).toMatch(/truncated: its ImageJ description says images=3/);
+  });
+
   it('refuses multi-channel ImageJ hyperstacks', async () => {
     // patch the description of a written stack: "frames=2" -> "channels=2"
     const file = path.join(dir, 'hyper.tif');
