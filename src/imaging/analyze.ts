@@ -349,7 +349,15 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   // ---- figures and tables
   const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
   const capValues = cap?.capacity_mAh_g ?? null;
-  const particleMask = (i: number) => seg.labels[i] !== 0;
+  // colour ranges come from particle pixels away from the particle's edge: at the edge (and in the
+  // background beside it) I0 is small or mixed, and resampling of drifted frames makes |ΔI/I0| large
+  const interior = (i: number, label: number) => {
+    const c = i % width, r = (i - c) / width;
+    const l = seg.labels;
+    return l[i] === label && label !== 0 && c > 0 && r > 0 && c < width - 1 && r < height - 1 &&
+      l[i - 1] === label && l[i + 1] === label && l[i - width] === label && l[i + width] === label;
+  };
+  const particleMask = (i: number) => interior(i, seg.labels[i]);
   const range = options.diffRange ?? robustRange(montage.values(), nLabels ? particleMask : undefined);
   if (montage.size) {
     const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
@@ -381,7 +389,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     await writeFile(path.join(dir, 'kymograph.csv'), lines.join('\n') + '\n');
 
     let axis: 'time' | 'capacity' = 'time';
-    let image = { rows, min: times_s[0], max: times_s[frames - 1] };
+    // a one-frame movie still needs an axis of non-zero length: the frame's interval around its time
+    let image = frames > 1 ? { rows, min: times_s[0], max: times_s[frames - 1] } : { rows, min: times_s[0] - frame_s / 2, max: times_s[0] + frame_s / 2 };
     if (kymoAxisReq !== 'time' && capValues) {
       const rs = resampleRows(rows, capValues, Math.max(2, rows.length));
       if (rs) { image = rs; axis = 'capacity'; }
@@ -390,14 +399,13 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     const nRows = image.rows.length;
     const field = new Float32Array(nRows * line.samples);
     image.rows.forEach((row, k) => field.set(row, k * line.samples));
-    // colour range from the samples inside the particle: the background next to its edge has a small
-    // I0, so its ΔI/I0 is noisy and would wash out the particle's signal
+    // colour range from the samples inside the particle (see `interior`)
     const inside = new Uint8Array(line.samples);
     for (let k = 0; k < line.samples; k++) {
       const f = line.samples > 1 ? k / (line.samples - 1) : 0;
       const c = Math.floor(line.start_px[0] + f * (line.end_px[0] - line.start_px[0]));
       const rr = Math.floor(line.start_px[1] + f * (line.end_px[1] - line.start_px[1]));
-      inside[k] = c >= 0 && c < width && rr >= 0 && rr < height && seg.labels[rr * width + c] === r.particle.label ? 1 : 0;
+      inside[k] = c >= 0 && c < width && rr >= 0 && rr < height && interior(rr * width + c, r.particle.label) ? 1 : 0;
     }
     const kRange = options.diffRange ?? robustRange([field], (i) => inside[i % line.samples] === 1);
     const tUnitMin = axis === 'time' && image.max >= 120;

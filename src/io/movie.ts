@@ -11,7 +11,8 @@
  * Everything the user can fix (not a TIFF, truncated, frames of different sizes, empty folder) is a
  * UserError naming the file, the bad value and what is allowed.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { endianness } from 'node:os';
 import path from 'node:path';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { PNG } from 'pngjs';
@@ -283,7 +284,7 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
         const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
         if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index + 1} is incomplete`);
         const bytesPer = info.bits / 8;
-        if ((contiguous.littleEndian ? 'LE' : 'BE') !== (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'LE' : 'BE') && bytesPer > 1) {
+        if ((contiguous.littleEndian ? 'LE' : 'BE') !== endianness() && bytesPer > 1) {
           if (bytesPer === 2) buf.swap16(); else if (bytesPer === 4) buf.swap32(); else buf.swap64();
         }
         const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
@@ -358,7 +359,6 @@ export async function readImage(file: string): Promise<{ data: FrameData; width:
     throw new UserError(`${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}`);
   }
   if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(file);
     const data = decodePng(file, bytes);
     return { data, width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };

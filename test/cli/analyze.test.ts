@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
@@ -21,6 +21,7 @@ const buildDir = path.join(ROOT, 'node_modules', '.ionflux-test', `analyze-cli-$
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
   rmSync(buildDir, { recursive: true, force: true });
+  try { rmdirSync(path.dirname(buildDir)); } catch { /* another run's build is still there */ }
 });
 
 async function run(args: string[]): Promise<{ code: number; stderr: string }> {
