@@ -8,7 +8,7 @@
 
 @group(0) @binding(2) var<storage, read> xiIn: array<f32>;
 @group(0) @binding(3) var<storage, read_write> xiOut: array<f32>;
-@group(0) @binding(4) var<storage, read> state: array<u32, 4>;
+@group(0) @binding(4) var<storage, read> state: array<u32, 8>;
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;

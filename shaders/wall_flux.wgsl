@@ -1,11 +1,16 @@
-// The boundary flux and the cut-off, after each diffusion step. One workgroup walks the list of wall
-// cells (O(perimeter), small): adds the flux through the cell's wall faces,
+// The boundary flux and the cut-off, after each diffusion step, in two entry points.
+//
+// `main`, one invocation per wall cell (O(perimeter) cells, many workgroups so a large GPU runs them
+// at once): adds the flux through the cell's wall faces,
 //   ξ_w ← ξ_w + fluxPerStep·fluxWeight_w        (fluxWeight = Σ_faces s_norm·|n·e_f|, SPEC §1),
 // computes the true wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w, reduces min and max
-// in workgroup memory, and thread 0 counts the step and raises the stop flag when min Φ̃(θs) reaches
-// the charge cut-off (or max the discharge one): the step that crossed is kept, later ones are
-// no-ops, exactly like the CPU reference, with no readback per step.
-// With applyFlux = 0 it only measures θs (for reports).
+// in workgroup memory, and merges them into the run state with one atomicMin/atomicMax per workgroup
+// (floats mapped to order-preserving u32 keys: WGSL has no float atomics).
+// `finalize`, one invocation, after `main`: counts the step, raises the stop flag when min Φ̃(θs)
+// reached the charge cut-off (max: the discharge one), keeps the step's min/max for reports and resets
+// the accumulators. The step that crossed is kept and later ones are no-ops (diffusion_step copies,
+// `main` returns), exactly like the CPU reference, with no readback per step.
+// With applyFlux = 0, `main` only measures θs (for reports; the host resets and reads the keys).
 // Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 ξ (read_write), 3 wall cells, 4 run state.
 
 struct Wall {
@@ -15,29 +20,35 @@ struct Wall {
   _pad: f32,
 }
 
-struct RunState {
-  stopped: u32,
-  steps: u32,
-  minPhiS: f32,
-  maxPhiS: f32,
-}
-
+// state[0] stopped, [1] steps taken, [2] min key accumulator, [3] max key accumulator,
+// [4] min key of the last step, [5] max key of the last step
 @group(0) @binding(2) var<storage, read_write> xi: array<f32>;
 @group(0) @binding(3) var<storage, read> walls: array<Wall>;
-@group(0) @binding(4) var<storage, read_write> state: RunState;
+@group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>, 8>;
 
-override WG: u32 = 256;
+/** u32 key with the order of the float: atomicMin/atomicMax on keys are min/max on floats. */
+fn orderedKey(f: f32) -> u32 {
+  let b = bitcast<u32>(f);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn keyValue(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
+
+override WG: u32 = 64;
 var<workgroup> redMin: array<f32, WG>;
 var<workgroup> redMax: array<f32, WG>;
 var<workgroup> wasStopped: u32;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) l: u32) {
-  if (l == 0u) { wasStopped = state.stopped; }
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(local_invocation_index) l: u32) {
+  if (l == 0u) { wasStopped = atomicLoad(&state[0]); }
   if (workgroupUniformLoad(&wasStopped) != 0u) { return; }
   var mn = 3.0e38;
   var mx = -3.0e38;
-  for (var k = l; k < U.nWalls; k += WG) {
+  let k = g.x;
+  if (k < U.nWalls) {
     let wall = walls[k];
     var v = xi[wall.index];
     if (U.applyFlux != 0u) {
@@ -45,8 +56,8 @@ fn main(@builtin(local_invocation_index) l: u32) {
       xi[wall.index] = v;
     }
     let ps = phiOfTheta(U.theta0 - v) - U.surfaceFactor * wall.surfaceOffset;
-    mn = min(mn, ps);
-    mx = max(mx, ps);
+    mn = ps;
+    mx = ps;
   }
   redMin[l] = mn;
   redMax[l] = mx;
@@ -59,13 +70,22 @@ fn main(@builtin(local_invocation_index) l: u32) {
     workgroupBarrier();
   }
   if (l == 0u) {
-    state.minPhiS = redMin[0];
-    state.maxPhiS = redMax[0];
-    if (U.applyFlux != 0u) {
-      state.steps = state.steps + 1u;
-      let below = U.checkBelow != 0u && redMin[0] <= U.stopBelowPhi;
-      let above = U.checkAbove != 0u && redMax[0] >= U.stopAbovePhi;
-      if (below || above) { state.stopped = 1u; }
-    }
+    atomicMin(&state[2], orderedKey(redMin[0]));
+    atomicMax(&state[3], orderedKey(redMax[0]));
   }
+}
+
+@compute @workgroup_size(1)
+fn finalize() {
+  if (U.applyFlux == 0u || atomicLoad(&state[0]) != 0u) { return; }
+  let minKey = atomicLoad(&state[2]);
+  let maxKey = atomicLoad(&state[3]);
+  atomicStore(&state[4], minKey);
+  atomicStore(&state[5], maxKey);
+  atomicStore(&state[1], atomicLoad(&state[1]) + 1u);
+  let below = U.checkBelow != 0u && keyValue(minKey) <= U.stopBelowPhi;
+  let above = U.checkAbove != 0u && keyValue(maxKey) >= U.stopAbovePhi;
+  if (below || above) { atomicStore(&state[0], 1u); }
+  atomicStore(&state[2], 0xffffffffu);
+  atomicStore(&state[3], 0u);
 }

@@ -1,8 +1,8 @@
 /**
- * Owner of shaders/wall_flux.wgsl: boundary flux, true wall θs and the cut-off flag, one workgroup
- * over the wall-cell list. Two bind groups per ξ buffer: stepping (the run's uniforms and state) and
- * measuring (separate uniforms with applyFlux = 0 and a separate state, so a report never touches the
- * run's stop flag or step count).
+ * Owner of shaders/wall_flux.wgsl: boundary flux, true wall θs and the cut-off flag. `main` runs one
+ * invocation per wall cell (many workgroups), `finalize` one invocation that decides the stop. Two
+ * bind groups per ξ buffer: stepping (the run's uniforms and state) and measuring (separate uniforms
+ * with applyFlux = 0 and a separate state, so a report never touches the run's stop flag or count).
  */
 import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
 import source from '../../shaders/wall_flux.wgsl?raw';
@@ -19,6 +19,10 @@ export interface WallBuffers {
 
 /** Bytes of one Wall struct in the WGSL (index u32, fluxWeight f32, surfaceOffset f32, pad). */
 export const WALL_STRIDE = 16;
+/** Bytes of the run state: 8 u32 (see the WGSL). */
+export const RUN_STATE_BYTES = 32;
+/** state words 2 and 3 before a step or a measurement: the min and max key accumulators, empty */
+export const EMPTY_ACCUMULATORS = [0xffffffff, 0] as const;
 
 export function packWalls(index: Uint32Array, fluxWeight: Float32Array, surfaceOffset: Float32Array): ArrayBuffer {
   const buf = new ArrayBuffer(Math.max(1, index.length) * WALL_STRIDE);
@@ -31,20 +35,37 @@ export function packWalls(index: Uint32Array, fluxWeight: Float32Array, surfaceO
   return buf;
 }
 
+/** The float behind an order-preserving u32 key (inverse of the WGSL orderedKey). */
+export function keyValue(key: number): number {
+  const u = new Uint32Array(1);
+  u[0] = key & 0x80000000 ? key & 0x7fffffff : ~key >>> 0;
+  return new Float32Array(u.buffer)[0];
+}
+
 export class WallFluxKernel {
-  static readonly WG = 256;
-  private readonly pipeline: GPUComputePipeline;
+  static readonly WG = 64;
+  private readonly main: GPUComputePipeline;
+  private readonly finalize: GPUComputePipeline;
   private readonly step: [GPUBindGroup, GPUBindGroup];
   private readonly measure: [GPUBindGroup, GPUBindGroup];
+  private readonly finalizeGroup: GPUBindGroup;
+  private readonly workgroups: number;
 
-  constructor(device: GPUDevice, b: WallBuffers) {
+  constructor(device: GPUDevice, b: WallBuffers, nWalls: number) {
     const module = device.createShaderModule({ label: 'WallFlux.module', code: kirchhoff + source });
-    this.pipeline = device.createComputePipeline({
-      label: 'WallFlux.pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main', constants: { WG: WallFluxKernel.WG } },
+    const layout = device.createBindGroupLayout({
+      label: 'WallFlux.layout',
+      entries: [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+      ],
     });
-    const layout = this.pipeline.getBindGroupLayout(0);
+    const pipelineLayout = device.createPipelineLayout({ label: 'WallFlux.pipelineLayout', bindGroupLayouts: [layout] });
+    this.main = device.createComputePipeline({ label: 'WallFlux.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants: { WG: WallFluxKernel.WG } } });
+    this.finalize = device.createComputePipeline({ label: 'WallFlux.finalize', layout: pipelineLayout, compute: { module, entryPoint: 'finalize', constants: { WG: WallFluxKernel.WG } } });
     const make = (k: 0 | 1, uniforms: GPUBuffer, state: GPUBuffer, what: string) => device.createBindGroup({
       label: `WallFlux.${what}${k}`,
       layout,
@@ -58,19 +79,24 @@ export class WallFluxKernel {
     });
     this.step = [make(0, b.uniforms, b.state, 'step'), make(1, b.uniforms, b.state, 'step')];
     this.measure = [make(0, b.measureUniforms, b.measureState, 'measure'), make(1, b.measureUniforms, b.measureState, 'measure')];
+    this.finalizeGroup = this.step[0]; // finalize touches only uniforms and state
+    this.workgroups = Math.max(1, Math.ceil(nWalls / WallFluxKernel.WG));
   }
 
-  /** Records the boundary flux on xi[k] (the buffer the diffusion step just wrote). */
+  /** Records the boundary flux on xi[k] (the buffer the diffusion step just wrote) and the stop check. */
   encodeStep(pass: GPUComputePassEncoder, k: 0 | 1): void {
-    pass.setPipeline(this.pipeline);
+    pass.setPipeline(this.main);
     pass.setBindGroup(0, this.step[k]);
+    pass.dispatchWorkgroups(this.workgroups);
+    pass.setPipeline(this.finalize);
+    pass.setBindGroup(0, this.finalizeGroup);
     pass.dispatchWorkgroups(1);
   }
 
-  /** Records a θs measurement of xi[k] into the measuring state. */
+  /** Records a θs measurement of xi[k] into the measuring state's key accumulators. */
   encodeMeasure(pass: GPUComputePassEncoder, k: 0 | 1): void {
-    pass.setPipeline(this.pipeline);
+    pass.setPipeline(this.main);
     pass.setBindGroup(0, this.measure[k]);
-    pass.dispatchWorkgroups(1);
+    pass.dispatchWorkgroups(this.workgroups);
   }
 }

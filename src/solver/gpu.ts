@@ -1,8 +1,9 @@
 /**
  * The WGSL solver: the same discretisation as CpuSolver (see there), on any WebGPU adapter.
- * Per step two dispatches, diffusion_step (all cells, ping-pong ξ buffers) then wall_flux (the wall
- * list: boundary flux, θs, cut-off flag); many steps are recorded into one command buffer and the
- * only readback per `advance` is the 16-byte run state. Fields and reductions are read back only
+ * Per step three dispatches: diffusion_step (all cells, ping-pong ξ buffers), wall_flux `main` (one
+ * invocation per wall cell: boundary flux, θs, min/max) and `finalize` (one invocation: step count,
+ * cut-off flag); many steps are recorded into one command buffer and the only readback per
+ * `advance` is the 32-byte run state. Fields and reductions are read back only
  * when an output is due.
  */
 import { readBuffer, withErrorScope, type GpuContext } from '../gpu/device';
@@ -10,7 +11,7 @@ import { thetaOfPhi } from '../model/diffusivity';
 import { DiffusionStepKernel } from '../kernels/diffusionStep';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
-import { packWalls, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
+import { EMPTY_ACCUMULATORS, keyValue, packWalls, RUN_STATE_BYTES, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { ForwardModelKernel } from '../kernels/forwardModel';
@@ -65,13 +66,13 @@ export class GpuSolver implements Solver {
     device.queue.writeBuffer(phiTable, 0, problem.table.phi as Float32Array<ArrayBuffer>);
     const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
-    this.state = buffer('state', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST);
-    this.measureState = buffer('measureState', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.state = buffer('state', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.measureState = buffer('measureState', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.diffusion = new DiffusionStepKernel(device, nx, ny, { uniforms: this.uniforms, phiTable, xi: this.xi, state: this.state });
     this.wall = new WallFluxKernel(device, {
       uniforms: this.uniforms, measureUniforms: this.measureUniforms, phiTable, xi: this.xi, walls: wallBuf,
       state: this.state, measureState: this.measureState,
-    });
+    }, walls.index.length);
     this.reduce = new FieldReduceKernel(device, n, this.xi);
     this.owned.push(this.reduce.partials);
     const bytes = this.owned.reduce((a, b) => a + b.size, 0);
@@ -104,7 +105,7 @@ export class GpuSolver implements Solver {
   setStep(params: StepParams): void {
     this.params = params;
     this.writeUniforms(this.uniforms, params, true);
-    this.device.queue.writeBuffer(this.state, 0, new Uint32Array(4));
+    this.device.queue.writeBuffer(this.state, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
     this.stepsReported = 0;
   }
 
@@ -132,6 +133,7 @@ export class GpuSolver implements Solver {
   async stats(): Promise<FieldStats> {
     const params = this.params ?? { dt_s: 0, r: 0, fluxPerStep: 0, surfaceFactor: 0, stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
     this.writeUniforms(this.measureUniforms, params, false);
+    this.device.queue.writeBuffer(this.measureState, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
     const enc = this.device.createCommandEncoder({ label: 'GpuSolver.stats' });
     const pass = enc.beginComputePass({ label: 'GpuSolver.reduce' });
     this.reduce.encode(pass, this.current);
@@ -140,17 +142,17 @@ export class GpuSolver implements Solver {
     this.device.queue.submit([enc.finish()]);
     const [partials, state] = await Promise.all([
       readBuffer(this.device, this.reduce.partials, this.reduce.workgroups * PARTIAL_BYTES),
-      readBuffer(this.device, this.measureState, 16),
+      readBuffer(this.device, this.measureState, RUN_STATE_BYTES),
     ]);
     const r = FieldReduceKernel.combine(new Float32Array(partials));
-    const s = new Float32Array(state);
+    const s = new Uint32Array(state);
     const theta0 = this.problem.theta0;
     return {
       meanTheta: theta0 - r.sum / r.count,
       minTheta: theta0 - r.max,
       maxTheta: theta0 - r.min,
-      minSurfaceTheta: thetaOfPhi(this.problem.table, s[2]),
-      maxSurfaceTheta: thetaOfPhi(this.problem.table, s[3]),
+      minSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[2])),
+      maxSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[3])),
     };
   }
 
