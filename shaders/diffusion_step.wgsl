@@ -1,5 +1,7 @@
 // One explicit Euler step of ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the extracted-Li state
 // ξ = θ0 − θ: ξ_i ← ξ_i − r·Σ_{inside 4-neighbours j} (Φ̃(θ_j) − Φ̃(θ_i)) (Kirchhoff face fluxes).
+// Each workgroup first evaluates Φ̃ once for its tile plus a one-cell halo into workgroup memory
+// (one table lookup per cell instead of five), then applies the stencil from the tile.
 // Faces to outside cells carry no diffusive flux here; the boundary flux is wall_flux.wgsl's job.
 // The grid has a margin of outside cells on every side, so inside cells never index past the array.
 // Once the run has hit its cut-off (state[0] ≠ 0) every cell is copied through unchanged, so the
@@ -12,9 +14,26 @@
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
+// Φ̃ of outside cells in the tile: far above any table value, tested with > OUTSIDE_PHI / 2
+const OUTSIDE_PHI: f32 = 1e30;
+var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) g: vec3u) {
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tw = WG_X + 2u;
+  let x0 = i32(wg.x * WG_X) - 1;
+  let y0 = i32(wg.y * WG_Y) - 1;
+  for (var t = lid.y * WG_X + lid.x; t < tw * (WG_Y + 2u); t += WG_X * WG_Y) {
+    let tx = x0 + i32(t % tw);
+    let ty = y0 + i32(t / tw);
+    var p = OUTSIDE_PHI;
+    if (tx >= 0 && ty >= 0 && u32(tx) < U.nx && u32(ty) < U.ny) {
+      let v = xiIn[u32(ty) * U.nx + u32(tx)];
+      if (v < OUTSIDE_MIN) { p = phiOfTheta(U.theta0 - v); }
+    }
+    tile[t] = p;
+  }
+  workgroupBarrier();
   if (g.x >= U.nx || g.y >= U.ny) { return; }
   let i = g.y * U.nx + g.x;
   let c = xiIn[i];
@@ -23,15 +42,16 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
     xiOut[i] = c;
     return;
   }
-  let pc = phiOfTheta(U.theta0 - c);
+  let t = (lid.y + 1u) * tw + lid.x + 1u;
+  let pc = tile[t];
   var acc = 0.0;
-  let w = xiIn[i - 1u];
-  if (w < OUTSIDE_MIN) { acc += phiOfTheta(U.theta0 - w) - pc; }
-  let e = xiIn[i + 1u];
-  if (e < OUTSIDE_MIN) { acc += phiOfTheta(U.theta0 - e) - pc; }
-  let n = xiIn[i - U.nx];
-  if (n < OUTSIDE_MIN) { acc += phiOfTheta(U.theta0 - n) - pc; }
-  let s = xiIn[i + U.nx];
-  if (s < OUTSIDE_MIN) { acc += phiOfTheta(U.theta0 - s) - pc; }
+  let w = tile[t - 1u];
+  if (w < OUTSIDE_PHI * 0.5) { acc += w - pc; }
+  let e = tile[t + 1u];
+  if (e < OUTSIDE_PHI * 0.5) { acc += e - pc; }
+  let n = tile[t - tw];
+  if (n < OUTSIDE_PHI * 0.5) { acc += n - pc; }
+  let s = tile[t + tw];
+  if (s < OUTSIDE_PHI * 0.5) { acc += s - pc; }
   xiOut[i] = c - U.r * acc;
 }
