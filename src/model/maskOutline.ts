@@ -4,43 +4,20 @@
  * (counter-clockwise) and the staircase is smoothed with a short moving average, so that the
  * boundary normals the grid needs are those of the particle rather than of the camera's pixels.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PNG } from 'pngjs';
-import { fromArrayBuffer } from 'geotiff';
+import { readImage } from '../io/movie';
 import { polygonOutline, type Outline, type Vec2 } from './geometry';
 
 async function readBinaryMask(full: string, file: string): Promise<{ mask: Uint8Array; width: number; height: number }> {
-  let bytes: Buffer;
   try {
-    bytes = await readFile(full);
+    const img = await readImage(full);
+    const mask = Uint8Array.from(img.data as ArrayLike<number>, (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0));
+    return { mask, width: img.width, height: img.height };
   } catch (e) {
-    throw new Error(`particle.file = '${file}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    // the reader names the full path first; name the config key and the value as written instead
+    const msg = (e as Error).message.startsWith(full) ? (e as Error).message.slice(full.length).trim() : (e as Error).message;
+    throw new Error(`particle.file = '${file}' ${msg}`);
   }
-  const isPng = bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  const isTiff = bytes[0] === bytes[1] && (bytes[0] === 0x49 || bytes[0] === 0x4d);
-  try {
-    if (isPng) {
-      const png = PNG.sync.read(bytes);
-      const mask = new Uint8Array(png.width * png.height);
-      // pngjs expands every PNG to 8-bit RGBA
-      for (let i = 0; i < mask.length; i++) {
-        const d = png.data;
-        mask[i] = (d[4 * i] | d[4 * i + 1] | d[4 * i + 2]) && d[4 * i + 3] ? 1 : 0;
-      }
-      return { mask, width: png.width, height: png.height };
-    }
-    if (isTiff) {
-      const tiff = await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-      const image = await tiff.getImage(0);
-      const [band] = (await image.readRasters({ samples: [0] })) as unknown as ArrayLike<number>[];
-      const mask = Uint8Array.from(band as ArrayLike<number>, (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0));
-      return { mask, width: image.getWidth(), height: image.getHeight() };
-    }
-  } catch (e) {
-    throw new Error(`particle.file = '${file}' is not a readable PNG/TIFF image: ${(e as Error).message}`);
-  }
-  throw new Error(`particle.file = '${file}' is not a PNG or TIFF image (allowed: .png, .tif/.tiff, nonzero = particle)`);
 }
 
 /** Keeps the largest 4-connected component of a binary mask; returns it and the number of components. */

@@ -101,3 +101,17 @@ describe('mask particles', () => {
     expect(g.perimeter_um / (2 * Math.PI * 1.2)).toBeLessThan(1.03);
   });
 });
+
+describe('mask particles from TIFF', () => {
+  test('a 16-bit TIFF mask (an ellipse) gives the ellipse area', async () => {
+    const { writeTiffStack } = await import('../../src/io/tiffWrite');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ionflux-mask-'));
+    const w = 80, h = 60;
+    const page = new Uint16Array(w * h);
+    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) page[r * w + c] = ((c + 0.5 - 40) / 30) ** 2 + ((r + 0.5 - 30) / 20) ** 2 < 1 ? 1000 : 0;
+    await writeTiffStack(path.join(dir, 'mask.tif'), [page], { width: w, height: h, sampleType: 'uint16' });
+    const o = await outlineFromMaskFile('mask.tif', 0.04, dir);
+    expect(o.area_um2 / (Math.PI * 30 * 20 * 0.04 ** 2)).toBeGreaterThan(0.97);
+    expect(o.area_um2 / (Math.PI * 30 * 20 * 0.04 ** 2)).toBeLessThan(1.03);
+  });
+});
