@@ -3,13 +3,13 @@
  * as a real child process (`node <built cli>.js analyze …`, built with Vite into an ignored folder) for
  * exit codes and the one-line messages on stderr. Failures must leave nothing behind.
  */
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { openMovie } from '../../src/io/movie';
 import { writeSynthMovie, synthFrames, type SynthOptions } from '../helpers/synthMovie';
 import { writeTiffStack } from '../../src/io/tiffWrite';
@@ -24,15 +24,7 @@ afterAll(() => {
   try { rmdirSync(path.dirname(buildDir)); } catch { /* another run's build is still there */ }
 });
 
-async function run(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = runCli;
 
 const R = 14;
 const shrinking = (s: number) => R * Math.sqrt(Math.max(0, 1 - s));

@@ -2,26 +2,18 @@
  * `ionflux simulate` end to end, in process: the files of SPEC §5, and bad input rejected with one
  * clear line and a non-zero exit code, leaving nothing behind in the output folder.
  */
-import { afterAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { decodeNpy } from '../../src/io/npy';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-sim-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = runCli;
 
 function writeConfig(name: string, config: unknown): string {
   const file = path.join(tmp, name);
