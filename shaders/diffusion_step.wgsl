@@ -1,15 +1,16 @@
-// One explicit Euler step of ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the extracted-Li state
-// ξ = θ0 − θ: ξ_i ← ξ_i − r·Σ_{inside 4-neighbours j} (Φ̃(θ_j) − Φ̃(θ_i)) (Kirchhoff face fluxes).
+// One explicit Euler step of ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the fixed-point state
+// q = (θ0 − θ)·QUANTA: q_i ← q_i − Σ_{inside 4-neighbours j} trunc(r·QUANTA·(Φ̃(θ_j) − Φ̃(θ_i)))
+// (Kirchhoff face fluxes; truncation is odd, so cell j computes exactly the negative integer).
 // Each workgroup first evaluates Φ̃ once for its tile plus a one-cell halo into workgroup memory
 // (one table lookup per cell instead of five), then applies the stencil from the tile.
 // Faces to outside cells carry no diffusive flux here; the boundary flux is wall_flux.wgsl's job.
 // The grid has a margin of outside cells on every side, so inside cells never index past the array.
 // Once the run has hit its cut-off (state[0] ≠ 0) every cell is copied through unchanged, so the
 // remaining steps of a batch are no-ops and the ping-pong buffers stay consistent.
-// Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 ξ in, 3 ξ out, 4 run state (read).
+// Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 q in, 3 q out, 4 run state (read).
 
-@group(0) @binding(2) var<storage, read> xiIn: array<f32>;
-@group(0) @binding(3) var<storage, read_write> xiOut: array<f32>;
+@group(0) @binding(2) var<storage, read> qIn: array<i32>;
+@group(0) @binding(3) var<storage, read_write> qOut: array<i32>;
 @group(0) @binding(4) var<storage, read> state: array<u32, 8>;
 
 override WG_X: u32 = 16;
@@ -28,30 +29,31 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3
     let ty = y0 + i32(t / tw);
     var p = OUTSIDE_PHI;
     if (tx >= 0 && ty >= 0 && u32(tx) < U.nx && u32(ty) < U.ny) {
-      let v = xiIn[u32(ty) * U.nx + u32(tx)];
-      if (v < OUTSIDE_MIN) { p = phiOfTheta(U.theta0 - v); }
+      let v = qIn[u32(ty) * U.nx + u32(tx)];
+      if (v != OUTSIDE_Q) { p = phiOfTheta(thetaOfQ(v)); }
     }
     tile[t] = p;
   }
   workgroupBarrier();
   if (g.x >= U.nx || g.y >= U.ny) { return; }
   let i = g.y * U.nx + g.x;
-  let c = xiIn[i];
-  if (c >= OUTSIDE_MIN) { return; }
+  let c = qIn[i];
+  if (c == OUTSIDE_Q) { return; }
   if (state[0] != 0u) {
-    xiOut[i] = c;
+    qOut[i] = c;
     return;
   }
   let t = (lid.y + 1u) * tw + lid.x + 1u;
   let pc = tile[t];
-  var acc = 0.0;
+  let rq = U.r * QUANTA;
+  var acc = 0;
   let w = tile[t - 1u];
-  if (w < OUTSIDE_PHI * 0.5) { acc += w - pc; }
+  if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
   let e = tile[t + 1u];
-  if (e < OUTSIDE_PHI * 0.5) { acc += e - pc; }
+  if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
   let n = tile[t - tw];
-  if (n < OUTSIDE_PHI * 0.5) { acc += n - pc; }
+  if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
   let s = tile[t + tw];
-  if (s < OUTSIDE_PHI * 0.5) { acc += s - pc; }
-  xiOut[i] = c - U.r * acc;
+  if (s < OUTSIDE_PHI * 0.5) { acc += i32(rq * (s - pc)); }
+  qOut[i] = c - acc;
 }

@@ -5,7 +5,7 @@
 //       tmp[i·W + p] = (Σ_k wx[p][k]·ξ[i, j0+k] over inside cells, Σ_k wx[p][k] over inside cells)
 //   entry `cols`: one invocation per camera pixel (q, p):
 //       diff[q·W + p] = κ·Σ_k wy[q][k]·tmp.x / Σ_k wy[q][k]·tmp.y inside the particle mask, else NaN
-// NaN is written as its bit pattern (WGSL has no NaN literal). Outside cells (ξ ≥ 1e30) add nothing.
+// NaN is written as its bit pattern (WGSL has no NaN literal). Outside cells (q = i32 max) add nothing.
 // Bindings (group 0): 0 params, 1 ξ, 2 tmp (vec2 per grid row × camera column), 3 x weights
 // (start, count, offset per camera column), 4 y weights (same per camera row), 5 weight values,
 // 6 camera mask (u32 per pixel), 7 diff (f32 per camera pixel).
@@ -22,7 +22,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> xi: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<i32>; // fixed-point ξ·2^28, i32 max outside
 @group(0) @binding(2) var<storage, read_write> tmp: array<vec2f>;
 @group(0) @binding(3) var<storage, read> wxIndex: array<vec4u>;
 @group(0) @binding(4) var<storage, read> wyIndex: array<vec4u>;
@@ -48,10 +48,10 @@ fn rows(@builtin(global_invocation_id) g: vec3u) {
   var num = 0.0;
   var den = 0.0;
   for (var k = 0u; k < w.y; k++) {
-    let v = xi[i * P.nx + w.x + k];
-    if (v < 1e30) {
+    let v = q[i * P.nx + w.x + k];
+    if (v != 2147483647) {
       let c = weights[w.z + k];
-      num += c * v;
+      num += c * (f32(v) * 3.7252902984619140625e-9); // ξ = q·2^-28
       den += c;
     }
   }

@@ -1,8 +1,9 @@
 // The boundary flux and the cut-off, after each diffusion step, in two entry points.
 //
 // `main`, one invocation per wall cell (O(perimeter) cells, many workgroups so a large GPU runs them
-// at once): adds the flux through the cell's wall faces,
-//   ξ_w ← ξ_w + fluxPerStep·fluxWeight_w        (fluxWeight = Σ_faces s_norm·|n·e_f|, SPEC §1),
+// at once): adds the flux through the cell's wall faces in whole quanta,
+//   q_w ← q_w + wallQuanta_w     (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA into integers
+//                                 whose total per step is exact to ½ quantum: src/solver/quanta.ts),
 // computes the true wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w, reduces min and max
 // in workgroup memory, and merges them into the run state with one atomicMin/atomicMax per workgroup
 // (floats mapped to order-preserving u32 keys: WGSL has no float atomics).
@@ -11,20 +12,22 @@
 // the accumulators. The step that crossed is kept and later ones are no-ops (diffusion_step copies,
 // `main` returns), exactly like the CPU reference, with no readback per step.
 // With applyFlux = 0, `main` only measures θs (for reports; the host resets and reads the keys).
-// Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 ξ (read_write), 3 wall cells, 4 run state.
+// Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 q (read_write), 3 wall cells, 4 run state,
+// 5 wall quanta per step.
 
 struct Wall {
   index: u32,
-  fluxWeight: f32,
+  fluxWeight: f32,    // kept for reference; the flux itself comes from wallQuanta
   surfaceOffset: f32, // s_norm·δ [m]
   _pad: f32,
 }
 
 // state[0] stopped, [1] steps taken, [2] min key accumulator, [3] max key accumulator,
 // [4] min key of the last step, [5] max key of the last step
-@group(0) @binding(2) var<storage, read_write> xi: array<f32>;
+@group(0) @binding(2) var<storage, read_write> q: array<i32>;
 @group(0) @binding(3) var<storage, read> walls: array<Wall>;
 @group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>, 8>;
+@group(0) @binding(5) var<storage, read> wallQuanta: array<i32>;
 
 /** u32 key with the order of the float: atomicMin/atomicMax on keys are min/max on floats. */
 fn orderedKey(f: f32) -> u32 {
@@ -50,12 +53,12 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(local_invocation_index
   let k = g.x;
   if (k < U.nWalls) {
     let wall = walls[k];
-    var v = xi[wall.index];
+    var v = q[wall.index];
     if (U.applyFlux != 0u) {
-      v = v + U.fluxPerStep * wall.fluxWeight;
-      xi[wall.index] = v;
+      v = v + wallQuanta[k];
+      q[wall.index] = v;
     }
-    let ps = phiOfTheta(U.theta0 - v) - U.surfaceFactor * wall.surfaceOffset;
+    let ps = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * wall.surfaceOffset;
     mn = ps;
     mx = ps;
   }

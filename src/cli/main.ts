@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors';
+import { OutputDirError } from '../io/output';
+import { GpuUnavailableError } from '../gpu/device';
 import { registerSimulate } from './simulate';
 import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
@@ -21,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
-    if (e instanceof UserError) {
+    if (e instanceof UserError || e instanceof OutputDirError || e instanceof GpuUnavailableError) {
       process.stderr.write(`ionflux: ${e.message}\n`);
       return 1;
     }

@@ -38,7 +38,7 @@ export async function loadRawConfig(opts: { config?: string; preset?: string; se
       throw new UserError(`--config '${opts.config}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     try {
-      raw = JSON.parse(text);
+      raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a byte-order mark (Windows editors) is not an error
     } catch (e) {
       throw new UserError(`--config '${opts.config}' is not valid JSON: ${(e as Error).message}`);
     }
@@ -78,7 +78,11 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     solver = await createSolver(problem, backend);
   } catch (e) {
     backend.gpu?.device.destroy();
-    throw new UserError((e as Error).message);
+    if (backendRequest !== 'auto' || backend.kind !== 'gpu') throw new UserError((e as Error).message);
+    // auto: the adapter cannot take this grid; the CPU reference can
+    process.stderr.write(`ionflux simulate: GPU not usable for this grid (${(e as Error).message}); using the CPU reference\n`);
+    solver = await createSolver(problem, { kind: 'cpu', label: 'cpu' });
+    backend.gpu = undefined;
   }
   const progress = createProgress('simulate', { quiet: opts.quiet });
   try {

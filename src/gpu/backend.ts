@@ -22,14 +22,19 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
   throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
 }
 
-export async function selectBackend(request: BackendRequest): Promise<Backend> {
-  if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript float32 reference)' };
+/**
+ * Under `auto` any failure to get a working device (no adapter, a driver error, a lost device) falls
+ * back to the CPU with the reason in the label; under `gpu` it is a GpuUnavailableError (one line).
+ */
+export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void): Promise<Backend> {
+  if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
-    const gpu = await acquireGpu();
+    const gpu = await acquireGpu({ onLost: onLost ?? ((why) => process.stderr?.write?.(`ionflux: the GPU device was lost (${why})\n`)) });
     const label = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
     return { kind: 'gpu', gpu, label };
   } catch (e) {
-    if (request === 'gpu' || !(e instanceof GpuUnavailableError)) throw e;
-    return { kind: 'cpu', label: `cpu (TypeScript float32 reference; no WebGPU adapter: ${e.message})` };
+    const why = (e as Error).message;
+    if (request === 'gpu') throw e instanceof GpuUnavailableError ? e : new GpuUnavailableError(`--backend gpu: no usable WebGPU device: ${why}`);
+    return { kind: 'cpu', label: `cpu (TypeScript reference; no usable WebGPU device: ${why})` };
   }
 }

@@ -69,7 +69,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterReport {
 export async function acquireGpu(options: { powerPreference?: GPUPowerPreference; onLost?: (why: string) => void } = {}): Promise<GpuContext> {
   const gpu = await gpuEntryPoint();
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError('no WebGPU adapter was found');
+  if (!adapter) throw new GpuUnavailableError('no WebGPU adapter was found (without a GPU, install a CPU Vulkan driver: scripts/setup-webgpu-cpu.sh)');
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
     label: 'ionflux.device',

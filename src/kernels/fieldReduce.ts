@@ -1,10 +1,12 @@
 /**
- * Owner of shaders/field_reduce.wgsl: per-workgroup partials (Kahan sum, count, min, max) of ξ over
- * the particle, combined on the host in float64.
+ * Owner of shaders/field_reduce.wgsl: per-workgroup partials (exact integer sum in two 16-bit
+ * halves, count, min, max) of the fixed-point state over the particle, combined on the host.
  */
 import source from '../../shaders/field_reduce.wgsl?raw';
 
-export const PARTIAL_BYTES = 16;
+export const PARTIAL_BYTES = 32;
+/** cells per invocation at most, so that a workgroup's 16-bit half sums stay below 2^32 */
+const CELLS_PER_INVOCATION = 64;
 
 export class FieldReduceKernel {
   static readonly WG = 256;
@@ -14,8 +16,8 @@ export class FieldReduceKernel {
   private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
 
   constructor(device: GPUDevice, n: number, xi: [GPUBuffer, GPUBuffer]) {
-    // enough workgroups to fill a large GPU, few enough that the partials stay a few KB
-    this.workgroups = Math.max(1, Math.min(1024, Math.ceil(n / FieldReduceKernel.WG / 8)));
+    // enough workgroups that no invocation sums more than CELLS_PER_INVOCATION cells
+    this.workgroups = Math.max(1, Math.ceil(n / FieldReduceKernel.WG / CELLS_PER_INVOCATION));
     const uniforms = device.createBuffer({ label: 'FieldReduce.uniforms', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(uniforms, 0, new Uint32Array([n, 0, 0, 0]));
     this.partials = device.createBuffer({ label: 'FieldReduce.partials', size: this.workgroups * PARTIAL_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
@@ -44,17 +46,18 @@ export class FieldReduceKernel {
     pass.dispatchWorkgroups(this.workgroups);
   }
 
-  /** Combines read-back partials: sum, count, min, max of ξ over the particle. */
-  static combine(data: Float32Array): { sum: number; count: number; min: number; max: number } {
-    let sum = 0, count = 0, min = Infinity, max = -Infinity;
-    for (let k = 0; k < data.length; k += 4) {
-      sum += data[k];
-      count += data[k + 1];
-      if (data[k + 1] > 0) {
-        min = Math.min(min, data[k + 2]);
-        max = Math.max(max, data[k + 3]);
+  /** Combines read-back partials: the exact sum, count, min and max of q over the particle. */
+  static combine(buffer: ArrayBuffer): { sum: number; count: number; min: number; max: number } {
+    const u = new Uint32Array(buffer), i = new Int32Array(buffer);
+    let biased = 0, count = 0, min = Infinity, max = -Infinity;
+    for (let k = 0; k < u.length; k += 8) {
+      biased += u[k] + u[k + 1] * 65536;
+      count += u[k + 2];
+      if (u[k + 2] > 0) {
+        min = Math.min(min, i[k + 4]);
+        max = Math.max(max, i[k + 5]);
       }
     }
-    return { sum, count, min, max };
+    return { sum: biased - count * 2 ** 30, count, min, max };
   }
 }

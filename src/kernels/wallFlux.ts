@@ -13,6 +13,8 @@ export interface WallBuffers {
   phiTable: GPUBuffer;
   xi: [GPUBuffer, GPUBuffer];
   walls: GPUBuffer;
+  /** i32 per wall cell: the quanta it gains per step (written by the host at each setStep) */
+  wallQuanta: GPUBuffer;
   state: GPUBuffer;
   measureState: GPUBuffer;
 }
@@ -61,6 +63,7 @@ export class WallFluxKernel {
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
         { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
         { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'WallFlux.pipelineLayout', bindGroupLayouts: [layout] });
@@ -75,6 +78,7 @@ export class WallFluxKernel {
         { binding: 2, resource: { buffer: b.xi[k] } },
         { binding: 3, resource: { buffer: b.walls } },
         { binding: 4, resource: { buffer: state } },
+        { binding: 5, resource: { buffer: b.wallQuanta } },
       ],
     });
     this.step = [make(0, b.uniforms, b.state, 'step'), make(1, b.uniforms, b.state, 'step')];

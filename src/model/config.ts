@@ -9,6 +9,8 @@ import { segmentOverlapDeg, segmentSpan } from './surface';
 const finite = () => z.number().refine(Number.isFinite, { message: 'expected a finite number' });
 const positive = () => z.number().positive().refine(Number.isFinite, { message: 'expected a finite number' });
 const point = z.tuple([finite(), finite()]);
+/** Solid-state Li diffusivities span ~1e-20 … 1e-9 m²/s; outside [1e-25, 1e-5] is a unit mistake. */
+const diffusivityValue = () => z.number().min(1e-25).max(1e-5);
 
 const particleSchema = z.discriminatedUnion('shape', [
   z.strictObject({ shape: z.literal('disk'), diameter_um: positive() }),
@@ -26,9 +28,9 @@ const diffusivitySchema = z.union([
   }),
   z.strictObject({ preset: z.literal('colclasure-nmc532') }),
   z.strictObject({ preset: z.literal('oregan2022-nmc811') }),
-  z.strictObject({ preset: z.literal('constant'), D_m2_s: positive() }),
+  z.strictObject({ preset: z.literal('constant'), D_m2_s: diffusivityValue() }),
   z.strictObject({
-    table: z.strictObject({ theta: z.array(finite()).min(2), D_m2_s: z.array(positive()).min(2) }),
+    table: z.strictObject({ theta: z.array(finite()).min(2), D_m2_s: z.array(diffusivityValue()).min(2) }),
   }),
 ]);
 
@@ -155,7 +157,15 @@ function checkSemantics(cfg: SimulationConfig, source: string): void {
     fail(`cutoff.surfaceThetaMax = ${cfg.cutoff.surfaceThetaMax} must be above cutoff.surfaceTheta = ${cfg.cutoff.surfaceTheta}`);
   }
   const sorted = [...cfg.snapshots_min].sort((a, b) => a - b);
-  if (sorted.some((t, i) => i > 0 && t === sorted[i - 1])) fail(`snapshots_min = ${show(cfg.snapshots_min)} repeats a time`);
+  // files are named by whole seconds (theta_XXXXs.npy, SPEC §5): two times in one second would collide
+  const seconds = sorted.map((m) => Math.round(m * 60));
+  seconds.forEach((s, i) => {
+    if (i > 0 && s === seconds[i - 1]) fail(`snapshots_min = ${show(cfg.snapshots_min)}: ${sorted[i - 1]} and ${sorted[i]} min both fall on ${s} s; snapshot files are named by whole seconds, so use times at least 1 s apart`);
+  });
+  const total_s = cfg.protocol.reduce((a, st) => a + st.duration_min * 60, 0);
+  if (total_s / cfg.output.traceInterval_s > 1e5) {
+    fail(`output.traceInterval_s = ${cfg.output.traceInterval_s} gives ${Math.round(total_s / cfg.output.traceInterval_s)} trace rows for a ${total_s} s protocol: at most 100000 are allowed (use a larger interval)`);
+  }
 }
 
 /**
@@ -164,16 +174,19 @@ function checkSemantics(cfg: SimulationConfig, source: string): void {
  */
 export function applySet(raw: Record<string, unknown>, assignment: string): void {
   const eq = assignment.indexOf('=');
+  const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
   if (eq <= 0) throw new ConfigError(`--set '${assignment}' is not allowed: use --set key.path=value (e.g. --set grid.spacing_um=0.01)`);
   const key = assignment.slice(0, eq).trim();
   const text = assignment.slice(eq + 1).trim();
   let value: unknown;
   try { value = JSON.parse(text); } catch { value = text; }
   const parts = key.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const bad = parts.find((p) => typeof p === 'string' && (FORBIDDEN.has(p) || p === ''));
+  if (bad !== undefined) throw new ConfigError(`--set '${assignment}' is not allowed: '${bad}' is not a config key (e.g. --set grid.spacing_um=0.01)`);
   let obj: Record<string | number, unknown> = raw;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i];
-    if (obj[p] === undefined || obj[p] === null || typeof obj[p] !== 'object') obj[p] = typeof parts[i + 1] === 'number' ? [] : {};
+    if (!Object.prototype.hasOwnProperty.call(obj, p) || obj[p] === null || typeof obj[p] !== 'object') obj[p] = typeof parts[i + 1] === 'number' ? [] : {};
     obj = obj[p] as Record<string | number, unknown>;
   }
   obj[parts[parts.length - 1]] = value;

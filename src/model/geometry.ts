@@ -38,6 +38,22 @@ export function polygonCentroid(v: Vec2[]): Vec2 {
   return [cx / (6 * a), cy / (6 * a)];
 }
 
+/** Index pair of two non-adjacent edges that cross, or null for a simple polygon (O(V²), for user polygons). */
+export function selfIntersection(v: Vec2[]): [number, number] | null {
+  const n = v.length;
+  const cross = (a: Vec2, b: Vec2, c: Vec2) => (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+  for (let i = 0; i < n; i++) {
+    const a = v[i], b = v[(i + 1) % n];
+    for (let j = i + 2; j < n; j++) {
+      if (i === 0 && j === n - 1) continue; // adjacent through the closing edge
+      const c = v[j], d = v[(j + 1) % n];
+      const d1 = cross(a, b, c), d2 = cross(a, b, d), d3 = cross(c, d, a), d4 = cross(c, d, b);
+      if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return [i, j];
+    }
+  }
+  return null;
+}
+
 /** Builds an outline from vertices in any orientation (made counter-clockwise). */
 export function polygonOutline(vertices: Vec2[], normalAt?: (p: Vec2) => Vec2): Outline {
   const v = polygonArea(vertices) < 0 ? [...vertices].reverse() : vertices;

@@ -1,16 +1,11 @@
 /**
- * The float32 TypeScript reference solver. State and Φ are float32 arrays (as on the GPU); each cell
- * update is one expression evaluated in float64 and rounded on store.
- *
- * The state is ξ = θ0 − θ, the Li extracted, not θ: float32 resolves tiny changes of a small number
- * far better than of a number near 1, so the slowly changing Li-rich core (ξ ≈ 0) does not lose its
- * updates to rounding and the extracted charge stays equal to current × time to round-off.
- *
- * The same discretisation as the WGSL kernels, step for step (θ = θ0 − ξ):
- *   Φ̃_i = Φ(θ_i)/D_scale                                  (table lookup, linear interpolation)
- *   ξ_i ← ξ_i − r·Σ_{inside nbrs j}(Φ̃_j − Φ̃_i)            (Kirchhoff face fluxes, r = Δt·D_scale/h²)
- *   ξ_w ← ξ_w + fluxPerStep·fluxWeight_w                    (wall cells: boundary flux)
- *   Φ̃(θs_w) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w      (true wall value, checked against the cut-off)
+ * The TypeScript reference solver: the same discretisation as the WGSL kernels, step for step, on
+ * the fixed-point state q = ξ·QUANTA (ξ = θ0 − θ; see quanta.ts for why fixed point). Φ̃ is float32
+ * (as on the GPU); each flux is evaluated in float64 and truncated to whole quanta.
+ *   Φ̃_i = Φ(θ_i)/D_scale                                      (table lookup, linear interpolation)
+ *   q_i ← q_i − Σ_{inside nbrs j} trunc(r·QUANTA·(Φ̃_j − Φ̃_i))  (Kirchhoff face fluxes, r = Δt·D_scale/h²)
+ *   q_w ← q_w + wallQuanta_w                                    (wall cells: boundary flux, quanta.ts)
+ *   Φ̃(θs_w) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w          (true wall value, checked against the cut-off)
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
 import { phiRuns, stencilRuns } from './cpuKernels';
@@ -19,23 +14,24 @@ import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
 
 /** Grids with at least this many particle cells use a second thread where one is available. */
 export const THREAD_MIN_CELLS = 1 << 17;
 
 export class CpuSolver implements Solver {
-  backend = 'cpu (TypeScript float32 reference)';
+  backend = 'cpu (TypeScript reference)';
   readonly bytesPerCell: number;
-  /** the two ξ = θ0 − θ buffers (NaN outside); cur is the current state */
-  private readonly bufs: [Float32Array, Float32Array];
+  /** the two state buffers q = ξ·QUANTA (OUTSIDE_Q outside); cur is the current state */
+  private readonly bufs: [Int32Array, Int32Array];
   private cur: 0 | 1 = 0;
   private threads: CpuThreads | null = null;
+  /** Φ̃ per cell; NaN outside, so that fluxes to outside cells truncate to 0 */
   private readonly phi: Float32Array;
-  /** number of inside 4-neighbours of each inside cell */
-  private readonly nInside: Float32Array;
   /** [start, end) linear-index runs of inside cells, flattened */
   private readonly runs: Int32Array;
   private params: StepParams | null = null;
+  private quanta: Int32Array<ArrayBuffer>;
   private stopped = false;
 
   /**
@@ -45,10 +41,10 @@ export class CpuSolver implements Solver {
   constructor(private readonly problem: Problem, shared = false) {
     const { nx, ny, inside } = problem.grid;
     const n = nx * ny;
-    const f32 = (len: number) => (shared ? new Float32Array(new SharedArrayBuffer(4 * len)) : new Float32Array(len));
-    this.bufs = [f32(n).fill(NaN), f32(n).fill(NaN)];
-    this.phi = f32(n); // 0 outside: an outside neighbour contributes nothing
-    this.nInside = f32(n);
+    const sab = (len: number) => (shared ? new SharedArrayBuffer(4 * len) : new ArrayBuffer(4 * len));
+    this.bufs = [new Int32Array(sab(n)).fill(OUTSIDE_Q), new Int32Array(sab(n)).fill(OUTSIDE_Q)];
+    this.phi = new Float32Array(sab(n)).fill(NaN);
+    this.quanta = new Int32Array(problem.grid.walls.index.length);
     const runs: number[] = [];
     for (let row = 0; row < ny; row++) {
       let start = -1;
@@ -57,7 +53,6 @@ export class CpuSolver implements Solver {
         const ins = col < nx && inside[i] === 1;
         if (ins) {
           this.bufs[0][i] = this.bufs[1][i] = 0;
-          this.nInside[i] = inside[i - 1] + inside[i + 1] + inside[i - nx] + inside[i + nx];
           if (start < 0) start = i;
         } else if (start >= 0) {
           runs.push(start, i);
@@ -67,7 +62,7 @@ export class CpuSolver implements Solver {
     }
     this.runs = shared ? new Int32Array(new SharedArrayBuffer(4 * runs.length)) : new Int32Array(runs.length);
     this.runs.set(runs);
-    this.bytesPerCell = 16;
+    this.bytesPerCell = 12;
   }
 
   /** A solver with a second thread when the grid is large and worker threads exist (Node). */
@@ -80,15 +75,16 @@ export class CpuSolver implements Solver {
     const table = new Float32Array(new SharedArrayBuffer(problem.table.phi.byteLength));
     table.set(problem.table.phi);
     solver.threads = await CpuThreads.start({
-      xi: solver.bufs, phi: solver.phi, nIn: solver.nInside, runs: solver.runs, table,
-      nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0,
+      q: solver.bufs, phi: solver.phi, runs: solver.runs, table,
+      nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0, invQuanta: INV_QUANTA,
     });
-    solver.backend = 'cpu (TypeScript float32 reference, 2 threads)';
+    solver.backend = 'cpu (TypeScript reference, 2 threads)';
     return solver;
   }
 
   setStep(params: StepParams): void {
     this.params = params;
+    this.quanta = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quanta);
     this.stopped = false;
   }
 
@@ -97,24 +93,31 @@ export class CpuSolver implements Solver {
     if (!p) throw new Error('CpuSolver.advance: setStep() first');
     if (this.stopped) return { steps: 0, stopped: true };
     const { nx } = this.problem.grid;
-    const { index, fluxWeight, surfaceOffset_m } = this.problem.grid.walls;
+    const { index, surfaceOffset_m } = this.problem.grid.walls;
     const table = this.problem.table.phi, N = this.problem.table.N;
-    const runs = this.runs, phi = this.phi, nIn = this.nInside, theta0 = this.problem.theta0;
-    const { r, fluxPerStep, surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
+    const runs = this.runs, phi = this.phi, theta0 = this.problem.theta0, quanta = this.quanta;
+    const { surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
+    const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
+    let lastYield = performance.now();
     for (let s = 0; s < n; s++) {
-      const xi = this.bufs[this.cur], out = this.bufs[1 - this.cur];
-      if (this.threads) this.threads.step(this.cur, r);
+      // long batches give the event loop a turn now and then: Ctrl-C, progress and timers keep working
+      if ((s & 63) === 63 && performance.now() - lastYield > 100) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+      const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
+      if (this.threads) this.threads.step(this.cur, rQ);
       else {
-        phiRuns(xi, phi, runs, 0, runs.length, table, N, theta0);
-        stencilRuns(xi, out, phi, nIn, runs, 0, runs.length, r, nx);
+        phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
+        stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
       let minS = Infinity, maxS = -Infinity;
       for (let w = 0; w < index.length; w++) {
         const i = index[w];
-        out[i] = out[i] + fluxPerStep * fluxWeight[w];
+        out[i] = out[i] + quanta[w];
         if (check) {
-          const x = (theta0 - out[i]) * N;
+          const x = (theta0 - out[i] * INV_QUANTA) * N;
           let j = x | 0;
           j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
           const a = table[j];
@@ -133,11 +136,11 @@ export class CpuSolver implements Solver {
   }
 
   async stats(): Promise<FieldStats> {
-    const xi = this.bufs[this.cur], theta0 = this.problem.theta0;
-    let sum = 0, count = 0, mn = Infinity, mx = -Infinity;
+    const q = this.bufs[this.cur], theta0 = this.problem.theta0;
+    let sum = 0, count = 0, mn = Infinity, mx = -Infinity; // sum: exact integer in float64 (< 2^53)
     for (let k = 0; k < this.runs.length; k += 2) {
       for (let i = this.runs[k]; i < this.runs[k + 1]; i++) {
-        const v = xi[i];
+        const v = q[i];
         sum += v; count++;
         if (v < mn) mn = v;
         if (v > mx) mx = v;
@@ -147,16 +150,16 @@ export class CpuSolver implements Solver {
     const sf = this.params?.surfaceFactor ?? 0;
     let minS = Infinity, maxS = -Infinity;
     for (let w = 0; w < index.length; w++) {
-      const ts = thetaOfPhi(this.problem.table, phiOf(this.problem.table, theta0 - xi[index[w]]) - sf * surfaceOffset_m[w]);
+      const ts = thetaOfPhi(this.problem.table, phiOf(this.problem.table, theta0 - q[index[w]] * INV_QUANTA) - sf * surfaceOffset_m[w]);
       if (ts < minS) minS = ts;
       if (ts > maxS) maxS = ts;
     }
-    return { meanTheta: theta0 - sum / count, minTheta: theta0 - mx, maxTheta: theta0 - mn, minSurfaceTheta: minS, maxSurfaceTheta: maxS };
+    return { meanTheta: theta0 - (sum / count) * INV_QUANTA, minTheta: theta0 - mx * INV_QUANTA, maxTheta: theta0 - mn * INV_QUANTA, minSurfaceTheta: minS, maxSurfaceTheta: maxS };
   }
 
   async field(): Promise<Float32Array> {
     const theta0 = this.problem.theta0;
-    return Float32Array.from(this.bufs[this.cur], (v) => theta0 - v); // NaN stays NaN outside
+    return Float32Array.from(this.bufs[this.cur], (v) => (v === OUTSIDE_Q ? NaN : theta0 - v * INV_QUANTA));
   }
 
   async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {

@@ -9,18 +9,18 @@
 import { phiRuns, stencilRuns } from './cpuKernels';
 
 export interface SharedState {
-  xi: [Float32Array, Float32Array];
+  q: [Int32Array, Int32Array];
   phi: Float32Array;
-  nIn: Float32Array;
   runs: Int32Array;
   table: Float32Array;
   nx: number;
   N: number;
   theta0: number;
+  invQuanta: number;
 }
 
 // control words: 0 step generation (main → helper), 1 helper Φ done, 2 main Φ done, 3 helper
-// stencil done, 4 quit; params (float64): 0 r, 1 which ξ buffer is current
+// stencil done, 4 quit; params (float64): 0 r·QUANTA, 1 which state buffer is current
 const CTRL = 8;
 
 const workerSource = (phiSrc: string, stencilSrc: string) => `
@@ -29,18 +29,18 @@ const phiRuns = ${phiSrc};
 const stencilRuns = ${stencilSrc};
 const w = workerData;
 const ctrl = new Int32Array(w.ctrl), params = new Float64Array(w.params);
-const xi = [new Float32Array(w.xi0), new Float32Array(w.xi1)];
-const phi = new Float32Array(w.phi), nIn = new Float32Array(w.nIn), runs = new Int32Array(w.runs), table = new Float32Array(w.table);
+const q = [new Int32Array(w.q0), new Int32Array(w.q1)];
+const phi = new Float32Array(w.phi), runs = new Int32Array(w.runs), table = new Float32Array(w.table);
 let gen = 0;
 for (;;) {
   Atomics.wait(ctrl, 0, gen);
   if (Atomics.load(ctrl, 4)) break;
   gen = Atomics.load(ctrl, 0);
   const cur = params[1] | 0;
-  phiRuns(xi[cur], phi, runs, w.k0, w.k1, table, w.N, w.theta0);
+  phiRuns(q[cur], phi, runs, w.k0, w.k1, table, w.N, w.theta0, w.invQuanta);
   Atomics.store(ctrl, 1, gen); Atomics.notify(ctrl, 1);
   while (Atomics.load(ctrl, 2) !== gen) Atomics.wait(ctrl, 2, Atomics.load(ctrl, 2));
-  stencilRuns(xi[cur], xi[1 - cur], phi, nIn, runs, w.k0, w.k1, params[0], w.nx);
+  stencilRuns(q[cur], q[1 - cur], phi, runs, w.k0, w.k1, params[0], w.nx);
   Atomics.store(ctrl, 3, gen); Atomics.notify(ctrl, 3);
 }
 `;
@@ -67,9 +67,9 @@ export class CpuThreads {
     const worker = new Worker(workerSource(phiRuns.toString(), stencilRuns.toString()), {
       eval: true,
       workerData: {
-        ctrl: self.ctrl.buffer, params: self.params.buffer, xi0: s.xi[0].buffer, xi1: s.xi[1].buffer,
-        phi: s.phi.buffer, nIn: s.nIn.buffer, runs: s.runs.buffer, table: s.table.buffer,
-        k0: split, k1: s.runs.length, nx: s.nx, N: s.N, theta0: s.theta0,
+        ctrl: self.ctrl.buffer, params: self.params.buffer, q0: s.q[0].buffer, q1: s.q[1].buffer,
+        phi: s.phi.buffer, runs: s.runs.buffer, table: s.table.buffer,
+        k0: split, k1: s.runs.length, nx: s.nx, N: s.N, theta0: s.theta0, invQuanta: s.invQuanta,
       },
     });
     worker.unref(); // never keeps the process alive
@@ -81,19 +81,19 @@ export class CpuThreads {
     while (Atomics.load(this.ctrl, index) !== gen) Atomics.wait(this.ctrl, index, Atomics.load(this.ctrl, index), 1000);
   }
 
-  /** One diffusion step (no boundary flux) from s.xi[cur] into s.xi[1 − cur]. */
-  step(cur: 0 | 1, r: number): void {
+  /** One diffusion step (no boundary flux) from s.q[cur] into s.q[1 − cur]; rQ = r·QUANTA. */
+  step(cur: 0 | 1, rQ: number): void {
     const s = this.s, c = this.ctrl;
-    this.params[0] = r;
+    this.params[0] = rQ;
     this.params[1] = cur;
     const gen = ++this.gen;
     Atomics.store(c, 0, gen);
     Atomics.notify(c, 0);
-    phiRuns(s.xi[cur], s.phi, s.runs, 0, this.split, s.table, s.N, s.theta0);
+    phiRuns(s.q[cur], s.phi, s.runs, 0, this.split, s.table, s.N, s.theta0, s.invQuanta);
     Atomics.store(c, 2, gen);
     Atomics.notify(c, 2);
     this.waitFor(1, gen);
-    stencilRuns(s.xi[cur], s.xi[1 - cur], s.phi, s.nIn, s.runs, 0, this.split, r, s.nx);
+    stencilRuns(s.q[cur], s.q[1 - cur], s.phi, s.runs, 0, this.split, rQ, s.nx);
     this.waitFor(3, gen);
   }
 

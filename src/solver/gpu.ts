@@ -13,15 +13,15 @@ import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { EMPTY_ACCUMULATORS, keyValue, packWalls, RUN_STATE_BYTES, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
 import type { Problem, StepParams } from './problem';
+import { INV_QUANTA, OUTSIDE_Q, wallQuanta } from './quanta';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { ForwardModelKernel } from '../kernels/forwardModel';
 import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
 import type { Camera } from '../optics/forward';
 
-/** ξ written into cells outside the particle (the kernels treat ≥ 1e30 as outside). */
-const OUTSIDE = 3.0e38;
-/** steps recorded per compute pass (keeps single passes moderate; all go in one submit) */
+/** steps recorded per compute pass, and per submit (one small readback of the run state each) */
 const STEPS_PER_PASS = 256;
+const STEPS_PER_SUBMIT = 4096;
 
 export class GpuSolver implements Solver {
   readonly backend: string;
@@ -29,6 +29,8 @@ export class GpuSolver implements Solver {
   private readonly device: GPUDevice;
   private readonly xi: [GPUBuffer, GPUBuffer];
   private readonly uniforms: GPUBuffer;
+  private readonly wallQuanta: GPUBuffer;
+  private quantaStaging: Int32Array<ArrayBuffer>;
   private readonly measureUniforms: GPUBuffer;
   private readonly state: GPUBuffer;
   private readonly measureState: GPUBuffer;
@@ -56,8 +58,8 @@ export class GpuSolver implements Solver {
     };
     const S = GPUBufferUsage;
     this.xi = [buffer('xi0', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST), buffer('xi1', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST)];
-    const init = new Float32Array(n);
-    for (let i = 0; i < n; i++) init[i] = inside[i] ? 0 : OUTSIDE;
+    const init = new Int32Array(n);
+    for (let i = 0; i < n; i++) init[i] = inside[i] ? 0 : OUTSIDE_Q;
     device.queue.writeBuffer(this.xi[0], 0, init);
     device.queue.writeBuffer(this.xi[1], 0, init);
     this.uniforms = buffer('uniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
@@ -66,11 +68,13 @@ export class GpuSolver implements Solver {
     device.queue.writeBuffer(phiTable, 0, problem.table.phi as Float32Array<ArrayBuffer>);
     const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
+    this.wallQuanta = buffer('wallQuanta', 4 * Math.max(1, walls.index.length), S.STORAGE | S.COPY_DST);
+    this.quantaStaging = new Int32Array(walls.index.length);
     this.state = buffer('state', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.measureState = buffer('measureState', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.diffusion = new DiffusionStepKernel(device, nx, ny, { uniforms: this.uniforms, phiTable, xi: this.xi, state: this.state });
     this.wall = new WallFluxKernel(device, {
-      uniforms: this.uniforms, measureUniforms: this.measureUniforms, phiTable, xi: this.xi, walls: wallBuf,
+      uniforms: this.uniforms, measureUniforms: this.measureUniforms, phiTable, xi: this.xi, walls: wallBuf, wallQuanta: this.wallQuanta,
       state: this.state, measureState: this.measureState,
     }, walls.index.length);
     this.reduce = new FieldReduceKernel(device, n, this.xi);
@@ -105,25 +109,35 @@ export class GpuSolver implements Solver {
   setStep(params: StepParams): void {
     this.params = params;
     this.writeUniforms(this.uniforms, params, true);
+    this.quantaStaging = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quantaStaging);
+    if (this.quantaStaging.length) this.device.queue.writeBuffer(this.wallQuanta, 0, this.quantaStaging);
     this.device.queue.writeBuffer(this.state, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
     this.stepsReported = 0;
   }
 
   async advance(n: number): Promise<AdvanceResult> {
     if (!this.params) throw new Error('GpuSolver.advance: setStep() first');
-    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.advance' });
-    for (let done = 0; done < n; ) {
-      const pass = enc.beginComputePass({ label: 'GpuSolver.steps' });
-      const m = Math.min(STEPS_PER_PASS, n - done);
-      for (let s = 0; s < m; s++) {
-        this.diffusion.encode(pass, this.current);
-        this.current = (1 - this.current) as 0 | 1;
-        this.wall.encodeStep(pass, this.current);
+    let stopped = false;
+    // submits of at most STEPS_PER_SUBMIT steps: bounded command buffers (a browser's GPU watchdog
+    // kills long ones) and an early exit once the cut-off has been reached
+    for (let done = 0; done < n && !stopped; ) {
+      const m = Math.min(STEPS_PER_SUBMIT, n - done);
+      const enc = this.device.createCommandEncoder({ label: 'GpuSolver.advance' });
+      for (let k = 0; k < m; ) {
+        const pass = enc.beginComputePass({ label: 'GpuSolver.steps' });
+        const p = Math.min(STEPS_PER_PASS, m - k);
+        for (let s = 0; s < p; s++) {
+          this.diffusion.encode(pass, this.current);
+          this.current = (1 - this.current) as 0 | 1;
+          this.wall.encodeStep(pass, this.current);
+        }
+        pass.end();
+        k += p;
       }
-      pass.end();
+      this.device.queue.submit([enc.finish()]);
       done += m;
+      stopped = new Uint32Array(await readBuffer(this.device, this.state, 16))[0] !== 0;
     }
-    this.device.queue.submit([enc.finish()]);
     const st = new Uint32Array(await readBuffer(this.device, this.state, 16));
     const steps = st[1] - this.stepsReported;
     this.stepsReported = st[1];
@@ -144,13 +158,13 @@ export class GpuSolver implements Solver {
       readBuffer(this.device, this.reduce.partials, this.reduce.workgroups * PARTIAL_BYTES),
       readBuffer(this.device, this.measureState, RUN_STATE_BYTES),
     ]);
-    const r = FieldReduceKernel.combine(new Float32Array(partials));
+    const r = FieldReduceKernel.combine(partials);
     const s = new Uint32Array(state);
     const theta0 = this.problem.theta0;
     return {
-      meanTheta: theta0 - r.sum / r.count,
-      minTheta: theta0 - r.max,
-      maxTheta: theta0 - r.min,
+      meanTheta: theta0 - (r.sum / r.count) * INV_QUANTA,
+      minTheta: theta0 - r.max * INV_QUANTA,
+      maxTheta: theta0 - r.min * INV_QUANTA,
       minSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[2])),
       maxSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[3])),
     };
@@ -158,10 +172,9 @@ export class GpuSolver implements Solver {
 
   async field(): Promise<Float32Array> {
     const n = this.problem.grid.nx * this.problem.grid.ny;
-    const xi = new Float32Array(await readBuffer(this.device, this.xi[this.current], 4 * n));
+    const q = new Int32Array(await readBuffer(this.device, this.xi[this.current], 4 * n));
     const theta0 = this.problem.theta0;
-    for (let i = 0; i < n; i++) xi[i] = xi[i] >= 1e30 ? NaN : theta0 - xi[i];
-    return xi;
+    return Float32Array.from(q, (v) => (v === OUTSIDE_Q ? NaN : theta0 - v * INV_QUANTA));
   }
 
   async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {

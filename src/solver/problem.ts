@@ -4,11 +4,14 @@
  */
 import type { SimulationConfig, ProtocolStep } from '../model/config';
 import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
-import { diskOutline, ellipseOutline, polygonOutline, type Outline, type Vec2 } from '../model/geometry';
+import { diskOutline, ellipseOutline, polygonOutline, selfIntersection, type Outline, type Vec2 } from '../model/geometry';
 import { buildGrid, type ParticleGrid } from '../model/grid';
 
-/** Above this the grid is refused before anything is allocated (the CPU arrays alone would be > 3 GB). */
-export const MAX_CELLS = 1 << 28;
+/**
+ * Above this the grid is refused before anything is allocated: 8192² cells, ~1.3 GB of CPU arrays
+ * and 256 MiB per GPU state buffer (larger than most adapters bind anyway).
+ */
+export const MAX_CELLS = 1 << 26;
 
 export interface Problem {
   config: SimulationConfig;
@@ -40,6 +43,8 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
     case 'disk': return diskOutline(p.diameter_um);
     case 'ellipse': return ellipseOutline(p.axes_um as [number, number], p.angleDeg);
     case 'polygon': {
+      const crossing = p.vertices_um.length <= 5000 ? selfIntersection(p.vertices_um as Vec2[]) : null;
+      if (crossing) throw new Error(`particle.vertices_um is self-intersecting (edges ${crossing[0]}–${crossing[0] + 1} and ${crossing[1]}–${(crossing[1] + 1) % p.vertices_um.length} cross): give the outline once around, without crossings`);
       const o = polygonOutline(p.vertices_um as Vec2[]);
       if (!(o.area_um2 > 0)) throw new Error(`particle.vertices_um encloses no area (${o.area_um2} µm²): give at least 3 distinct, non-collinear vertices`);
       return o;
@@ -64,6 +69,11 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
     throw new Error(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
   }
   const grid = buildGrid(outline, h, config.surface.segments, config.surface.normalize);
+  const o = config.optics;
+  const camW = (grid.nx * h + 6 * o.psfSigma_um) / o.pixel_um, camH = (grid.ny * h + 6 * o.psfSigma_um) / o.pixel_um;
+  if (camW * camH > 2 ** 24) {
+    throw new Error(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle: at most 16.8 M pixels are allowed (the paper's camera pixel is about 0.05 µm)`);
+  }
   if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
   const D = diffusivityFunction(config.material.diffusivity, (m) => warnings.push(m));
   const theta0 = config.initialTheta;

@@ -3,7 +3,7 @@
  * clear line and a non-zero exit code, leaving nothing behind in the output folder.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
@@ -35,7 +35,7 @@ describe('simulate writes SPEC §5 files', () => {
     const r = await run(['simulate', '--config', writeConfig('ok.json', small), '--set', 'output.traceInterval_s=15', '--backend', 'cpu', '--out', out]);
     expect(r.code).toBe(0);
     const files = readdirSync(out).sort();
-    expect(files).toEqual(['summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv']);
+    expect(files).toEqual(['.ionflux-output', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv']);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.stopReason).toBe('protocol-end');
     expect(summary.time_s).toBe(180);
@@ -88,6 +88,11 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     ['mask file not an image', { ...small, particle: { shape: 'mask', file: 'ok.json', pixel_um: 0.05 } }, /particle\.file = 'ok\.json' is not a PNG or TIFF image/],
     ['grid too large', small, /at most .* cells are allowed/, ['--set', 'grid.spacing_um=0.00005']],
     ['bad backend', small, /--backend = 'tpu' is not allowed: use one of auto, gpu, cpu/, ['--backend', 'tpu']],
+    ['--set into __proto__', small, /--set '__proto__\.x=5' is not allowed: '__proto__' is not a config key/, ['--set', '__proto__.x=5']],
+    ['self-intersecting polygon', { ...small, particle: { shape: 'polygon', vertices_um: [[0, 0], [3, 0], [3, 2], [1, -1], [0, 2]] } }, /particle\.vertices_um is self-intersecting/],
+    ['snapshots in the same second', { ...small, snapshots_min: [0, 0.005] }, /both fall on 0 s/],
+    ['diffusivity in the wrong unit', { ...small, material: { diffusivity: { preset: 'constant', D_m2_s: 1e-3 } } }, /material\.diffusivity\.D_m2_s = 0\.001 is not allowed: expected number to be <=0\.00001/],
+    ['camera pixel far too small', small, /optics\.pixel_um = 0\.0001 gives a .* camera image/, ['--set', 'optics.pixel_um=0.0001']],
   ];
   const empty = new PNG({ width: 8, height: 8 });
   empty.data.fill(0);
@@ -111,6 +116,19 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/grid\.spacing_um = 0\.0004 gives a 6002×6002 grid .* allows at most/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  test('a folder with other files is never replaced, nor a file', async () => {
+    const user = path.join(tmp, 'user-data');
+    mkdirSync(path.join(user, 'sub'), { recursive: true });
+    writeFileSync(path.join(user, 'notes.txt'), 'precious');
+    const r = await run(['simulate', '--config', writeConfig('ok3.json', small), '--backend', 'cpu', '--out', user, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--out '.*user-data' is a folder with other files \(notes\.txt, sub\)/);
+    expect(readFileSync(path.join(user, 'notes.txt'), 'utf8')).toBe('precious');
+    const r2 = await run(['simulate', '--config', writeConfig('ok4.json', small), '--backend', 'cpu', '--out', path.join(user, 'notes.txt'), '--quiet']);
+    expect(r2.stderr).toMatch(/is an existing file/);
+    expect(readdirSync(tmp).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 
   test('an existing result is kept when a new run fails', async () => {
