@@ -106,13 +106,18 @@ export function smoothLoop(loop: Vec2[], half = 2): Vec2[] {
   });
 }
 
-/** Outline of the particle in a mask image, centred on its centroid, in µm. */
-export async function outlineFromMaskFile(file: string, pixel_um: number, baseDir = '.'): Promise<Outline> {
+/**
+ * Outline of the particle in a mask image, centred on its centroid, in µm. Other pieces of the mask
+ * are left out with a warning; holes inside the particle are filled (Li moves through the whole section).
+ */
+export async function outlineFromMaskFile(file: string, pixel_um: number, baseDir = '.', warn: (msg: string) => void = () => {}): Promise<Outline> {
   const full = path.resolve(baseDir, file);
   const img = await readBinaryMask(full, file);
   const comp = largestComponent(img.mask, img.width, img.height);
   if (comp.pixels === 0) throw new Error(`particle.file = '${file}' has no nonzero pixels: the mask must mark the particle (nonzero = particle)`);
   if (comp.pixels < 12) throw new Error(`particle.file = '${file}' marks a particle of only ${comp.pixels} pixels: too small to simulate`);
+  const marked = img.mask.reduce((a, v) => a + v, 0);
+  if (comp.components > 1) warn(`particle.file = '${file}' has ${comp.components} separate pieces: the largest (${comp.pixels} pixels) is simulated, ${marked - comp.pixels} pixels elsewhere are left out`);
   const loop = smoothLoop(traceBoundary(comp.mask, img.width, img.height)).map(([x, y]) => [x * pixel_um, y * pixel_um] as Vec2);
   const o = polygonOutline(loop);
   const [cx, cy] = o.centroid;

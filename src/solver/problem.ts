@@ -38,7 +38,7 @@ export interface StepParams {
   stopAbovePhi: number;
 }
 
-export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir = '.'): Promise<Outline> {
+export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir = '.', warn: (msg: string) => void = () => {}): Promise<Outline> {
   switch (p.shape) {
     case 'disk': return diskOutline(p.diameter_um);
     case 'ellipse': return ellipseOutline(p.axes_um as [number, number], p.angleDeg);
@@ -52,14 +52,14 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
     case 'mask': {
       // loaded on demand: it reads files (Node only), the rest of the library also runs in a browser
       const { outlineFromMaskFile } = await import('../model/maskOutline');
-      return outlineFromMaskFile(p.file, p.pixel_um, baseDir);
+      return outlineFromMaskFile(p.file, p.pixel_um, baseDir, warn);
     }
   }
 }
 
 export async function buildProblem(config: SimulationConfig, options: { baseDir?: string; maxCells?: number } = {}): Promise<Problem> {
   const warnings: string[] = [];
-  const outline = await outlineFromConfig(config.particle, options.baseDir);
+  const outline = await outlineFromConfig(config.particle, options.baseDir, (m) => warnings.push(m));
   const h = config.grid.spacing_um;
   // refuse absurd grids before allocating them
   const xs = outline.vertices.map((v) => v[0]), ys = outline.vertices.map((v) => v[1]);
