@@ -108,7 +108,7 @@ export function smoothLoop(loop: Vec2[], half = 2): Vec2[] {
 
 /**
  * Outline of the particle in a mask image, centred on its centroid, in µm. Other pieces of the mask
- * are left out with a warning; holes inside the particle are filled (Li moves through the whole section).
+ * are left out with a warning; holes inside the particle are filled (only the outer boundary is traced).
  */
 export async function outlineFromMaskFile(file: string, pixel_um: number, baseDir = '.', warn: (msg: string) => void = () => {}): Promise<Outline> {
   const full = path.resolve(baseDir, file);
