@@ -2,9 +2,11 @@
  * Imaging benchmarks (issue 3):
  *
  * (a) `diff-map`: ΔI/I0 maps per second of 2048×2048 16-bit frames (512×512 in quick mode) — the
- *     NumPy baseline `(I - I0) / I0` in float32, the TypeScript float32 reference diffMapCpu (without
- *     and with a drift shift), the CPU frame processor (map + per-particle sums) and the GPU frame
- *     processor (upload, map with drift, per-particle sums, one readback per batch).
+ *     NumPy baseline `(I - I0) / I0` in float32, the TypeScript float32 reference diffMapCpu on one
+ *     thread with the reference prepared once (its reciprocal; without and with a drift shift), the
+ *     CPU frame processor (fresh map + per-particle sums per frame; without drift on all its threads
+ *     and on one, with drift on all) and the GPU frame processor (upload, map with drift, per-particle
+ *     sums, one readback per batch). Ratios come from this one run, NumPy included.
  * (b) `analyze-peak-memory`: peak resident memory of `ionflux analyze` streaming a multi-GB 16-bit
  *     TIFF, run as a child process (`node bin/ionflux.js analyze MOVIE --out DIR`) whose own
  *     `process.resourceUsage().maxRSS` is recorded on exit by a small wrapper. Only with
@@ -16,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { diffMapCpu, labelReduceCpu } from '../../src/imaging/diffmap';
+import { diffMapCpu, labelReduceCpu, prepareReference } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { createTiffStackWriter } from '../../src/io/tiffWrite';
 import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
@@ -84,21 +86,42 @@ async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
   }
   const ratioTo = np ? [id('numpy')] : [];
 
+  // the reference's reciprocal once per movie, as the processor does (not in the per-map time)
+  const tPrep0 = performance.now();
+  const prepared = prepareReference(reference);
+  const prepMs = performance.now() - tPrep0;
   const out = new Float32Array(size * size);
   let k = 0;
-  const tCpu = await timeIt(() => diffMapCpu(frames[k++ % nFrames], reference, size, size, {}, out), { warmup: 2, samples });
-  rows.push({ id: id('cpu-ref'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tCpu.median_s, unit, better: 'higher', spread: spreadOf(tCpu), ratioTo, note: `diffMapCpu, no shift, ${(tCpu.median_s * 1000).toFixed(1)} ms/map, 1 thread` });
+  const tCpu = await timeIt(() => diffMapCpu(frames[k++ % nFrames], prepared, size, size, {}, out), { warmup: 2, samples });
+  rows.push({ id: id('cpu-ref'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tCpu.median_s, unit, better: 'higher', spread: spreadOf(tCpu), ratioTo, note: `diffMapCpu, no shift, 1 thread, ${(tCpu.median_s * 1000).toFixed(1)} ms/map into a reused array; reference prepared once (1/I0, ${prepMs.toFixed(0)} ms)` });
 
-  const tShift = await timeIt(() => diffMapCpu(frames[k++ % nFrames], reference, size, size, { shift }, out), { warmup: 2, samples });
-  rows.push({ id: id('cpu-ref-drift'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tShift.median_s, unit, better: 'higher', spread: spreadOf(tShift), ratioTo: [id('cpu-ref'), ...ratioTo], note: `diffMapCpu with a bilinear drift shift, ${(tShift.median_s * 1000).toFixed(1)} ms/map` });
+  const tShift = await timeIt(() => diffMapCpu(frames[k++ % nFrames], prepared, size, size, { shift }, out), { warmup: 2, samples });
+  rows.push({ id: id('cpu-ref-drift'), case: caseName, backend: 'cpu-ref', size: sizeLabel, value: 1 / tShift.median_s, unit, better: 'higher', spread: spreadOf(tShift), ratioTo: [id('cpu-ref'), ...ratioTo], note: `diffMapCpu with a bilinear drift shift, 1 thread, ${(tShift.median_s * 1000).toFixed(1)} ms/map` });
 
   const opts: FrameProcessorOptions = { width: size, height: size, reference, labels, nLabels, threshold: 0.05 };
   const shifts = frames.map((): [number, number] => shift);
-  const cpuProc = createCpuProcessor(opts);
-  const cpuBatch = frames.slice(0, ctx.quick ? 2 : 4);
-  const tCpuProc = await timeIt(() => cpuProc.process(cpuBatch, shifts.slice(0, cpuBatch.length)), { warmup: 1, samples: ctx.quick ? 2 : 5 });
-  const cpuProcRate = cpuBatch.length / tCpuProc.median_s;
-  rows.push({ id: id('cpu-processor'), case: caseName, backend: 'cpu', size: sizeLabel, value: cpuProcRate, unit, better: 'higher', spread: spreadOf(tCpuProc), note: `frame processor: map with drift + ${nLabels} particles' sums` });
+  const cpuBatch = frames.slice(0, ctx.quick ? 2 : nFrames);
+  const threadsRatio = [id('cpu-processor-direct-1t')]; // the N-thread row against 1 thread (when both ran)
+  // backend `cpu-<threads>t`: the thread count the processor really used (it falls back to 1 without
+  // worker_threads); the 1-thread row is left out where the default already is 1 thread
+  const cpuProcessorRow = async (rowId: string, threads: number | undefined, withDrift: boolean, ratioRows: string[]) => {
+    const proc = createCpuProcessor(opts, { threads });
+    try {
+      const batchShifts = withDrift ? shifts.slice(0, cpuBatch.length) : undefined;
+      const t = await timeIt(() => proc.process(cpuBatch, batchShifts), { warmup: 1, samples: ctx.quick ? 2 : 5 });
+      const rate = cpuBatch.length / t.median_s;
+      rows.push({
+        id: id(rowId), case: caseName, backend: `cpu-${proc.threads}t`, size: sizeLabel, value: rate, unit, better: 'higher', spread: spreadOf(t), ratioTo: [...ratioRows, ...ratioTo],
+        note: `frame processor, ${proc.threads} thread${proc.threads === 1 ? '' : 's'}, batch ${cpuBatch.length}: fresh map${withDrift ? ' with drift' : ', no shift'} + ${nLabels} particles' sums, ${((1000 * t.median_s) / cpuBatch.length).toFixed(1)} ms/frame`,
+      });
+      return proc.threads;
+    } finally {
+      proc.destroy();
+    }
+  };
+  const threads = await cpuProcessorRow('cpu-processor-direct', undefined, false, threadsRatio);
+  if (threads > 1) await cpuProcessorRow('cpu-processor-direct-1t', 1, false, []);
+  await cpuProcessorRow('cpu-processor', undefined, true, []);
 
   if (!ctx.gpu) {
     rows.push({ id: id('gpu'), case: caseName, backend: 'gpu', size: sizeLabel, value: NaN, unit, better: 'higher', note: 'skipped: no WebGPU adapter' });

@@ -6,7 +6,10 @@
  *
  * Conventions (image coordinates as ImageJ: x = column to the right, y = row downward, pixel (row,
  * col) at index row·width + col):
- * - ΔI/I0 = (I_t − I_ref)/I_ref per pixel, stored as float32.
+ * - ΔI/I0 = (I_t − I_ref)/I_ref per pixel, stored as float32. Computed as (I_t − I_ref)·fround(1/I_ref)
+ *   in float64, rounded once to float32: no division per pixel (the reciprocal is prepared once per
+ *   reference, `prepareReference`), within 1 float32 ulp of the rounded quotient, exactly 0 where
+ *   I_t = I_ref. The GPU divides in float32; both agree to the tolerances of test/kernels.
  * - NaN, never ±Inf, where the reference is not usable (0, subnormal — GPUs may flush those to zero —,
  *   ±Inf or NaN), where a frame sample used is not finite, where the result overflows float32, and
  *   where the drift-corrected sample position falls outside the frame.
@@ -22,6 +25,7 @@
  */
 
 /** A camera frame, row-major [height][width]: 8-bit, 16-bit or float32 intensities. */
+import { statsFromSums, type UnreactedStats } from './unreacted';
 export type FrameData = Uint8Array | Uint16Array | Float32Array;
 
 export interface DiffMapOptions {
@@ -84,7 +88,7 @@ export function checkSmoothRadius(r: number | undefined): number {
  * [0, n − 1]; the others are NaN. The position i + d is rounded to float32 as the GPU computes it, so
  * w (exact: s − floor(s) is representable) and the valid range match the kernel bit for bit.
  */
-function axisPlan(n: number, d: number) {
+export function axisPlan(n: number, d: number) {
   const i0 = new Int32Array(n), i1 = new Int32Array(n), w = new Float64Array(n);
   let start = n, end = 0;
   for (let i = 0; i < n; i++) {
@@ -101,52 +105,209 @@ function axisPlan(n: number, d: number) {
   return { i0, i1, w, start: Math.min(start, end), end };
 }
 
+/**
+ * A reference prepared for many frames: I_ref and its float32 reciprocal, computed once (see
+ * `prepareReference`). diffMapCpu multiplies by `inv` instead of dividing by I_ref per pixel.
+ */
+export interface PreparedReference {
+  /** I_ref, float32, width·height (the array given to prepareReference, not a copy) */
+  readonly reference: Float32Array;
+  /** fround(1/I_ref); NaN where I_ref is 0, subnormal, ±Inf or NaN, so NaN propagates without a branch */
+  readonly inv: Float32Array;
+  /**
+   * true when no 8/16-bit sample (0…65535) can overflow float32: every finite |inv| < 2^100. Then the
+   * 8/16-bit loops need no overflow test; otherwise (references below ~1e-30) they take the guarded loop.
+   */
+  readonly intSafe: boolean;
+}
+
+/** |1/I_ref| below which (v − I_ref)·(1/I_ref) cannot overflow float32 for 0 ≤ v ≤ 65535 (margin 2^12). */
+const INT_SAFE_INV = 2 ** 100;
+
+/**
+ * Prepares `reference` for diffMapCpu: its float32 reciprocal, NaN where the reference is not usable
+ * (0, subnormal, ±Inf, NaN). Compute it once per reference and pass the result instead of the array;
+ * the reference must not change afterwards. `inv` may be given (e.g. a view on a SharedArrayBuffer).
+ *
+ * ΔI/I0 is then fround((I − I_ref)·inv): within 1 float32 ulp of the quotient (v − r)/r rounded once
+ * (the reciprocal is rounded to float32 first), exactly 0 where I = I_ref, and NaN by the same rules.
+ */
+export function prepareReference(reference: Float32Array | PreparedReference, inv?: Float32Array): PreparedReference {
+  if (!(reference instanceof Float32Array)) {
+    if (reference && reference.reference instanceof Float32Array && reference.inv instanceof Float32Array) return reference;
+    throw new Error('reference must be a Float32Array or the result of prepareReference');
+  }
+  const n = reference.length;
+  const dst = inv ?? new Float32Array(n);
+  checkLength('inv', dst.length, n, 1);
+  let intSafe = true;
+  for (let i = 0; i < n; i++) {
+    const r = reference[i];
+    // usable: normal and finite (|r| ≥ FLOAT32_MIN_NORMAL excludes 0, subnormals and NaN; r − r
+    // excludes ±Inf). Then q is finite (≤ 2^126); for |r| > 2^126 it is a float32 subnormal, a few
+    // bits less precise, still far within the GPU tolerance.
+    if ((r >= FLOAT32_MIN_NORMAL || r <= -FLOAT32_MIN_NORMAL) && r - r === 0) {
+      const q = Math.fround(1 / r);
+      dst[i] = q;
+      if (q >= INT_SAFE_INV || q <= -INT_SAFE_INV) intSafe = false;
+    } else {
+      dst[i] = NaN;
+    }
+  }
+  return { reference, inv: dst, intSafe };
+}
+
 // The unshifted map is the hot loop; one copy per element type keeps each loop monomorphic in V8.
-function diffDirectU16(frame: Uint16Array, ref: Float32Array, out: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const r = ref[i];
-    let d = Math.fround((frame[i] - r) / r);
-    if (r < FLOAT32_MIN_NORMAL && r > -FLOAT32_MIN_NORMAL) d = NaN; // zero or subnormal reference
-    // d + (d − d) turns ±Inf (a non-finite reference or sample, or a float32 overflow) into NaN
-    // without a branch; this form measured fastest in V8 (a ternary here costs 2×)
-    out[i] = d + (d - d);
+// (v − r)·inv: a NaN inv (unusable reference) gives NaN without a branch, v = r gives exactly 0 (a
+// multiply-by-reciprocal form v·inv − 1 would not). The store rounds to float32. 8/16-bit samples are
+// finite and, with an intSafe reference, cannot overflow: no further test. Unrolled 8×: V8 does not
+// vectorise, and the unrolled loop measured ~1.4× faster than the plain one.
+// These functions, diffMapCore, diffShifted, axisPlan, boxMeanCore and labelReduceRuns also run in the
+// CPU processor's worker threads from their source text (src/imaging/processor.ts): they may use only
+// each other and JS globals (no imports, no module constants).
+export function diffDirectU16(frame: Uint16Array, ref: Float32Array, inv: Float32Array, out: Float32Array, n: number): void {
+  let i = 0;
+  for (const m = n - 7; i < m; i += 8) {
+    out[i] = (frame[i] - ref[i]) * inv[i];
+    out[i + 1] = (frame[i + 1] - ref[i + 1]) * inv[i + 1];
+    out[i + 2] = (frame[i + 2] - ref[i + 2]) * inv[i + 2];
+    out[i + 3] = (frame[i + 3] - ref[i + 3]) * inv[i + 3];
+    out[i + 4] = (frame[i + 4] - ref[i + 4]) * inv[i + 4];
+    out[i + 5] = (frame[i + 5] - ref[i + 5]) * inv[i + 5];
+    out[i + 6] = (frame[i + 6] - ref[i + 6]) * inv[i + 6];
+    out[i + 7] = (frame[i + 7] - ref[i + 7]) * inv[i + 7];
   }
+  for (; i < n; i++) out[i] = (frame[i] - ref[i]) * inv[i];
 }
-function diffDirectU8(frame: Uint8Array, ref: Float32Array, out: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const r = ref[i];
-    let d = Math.fround((frame[i] - r) / r);
-    if (r < FLOAT32_MIN_NORMAL && r > -FLOAT32_MIN_NORMAL) d = NaN;
-    out[i] = d + (d - d);
+export function diffDirectU8(frame: Uint8Array, ref: Float32Array, inv: Float32Array, out: Float32Array, n: number): void {
+  let i = 0;
+  for (const m = n - 7; i < m; i += 8) {
+    out[i] = (frame[i] - ref[i]) * inv[i];
+    out[i + 1] = (frame[i + 1] - ref[i + 1]) * inv[i + 1];
+    out[i + 2] = (frame[i + 2] - ref[i + 2]) * inv[i + 2];
+    out[i + 3] = (frame[i + 3] - ref[i + 3]) * inv[i + 3];
+    out[i + 4] = (frame[i + 4] - ref[i + 4]) * inv[i + 4];
+    out[i + 5] = (frame[i + 5] - ref[i + 5]) * inv[i + 5];
+    out[i + 6] = (frame[i + 6] - ref[i + 6]) * inv[i + 6];
+    out[i + 7] = (frame[i + 7] - ref[i + 7]) * inv[i + 7];
   }
+  for (; i < n; i++) out[i] = (frame[i] - ref[i]) * inv[i];
 }
-function diffDirectF32(frame: Float32Array, ref: Float32Array, out: Float32Array, n: number): void {
+// Float32 frames (a sample may be ±Inf or NaN) and references that are not intSafe: the product may
+// be ±Inf after rounding to float32; d + (d − d) turns ±Inf into NaN without a branch (this form
+// measured fastest in V8; a ternary costs 2×).
+export function diffDirectF32(frame: Float32Array, ref: Float32Array, inv: Float32Array, out: Float32Array, n: number): void {
+  let i = 0, d = 0;
+  for (const m = n - 7; i < m; i += 8) {
+    d = Math.fround((frame[i] - ref[i]) * inv[i]); out[i] = d + (d - d);
+    d = Math.fround((frame[i + 1] - ref[i + 1]) * inv[i + 1]); out[i + 1] = d + (d - d);
+    d = Math.fround((frame[i + 2] - ref[i + 2]) * inv[i + 2]); out[i + 2] = d + (d - d);
+    d = Math.fround((frame[i + 3] - ref[i + 3]) * inv[i + 3]); out[i + 3] = d + (d - d);
+    d = Math.fround((frame[i + 4] - ref[i + 4]) * inv[i + 4]); out[i + 4] = d + (d - d);
+    d = Math.fround((frame[i + 5] - ref[i + 5]) * inv[i + 5]); out[i + 5] = d + (d - d);
+    d = Math.fround((frame[i + 6] - ref[i + 6]) * inv[i + 6]); out[i + 6] = d + (d - d);
+    d = Math.fround((frame[i + 7] - ref[i + 7]) * inv[i + 7]); out[i + 7] = d + (d - d);
+  }
+  for (; i < n; i++) { d = Math.fround((frame[i] - ref[i]) * inv[i]); out[i] = d + (d - d); }
+}
+// 8/16-bit frames over a reference that is not intSafe (below ~1e-30 somewhere): rare, not unrolled
+export function diffDirectGuarded(frame: Uint8Array | Uint16Array, ref: Float32Array, inv: Float32Array, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
-    const r = ref[i];
-    let d = Math.fround((frame[i] - r) / r);
-    if (r < FLOAT32_MIN_NORMAL && r > -FLOAT32_MIN_NORMAL) d = NaN;
+    const d = Math.fround((frame[i] - ref[i]) * inv[i]);
     out[i] = d + (d - d);
   }
 }
 
-function diffShifted(frame: FrameData, ref: Float32Array, out: Float32Array, width: number, height: number, dx: number, dy: number): void {
+/**
+ * The drift-corrected map. Bilinear as (1 − fx)·V(x0) + fx·V(x1) with V(x) = (1 − fy)·I(x, y0) +
+ * fy·I(x, y1) the vertically interpolated column, in float64 (the same value as the 2×2 weighted sum up
+ * to float64 rounding, far below float32's). Columns fall into a few runs over which the plan's
+ * source offset x0 − x and weight fx are constant (fx changes only where x + dx crosses a power of
+ * two, through the float32 rounding); within a run V(x1) of one pixel is V(x0) of the next, so each
+ * column is interpolated once. A zero weight (fx = 0, fy = 0) never reads the neighbour, so a
+ * non-finite pixel beyond the sample cannot leak in. `guarded`: turn ±Inf into NaN (float32 frames,
+ * references that are not intSafe); 8/16-bit samples over an intSafe reference cannot overflow.
+ */
+export function diffShifted(frame: Uint8Array | Uint16Array | Float32Array, ref: Float32Array, inv: Float32Array, out: Float32Array, width: number, height: number, dx: number, dy: number, guarded: boolean): void {
   const cols = axisPlan(width, dx), rows = axisPlan(height, dy);
-  const c0 = cols.i0, c1 = cols.i1, cw = cols.w, xs = cols.start, xe = cols.end;
+  const xs = cols.start, xe = cols.end;
+  // runs of columns [x0, x1) with constant (offset k = i0 − x, weight fx): 4 numbers each
+  const runs: number[] = [];
+  for (let x = xs; x < xe;) {
+    const k = cols.i0[x] - x, f = cols.w[x];
+    let e = x + 1;
+    while (e < xe && cols.i0[e] - e === k && cols.w[e] === f) e++;
+    runs.push(x, e, k, f);
+    x = e;
+  }
   for (let y = 0; y < height; y++) {
     const o = y * width;
     if (y < rows.start || y >= rows.end) { out.fill(NaN, o, o + width); continue; }
     out.fill(NaN, o, o + xs);
     out.fill(NaN, o + xe, o + width);
-    const r0 = rows.i0[y] * width, r1 = rows.i1[y] * width, fy = rows.w[y], gy = 1 - fy;
-    for (let x = xs; x < xe; x++) {
-      const a = c0[x], b = c1[x], fx = cw[x], gx = 1 - fx;
-      const v = gy * (gx * frame[r0 + a] + fx * frame[r0 + b]) + fy * (gx * frame[r1 + a] + fx * frame[r1 + b]);
-      const r = ref[o + x];
-      let d = Math.fround((v - r) / r);
-      if (r < FLOAT32_MIN_NORMAL && r > -FLOAT32_MIN_NORMAL) d = NaN;
-      out[o + x] = d + (d - d);
+    const fy = rows.w[y], gy = 1 - fy;
+    for (let s = 0; s < runs.length; s += 4) {
+      const x0 = runs[s], x1 = runs[s + 1], fx = runs[s + 3], gx = 1 - fx;
+      const a = rows.i0[y] * width + runs[s + 2], b = rows.i1[y] * width + runs[s + 2]; // b = a when fy = 0
+      let x = x0;
+      if (fx === 0) {
+        if (guarded) {
+          for (; x < x1; x++) {
+            const i = o + x, d = Math.fround((gy * frame[a + x] + fy * frame[b + x] - ref[i]) * inv[i]);
+            out[i] = d + (d - d);
+          }
+        } else {
+          for (; x < x1; x++) { const i = o + x; out[i] = (gy * frame[a + x] + fy * frame[b + x] - ref[i]) * inv[i]; }
+        }
+        continue;
+      }
+      let v0 = gy * frame[a + x] + fy * frame[b + x];
+      if (guarded) {
+        for (; x < x1; x++) {
+          const v1 = gy * frame[a + x + 1] + fy * frame[b + x + 1];
+          const i = o + x, d = Math.fround((gx * v0 + fx * v1 - ref[i]) * inv[i]);
+          out[i] = d + (d - d);
+          v0 = v1;
+        }
+        continue;
+      }
+      for (; x + 3 < x1; x += 4) {
+        const v1 = gy * frame[a + x + 1] + fy * frame[b + x + 1];
+        const v2 = gy * frame[a + x + 2] + fy * frame[b + x + 2];
+        const v3 = gy * frame[a + x + 3] + fy * frame[b + x + 3];
+        const v4 = gy * frame[a + x + 4] + fy * frame[b + x + 4];
+        const i = o + x;
+        out[i] = (gx * v0 + fx * v1 - ref[i]) * inv[i];
+        out[i + 1] = (gx * v1 + fx * v2 - ref[i + 1]) * inv[i + 1];
+        out[i + 2] = (gx * v2 + fx * v3 - ref[i + 2]) * inv[i + 2];
+        out[i + 3] = (gx * v3 + fx * v4 - ref[i + 3]) * inv[i + 3];
+        v0 = v4;
+      }
+      for (; x < x1; x++) {
+        const v1 = gy * frame[a + x + 1] + fy * frame[b + x + 1];
+        const i = o + x;
+        out[i] = (gx * v0 + fx * v1 - ref[i]) * inv[i];
+        v0 = v1;
+      }
     }
   }
+}
+
+/**
+ * ΔI/I0 of `frame` into `out` without argument checks (diffMapCpu checks, then calls this): shift
+ * (dx, dy) already rounded to float32, smoothing radius r ≥ 0.
+ */
+export function diffMapCore(frame: Uint8Array | Uint16Array | Float32Array, ref: Float32Array, inv: Float32Array, intSafe: boolean, out: Float32Array, width: number, height: number, dx: number, dy: number, r: number): void {
+  const n = width * height;
+  if (dx === 0 && dy === 0) {
+    if (frame instanceof Float32Array) diffDirectF32(frame, ref, inv, out, n);
+    else if (!intSafe) diffDirectGuarded(frame, ref, inv, out, n);
+    else if (frame instanceof Uint16Array) diffDirectU16(frame, ref, inv, out, n);
+    else diffDirectU8(frame, ref, inv, out, n);
+  } else {
+    diffShifted(frame, ref, inv, out, width, height, dx, dy, !intSafe || frame instanceof Float32Array);
+  }
+  if (r > 0) boxMeanCore(out, width, height, r, out);
 }
 
 /**
@@ -161,7 +322,13 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
   checkLength('src', src.length, width, height);
   checkLength('dst', dst.length, width, height);
   checkSmoothRadius(r);
-  if (r === 0) { if (dst !== src) dst.set(src); return dst; }
+  boxMeanCore(src, width, height, r, dst);
+  return dst;
+}
+
+/** boxMeanNanAware without argument checks (also run by the CPU processor's worker threads). */
+export function boxMeanCore(src: Float32Array, width: number, height: number, r: number, dst: Float32Array): void {
+  if (r === 0) { if (dst !== src) dst.set(src); return; }
   const ringRows = 2 * r + 2;
   const ringSum = new Float64Array(ringRows * width);
   // per-column finite counts of rows with holes only; a clean row's counts are colCount
@@ -250,40 +417,42 @@ export function boxMeanNanAware(src: Float32Array, width: number, height: number
       dst[o + x] = vSum[x] / (rows * colCount[x] + vCountHoley[x]) + (v - v);
     }
   }
-  return dst;
 }
 
 /**
  * Differential-intensity map ΔI/I0 = (I_t − I_ref)/I_ref of one frame (SPEC §2), float32.
  *
  * @param frame     the frame I_t, row-major [height][width], 8/16-bit or float32
- * @param reference the reference I_ref (e.g. the first frame) as float32, same size
+ * @param reference the reference I_ref (e.g. the first frame) as float32, same size; or
+ *                  `prepareReference(I_ref)` — prepare once when mapping many frames against one
+ *                  reference (a bare array is prepared on every call: one extra pass)
  * @param width     frame width in pixels (columns)
  * @param height    frame height in pixels (rows)
  * @param opts      `shift` = measured drift [dx, dy] in pixels (content at reference + (dx, dy); the
  *                  frame is sampled at (x + dx, y + dy), bilinear); `smoothRadius` = box-mean radius
  * @param out       optional output array (width·height) to reuse
- * @returns `out` (or a new array): ΔI/I0, NaN where the reference is 0/subnormal/not finite, where a
- *          used sample is not finite, or where the shifted sample lies outside the frame
+ * @returns `out` (or a new array): ΔI/I0 computed as fround((I_t − I_ref)·fround(1/I_ref)) (within
+ *          1 ulp of the rounded quotient; exactly 0 where I_t = I_ref), NaN where the reference is
+ *          0/subnormal/not finite, where a used sample is not finite, where the result overflows
+ *          float32, or where the shifted sample lies outside the frame
  */
-export function diffMapCpu(frame: FrameData, reference: Float32Array, width: number, height: number, opts: DiffMapOptions = {}, out?: Float32Array): Float32Array {
+export function diffMapCpu(frame: FrameData, reference: Float32Array | PreparedReference, width: number, height: number, opts: DiffMapOptions = {}, out?: Float32Array): Float32Array {
   checkImageSize(width, height, 'frame');
   const n = width * height;
   checkLength('frame', frame.length, width, height);
-  checkLength('reference', reference.length, width, height);
+  if (!(frame instanceof Uint16Array || frame instanceof Uint8Array || frame instanceof Float32Array)) {
+    throw new Error('frame must be a Uint8Array, Uint16Array or Float32Array');
+  }
+  const ref = reference instanceof Float32Array ? reference : reference?.reference;
+  if (!(ref instanceof Float32Array)) throw new Error('reference must be a Float32Array or the result of prepareReference');
+  checkLength('reference', ref.length, width, height);
   if (out) checkLength('out', out.length, width, height);
-  const dst = out ?? new Float32Array(n);
   const [dx, dy] = checkShift(opts.shift);
   const r = checkSmoothRadius(opts.smoothRadius);
-  if (dx === 0 && dy === 0) {
-    if (frame instanceof Uint16Array) diffDirectU16(frame, reference, dst, n);
-    else if (frame instanceof Uint8Array) diffDirectU8(frame, reference, dst, n);
-    else if (frame instanceof Float32Array) diffDirectF32(frame, reference, dst, n);
-    else throw new Error('frame must be a Uint8Array, Uint16Array or Float32Array');
-  } else {
-    diffShifted(frame, reference, dst, width, height, dx, dy);
-  }
-  if (r > 0) boxMeanNanAware(dst, width, height, r, dst);
+  const prepared = prepareReference(reference);
+  checkLength('reference.inv', prepared.inv.length, width, height);
+  const dst = out ?? new Float32Array(n);
+  diffMapCore(frame, prepared.reference, prepared.inv, prepared.intSafe, dst, width, height, dx, dy, r);
   return dst;
 }
 
@@ -331,20 +500,63 @@ export function labelReduceCpu(diff: Float32Array, labels: Int32Array, nLabels: 
   return s;
 }
 
-/** The asymmetry metric of one label from its 8 reduced numbers (as src/imaging/unreacted.ts). */
-export interface LabelMetrics {
-  particlePixels: number;
-  unreactedPixels: number;
-  unreactedFraction: number;
-  /** µm, image coordinates (pixel centre at (col + 0.5)·pixel_um) */
-  particleCom_um: [number, number];
-  unreactedCom_um: [number, number] | null;
-  comOffset_um: number | null;
-  /** comOffset_um / R_eq, R_eq = √(area/π) */
-  comOffsetRel: number | null;
-  /** mean ΔI/I0 over the particle's finite pixels */
-  meanDiff: number;
+/**
+ * labelReduceCpu prepared for many maps over fixed labels: the runs of equal non-zero labels along
+ * rows, in row-major order, as [start, end, label, row] (pixel indices, end exclusive), and the sums
+ * that do not depend on the map (pixelCount, sumCol, sumRow: labelReduceCpu of an all-NaN map).
+ */
+export interface LabelRuns {
+  runs: Int32Array;
+  base: Float64Array;
+  nLabels: number;
+  width: number;
 }
+
+export function labelRuns(labels: Int32Array, nLabels: number, width: number): LabelRuns {
+  const base = labelReduceCpu(new Float32Array(labels.length).fill(NaN), labels, nLabels, width, 0); // checks labels
+  const runs: number[] = [];
+  for (let i = 0, row = 0; i < labels.length; row++) {
+    const rowEnd = i + width;
+    while (i < rowEnd) {
+      const l = labels[i];
+      let e = i + 1;
+      while (e < rowEnd && labels[e] === l) e++;
+      if (l !== 0) runs.push(i, e, l, row);
+      i = e;
+    }
+  }
+  return { runs: Int32Array.from(runs), base, nLabels, width };
+}
+
+/**
+ * labelReduceCpu(diff, labels, …) from `labelRuns(labels, …)`: the same numbers bit for bit (each
+ * label's finite values are added in the same row-major order; counts and coordinate sums are exact
+ * integers), but only particle pixels are visited. Writes the 8 sums per label into `s`. Runs in the
+ * CPU processor's worker threads too (see diffDirectU16).
+ */
+export function labelReduceRuns(diff: Float32Array, runs: Int32Array, base: Float64Array, width: number, threshold: number, s: Float64Array): void {
+  s.set(base);
+  for (let k = 0; k < runs.length; k += 4) {
+    const start = runs[k], end = runs[k + 1], o = (runs[k + 2] - 1) * 8, row = runs[k + 3];
+    const rowStart = row * width;
+    let sum = s[o + 1], finite = s[o + 2], unreacted = s[o + 3], sumCol = s[o + 6], sumRow = s[o + 7];
+    for (let i = start; i < end; i++) {
+      const v = diff[i];
+      if (v - v !== 0) continue; // NaN
+      sum += v;
+      finite++;
+      if (v < threshold) {
+        unreacted++;
+        sumCol += i - rowStart;
+        sumRow += row;
+      }
+    }
+    s[o + 1] = sum; s[o + 2] = finite; s[o + 3] = unreacted; s[o + 6] = sumCol; s[o + 7] = sumRow;
+  }
+}
+
+/** The asymmetry metric of one label from its 8 reduced numbers (src/imaging/unreacted.ts). */
+export type LabelMetrics = UnreactedStats;
 
 /**
  * Turns label `label`'s 8 numbers of a `labelReduceCpu` / `ProcessedFrame.labelStats` array into
@@ -355,20 +567,5 @@ export function labelMetrics(labelStats: Float64Array, label: number, pixel_um: 
   if (!Number.isInteger(label) || label < 1 || o + LABEL_STATS_STRIDE > labelStats.length) {
     throw new Error(`label = ${label} is outside 1..${labelStats.length / LABEL_STATS_STRIDE}`);
   }
-  const [n, sumDiff, nFinite, nu, sx, sy, ux, uy] = labelStats.subarray(o, o + LABEL_STATS_STRIDE);
-  const toUm = (p: number, count: number) => (p / count + 0.5) * pixel_um;
-  const particleCom_um: [number, number] = n ? [toUm(sx, n), toUm(sy, n)] : [NaN, NaN];
-  const unreactedCom_um: [number, number] | null = nu ? [toUm(ux, nu), toUm(uy, nu)] : null;
-  const rEq = Math.sqrt((n * pixel_um * pixel_um) / Math.PI);
-  const comOffset_um = unreactedCom_um ? Math.hypot(unreactedCom_um[0] - particleCom_um[0], unreactedCom_um[1] - particleCom_um[1]) : null;
-  return {
-    particlePixels: n,
-    unreactedPixels: nu,
-    unreactedFraction: n ? nu / n : 0,
-    particleCom_um,
-    unreactedCom_um,
-    comOffset_um,
-    comOffsetRel: comOffset_um === null ? null : comOffset_um / rEq,
-    meanDiff: nFinite ? sumDiff / nFinite : NaN,
-  };
+  return statsFromSums(labelStats.subarray(o, o + LABEL_STATS_STRIDE), pixel_um);
 }

@@ -10,6 +10,10 @@ import {
   labelReduceCpu,
   LabelStat,
   LABEL_STATS_STRIDE,
+  labelReduceRuns,
+  labelRuns,
+  prepareReference,
+  type FrameData,
 } from '../../src/imaging/diffmap';
 import { unreactedStats } from '../../src/imaging/unreacted';
 import { createCpuProcessor } from '../../src/imaging/processor';
@@ -23,6 +27,12 @@ function rng(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** distance in float32 ulps between two finite float32 values of the same sign (0 = identical) */
+function ulpDistance(a: number, b: number): number {
+  const bits = new Int32Array(Float32Array.of(a, b).buffer);
+  return Math.abs(bits[0] - bits[1]);
 }
 
 /** a reference that varies from pixel to pixel (a uniform one would hide indexing bugs) */
@@ -43,13 +53,17 @@ describe('diffMapCpu', () => {
     }
   });
 
-  it('gives (I − I0)/I0 per pixel, the same for every frame type holding the same values', () => {
+  it('gives (I − I0)/I0 per pixel (within 1 ulp), the same for every frame type holding the same values', () => {
     const w = 13, h = 11, r = rng(2);
     const ref = new Float32Array(w * h), vals = new Uint8Array(w * h);
     for (let i = 0; i < ref.length; i++) { ref[i] = 1 + Math.floor(r() * 200); vals[i] = Math.floor(r() * 256); }
-    const expected = Array.from(vals, (v, i) => Math.fround((v - ref[i]) / ref[i]));
+    // the definition: (I − I0) times the float32 reciprocal, rounded once to float32
+    const expected = Array.from(vals, (v, i) => Math.fround((v - ref[i]) * Math.fround(1 / ref[i])));
     for (const frame of [vals, Uint16Array.from(vals), Float32Array.from(vals)]) {
-      expect(Array.from(diffMapCpu(frame, ref, w, h))).toEqual(expected);
+      const d = diffMapCpu(frame, ref, w, h);
+      expect(Array.from(d)).toEqual(expected);
+      // … which is the quotient rounded to float32, or one float32 ulp next to it
+      d.forEach((v, i) => expect(ulpDistance(v, Math.fround((vals[i] - ref[i]) / ref[i]))).toBeLessThanOrEqual(1));
     }
   });
 
@@ -269,5 +283,173 @@ describe('createCpuProcessor', () => {
     });
     await expect(p.process([new Uint16Array(5)])).rejects.toThrow(/frame 0 has 5 pixels/);
     expect(() => createCpuProcessor({ width: w, height: h, reference: ref, labels: new Int32Array(w * h).fill(3), nLabels: 2, threshold: 0.05 })).toThrow(/outside 0..2/);
+  });
+});
+
+describe('prepareReference (the reciprocal path)', () => {
+  const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+  it('inv = fround(1/I0), NaN exactly where the reference is 0, subnormal, ±Inf or NaN; intSafe unless tiny', () => {
+    // 1.1e-38: subnormal, yet its reciprocal (9e37) is a finite float32: the test is on the reference
+    const ref = Float32Array.from([0, -0, 1e-40, -1e-40, 1.1e-38, -1.1e-38, Infinity, -Infinity, NaN, 1.1754943508222875e-38, -3, 0.1, 65535, 3e38]);
+    const p = prepareReference(ref);
+    expect(p.reference).toBe(ref);
+    const nan = [true, true, true, true, true, true, true, true, true, false, false, false, false, false];
+    p.inv.forEach((v, i) => {
+      expect(Number.isNaN(v)).toBe(nan[i]);
+      if (!nan[i]) expect(v).toBe(Math.fround(1 / ref[i]));
+    });
+    expect(p.intSafe).toBe(false); // 1/FLOAT32_MIN_NORMAL = 2^126: a 16-bit sample could overflow
+    expect(prepareReference(Float32Array.from([1e-30, 5, NaN, 0])).intSafe).toBe(true);
+    expect(prepareReference(p)).toBe(p);
+    expect(() => prepareReference(ref, new Float32Array(3))).toThrow(/inv has 3 pixels/);
+    const into = new Float32Array(ref.length);
+    expect(prepareReference(ref, into).inv).toBe(into);
+  });
+
+  it('diffMapCpu gives the same bits with a prepared or a bare reference, every frame type, shift and radius', () => {
+    const w = 37, h = 23, r = rng(11);
+    const ref = variedReference(w, h, 12);
+    ref[5] = 0; ref[50] = 1e-41; ref[77] = NaN; ref[99] = -Infinity; ref[120] = -250;
+    const p = prepareReference(ref);
+    const u16 = Uint16Array.from(ref, (v) => (Number.isFinite(v) ? Math.max(0, v) * (0.8 + 0.4 * r()) : 7));
+    const f32 = Float32Array.from(u16, (v) => v * 1.001);
+    f32[200] = Infinity; f32[201] = -Infinity; f32[202] = NaN;
+    const u8 = Uint8Array.from(u16, (v) => v >> 4);
+    for (const frame of [u16, f32, u8] as FrameData[]) {
+      for (const opts of [{}, { shift: [0.3, -1.7] as [number, number] }, { smoothRadius: 2 }, { shift: [2, 1] as [number, number], smoothRadius: 1 }]) {
+        expect(bitsOf(diffMapCpu(frame, p, w, h, opts))).toEqual(bitsOf(diffMapCpu(frame, ref, w, h, opts)));
+      }
+    }
+  });
+
+  it('keeps the NaN rules: unusable reference, non-finite sample, float32 overflow (16-bit frames over tiny references too)', () => {
+    // float32 frame: ±Inf / NaN samples and unusable references → NaN, never ±Inf
+    const ref = Float32Array.from([0, 1e-40, Infinity, NaN, 10, 10, 10, -4]);
+    const frame = Float32Array.from([5, 5, 5, 5, Infinity, -Infinity, NaN, 2]);
+    for (const reference of [ref, prepareReference(ref)]) {
+      const d = diffMapCpu(frame, reference, 8, 1);
+      expect(Array.from(d.subarray(0, 7)).every((v) => Number.isNaN(v))).toBe(true);
+      expect(d[7]).toBe(Math.fround((2 + 4) * Math.fround(-1 / 4)));
+    }
+    // 16-bit frame over a tiny (normal) reference: the quotient overflows float32 → NaN; v = 0 gives ≈ −1
+    const tiny = Float32Array.from([1e-37, 1e-37, 2e-38, 1e-37]);
+    const p = prepareReference(tiny);
+    expect(p.intSafe).toBe(false);
+    for (const Type of [Uint16Array, Uint8Array]) {
+      const d = diffMapCpu(Type.from([200, 0, 7, 0]), p, 4, 1);
+      expect(Number.isNaN(d[0]) && Number.isNaN(d[2])).toBe(true); // 2e39, 3.5e38 > FLT_MAX
+      expect(d[1]).toBeCloseTo(-1, 6);
+      expect(d[3]).toBeCloseTo(-1, 6);
+      // shifted by one pixel: output x samples x + 1
+      const s = diffMapCpu(Type.from([0, 200, 0, 5]), p, 4, 1, { shift: [1, 0] });
+      expect(Number.isNaN(s[0])).toBe(true); // 200 over 1e-37
+      expect(s[1]).toBeCloseTo(-1, 6);
+      expect(s[2] / 2.5e38).toBeCloseTo(1, 5); // 5 over 2e-38: large but finite
+      expect(Number.isNaN(s[3])).toBe(true); // outside the frame
+    }
+    // a constant movie stays exactly 0 on the reciprocal path, shifted by whole pixels too
+    const w = 19, h = 7, cref = variedReference(w, h, 13);
+    const pc = prepareReference(cref);
+    for (const frame of [Uint16Array.from(cref), Float32Array.from(cref)] as FrameData[]) {
+      expect(Array.from(diffMapCpu(frame, pc, w, h)).every((v) => Object.is(v, 0))).toBe(true);
+    }
+  });
+});
+
+describe('labelRuns + labelReduceRuns', () => {
+  it('equal labelReduceCpu bit for bit (NaN holes, values at the threshold, labels touching, edges)', () => {
+    const r = rng(21);
+    for (const [w, h, nLabels] of [[37, 23, 6], [1, 9, 2], [16, 1, 3], [64, 40, 1], [5, 5, 0]]) {
+      const labels = new Int32Array(w * h);
+      // blobs of random labels with touching runs and single pixels
+      for (let i = 0; i < labels.length; i++) labels[i] = nLabels === 0 ? 0 : r() < 0.3 ? 0 : i > 0 && r() < 0.7 ? labels[i - 1] || 1 : 1 + Math.floor(r() * nLabels);
+      const lr = labelRuns(labels, nLabels, w);
+      for (const threshold of [0.05, -0.2, 0]) {
+        const diff = Float32Array.from({ length: w * h }, () => (r() < 0.1 ? NaN : r() < 0.1 ? threshold : (r() - 0.5) * 0.7));
+        const want = labelReduceCpu(diff, labels, nLabels, w, threshold);
+        const got = new Float64Array(want.length).fill(123);
+        labelReduceRuns(diff, lr.runs, lr.base, w, threshold, got);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    }
+    expect(() => labelRuns(Int32Array.from([0, 4]), 3, 2)).toThrow(/labels\[1\] = 4 is outside 0..3/);
+  });
+});
+
+describe('createCpuProcessor on several threads', () => {
+  const bitsOf = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+  function scene(w: number, h: number, nFrames: number, seed: number) {
+    const r = rng(seed);
+    const reference = variedReference(w, h, seed);
+    reference[3] = 0; reference[w + 4] = NaN;
+    const labels = Int32Array.from({ length: w * h }, (_, i) => ((i % w) * 3 / w | 0) + ((i / w | 0) < h / 2 ? 0 : 3) * (i % 5 === 0 ? 0 : 1));
+    const nLabels = 5;
+    const frames: FrameData[] = [];
+    for (let f = 0; f < nFrames; f++) {
+      const u16 = Uint16Array.from(reference, (v) => (Number.isFinite(v) ? v * (0.93 + 0.14 * r()) : 0));
+      frames.push(f % 3 === 0 ? u16 : f % 3 === 1 ? Float32Array.from(u16, (v) => v * 1.0003) : Uint8Array.from(u16, (v) => v >> 4));
+    }
+    (frames[1] as Float32Array)[17] = Infinity;
+    return { reference, labels, nLabels, frames };
+  }
+
+  for (const frameTransport of ['shared', 'transfer'] as const) {
+    it(`gives bit-identical maps and sums to one thread (${frameTransport} frames; 2 and 3 threads, odd batches, shifts, smoothing)`, async () => {
+      const w = 67, h = 41;
+      const { reference, labels, nLabels, frames } = scene(w, h, 7, 31);
+      const shifts = frames.map((_, f): [number, number] | undefined => (f === 2 ? undefined : [0.37 * f - 1, -0.21 * f]));
+      for (const smoothRadius of [0, 2]) {
+        const opts = { width: w, height: h, reference, labels, nLabels, threshold: 0.02, smoothRadius };
+        const single = createCpuProcessor(opts, { threads: 1 });
+        const want = await single.process(frames, shifts);
+        expect(single.threads).toBe(1);
+        for (const threads of [2, 3]) {
+          const p = createCpuProcessor(opts, { threads, frameTransport });
+          for (const batch of [frames, frames.slice(0, 2), frames.slice(1, 6), frames.slice(3, 4)]) {
+            const s0 = frames.indexOf(batch[0]);
+            const got = await p.process(batch, shifts.slice(s0, s0 + batch.length));
+            expect(got.length).toBe(batch.length);
+            got.forEach((o, k) => {
+              expect(o.diff.length).toBe(w * h);
+              expect(bitsOf(o.diff)).toEqual(bitsOf(want[s0 + k].diff));
+              expect(Array.from(o.labelStats)).toEqual(Array.from(want[s0 + k].labelStats));
+            });
+          }
+          expect(p.threads).toBe(threads);
+          p.destroy();
+          expect(p.threads).toBe(1);
+          // still usable after destroy, on one thread
+          const [again] = await p.process([frames[4]], [shifts[4]]);
+          expect(bitsOf(again.diff)).toEqual(bitsOf(want[4].diff));
+        }
+      }
+      // the caller's frames are left alone (copied, never transferred)
+      expect(frames.every((f) => f.length === w * h)).toBe(true);
+    });
+  }
+
+  it('matches diffMapCpu + labelReduceCpu; concurrent calls; small frames stay on one thread by default', async () => {
+    const w = 45, h = 29;
+    const { reference, labels, nLabels, frames } = scene(w, h, 6, 32);
+    const opts = { width: w, height: h, reference, labels, nLabels, threshold: 0.02 };
+    const p = createCpuProcessor(opts, { threads: 2 });
+    const [a, b] = await Promise.all([p.process(frames.slice(0, 3)), p.process(frames.slice(3))]);
+    [...a, ...b].forEach((o, f) => {
+      const d = diffMapCpu(frames[f], reference, w, h);
+      expect(bitsOf(o.diff)).toEqual(bitsOf(d));
+      expect(Array.from(o.labelStats)).toEqual(Array.from(labelReduceCpu(d, labels, nLabels, w, 0.02)));
+    });
+    expect(p.threads).toBe(2);
+    // destroyed while a batch is in flight: the helper's frames are done on this thread, same bits
+    const inFlight = p.process(frames);
+    await new Promise((resolve) => setImmediate(resolve)); // this thread's share done, the helper's posted
+    p.destroy();
+    (await inFlight).forEach((o, f) => expect(bitsOf(o.diff)).toEqual(bitsOf(diffMapCpu(frames[f], reference, w, h))));
+    expect(p.threads).toBe(1);
+    const auto = createCpuProcessor(opts);
+    await auto.process(frames);
+    expect(auto.threads).toBe(1);
+    expect(() => createCpuProcessor(opts, { threads: 0 })).toThrow(/threads = 0/);
   });
 });
