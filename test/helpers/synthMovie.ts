@@ -6,6 +6,7 @@
  * over a supersampling grid so that sub-pixel geometry and drift are rendered faithfully.
  */
 import { writeTiffStack, type TiffSampleType } from '../../src/io/tiffWrite';
+import { rng as mulberry32 } from './random';
 
 export interface SynthParticle {
   /** centre, pixel coordinates (pixel (row, col) has its centre at (col + 0.5, row + 0.5)) */
@@ -43,16 +44,6 @@ export interface SynthOptions {
 
 export type SynthFrame = Uint8Array | Uint16Array | Float32Array;
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Renders all frames in memory (small test movies). */
 export function synthFrames(o: SynthOptions): SynthFrame[] {

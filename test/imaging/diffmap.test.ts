@@ -17,17 +17,8 @@ import {
 } from '../../src/imaging/diffmap';
 import { unreactedStats } from '../../src/imaging/unreacted';
 import { createCpuProcessor } from '../../src/imaging/processor';
+import { rng } from '../helpers/random';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** distance in float32 ulps between two finite float32 values of the same sign (0 = identical) */
 function ulpDistance(a: number, b: number): number {

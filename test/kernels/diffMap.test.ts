@@ -16,6 +16,7 @@ import { readBuffer } from '../../src/gpu/device';
 import labelReduceSource from '../../shaders/label_reduce.wgsl?raw';
 import { LABEL_PARAMS_LAYOUT, writeLabelParams } from '../../src/kernels/labelReduce';
 import { compareArrays, expectNoGpuError, useGpu } from '../helpers/gpu';
+import { rng } from '../helpers/random';
 
 const gpu = useGpu();
 
@@ -67,16 +68,6 @@ async function structLayoutProbe(device: GPUDevice, shader: string, name: string
   return result;
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A reference with texture, a zero pixel, a subnormal, ±Inf and NaN; frames that differ per frame. */
 function makeScene(w: number, h: number, nFrames: number, kind: 'u8' | 'u16' | 'f32', seed: number) {

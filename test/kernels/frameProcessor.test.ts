@@ -11,19 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { labelReduceCpu, LABEL_STATS_STRIDE, type FrameData } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, gpuBatchSize, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { compareArrays, useGpu } from '../helpers/gpu';
+import { rng } from '../helpers/random';
 
 const gpu = useGpu();
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Particles that brighten from one side over the movie (the paper's asymmetric delithiation). */
 function movie(w: number, h: number, nFrames: number, seed: number) {

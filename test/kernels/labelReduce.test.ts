@@ -10,19 +10,10 @@ import { labelReduceCpu, LABEL_STATS_STRIDE } from '../../src/imaging/diffmap';
 import { LabelReduceKernel, buildLabelChunks, float32AtLeast } from '../../src/kernels/labelReduce';
 import { readBuffer } from '../../src/gpu/device';
 import { expectNoGpuError, useGpu } from '../helpers/gpu';
+import { rng } from '../helpers/random';
 
 const gpu = useGpu();
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Disks of random size (label nLabels stays empty), maps that differ per frame, NaNs, threshold ties. */
 function scene(w: number, h: number, nLabels: number, nFrames: number, threshold: number, seed: number) {
