@@ -14,7 +14,11 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('ionflux')
     .description('Simulate and image lithium transport in single cathode particles (WebGPU)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // commander's own usage errors in the same one-line form as ours
+      outputError: (s, write) => write(`ionflux: ${s.replace(/^error: /, '')}`),
+    });
   registerSimulate(program);
   registerAnalyze(program);
   registerBench(program);

@@ -102,8 +102,8 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('simulate Li diffusion in one particle (SPEC §1) and write summary.json, trace.csv, fields and images')
-    .option('--config <file>', 'config file (JSON, SPEC §3)')
+    .description('simulate Li diffusion in one particle (docs/physics.md) and write summary.json, trace.csv, fields and images')
+    .option('--config <file>', 'config file (JSON, docs/config.md)')
     .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
     .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--backend <backend>', 'auto (real GPU, then software WebGPU, then CPU), gpu, or cpu', 'auto')

@@ -26,7 +26,7 @@ export interface Snapshot extends Measurement {
   name: string;
   /** θ on the grid, NaN outside */
   field: Float32Array;
-  /** the state at the end of the run, added when it is not a requested time */
+  /** the state at the end of the run (added when the end is not a requested time) */
   final: boolean;
 }
 
@@ -176,6 +176,8 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   const needTrace = !trace.length || Math.abs(trace[trace.length - 1].time_s - t) > tol;
   const needSnap = !snapshots.length || Math.abs(snapshots[snapshots.length - 1].time_s - t) > tol;
   if (needTrace || needSnap) await output(needTrace, needSnap);
+  // the end state is flagged even when it falls on a requested snapshot time
+  for (const s of snapshots) if (Math.abs(s.time_s - t) <= tol) s.final = true;
   for (const s of snapTimes.slice(nextSnap)) warnings.push(`snapshot at ${s / 60} min not taken: the run ended at ${(t / 60).toFixed(2)} min`);
 
   const finalMean = trace[trace.length - 1].meanTheta;
