@@ -112,7 +112,7 @@ async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
       const rate = cpuBatch.length / t.median_s;
       rows.push({
         id: id(rowId), case: caseName, backend: `cpu-${proc.threads}t`, size: sizeLabel, value: rate, unit, better: 'higher', spread: spreadOf(t), ratioTo: [...ratioRows, ...ratioTo],
-        note: `frame processor, ${proc.threads} thread${proc.threads === 1 ? '' : 's'}, batch ${cpuBatch.length}: fresh map${withDrift ? ' with drift' : ', no shift'} + ${nLabels} particles' sums, ${((1000 * t.median_s) / cpuBatch.length).toFixed(1)} ms/frame`,
+        note: `frame processor, ${proc.threads} thread${proc.threads === 1 ? '' : 's'}, batch ${cpuBatch.length}: map into the processor's reused output arrays (valid until the next call), ${withDrift ? 'JS kernel' : proc.wasm ? 'wasm SIMD kernel' : 'JS kernel (no wasm SIMD)'}${withDrift ? ' with drift' : ', no shift'} + ${nLabels} particles' sums, ${((1000 * t.median_s) / cpuBatch.length).toFixed(1)} ms/frame`,
       });
       return proc.threads;
     } finally {

@@ -162,7 +162,7 @@ export function prepareReference(reference: Float32Array | PreparedReference, in
 // multiply-by-reciprocal form v·inv − 1 would not). The store rounds to float32. 8/16-bit samples are
 // finite and, with an intSafe reference, cannot overflow: no further test. Unrolled 8×: V8 does not
 // vectorise, and the unrolled loop measured ~1.4× faster than the plain one.
-// These functions, diffMapCore, diffShifted, axisPlan, boxMeanCore and labelReduceRuns also run in the
+// These functions, diffMapCore, diffMapFast, diffShifted, axisPlan, boxMeanCore and labelReduceRuns also run in the
 // CPU processor's worker threads from their source text (src/imaging/processor.ts): they may use only
 // each other and JS globals (no imports, no module constants).
 export function diffDirectU16(frame: Uint16Array, ref: Float32Array, inv: Float32Array, out: Float32Array, n: number): void {
@@ -308,6 +308,29 @@ export function diffMapCore(frame: Uint8Array | Uint16Array | Float32Array, ref:
     diffShifted(frame, ref, inv, out, width, height, dx, dy, !intSafe || frame instanceof Float32Array);
   }
   if (r > 0) boxMeanCore(out, width, height, r, out);
+}
+
+/**
+ * A WebAssembly SIMD diffDirectU16 (src/imaging/processor.ts, DIFF_U16_WASM): `groups` × 4 pixels at byte
+ * offsets frame (uint16) and ref, inv, out (float32) of its memory.
+ */
+export type WasmU16 = (frame: number, ref: number, inv: number, out: number, groups: number) => void;
+
+/**
+ * diffMapCore, through the wasm kernel `u16` where it applies: a 16-bit frame without shift over an
+ * intSafe reference, with frame and output in the kernel's memory (`frameAt`, `outAt` ≥ 0; ref and inv
+ * at `refAt`, `invAt`). The n mod 4 last pixels as diffDirectU16. Bit-identical to diffMapCore.
+ * The kernel and its memory belong to the CPU frame processor (src/imaging/processor.ts, DIFF_U16_WASM).
+ */
+export function diffMapFast(u16: WasmU16 | null, frameAt: number, refAt: number, invAt: number, outAt: number, frame: Uint8Array | Uint16Array | Float32Array, ref: Float32Array, inv: Float32Array, intSafe: boolean, out: Float32Array, width: number, height: number, dx: number, dy: number, r: number): void {
+  if (u16 !== null && frameAt >= 0 && outAt >= 0 && refAt >= 0 && intSafe && dx === 0 && dy === 0 && frame instanceof Uint16Array) {
+    const n = width * height, groups = n >>> 2;
+    u16(frameAt, refAt, invAt, outAt, groups);
+    for (let i = groups * 4; i < n; i++) out[i] = (frame[i] - ref[i]) * inv[i];
+    if (r > 0) boxMeanCore(out, width, height, r, out);
+  } else {
+    diffMapCore(frame, ref, inv, intSafe, out, width, height, dx, dy, r);
+  }
 }
 
 /**

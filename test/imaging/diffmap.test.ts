@@ -420,17 +420,81 @@ describe('createCpuProcessor on several threads', () => {
     });
   }
 
+  it('reuses its output maps across calls: each call correct, maps distinct within a call (1 and 2 threads)', async () => {
+    const w = 53, h = 37;
+    const { reference, labels, nLabels, frames } = scene(w, h, 6, 33);
+    const shifts = frames.map((_, f): [number, number] | undefined => (f % 2 ? [0.25 * f, -0.4] : undefined));
+    const check = (got: { diff: Float32Array; labelStats: Float64Array }[], s0: number) => {
+      got.forEach((o, k) => {
+        const d = diffMapCpu(frames[s0 + k], reference, w, h, { shift: shifts[s0 + k] });
+        expect(bitsOf(o.diff)).toEqual(bitsOf(d));
+        expect(Array.from(o.labelStats)).toEqual(Array.from(labelReduceCpu(d, labels, nLabels, w, 0.02)));
+      });
+      // no two results of one call share memory (they may be views of one buffer): overwrite one at a
+      // time and check that the others keep their values
+      const copies = got.map((o) => o.diff.slice());
+      got.forEach((o, k) => {
+        o.diff.fill(-12345);
+        got.forEach((other, j) => { if (j !== k) expect(bitsOf(other.diff)).toEqual(bitsOf(copies[j])); });
+        o.diff.set(copies[k]);
+      });
+    };
+    for (const [threads, wasm] of [[1, true], [2, true], [2, false]] as const) {
+      const p = createCpuProcessor({ width: w, height: h, reference, labels, nLabels, threshold: 0.02 }, { threads, wasm });
+      const first = await p.process(frames.slice(0, 4), shifts.slice(0, 4));
+      check(first, 0);
+      const firstMaps = first.map((o) => o.diff);
+      const second = await p.process(frames.slice(2, 6), shifts.slice(2, 6));
+      check(second, 2);
+      // the second call wrote into the first call's arrays (the contract: valid until the next call)
+      second.forEach((o, k) => expect(o.diff).toBe(firstMaps[k]));
+      // a bigger batch grows the pool; the earlier positions are still reused
+      const third = await p.process(frames, shifts);
+      check(third, 0);
+      expect(third[0].diff).toBe(firstMaps[0]);
+      expect(p.threads).toBe(threads);
+      p.destroy();
+    }
+  });
+
+  it('the WebAssembly SIMD map is bit-identical to the JS kernels (unusable references, odd pixel count, smoothing)', async () => {
+    const w = 61, h = 23; // 1403 pixels: 3 left over after the groups of 4
+    const { reference, labels, nLabels } = scene(w, h, 2, 34);
+    reference[10] = 0; reference[11] = NaN; reference[12] = Infinity; reference[13] = -Infinity; reference[14] = 1e-39; reference[15] = -250.5;
+    reference[w * h - 1] = NaN; reference[w * h - 2] = 0;
+    const r = rng(35);
+    const frames = [0, 1, 2].map((f) => Uint16Array.from(reference, (_, i) => (f === 2 && i % 7 === 0 ? 65535 : f === 1 && i % 5 === 0 ? 0 : Math.floor(r() * 65536))));
+    for (const smoothRadius of [0, 1]) {
+      const opts = { width: w, height: h, reference, labels, nLabels, threshold: 0.02, smoothRadius };
+      const js = await createCpuProcessor(opts, { threads: 1, wasm: false }).process(frames);
+      for (const threads of [1, 2]) {
+        const p = createCpuProcessor(opts, { threads });
+        const got = await p.process(frames);
+        got.forEach((o, f) => {
+          expect(bitsOf(o.diff)).toEqual(bitsOf(js[f].diff));
+          expect(bitsOf(o.diff)).toEqual(bitsOf(diffMapCpu(frames[f], reference, w, h, { smoothRadius })));
+          expect(Array.from(o.labelStats)).toEqual(Array.from(js[f].labelStats));
+        });
+        p.destroy();
+      }
+    }
+    expect(() => createCpuProcessor({ width: w, height: h, reference, labels, nLabels, threshold: 0.02 }, { wasm: 1 as unknown as boolean })).toThrow(/wasm = 1/);
+  });
+
   it('matches diffMapCpu + labelReduceCpu; concurrent calls; small frames stay on one thread by default', async () => {
     const w = 45, h = 29;
     const { reference, labels, nLabels, frames } = scene(w, h, 6, 32);
     const opts = { width: w, height: h, reference, labels, nLabels, threshold: 0.02 };
     const p = createCpuProcessor(opts, { threads: 2 });
+    // concurrent calls run one after the other; the maps are reused, so the second call's maps replace
+    // the first's (same arrays), while each call's label sums stay its own
     const [a, b] = await Promise.all([p.process(frames.slice(0, 3)), p.process(frames.slice(3))]);
     [...a, ...b].forEach((o, f) => {
       const d = diffMapCpu(frames[f], reference, w, h);
-      expect(bitsOf(o.diff)).toEqual(bitsOf(d));
       expect(Array.from(o.labelStats)).toEqual(Array.from(labelReduceCpu(d, labels, nLabels, w, 0.02)));
+      if (f >= 3) expect(bitsOf(o.diff)).toEqual(bitsOf(d));
     });
+    a.forEach((o, k) => expect(o.diff).toBe(b[k].diff));
     expect(p.threads).toBe(2);
     // destroyed while a batch is in flight: the helper's frames are done on this thread, same bits
     const inFlight = p.process(frames);
