@@ -117,7 +117,9 @@ export class GpuSolver implements Solver {
 
   async advance(n: number): Promise<AdvanceResult> {
     if (!this.params) throw new Error('GpuSolver.advance: setStep() first');
+    if (n <= 0) return { steps: 0, stopped: false };
     let stopped = false;
+    let st = new Uint32Array(2);
     // submits of at most STEPS_PER_SUBMIT steps: bounded command buffers (a browser's GPU watchdog
     // kills long ones) and an early exit once the cut-off has been reached
     for (let done = 0; done < n && !stopped; ) {
@@ -136,9 +138,9 @@ export class GpuSolver implements Solver {
       }
       this.device.queue.submit([enc.finish()]);
       done += m;
-      stopped = new Uint32Array(await readBuffer(this.device, this.state, 16))[0] !== 0;
+      st = new Uint32Array(await readBuffer(this.device, this.state, 8));
+      stopped = st[0] !== 0;
     }
-    const st = new Uint32Array(await readBuffer(this.device, this.state, 16));
     const steps = st[1] - this.stepsReported;
     this.stepsReported = st[1];
     return { steps, stopped: st[0] !== 0 };
