@@ -123,7 +123,7 @@ export function registerSimulate(program: Command): void {
     .option('--config <file>', 'config file (JSON, docs/config.md)')
     .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
     .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--backend <backend>', 'auto (real GPU, then software WebGPU, then CPU), gpu, or cpu', 'auto')
+    .option('--backend <backend>', 'auto (a real GPU, else the CPU reference), gpu (any WebGPU adapter, software ones too), or cpu', 'auto')
     .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => simulateCommand(o as SimulateOptions));
