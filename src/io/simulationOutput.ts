@@ -99,19 +99,21 @@ export function renderSimulationTrace(problem: Problem, result: RunResult, runNa
   const hasDischarge = problem.config.protocol.some((s) => s.step === 'discharge');
   const cutLines = [{ y: cut.surfaceTheta, rgb: red, label: `cut-off ${cut.surfaceTheta}` }];
   if (hasDischarge && cut.surfaceThetaMax < 1) cutLines.push({ y: cut.surfaceThetaMax, rgb: red, label: `cut-off ${cut.surfaceThetaMax}` });
-  const rows: { label: string; y: (number | null)[]; hLines?: typeof cutLines }[] = [
-    { label: 'mean θ', y: result.trace.map((m) => m.meanTheta) },
-    { label: 'min surface θ', y: result.trace.map((m) => m.minSurfaceTheta), hLines: cutLines },
-    { label: 'COM offset (µm)', y: result.trace.map((m) => m.comOffset_um) },
-    { label: 'unreacted fraction', y: result.trace.map((m) => m.unreactedFraction) },
+  const rows: { title: string; unit: string; y: (number | null)[]; hLines?: typeof cutLines }[] = [
+    { title: 'charge passed', unit: 'mAh/g', y: q },
+    { title: 'mean θ', unit: 'θ', y: result.trace.map((m) => m.meanTheta) },
+    { title: 'lowest surface θ', unit: 'θ', y: result.trace.map((m) => m.minSurfaceTheta), hLines: cutLines },
+    { title: 'core COM offset', unit: 'µm', y: result.trace.map((m) => m.comOffset_um) },
+    { title: 'unreacted fraction', unit: 'fraction', y: result.trace.map((m) => m.unreactedFraction) },
   ];
-  const panels: PlotPanel[] = [
-    { xLabel: 'time (min)', yLabel: 'charge (mAh/g)', series: [{ x: t, y: q, rgb: blue }] },
-    { xLabel: 'charge passed (mAh/g)', yLabel: 'time (min)', series: [{ x: q, y: t, rgb: blue }] },
-  ];
+  // protocol step boundaries on the time axis
+  const steps = result.protocol.slice(0, -1).map((s) => s.end_s / 60);
+  const panels: PlotPanel[] = [];
   for (const r of rows) {
-    panels.push({ xLabel: 'time (min)', yLabel: r.label, series: [{ x: t, y: r.y, rgb: blue }], hLines: r.hLines });
-    panels.push({ xLabel: 'charge passed (mAh/g)', yLabel: r.label, series: [{ x: q, y: r.y, rgb: blue }], hLines: r.hLines });
+    panels.push({ title: `${r.title} vs time`, xLabel: 'time (min)', yLabel: r.unit, series: [{ x: t, y: r.y, rgb: blue }], hLines: r.hLines, vLines: steps });
+    panels.push(r.title === 'charge passed'
+      ? { title: 'time vs charge passed', xLabel: 'charge passed (mAh/g)', yLabel: 'time (min)', series: [{ x: q, y: t, rgb: blue }] }
+      : { title: `${r.title} vs charge`, xLabel: 'charge passed (mAh/g)', yLabel: r.unit, series: [{ x: q, y: r.y, rgb: blue }], hLines: r.hLines });
   }
   return renderPlotGrid(panels, { columns: 2, title: `${runName ? `${runName}: ` : ''}trace (${protocolText(problem)})`, plotWidth: 320, plotHeight: 140 });
 }
@@ -143,8 +145,8 @@ async function writeSimulationIndex(dir: string, problem: Problem, result: RunRe
     order: [...result.snapshots.map((s) => `${s.name}.png`), 'trace.png'],
     caption: (rel) => {
       const s = snapByFile.get(rel);
-      if (s) return `θ at ${(s.time_s / 60).toFixed(1)} min (${s.capacity_mAh_g.toFixed(1)} mAh/g${s.final ? ', end of run' : ''}); colour range ${range[0]} to ${range[1]} (white = θ0, red = Li removed); grey band outside the rim = blocked arc; + particle COM, ○ Li-rich core COM.`;
-      if (rel === 'trace.png') return 'trace.csv against time (left) and charge passed (right); dashed red = surface cut-off.';
+      if (s) return `θ at ${(s.time_s / 60).toFixed(1)} min (${s.capacity_mAh_g.toFixed(1)} mAh/g${s.final ? ', end of run' : ''}); colour range ${range[0]} to ${range[1]} (white = θ0, red = Li removed); ${segs.length ? 'grey band outside the rim = blocked arc (darker = lower η); ' : ''}+ particle COM, ○ Li-rich core COM.`;
+      if (rel === 'trace.png') return 'trace.csv against time (left) and charge passed (right); dashed red = surface cut-off, dashed grey = protocol step boundaries.';
       return '';
     },
     describe: (rel) => {

@@ -23,6 +23,8 @@ export interface PlotPanel {
   series: Series[];
   /** horizontal reference lines, drawn dashed with their label at the right end */
   hLines?: { y: number; rgb: Rgb; label?: string }[];
+  /** vertical reference lines (e.g. protocol step boundaries), drawn dashed grey */
+  vLines?: number[];
   /** fixed y range; default: the data (and hLines), padded 5 % */
   yRange?: [number, number];
 }
@@ -187,7 +189,7 @@ export function renderPlotGrid(panels: PlotPanel[], opts: PlotGridOptions): Plot
     });
     drawText(img, plot.x + (pw - textWidth(p.xLabel, S)) / 2, plot.y + ph + 1 + TICK + 3 + CAP + 8, p.xLabel, S);
     const yLen = textWidth(p.yLabel, S);
-    drawTextVertical(img, cx, plot.y + Math.max(-top + 2, (ph - yLen) / 2), p.yLabel, S);
+    if (p.yLabel) drawTextVertical(img, cx, plot.y + Math.max(-top + 2, (ph - yLen) / 2), p.yLabel, S);
 
     // reference lines, then the series, clipped to the plot area
     const clipped = { rgba: img.rgba, width: img.width, height: img.height };
@@ -197,6 +199,10 @@ export function renderPlotGrid(panels: PlotPanel[], opts: PlotGridOptions): Plot
       if (y < plot.y || y > plot.y + ph - 1) continue;
       drawLine(clipped, plot.x, y, plot.x + pw - 1, y, l.rgb, 1, [6, 4]);
       if (l.label) drawText(img, plot.x + pw - 4 - textWidth(l.label, S), y - CAP - 3 < plot.y ? y + 4 : y - CAP - 3, l.label, S, l.rgb);
+    }
+    for (const v of p.vLines ?? []) {
+      const x = X(v);
+      if (x >= plot.x && x <= plot.x + pw - 1) drawLine(clipped, x, plot.y, x, plot.y + ph - 1, [140, 140, 140], 1, [4, 4]);
     }
     for (const s of p.series) {
       let prev: [number, number] | null = null;
