@@ -4,7 +4,7 @@
  * unreacted core's (○) with a line between them. Positions are frame pixel coordinates (a pixel's
  * centre at col + 0.5, row + 0.5), mapped onto a figure panel by `toFigure`.
  */
-import { BLACK, drawLine, drawMarker, drawTextBoxed, fillRect, WHITE, type Rgb } from './draw';
+import { drawComPair, drawTextBoxed, fillRect, type Rgb } from './draw';
 import type { Rect } from './figure';
 import type { RgbaImage } from './png';
 
@@ -58,13 +58,8 @@ export function drawLabelOutlines(img: RgbaImage, labels: ArrayLike<number>, wid
 export function drawParticleMarks(img: RgbaImage, marks: ParticleMark[], toFigure: (x: number, y: number) => [number, number], clip: Rect, textScale = 2): void {
   for (const m of marks) {
     const [px, py] = toFigure(m.com_px[0], m.com_px[1]);
-    if (m.coreCom_px) {
-      const [qx, qy] = toFigure(m.coreCom_px[0], m.coreCom_px[1]);
-      drawLine(img, px, py, qx, qy, WHITE, 3);
-      drawLine(img, px, py, qx, qy, BLACK, 1);
-      drawMarker(img, qx, qy, 'circle', 4, BLACK);
-    }
-    drawMarker(img, px, py, 'plus', 5, BLACK);
+    const q = m.coreCom_px ? toFigure(m.coreCom_px[0], m.coreCom_px[1]) : null;
+    drawComPair(img, px, py, q?.[0] ?? 0, q?.[1] ?? null, 4, 5);
   }
   for (const m of marks) {
     const text = String(m.id);

@@ -100,3 +100,21 @@ export function drawTextBoxed(img: RgbaImage, x: number, y: number, text: string
   drawText(img, x + pad, y + pad, text, scale, fg);
   return { width: w, height: h };
 }
+
+/**
+ * The COM pair of a particle: a line from the particle's COM (px, py) to the rim of a ○ of radius
+ * `radius` around the core's COM (qx, qy) (black on a white halo, the circle's centre left open),
+ * the ○, and a + on the particle's COM.
+ */
+export function drawComPair(img: RgbaImage, px: number, py: number, qx: number, qy: number | null, radius = 5, arm = 6): void {
+  if (qy !== null) {
+    const d = Math.hypot(qx - px, qy - py);
+    if (d > radius + 1) {
+      const ex = qx - ((qx - px) / d) * (radius + 1), ey = qy - ((qy - py) / d) * (radius + 1);
+      drawLine(img, px, py, ex, ey, WHITE, 3);
+      drawLine(img, px, py, ex, ey, BLACK, 1);
+    }
+    drawMarker(img, qx, qy, 'circle', radius, BLACK);
+  }
+  drawMarker(img, px, py, 'plus', arm, BLACK);
+}

@@ -8,7 +8,7 @@
 import type { Problem } from '../solver/problem';
 import type { Snapshot, StepRecord } from '../solver/run';
 import { onSegment } from '../model/surface';
-import { BLACK, blendPixel, drawLine, drawMarker, fillRect, type Rgb } from './draw';
+import { BLACK, blendPixel, drawComPair, drawMarker, fillRect, type Rgb } from './draw';
 import { renderField, type FigureImage, type LegendEntry, type Rect } from './figure';
 
 /** Colour of the blocked-arc band; its opacity falls with η (η = 0: opaque, η = 1: faint). */
@@ -140,12 +140,7 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
   const [cx, cy] = g.outline.centroid;
   const particleCom_px = toFigure(cx, cy);
   const coreCom_px = core ? toFigure(cx + core[0], cy + core[1]) : null;
-  if (coreCom_px) {
-    drawLine(fig, particleCom_px[0], particleCom_px[1], coreCom_px[0], coreCom_px[1], [255, 255, 255], 3);
-    drawLine(fig, particleCom_px[0], particleCom_px[1], coreCom_px[0], coreCom_px[1], BLACK, 1);
-    drawMarker(fig, coreCom_px[0], coreCom_px[1], 'circle', 5, BLACK);
-  }
-  drawMarker(fig, particleCom_px[0], particleCom_px[1], 'plus', 6, BLACK);
+  drawComPair(fig, particleCom_px[0], particleCom_px[1], coreCom_px?.[0] ?? 0, coreCom_px?.[1] ?? null);
   return Object.assign(fig, { toFigure, particleCom_px, coreCom_px, range: [lo, hi] as [number, number] });
 }
 
