@@ -96,13 +96,18 @@ export function renderSimulationTrace(problem: Problem, result: RunResult, runNa
   const blue: Rgb = [31, 119, 180];
   const red: Rgb = [214, 39, 40];
   const cut = problem.config.cutoff;
-  const hasDischarge = problem.config.protocol.some((s) => s.step === 'discharge');
-  const cutLines = [{ y: cut.surfaceTheta, rgb: red, label: `cut-off ${cut.surfaceTheta}` }];
-  if (hasDischarge && cut.surfaceThetaMax < 1) cutLines.push({ y: cut.surfaceThetaMax, rgb: red, label: `cut-off ${cut.surfaceThetaMax}` });
-  const rows: { title: string; unit: string; y: (number | null)[]; hLines?: typeof cutLines }[] = [
+  // the cut-off each kind of step stops at: θs falling to surfaceTheta (charge), rising to surfaceThetaMax (discharge)
+  const steps0 = problem.config.protocol.map((s) => s.step);
+  const cutLines: { y: number; rgb: Rgb; label: string }[] = [];
+  if (steps0.includes('charge')) cutLines.push({ y: cut.surfaceTheta, rgb: red, label: `cut-off ${cut.surfaceTheta}` });
+  if (steps0.includes('discharge')) cutLines.push({ y: cut.surfaceThetaMax, rgb: red, label: `cut-off ${cut.surfaceThetaMax}` });
+  const orange: Rgb = [255, 127, 14];
+  const dis = steps0.includes('discharge');
+  const rows: { title: string; unit: string; y: (number | null)[]; y2?: number[]; hLines?: typeof cutLines }[] = [
     { title: 'charge passed', unit: 'mAh/g', y: q },
     { title: 'mean θ', unit: 'θ', y: result.trace.map((m) => m.meanTheta) },
-    { title: 'lowest surface θ', unit: 'θ', y: result.trace.map((m) => m.minSurfaceTheta), hLines: cutLines },
+    // with discharge steps the highest surface θ (orange) matters too: it meets surfaceThetaMax
+    { title: dis ? 'surface θ min/max' : 'lowest surface θ', unit: 'θ', y: result.trace.map((m) => m.minSurfaceTheta), y2: dis ? result.trace.map((m) => m.maxSurfaceTheta) : undefined, hLines: cutLines },
     { title: 'core COM offset', unit: 'µm', y: result.trace.map((m) => m.comOffset_um) },
     { title: 'unreacted fraction', unit: 'fraction', y: result.trace.map((m) => m.unreactedFraction) },
   ];
@@ -110,10 +115,10 @@ export function renderSimulationTrace(problem: Problem, result: RunResult, runNa
   const steps = result.protocol.slice(0, -1).map((s) => s.end_s / 60);
   const panels: PlotPanel[] = [];
   for (const r of rows) {
-    panels.push({ title: `${r.title} vs time`, xLabel: 'time (min)', yLabel: r.unit, series: [{ x: t, y: r.y, rgb: blue }], hLines: r.hLines, vLines: steps });
+    panels.push({ title: `${r.title} vs time`, xLabel: 'time (min)', yLabel: r.unit, series: [{ x: t, y: r.y, rgb: blue }, ...(r.y2 ? [{ x: t, y: r.y2, rgb: orange }] : [])], hLines: r.hLines, vLines: steps });
     panels.push(r.title === 'charge passed'
       ? { title: 'time vs charge passed', xLabel: 'charge passed (mAh/g)', yLabel: 'time (min)', series: [{ x: q, y: t, rgb: blue }] }
-      : { title: `${r.title} vs charge`, xLabel: 'charge passed (mAh/g)', yLabel: r.unit, series: [{ x: q, y: r.y, rgb: blue }], hLines: r.hLines });
+      : { title: `${r.title} vs charge`, xLabel: 'charge passed (mAh/g)', yLabel: r.unit, series: [{ x: q, y: r.y, rgb: blue }, ...(r.y2 ? [{ x: q, y: r.y2, rgb: orange }] : [])], hLines: r.hLines });
   }
   return renderPlotGrid(panels, { columns: 2, title: `${runName ? `${runName}: ` : ''}trace (${protocolText(problem)})`, plotWidth: 320, plotHeight: 140 });
 }

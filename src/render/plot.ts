@@ -165,7 +165,11 @@ export function renderPlotGrid(panels: PlotPanel[], opts: PlotGridOptions): Plot
     const Y = (v: number) => plot.y + ((q.yr[1] - v) / (q.yr[1] - q.yr[0])) * (ph - 1);
     const layout: PanelLayout = { plot, xRange: q.xr, yRange: q.yr, xTicks: [], yTicks: [] };
 
-    if (p.title) drawText(img, plot.x + (pw - textWidth(p.title, S)) / 2, cy, p.title, S);
+    if (p.title) {
+      // centred on the plot; a title wider than the plot stays inside the image
+      const tw = textWidth(p.title, S);
+      drawText(img, Math.max(MARGIN, Math.min(width - MARGIN - tw, plot.x + (pw - tw) / 2)), cy, p.title, S);
+    }
     // frame
     fillRect(img, plot.x - 1, plot.y - 1, pw + 2, 1, BLACK);
     fillRect(img, plot.x - 1, plot.y + ph, pw + 2, 1, BLACK);
