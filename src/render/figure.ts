@@ -31,6 +31,8 @@ export interface FieldFigureOptions {
   /** key entries drawn in rows under the field (and scale bar): a swatch drawn by `draw` into its
    * box (LEGEND_SWATCH × one text line, figure pixels), then the label */
   legend?: LegendEntry[];
+  /** at most this many colour-bar ticks (default 5); more lets a range such as 0.75 … 1 get its ends labelled */
+  colorbarMaxTicks?: number;
 }
 
 export interface LegendEntry {
@@ -197,7 +199,7 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
   const panelRects: Rect[] = panels.map((_, i) => ({ x: fx0 + i * (fw + PANEL_GAP + 2 * frame), y: 0, width: fw, height: fh }));
   const fieldsRight = panelRects[panelRects.length - 1].x + fw + frame;
   const cbX = fieldsRight + 20 + 1;
-  const cbTicks = niceTicks(vmin, vmax, 5, 3);
+  const cbTicks = niceTicks(vmin, vmax, opts.colorbarMaxTicks ?? 5, 3);
   const cbTickLabels = formatTicks(cbTicks);
   const cbLabelsX = cbX + BAR_W + 1 + TICK + 4;
   let right = cbLabelsX + Math.max(0, ...cbTickLabels.map((s) => textWidth(s, TEXT_SCALE)));

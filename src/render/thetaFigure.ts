@@ -109,7 +109,8 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
   }));
   legend.push({ label: 'particle COM', draw: (img, box) => drawMarker(img, box.x + box.width / 2, box.y + box.height / 2 - 1, 'plus', 6, BLACK) });
   const core = snap.comOffsetVector_um;
-  if (core) legend.push({ label: 'Li-rich core COM', draw: (img, box) => drawMarker(img, box.x + box.width / 2, box.y + box.height / 2 - 1, 'circle', 5, BLACK) });
+  // the core's entry even when nothing is unreacted, so every snapshot of a run has the same size
+  legend.push({ label: 'Li-rich core COM', draw: (img, box) => drawMarker(img, box.x + box.width / 2, box.y + box.height / 2 - 1, 'circle', 5, BLACK) });
 
   const phase = opts.protocol ? phaseLabel(protocolPhaseAt(opts.protocol, snap.time_s)) : '';
   const title = [
@@ -128,6 +129,7 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
     colorbarLabel: `θ (range ${short(lo)} to ${short(hi)})`,
     pixel_um: g.spacing_um,
     legend,
+    colorbarMaxTicks: 6,
   });
   const panel = fig.layout.panels[0];
   const { scaleX: sx, scaleY: sy } = fig.layout;
