@@ -3,6 +3,7 @@
  * particle's mean ΔI/I0, core COM offset and unreacted fraction against time, and against charge
  * passed when a capacity file was given), the montage's legend, and the folder's index.html.
  */
+import path from 'node:path';
 import type { AnalyzeSummary, ParticleResult } from '../imaging/analyze';
 import { BLACK, drawLine, drawMarker } from './draw';
 import { OUTLINE_RGB } from './annotate';
@@ -55,8 +56,8 @@ export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, pa
   const byId = new Map(particles.map((r) => [`particle_${r.particle.id}/kymograph.png`, r]));
   const movie = summary.movie as { path?: string } | undefined;
   await writeIndexHtml(dir, {
-    title: `ionflux analyze: ${movie?.path ?? ''}`,
-    subtitle: `${summary.frames} frames of ${summary.width} × ${summary.height} pixels, reference frame ${summary.referenceFrame}.`,
+    title: `ionflux analyze: ${path.basename(movie?.path ?? '')}`,
+    subtitle: `${movie?.path ?? ''}: ${summary.frames} frames of ${summary.width} × ${summary.height} pixels, reference frame ${summary.referenceFrame}.`,
     table: [
       ['frames', String(summary.frames)],
       ['pixel size (µm)', n(summary.pixel_um)],
@@ -68,6 +69,16 @@ export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, pa
       ['backend', n(summary.backend)],
       ['wall time (s)', n(summary.wallTime_s, 3)],
     ],
+    tables: particles.length ? [{
+      title: 'Particles',
+      header: ['id', 'area (µm²)', 'R_eq (µm)', 'centroid (µm)', 'label', 'max d/R_eq', 'final unreacted fraction'],
+      rows: particles.map((r) => [
+        String(r.particle.id), n(r.particle.area_um2), n(r.particle.eqRadius_um),
+        `${n(r.particle.centroid_um[0])}, ${n(r.particle.centroid_um[1])}`,
+        r.classification.asymmetric === null ? 'unclassified' : r.classification.asymmetric ? 'asymmetric' : 'symmetric',
+        n(r.classification.maxComOffsetRel), n(r.unreactedFraction[r.unreactedFraction.length - 1]),
+      ]),
+    }] : [],
     order: ['montage.png', 'traces.png', ...particles.map((r) => `particle_${r.particle.id}/kymograph.png`)],
     caption: (rel) => {
       if (rel === 'montage.png') return `ΔI/I0 maps of frames ${((summary.montageFrames as number[]) ?? []).join(', ')} relative to the reference, one colour range (±${n(range)}); green outlines = particles with their ids, + particle COM, ○ unreacted core COM.`;

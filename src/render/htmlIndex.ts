@@ -13,6 +13,8 @@ export interface IndexPage {
   subtitle?: string;
   /** key numbers, label and value */
   table: [string, string][];
+  /** further tables after the summary, e.g. one row per particle */
+  tables?: { title: string; header: string[]; rows: string[][] }[];
   /** caption of a file from its path relative to the folder ('/'-separated); '' for none */
   caption: (relPath: string) => string;
   /** one line about a data file (CSV, JSON, NPY, TIFF …); '' for none */
@@ -69,6 +71,11 @@ export function indexHtml(page: IndexPage, files: { rel: string; bytes: number }
   if (page.table.length) {
     lines.push('<h2>Summary</h2>', '<table>');
     for (const [k, v] of page.table) lines.push(`<tr><th>${esc(k)}</th><td class="v">${esc(v)}</td></tr>`);
+    lines.push('</table>');
+  }
+  for (const t of page.tables ?? []) {
+    lines.push(`<h2>${esc(t.title)}</h2>`, '<table>', `<tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`);
+    for (const r of t.rows) lines.push(`<tr>${r.map((c) => `<td class="v">${esc(c)}</td>`).join('')}</tr>`);
     lines.push('</table>');
   }
   if (images.length) {
