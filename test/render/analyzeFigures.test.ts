@@ -59,3 +59,27 @@ describe('analyze pictures', () => {
     expect(readdirSync(out)).toContain('index.html');
   });
 });
+
+describe('analyze pictures of a wide movie without a capacity file', () => {
+  // 1200 px wide: the montage is block-averaged (k = 3), and the overlays must follow
+  const wide: SynthOptions = {
+    width: 1200, height: 120, frames: 4, noise: 4, seed: 3,
+    particles: [{ cx: 300, cy: 60, radius_px: 40, coreRadius: (s) => 40 * Math.sqrt(Math.max(0, 1 - s)) }, { cx: 900, cy: 60, radius_px: 40 }],
+  };
+  const out2 = keep ? path.join(keep, 'analyze-wide') : path.join(tmp, 'wide');
+
+  test('traces.png has one column (time only); montage outlines sit on the particles', async () => {
+    const movie = path.join(tmp, 'wide.tif');
+    await writeSynthMovie(movie, wide, { pixel_um: 0.1, frame_s: 60 });
+    if (keep) rmSync(out2, { recursive: true, force: true });
+    const r = await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out2]);
+    expect(r.code).toBe(0);
+    const t = PNG.sync.read(readFileSync(path.join(out2, 'traces.png')));
+    expect(t.width).toBeLessThan(600);
+    const m = PNG.sync.read(readFileSync(path.join(out2, 'montage.png')));
+    // green outline pixels exist on the montage
+    let green = 0;
+    for (let i = 0; i < m.width * m.height; i++) if (m.data[4 * i] === 0 && m.data[4 * i + 1] === 170 && m.data[4 * i + 2] === 0) green++;
+    expect(green).toBeGreaterThan(100);
+  }, 60_000);
+});
