@@ -59,7 +59,7 @@ export function drawParticleMarks(img: RgbaImage, marks: ParticleMark[], toFigur
   for (const m of marks) {
     const [px, py] = toFigure(m.com_px[0], m.com_px[1]);
     const q = m.coreCom_px ? toFigure(m.coreCom_px[0], m.coreCom_px[1]) : null;
-    drawComPair(img, px, py, q?.[0] ?? 0, q?.[1] ?? null, 4, 5);
+    drawComPair(img, px, py, q, 4, 5);
   }
   for (const m of marks) {
     const text = String(m.id);

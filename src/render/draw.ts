@@ -103,11 +103,12 @@ export function drawTextBoxed(img: RgbaImage, x: number, y: number, text: string
 
 /**
  * The COM pair of a particle: a line from the particle's COM (px, py) to the rim of a ○ of radius
- * `radius` around the core's COM (qx, qy) (black on a white halo, the circle's centre left open),
+ * `radius` around the core's COM `core` (none when null) (black on a white halo, the circle's centre left open),
  * the ○, and a + on the particle's COM.
  */
-export function drawComPair(img: RgbaImage, px: number, py: number, qx: number, qy: number | null, radius = 5, arm = 6): void {
-  if (qy !== null) {
+export function drawComPair(img: RgbaImage, px: number, py: number, core: readonly [number, number] | null, radius = 5, arm = 6): void {
+  if (core) {
+    const [qx, qy] = core;
     const d = Math.hypot(qx - px, qy - py);
     if (d > radius + 1) {
       const ex = qx - ((qx - px) / d) * (radius + 1), ey = qy - ((qy - py) / d) * (radius + 1);

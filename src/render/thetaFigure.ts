@@ -142,7 +142,7 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
   const [cx, cy] = g.outline.centroid;
   const particleCom_px = toFigure(cx, cy);
   const coreCom_px = core ? toFigure(cx + core[0], cy + core[1]) : null;
-  drawComPair(fig, particleCom_px[0], particleCom_px[1], coreCom_px?.[0] ?? 0, coreCom_px?.[1] ?? null);
+  drawComPair(fig, particleCom_px[0], particleCom_px[1], coreCom_px);
   return Object.assign(fig, { toFigure, particleCom_px, coreCom_px, range: [lo, hi] as [number, number] });
 }
 
