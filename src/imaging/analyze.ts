@@ -25,6 +25,8 @@ import { createTiffStackWriter } from '../io/tiffWrite';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
 import { encodePng } from '../render/png';
 import { renderField, renderMontage } from '../render/figure';
+import { drawLabelOutlines, drawParticleMarks } from '../render/annotate';
+import { montageLegend, renderAnalyzeTraces, writeAnalyzeIndex } from '../render/analyzeFigures';
 import { labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
@@ -390,6 +392,16 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     const img = renderMontage(panels.map((p) => ({ field: p.field, title: p.title })), panels[0].w, panels[0].h, {
       colormap: 'diverging', vmin: -range, vmax: range, center: 0, colorbarLabel: 'ΔI/I0', pixel_um: pixel_um * k,
       title: `ΔI/I0 relative to frame ${ref}`,
+      legend: nLabels ? montageLegend() : undefined,
+    });
+    // outlines, ids and COM markers of the particles on every frame
+    const shown = montageFrames.filter((f) => montage.has(f));
+    img.layout.panels.forEach((rect, j) => {
+      const toFigure = (x: number, y: number): [number, number] => [rect.x + (x / k) * img.layout.scaleX, rect.y + (y / k) * img.layout.scaleY];
+      drawLabelOutlines(img, seg.labels, width, height, toFigure, rect);
+      drawParticleMarks(img, particles.map((p, i) => ({
+        id: p.id, label: p.label, com_px: p.centroid_px, coreCom_px: unreactedCom_px[i][shown[j]], bbox: p.bbox,
+      })), toFigure, rect);
     });
     await writeFile(path.join(outDir, 'montage.png'), encodePng(img));
   }
@@ -511,6 +523,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     wallTime_s: Number(((Date.now() - started) / 1000).toFixed(3)),
   };
   await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (nLabels) await writeFile(path.join(outDir, 'traces.png'), encodePng(renderAnalyzeTraces(results, times_s, capValues)));
+  await writeAnalyzeIndex(outDir, summary, results);
   progress?.done(`${nLabels} particle(s), ${frames} frames`);
   return { summary, particles: results, segmentation: seg, times_s, capacity_mAh_g: capValues };
 }
