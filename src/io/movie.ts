@@ -528,7 +528,7 @@ export async function openMovie(moviePath: string, options: OpenMovieOptions = {
     if (HDF5_EXT.test(moviePath)) {
       throw new UserError(`movie ${moviePath} is not an HDF5 file (no HDF5 signature${start.length < 8 ? `; only ${start.length} bytes long` : ''}): give an HDF5 file written by h5py or the HDF5 library, a multi-page TIFF or a folder of PNG/TIFF frames`);
     }
-    const what = start.subarray(0, 8).equals(PNG_SIGNATURE) ? 'a single PNG image' : start.length < 8 ? `only ${start.length} bytes long` : 'not a TIFF or HDF5 file (unrecognised signature)';
+    const what = start.subarray(0, 8).equals(PNG_SIGNATURE) ? 'a single PNG image' : start.length < 8 ? `only ${start.length} bytes long` : 'not a TIFF file or an HDF5 file (unrecognised signature)';
     throw new UserError(`movie ${moviePath} is ${what}: give a multi-page TIFF (8/16-bit or float32), an HDF5 movie or a folder of PNG/TIFF frames`);
   }
   if (options.dataset !== undefined) throw new UserError(`--dataset ${options.dataset} is only for HDF5 movies, but ${moviePath} is a TIFF`);
