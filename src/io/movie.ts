@@ -157,6 +157,8 @@ export interface OpenMovieOptions {
   dataset?: string;
   /** multi-channel images: the channel to read, 0-based (refused without it) */
   channel?: number;
+  /** internal: 'image' for a single image (a mask), whose errors cannot point at --channel */
+  what?: 'image';
 }
 
 /** The TIFF calibration: OME-XML, else ImageJ, else plain TIFF resolution (see the module comment). */
@@ -259,7 +261,8 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
   // the sample layout first: a multi-sample (RGB) page is not a grey frame, whatever its type
   if (info.spp > 1) {
     if (channel === undefined) {
-      return fail(`${name} has ${info.spp} samples per pixel (${info.spp === 3 ? 'RGB' : 'multi-channel'} pixels, ${info.bits}-bit ${info.format === 3 ? 'float' : 'integer'}): ${info.spp}-channel images are not supported; pass --channel N (0 … ${info.spp - 1}) to read one channel, or save one channel`);
+      const how = options.what === 'image' ? 'save it as a single-channel (greyscale) image' : `pass --channel N (0 … ${info.spp - 1}) to read one channel, or save one channel`;
+      return fail(`${name} has ${info.spp} samples per pixel (${info.spp === 3 ? 'RGB' : 'multi-channel'} pixels, ${info.bits}-bit ${info.format === 3 ? 'float' : 'integer'}): ${info.spp}-channel images are not supported; ${how}`);
     }
     try { checkChannel(name, channel, info.spp); } catch (e) { return fail((e as Error).message); }
     notes.push(`channel ${channel} of ${info.spp} samples per pixel`);
@@ -398,7 +401,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
 interface ImageHeader { width: number; height: number; sampleType: SampleType; calibration: MovieCalibration; pages: number }
 
 /** Reads just the size and type of a PNG or TIFF file (no pixels). */
-async function imageHeader(file: string): Promise<ImageHeader> {
+async function imageHeader(file: string, channel?: number): Promise<ImageHeader> {
   const start = await fileStart(file, 33);
   if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
     if (start.length < 33 || start.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${file} is truncated or not a valid PNG (no IHDR header)`);
@@ -407,7 +410,7 @@ async function imageHeader(file: string): Promise<ImageHeader> {
   }
   if (isTiffMagic(start)) {
     const size = (await stat(file)).size;
-    const m = await openTiffMovie(file, size);
+    const m = await openTiffMovie(file, size, { channel });
     await m.close();
     return { width: m.width, height: m.height, sampleType: m.sampleType, calibration: m.calibration, pages: m.frames };
   }
@@ -435,8 +438,11 @@ function decodePng(file: string, bytes: Buffer): FrameData {
   return out;
 }
 
-/** Reads a single image (PNG, or page 1 of a TIFF): masks, folder frames. */
-export async function readImage(file: string): Promise<{ data: FrameData; width: number; height: number }> {
+/**
+ * Reads a single image (PNG, or page 1 of a TIFF): masks, folder frames. `channel` picks one sample
+ * of a multi-sample TIFF (refused without it).
+ */
+export async function readImage(file: string, channel?: number): Promise<{ data: FrameData; width: number; height: number }> {
   let start: Buffer;
   try {
     start = await fileStart(file, 16);
@@ -449,7 +455,7 @@ export async function readImage(file: string): Promise<{ data: FrameData; width:
     return { data, width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
   }
   if (isTiffMagic(start)) {
-    const m = await openTiffMovie(file, (await stat(file)).size);
+    const m = await openTiffMovie(file, (await stat(file)).size, { channel, what: channel === undefined ? 'image' : undefined });
     try {
       return { data: await m.readFrame(0), width: m.width, height: m.height };
     } finally {
@@ -459,7 +465,7 @@ export async function readImage(file: string): Promise<{ data: FrameData; width:
   throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
 }
 
-async function openFolderMovie(dir: string): Promise<MovieSource> {
+async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Promise<MovieSource> {
   const entries = (await readdir(dir, { withFileTypes: true }))
     .filter((e) => e.isFile() && !e.name.startsWith('.') && (TIFF_EXT.test(e.name) || PNG_EXT.test(e.name)))
     .map((e) => e.name)
@@ -467,7 +473,7 @@ async function openFolderMovie(dir: string): Promise<MovieSource> {
   if (entries.length === 0) throw new UserError(`folder ${dir} has no PNG or TIFF frames (*.png, *.tif, *.tiff)`);
   const files = entries.map((e) => path.join(dir, e));
   const headers: ImageHeader[] = [];
-  for (const f of files) headers.push(await imageHeader(f));
+  for (const f of files) headers.push(await imageHeader(f, options.channel));
   const h0 = headers[0];
   for (let i = 0; i < files.length; i++) {
     const h = headers[i];
@@ -495,7 +501,7 @@ async function openFolderMovie(dir: string): Promise<MovieSource> {
     notes,
     async readFrame(index: number) {
       if (!(Number.isInteger(index) && index >= 0 && index < files.length)) throw new Error(`${dir}: frame ${index} out of range 0…${files.length - 1}`);
-      const img = await readImage(files[index]);
+      const img = await readImage(files[index], options.channel);
       if (img.width !== h0.width || img.height !== h0.height) {
         throw new UserError(`folder ${dir}: frame ${index + 1} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 1 is ${h0.width}×${h0.height}`);
       }
@@ -520,7 +526,7 @@ export async function openMovie(moviePath: string, options: OpenMovieOptions = {
   }
   if (st.isDirectory()) {
     if (options.dataset !== undefined) throw new UserError(`--dataset ${options.dataset} is only for HDF5 movies, but ${moviePath} is a folder`);
-    return openFolderMovie(moviePath);
+    return openFolderMovie(moviePath, options);
   }
   const start = await fileStart(moviePath, 16);
   if (await isHdf5File(moviePath)) return openHdf5Movie(moviePath, st.size, options);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openMovie } from '../../src/io/movie';
+import { openMovie, readImage } from '../../src/io/movie';
 import { omePlaneIndex, parseOmeXml, resolveCalibration } from '../../src/io/calibration';
 import { analyzeMovie } from '../../src/imaging/analyze';
 import { createCpuProcessor } from '../../src/imaging/processor';
@@ -113,6 +113,8 @@ describe('multi-sample (RGB) TIFF', () => {
     expect(msg).toContain('3 samples per pixel');
     expect(msg).toContain('3-channel images are not supported');
     expect(msg).not.toMatch(/truncated|corrupt/);
+    // as a mask (no --channel there) it says what to do instead
+    expect(await userError(readImage(fixture('multipage_rgb_f64.tif')))).toContain('3-channel images are not supported; save it as a single-channel (greyscale) image');
   });
 
   it('--channel N reads that sample plane of every page (converted to float32)', async () => {
