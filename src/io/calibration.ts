@@ -72,6 +72,8 @@ export interface OmePixels {
   samplesPerPixel: number;
   /** number of `<Image>` elements (series) in the document */
   images: number;
+  /** page (IFD) of the first image's first plane (its first `<TiffData IFD>`, default 0) */
+  firstIfd: number;
   calibration: MovieCalibration;
   /** lines for summary.json's movie.metadata */
   notes: string[];
@@ -132,6 +134,8 @@ export function parseOmeXml(xml: string): OmePixels | null {
     }
   }
   const channel = startTagAttributes(xml, 'Channel');
+  const tiffData = startTagAttributes(xml, 'TiffData');
+  const firstIfd = Number(tiffData?.IFD ?? 0);
   const spp = Number(channel?.SamplesPerPixel ?? 1);
   return {
     dimensionOrder: px.DimensionOrder ?? 'XYZCT',
@@ -139,6 +143,7 @@ export function parseOmeXml(xml: string): OmePixels | null {
     sizeX: int('SizeX', 0), sizeY: int('SizeY', 0), sizeZ: int('SizeZ', 1), sizeC: int('SizeC', 1), sizeT: int('SizeT', 1),
     samplesPerPixel: Number.isInteger(spp) && spp > 0 ? spp : 1,
     images: (xml.match(/<(?:[\w.-]+:)?Image\b[\s>]/g) ?? []).length,
+    firstIfd: Number.isInteger(firstIfd) && firstIfd >= 0 ? firstIfd : 0,
     calibration: { pixelX_um: length('X'), pixelY_um: length('Y'), frame_s },
     notes,
   };

@@ -294,7 +294,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
     const c = channels > 1 ? channel! : 0;
     const zAxis = sizeZ > 1;
     frames = zAxis ? sizeZ : sizeT;
-    pageOf = (t: number) => omePlaneIndex(ome, zAxis ? t : 0, c, zAxis ? 0 : t);
+    pageOf = (t: number) => ome.firstIfd + omePlaneIndex(ome, zAxis ? t : 0, c, zAxis ? 0 : t);
     if (pageOf(frames - 1) >= count) return fail(`${name} is truncated: its OME-XML describes ${sizeZ * sizeC * sizeT} planes but the file has ${count} pages`);
     if (zAxis) notes.push(`OME SizeZ=${sizeZ} read as frames (SizeT=1)`);
   } else if (ij) {
