@@ -26,7 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { diffMapCpu, labelReduceCpu, prepareReference } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { createTiffStackWriter } from '../../src/io/tiffWrite';
-import h5wasm from 'h5wasm/node';
+import { loadHdf5 } from '../../src/io/hdf5Movie';
 import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
 /** A deterministic 16-bit scene: textured background, disk particles, frames that brighten over time. */
@@ -277,8 +277,7 @@ async function peakMemoryRows(ctx: BenchContext): Promise<BenchRow[]> {
  * attributes pixel_size_um = 0.095 and frame_interval_s = 1) with h5wasm, one frame at a time.
  */
 export async function writeLargeHdf5Movie(file: string, width: number, height: number, frames: number): Promise<void> {
-  const m = await h5wasm.ready;
-  m.activate_throwing_error_handler();
+  const h5wasm = await loadHdf5();
   const { reference, labels } = syntheticScene(width, height, 0, 40);
   const page = new Uint16Array(width * height);
   const fill = (f: number) => {

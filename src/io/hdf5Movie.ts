@@ -21,7 +21,6 @@
  *               `frame_interval_unit` / `frame_interval_units` / `time_unit`, `frame_rate_hz` / `fps` (1/x)
  */
 import { open } from 'node:fs/promises';
-import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { UserError } from '../cli/errors';
 import { lengthUnit_um, timeUnit_s, type CalibrationValue, type MovieCalibration } from './calibration';
@@ -74,10 +73,18 @@ async function superblockEof(file: string, at: number): Promise<number | null> {
   return eof;
 }
 
-let hdf5Ready: Promise<void> | null = null;
-/** Loads the WebAssembly module once; HDF5 errors become exceptions, not stack dumps on stderr. */
-function loadHdf5(): Promise<void> {
-  hdf5Ready ??= h5wasm.ready.then((m) => { m.activate_throwing_error_handler(); });
+type H5wasm = typeof import('h5wasm/node').default;
+let hdf5Ready: Promise<H5wasm> | null = null;
+/**
+ * Loads h5wasm once, on first use (its WebAssembly module compiles on import: every other command
+ * would pay for it); HDF5 errors become exceptions, not stack dumps on stderr.
+ */
+export function loadHdf5(): Promise<H5wasm> {
+  hdf5Ready ??= import('h5wasm/node').then(async ({ default: h5 }) => {
+    const m = await h5.ready;
+    m.activate_throwing_error_handler();
+    return h5;
+  });
   return hdf5Ready;
 }
 
@@ -102,7 +109,7 @@ function describeDtype(d: Dataset): string {
 }
 
 /** Every dataset in the file (depth-first, sorted names), at most `limit`. */
-function listDatasets(root: Group, limit = 50): DatasetInfo[] {
+function listDatasets(h5wasm: H5wasm, root: Group, limit = 50): DatasetInfo[] {
   const out: DatasetInfo[] = [];
   const walk = (g: Group, prefix: string) => {
     for (const name of [...g.keys()].sort()) {
@@ -242,7 +249,7 @@ export async function openHdf5Movie(file: string, fileSize: number, options: Ope
   if (eof !== null && at + eof > fileSize) {
     throw new UserError(`${file} is truncated: its HDF5 superblock says the file is ${at + eof} bytes but it has ${fileSize}; copy the file again`);
   }
-  await loadHdf5();
+  const h5wasm = await loadHdf5();
   let f: H5File;
   try {
     f = new h5wasm.File(file, 'r');
@@ -261,8 +268,8 @@ export async function openHdf5Movie(file: string, fileSize: number, options: Ope
       const p = datasetPath.startsWith('/') ? datasetPath : `/${datasetPath}`;
       let obj: unknown = null;
       try { obj = f.get(p); } catch { obj = null; }
-      if (obj instanceof h5wasm.Group) fail(`--dataset ${datasetPath} is a group in ${file}, not a dataset: datasets present: ${datasetList(listDatasets(f))}`);
-      if (!(obj instanceof h5wasm.Dataset)) fail(`${file} has no dataset '${datasetPath}': datasets present: ${datasetList(listDatasets(f))}; pass --dataset PATH`);
+      if (obj instanceof h5wasm.Group) fail(`--dataset ${datasetPath} is a group in ${file}, not a dataset: datasets present: ${datasetList(listDatasets(h5wasm, f))}`);
+      if (!(obj instanceof h5wasm.Dataset)) fail(`${file} has no dataset '${datasetPath}': datasets present: ${datasetList(listDatasets(h5wasm, f))}; pass --dataset PATH`);
       d = obj as Dataset;
       datasetPath = p;
     } else {
@@ -272,7 +279,7 @@ export async function openHdf5Movie(file: string, fileSize: number, options: Ope
         d = movie;
         datasetPath = '/movie';
       } else {
-        const all = listDatasets(f, 1000);
+        const all = listDatasets(h5wasm, f, 1000);
         const threeD = all.filter((x) => x.shape.length === 3);
         if (threeD.length !== 1) {
           fail(`${file} has ${threeD.length === 0 ? 'no 3-D dataset' : `${threeD.length} 3-D datasets and none named /movie`}: pass --dataset PATH; datasets present: ${datasetList(all.slice(0, 50))}`);
