@@ -86,6 +86,24 @@ function rational(v: unknown): number | null {
   return null;
 }
 
+/**
+ * geotiff looks up SampleFormat and BitsPerSample per sample; TIFFs that store one value for all
+ * samples (scikit-image's multipage_rgb.tif, older tifffile) then read as format "undefined" for
+ * samples ≥ 1 and fail with "Unsupported data format/bitsPerSample". Repeat the single value for
+ * every sample, as the TIFF readers of libtiff and tifffile do.
+ */
+function fillPerSampleTags(img: GeoTIFFImage, spp: number): void {
+  const fd = img.getFileDirectory() as unknown as { actualizedFields?: Map<number, unknown> };
+  const fields = fd.actualizedFields;
+  if (!(fields instanceof Map)) return;
+  for (const tag of [339, 258]) { // SampleFormat, BitsPerSample
+    const v = fields.get(tag) as ArrayLike<number> | number | undefined;
+    if (v === undefined) continue;
+    const arr = typeof v === 'number' ? [v] : Array.from(v);
+    if (arr.length >= 1 && arr.length < spp) fields.set(tag, Array.from({ length: spp }, (_, k) => arr[k] ?? arr[0]));
+  }
+}
+
 interface PageInfo { width: number; height: number; spp: number; bits: number; format: number }
 
 function pageInfo(img: GeoTIFFImage): PageInfo {
@@ -384,6 +402,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
       try {
         const img = await tiff.getImage(page);
         await checkPageExtent(img, fileSize, name, page);
+        if (info.spp > 1) fillPerSampleTags(img, info.spp);
         const bands = (await img.readRasters({ interleave: false, samples: [sample] })) as unknown as ArrayLike<number>[];
         return toFrame(bands, type, n);
       } catch (e) {

@@ -129,6 +129,28 @@ describe('multi-sample (RGB) TIFF', () => {
   });
 });
 
+describe("scikit-image's own multipage_rgb.tif", () => {
+  // test/fixtures/skimage_multipage_rgb.tif is scikit-image's src/_skimage2/data/multipage_rgb.tif
+  // (commit cd0a3d22b, BSD-3-Clause; written by tifffile in 2015): 2 pages, float64, planar RGB, one
+  // SampleFormat value for the three samples. Values below from tifffile.imread, shape (2, 3, 10, 10).
+  it('is refused as 3-channel without --channel (it used to be called truncated or corrupt)', async () => {
+    const msg = await userError(openMovie(fixture('skimage_multipage_rgb.tif')));
+    expect(msg).toContain('has 3 samples per pixel (RGB pixels, 64-bit float): 3-channel images are not supported; pass --channel N (0 … 2)');
+  });
+  it('--channel reads each sample plane exactly as tifffile does (float64 → float32)', async () => {
+    const cases: [number, number, number, number][] = [[1, 0, 5, 0.5172255661117908], [2, 1, 34, 0.016332908996717466], [0, 1, 99, 0.08858111689442116]];
+    for (const [channel, page, index, value] of cases) {
+      const m = await openMovie(fixture('skimage_multipage_rgb.tif'), { channel });
+      try {
+        expect([m.width, m.height, m.frames, m.sampleType]).toEqual([10, 10, 2, 'float32']);
+        expect((await m.readFrame(page))[index]).toBe(Math.fround(value));
+      } finally {
+        await m.close();
+      }
+    }
+  });
+});
+
 describe('summary.json calibration provenance', () => {
   it('names the source of every value: metadata, flag or default (with a warning)', async () => {
     const cases: [string, { pixel_um?: number; frame_s?: number }, string, string][] = [
