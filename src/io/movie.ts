@@ -370,6 +370,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
 
   const n = info.width * info.height;
   const sample = info.spp > 1 ? channel! : 0;
+  const compression = fd.hasTag('Compression') ? Number(await fd.loadValue('Compression')) : 1;
   let rawHandle: Awaited<ReturnType<typeof open>> | null = contiguous ? await open(file, 'r') : null;
   return {
     path: file,
@@ -407,7 +408,9 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
         return toFrame(bands, type, n);
       } catch (e) {
         if (e instanceof UserError) throw e;
-        throw new UserError(`${name}: frame ${index + 1} cannot be decoded (${describeError(e)}); the file may be truncated or corrupt`);
+        // the page's data lies inside the file (checked above), so a failure here is the encoding
+        // more often than a cut-short file: say both, the encoding first
+        throw new UserError(`${name}: frame ${index + 1} cannot be decoded (${describeError(e)}): its encoding (compression ${compression}, ${info.bits}-bit samples, SampleFormat ${info.format}) may not be supported, or the file is corrupt; re-save it uncompressed as 8/16-bit or float32`);
       }
     },
     async close() {
