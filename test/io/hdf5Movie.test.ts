@@ -83,6 +83,20 @@ describe('HDF5 movies', () => {
     }
   });
 
+  it('non-square pixels from element_size_um ([t, y, x]) are refused, naming both sizes', async () => {
+    const m = await openMovie(fixture('movie_aniso.h5'));
+    try {
+      expect(m.calibration.pixelX_um!.value).toBe(0.1);
+      expect(m.calibration.pixelY_um!.value).toBe(0.2);
+      const out = path.join(root, 'aniso');
+      mkdirSync(out);
+      const msg = await userError(analyzeMovie(m, out, (o) => createCpuProcessor(o), {}));
+      expect(msg).toContain('has non-square pixels: 0.1 µm wide (/movie element_size_um=[1, 0.2, 0.1] µm) × 0.2 µm high');
+    } finally {
+      await m.close();
+    }
+  });
+
   it('the analysis of an HDF5 movie equals that of the same frames as a TIFF; the particle area is known', async () => {
     const tif = path.join(root, 'same.tif');
     await writeTiffStack(tif, Array.from({ length: 8 }, (_, t) => expectedFrame(t)), { width: 48, height: 40, sampleType: 'uint16', imagej: { pixel_um: 0.095, frame_s: 2 } });
