@@ -188,7 +188,8 @@ export function resolveCalibration(
   const warnings: string[] = [];
   let pixel_um: CalibrationValue;
   if (flags.pixel_um !== undefined) {
-    pixel_um = { value: flags.pixel_um, source: 'flag', detail: '--pixel-um' };
+    const file = cal.pixelX_um ?? cal.pixelY_um;
+    pixel_um = { value: flags.pixel_um, source: 'flag', detail: file ? `--pixel-um (over ${file.value} µm from ${file.source})` : '--pixel-um' };
     if (isAnisotropic(cal)) {
       warnings.push(`${moviePath} has non-square pixels (${cal.pixelX_um!.value} µm wide × ${cal.pixelY_um!.value} µm high, ${cal.pixelX_um!.source}); --pixel-um ${flags.pixel_um} treats them as square`);
     }
@@ -202,7 +203,9 @@ export function resolveCalibration(
     warnings.push(`${moviePath} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`);
   }
   let frame_s: CalibrationValue;
-  if (flags.frame_s !== undefined) frame_s = { value: flags.frame_s, source: 'flag', detail: '--frame-s' };
+  if (flags.frame_s !== undefined) {
+    frame_s = { value: flags.frame_s, source: 'flag', detail: cal.frame_s ? `--frame-s (over ${cal.frame_s.value} s from ${cal.frame_s.source})` : '--frame-s' };
+  }
   else if (cal.frame_s) frame_s = { ...cal.frame_s };
   else {
     frame_s = { value: 1, source: 'default' };
