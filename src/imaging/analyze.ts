@@ -21,6 +21,7 @@ import path from 'node:path';
 import { UserError } from '../cli/errors';
 import type { Progress } from '../cli/progress';
 import { openMovie, type FrameData, type MovieSource } from '../io/movie';
+import { resolveCalibration } from '../io/calibration';
 import { createTiffStackWriter } from '../io/tiffWrite';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
 import { encodePng } from '../render/png';
@@ -220,17 +221,19 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const batch = options.batch ?? 16;
   if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
 
-  // calibration: option, else metadata, else 1 (with a warning); errors before any warning
-  const pixelSource = options.pixel_um !== undefined ? 'option' : movie.pixel_um ? 'metadata' : 'default';
-  const frameSource = options.frame_s !== undefined ? 'option' : movie.frame_s ? 'metadata' : 'default';
-  const pixel_um = options.pixel_um ?? movie.pixel_um ?? 1;
-  const frame_s = options.frame_s ?? movie.frame_s ?? 1;
+  // calibration: flag, else metadata, else 1 (with a warning); errors (non-square pixels, a capacity
+  // file without frame times) before any warning
+  const resolved = resolveCalibration(movie.path, movie.calibration, { pixel_um: options.pixel_um, frame_s: options.frame_s });
+  const calibration = resolved.calibration;
+  const pixel_um = calibration.pixel_um.value;
+  const frame_s = calibration.frame_s.value;
+  const pixelSource = calibration.pixel_um.source === 'flag' ? 'option' : calibration.pixel_um.source === 'default' ? 'default' : 'metadata';
+  const frameSource = calibration.frame_s.source === 'flag' ? 'option' : calibration.frame_s.source === 'default' ? 'default' : 'metadata';
   const capacity = options.capacity ?? null;
   if (capacity && frameSource === 'default') {
-    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval (ImageJ finterval): give --frame-s`);
+    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval in its metadata (OME TimeIncrement, ImageJ finterval, HDF5 frame_interval_s): give --frame-s`);
   }
-  if (pixelSource === 'default') warn(`${movie.path} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`);
-  if (frameSource === 'default') warn(`${movie.path} has no frame interval in its metadata; time is in frames (1 s per frame assumed): give --frame-s`);
+  for (const w of resolved.warnings) warn(w);
   const timeOffset = options.timeOffset_s ?? 0;
   const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s);
   const cap = capacity ? capacityAtFrames(capacity, times_s) : null;
@@ -483,6 +486,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
 
   const summary: AnalyzeSummary = {
     frames, width, height, pixel_um, frame_s,
+    calibration,
     referenceFrame: ref,
     particles: nLabels,
     asymmetricFraction: asymmetricFraction(results.map((r) => r.classification.asymmetric)),
