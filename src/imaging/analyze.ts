@@ -18,7 +18,7 @@
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import type { Progress } from '../cli/progress';
 import { openMovie, type FrameData, type MovieSource } from '../io/movie';
 import { resolveCalibration } from '../io/calibration';

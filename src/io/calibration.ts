@@ -10,7 +10,7 @@
  *   flag             `--pixel-um` / `--frame-s`
  *   default          nothing said: 1 µm per pixel, 1 s per frame, with a warning
  */
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 
 export type CalibrationSource = 'ome-xml' | 'imagej' | 'tiff-resolution' | 'hdf5-attribute' | 'flag' | 'default';
 

@@ -7,7 +7,7 @@
  * an extrapolation.
  */
 import { readFile } from 'node:fs/promises';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 
 export interface CapacityRecord {
   path: string;

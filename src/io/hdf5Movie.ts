@@ -22,7 +22,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import { lengthUnit_um, timeUnit_s, type CalibrationValue, type MovieCalibration } from './calibration';
 import type { FrameData, MovieSource, OpenMovieOptions, SampleType } from './movie';
 

@@ -23,7 +23,7 @@ import { endianness } from 'node:os';
 import path from 'node:path';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { PNG } from 'pngjs';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import { isHdf5File, openHdf5Movie } from './hdf5Movie';
 import { isOmeXml, lengthUnit_um, NO_CALIBRATION, omePlaneIndex, parseOmeXml, timeUnit_s, type CalibrationValue, type MovieCalibration } from './calibration';
 
