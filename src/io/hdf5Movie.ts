@@ -228,7 +228,7 @@ function hdf5Calibration(d: Dataset, root: H5File, datasetPath: string, notes: s
 function toFrame(data: unknown, type: SampleType, n: number, name: string, index: number): FrameData {
   const a = data as ArrayLike<number | bigint> & { constructor: unknown };
   if (!a || typeof (a as ArrayLike<unknown>).length !== 'number' || a.length !== n) {
-    throw new UserError(`${name}: frame ${index + 1} came back with ${a && (a as ArrayLike<unknown>).length} values, expected ${n}; the file may be corrupt`);
+    throw new UserError(`${name}: frame ${index} came back with ${a && (a as ArrayLike<unknown>).length} values, expected ${n}; the file may be corrupt`);
   }
   if (type === 'uint8' && a instanceof Uint8Array) return a;
   if (type === 'uint16' && a instanceof Uint16Array) return a;
@@ -330,7 +330,7 @@ export async function openHdf5Movie(file: string, fileSize: number, options: Ope
         try {
           data = dataset.slice([[index, index + 1]]);
         } catch (e) {
-          throw new UserError(`${name}: frame ${index + 1} cannot be read (${hdf5Reason(e)}); the file may be truncated or corrupt`);
+          throw new UserError(`${name}: frame ${index} cannot be read (${hdf5Reason(e)}); the file may be truncated or corrupt`);
         }
         return toFrame(data, type, n, name, index);
       },

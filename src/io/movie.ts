@@ -165,7 +165,7 @@ async function checkPageExtent(img: GeoTIFFImage, fileSize: number, name: string
   let end = 0;
   for (let k = 0; k < o.length; k++) end = Math.max(end, Number(o[k]) + Number(c[k] ?? 0));
   if (end > fileSize) {
-    throw new UserError(`${name} is truncated: page ${index + 1} needs bytes up to ${end} but the file has ${fileSize}; re-export or copy the movie again`);
+    throw new UserError(`${name} is truncated: frame ${index} needs bytes up to ${end} but the file has ${fileSize}; re-export or copy the movie again`);
   }
 }
 
@@ -257,7 +257,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
       end = at + countBytes + entries * entryBytes + linkBytes;
     }
     if (end > fileSize) {
-      return fail(`${name} is truncated: the directory of page ${i + 1} reaches byte ${end}, past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
+      return fail(`${name} is truncated: the directory of frame ${i} reaches byte ${end}, past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
     }
   }
   let first: GeoTIFFImage;
@@ -353,14 +353,14 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
       try {
         img = i === 0 ? first : await tiff.getImage(i);
       } catch (e) {
-        return fail(`${name} is truncated or corrupt: page ${i + 1} cannot be read (${describeError(e)})`);
+        return fail(`${name} is truncated or corrupt: frame ${i} cannot be read (${describeError(e)})`);
       }
       const p = pageInfo(img);
       if (p.width !== info.width || p.height !== info.height) {
-        return fail(`${name}: page ${i + 1} is ${p.width}×${p.height} pixels but page 1 is ${info.width}×${info.height}: all frames must have the same size`);
+        return fail(`${name}: frame ${i} is ${p.width}×${p.height} pixels but frame 0 is ${info.width}×${info.height}: all frames must have the same size`);
       }
       if (p.bits !== info.bits || p.format !== info.format || p.spp !== info.spp) {
-        return fail(`${name}: page ${i + 1} has ${p.spp}×${p.bits}-bit samples (format ${p.format}) but page 1 has ${info.spp}×${info.bits}-bit (format ${info.format}): all frames must have the same type`);
+        return fail(`${name}: frame ${i} has ${p.spp}×${p.bits}-bit samples (format ${p.format}) but frame 0 has ${info.spp}×${info.bits}-bit (format ${info.format}): all frames must have the same type`);
       }
       if (i === count - 1 || i === 0) {
         try { await checkPageExtent(img, fileSize, name, i); } catch (e) { await Promise.resolve(tiff.close()).catch(() => {}); throw e; }
@@ -388,7 +388,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
       if (contiguous && rawHandle) {
         const buf = Buffer.alloc(contiguous.pageBytes);
         const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
-        if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index + 1} is incomplete`);
+        if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
         const bytesPer = info.bits / 8;
         if ((contiguous.littleEndian ? 'LE' : 'BE') !== endianness() && bytesPer > 1) {
           if (bytesPer === 2) buf.swap16(); else if (bytesPer === 4) buf.swap32(); else buf.swap64();
@@ -410,7 +410,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
         if (e instanceof UserError) throw e;
         // the page's data lies inside the file (checked above), so a failure here is the encoding
         // more often than a cut-short file: say both, the encoding first
-        throw new UserError(`${name}: frame ${index + 1} cannot be decoded (${describeError(e)}): its encoding (compression ${compression}, ${info.bits}-bit samples, SampleFormat ${info.format}) may not be supported, or the file is corrupt; re-save it uncompressed as 8/16-bit or float32`);
+        throw new UserError(`${name}: frame ${index} cannot be decoded (${describeError(e)}): its encoding (compression ${compression}, ${info.bits}-bit samples, SampleFormat ${info.format}) may not be supported, or the file is corrupt; re-save it uncompressed as 8/16-bit or float32`);
       }
     },
     async close() {
@@ -501,7 +501,7 @@ async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Pro
     const h = headers[i];
     if (h.pages > 1) throw new UserError(`folder ${dir}: ${entries[i]} has ${h.pages} pages; a folder must hold one image per frame (or pass the multi-page TIFF itself)`);
     if (h.width !== h0.width || h.height !== h0.height) {
-      throw new UserError(`folder ${dir}: frame ${i + 1} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 1 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
+      throw new UserError(`folder ${dir}: frame ${i} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 0 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
     }
   }
   // one array type for the whole movie: the first frame's unless the frames differ
@@ -525,7 +525,7 @@ async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Pro
       if (!(Number.isInteger(index) && index >= 0 && index < files.length)) throw new Error(`${dir}: frame ${index} out of range 0…${files.length - 1}`);
       const img = await readImage(files[index], options.channel);
       if (img.width !== h0.width || img.height !== h0.height) {
-        throw new UserError(`folder ${dir}: frame ${index + 1} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 1 is ${h0.width}×${h0.height}`);
+        throw new UserError(`folder ${dir}: frame ${index} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 0 is ${h0.width}×${h0.height}`);
       }
       return toFrame([img.data], type, h0.width * h0.height);
     },

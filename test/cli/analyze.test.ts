@@ -168,7 +168,7 @@ describe('bad input: one clear line, non-zero exit, nothing written', () => {
         writeFileSync(path.join(d, name), PNG.sync.write(png));
       }
       return [d];
-    }, /frame 3 \(f3\.png\) is 9×6 pixels but frame 1 \(f1\.png\) is 8×6/],
+    }, /frame 2 \(f3\.png\) is 9×6 pixels but frame 0 \(f1\.png\) is 8×6/],
     ['an empty folder', () => {
       const d = path.join(tmp, 'empty');
       mkdirSync(d, { recursive: true });
