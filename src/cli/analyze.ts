@@ -136,7 +136,14 @@ export function registerAnalyze(program: Command): void {
           diffRange: o.diffRange ?? null, batch: o.batch, backendLabel: b.label, progress,
           warn: (m) => process.stderr.write(`ionflux: warning: ${m}\n`),
         };
-        const result = await writeOutputDir(o.out, (staging) => analyzeMovie(movie, staging, factory, options));
+        const inputs = [
+          { flag: 'MOVIE', path: moviePath },
+          ...(o.capacity ? [{ flag: '--capacity', path: o.capacity }] : []),
+          ...(o.mask ? [{ flag: '--mask', path: o.mask }] : []),
+        ];
+        // diff.tif (float32, every frame) dominates what analyze writes
+        const estimatedBytes = movie.width * movie.height * movie.frames * 4 * 1.05 + 4 * 2 ** 20;
+        const { value: result } = await writeOutputDir(o.out, (staging) => analyzeMovie(movie, staging, factory, options), { command: 'analyze', inputs, estimatedBytes });
         const s = result.summary;
         if (!o.quiet) {
           const frac = s.asymmetricFraction === null ? 'n/a' : `${(100 * s.asymmetricFraction).toFixed(0)} %`;

@@ -1,11 +1,2 @@
-/**
- * An error the user can fix: bad input, a missing file, a grid too large for the adapter. The CLI
- * prints its message as one line (`ionflux: …`) and exits non-zero; other errors are bugs and keep
- * their stack.
- */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+/** The CLI's error kinds live below every layer (src/errors.ts); re-exported for the commands. */
+export { UserError, EnvironmentError, EXIT, oneLine, describeFsError, isErrnoError } from '../errors';

@@ -1,18 +1,33 @@
 /**
  * `ionflux` command line: one file per command under src/cli/, each thin (parse, call the library,
- * write files). Errors the user can fix become one line on stderr and exit code 1.
+ * write files). Every failure is one line on stderr, `ionflux: …`, with the exit code of src/errors.ts:
+ * 1 bad input, 2 a fault of the environment (disk, permissions, a busy folder, no GPU), 3 a bug
+ * (with its stack, so that it can be reported), 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { Command, CommanderError } from 'commander';
-import { UserError } from './errors';
-import { OutputDirError } from '../io/output';
+import { EnvironmentError, EXIT, describeFsError, isErrnoError, oneLine, UserError } from '../errors';
 import { GpuUnavailableError } from '../gpu/device';
+import { VERSION } from '../version';
 import { registerSimulate } from './simulate';
 import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
 
+/** The exit code and the one line for an error thrown by a command. */
+export function classifyError(e: unknown): { code: number; line: string } {
+  if (e instanceof UserError) return { code: EXIT.badInput, line: oneLine(e.message) };
+  if (e instanceof EnvironmentError || e instanceof GpuUnavailableError) return { code: EXIT.environment, line: oneLine(e.message) };
+  if (isErrnoError(e)) return { code: EXIT.environment, line: oneLine(describeFsError(e)) };
+  if (e instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|allocation failed/i.test(e.message)) {
+    return { code: EXIT.environment, line: oneLine(`out of memory: ${e.message} (use a coarser grid or a smaller movie, or a machine with more memory)`) };
+  }
+  const stack = e instanceof Error ? e.stack ?? e.message : String(e);
+  return { code: EXIT.internal, line: `internal error (a bug in ionflux ${VERSION}; please report it with this text): ${stack}` };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('ionflux')
     .description('Simulate and image lithium transport in single cathode particles (WebGPU)')
+    .version(VERSION, '-V, --version', 'print the ionflux version')
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
@@ -24,14 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   registerBench(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return EXIT.ok;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
-    if (e instanceof UserError || e instanceof OutputDirError || e instanceof GpuUnavailableError) {
-      process.stderr.write(`ionflux: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`ionflux: internal error: ${(e as Error).stack ?? e}\n`);
-    return 2;
+    if (e instanceof CommanderError) return e.exitCode; // commander already printed its message (0 for --help/--version)
+    const { code, line } = classifyError(e);
+    process.stderr.write(`ionflux: ${line}\n`);
+    return code;
   }
 }

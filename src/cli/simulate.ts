@@ -9,6 +9,7 @@ import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../
 import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
 import { buildProblem, createSolver, runSimulation } from '../solver';
+import type { Problem } from '../solver/problem';
 import { UserError } from './errors';
 import { createProgress } from './progress';
 
@@ -62,7 +63,11 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     backendRequest = parseBackend(opts.backend);
     config = resolveConfig(raw, source);
   } catch (e) {
-    throw new UserError((e as Error).message.split('\n')[0]);
+    // every problem, on one line: the first alone can name a key the user did not get wrong
+    const lines = (e as Error).message.split('\n');
+    const source = lines[0].match(/^([^:]+): /)?.[1];
+    const rest = lines.slice(1, 4).map((l) => (source && l.startsWith(`${source}: `) ? l.slice(source.length + 2) : l));
+    throw new UserError([lines[0], ...rest].join('; ') + (lines.length > 4 ? `; and ${lines.length - 4} more` : ''));
   }
   let problem;
   try {
@@ -85,18 +90,30 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     backend.gpu = undefined;
   }
   const progress = createProgress('simulate', { quiet: opts.quiet });
+  const inputs = [
+    ...(opts.config ? [{ flag: '--config', path: opts.config }] : []),
+    ...(config.particle.shape === 'mask' ? [{ flag: 'particle.file', path: path.resolve(baseDir, config.particle.file) }] : []),
+  ];
   try {
     await writeOutputDir(opts.out, async (dir) => {
       const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) });
       progress.done(`${result.stopReason} at ${(result.time_s / 60).toFixed(2)} min, ${result.extractedCapacity_mAh_g.toFixed(2)} mAh/g`);
       for (const w of result.warnings) process.stderr.write(`ionflux simulate: warning: ${w}\n`);
       await writeSimulationOutputs(dir, problem, result, solver.backend);
-    });
+    }, { command: 'simulate', inputs, estimatedBytes: estimateOutputBytes(problem) });
   } finally {
     solver.destroy();
     backend.gpu?.device.destroy();
   }
   if (!opts.quiet) process.stderr.write(`ionflux simulate: wrote ${opts.out}\n`);
+}
+
+/** About what simulate writes: per snapshot a float32 field and an RGB picture, plus the trace. */
+function estimateOutputBytes(problem: Problem): number {
+  const cfg = problem.config;
+  const snapshots = cfg.snapshots_min.length + 1;
+  const total_s = cfg.protocol.reduce((a, st) => a + st.duration_min * 60, 0);
+  return snapshots * problem.grid.cells * (4 + 4) + (total_s / cfg.output.traceInterval_s + 1) * 120 + 64 * 1024;
 }
 
 export function registerSimulate(program: Command): void {
@@ -106,7 +123,7 @@ export function registerSimulate(program: Command): void {
     .option('--config <file>', 'config file (JSON, docs/config.md)')
     .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
     .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--backend <backend>', 'auto (real GPU, then software WebGPU, then CPU), gpu, or cpu', 'auto')
+    .option('--backend <backend>', 'auto (a real GPU, else the CPU reference), gpu (any WebGPU adapter, software ones too), or cpu', 'auto')
     .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => simulateCommand(o as SimulateOptions));

@@ -1,6 +1,7 @@
 /**
- * `--backend auto|gpu|cpu`: which engine a command runs on. `auto` takes a real GPU, then a software
- * WebGPU adapter (Mesa lavapipe, SwiftShader), then the CPU reference; `gpu` insists on an adapter
+ * `--backend auto|gpu|cpu`: which engine a command runs on. `auto` takes a real GPU, else the CPU
+ * reference (a software WebGPU adapter such as Mesa lavapipe is slower than the CPU reference, so
+ * auto passes it over and says so); `gpu` insists on an adapter
  * (software accepted) and fails clearly without one; `cpu` never touches WebGPU.
  */
 import { acquireGpu, GpuUnavailableError, type GpuContext } from './device';
@@ -30,6 +31,12 @@ export async function selectBackend(request: BackendRequest, onLost?: (why: stri
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
     const gpu = await acquireGpu({ onLost: onLost ?? ((why) => process.stderr?.write?.(`ionflux: the GPU device was lost (${why})\n`)) });
+    if (request === 'auto' && gpu.report.software) {
+      // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
+      // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it
+      gpu.device.destroy();
+      return { kind: 'cpu', label: `cpu (TypeScript reference; the only WebGPU adapter is the software one, ${gpu.report.name}, slower than the CPU reference: --backend gpu uses it)` };
+    }
     const label = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
     return { kind: 'gpu', gpu, label };
   } catch (e) {

@@ -1,59 +1,420 @@
 /**
- * Output folders are written whole or not at all: a command writes into a sibling staging folder and
- * renames it into place only when every file is complete, so a failure or Ctrl-C never leaves a
- * half-written result where the user looks for one.
+ * Output folders, written so that ionflux never loses a user's file.
  *
- * An existing folder is replaced only if it is empty or an earlier ionflux result (it holds the
- * marker file): `--out .` or `--out ~/data` never deletes a user's files.
+ * - A command computes into a sibling staging folder (`OUT.partial-PID`) and moves the files into
+ *   `OUT` only when every one is complete: a failure, Ctrl-C or a crash never leaves a half-written
+ *   result where the user looks for one.
+ * - Every output folder holds a manifest (`.ionflux-output`, JSON) of the files ionflux wrote there,
+ *   with their sizes, modification times and (up to 64 MiB) SHA-256. A later run into the same folder
+ *   deletes or overwrites only files in that manifest that are still exactly as written; files the user
+ *   added or edited are kept, and a new file that would land on one of them is refused.
+ * - A run refuses when one of its inputs (config, movie, mask, capacity file) is a file it would
+ *   replace, and says what it replaced and what it kept.
+ * - A lock (`OUT.ionflux-lock`) refuses a second run into the same folder; locks and staging folders
+ *   left by a killed run (its process is gone) are cleaned up by the next run, which says so.
+ * - The path is checked, and the free space estimated, before any long computation.
+ *
+ * The commit itself is synchronous (no signal handler can run in the middle of it) and journalled:
+ * before it moves anything, the manifest lists the old and the new files together, so that even a
+ * SIGKILL half-way leaves a folder whose every ionflux file a later run recognises.
  */
-import { rmSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync,
+  rmdirSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
+import { describeFsError, EnvironmentError, EXIT, isErrnoError, UserError } from '../errors';
 
-/** Written into every output folder; marks it as replaceable by a later run. */
+/** The manifest written into every output folder. */
 export const OUTPUT_MARKER = '.ionflux-output';
+const STAGING_MARKER = '.ionflux-staging';
+const HASH_LIMIT = 64 * 2 ** 20;
 
-export class OutputDirError extends Error {}
+/** A problem with `--out` that the user can fix (exit 1). */
+export class OutputDirError extends UserError {}
 
-async function checkReplaceable(target: string): Promise<boolean> {
-  const st = await stat(target).catch(() => null);
-  if (!st) return false;
-  if (!st.isDirectory()) throw new OutputDirError(`--out '${target}' is an existing file: give a folder (new, empty, or an earlier ionflux output)`);
-  const entries = await readdir(target);
-  if (entries.length && !entries.includes(OUTPUT_MARKER)) {
-    throw new OutputDirError(`--out '${target}' is a folder with other files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): ionflux replaces only empty folders or its own earlier outputs; choose a new folder`);
-  }
-  return true;
+export interface FileRecord { size: number; mtimeMs: number; sha256?: string }
+interface Manifest { ionflux: 1; command: string; written: string; state: 'complete' | 'replacing'; files: Record<string, FileRecord> }
+
+export interface OutputOptions {
+  /** the files the command reads, e.g. `{ flag: '--config', path }`: refused if this run would replace one */
+  inputs?: { flag: string; path: string }[];
+  /** about how many bytes the command will write; refused up front when the disk has less free */
+  estimatedBytes?: number;
+  /** e.g. 'simulate', recorded in the manifest */
+  command?: string;
+  /** where notices go (stale folders removed, files replaced/kept); default stderr */
+  log?: (line: string) => void;
 }
 
-export async function writeOutputDir<T>(dir: string, write: (staging: string) => Promise<T>): Promise<T> {
-  const target = path.resolve(dir);
-  const exists = await checkReplaceable(target);
-  const staging = `${target}.partial-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  // synchronous on purpose: runs from a signal handler
-  const onSignal = () => { rmSync(staging, { recursive: true, force: true }); process.exit(130); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const result = await write(staging);
-    await writeFile(path.join(staging, OUTPUT_MARKER), 'written by ionflux; a later run may replace this folder\n');
-    if (exists) {
-      const old = `${target}.old-${process.pid}`;
-      await rename(target, old);
-      await rename(staging, target);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await mkdir(path.dirname(target), { recursive: true });
-      await rename(staging, target);
-    }
-    return result;
-  } catch (e) {
-    await rm(staging, { recursive: true, force: true });
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+export interface OutputReport {
+  dir: string;
+  /** the folder did not exist before */
+  created: boolean;
+  /** earlier ionflux files overwritten by this run's files of the same name */
+  replaced: string[];
+  /** earlier ionflux files this run does not write again, deleted */
+  removed: string[];
+  /** files in the folder that ionflux did not write (or that were changed since), left alone */
+  kept: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage 1: the path
+
+const VIRTUAL_ROOTS = ['/proc', '/sys', '/dev'];
+
+function checkPath(target: string, flag: string): void {
+  for (const root of VIRTUAL_ROOTS) {
+    if (target === root || target.startsWith(`${root}/`)) throw new OutputDirError(`${flag} '${target}' is inside ${root}, a virtual file system of the kernel: choose a folder on a disk`);
   }
+  // the nearest existing ancestor must be a folder (--out below a regular file)
+  let p = target;
+  for (;;) {
+    const st = lstatOrNull(p);
+    if (st) {
+      if (p === target && !st.isDirectory() && !st.isSymbolicLink()) throw new OutputDirError(`${flag} '${target}' is an existing file: give a folder (new, empty, or an earlier ionflux output)`);
+      if (p !== target) {
+        const real = statOrNull(p);
+        if (!real?.isDirectory()) throw new OutputDirError(`${flag} '${target}' lies below '${p}', which is a file, not a folder`);
+      }
+      return;
+    }
+    const parent = path.dirname(p);
+    if (parent === p) return;
+    p = parent;
+  }
+}
+
+function lstatOrNull(p: string) { try { return lstatSync(p); } catch { return null; } }
+function statOrNull(p: string) { try { return statSync(p); } catch { return null; } }
+
+function envError(e: unknown, what: string): never {
+  if (isErrnoError(e)) throw new EnvironmentError(describeFsError(e, what));
+  throw e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage 2: the lock, and what killed runs left behind
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+interface Owner { pid: number; host: string; started: string }
+const me = (): Owner => ({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+function readOwner(file: string): Owner | null {
+  try { return JSON.parse(readFileSync(file, 'utf8')) as Owner; } catch { return null; }
+}
+/** gone: written on this machine by a process that no longer runs */
+const ownerGone = (o: Owner | null) => o !== null && o.host === hostname() && o.pid !== process.pid && !pidAlive(o.pid);
+
+function takeLock(target: string, flag: string, log: (l: string) => void): string {
+  const lock = `${target}.ionflux-lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeFileSync(fd, JSON.stringify(me()) + '\n');
+      closeSync(fd);
+      return lock;
+    } catch (e) {
+      if (!isErrnoError(e) || e.code !== 'EEXIST') envError(e, `${flag} '${target}': cannot create the lock file '${lock}'`);
+      const owner = readOwner(lock);
+      if (ownerGone(owner)) {
+        rmSync(lock, { force: true });
+        log(`removed a stale lock '${path.basename(lock)}' left by an ionflux run (pid ${owner!.pid}) that no longer runs`);
+        continue;
+      }
+      const who = owner ? `pid ${owner.pid} on ${owner.host}, since ${owner.started}` : 'unknown owner';
+      throw new EnvironmentError(`${flag} '${target}' is in use by another ionflux run (${who}): wait for it to finish, or choose another folder (if no such run exists, delete '${lock}')`);
+    }
+  }
+  throw new EnvironmentError(`${flag} '${target}': could not take the lock '${lock}'`);
+}
+
+function removeStalePartials(target: string, log: (l: string) => void): void {
+  const dir = path.dirname(target);
+  const prefix = `${path.basename(target)}.partial-`;
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const p = path.join(dir, n);
+    const owner = readOwner(path.join(p, STAGING_MARKER));
+    if (!ownerGone(owner)) continue; // not ours, or its run is still going
+    try {
+      rmSync(p, { recursive: true, force: true });
+      log(`removed '${n}', the unfinished output of an interrupted ionflux run (pid ${owner!.pid})`);
+    } catch { /* leave it; not worth failing this run for */ }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage 3: what is in the folder, and which of it ionflux may replace
+
+/** Every file below `dir`, as relative '/'-separated paths (folders are not listed). */
+function listFiles(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const ent of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${ent.name}` : ent.name;
+    if (ent.isDirectory()) out.push(...listFiles(dir, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+function sha256(file: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally { closeSync(fd); }
+  return h.digest('hex');
+}
+
+function record(file: string): FileRecord {
+  const st = statSync(file);
+  return { size: st.size, mtimeMs: st.mtimeMs, ...(st.size <= HASH_LIMIT ? { sha256: sha256(file) } : {}) };
+}
+
+/** still exactly as ionflux wrote it */
+function unchanged(file: string, r: FileRecord): boolean {
+  const st = lstatOrNull(file);
+  if (!st || !st.isFile() || st.size !== r.size) return false;
+  if (r.sha256) return sha256(file) === r.sha256;
+  return Math.abs(st.mtimeMs - r.mtimeMs) < 1;
+}
+
+interface Existing {
+  exists: boolean;
+  /** an output of ionflux before manifests (a plain-text marker): same-named files may be overwritten, nothing deleted */
+  legacy: boolean;
+  /** files ionflux wrote there that are still as written: these may be replaced or removed */
+  ours: Set<string>;
+  /** everything else in the folder */
+  others: string[];
+}
+
+function inspect(target: string, flag: string): Existing {
+  const st = statOrNull(target);
+  if (!st) return { exists: false, legacy: false, ours: new Set(), others: [] };
+  let files: string[];
+  try { files = listFiles(target); } catch (e) { envError(e, `${flag} '${target}' cannot be read`); }
+  if (!files.length && !readdirSync(target).length) return { exists: true, legacy: false, ours: new Set(), others: [] };
+  if (!files.includes(OUTPUT_MARKER)) {
+    const top = readdirSync(target).sort();
+    throw new OutputDirError(`${flag} '${target}' is a folder with other files (${top.slice(0, 3).join(', ')}${top.length > 3 ? ', …' : ''}) and no ionflux output: ionflux writes only into new or empty folders or its own earlier outputs; choose a new folder`);
+  }
+  let manifest: Manifest | null = null;
+  try {
+    const m = JSON.parse(readFileSync(path.join(target, OUTPUT_MARKER), 'utf8'));
+    if (m && typeof m === 'object' && m.files && typeof m.files === 'object') manifest = m as Manifest;
+  } catch { /* the plain-text marker of ionflux ≤ 0.1 */ }
+  const ours = new Set<string>([OUTPUT_MARKER]);
+  if (manifest) {
+    for (const [rel, r] of Object.entries(manifest.files)) {
+      if (rel.includes('..') || path.isAbsolute(rel)) continue; // a hand-edited manifest cannot reach outside
+      if (unchanged(path.join(target, rel), r)) ours.add(rel);
+    }
+  }
+  return { exists: true, legacy: !manifest, ours, others: files.filter((f) => !ours.has(f)) };
+}
+
+function realOrResolved(p: string): string {
+  try { return realpathSync(p); } catch { return path.resolve(p); }
+}
+
+function checkInputs(target: string, flag: string, existing: Existing, inputs: { flag: string; path: string }[]): void {
+  if (!existing.exists) return;
+  const realTarget = realOrResolved(target);
+  for (const input of inputs) {
+    const real = realOrResolved(input.path);
+    const rel = path.relative(realTarget, real);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    const relPosix = rel.split(path.sep).join('/');
+    const replaced = rel === '' || existing.legacy || [...existing.ours].some((f) => f === relPosix || f.startsWith(`${relPosix}/`));
+    if (replaced) {
+      throw new OutputDirError(`${input.flag} '${input.path}' lies inside ${flag} '${target}' and was written there by an earlier ionflux run, which this run would replace: move it out of the folder, or choose another ${flag}`);
+    }
+  }
+}
+
+function checkFreeSpace(target: string, flag: string, bytes: number | undefined): void {
+  if (!bytes) return;
+  let p = target;
+  while (!existsSync(p)) p = path.dirname(p);
+  let free: number;
+  try {
+    const s = statfsSync(p);
+    free = Number(s.bavail) * Number(s.bsize);
+  } catch { return; }
+  const need = bytes * 1.05 + 64 * 1024;
+  if (free < need) {
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    throw new EnvironmentError(`${flag} '${target}': the disk has ${mb(free)} free, but this run writes about ${mb(need)}: free some space or choose a folder on another disk`);
+  }
+}
+
+/** An existing folder must take new files (read-only, immutable, or owned by someone else): found now, not after the run. */
+function probeWritable(target: string, flag: string): void {
+  const probe = path.join(target, `.ionflux-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) { envError(e, `${flag} '${target}' does not take new files`); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage 4: the commit
+
+function writeManifest(file: string, command: string, files: Record<string, FileRecord>, state: Manifest['state']): void {
+  const m: Manifest = { ionflux: 1, command, written: new Date().toISOString(), state, files };
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(m, null, 1) + '\n');
+  renameSync(tmp, file);
+}
+
+function removeEmptyDirs(root: string, rels: Iterable<string>): void {
+  const dirs = new Set<string>();
+  for (const r of rels) for (let d = path.posix.dirname(r); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    try { rmdirSync(path.join(root, d)); } catch { /* not empty: holds a user's file */ }
+  }
+}
+
+function commit(target: string, staging: string, existing: Existing, command: string, flag: string): OutputReport {
+  const newFiles = listFiles(staging).filter((f) => f !== STAGING_MARKER && f !== OUTPUT_MARKER);
+  const records: Record<string, FileRecord> = {};
+  for (const f of newFiles) records[f] = record(path.join(staging, f));
+  rmSync(path.join(staging, STAGING_MARKER), { force: true });
+  writeManifest(path.join(staging, OUTPUT_MARKER), command, records, 'complete');
+
+  if (!existing.exists) {
+    mkdirSync(path.dirname(target), { recursive: true });
+    renameSync(staging, target);
+    return { dir: target, created: true, replaced: [], removed: [], kept: [] };
+  }
+  if (!statOrNull(target)) {
+    // an empty folder the user removed meanwhile: nothing to replace
+    renameSync(staging, target);
+    return { dir: target, created: true, replaced: [], removed: [], kept: [] };
+  }
+  // a legacy folder (marker without manifest): same-named files were ionflux's, nothing else is touched
+  const collision = newFiles.filter((f) => lstatOrNull(path.join(target, f)) && !(existing.ours.has(f) || existing.legacy));
+  if (collision.length) {
+    const keep = `${target}.new-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(staging, keep);
+    throw new OutputDirError(`${flag} '${target}' holds ${collision.slice(0, 3).join(', ')}${collision.length > 3 ? ', …' : ''}, not written by ionflux (or changed since): nothing there was replaced; this run's result is in '${keep}'`);
+  }
+  // journal: from here on, the manifest in the folder names the old and the new files together
+  const oldOurs = [...existing.ours].filter((f) => f !== OUTPUT_MARKER);
+  const journal: Record<string, FileRecord> = {};
+  for (const f of oldOurs) { const st = statOrNull(path.join(target, f)); if (st) journal[f] = { size: st.size, mtimeMs: st.mtimeMs }; }
+  Object.assign(journal, records);
+  writeManifest(path.join(target, OUTPUT_MARKER), command, journal, 'replacing');
+
+  const newSet = new Set(newFiles);
+  const removed = oldOurs.filter((f) => !newSet.has(f));
+  for (const f of removed) rmSync(path.join(target, f), { force: true });
+  const replaced: string[] = [];
+  for (const f of newFiles) {
+    const to = path.join(target, f);
+    if (lstatOrNull(to)) replaced.push(f);
+    mkdirSync(path.dirname(to), { recursive: true });
+    renameSync(path.join(staging, f), to);
+  }
+  renameSync(path.join(staging, OUTPUT_MARKER), path.join(target, OUTPUT_MARKER));
+  removeEmptyDirs(target, removed);
+  rmSync(staging, { recursive: true, force: true });
+  const kept = existing.others.filter((f) => !newSet.has(f));
+  return { dir: target, created: false, replaced, removed, kept };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let active: { staging: string; lock: string; target: string } | null = null;
+
+/** What a signal leaves: the staging folder and the lock removed, the folder as it was. */
+function onSignal(signal: NodeJS.Signals): void {
+  const a = active;
+  if (a) {
+    try { rmSync(a.staging, { recursive: true, force: true }); } catch { /* exiting anyway */ }
+    try { unlinkSync(a.lock); } catch { /* exiting anyway */ }
+    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)\n`);
+  } else {
+    process.stderr.write(`ionflux: stopped by ${signal}\n`);
+  }
+  process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+}
+
+/**
+ * Runs `write(staging)` into a fresh staging folder and moves its files into `dir` when it succeeds,
+ * replacing only what earlier ionflux runs wrote there (module comment). Returns `write`'s result
+ * and what was replaced and kept. Errors: OutputDirError (a bad --out or input), EnvironmentError
+ * (disk, permissions, a lock held by another run); on any error or signal, `dir` is as it was.
+ */
+export async function writeOutputDir<T>(dir: string, write: (staging: string) => Promise<T>, options: OutputOptions = {}): Promise<{ value: T; output: OutputReport }> {
+  const flag = '--out';
+  const log = options.log ?? ((l: string) => process.stderr.write(`ionflux: ${l}\n`));
+  const command = options.command ?? 'ionflux';
+  if (!dir || !dir.trim()) throw new OutputDirError(`${flag} '' is empty: give a folder`);
+  const target = path.resolve(dir);
+  checkPath(target, flag);
+  try { mkdirSync(path.dirname(target), { recursive: true }); } catch (e) { envError(e, `${flag} '${dir}': cannot create its parent folder`); }
+  const lock = takeLock(target, flag, log);
+  const staging = `${target}.partial-${process.pid}`;
+  const release = () => { try { unlinkSync(lock); } catch { /* already gone */ } };
+  try {
+    removeStalePartials(target, log);
+    const existing = inspect(target, flag);
+    checkInputs(target, flag, existing, options.inputs ?? []);
+    if (existing.exists) probeWritable(target, flag);
+    checkFreeSpace(target, flag, options.estimatedBytes);
+    rmSync(staging, { recursive: true, force: true });
+    try {
+      mkdirSync(staging);
+      writeFileSync(path.join(staging, STAGING_MARKER), JSON.stringify(me()) + '\n');
+    } catch (e) { envError(e, `${flag} '${dir}': cannot write next to it`); }
+
+    active = { staging, lock, target };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result: T;
+    let report: OutputReport;
+    try {
+      result = await write(staging);
+      report = commit(target, staging, existing, command, flag);
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      if (isErrnoError(e)) {
+        const cause = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? `${describeFsError(e)} while writing the results` : describeFsError(e);
+        throw new EnvironmentError(`${cause}; nothing was written to ${flag} '${dir}' (what was there before is unchanged)`);
+      }
+      throw e;
+    } finally {
+      active = null;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (report.replaced.length || report.removed.length) {
+      log(`replaced ${report.replaced.length + report.removed.length} file(s) of an earlier ionflux run in '${dir}'`);
+    }
+    if (report.kept.length) {
+      log(`kept ${report.kept.length} file(s) in '${dir}' that this run did not write: ${report.kept.slice(0, 4).join(', ')}${report.kept.length > 4 ? ', …' : ''}`);
+    }
+    return { value: result, output: report };
+  } finally {
+    release();
+  }
+}
+
+/** The files recorded in an output folder's manifest (relative paths), or null if it has none. */
+export function manifestFiles(dir: string): string[] | null {
+  try {
+    const m = JSON.parse(readFileSync(path.join(dir, OUTPUT_MARKER), 'utf8')) as Manifest;
+    return Object.keys(m.files);
+  } catch { return null; }
 }

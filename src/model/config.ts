@@ -12,12 +12,31 @@ const point = z.tuple([finite(), finite()]);
 /** Solid-state Li diffusivities span ~1e-20 … 1e-9 m²/s; outside [1e-25, 1e-5] is a unit mistake. */
 const diffusivityValue = () => z.number().min(1e-25).max(1e-5);
 
-const particleSchema = z.discriminatedUnion('shape', [
-  z.strictObject({ shape: z.literal('disk'), diameter_um: positive() }),
+/** The keys each particle shape takes (switching the shape with --set drops the old shape's keys). */
+export const SHAPE_KEYS: Record<string, string[]> = {
+  disk: ['diameter_um'],
+  ellipse: ['axes_um', 'angleDeg'],
+  polygon: ['vertices_um'],
+  mask: ['file', 'pixel_um'],
+};
+/** Said when a shape's key is missing: what it is and how to give it. */
+const SHAPE_KEY_HINT: Record<string, string> = {
+  axes_um: 'an ellipse needs its full axis lengths [a, b] in µm, e.g. --set particle.axes_um=[2.4,1.6]',
+  vertices_um: 'a polygon needs vertices_um = [[x, y], …] in µm (at least 3)',
+  file: 'a mask particle needs file (a PNG/TIFF, nonzero = particle) and pixel_um',
+  pixel_um: 'a mask particle needs pixel_um, the mask\'s pixel size in µm',
+};
+
+const particleSchema = z.preprocess(
+  // SPEC §3 and docs/config.md: the shape defaults to a disk
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('shape' in v) ? { shape: 'disk', ...v } : v),
+  z.discriminatedUnion('shape', [
+  z.strictObject({ shape: z.literal('disk'), diameter_um: positive().default(2.4) }),
   z.strictObject({ shape: z.literal('ellipse'), axes_um: z.tuple([positive(), positive()]), angleDeg: finite().default(0) }),
   z.strictObject({ shape: z.literal('polygon'), vertices_um: z.array(point).min(3) }),
   z.strictObject({ shape: z.literal('mask'), file: z.string().min(1), pixel_um: positive() }),
-]);
+  ]),
+);
 
 const diffusivitySchema = z.union([
   z.strictObject({
@@ -116,7 +135,13 @@ export function resolveConfig(input: unknown, source = 'config'): SimulationConf
       }
       const value = valueAt(input, path);
       const what = value === undefined ? 'is missing' : `= ${show(value)} is not allowed`;
-      return `${source}: ${keyName(path)} ${what}: ${issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '')}`;
+      const last = String(path[path.length - 1]);
+      const hint = value === undefined && path[0] === 'particle' && SHAPE_KEY_HINT[last]
+        ? SHAPE_KEY_HINT[last]
+        : value === undefined && keyName(path) === 'protocol'
+          ? 'a config needs protocol, a list of steps, e.g. [{"step": "charge", "current_mA_g": 100, "duration_min": 20}]'
+          : issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
+      return `${source}: ${keyName(path)} ${what}: ${hint}`;
     });
     throw new ConfigError(lines.join('\n'));
   }
@@ -183,6 +208,7 @@ export function applySet(raw: Record<string, unknown>, assignment: string): void
   const parts = key.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const bad = parts.find((p) => typeof p === 'string' && (FORBIDDEN.has(p) || p === ''));
   if (bad !== undefined) throw new ConfigError(`--set '${assignment}' is not allowed: '${bad}' is not a config key (e.g. --set grid.spacing_um=0.01)`);
+  if (parts.length === 2 && parts[0] === 'particle' && parts[1] === 'shape') switchShape(raw, value);
   let obj: Record<string | number, unknown> = raw;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i];
@@ -190,6 +216,19 @@ export function applySet(raw: Record<string, unknown>, assignment: string): void
     obj = obj[p] as Record<string | number, unknown>;
   }
   obj[parts[parts.length - 1]] = value;
+}
+
+/**
+ * `--set particle.shape=ellipse` on a disk preset: the disk's keys (diameter_um) are dropped, so that
+ * the message names what the new shape needs rather than a key the user never set.
+ */
+function switchShape(raw: Record<string, unknown>, shape: unknown): void {
+  const particle = raw.particle;
+  if (!particle || typeof particle !== 'object' || Array.isArray(particle) || typeof shape !== 'string' || !SHAPE_KEYS[shape]) return;
+  const p = particle as Record<string, unknown>;
+  const old = typeof p.shape === 'string' ? p.shape : 'disk';
+  if (old === shape) return;
+  for (const k of SHAPE_KEYS[old] ?? []) if (!SHAPE_KEYS[shape].includes(k)) delete p[k];
 }
 
 const BLOCKED_CENTRE_DEG = 180; // the left side, as the paper's particle whose Li-poor region grows from the right edge

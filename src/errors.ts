@@ -1,0 +1,75 @@
+/**
+ * The two kinds of failure a user sees, below every layer that raises them (model, io, imaging,
+ * solver, cli). The CLI prints either as one line `ionflux: …` and exits with the code below;
+ * anything else is a bug and keeps its stack (exit 3).
+ *
+ *   0 success · 1 bad input (UserError) · 2 a fault of the environment (EnvironmentError: disk full,
+ *   permissions, a busy output folder, no GPU) · 3 internal error · 130 / 143 stopped by SIGINT / SIGTERM
+ */
+
+/** Bad input the user can fix: a value, a file, an option. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** A fault of the machine rather than of the input: the disk, permissions, a lock, a device. */
+export class EnvironmentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
+export const EXIT = { ok: 0, badInput: 1, environment: 2, internal: 3, sigint: 130, sigterm: 143 } as const;
+
+const ERRNO_CAUSE: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted (the file or folder may be immutable or protected)',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder, not a file',
+  ENOENT: 'no such file or folder',
+  EEXIST: 'it already exists',
+  ENOTEMPTY: 'the folder is not empty',
+  EBUSY: 'the file or folder is busy',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files on the system',
+  EIO: 'an input/output error of the device',
+  ENAMETOOLONG: 'the path is too long',
+  ELOOP: 'too many symbolic links in the path',
+  EXDEV: 'the folders are on different file systems',
+  ENXIO: 'no such device',
+  ETXTBSY: 'the file is busy',
+};
+
+/** An error from node:fs & co. (it carries an errno code such as ENOSPC). */
+export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code as string);
+}
+
+/** "no space left on the device" for an errno error; the code itself for one not listed. */
+export function errnoCause(e: NodeJS.ErrnoException): string {
+  const code = e.code ?? '';
+  return ERRNO_CAUSE[code] ? `${ERRNO_CAUSE[code]} (${code})` : code || e.message;
+}
+
+/** One line describing an errno error from `what` (e.g. "writing --out 'x'"). */
+export function describeFsError(e: NodeJS.ErrnoException, what?: string): string {
+  const where = e.path ? ` '${e.path}'` : '';
+  const op = what ?? `${e.syscall ?? 'file operation'}${where}`;
+  return `${op}: ${errnoCause(e)}`;
+}
+
+/**
+ * Makes any message one readable line: newlines folded, length capped (a corrupt file once produced
+ * a 250 KB "line").
+ */
+export function oneLine(message: string, max = 600): string {
+  const flat = message.replace(/\s*\n\s*/g, '; ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}… (${flat.length - max + 1} more characters)`;
+}
