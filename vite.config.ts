@@ -63,7 +63,7 @@ export default defineConfig(({ mode }) => {
         emptyOutDir: false, // shared with the browser bundle; `npm run build` clears dist/ first
         sourcemap: true,
         minify: false,
-        rollupOptions: { external: isExternal, output: { entryFileNames: 'index.js', format: 'es', inlineDynamicImports: true } },
+        rollupOptions: { external: isExternal, output: { entryFileNames: 'index.js', format: 'es', codeSplitting: false } },
       },
     };
   }
@@ -78,7 +78,7 @@ export default defineConfig(({ mode }) => {
         minify: false,
         lib: { entry: 'src/browser.ts', formats: ['es'], fileName: () => 'browser.js' },
         // node:* is not external here: the stand-ins above take it
-        rollupOptions: { external: (id) => !(id in NODE_ONLY_STANDINS) && isExternal(id), output: { inlineDynamicImports: true } },
+        rollupOptions: { external: (id) => !(id in NODE_ONLY_STANDINS) && isExternal(id), output: { codeSplitting: false } },
       },
     };
   }

@@ -59,8 +59,8 @@ export { renderField, renderMontage, type FieldFigureOptions, type FigureImage }
 export type { ColormapName } from './render/colormap';
 export type { RgbaImage } from './render/png';
 
-// ---- the error bad input is reported with (one line; the CLI prints it as `ionflux: …`)
-export { UserError } from './cli/errors';
+// ---- the package version (for a notebook's record of what produced a result)
+export { VERSION } from './version';
 
 // ---- formats that need no file system
 export { encodeNpy, decodeNpy } from './io/npy';

@@ -19,10 +19,14 @@ export {
 } from './imaging/analyze';
 
 // ---- files out
-export { writeOutputDir, OutputDirError, OUTPUT_MARKER } from './io/output';
+export { writeOutputDir, OutputDirError, OUTPUT_MARKER, type OutputOptions, type OutputReport } from './io/output';
 export { writeSimulationOutputs, traceCsv, summaryJson } from './io/simulationOutput';
 export {
   createTiffStackWriter, writeTiffStack,
   type TiffStackWriter, type TiffStackWriterOptions, type TiffPage, type TiffSampleType, type ImageJMetadata,
 } from './io/tiffWrite';
 export { encodePng, decodePngGrey } from './render/png';
+
+// ---- the two kinds of error the file side raises (one line each; the CLI prints them as `ionflux: …`);
+// the config raises ConfigError, the device GpuUnavailableError (both in every build)
+export { UserError, EnvironmentError } from './errors';
