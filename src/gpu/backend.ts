@@ -16,8 +16,10 @@ export interface Backend {
   label: string;
 }
 
+/** The values `--backend` and selectBackend accept. */
 export const BACKENDS: readonly BackendRequest[] = ['auto', 'gpu', 'cpu'];
 
+/** `value` as a BackendRequest; throws a one-line Error naming `option`, the value and the allowed ones. */
 export function parseBackend(value: string, option = '--backend'): BackendRequest {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
   throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
