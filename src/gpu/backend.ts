@@ -32,7 +32,9 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
 export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void): Promise<Backend> {
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
-    const gpu = await acquireGpu({ onLost: onLost ?? ((why) => process.stderr?.write?.(`ionflux: the GPU device was lost (${why})\n`)) });
+    // `process` does not exist in a browser: there the notice goes to the console
+    const notice = (why: string) => `ionflux: the GPU device was lost (${why})`;
+    const gpu = await acquireGpu({ onLost: onLost ?? ((why) => (typeof process !== 'undefined' && process.stderr ? process.stderr.write(`${notice(why)}\n`) : console.error(notice(why)))) });
     if (request === 'auto' && gpu.report.software) {
       // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
       // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it
