@@ -9,10 +9,10 @@ import pkg from './package.json' with { type: 'json' };
 //   vite build --mode lib     → dist/lib/index.js  `import … from 'ionflux'` in Node
 //   vite build --mode browser → dist/lib/browser.js the same in a browser bundle (no file system)
 // All are built so that the WGSL files imported with `?raw` are inlined; the packages in
-// "dependencies" (the native `webgpu` one included) stay external, so that a consumer's bundler or
-// Node resolves them once.
+// "dependencies" and "optionalDependencies" (the native `webgpu`) stay external, so that a
+// consumer's bundler or Node resolves them once.
 
-const dependencies = Object.keys(pkg.dependencies);
+const dependencies = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies)];
 const isExternal = (id: string) =>
   id.startsWith('node:') || builtinModules.includes(id) || dependencies.some((d) => id === d || id.startsWith(`${d}/`));
 
