@@ -71,6 +71,27 @@ const movie: SynthOptions = {
   ],
 };
 
+/** Not from the README: `auto` passes a software adapter over, so this one insists on the GPU and compares. */
+const GPU_SCRIPT = `
+import { presetConfig, applySet, resolveConfig, buildProblem, selectBackend, createSolver, runSimulation } from 'ionflux';
+const raw = presetConfig('fig4c');
+applySet(raw, 'grid.spacing_um=0.06');
+applySet(raw, 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":5}]');
+applySet(raw, 'snapshots_min=[5]');
+const problem = await buildProblem(resolveConfig(raw));
+const fields = [];
+for (const request of ['gpu', 'cpu']) {
+  const backend = await selectBackend(request);
+  const solver = await createSolver(problem, backend);
+  fields.push((await runSimulation(problem, solver)).snapshots[0].field);
+  solver.destroy();
+  backend.gpu?.device.destroy();
+}
+let maxAbs = 0;
+for (let i = 0; i < fields[0].length; i++) if (!Number.isNaN(fields[1][i])) maxAbs = Math.max(maxAbs, Math.abs(fields[0][i] - fields[1][i]));
+console.log(JSON.stringify({ maxAbs, n: fields[0].length }));
+`;
+
 beforeAll(async () => {
   examples = readmeExamples();
   // a copy of what `git clone` gives (no dist/, no out/), with the installed node_modules
@@ -94,6 +115,7 @@ beforeAll(async () => {
   const r = await timed('npm install tarball', () => sh('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts'], app));
   installLog = r.stdout + r.stderr;
   for (const [name, code] of Object.entries(examples)) writeFileSync(path.join(app, name), code);
+  writeFileSync(path.join(app, 'gpu.mjs'), GPU_SCRIPT);
 }, 240_000);
 
 test('the tarball holds the builds and declarations, no tests, fixtures or outputs', () => {
@@ -137,26 +159,6 @@ test('README simulate example runs in Node from the installed package', async ()
 });
 
 test('the installed bundle runs the WGSL kernels (backend gpu) and matches the CPU reference', async () => {
-  // auto passes a software adapter over, so the README example may not touch the GPU code here
-  writeFileSync(path.join(app, 'gpu.mjs'), `
-import { presetConfig, applySet, resolveConfig, buildProblem, selectBackend, createSolver, runSimulation } from 'ionflux';
-const raw = presetConfig('fig4c');
-applySet(raw, 'grid.spacing_um=0.06');
-applySet(raw, 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":5}]');
-applySet(raw, 'snapshots_min=[5]');
-const problem = await buildProblem(resolveConfig(raw));
-const fields = [];
-for (const request of ['gpu', 'cpu']) {
-  const backend = await selectBackend(request);
-  const solver = await createSolver(problem, backend);
-  fields.push((await runSimulation(problem, solver)).snapshots[0].field);
-  solver.destroy();
-  backend.gpu?.device.destroy();
-}
-let maxAbs = 0;
-for (let i = 0; i < fields[0].length; i++) if (!Number.isNaN(fields[1][i])) maxAbs = Math.max(maxAbs, Math.abs(fields[0][i] - fields[1][i]));
-console.log(JSON.stringify({ maxAbs, n: fields[0].length }));
-`);
   const { stdout } = await timed('node gpu.mjs', () => sh('node', ['gpu.mjs'], app));
   const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
   expect(r.n).toBeGreaterThan(1000);
@@ -206,7 +208,8 @@ const device: GPUDevice | undefined = backend.gpu?.device;
 export const problem = await buildProblem(resolveConfig(presetConfig('fig4c')));
 export { device };
 `);
-  const common = { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', lib: ['es2022', 'dom'], typeRoots: [path.join(ROOT, 'node_modules', '@types'), path.join(app, 'node_modules', '@types')] };
+  // skipLibCheck false: our .d.ts files are checked too (skipDefaultLibCheck spares only TypeScript's lib.*.d.ts)
+  const common = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, target: 'es2022', lib: ['es2022', 'dom'], typeRoots: [path.join(ROOT, 'node_modules', '@types'), path.join(app, 'node_modules', '@types')] };
   writeFileSync(path.join(app, 'tsconfig.node.json'), JSON.stringify({ compilerOptions: { ...common, module: 'nodenext', moduleResolution: 'nodenext', types: ['node'] }, files: ['consumer.ts'] }));
   // a browser app: no Node types at all
   writeFileSync(path.join(app, 'tsconfig.web.json'), JSON.stringify({ compilerOptions: { ...common, module: 'esnext', moduleResolution: 'bundler', types: [] }, files: ['web.ts'] }));
@@ -215,14 +218,16 @@ export { device };
   await timed('tsc consumer (bundler, browser)', () => sh('node', [tsc, '-p', 'tsconfig.web.json'], app));
 });
 
-test('README simulate example bundled by Vite for a browser: no node:* modules, no webgpu package; runs in Chromium', async () => {
-  writeFileSync(path.join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./simulate.mjs"></script>');
+test('README simulate example bundled by Vite for a browser: no node:* modules, no webgpu package; runs in Chromium, the GPU kernels too', async () => {
+  const html = (script: string) => `<!doctype html><meta charset="utf-8"><script type="module" src="./${script}"></script>`;
+  writeFileSync(path.join(app, 'index.html'), html('simulate.mjs'));
+  writeFileSync(path.join(app, 'gpu.html'), html('gpu.mjs'));
   const outDir = path.join(app, 'web');
   const warnings: string[] = [];
   await timed('vite build (consumer, browser)', () => build({
     root: app, configFile: false, logLevel: 'warn',
     customLogger: { info() {}, warn: (m) => warnings.push(m), warnOnce: (m) => warnings.push(m), error: (m) => warnings.push(m), clearScreen() {}, hasErrorLogged: () => false, hasWarned: false },
-    build: { outDir, emptyOutDir: true, target: 'es2022' },
+    build: { outDir, emptyOutDir: true, target: 'es2022', rollupOptions: { input: [path.join(app, 'index.html'), path.join(app, 'gpu.html')] } },
   }));
   expect(warnings.filter((w) => /externalized for browser|node:|webgpu/i.test(w))).toEqual([]);
   const js = readdirSync(path.join(outDir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(outDir, 'assets', f), 'utf8')).join('\n');
@@ -242,20 +247,33 @@ test('README simulate example bundled by Vite for a browser: no node:* modules, 
 
   let server: Server | undefined;
   const browser = await launchChromium();
+  /** the first console line of `file` matching `pattern`, failing on page errors or after 90 s */
+  const consoleLine = async (url: string, pattern: RegExp): Promise<string> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const text = new Promise<string>((resolve, reject) => {
+      page.on('console', (m) => { if (pattern.test(m.text())) resolve(m.text()); });
+      page.on('pageerror', (e) => { errors.push(String(e)); reject(new Error(`page error at ${url}: ${e}`)); });
+      setTimeout(() => reject(new Error(`no result from ${url} in 90 s`)), 90_000);
+    });
+    await page.goto(url);
+    const line = await text;
+    await page.close();
+    expect(errors).toEqual([]);
+    return line;
+  };
   try {
     const served = await serveStatic(outDir);
     server = served.server;
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    const line = new Promise<string>((resolve) => page.on('console', (m) => { if (/steps, mean θ/.test(m.text())) resolve(m.text()); }));
-    await page.goto(served.url);
-    const text = await timed('Chromium run', () => Promise.race([line, new Promise<string>((_, reject) => setTimeout(() => reject(new Error(`no result in 90 s; page errors: ${errors.join('; ')}`)), 90_000))]));
-    expect(errors).toEqual([]);
+    const text = await timed('Chromium run (README)', () => consoleLine(served.url, /steps, mean θ/));
     const m = text.match(/^(gpu|cpu) .*: (\d+) steps, mean θ ([\d.]+), core offset ([\d.]+) µm$/);
     expect(m, text).not.toBeNull();
     expect(Number(m![3])).toBeCloseTo(1 - (100 * 5) / 60 / 275, 4);
     expect(Number(m![4])).toBeGreaterThan(0.05);
+    // navigator.gpu (SwiftShader) from the installed browser bundle, against its CPU reference
+    const r = JSON.parse(await timed('Chromium run (gpu)', () => consoleLine(`${served.url}gpu.html`, /maxAbs/)));
+    expect(r.n).toBeGreaterThan(1000);
+    expect(r.maxAbs).toBeLessThanOrEqual(2e-6);
   } finally {
     await browser.close();
     server?.close();
