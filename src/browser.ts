@@ -56,6 +56,8 @@ export {
 
 // ---- figures as RGBA pixels (PNG encoding is Node-only: encodePng in 'ionflux')
 export { renderField, renderMontage, type FieldFigureOptions, type FigureImage } from './render/figure';
+export { renderThetaSnapshot, defaultThetaRange, type ThetaFigure, type ThetaFigureOptions } from './render/thetaFigure';
+export { renderPlotGrid, type PlotPanel, type PlotGridOptions, type PlotImage, type Series } from './render/plot';
 export type { ColormapName } from './render/colormap';
 export type { RgbaImage } from './render/png';
 

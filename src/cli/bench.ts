@@ -12,6 +12,7 @@ import { parseBackend, selectBackend } from '../gpu/backend';
 import { formatTable, runNumpy, type BenchCase, type BenchRow } from '../../bench/harness';
 import { solverCases } from '../../bench/cases/solver';
 import { imagingCases } from '../../bench/cases/imaging';
+import { endToEndCases } from '../../bench/cases/endToEnd';
 import { describeFsError, EnvironmentError, isErrnoError, UserError } from './errors';
 
 /**
@@ -34,7 +35,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases];
 
 export interface BenchOptions {
   quick?: boolean;

@@ -4,7 +4,7 @@
  * auto passes it over and says so); `gpu` insists on an adapter
  * (software accepted) and fails clearly without one; `cpu` never touches WebGPU.
  */
-import { acquireGpu, GpuUnavailableError, type GpuContext } from './device';
+import { acquireGpu, GpuUnavailableError, SoftwareAdapterOnly, type GpuContext } from './device';
 
 export type BackendRequest = 'auto' | 'gpu' | 'cpu';
 
@@ -32,18 +32,17 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
 export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void): Promise<Backend> {
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
-    // `process` does not exist in a browser: there the notice goes to the console
+    // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
+    // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it.
+    // `process` does not exist in a browser: there the device-lost notice goes to the console.
     const notice = (why: string) => `ionflux: the GPU device was lost (${why})`;
-    const gpu = await acquireGpu({ onLost: onLost ?? ((why) => (typeof process !== 'undefined' && process.stderr ? process.stderr.write(`${notice(why)}\n`) : console.error(notice(why)))) });
-    if (request === 'auto' && gpu.report.software) {
-      // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
-      // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it
-      gpu.device.destroy();
-      return { kind: 'cpu', label: `cpu (TypeScript reference; the only WebGPU adapter is the software one, ${gpu.report.name}, slower than the CPU reference: --backend gpu uses it)` };
-    }
+    const gpu = await acquireGpu({ rejectSoftware: request === 'auto', onLost: onLost ?? ((why) => (typeof process !== 'undefined' && process.stderr ? process.stderr.write(`${notice(why)}\n`) : console.error(notice(why)))) });
     const label = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
     return { kind: 'gpu', gpu, label };
   } catch (e) {
+    if (e instanceof SoftwareAdapterOnly) {
+      return { kind: 'cpu', label: `cpu (TypeScript reference; the only WebGPU adapter is the software one, ${e.report.name}, slower than the CPU reference: --backend gpu uses it)` };
+    }
     const why = (e as Error).message;
     if (request === 'gpu') throw e instanceof GpuUnavailableError ? e : new GpuUnavailableError(`--backend gpu: no usable WebGPU device: ${why}`);
     return { kind: 'cpu', label: `cpu (TypeScript reference; no usable WebGPU device: ${why})` };

@@ -56,7 +56,7 @@ describe('analyze writes SPEC §6 files', () => {
     const r = await run(['analyze', movie, '--capacity', capacity, '--backend', 'cpu', '--out', out]);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['.ionflux-output', 'diff.tif', 'frames.csv', 'montage.png', 'particle_1', 'particle_2', 'particles.csv', 'summary.json', 'traces.csv']);
+    expect(readdirSync(out).sort()).toEqual(['.ionflux-output', 'diff.tif', 'frames.csv', 'index.html', 'montage.png', 'particle_1', 'particle_2', 'particles.csv', 'summary.json', 'traces.csv', 'traces.png']);
     expect(readdirSync(path.join(out, 'particle_2')).sort()).toEqual(['kymograph.csv', 'kymograph.png']);
     const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(s).toMatchObject({ frames: 10, width: 96, height: 56, pixel_um: 0.08, frame_s: 30, referenceFrame: 0, particles: 2, asymmetricFraction: 0.5 });

@@ -35,7 +35,7 @@ describe('simulate writes SPEC §5 files', () => {
     const r = await run(['simulate', '--config', writeConfig('ok.json', small), '--set', 'output.traceInterval_s=15', '--backend', 'cpu', '--out', out]);
     expect(r.code).toBe(0);
     const files = readdirSync(out).sort();
-    expect(files).toEqual(['.ionflux-output', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv']);
+    expect(files).toEqual(['.ionflux-output', 'index.html', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv', 'trace.png']);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.stopReason).toBe('protocol-end');
     expect(summary.time_s).toBe(180);
@@ -58,6 +58,26 @@ describe('simulate writes SPEC §5 files', () => {
     const png = PNG.sync.read(readFileSync(path.join(out, 'theta_0120s.png')));
     expect(png.width).toBeGreaterThan(200);
     expect(readdirSync(tmp).filter((f) => f.includes('.partial-'))).toEqual([]);
+    // index.html shows every PNG and links only files that exist
+    const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+    for (const f of files.filter((f) => f.endsWith('.png'))) expect(html).toContain(`<img src="${f}"`);
+    for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(existsSync(path.join(out, decodeURIComponent(m[1])))).toBe(true);
+    expect(html).toContain('<h1>ionflux simulate: ok</h1>'); // run name = config file stem
+  });
+
+  test.each([
+    ['0.9,0.5', /^ionflux: .*--theta-range = '0\.9,0\.5' is not allowed: use LO,HI with 0 ≤ LO < HI ≤ 1/],
+    ['0.5', /--theta-range = '0\.5' is not allowed/],
+    ['-0.1,1', /--theta-range = '-0\.1,1' is not allowed/],
+    ['0.2,1.5', /--theta-range = '0\.2,1\.5' is not allowed/],
+    ['a,1', /--theta-range = 'a,1' is not allowed/],
+  ])('--theta-range %s is refused in one line', async (value, message) => {
+    const out = path.join(tmp, 'range-bad');
+    const r = await run(['simulate', '--preset', 'fig4a', '--theta-range', value, '--backend', 'cpu', '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
   });
 
   test('--preset with --set, on the GPU backend (software adapter in CI)', async () => {
