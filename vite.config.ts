@@ -10,7 +10,8 @@ import pkg from './package.json' with { type: 'json' };
 //   vite build --mode browser → dist/lib/browser.js the same in a browser bundle (no file system)
 // All are built so that the WGSL files imported with `?raw` are inlined; the packages in
 // "dependencies" and "optionalDependencies" (the native `webgpu`) stay external, so that a
-// consumer's bundler or Node resolves them once.
+// consumer's bundler or Node resolves them once. The library's source maps point into src/ (which the
+// package ships) rather than embedding a second copy of it.
 
 const dependencies = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies)];
 const isExternal = (id: string) =>
@@ -63,7 +64,7 @@ export default defineConfig(({ mode }) => {
         emptyOutDir: false, // shared with the browser bundle; `npm run build` clears dist/ first
         sourcemap: true,
         minify: false,
-        rollupOptions: { external: isExternal, output: { entryFileNames: 'index.js', format: 'es', codeSplitting: false } },
+        rollupOptions: { external: isExternal, output: { entryFileNames: 'index.js', format: 'es', codeSplitting: false, sourcemapExcludeSources: true } },
       },
     };
   }
@@ -78,7 +79,7 @@ export default defineConfig(({ mode }) => {
         minify: false,
         lib: { entry: 'src/browser.ts', formats: ['es'], fileName: () => 'browser.js' },
         // node:* is not external here: the stand-ins above take it
-        rollupOptions: { external: (id) => !(id in NODE_ONLY_STANDINS) && isExternal(id), output: { codeSplitting: false } },
+        rollupOptions: { external: (id) => !(id in NODE_ONLY_STANDINS) && isExternal(id), output: { codeSplitting: false, sourcemapExcludeSources: true } },
       },
     };
   }
