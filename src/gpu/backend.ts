@@ -16,8 +16,10 @@ export interface Backend {
   label: string;
 }
 
+/** The values `--backend` and selectBackend accept. */
 export const BACKENDS: readonly BackendRequest[] = ['auto', 'gpu', 'cpu'];
 
+/** `value` as a BackendRequest; throws a one-line Error naming `option`, the value and the allowed ones. */
 export function parseBackend(value: string, option = '--backend'): BackendRequest {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
   throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
@@ -31,8 +33,10 @@ export async function selectBackend(request: BackendRequest, onLost?: (why: stri
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
     // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
-    // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it
-    const gpu = await acquireGpu({ rejectSoftware: request === 'auto', onLost: onLost ?? ((why) => process.stderr?.write?.(`ionflux: the GPU device was lost (${why})\n`)) });
+    // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it.
+    // `process` does not exist in a browser: there the device-lost notice goes to the console.
+    const notice = (why: string) => `ionflux: the GPU device was lost (${why})`;
+    const gpu = await acquireGpu({ rejectSoftware: request === 'auto', onLost: onLost ?? ((why) => (typeof process !== 'undefined' && process.stderr ? process.stderr.write(`${notice(why)}\n`) : console.error(notice(why)))) });
     const label = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
     return { kind: 'gpu', gpu, label };
   } catch (e) {

@@ -21,6 +21,7 @@ export interface GpuContext {
   report: AdapterReport;
 }
 
+/** No usable WebGPU adapter or device (none installed, the `webgpu` package missing, a browser without WebGPU). */
 export class GpuUnavailableError extends Error {}
 
 /** acquireGpu({ rejectSoftware: true }) found only a software adapter (no device was created). */
@@ -56,6 +57,7 @@ async function gpuEntryPoint(): Promise<GPU> {
 
 const SOFTWARE_HINTS = /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic render/i;
 
+/** The adapter's name for logs and whether it is a software (CPU) implementation. */
 export function describeAdapter(adapter: GPUAdapter): AdapterReport {
   const info = adapter.info ?? ({} as GPUAdapterInfo);
   const vendor = info.vendor ?? '';

@@ -63,6 +63,7 @@ export interface Camera {
   wy: ReturnType<typeof gatherWeights>;
 }
 
+/** The camera for `grid` with the config's optics (κ, PSF σ in µm, camera pixel in µm); see Camera. */
 export function createCamera(grid: ParticleGrid, optics: OpticsParams): Camera {
   const { nx, ny, spacing_um: h, x0_um, yTop_um } = grid;
   const pix = optics.pixel_um, sigma = optics.psfSigma_um;

@@ -13,6 +13,7 @@ export { runSimulation, measureField, type RunResult, type Snapshot, type Measur
 export type { Solver, FieldStats } from './types';
 export { CpuSolver, GpuSolver };
 
+/** The solver for `backend` (selectBackend): a GpuSolver on its device, else a CpuSolver (two threads on large grids in Node). */
 export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {
   if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem);
   return CpuSolver.create(problem);

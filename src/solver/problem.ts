@@ -57,6 +57,12 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
   }
 }
 
+/**
+ * Everything a solver needs from a resolved config: the particle outline on the Cartesian grid (cells,
+ * wall cells with their flux weights), the Kirchhoff table of D(θ), θ0 and the warnings raised on the
+ * way. `baseDir` resolves a particle mask file (Node only); `maxCells` caps the grid (default 2^26).
+ * Throws on a grid or camera too large or too coarse for the particle.
+ */
 export async function buildProblem(config: SimulationConfig, options: { baseDir?: string; maxCells?: number } = {}): Promise<Problem> {
   const warnings: string[] = [];
   const outline = await outlineFromConfig(config.particle, options.baseDir, (m) => warnings.push(m));

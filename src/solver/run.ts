@@ -76,6 +76,13 @@ function comVector(s: UnreactedStats): [number, number] | null {
   return s.unreactedCom_um ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])] : null;
 }
 
+/**
+ * Runs the config's protocol on `solver` (a CpuSolver or GpuSolver made for `problem`): the trace every
+ * 10 s of simulated time, the snapshots at `snapshots_min` (θ fields, measured through the optical
+ * forward model like the trace), the stop reason (protocol end or the surface cut-off).
+ * `onProgress(fraction, status)` reports along the way; `signal` aborts. The solver stays usable,
+ * and the caller owns it (destroy() it).
+ */
 export async function runSimulation(problem: Problem, solver: Solver, options: RunOptions = {}): Promise<RunResult> {
   const t0 = performance.now();
   const cfg = problem.config;
