@@ -120,7 +120,9 @@ print(json.dumps({"times": times, "cells": int(mask.sum()), "version": numba.__v
 
 /** A Numba runner: the script in a temporary folder of its own (Numba's compile cache lives there too). */
 function numbaRunner(): { run(n: number, steps: number, samples: number): { times?: number[]; cells?: number; version?: string; skipped?: string }; close(): void } {
-  const exe = findNumpyPython();
+  // the first python3 that imports numba (a pyenv python3 may have NumPy and no Numba; Debian's has both)
+  const candidates = [process.env.IONFLUX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
+  const exe = candidates.find((e) => spawnSync(e, ['-c', 'import numba, numpy'], { encoding: 'utf8' }).status === 0) ?? findNumpyPython();
   if (!exe) return { run: () => ({ skipped: 'no python3 with NumPy' }), close() {} };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ionflux-bench-numba-'));
   const file = path.join(dir, 'numba_step.py');
@@ -152,11 +154,11 @@ const cpuStepCase: BenchCase = {
     const rows: BenchRow[] = [];
     const sizes = ctx.quick ? [256, 512] : [256, 1024, 2048];
     const rounds = ctx.quick ? 3 : 7;
-    const kinds: { key: string; kernel: CpuKernel; threads: boolean; label: string }[] = [
-      { key: 'split', kernel: 'split', threads: false, label: 'split JS (Φ̃ array, then stencil), 1 thread' },
-      { key: 'js', kernel: 'js', threads: false, label: 'fused JS, 1 thread' },
-      { key: 'wasm', kernel: 'wasm', threads: false, label: 'fused wasm SIMD, 1 thread' },
-      { key: 'wasm2', kernel: 'wasm', threads: true, label: 'fused wasm SIMD, 2 threads' },
+    const kinds: { key: string; backend: string; kernel: CpuKernel; threads: boolean; label: string }[] = [
+      { key: 'split', backend: 'cpu-split', kernel: 'split', threads: false, label: 'split JS (Φ̃ array, then stencil), 1 thread' },
+      { key: 'js', backend: 'cpu-js', kernel: 'js', threads: false, label: 'fused JS, 1 thread' },
+      { key: 'wasm', backend: 'cpu-wasm', kernel: 'wasm', threads: false, label: 'fused wasm SIMD, 1 thread' },
+      { key: 'wasm2', backend: 'cpu-wasm-2t', kernel: 'wasm', threads: true, label: 'fused wasm SIMD, 2 threads' },
     ];
     const numba = numbaRunner();
     try {
@@ -194,8 +196,9 @@ const cpuStepCase: BenchCase = {
         }
         for (const [i, k] of kinds.entries()) {
           const t = timingOf(times[i]);
-          const ratios = k.key === 'split' ? [] : k.key === 'wasm2' ? [id('wasm'), id('split'), id('numba')] : [id('split'), id('numba')];
-          rows.push({ id: id(k.key), case: 'CPU step, cell-updates/s', backend: 'cpu-ref', size, value: (problem.grid.cells * steps) / t.median_s, unit: 'cells/s', better: 'higher', spread: spreadOf(t), ratioTo: ratios, note: `${k.label}; ${solvers[i].backend}` });
+          const peer = numbaTimes.length ? [id('numba')] : [];
+          const ratios = k.key === 'split' ? peer : k.key === 'wasm2' ? [id('wasm'), id('split'), ...peer] : [id('split'), ...peer];
+          rows.push({ id: id(k.key), case: 'CPU step, cell-updates/s', backend: k.backend, size, value: (problem.grid.cells * steps) / t.median_s, unit: 'cells/s', better: 'higher', spread: spreadOf(t), ratioTo: ratios, note: `${k.label}; ${solvers[i].backend}` });
           solvers[i].destroy();
         }
         if (numbaTimes.length && numbaInfo.cells) {

@@ -6,6 +6,8 @@
  *   q_i ← q_i − Σ_{inside nbrs j} trunc(r·QUANTA·(Φ̃_j − Φ̃_i))  (Kirchhoff face fluxes, r = Δt·D_scale/h²)
  *   q_w ← q_w + wallQuanta_w                                    (wall cells: boundary flux, quanta.ts)
  *   Φ̃(θs_w) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w          (true wall value, checked against the cut-off)
+ * The bulk of a step runs as WebAssembly SIMD where the engine has it (cpuWasm.ts), else in JS
+ * (cpuKernels.ts); every kernel gives the same int32 state, bit for bit (test/solver/cpuWasm.test.ts).
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
 import { fusedRows, phiRuns, rowTable, stencilRuns } from './cpuKernels';
@@ -17,8 +19,13 @@ import { forwardModel, type Camera } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
 import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
 
-/** Grids with at least this many particle cells use a second thread where one is available. */
-export const THREAD_MIN_CELLS = 1 << 17;
+/**
+ * Grids with at least this many particle cells use a second thread where one is available. The
+ * wasm step's handshake costs ~7 µs per step (measured on 32², docs/performance.md) against ~100 µs
+ * of one-thread work at 32 k cells; on the shared 2-core development VM the second core was busy and
+ * 2 threads did not pay at any size up to 1024² (0.84–0.96×), so this is the idle-machine estimate.
+ */
+export const THREAD_MIN_CELLS = 1 << 15;
 
 /**
  * The step arithmetic (all bit-identical): 'auto' = 'wasm' where WebAssembly SIMD exists, else 'js';

@@ -1,7 +1,10 @@
 /**
- * The two bulk loops of one CPU step, as self-contained functions of their arguments only: the main
+ * The bulk loops of one CPU step, as self-contained functions of their arguments only: the main
  * thread calls them directly, and the helper thread of CpuSolver (cpuThreads.ts) gets their source
  * text, so both threads run the very same code. State: fixed-point quanta (see quanta.ts).
+ * phiRuns + stencilRuns are the reference ("split": a grid-sized Φ̃ array, then the stencil);
+ * fusedRows is the same step in one pass (the JS fallback of the WebAssembly kernel, cpuWasm.ts,
+ * which follows it line by line).
  */
 
 /** Φ̃ of every cell in runs [k0, k1) (pairs of linear indices [start, end) in `runs`). */
