@@ -157,6 +157,8 @@ const cpuStepCase: BenchCase = {
     const kinds: { key: string; backend: string; kernel: CpuKernel; threads: boolean; label: string }[] = [
       { key: 'split', backend: 'cpu-split', kernel: 'split', threads: false, label: 'split JS (Φ̃ array, then stencil), 1 thread' },
       { key: 'js', backend: 'cpu-js', kernel: 'js', threads: false, label: 'fused JS, 1 thread' },
+      { key: 'wasm-scalar', backend: 'cpu-wasm-scalar', kernel: 'wasm-scalar', threads: false, label: 'fused wasm, no SIMD, 1 thread' },
+      { key: 'wasm-rect', backend: 'cpu-wasm-rect', kernel: 'wasm-rect', threads: false, label: 'fused wasm SIMD over the bounding box, 1 thread' },
       { key: 'wasm', backend: 'cpu-wasm', kernel: 'wasm', threads: false, label: 'fused wasm SIMD, 1 thread' },
       { key: 'wasm2', backend: 'cpu-wasm-2t', kernel: 'wasm', threads: true, label: 'fused wasm SIMD, 2 threads' },
     ];
@@ -197,7 +199,7 @@ const cpuStepCase: BenchCase = {
         for (const [i, k] of kinds.entries()) {
           const t = timingOf(times[i]);
           const peer = numbaTimes.length ? [id('numba')] : [];
-          const ratios = k.key === 'split' ? peer : k.key === 'wasm2' ? [id('wasm'), id('split'), ...peer] : [id('split'), ...peer];
+          const ratios = k.key === 'split' ? peer : k.key === 'wasm2' || k.key === 'wasm-rect' ? [id('wasm'), id('split'), ...peer] : [id('split'), ...peer];
           rows.push({ id: id(k.key), case: 'CPU step, cell-updates/s', backend: k.backend, size, value: (problem.grid.cells * steps) / t.median_s, unit: 'cells/s', better: 'higher', spread: spreadOf(t), ratioTo: ratios, note: `${k.label}; ${solvers[i].backend}` });
           solvers[i].destroy();
         }

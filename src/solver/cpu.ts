@@ -30,9 +30,10 @@ export const THREAD_MIN_CELLS = 1 << 15;
 /**
  * The step arithmetic (all bit-identical): 'auto' = 'wasm' where WebAssembly SIMD exists, else 'js';
  * 'wasm' / 'wasm-scalar' the fused WebAssembly step (cpuWasm.ts), 'js' the same fused pass in JS
- * (cpuKernels.ts fusedRows), 'split' the Φ̃ array pass then the stencil pass (phiRuns, stencilRuns).
+ * (cpuKernels.ts fusedRows), 'split' the Φ̃ array pass then the stencil pass (phiRuns, stencilRuns);
+ * 'wasm-rect' = 'wasm' sweeping the particle's bounding box on every row (for the benchmark).
  */
-export type CpuKernel = 'auto' | 'wasm' | 'wasm-scalar' | 'js' | 'split';
+export type CpuKernel = 'auto' | 'wasm' | 'wasm-scalar' | 'wasm-rect' | 'js' | 'split';
 
 export class CpuSolver implements Solver {
   backend = 'cpu (TypeScript reference)';
@@ -61,9 +62,9 @@ export class CpuSolver implements Solver {
     const { nx, ny, inside } = problem.grid;
     const n = nx * ny;
     const sab = (len: number) => (shared ? new SharedArrayBuffer(4 * len) : new ArrayBuffer(4 * len));
-    if (kernel === 'auto' || kernel === 'wasm' || kernel === 'wasm-scalar') {
-      this.wasm = WasmStepper.create(problem.grid, problem.table.phi, problem.table.N, problem.theta0, INV_QUANTA, { flavour: kernel === 'wasm-scalar' ? 'scalar' : 'simd', shared });
-      if (!this.wasm && kernel !== 'auto') throw new Error(`CpuSolver: kernel '${kernel}' needs WebAssembly${kernel === 'wasm' ? ' SIMD' : ''}${shared ? ' with shared memory' : ''}, which this engine lacks`);
+    if (kernel === 'auto' || kernel === 'wasm' || kernel === 'wasm-scalar' || kernel === 'wasm-rect') {
+      this.wasm = WasmStepper.create(problem.grid, problem.table.phi, problem.table.N, problem.theta0, INV_QUANTA, { flavour: kernel === 'wasm-scalar' ? 'scalar' : 'simd', mode: kernel === 'wasm-rect' ? 'rect' : 'runs', shared });
+      if (!this.wasm && kernel !== 'auto') throw new Error(`CpuSolver: kernel '${kernel}' needs WebAssembly${kernel !== 'wasm-scalar' ? ' SIMD' : ''}${shared ? ' with shared memory' : ''}, which this engine lacks`);
       if (this.wasm) this.backend = kernel === 'wasm-scalar' ? 'cpu (wasm)' : 'cpu (wasm SIMD)';
       else kernel = shared ? 'split' : 'js'; // a shared solver is for threads: the split kernels have them
     }

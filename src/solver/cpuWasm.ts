@@ -215,8 +215,8 @@ export function stepModuleBytes(flavour: WasmFlavour, shared: boolean): Uint8Arr
 
 type StepFn = (q: number, out: number, rows: number, r0: number, r1: number, halo: number, tab: number, theta0: number, invQ: number, N: number, rQ: number, nx: number, phiA: number, phiB: number, fv: number, spare: number) => number;
 
-/** One thread's rows [r0, r1) and scratch rows (byte offsets in the memory). */
-interface Band { r0: number; r1: number; halo: 0 | 1; phiA: number; phiB: number; fv: number; spare: number }
+/** One thread's scratch rows (byte offsets in the memory). */
+interface Scratch { phiA: number; phiB: number; fv: number; spare: number }
 
 /** The grid and table a stepper needs (a Problem's, see problem.ts). */
 export interface WasmGrid { inside: Uint8Array; nx: number; ny: number; cells: number }
@@ -231,8 +231,11 @@ export interface WasmStepOptions {
 }
 
 // control words: 0 step generation (main → helper), 1 step done (helper → main), 2 quit, 3 failed
-// (message length); params (float64): 0 which state buffer is current, 1 rQ, 2 the helper's max |Φ̃|
+// (message length), 4 next chunk to take; params (float64): 0 which state buffer is current, 1 rQ,
+// 2 the helper's max |Φ̃|
 const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
+/** chunks of rows per step with two threads (taken in turn: a thread slowed by other work takes fewer) */
+const CHUNKS = 16;
 
 const helperSource = `
 'use strict';
@@ -247,8 +250,12 @@ try {
     while ((v = Atomics.load(ctrl, 0)) === gen) Atomics.wait(ctrl, 0, v); // sleeps on the value just tested
     gen = v;
     if (Atomics.load(ctrl, 2)) break;
-    const cur = params[0] | 0, b = w.band;
-    params[2] = step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, b.r0, b.r1, b.halo, w.tab, w.theta0, w.invQ, w.N, params[1], w.nx, b.phiA, b.phiB, b.fv, b.spare);
+    const cur = params[0] | 0, b = w.scratch, ch = w.chunks;
+    let m = 0;
+    for (let k; (k = Atomics.add(ctrl, 4, 1)) < ch.length / 2;) {
+      m = Math.max(m, step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, params[1], w.nx, b.phiA, b.phiB, b.fv, b.spare));
+    }
+    params[2] = m;
     Atomics.store(ctrl, 1, gen);
     Atomics.notify(ctrl, 1);
   }
@@ -275,8 +282,11 @@ export function wasmSimdAvailable(): boolean {
 
 /**
  * The wasm CPU step: owns the memory holding the two state buffers (`q`), runs one step from q[cur]
- * into q[1 − cur] (no wall flux), on this thread or split by rows with one helper thread (one
- * handshake per step: the helper's band recomputes the Φ̃ row above it instead of waiting for it).
+ * into q[1 − cur] (no wall flux), on this thread or with one helper thread. Two threads: the rows
+ * are cut into CHUNKS chunks of equal cell count that both threads take in turn from a shared
+ * counter (a thread slowed by other processes takes fewer); a chunk recomputes the Φ̃ and vertical
+ * fluxes of the row above it (its halo) instead of waiting for them, so there is one handshake per
+ * step, at the end.
  */
 export class WasmStepper {
   readonly q: [Int32Array, Int32Array];
@@ -285,7 +295,9 @@ export class WasmStepper {
   private readonly bytes: Uint8Array<ArrayBuffer>;
   private readonly fn: StepFn;
   private readonly at: { q0: number; q1: number; rows: number; tab: number };
-  private bands: Band[];
+  private readonly scratch: Scratch[];
+  /** [r0, r1) row pairs: chunk k of a two-thread step */
+  private readonly chunks: Int32Array;
   private readonly rows: Int32Array;
   private readonly nx: number;
   private readonly ny: number;
@@ -299,16 +311,21 @@ export class WasmStepper {
     const { nx, ny } = grid, n = nx * ny;
     this.nx = nx; this.ny = ny; this.table = table; this.flavour = opts.flavour;
     this.rows = rowTable(grid.inside, nx, ny, opts.mode);
-    // bands: one, or two with about the same number of cells
+    // chunks of about equal cell count (at least 4 rows each) for two threads
     const rowCells = new Float64Array(ny);
     for (let y = 0; y < ny; y++) for (let c = 0; c < nx; c++) rowCells[y] += grid.inside[y * nx + c];
-    let acc = 0, split = 1;
-    while (split < ny - 2 && acc + rowCells[split] <= grid.cells / 2) acc += rowCells[split++];
-    const bandRows: [number, number, 0 | 1][] = opts.shared ? [[1, split, 0], [split, ny - 1, 1]] : [[1, ny - 1, 0]];
+    const nChunks = Math.max(1, Math.min(CHUNKS, Math.floor((ny - 2) / 4)));
+    const bounds = [1];
+    for (let y = 1, acc = 0; y < ny - 1; y++) {
+      acc += rowCells[y];
+      if (bounds.length < nChunks && acc >= (grid.cells * bounds.length) / nChunks && y + 1 < ny - 1) bounds.push(y + 1);
+    }
+    bounds.push(ny - 1);
+    this.chunks = Int32Array.from(bounds.slice(0, -1).flatMap((r0, k) => [r0, bounds[k + 1]]));
     let top = 0;
     const take = (bytes: number) => { const a = top; top += Math.ceil(bytes / 16) * 16; return a; };
     const q0 = take(4 * n + 16), q1 = take(4 * n + 16), rows = take(4 * this.rows.length), tab = take(16 * N);
-    this.bands = bandRows.map(([r0, r1, halo]) => ({ r0, r1, halo, phiA: take(4 * (nx + 8)), phiB: take(4 * (nx + 8)), fv: take(4 * nx), spare: take(4 * nx) }));
+    this.scratch = Array.from({ length: opts.shared ? 2 : 1 }, () => ({ phiA: take(4 * (nx + 8)), phiB: take(4 * (nx + 8)), fv: take(4 * nx), spare: take(4 * nx) }));
     const pages = Math.ceil(top / 65536);
     this.memory = opts.shared ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.at = { q0, q1, rows, tab };
@@ -317,7 +334,7 @@ export class WasmStepper {
     new Int32Array(buf, rows, this.rows.length).set(this.rows);
     const pairs = new Float64Array(buf, tab, 2 * N);
     for (let j = 0; j < N; j++) { pairs[2 * j] = table[j]; pairs[2 * j + 1] = table[j + 1] - table[j]; } // the float64 b − a of the JS lookup
-    for (const b of this.bands) { new Float32Array(buf, b.phiA, nx + 8).fill(NaN); new Float32Array(buf, b.phiB, nx + 8).fill(NaN); }
+    for (const b of this.scratch) { new Float32Array(buf, b.phiA, nx + 8).fill(NaN); new Float32Array(buf, b.phiB, nx + 8).fill(NaN); }
     this.bytes = stepModuleBytes(opts.flavour, opts.shared);
     this.fn = new WebAssembly.Instance(new WebAssembly.Module(this.bytes), { e: { m: this.memory } }).exports.step as StepFn;
   }
@@ -347,13 +364,13 @@ export class WasmStepper {
 
   /** Starts the helper thread (Node worker_threads; the memory must be shared). */
   async startHelper(): Promise<void> {
-    if (this.helper || this.bands.length < 2) return;
+    if (this.helper || this.scratch.length < 2) return;
     const { Worker } = await import('node:worker_threads');
-    const ctrl = new Int32Array(new SharedArrayBuffer(16)), params = new Float64Array(new SharedArrayBuffer(24)), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
+    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(24)), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
     const worker = new Worker(helperSource, {
       eval: true,
       workerData: {
-        ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, bytes: this.bytes, band: this.bands[1],
+        ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, bytes: this.bytes, scratch: this.scratch[1], chunks: Array.from(this.chunks),
         q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,
       },
     }) as unknown as WorkerLike;
@@ -374,9 +391,10 @@ export class WasmStepper {
     return h.failure;
   }
 
-  private run(b: Band, cur: 0 | 1, rQ: number): number {
+  /** rows [r0, r1) (`halo`: r0 − 1 as well, see fusedRows) with scratch rows `b` */
+  private run(r0: number, r1: number, halo: 0 | 1, b: Scratch, cur: 0 | 1, rQ: number): number {
     const a = this.at;
-    return this.fn(cur ? a.q1 : a.q0, cur ? a.q0 : a.q1, a.rows, b.r0, b.r1, b.halo, a.tab, this.theta0, this.invQ, this.N, rQ, this.nx, b.phiA, b.phiB, b.fv, b.spare);
+    return this.fn(cur ? a.q1 : a.q0, cur ? a.q0 : a.q1, a.rows, r0, r1, halo, a.tab, this.theta0, this.invQ, this.N, rQ, this.nx, b.phiA, b.phiB, b.fv, b.spare);
   }
 
   /**
@@ -386,19 +404,20 @@ export class WasmStepper {
   step(cur: 0 | 1, rQ: number): Promise<void> | undefined {
     const h = this.helper;
     if (!h) {
-      let m = 0;
-      for (const b of this.bands) m = Math.max(m, this.run(b, cur, rQ));
-      this.check(m, cur, rQ);
+      this.check(this.run(1, this.ny - 1, 0, this.scratch[0], cur, rQ), cur, rQ);
       return undefined;
     }
     const fail = this.helperMessage(h);
     if (fail) throw new Error(fail);
     h.params[0] = cur;
     h.params[1] = rQ;
+    Atomics.store(h.ctrl, 4, 0);
     const gen = ++h.gen;
     Atomics.store(h.ctrl, 0, gen);
     Atomics.notify(h.ctrl, 0);
-    const m0 = this.run(this.bands[0], cur, rQ);
+    const ch = this.chunks;
+    let m0 = 0;
+    for (let k; (k = Atomics.add(h.ctrl, 4, 1)) < ch.length / 2;) m0 = Math.max(m0, this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ));
     const done = () => this.check(Math.max(m0, h.params[2]), cur, rQ);
     if (this.waitHelper(h, gen, SYNC_WAIT_MS)) { done(); return undefined; }
     return (async () => {

@@ -92,7 +92,7 @@ describe.each(shapes)('%s', (_name, particle, spacing) => {
     }
   });
 
-  test.runIf(wasmSimdAvailable())('wasm (SIMD and scalar, runs and rect, 1 and 2 bands) = split JS, 20 chained steps', async () => {
+  test.runIf(wasmSimdAvailable())('wasm (SIMD and scalar, runs and rect, 1 thread and 2 taking chunks of rows) = split JS, 20 chained steps', async () => {
     const pr = await problem();
     for (const flavour of ['simd', 'scalar'] as const) {
       for (const mode of ['runs', 'rect'] as const) {
@@ -100,6 +100,8 @@ describe.each(shapes)('%s', (_name, particle, spacing) => {
           const s = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA, { flavour, mode, shared });
           expect(s).not.toBeNull();
           const w = s as WasmStepper;
+          if (shared) await w.startHelper();
+          expect(w.threads).toBe(shared ? 2 : 1);
           let ref = randomState(pr, 99);
           w.q[0].set(ref);
           w.q[1].fill(OUTSIDE_Q);
@@ -107,11 +109,12 @@ describe.each(shapes)('%s', (_name, particle, spacing) => {
           for (let step = 0; step < 20; step++) {
             const rQ = rQs[step % 2];
             ref = referenceStep(pr, ref, rQ);
-            expect(w.step(cur, rQ)).toBeUndefined();
+            await w.step(cur, rQ);
             cur = (1 - cur) as 0 | 1;
-            expect(firstDifference(w.q[cur], ref), `${flavour} ${mode} shared=${shared} step ${step}`).toBe(-1);
+            expect(firstDifference(w.q[cur], ref), `${flavour} ${mode} threads=${w.threads} step ${step}`).toBe(-1);
           }
           expect(w.jsSteps).toBe(0);
+          w.stop();
         }
       }
     }
