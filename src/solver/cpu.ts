@@ -21,9 +21,9 @@ import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
 
 /**
  * Grids with at least this many particle cells use a second thread where one is available. The
- * wasm step's handshake costs ~7 µs per step (measured on 32², docs/performance.md) against ~100 µs
- * of one-thread work at 32 k cells; on the shared 2-core development VM the second core was busy and
- * 2 threads did not pay at any size up to 1024² (0.84–0.96×), so this is the idle-machine estimate.
+ * wasm step's handshake costs 6–8 µs per step (measured on 32², docs/performance.md) against ~100 µs
+ * of one-thread work at 32 k cells. An estimate for a machine with a free core: on the shared 2-core
+ * development VM the scheduler gave a 2-thread run one core's worth, and 2 threads never paid.
  */
 export const THREAD_MIN_CELLS = 1 << 15;
 
