@@ -18,7 +18,7 @@
  *
  * Memory: the solver's two state buffers live in the module's memory (shared when threads are
  * possible), so a step copies nothing. Layout (byte offsets, 16-aligned): q0, q1, row table,
- * lookup pairs, then per thread band two Φ̃ rows (nx + 8 float32), the V row and a spare output row.
+ * lookup pairs, then per thread two Φ̃ rows (nx + 8 float32), the V row and a spare output row.
  */
 import { assembleModule, FuncBuilder } from './wasmAsm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
@@ -351,8 +351,7 @@ export class WasmStepper {
     if (grid.nx * grid.ny * 8 > 2 ** 32 - (1 << 26)) return null; // the state must fit in 4 GiB of wasm memory
     try {
       return new WasmStepper(grid, table, N, theta0, invQ, opts);
-    } catch (e) {
-      if (process.env.DEBUG_WASM) console.log(e);
+    } catch {
       return null; // e.g. shared memory refused (a page without cross-origin isolation)
     }
   }
