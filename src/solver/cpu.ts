@@ -20,10 +20,11 @@ import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
 import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
 
 /**
- * Grids with at least this many particle cells use a second thread where one is available. The
- * wasm step's handshake costs 6–8 µs per step (measured on 32², docs/performance.md) against ~100 µs
- * of one-thread work at 32 k cells. An estimate for a machine with a free core: on the shared 2-core
- * development VM the scheduler gave a 2-thread run one core's worth, and 2 threads never paid.
+ * Grids with at least this many particle cells use a second thread where one is available. Measured
+ * with the wasm step while the 2-core VM had a free core (docs/performance.md): 2 threads / 1 thread
+ * = 0.82 at 12 k cells, 1.01 at 25 k, 1.19 at 51 k, 1.45 at 204 k, 1.76 at 820 k (waking the helper
+ * costs ~40–70 µs per step there). While other sessions keep both cores busy a second thread gets no
+ * CPU of its own (the scheduler shares the CPU per session) and costs 5–20 %.
  */
 export const THREAD_MIN_CELLS = 1 << 15;
 
