@@ -9,7 +9,7 @@
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
 import { phiRuns, stencilRuns } from './cpuKernels';
-import type { CpuThreads } from './cpuThreads';
+import type { CpuThreads, HandshakeTestHooks } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
@@ -65,8 +65,11 @@ export class CpuSolver implements Solver {
     this.bytesPerCell = 12;
   }
 
-  /** A solver with a second thread when the grid is large and worker threads exist (Node). */
-  static async create(problem: Problem, options: { threads?: boolean } = {}): Promise<CpuSolver> {
+  /**
+   * A solver with a second thread when the grid is large and worker threads exist (Node).
+   * `threads` forces the choice; `handshakeTestHooks` is for the handshake stress test only.
+   */
+  static async create(problem: Problem, options: { threads?: boolean; handshakeTestHooks?: HandshakeTestHooks } = {}): Promise<CpuSolver> {
     const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
     const canThread = typeof SharedArrayBuffer !== 'undefined' && typeof process !== 'undefined' && Boolean(process.versions?.node);
     if (!want || !canThread) return new CpuSolver(problem);
@@ -77,7 +80,7 @@ export class CpuSolver implements Solver {
     solver.threads = await CpuThreads.start({
       q: solver.bufs, phi: solver.phi, runs: solver.runs, table,
       nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0, invQuanta: INV_QUANTA,
-    });
+    }, options.handshakeTestHooks);
     solver.backend = 'cpu (TypeScript reference, 2 threads)';
     return solver;
   }
@@ -107,8 +110,10 @@ export class CpuSolver implements Solver {
         lastYield = performance.now();
       }
       const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
-      if (this.threads) this.threads.step(this.cur, rQ);
-      else {
+      if (this.threads) {
+        const pending = this.threads.step(this.cur, rQ);
+        if (pending) { await pending; lastYield = performance.now(); }
+      } else {
         phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
