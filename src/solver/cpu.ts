@@ -33,6 +33,7 @@ export class CpuSolver implements Solver {
   private params: StepParams | null = null;
   private quanta: Int32Array<ArrayBuffer>;
   private stopped = false;
+  private stopReason: 'cutoff' | 'range' = 'cutoff';
 
   /**
    * A single-threaded solver. `CpuSolver.create` adds a second thread on large grids in Node.
@@ -94,7 +95,7 @@ export class CpuSolver implements Solver {
   async advance(n: number): Promise<AdvanceResult> {
     const p = this.params;
     if (!p) throw new Error('CpuSolver.advance: setStep() first');
-    if (this.stopped) return { steps: 0, stopped: true };
+    if (this.stopped) return { steps: 0, stopped: true, reason: this.stopReason };
     const { nx } = this.problem.grid;
     const { index, surfaceOffset_m } = this.problem.grid.walls;
     const table = this.problem.table.phi, N = this.problem.table.N;
@@ -102,6 +103,7 @@ export class CpuSolver implements Solver {
     const { surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
+    const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
     let lastYield = performance.now();
     for (let s = 0; s < n; s++) {
       // long batches give the event loop a turn now and then: Ctrl-C, progress and timers keep working
@@ -117,10 +119,11 @@ export class CpuSolver implements Solver {
         phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
-      let minS = Infinity, maxS = -Infinity;
+      let minS = Infinity, maxS = -Infinity, guard = false;
       for (let w = 0; w < index.length; w++) {
         const i = index[w];
         out[i] = out[i] + quanta[w];
+        if (out[i] > gAbove || out[i] < gBelow) guard = true;
         if (check) {
           const x = (theta0 - out[i] * INV_QUANTA) * N;
           let j = x | 0;
@@ -132,9 +135,11 @@ export class CpuSolver implements Solver {
         }
       }
       this.cur = (1 - this.cur) as 0 | 1;
-      if (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi)) {
+      // the same order of tests as wall_flux.wgsl finalize: the range guard first
+      if (guard || (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi))) {
         this.stopped = true;
-        return { steps: s + 1, stopped: true };
+        this.stopReason = guard ? 'range' : 'cutoff';
+        return { steps: s + 1, stopped: true, reason: this.stopReason };
       }
     }
     return { steps: n, stopped: false };
