@@ -207,8 +207,8 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     }
     const sTheta = charge ? stats.minSurfaceTheta : stats.maxSurfaceTheta;
     const message = charge
-      ? `protocol[${k}].current_mA_g = ${i} is more than diffusion can bring to the particle surface: the charge step would take the surface to θ = ${sTheta.toFixed(2)} (below 0) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`
-      : `protocol[${k}].current_mA_g = ${i} is more than diffusion can carry away from the particle surface: the discharge step would take the surface to θ = ${sTheta.toFixed(2)} (above 1) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`;
+      ? `protocol[${k}].current_mA_g = ${i} is more than diffusion can bring to the particle surface: the charge step would take the surface to θ = ${fmtTheta(sTheta)} (below 0) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`
+      : `protocol[${k}].current_mA_g = ${i} is more than diffusion can carry away from the particle surface: the discharge step would take the surface to θ = ${fmtTheta(sTheta)} (above 1) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`;
     limit = { reason: charge ? 'surface-depleted' : 'surface-saturated', message };
     return 'ok';
   };
@@ -326,6 +326,11 @@ export function widenRange(problem: Problem, range: [number, number], dtMax: num
   const dt = maxStableDt(problem, wider);
   if (dt === dtMax) return { range: wider, dtMax };
   return { range: wider, dtMax: dt, warning: `θ reached ${stats.minTheta.toFixed(3)} at t = ${t_s.toFixed(1)} s: time step re-chosen from ${dtMax.toExponential(3)} s to ${dt.toExponential(3)} s` };
+}
+
+/** θ for messages: "-0.35", "-1.2e+7" */
+function fmtTheta(theta: number): string {
+  return Math.abs(theta) < 100 ? theta.toFixed(2) : theta.toExponential(1);
 }
 
 /** "0.3 s", "2.5e-7 s", "12.0 min": a time for messages */
