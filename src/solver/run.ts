@@ -281,7 +281,9 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   if (needTrace || needSnap) await output(needTrace, needSnap);
   // the end state is flagged even when it falls on a requested snapshot time
   for (const s of snapshots) if (Math.abs(s.time_s - t) <= tol) s.final = true;
-  for (const s of snapTimes.slice(nextSnap)) warnings.push(`snapshot at ${s / 60} min not taken: the run ended at ${(t / 60).toFixed(2)} min`);
+  // one line for all the missed snapshots (a run that stops early can miss dozens)
+  const missed = snapTimes.slice(nextSnap).map((s) => s / 60);
+  if (missed.length) warnings.push(`${missed.length === 1 ? 'snapshot' : 'snapshots'} at ${missed.join(', ')} min not taken: the run ended at ${(t / 60).toFixed(2)} min`);
 
   const finalMean = trace[trace.length - 1].meanTheta;
   const extracted = (problem.theta0 - finalMean) * Q;
