@@ -61,10 +61,12 @@ const q = [new Int32Array(w.q0), new Int32Array(w.q1)];
 const phi = new Float32Array(w.phi), runs = new Int32Array(w.runs), table = new Float32Array(w.table);
 const spin = (us) => { if (us > 0) { const until = performance.now() + us / 1000; while (performance.now() < until); } };
 // sleep only on the value just tested: a notify between test and sleep cannot be lost
+const QUIT = {};
 const waitUntilEqual = (i, want) => {
   for (;;) {
     const v = Atomics.load(ctrl, i);
     if (v === want) return;
+    if (Atomics.load(ctrl, 4)) throw QUIT; // stopped mid-step (the main thread gave up on an error)
     spin(w.pauseInWait_us);
     Atomics.wait(ctrl, i, v);
   }
@@ -92,12 +94,14 @@ try {
     Atomics.store(ctrl, 3, gen); Atomics.notify(ctrl, 3);
   }
 } catch (e) {
-  // the main thread may be inside Atomics.wait, where no message reaches it: leave the reason in
-  // shared memory and wake it
-  const text = new TextEncoder().encode(String(e && e.stack || e)).slice(0, ${MESSAGE_BYTES});
-  new Uint8Array(w.message).set(text);
-  Atomics.store(ctrl, ${FAILED}, text.length || 1);
-  Atomics.notify(ctrl, 1); Atomics.notify(ctrl, 3);
+  if (e !== QUIT) {
+    // the main thread may be inside Atomics.wait, where no message reaches it: leave the reason in
+    // shared memory and wake it
+    const text = new TextEncoder().encode(String(e && e.stack || e)).slice(0, ${MESSAGE_BYTES});
+    new Uint8Array(w.message).set(text);
+    Atomics.store(ctrl, ${FAILED}, text.length || 1);
+    Atomics.notify(ctrl, 1); Atomics.notify(ctrl, 3);
+  }
 }
 `;
 
@@ -209,6 +213,7 @@ export class CpuThreads {
     Atomics.store(this.ctrl, 4, 1);
     Atomics.store(this.ctrl, 0, ++this.gen);
     Atomics.notify(this.ctrl, 0);
+    Atomics.notify(this.ctrl, 2); // a helper waiting mid-step sees the quit flag
     this.worker?.terminate();
   }
 }
