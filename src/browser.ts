@@ -20,7 +20,8 @@ export type { ParticleGrid, WallCells } from './model/grid';
 
 // ---- the simulation
 export {
-  buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuSolver,
+  buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuSolver, SimulationLimitError,
+  type ConservationCheck,
   type Problem, type StepParams, type RunResult, type Snapshot, type Measurement, type Solver, type FieldStats,
 } from './solver';
 export type { RunOptions, StepRecord } from './solver/run';

@@ -8,7 +8,7 @@ import { parseBackend, selectBackend } from '../gpu/backend';
 import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../model/config';
 import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
-import { buildProblem, createSolver, runSimulation } from '../solver';
+import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
 import type { Problem } from '../solver/problem';
 import { UserError } from './errors';
 import { createProgress } from './progress';
@@ -108,7 +108,11 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   ];
   try {
     await writeOutputDir(opts.out, async (dir) => {
-      const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) });
+      // a current the particle cannot carry is the input's fault: one line, exit 1 (docs/physics.md)
+      const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) }).catch((e: unknown) => {
+        if (e instanceof SimulationLimitError) { progress.done(e.stopReason); throw new UserError(e.message); }
+        throw e;
+      });
       progress.done(`${result.stopReason} at ${(result.time_s / 60).toFixed(2)} min, ${result.extractedCapacity_mAh_g.toFixed(2)} mAh/g`);
       for (const w of result.warnings) process.stderr.write(`ionflux simulate: warning: ${w}\n`);
       await writeSimulationOutputs(dir, problem, result, solver.backend, { runName, thetaRange: opts.thetaRange });

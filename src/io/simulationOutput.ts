@@ -50,6 +50,13 @@ export function summaryJson(problem: Problem, result: RunResult, backend: string
       image: `${s.name}.png`,
     })),
     appliedCapacity_mAh_g: round(result.appliedCapacity_mAh_g),
+    // extracted (from the state) against applied (current × time): a failed check never gets here (run.ts throws)
+    conservation: {
+      extracted_mAh_g: round(result.conservation.extracted_mAh_g),
+      applied_mAh_g: round(result.conservation.applied_mAh_g),
+      relativeError: Number(result.conservation.relativeError.toPrecision(3)),
+      ok: result.conservation.ok,
+    },
     protocol: result.protocol,
     timeStep_s: result.dt_s,
     particle: { area_um2: round(g.area_um2), perimeter_um: round(g.perimeter_um), wallCells: g.walls.index.length, surfaceMeanActivity: round(g.sBar) },

@@ -12,7 +12,7 @@
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
 import { fusedRows, phiRuns, rowTable, stencilRuns } from './cpuKernels';
 import { WasmStepper } from './cpuWasm';
-import type { CpuThreads } from './cpuThreads';
+import type { CpuThreads, HandshakeTestHooks } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
@@ -54,6 +54,7 @@ export class CpuSolver implements Solver {
   private readonly wasm: WasmStepper | null = null;
   /** the fused JS pass's row table and scratch rows (kernel 'js') */
   private readonly fused: { rows: Int32Array; phiA: Float32Array; phiB: Float32Array; fv: Int32Array; spare: Int32Array } | null = null;
+  private stopReason: 'cutoff' | 'range' = 'cutoff';
 
   /**
    * A single-threaded solver. `CpuSolver.create` adds a second thread on large grids in Node.
@@ -97,8 +98,12 @@ export class CpuSolver implements Solver {
     this.bytesPerCell = this.phi.length ? 12 : 8;
   }
 
-  /** A solver with a second thread when the grid is large and worker threads exist (Node). */
-  static async create(problem: Problem, options: { threads?: boolean; kernel?: CpuKernel } = {}): Promise<CpuSolver> {
+  /**
+   * A solver with a second thread when the grid is large and worker threads exist (Node).
+   * `threads` and `kernel` force the choices; `handshakeTestHooks` is for the stress test of the
+   * split kernels' handshake (cpuThreads.ts) only.
+   */
+  static async create(problem: Problem, options: { threads?: boolean; kernel?: CpuKernel; handshakeTestHooks?: HandshakeTestHooks } = {}): Promise<CpuSolver> {
     const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
     const canThread = typeof SharedArrayBuffer !== 'undefined' && typeof process !== 'undefined' && Boolean(process.versions?.node);
     if (!want || !canThread) return new CpuSolver(problem, false, options.kernel);
@@ -114,7 +119,7 @@ export class CpuSolver implements Solver {
     solver.threads = await CpuThreads.start({
       q: solver.bufs, phi: solver.phi, runs: solver.runs, table,
       nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0, invQuanta: INV_QUANTA,
-    });
+    }, options.handshakeTestHooks);
     solver.backend = 'cpu (TypeScript reference, 2 threads)';
     return solver;
   }
@@ -128,7 +133,7 @@ export class CpuSolver implements Solver {
   async advance(n: number): Promise<AdvanceResult> {
     const p = this.params;
     if (!p) throw new Error('CpuSolver.advance: setStep() first');
-    if (this.stopped) return { steps: 0, stopped: true };
+    if (this.stopped) return { steps: 0, stopped: true, reason: this.stopReason };
     const { nx } = this.problem.grid;
     const { index, surfaceOffset_m } = this.problem.grid.walls;
     const table = this.problem.table.phi, N = this.problem.table.N;
@@ -136,6 +141,7 @@ export class CpuSolver implements Solver {
     const { surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
+    const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
     let lastYield = performance.now();
     for (let s = 0; s < n; s++) {
       // long batches give the event loop a turn now and then: Ctrl-C, progress and timers keep working
@@ -150,15 +156,18 @@ export class CpuSolver implements Solver {
       } else if (this.fused) {
         const f = this.fused;
         fusedRows(q, out, f.rows, 1, this.problem.grid.ny - 1, false, table, N, theta0, INV_QUANTA, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
-      } else if (this.threads) this.threads.step(this.cur, rQ);
-      else {
+      } else if (this.threads) {
+        const pending = this.threads.step(this.cur, rQ);
+        if (pending) { await pending; lastYield = performance.now(); }
+      } else {
         phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
-      let minS = Infinity, maxS = -Infinity;
+      let minS = Infinity, maxS = -Infinity, guard = false;
       for (let w = 0; w < index.length; w++) {
         const i = index[w];
         out[i] = out[i] + quanta[w];
+        if (out[i] > gAbove || out[i] < gBelow) guard = true;
         if (check) {
           const x = (theta0 - out[i] * INV_QUANTA) * N;
           let j = x | 0;
@@ -170,9 +179,11 @@ export class CpuSolver implements Solver {
         }
       }
       this.cur = (1 - this.cur) as 0 | 1;
-      if (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi)) {
+      // the same order of tests as wall_flux.wgsl finalize: the range guard first
+      if (guard || (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi))) {
         this.stopped = true;
-        return { steps: s + 1, stopped: true };
+        this.stopReason = guard ? 'range' : 'cutoff';
+        return { steps: s + 1, stopped: true, reason: this.stopReason };
       }
     }
     return { steps: n, stopped: false };

@@ -22,6 +22,7 @@
  */
 import { assembleModule, FuncBuilder } from './wasmAsm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
+import { workerExecArgv } from './workerFlags';
 
 /** Which loop body the module gets: 4-wide SIMD with scalar row ends, or scalar only. */
 export type WasmFlavour = 'simd' | 'scalar';
@@ -368,6 +369,9 @@ export class WasmStepper {
     const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(24)), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
     const worker = new Worker(helperSource, {
       eval: true,
+      // the helper's source is CommonJS: a parent started with --input-type=module (node -e of an ES
+      // module) must not hand that flag down, or `require` is undefined in the helper
+      execArgv: workerExecArgv(),
       workerData: {
         ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, bytes: this.bytes, scratch: this.scratch[1], chunks: Array.from(this.chunks),
         q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,

@@ -9,7 +9,7 @@ import type { Problem } from './problem';
 import type { Solver } from './types';
 
 export { buildProblem, type Problem, type StepParams } from './problem';
-export { runSimulation, measureField, type RunResult, type Snapshot, type Measurement } from './run';
+export { runSimulation, measureField, SimulationLimitError, type RunResult, type Snapshot, type Measurement, type ConservationCheck } from './run';
 export type { Solver, FieldStats } from './types';
 export { CpuSolver, GpuSolver };
 
