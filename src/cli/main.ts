@@ -31,8 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      // commander's own usage errors in the same one-line form as ours
-      outputError: (s, write) => write(`ionflux: ${s.replace(/^error: /, '')}`),
+      // commander's own usage errors in the same one-line form as ours ("(Did you mean …?)" included)
+      outputError: (s, write) => write(`ionflux: ${oneLine(s.replace(/^error: /, '').trim())}\n`),
     });
   registerSimulate(program);
   registerAnalyze(program);

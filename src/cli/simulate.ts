@@ -9,7 +9,7 @@ import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../
 import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
 import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
-import type { Problem } from '../solver/problem';
+import { estimatedSteps, type Problem } from '../solver/problem';
 import { UserError } from './errors';
 import { createProgress } from './progress';
 
@@ -89,6 +89,10 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   }
   const backend = await selectBackend(backendRequest);
   if (!opts.quiet) process.stderr.write(`ionflux simulate: ${source}, ${problem.grid.nx}×${problem.grid.ny} grid (${problem.grid.cells} cells), backend ${backend.label}\n`);
+  const work = estimatedSteps(problem) * problem.grid.cells;
+  if (work > 1e11) {
+    process.stderr.write(`ionflux simulate: warning: this run needs about ${work.toExponential(1)} cell-updates (${estimatedSteps(problem).toExponential(1)} steps of ${problem.grid.cells} cells): hours on a CPU; a coarser grid.spacing_um or a GPU shortens it (Ctrl-C stops it cleanly)\n`);
+  }
   let solver;
   try {
     solver = await createSolver(problem, backend);

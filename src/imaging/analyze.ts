@@ -180,6 +180,9 @@ function checkPositive(name: string, v: number | undefined, allowZero = false): 
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${v} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
 }
 
+/** smaller frames cannot hold a particle away from the border (segmentation drops border particles) */
+const MIN_FRAME_PX = 4;
+
 /** correlation peaks below this (1 = a perfect match) are not trusted: the frame is left uncorrected */
 const MIN_DRIFT_PEAK = 0.05;
 
@@ -207,11 +210,18 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); options.warn?.(m); };
   const { width, height, frames } = movie;
+  if (!(width >= MIN_FRAME_PX && height >= MIN_FRAME_PX)) {
+    throw new UserError(`${movie.path} has frames of ${width}×${height} pixels: a movie to analyse needs frames of at least ${MIN_FRAME_PX}×${MIN_FRAME_PX} pixels holding whole particles`);
+  }
+  if (frames < 2) warn(`${movie.path} has only ${frames} frame: ΔI/I0 of the reference against itself is 0 everywhere, so there is no reaction to follow (give the whole movie)`);
   const ref = options.reference ?? 0;
   if (!Number.isInteger(ref) || ref < 0 || ref >= frames) {
     throw new UserError(`--reference = ${ref} is not allowed for ${movie.path}: it has ${frames} frames, use 0 … ${frames - 1}`);
   }
   checkPositive('--pixel-um', options.pixel_um);
+  if (options.pixel_um !== undefined && (options.pixel_um > 50 || options.pixel_um < 0.001)) {
+    warn(`--pixel-um = ${options.pixel_um} µm is far from an optical microscope's pixel (0.01 … 10 µm): lengths and areas follow it (is it in µm?)`);
+  }
   checkPositive('--frame-s', options.frame_s);
   const threshold = options.threshold ?? 0.05;
   if (!Number.isFinite(threshold)) throw new UserError(`--threshold = ${threshold} is not allowed: use a number (ΔI/I0, the paper uses 0.05)`);
@@ -246,6 +256,9 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const progress = options.progress;
   const referenceFrame = await movie.readFrame(ref);
   const reference = toFloat32(referenceFrame);
+  let nonFinite = 0;
+  for (let i = 0; i < reference.length; i++) if (!Number.isFinite(reference[i])) nonFinite++;
+  if (nonFinite) warn(`reference frame ${ref} of ${movie.path} has ${nonFinite} NaN or infinite pixel(s) (${((100 * nonFinite) / reference.length).toFixed(2)} %): ΔI/I0 is NaN there and they count as background`);
   let seg: Segmentation;
   if (options.mask) {
     const m = options.mask;

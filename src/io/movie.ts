@@ -420,7 +420,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
   };
 }
 
-interface ImageHeader { width: number; height: number; sampleType: SampleType; calibration: MovieCalibration; pages: number }
+interface ImageHeader { width: number; height: number; sampleType: SampleType; calibration: MovieCalibration; pages: number; /** e.g. '8-bit colour PNG' */ label: string }
 
 /** Reads just the size and type of a PNG or TIFF file (no pixels). */
 async function imageHeader(file: string, channel?: number): Promise<ImageHeader> {
@@ -428,13 +428,17 @@ async function imageHeader(file: string, channel?: number): Promise<ImageHeader>
   if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
     if (start.length < 33 || start.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${file} is truncated or not a valid PNG (no IHDR header)`);
     const depth = start[24];
-    return { width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: start[25] === 0 || start[25] === 4 ? (depth === 16 ? 'uint16' : 'uint8') : 'float32', calibration: NO_CALIBRATION, pages: 1 };
+    const grey = start[25] === 0 || start[25] === 4;
+    return {
+      width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: grey ? (depth === 16 ? 'uint16' : 'uint8') : 'float32',
+      calibration: NO_CALIBRATION, pages: 1, label: `${depth}-bit ${grey ? 'grey' : 'colour'} PNG`,
+    };
   }
   if (isTiffMagic(start)) {
     const size = (await stat(file)).size;
     const m = await openTiffMovie(file, size, { channel });
     await m.close();
-    return { width: m.width, height: m.height, sampleType: m.sampleType, calibration: m.calibration, pages: m.frames };
+    return { width: m.width, height: m.height, sampleType: m.sampleType, calibration: m.calibration, pages: m.frames, label: `${m.sampleType} TIFF` };
   }
   throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
 }
@@ -504,9 +508,12 @@ async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Pro
       throw new UserError(`folder ${dir}: frame ${i} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 0 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
     }
   }
-  // one array type for the whole movie: the first frame's unless the frames differ
-  const sameType = headers.every((h) => h.sampleType === h0.sampleType);
-  const type: SampleType = sameType ? h0.sampleType : 'float32';
+  // 8-bit and 16-bit frames in one movie have different intensity scales: ΔI/I0 between them is meaningless
+  const other = headers.findIndex((h) => h.sampleType !== h0.sampleType);
+  if (other >= 0) {
+    throw new UserError(`folder ${dir}: frame ${other} (${entries[other]}) is a ${headers[other].label} but frame 0 (${entries[0]}) is a ${h0.label}: all frames of a movie must have one sample type (their intensities are compared); convert them to one`);
+  }
+  const type: SampleType = h0.sampleType;
   const notes = [`${files.length} frames from folder (${entries[0]} … ${entries[entries.length - 1]})`];
   const cal = h0.calibration;
   if (cal.pixelX_um) notes.push(`pixel size ${cal.pixelX_um.value} µm (${cal.pixelX_um.source}, from ${entries[0]})`);

@@ -49,7 +49,8 @@ const diffusivitySchema = z.union([
   z.strictObject({ preset: z.literal('oregan2022-nmc811') }),
   z.strictObject({ preset: z.literal('constant'), D_m2_s: diffusivityValue() }),
   z.strictObject({
-    table: z.strictObject({ theta: z.array(finite()).min(2), D_m2_s: z.array(diffusivityValue()).min(2) }),
+    // θ is a site occupancy: values outside [0, 1] are a unit or column mistake
+    table: z.strictObject({ theta: z.array(z.number().min(0).max(1)).min(2), D_m2_s: z.array(diffusivityValue()).min(2) }),
   }),
 ]);
 
@@ -159,6 +160,7 @@ function checkSemantics(cfg: SimulationConfig, source: string): void {
   });
   const segs = cfg.surface.segments;
   segs.forEach((s, i) => {
+    if (s.toDeg - s.fromDeg > 360) fail(`surface.segments[${i}] spans ${s.toDeg - s.fromDeg}° (fromDeg = ${s.fromDeg}, toDeg = ${s.toDeg}): a segment goes once around at most; use toDeg − fromDeg in (0, 360]`);
     if (segmentSpan(s) === 0) fail(`surface.segments[${i}] spans 0° (fromDeg = ${s.fromDeg}, toDeg = ${s.toDeg}): use toDeg − fromDeg in (0, 360]`);
     for (let j = 0; j < i; j++) {
       const ov = segmentOverlapDeg(segs[j], s);

@@ -125,7 +125,9 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
   const D = diffusivityFunction(config.material.diffusivity, (m) => warnings.push(m));
   const theta0 = config.initialTheta;
   const table = kirchhoffTable(D, { thetaRef: theta0, scaleRange: reachable(theta0, config.cutoff.surfaceTheta) });
-  return { config, grid, table, theta0, warnings };
+  const problem: Problem = { config, grid, table, theta0, warnings };
+  checkRunLength(problem);
+  return problem;
 }
 
 /** k = i_m/(3600·Q_th), 1/s: the fraction of the capacity passed per second. */
@@ -142,6 +144,30 @@ export function maxStableDt(problem: Problem, thetaRange: [number, number]): num
   const h_m = problem.grid.spacing_um * 1e-6;
   const dmax = maxDiffusivity(problem.table.D, Math.max(0, thetaRange[0]), Math.min(1, thetaRange[1]));
   return (h_m * h_m) / (4 * dmax);
+}
+
+/** More explicit steps than this is never a run anyone can wait for (hours even at 1 µs per step). */
+export const MAX_STEPS = 1e10;
+
+/** Explicit steps the protocol needs at the largest stable Δt over the reachable θ range. */
+export function estimatedSteps(problem: Problem): number {
+  const total_s = problem.config.protocol.reduce((a, st) => a + st.duration_min * 60, 0);
+  return Math.ceil(total_s / maxStableDt(problem, reachableRange(problem)));
+}
+
+/**
+ * Refuses a run of more than MAX_STEPS explicit steps before anything is allocated for it: a
+ * diffusivity far above a solid's (a unit mistake, say cm²/s for m²/s) forces Δt ≤ h²/(4 D_max)
+ * down to picoseconds, and the run would never end.
+ */
+function checkRunLength(problem: Problem): void {
+  const steps = estimatedSteps(problem);
+  if (steps <= MAX_STEPS) return;
+  const dt = maxStableDt(problem, reachableRange(problem));
+  const [lo, hi] = reachableRange(problem);
+  const dmax = maxDiffusivity(problem.table.D, lo, hi);
+  const r_m = Math.sqrt(problem.grid.area_um2 / Math.PI) * 1e-6;
+  throw new Error(`material.diffusivity reaches D = ${dmax.toExponential(2)} m²/s: with grid.spacing_um = ${problem.grid.spacing_um} the stable time step is ${dt.toExponential(2)} s and the protocol needs ${steps.toExponential(2)} steps (at most ${MAX_STEPS.toExponential(0)}); such a particle evens out in ~R²/D = ${((r_m * r_m) / dmax).toExponential(1)} s — check the diffusivity's unit (m²/s; solids are ~1e-18 … 1e-13), or use a larger grid.spacing_um`);
 }
 
 /** The θ range a run can reach: [min(θ0, cut-off) − 0.05, 1] (SPEC §1). */

@@ -266,3 +266,56 @@ describe('CLI conventions', () => {
     expect(line).toMatch(/… \(\d+ more characters\)$/);
   });
 });
+
+describe('inputs the bad-input catalogue (docs/bad-inputs.md) found accepted or crashing', () => {
+  const cfg = (name: string, c: unknown) => { const f = path.join(tmp, name); writeFileSync(f, JSON.stringify(c)); return f; };
+  const protocol = [{ step: 'charge', current_mA_g: 100, duration_min: 1 }];
+
+  test('a segment going around more than once, a table θ outside [0, 1], a diffusivity that would take 1e14 steps', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ protocol, surface: { segments: [{ fromDeg: 0, toDeg: 720, eta: 0.5 }] } }, /surface\.segments\[0\] spans 720° .*use toDeg − fromDeg in \(0, 360\]/],
+      [{ protocol, material: { diffusivity: { table: { theta: [-1, 2], D_m2_s: [1e-14, 1e-15] } } } }, /material\.diffusivity\.table\.theta\[0\] = -1 is not allowed/],
+      [{ protocol, material: { diffusivity: { preset: 'constant', D_m2_s: 1e-5 } } }, /reaches D = 1\.00e-5 m²\/s: .* needs 6\.00e\+12 steps \(at most 1e\+10\).*check the diffusivity's unit/],
+    ];
+    for (const [k, [c, msg]] of cases.entries()) {
+      const t0 = Date.now();
+      const r = await runCli(['simulate', '--config', cfg(`cat${k}.json`, c), '--backend', 'cpu', '--quiet', '--out', path.join(tmp, `cat${k}`)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(Date.now() - t0).toBeLessThan(10_000); // refused, not run
+    }
+  });
+
+  test('frames too small to hold a particle; a folder mixing 8- and 16-bit frames; a single frame is warned about', async () => {
+    const { writeTiffStack } = await import('../../src/io/tiffWrite');
+    const tiny = path.join(tmp, 'tiny.tif');
+    await writeTiffStack(tiny, [new Uint16Array(9), new Uint16Array(9)], { width: 3, height: 3, sampleType: 'uint16' });
+    const r1 = await runCli(['analyze', tiny, '--backend', 'cpu', '--quiet', '--out', path.join(tmp, 'tiny-out')]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/has frames of 3×3 pixels: a movie to analyse needs frames of at least 4×4 pixels/);
+
+    const mixed = path.join(tmp, 'mixed');
+    mkdirSync(mixed);
+    const frame16 = new Uint16Array(16 * 16).fill(1000);
+    await writeTiffStack(path.join(mixed, 'f0.tif'), [frame16], { width: 16, height: 16, sampleType: 'uint16' });
+    const { PNG } = await import('pngjs');
+    const png = new PNG({ width: 16, height: 16 });
+    png.data.fill(200);
+    writeFileSync(path.join(mixed, 'f1.png'), PNG.sync.write(png));
+    const r2 = await runCli(['analyze', mixed, '--backend', 'cpu', '--quiet', '--out', path.join(tmp, 'mixed-out')]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/frame 1 \(f1\.png\) is a 8-bit colour PNG but frame 0 \(f0\.tif\) is a uint16 TIFF: all frames of a movie must have one sample type/);
+
+    const single = path.join(tmp, 'single.tif');
+    await writeSynthMovie(single, { width: 40, height: 40, frames: 1, particles: [{ cx: 20, cy: 20, radius_px: 8 }] }, { pixel_um: 0.1, frame_s: 10 });
+    const r3 = await runCli(['analyze', single, '--backend', 'cpu', '--quiet', '--out', path.join(tmp, 'single-out')]);
+    expect(r3.code).toBe(0);
+    expect(r3.stderr).toMatch(/has only 1 frame: ΔI\/I0 of the reference against itself is 0 everywhere/);
+  });
+
+  test('a usage error with a suggestion is one line', () => {
+    const r = cli.run(['simulat', '--preset', 'fig4a']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("ionflux: unknown command 'simulat'; (Did you mean simulate?)\n");
+  });
+});
