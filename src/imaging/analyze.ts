@@ -20,9 +20,8 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors';
 import type { Progress } from '../cli/progress';
-import { openMovie, type FrameData, type MovieSource } from '../io/movie';
+import type { FrameData, MovieSource } from '../io/movie';
 import { resolveCalibration } from '../io/calibration';
-import { createTiffStackWriter } from '../io/tiffWrite';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
 import { encodePng } from '../render/png';
 import { renderField, renderMontage } from '../render/figure';
@@ -32,10 +31,16 @@ import { labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
 import { DriftEstimator, driftClipLevel, driftRegion } from './drift';
+import { createDiffStack, type DiffStackMode } from './diffStack';
 import { classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
 import { lineThroughParticle, linePositions_um, offsetDirectionDeg, resampleRows, sampleLine, type LineCut } from './kymograph';
 
 export interface AnalyzeOptions {
+  /**
+   * 'full' (default, SPEC §6): diff.tif holds every whole frame; 'particles': particle_<id>/diff.tif
+   * holds each particle's crop only (large movies: the whole-frame float32 stack is 2× a 16-bit movie)
+   */
+  diffStack?: DiffStackMode;
   /** reference frame index, 0-based; default 0 */
   reference?: number;
   /** overrides the movie's metadata */
@@ -306,8 +311,11 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     results.forEach((r) => { r.line = lineThroughParticle(r.particle, seg.labels, width, height, options.lineAngleDeg!); });
   }
 
-  const diffPath = path.join(outDir, 'diff.tif');
-  const writer = await createTiffStackWriter(diffPath, { width, height, sampleType: 'float32', frames, imagej: { pixel_um, frame_s } });
+  const diffMode = options.diffStack ?? 'full';
+  // a crop reaches past the particle by the largest drift searched, the smoothing radius and a few
+  // pixels for the kymograph line's ends
+  const cropMargin = (options.maxDrift_px ?? 16) + (options.smoothRadius ?? 0) + 4;
+  const writer = await createDiffStack(outDir, diffMode, { width, height, frames, pixel_um, frame_s, particles, margin_px: cropMargin });
   let processor: FrameProcessor | null = null;
   try {
     processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
@@ -371,11 +379,11 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     }
   }
   if (!anglesKnown && nLabels > 0) {
-    // pass 2: read back diff.tif one page at a time
-    const back = await openMovie(diffPath);
+    // pass 2: read back the ΔI/I0 stack(s) one page at a time
+    const back = await writer.openReader();
     try {
       for (let i = 0; i < frames; i++) {
-        const diff = (await back.readFrame(i)) as Float32Array;
+        const diff = await back.readFrame(i);
         for (let p = 0; p < nLabels; p++) kymoRows[p].push(sampleLine(diff, width, height, results[p].line!));
         if (i % 16 === 0) progress?.update(0.8 + 0.2 * (i / frames), `kymographs ${i}/${frames}`);
       }
@@ -515,6 +523,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       minArea_px: options.mask ? null : options.minArea_px ?? 25,
       dropBorder: options.mask ? false : !options.keepBorder,
       segSigma_px: options.segSigma_px ?? 0,
+      diffStack: diffMode === 'full' ? { mode: 'full', file: 'diff.tif' } : { mode: 'particles', files: writer.files, crops_px: writer.crops },
       drift: drift !== null,
       driftMethod: drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
       smoothRadius: options.smoothRadius ?? 0,
