@@ -11,22 +11,11 @@ import { openMovie, readImage } from '../../src/io/movie';
 import { omePlaneIndex, parseOmeXml, resolveCalibration } from '../../src/io/calibration';
 import { analyzeMovie } from '../../src/imaging/analyze';
 import { createCpuProcessor } from '../../src/imaging/processor';
-import { UserError } from '../../src/cli/errors';
+import { userError } from '../helpers/errors';
 
 const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 const root = mkdtempSync(path.join(tmpdir(), 'ionflux-calibration-'));
 
-async function userError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('OME-TIFF calibration', () => {
   it('reads PhysicalSizeX/Y and TimeIncrement with their units (nm, ms)', async () => {

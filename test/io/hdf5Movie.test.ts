@@ -12,22 +12,11 @@ import { openMovie } from '../../src/io/movie';
 import { writeTiffStack } from '../../src/io/tiffWrite';
 import { analyzeMovie } from '../../src/imaging/analyze';
 import { createCpuProcessor } from '../../src/imaging/processor';
-import { UserError } from '../../src/cli/errors';
+import { userError } from '../helpers/errors';
 
 const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 const root = mkdtempSync(path.join(tmpdir(), 'ionflux-hdf5-'));
 
-async function userError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError');
-}
 
 /** the fixture's frames, as make_movie_fixtures.py computes them */
 function expectedFrame(t: number): Uint16Array {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { writeTiffStack } from '../../src/io/tiffWrite';
 import { openMovie, parseImageJDescription, readImage } from '../../src/io/movie';
-import { UserError } from '../../src/cli/errors';
+import { userError } from '../helpers/errors';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ionflux-movie-'));
 
@@ -46,17 +46,6 @@ function tiffOfPages(sizes: [number, number][]): Buffer {
   return Buffer.concat(parts);
 }
 
-async function userError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('movie reader', () => {
   it('reads 16-bit stacks frame by frame with ImageJ calibration (tunit honoured)', async () => {
