@@ -104,7 +104,9 @@ beforeAll(async () => {
   const pkgDir = path.join(tmp, 'pkg');
   mkdirSync(pkgDir);
   await timed('npm pack (with prepare: the build)', () => sh('npm', ['pack', '--pack-destination', pkgDir, '--json'], copy).then((r) => {
-    const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0];
+    // the JSON comes last; the build before it may print '[' (colour codes when CI sets FORCE_COLOR, …)
+    const json = r.stdout.slice(r.stdout.search(/^\[\s*$/m));
+    const info = JSON.parse(json)[0];
     packed = info.files.map((f: { path: string }) => f.path);
     timings['tarball kB'] = Math.round(info.size / 1000);
   }));
