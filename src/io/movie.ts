@@ -429,6 +429,8 @@ async function imageHeader(file: string, channel?: number): Promise<ImageHeader>
     if (start.length < 33 || start.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${file} is truncated or not a valid PNG (no IHDR header)`);
     const depth = start[24];
     const grey = start[25] === 0 || start[25] === 4;
+    // PNG colour types: 0 grey, 4 grey + alpha (one channel); 2 RGB, 6 RGBA, 3 palette (three)
+    checkChannel(file, channel, grey ? 1 : 3);
     return {
       width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: grey ? (depth === 16 ? 'uint16' : 'uint8') : 'float32',
       calibration: NO_CALIBRATION, pages: 1, label: `${depth}-bit ${grey ? 'grey' : 'colour'} PNG`,
