@@ -17,9 +17,7 @@
  * faults need root (chattr +i, tmpfs and read-only bind mounts); without it those cases are skipped.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,6 +254,7 @@ function makeInputs(dir) {
   const frameTimes = Array.from({ length: FRAMES }, (_, t) => t);
   w('cap.csv', `time_s,capacity_mAh_g,voltage_V\n${frameTimes.map((t) => `${t},${t * 2},${3.7 + t * 0.01}`).join('\n')}\n`);
   w('cap-empty.csv', '');
+  w('cap-late.csv', 'time_s,capacity_mAh_g\n1000,0\n2000,50\n');
   w('cap-columns.csv', 'time,cap\n0,0\n1,2\n');
   w('cap-text.csv', 'time_s,capacity_mAh_g\n0,0\n1,two\n');
   w('cap-decreasing.csv', 'time_s,capacity_mAh_g\n0,0\n2,2\n1,3\n');
@@ -449,6 +448,9 @@ add('simulate', '--set particle.shape=mask on a disk preset', preset(['particle.
 add('simulate', '--set particle.diameter_um=2.4um (unit in the value)', preset(['particle.diameter_um=2.4um']));
 add('simulate', '--set surface.segments.0.eta=0.5 (no such segment)', preset(['surface.segments.0.eta=0.5']));
 add('simulate', '--set cutoff.surfaceTheta=0.2 twice, second NaN', preset(['cutoff.surfaceTheta=0.2', 'cutoff.surfaceTheta=NaN']));
+add('simulate', '--set grid.spacing_um=−0.1 (Unicode minus, pasted from a paper)', preset(['grid.spacing_um=−0.1']));
+add('simulate', '--set grid.spacing_um=null', preset(['grid.spacing_um=null']));
+add('simulate', '--backend gpu (a real GPU, or only a software one)', ['simulate', '--preset', 'fig4a', '--set', 'grid.spacing_um=0.1', '--set', 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":1}]', '--set', 'snapshots_min=[]', '--backend', 'gpu', '--quiet', '--out', OUT], { want: [0, 2] });
 
 // -- analyze
 const an = (movie, extra = []) => ['analyze', movie, ...fast, ...extra]; // the case's flags last: commander keeps the last value
@@ -493,6 +495,7 @@ add('analyze', '--capacity repeated time', an('in/movie.tif', ['--capacity', 'in
 add('analyze', '--capacity header only', an('in/movie.tif', ['--capacity', 'in/cap-header-only.csv']));
 add('analyze', '--capacity semicolon-separated (European Excel)', an('in/movie.tif', ['--capacity', 'in/cap-semicolon.csv']));
 add('analyze', '--capacity binary file', an('in/movie.tif', ['--capacity', 'in/cap-binary.csv']));
+add('analyze', '--capacity whose times miss the movie (1000…2000 s)', an('in/movie.tif', ['--frame-s', '1', '--capacity', 'in/cap-late.csv']), { want: 'refuse-or-warn', warn: /capacity|time range|overlap|outside/i });
 add('analyze', '--capacity is a folder', an('in/movie.tif', ['--capacity', 'in/empty-folder']));
 add('analyze', '--mask missing', an('in/movie.tif', ['--mask', 'in/nope.png']));
 add('analyze', '--mask 32×32 for a 48×48 movie', an('in/movie.tif', ['--mask', 'in/mask.png']));
@@ -572,6 +575,15 @@ const slowSim = ['simulate', '--preset', 'fig4a', '--backend', 'cpu', '--quiet']
 const unchangedFile = (rel, text) => (c) => (existsSync(path.join(c.dir, rel)) && readFileSync(path.join(c.dir, rel), 'utf8') === text ? null : `${rel} was changed or removed`);
 add('output', "--out is a user's file", [...okSim, '--out', 'in/user-file.txt'], { check: unchangedFile('in/user-file.txt', "a user's file\n") });
 add('output', '--out below a file', [...okSim, '--out', 'in/user-file.txt/run1']);
+add('output', "--out a symbolic link to a user's file", [...okSim, '--out', OUT], {
+  setup: (c) => symlinkSync(path.join(c.dir, 'in/user-file.txt'), c.out),
+  check: unchangedFile('in/user-file.txt', "a user's file\n"),
+});
+add('output', '--out a dangling symbolic link', [...okSim, '--out', OUT], { want: [0, 1], setup: (c) => symlinkSync(path.join(c.dir, 'in/no-such-target'), c.out) });
+add('output', "--out a symbolic link to a user's folder", [...okSim, '--out', OUT], {
+  setup: (c) => { mkdirSync(`${c.out}-target`); writeFileSync(`${c.out}-target/data.csv`, 'mine\n'); symlinkSync(`${c.out}-target`, c.out); },
+  check: (c) => (readdirSync(`${c.out}-target`).join() === 'data.csv' ? null : `the folder now holds ${readdirSync(`${c.out}-target`).join(', ')}`),
+});
 add('output', '--out /proc/x', [...okSim, '--out', '/proc/x']);
 add('output', '--out /dev/null', [...okSim, '--out', '/dev/null']);
 add('output', "--out ''", [...okSim, '--out', '']);
