@@ -839,6 +839,16 @@ async function main() {
   const t0 = Date.now();
   const started = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ionflux-bad-inputs-'));
+  // stopped part-way (Ctrl-C): unmount, make folders mutable again, and delete the temporary folder
+  let current = null;
+  const stop = (signal) => {
+    for (const u of current?.undo.reverse() ?? []) { try { u(); } catch { /* best effort */ } }
+    rmSync(dir, { recursive: true, force: true });
+    console.error(`bad-inputs: stopped by ${signal}; docs/bad-inputs.md not written`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const isRoot = process.getuid?.() === 0;
   const results = [];
   let skippedNotes = [];
@@ -854,6 +864,7 @@ async function main() {
     for (const [i, spec] of cases.entries()) {
       if (only && !`${spec.group}: ${spec.input}`.toLowerCase().includes(only)) continue;
       const c = { ...spec, id: i + 1, dir, undo: [] };
+      current = c;
       c.outRel = `out/c${c.id}`;
       c.out = path.join(dir, c.outRel);
       let row;
