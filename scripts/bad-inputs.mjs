@@ -452,6 +452,15 @@ add('simulate', '--set grid.spacing_um=−0.1 (Unicode minus, pasted from a pape
 add('simulate', '--set grid.spacing_um=null', preset(['grid.spacing_um=null']));
 add('simulate', '--backend gpu (a real GPU, or only a software one)', ['simulate', '--preset', 'fig4a', '--set', 'grid.spacing_um=0.1', '--set', 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":1}]', '--set', 'snapshots_min=[]', '--backend', 'gpu', '--quiet', '--out', OUT], { want: [0, 2] });
 
+// options a newer CLI has (read from --help): their cases are added only when the option exists
+const helpOf = (cmd) => spawnSync(process.execPath, [CLI, cmd, '--help'], { encoding: 'utf8' }).stdout ?? '';
+const HELP = { simulate: helpOf('simulate'), analyze: helpOf('analyze'), bench: helpOf('bench') };
+if (/--theta-range\b/.test(HELP.simulate)) {
+  for (const [v, want] of [['0.9,0.1', 1], ['0.5', 1], ['a,b', 1], ['0.5,0.5', 1], ['NaN,1', 1], ['-1,2', [0, 1]]]) {
+    add('simulate', `--theta-range ${v}`, preset([]).concat(['--theta-range', v]), { want });
+  }
+}
+
 // -- analyze
 const an = (movie, extra = []) => ['analyze', movie, ...fast, ...extra]; // the case's flags last: commander keeps the last value
 add('analyze', 'MOVIE missing', an('in/nope.tif'));
@@ -552,7 +561,7 @@ h5('gzip.h5', 'gzip-compressed chunks', [0, 1]);
 h5('lzf.h5', 'LZF-compressed chunks (a filter outside the HDF5 core)', [0, 1]);
 h5('nested.h5', 'movie at /exchange/data (APS convention)', [0, 1]);
 // the option that names the HDF5 dataset, if the reader has one (its name is read from --help)
-const datasetFlag = (spawnSync(process.execPath, [CLI, 'analyze', '--help'], { encoding: 'utf8' }).stdout.match(/--[\w-]*dataset[\w-]*/) ?? [])[0];
+const datasetFlag = (HELP.analyze.match(/--[\w-]*dataset[\w-]*/) ?? [])[0];
 if (datasetFlag) {
   add('analyze', `HDF5 ${datasetFlag} /nope (no such dataset)`, an('in/h5/two-stacks.h5', [datasetFlag, '/nope']), { needs: 'hdf5' });
   add('analyze', `HDF5 ${datasetFlag} naming a group`, an('in/h5/nested.h5', [datasetFlag, '/exchange']), { needs: 'hdf5' });
@@ -648,6 +657,8 @@ add('usage', 'option without its value (simulate --preset)', ['simulate', '--out
 add('usage', 'extra argument (simulate fig4a --out …)', ['simulate', 'fig4a', '--out', OUT]);
 add('usage', 'two movies (analyze a.tif b.tif)', ['analyze', 'in/movie.tif', 'in/rgb.tif', '--out', OUT]);
 add('usage', 'single-dash option (simulate -preset fig4a)', ['simulate', '-preset', 'fig4a', '--out', OUT]);
+add('usage', 'a switch given a value (analyze --no-drift=false)', ['analyze', 'in/movie.tif', '--no-drift=false', '--backend', 'cpu', '--quiet', '--out', OUT]);
+add('usage', 'a switch followed by a word (analyze --keep-border yes)', ['analyze', 'in/movie.tif', '--keep-border', 'yes', '--backend', 'cpu', '--quiet', '--out', OUT]);
 add('usage', 'no command at all (prints the help)', [], { want: 'help' });
 
 // -- signals part-way
@@ -664,6 +675,22 @@ add('signals', 'SIGTERM while replacing an earlier output', [...slowSim, '--out'
   setup: (c) => { runSync([...okSim, '--out', c.outRel], c.dir); c.before = readFileSync(path.join(c.out, 'summary.json'), 'utf8'); },
   check: (c) => (readFileSync(path.join(c.out, 'summary.json'), 'utf8') === c.before ? null : 'the earlier summary.json was changed'),
 });
+
+/** Options in the CLI's --help that no case passes (so that new options get cases). */
+function uncoveredOptions() {
+  const used = { simulate: new Set(['--config', '--backend', '--quiet', '--out']), analyze: new Set(), bench: new Set() };
+  for (const c of cases) {
+    if (typeof c.args === 'function' || !used[c.args[0]]) continue;
+    for (const a of c.args) if (a.startsWith('--')) used[c.args[0]].add(a.split('=')[0]);
+  }
+  const out = [];
+  for (const [cmd, help] of Object.entries(HELP)) {
+    for (const m of help.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)) {
+      if (!['--help', '--version'].includes(m[1]) && !used[cmd].has(m[1])) out.push(`${cmd} ${m[1]}`);
+    }
+  }
+  return out;
+}
 
 function unchangedFileAbs(rel, text) {
   return (c) => (readFileSync(path.join(c.out, rel), 'utf8') === text ? null : `the user's ${rel} was changed`);
@@ -816,6 +843,8 @@ in a temporary folder it deletes afterwards, and judges what came back:
 
 Paths are relative to the temporary folder: \`in/\` holds the inputs, \`out/cN\` is case N's output.
 
+Options of the CLI that no case passes: ${uncoveredOptions().map((o) => `\`${o}\``).join(', ') || 'none'}.
+
 Run ${started} on ${os.type()} ${os.release()}, Node ${process.version}, ${seconds.toFixed(0)} s:
 **${results.length} cases, ${count('OK')} OK, ${count('FAIL')} FAIL, ${count('SKIP')} SKIP.**
 ${skippedNotes.map((s) => `\nSkipped: ${s}.`).join('')}
@@ -893,6 +922,8 @@ async function main() {
     else rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (Date.now() - t0) / 1000;
+  const uncovered = uncoveredOptions();
+  if (uncovered.length) console.log(`bad-inputs: options with no case: ${uncovered.join(', ')}`);
   if (only) return;
   writeDoc(results, skippedNotes, started, seconds);
   const fails = results.filter((r) => r.verdict.startsWith('FAIL')).length;
