@@ -424,6 +424,8 @@ key('snapshots_min', [-1]);
 key('snapshots_min', 5);
 key('snapshots_min', [100], { want: 'refuse-or-warn', warn: /snapshot/i, input: 'config snapshots_min = [100] (the protocol lasts 1 min)' });
 key('optics.kappa', 0);
+key('optics.psfSigma_um', 1000, { input: 'config optics.psfSigma_um = 1000 (a PSF of 1 mm)' });
+cfgCase('config diffusivity constant D_m2_s = 1e-5 (the top of the allowed range)', { 'material.diffusivity': { preset: 'constant', D_m2_s: 1e-5 } }, { want: [0, 1], timeoutMs: 20_000 });
 key('optics.psfSigma_um', -1);
 key('optics.pixel_um', 1e-5);
 key('optics.unreactedThreshold', 'low');
@@ -729,7 +731,7 @@ async function waitFor(pred, ms) {
 async function runCase(c) {
   const p = spawnCli(c.argv, c.dir);
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; p.child.kill('SIGKILL'); }, CASE_TIMEOUT_MS);
+  const timer = setTimeout(() => { timedOut = true; p.child.kill('SIGKILL'); }, c.timeoutMs ?? CASE_TIMEOUT_MS);
   if (c.signal) {
     try {
       await Promise.race([waitFor(c.ready(c), 60_000), p.done]);
@@ -758,7 +760,7 @@ function judge(c, r) {
   const warned = lines.some((l) => /warning/i.test(l) && (!c.warn || c.warn.test(unpathed(l))));
   const wants = Array.isArray(c.want) ? c.want : [c.want];
   let verdict;
-  if (r.timedOut) verdict = `FAIL: no answer in ${CASE_TIMEOUT_MS / 1000} s`;
+  if (r.timedOut) verdict = `FAIL: no answer in ${(c.timeoutMs ?? CASE_TIMEOUT_MS) / 1000} s (killed)`;
   else if (stack) verdict = 'FAIL: stack trace';
   else if (internal) verdict = 'FAIL: internal error';
   else if (c.want === 'help') verdict = r.code !== 0 && /Usage:/.test(r.stderr + r.stdout) ? 'OK (help)' : `FAIL: exit ${exit} without the help`;
@@ -779,7 +781,7 @@ function judge(c, r) {
     const why = c.check(c);
     if (why) verdict = `FAIL: ${why}`;
   }
-  const shown = r.code === 0 && !messageLines.length ? (lines.length ? lines[lines.length - 1] : '(accepted, nothing printed)') : message;
+  const shown = r.timedOut && !lines.length ? '(nothing printed before it was killed)' : r.code === 0 && !messageLines.length ? (lines.length ? lines[lines.length - 1] : '(accepted, nothing printed)') : message;
   return { exit, message: shown, verdict, lines: lines.length };
 }
 
