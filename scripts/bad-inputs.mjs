@@ -211,6 +211,8 @@ function makeInputs(dir) {
   w('float64.tif', tiffBytes(Array.from({ length: FRAMES }, (_, t) => ({ w: W, h: H, bits: 64, format: 3, data: pixels(W, H, (x, y) => particleValue(x, y, t), 'float64') }))));
   w('float16.tif', tiffBytes(Array.from({ length: FRAMES }, () => ({ w: W, h: H, bits: 16, format: 3, data: Buffer.alloc(W * H * 2, 0x3c) }))));
   w('1bit.tif', tiffBytes(Array.from({ length: FRAMES }, () => ({ w: W, h: H, bits: 1, data: Buffer.alloc((W / 8) * H, 0x0f) }))));
+  w('1x1.tif', tiffBytes(Array.from({ length: FRAMES }, (_, t) => ({ w: 1, h: 1, data: pixels(1, 1, () => 1000 + t) }))));
+  w('thin.tif', tiffBytes(Array.from({ length: FRAMES }, (_, t) => page(t, { w: 400, h: 3 }))));
   w('mixed-pages.tif', tiffBytes([page(0), page(1), page(2, { w: 32, h: 40 }), page(3)]));
   w('nan.tif', tiffBytes(Array.from({ length: FRAMES }, (_, t) => ({ w: W, h: H, bits: 32, format: 3, data: pixels(W, H, (x, y) => (x > 20 && x < 28 && y > 20 && y < 28 ? NaN : particleValue(x, y, t)), 'float32') }))));
   w('all-zero.tif', tiffBytes(Array.from({ length: FRAMES }, () => ({ w: W, h: H, data: Buffer.alloc(W * H * 2) }))));
@@ -473,6 +475,8 @@ add('analyze', 'MOVIE truncated TIFF (half the file)', an('in/truncated.tif'));
 add('analyze', 'MOVIE strip byte counts that lie (10 bytes a page)', an('in/lying-counts.tif'));
 add('analyze', 'MOVIE TIFF with one page', an('in/one-page.tif'), { want: 'refuse-or-warn', warn: /one frame|single frame|1 frame|at least 2/i });
 add('analyze', 'MOVIE TIFF pages of 0×0 pixels', an('in/zero-size.tif'));
+add('analyze', 'MOVIE frames of 1×1 pixel', an('in/1x1.tif'), { want: [0, 1] });
+add('analyze', 'MOVIE frames of 400×3 pixels', an('in/thin.tif'), { want: [0, 1] });
 add('analyze', 'MOVIE 3-channel (RGB) TIFF', an('in/rgb.tif'), { want: [0, 1] });
 add('analyze', 'MOVIE float64 TIFF', an('in/float64.tif'), { want: [0, 1] });
 add('analyze', 'MOVIE float16 TIFF', an('in/float16.tif'));
