@@ -12,8 +12,11 @@
 // the accumulators. The step that crossed is kept and later ones are no-ops (diffusion_step copies,
 // `main` returns), exactly like the CPU reference, with no readback per step.
 // With applyFlux = 0, `main` only measures θs (for reports; the host resets and reads the keys).
+// The θ-range guard (src/solver/problem.ts): after the flux, a wall cell whose q is above
+// wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge) could leave [0, 1] in one
+// more step; `main` raises state[6] and `finalize` stops the run (state[0] = 2) before that step.
 // Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 q (read_write), 3 wall cells, 4 run state,
-// 5 wall quanta per step.
+// 5 wall quanta per step, then the two guard limits.
 
 struct Wall {
   index: u32,
@@ -23,7 +26,7 @@ struct Wall {
 }
 
 // state[0] stopped, [1] steps taken, [2] min key accumulator, [3] max key accumulator,
-// [4] min key of the last step, [5] max key of the last step
+// [4] min key of the last step, [5] max key of the last step, [6] range guard raised this step
 @group(0) @binding(2) var<storage, read_write> q: array<i32>;
 @group(0) @binding(3) var<storage, read> walls: array<Wall>;
 @group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>, 8>;
@@ -57,6 +60,7 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(local_invocation_index
     if (U.applyFlux != 0u) {
       v = v + wallQuanta[k];
       q[wall.index] = v;
+      if (v > wallQuanta[U.nWalls] || v < wallQuanta[U.nWalls + 1u]) { atomicMax(&state[6], 1u); }
     }
     let ps = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * wall.surfaceOffset;
     mn = ps;
@@ -88,7 +92,8 @@ fn finalize() {
   atomicStore(&state[1], atomicLoad(&state[1]) + 1u);
   let below = U.checkBelow != 0u && keyValue(minKey) <= U.stopBelowPhi;
   let above = U.checkAbove != 0u && keyValue(maxKey) >= U.stopAbovePhi;
-  if (below || above) { atomicStore(&state[0], 1u); }
+  if (atomicLoad(&state[6]) != 0u) { atomicStore(&state[0], 2u); }
+  else if (below || above) { atomicStore(&state[0], 1u); }
   atomicStore(&state[2], 0xffffffffu);
   atomicStore(&state[3], 0u);
 }

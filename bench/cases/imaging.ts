@@ -12,6 +12,11 @@
  *     `process.resourceUsage().maxRSS` is recorded on exit by a small wrapper. Only with
  *     IONFLUX_BENCH_LARGE=1 (writes IONFLUX_BENCH_LARGE_GB GiB, default 3, under IONFLUX_BENCH_DIR or
  *     the system temp folder, removed afterwards); otherwise one row says it was skipped.
+ * (c) `analyze-hdf5-large`: peak RSS and wall time of `ionflux analyze` on the rigs' HDF5 layout — a
+ *     `movie` dataset of 1920×1200 uint16 frames, chunked one frame per chunk, ~95 nm/pixel — written
+ *     with h5wasm frame by frame. Frame counts IONFLUX_BENCH_HDF5_FRAMES (comma-separated, default
+ *     `100,1000`: 1000 frames is 4.6 GB) so that memory can be compared against the frame count. Only
+ *     with IONFLUX_BENCH_LARGE=1, like (b); files under IONFLUX_BENCH_DIR or the temp folder, removed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { diffMapCpu, labelReduceCpu, prepareReference } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { createTiffStackWriter } from '../../src/io/tiffWrite';
+import { loadHdf5 } from '../../src/io/hdf5Movie';
 import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
 /** A deterministic 16-bit scene: textured background, disk particles, frames that brighten over time. */
@@ -263,7 +269,95 @@ async function peakMemoryRows(ctx: BenchContext): Promise<BenchRow[]> {
   return rows;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// (c) `ionflux analyze` on a rig-sized HDF5 movie
+
+/**
+ * Writes an HDF5 file with a `movie` dataset (frames × height × width uint16, one chunk per frame,
+ * attributes pixel_size_um = 0.095 and frame_interval_s = 1) with h5wasm, one frame at a time.
+ */
+export async function writeLargeHdf5Movie(file: string, width: number, height: number, frames: number): Promise<void> {
+  const h5wasm = await loadHdf5();
+  const { reference, labels } = syntheticScene(width, height, 0, 40);
+  const page = new Uint16Array(width * height);
+  const fill = (f: number) => {
+    const dx = Math.round(3 * Math.sin(f / 40)), dy = Math.round(2 * Math.cos(f / 55)); // whole-pixel drift
+    const gain = 1 + 0.3 * Math.min(1, f / frames);
+    for (let y = 0; y < height; y++) {
+      const ys = Math.min(height - 1, Math.max(0, y - dy));
+      for (let x = 0; x < width; x++) {
+        const i = ys * width + Math.min(width - 1, Math.max(0, x - dx));
+        page[y * width + x] = Math.min(65535, labels[i] && x > width / 2 ? reference[i] * gain : reference[i]) + ((x * 7 + y * 13 + f) & 63);
+      }
+    }
+    return page;
+  };
+  const h5 = new h5wasm.File(file, 'w');
+  try {
+    const d = h5.create_dataset({ name: 'movie', data: fill(0), shape: [1, height, width], dtype: '<H', maxshape: [null, height, width], chunks: [1, height, width] });
+    d.create_attribute('pixel_size_um', 0.095);
+    d.create_attribute('frame_interval_s', 1.0);
+    d.resize([frames, height, width]);
+    for (let f = 0; f < frames; f++) d.write_slice([[f, f + 1]], fill(f));
+  } finally {
+    h5.close();
+  }
+}
+
+async function hdf5LargeRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const caseName = 'analyze-hdf5-large';
+  const width = 1920, height = 1200;
+  const spec = process.env.IONFLUX_BENCH_HDF5_FRAMES ?? '100,1000';
+  const counts = spec.split(',').map((s) => Number(s.trim()));
+  const label = (n: number) => `${n}×${height}×${width} u16 HDF5 (${((n * width * height * 2) / 1e9).toFixed(2)} GB)`;
+  const skipped = (note: string): BenchRow[] => [{ id: 'imaging.hdf5-large', case: caseName, backend: '-', size: label(1000), value: NaN, unit: 'MiB', better: 'lower', note }];
+  if (process.env.IONFLUX_BENCH_LARGE !== '1') return skipped('skipped: set IONFLUX_BENCH_LARGE=1 (writes a 4.6 GB HDF5 movie; IONFLUX_BENCH_HDF5_FRAMES, IONFLUX_BENCH_DIR)');
+  if (!existsSync(path.join(projectRoot(), 'dist', 'cli.js'))) return skipped('skipped: dist/cli.js missing, run `npm run build` first');
+  if (!counts.length || counts.some((n) => !Number.isInteger(n) || n < 2)) return skipped(`skipped: IONFLUX_BENCH_HDF5_FRAMES = '${spec}' is not a list of integers ≥ 2`);
+  // a real adapter only: a software one would measure the CPU twice, and its buffers count in RSS
+  const backends = ctx.gpu && !ctx.gpu.report.software ? ['gpu', 'cpu'] : ['cpu'];
+  const rows: BenchRow[] = [];
+  for (const frames of counts) {
+    const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-hdf5-'));
+    try {
+      const movie = path.join(dir, 'movie.h5');
+      ctx.log(`${caseName}: writing ${label(frames)} to ${movie}`);
+      const t0 = performance.now();
+      await writeLargeHdf5Movie(movie, width, height, frames);
+      const movieMB = statSync(movie).size / 1e6;
+      ctx.log(`${caseName}: wrote ${movieMB.toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      for (const backend of backends) {
+        const outDir = path.join(dir, `out-${backend}`);
+        ctx.log(`${caseName}: ionflux analyze ${frames} frames --backend ${backend} (child process)`);
+        const r = measureChildPeakRss(['analyze', movie, '--out', outDir, '--backend', backend, '--quiet']);
+        const ok = r.status === 0 && r.maxRss_kB !== null;
+        const reason = ok ? '' : `; FAILED (exit ${r.status}): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+        let particles = '';
+        if (ok) {
+          const s = JSON.parse(readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
+          particles = `, ${s.particles} particles, calibration ${s.calibration.pixel_um.value} µm (${s.calibration.pixel_um.source})`;
+        }
+        const rssMiB = r.maxRss_kB === null ? NaN : r.maxRss_kB / 1024;
+        const size = label(frames);
+        rows.push({
+          id: `imaging.hdf5-large.${frames}.${backend}.rss`, case: caseName, backend, size, value: rssMiB, unit: 'MiB', better: 'lower',
+          note: `peak RSS of the analyze process (${((100 * rssMiB * 1.048576) / movieMB).toFixed(1)} % of the ${movieMB.toFixed(0)} MB movie)${particles}${reason}`,
+        });
+        rows.push({
+          id: `imaging.hdf5-large.${frames}.${backend}.time`, case: caseName, backend, size, value: r.wall_s, unit: 's', better: 'lower',
+          note: `wall time of \`ionflux analyze\` incl. start-up: ${(frames / r.wall_s).toFixed(2)} frames/s${reason}`,
+        });
+        rmSync(outDir, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
+
 export const imagingCases: BenchCase[] = [
   { name: 'diff-map', run: diffMapRows },
   { name: 'analyze-peak-memory', run: peakMemoryRows },
+  { name: 'analyze-hdf5-large', run: hdf5LargeRows },
 ];

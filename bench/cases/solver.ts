@@ -4,13 +4,17 @@
  * grid sizes; time to run the fig4c preset to 20 min; GPU memory per cell.
  * A "cell-update" is one particle cell advanced by one step (cells outside the disk not counted).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem } from '../../src/solver/problem';
-import { CpuSolver } from '../../src/solver/cpu';
+import { CpuSolver, type CpuKernel } from '../../src/solver/cpu';
 import { GpuSolver } from '../../src/solver/gpu';
 import { runSimulation } from '../../src/solver/run';
 import type { Solver } from '../../src/solver/types';
-import { spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow } from '../harness';
+import { findNumpyPython, spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
 async function diskProblem(n: number): Promise<Problem> {
   // an n×n grid: 2.4 µm disk plus the one-cell margin on each side
@@ -59,6 +63,160 @@ times.sort()
 print(json.dumps({"median_s": times[1], "min_s": times[0], "max_s": times[2], "cells": int(mask.sum()), "version": np.__version__}))
 `;
 
+/**
+ * The Numba peer of the CPU step (issue 7): the same float32 step as numpyStep, written as a careful
+ * Numba user would: @njit, one fused pass per step with a rolling 3-row Φ̃ buffer, branch-free (mask
+ * multiplies, so LLVM vectorises it), ONE thread. argv: n, steps, samples. Prints {"skipped": why}
+ * when numba cannot be imported (Debian: apt-get install python3-numba).
+ */
+const NUMBA_STEP = `
+import json, sys, time
+import numpy as np
+try:
+    import numba
+except Exception as e:
+    print(json.dumps({"skipped": "numba not importable (%s); Debian: apt-get install python3-numba" % str(e).split(chr(10))[0][:60]}))
+    sys.exit(0)
+numba.set_num_threads(1)
+n, steps, samples, N = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), 4096
+yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
+mask = ((xx - n/2)**2 + (yy - n/2)**2) < ((n-2)/2)**2
+table = np.cumsum(np.concatenate([[0], np.full(N, 1.0/N)])).astype(np.float32)
+slope = np.diff(table).astype(np.float32)
+m = mask.astype(np.float32)
+nin = np.zeros((n, n), np.float32)
+nin[1:-1,1:-1] = m[:-2,1:-1] + m[2:,1:-1] + m[1:-1,:-2] + m[1:-1,2:]
+xi = (np.float32(0.1) + 0.05 * np.sin(xx * 0.01)).astype(np.float32) * m
+rm = (np.float32(0.2) * m).astype(np.float32)
+
+@numba.njit(cache=True)
+def phirow(xi, m, table, slope, N, y, dst):
+    for x in range(xi.shape[1]):
+        t = (np.float32(1) - xi[y, x]) * np.float32(N)
+        j = min(int(t), N - 1)
+        dst[x] = (table[j] + (t - np.float32(j)) * slope[j]) * m[y, x]
+
+@numba.njit(cache=True)
+def step(xi, out, m, nin, rm, table, slope, N, buf):
+    n0, n1 = xi.shape
+    phirow(xi, m, table, slope, N, 0, buf[0])
+    phirow(xi, m, table, slope, N, 1, buf[1])
+    for y in range(1, n0 - 1):
+        phirow(xi, m, table, slope, N, y + 1, buf[(y + 1) % 3])
+        u = buf[(y - 1) % 3]; c = buf[y % 3]; d = buf[(y + 1) % 3]
+        for x in range(1, n1 - 1):
+            lap = (u[x] + d[x] + c[x - 1] + c[x + 1]) - nin[y, x] * c[x]
+            out[y, x] = xi[y, x] - rm[y, x] * lap
+
+a, b, buf = xi, xi.copy(), np.zeros((3, n), np.float32)
+for k in range(steps): step(a, b, m, nin, rm, table, slope, N, buf); a, b = b, a  # compile (or load the cache), warm up
+times = []
+for s in range(samples):
+    t0 = time.perf_counter()
+    for k in range(steps): step(a, b, m, nin, rm, table, slope, N, buf); a, b = b, a
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"times": times, "cells": int(mask.sum()), "version": numba.__version__}))
+`;
+
+/** A Numba runner: the script in a temporary folder of its own (Numba's compile cache lives there too). */
+function numbaRunner(): { run(n: number, steps: number, samples: number): { times?: number[]; cells?: number; version?: string; skipped?: string }; close(): void } {
+  // the first python3 that imports numba (a pyenv python3 may have NumPy and no Numba; Debian's has both)
+  const candidates = [process.env.IONFLUX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
+  const exe = candidates.find((e) => spawnSync(e, ['-c', 'import numba, numpy'], { encoding: 'utf8' }).status === 0) ?? findNumpyPython();
+  if (!exe) return { run: () => ({ skipped: 'no python3 with NumPy' }), close() {} };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ionflux-bench-numba-'));
+  const file = path.join(dir, 'numba_step.py');
+  writeFileSync(file, NUMBA_STEP);
+  return {
+    run(n, steps, samples) {
+      const r = spawnSync(exe, [file, String(n), String(steps), String(samples)], { encoding: 'utf8', env: { ...process.env, NUMBA_CACHE_DIR: dir, NUMBA_NUM_THREADS: '1' } });
+      if (r.status !== 0) return { skipped: `Numba peer failed: ${r.stderr.trim().split('\n').pop()}` };
+      return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    },
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function timingOf(times: number[]): Timing {
+  const t = [...times].sort((a, b) => a - b);
+  return { median_s: t[Math.floor(t.length / 2)], min_s: t[0], max_s: t[t.length - 1], samples: t.length };
+}
+
+/**
+ * The CPU step kernels side by side (issue 7): the split JS passes (a Φ̃ array, then the stencil),
+ * the fused JS pass, the fused WebAssembly SIMD pass on 1 and 2 threads, and the Numba peer, all
+ * bit-identical except Numba (float32, same work). Samples are interleaved round by round (the
+ * machine may be shared), medians reported.
+ */
+const cpuStepCase: BenchCase = {
+  name: 'cpu step kernels',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    const sizes = ctx.quick ? [256, 512] : [256, 1024, 2048];
+    const rounds = ctx.quick ? 3 : 7;
+    const kinds: { key: string; backend: string; kernel: CpuKernel; threads: boolean; label: string }[] = [
+      { key: 'split', backend: 'cpu-split', kernel: 'split', threads: false, label: 'split JS (Φ̃ array, then stencil), 1 thread' },
+      { key: 'js', backend: 'cpu-js', kernel: 'js', threads: false, label: 'fused JS, 1 thread' },
+      { key: 'wasm-scalar', backend: 'cpu-wasm-scalar', kernel: 'wasm-scalar', threads: false, label: 'fused wasm, no SIMD, 1 thread' },
+      { key: 'wasm-rect', backend: 'cpu-wasm-rect', kernel: 'wasm-rect', threads: false, label: 'fused wasm SIMD over the bounding box, 1 thread' },
+      { key: 'wasm', backend: 'cpu-wasm', kernel: 'wasm', threads: false, label: 'fused wasm SIMD, 1 thread' },
+      { key: 'wasm2', backend: 'cpu-wasm-2t', kernel: 'wasm', threads: true, label: 'fused wasm SIMD, 2 threads' },
+    ];
+    const numba = numbaRunner();
+    try {
+      for (const n of sizes) {
+        ctx.log(`cpu step kernels ${n}²`);
+        const problem = await diskProblem(n);
+        const size = `${problem.grid.nx}²`;
+        const id = (b: string) => `cpustep-${n}-${b}`;
+        const steps = Math.max(3, Math.round((ctx.quick ? 2e6 : 1e7) / problem.grid.cells));
+        const dt = maxStableDt(problem, reachableRange(problem));
+        // the charge step without its cut-off: a run that ended would time nothing
+        const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+        const solvers: CpuSolver[] = [];
+        for (const k of kinds) {
+          const s = await CpuSolver.create(problem, { kernel: k.kernel, threads: k.threads });
+          s.setStep(params);
+          await s.advance(steps); // warm-up
+          solvers.push(s);
+        }
+        const times: number[][] = kinds.map(() => []);
+        const numbaTimes: number[] = [];
+        let numbaInfo: { cells?: number; version?: string; skipped?: string } = {};
+        for (let round = 0; round < rounds; round++) {
+          for (const [i, s] of solvers.entries()) {
+            const t0 = performance.now();
+            await s.advance(steps);
+            times[i].push((performance.now() - t0) / 1000);
+          }
+          if (!numbaInfo.skipped) {
+            const r = numba.run(n, steps, 1);
+            numbaInfo = r;
+            if (r.times) numbaTimes.push(...r.times);
+            else ctx.log(`cpu step kernels: Numba peer skipped: ${r.skipped}`);
+          }
+        }
+        for (const [i, k] of kinds.entries()) {
+          const t = timingOf(times[i]);
+          const peer = numbaTimes.length ? [id('numba')] : [];
+          const ratios = k.key === 'split' ? peer : k.key === 'wasm2' || k.key === 'wasm-rect' ? [id('wasm'), id('split'), ...peer] : [id('split'), ...peer];
+          rows.push({ id: id(k.key), case: 'CPU step, cell-updates/s', backend: k.backend, size, value: (problem.grid.cells * steps) / t.median_s, unit: 'cells/s', better: 'higher', spread: spreadOf(t), ratioTo: ratios, note: `${k.label}; ${solvers[i].backend}` });
+          solvers[i].destroy();
+        }
+        if (numbaTimes.length && numbaInfo.cells) {
+          const t = timingOf(numbaTimes);
+          rows.push({ id: id('numba'), case: 'CPU step, cell-updates/s', backend: 'numba', size, value: (numbaInfo.cells * steps) / t.median_s, unit: 'cells/s', better: 'higher', spread: spreadOf(t), note: `Numba ${numbaInfo.version}, @njit float32, fused, rolling 3-row Φ̃ buffer, 1 thread` });
+        } else {
+          rows.push({ id: id('numba'), case: 'CPU step, cell-updates/s', backend: 'numba', size, value: NaN, unit: 'cells/s', better: 'higher', note: `skipped: ${numbaInfo.skipped ?? 'no samples'}` });
+        }
+      }
+    } finally {
+      numba.close();
+    }
+    return rows;
+  },
+};
+
 export const solverCases: BenchCase[] = [
   {
     name: 'diffusion step',
@@ -75,7 +233,7 @@ export const solverCases: BenchCase[] = [
         const cpuSolver = await CpuSolver.create(problem);
         const cpu = await stepRate(problem, cpuSolver, cpuSteps, ctx.quick ? 3 : 5);
         cpuSolver.destroy();
-        rows.push({ id: id('cpu'), case: 'cell-updates/s', backend: 'cpu-ref', size, value: cpu.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(cpu.t), ratioTo: [id('numpy')], note: cpuSolver.backend.includes('2 threads') ? '2 threads' : '1 thread' });
+        rows.push({ id: id('cpu'), case: 'cell-updates/s', backend: 'cpu-ref', size, value: cpu.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(cpu.t), ratioTo: [id('numpy')], note: cpuSolver.backend });
         if (n <= 1024 || !ctx.quick) {
           const np = ctx.numpy(numpyStep(n, Math.max(2, Math.round(1e7 / problem.grid.cells)))) as { median_s: number; min_s: number; max_s: number; cells: number; version: string } | null;
           if (np) {
@@ -106,6 +264,7 @@ export const solverCases: BenchCase[] = [
       return rows;
     },
   },
+  cpuStepCase,
   {
     name: 'fig4c to 20 min',
     async run(ctx: BenchContext): Promise<BenchRow[]> {

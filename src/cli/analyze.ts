@@ -50,6 +50,8 @@ interface CliOptions {
   reference: number;
   pixelUm?: number;
   frameS?: number;
+  dataset?: string;
+  channel?: number;
   timeOffsetS?: number;
   capacity?: string;
   mask?: string;
@@ -77,11 +79,13 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('single-particle analysis of an operando movie: ΔI/I0 maps, drift correction, particles, COM offset, kymographs, symmetric/asymmetric labels')
-    .argument('<MOVIE>', 'multi-page TIFF (8/16-bit or float32, ImageJ stacks, BigTIFF) or a folder of PNG/TIFF frames')
+    .argument('<MOVIE>', 'multi-page TIFF (8/16-bit or float32, ImageJ, OME-TIFF, BigTIFF), an HDF5 file (3-D dataset) or a folder of PNG/TIFF frames')
     .requiredOption('--out <DIR>', 'output folder (written whole or not at all)')
     .option('--reference <N>', 'reference frame I0, 0-based', number('--reference', { integer: true, min: 0 }), 0)
-    .option('--pixel-um <X>', 'pixel size in µm (overrides the TIFF/ImageJ metadata)', number('--pixel-um', { positive: true }))
-    .option('--frame-s <X>', 'frame interval in s (overrides ImageJ finterval)', number('--frame-s', { positive: true }))
+    .option('--pixel-um <X>', 'pixel size in µm (overrides OME-XML, ImageJ, TIFF and HDF5 metadata)', number('--pixel-um', { positive: true }))
+    .option('--frame-s <X>', 'frame interval in s (overrides OME TimeIncrement, ImageJ finterval, HDF5 attributes)', number('--frame-s', { positive: true }))
+    .option('--dataset <PATH>', 'HDF5 movie: the 3-D dataset (frames, rows, cols) (default /movie, else the only 3-D dataset)')
+    .option('--channel <N>', 'multi-channel TIFF (RGB samples, OME SizeC, ImageJ channels): the channel to read, 0-based', number('--channel', { integer: true, min: 0 }))
     .option('--time-offset-s <X>', "time of frame 0 on the capacity file's clock, s", number('--time-offset-s'))
     .option('--capacity <FILE>', 'CSV with time_s,capacity_mAh_g[,voltage_V]: charge passed on every axis')
     .option('--mask <FILE>', 'particle mask or label image (PNG/TIFF, nonzero or label values) instead of Otsu segmentation')
@@ -112,7 +116,7 @@ export function registerAnalyze(program: Command): void {
       }
       const capacity = o.capacity ? await readCapacityFile(o.capacity) : null;
       const mask = o.mask ? { ...(await readImage(o.mask)), name: o.mask } : null;
-      const movie = await openMovie(moviePath);
+      const movie = await openMovie(moviePath, { dataset: o.dataset, channel: o.channel });
       let backend: Backend | null = null;
       try {
         try {

@@ -12,6 +12,7 @@ import { parseBackend, selectBackend } from '../gpu/backend';
 import { formatTable, runNumpy, type BenchCase, type BenchRow } from '../../bench/harness';
 import { solverCases } from '../../bench/cases/solver';
 import { imagingCases } from '../../bench/cases/imaging';
+import { endToEndCases } from '../../bench/cases/endToEnd';
 import { describeFsError, EnvironmentError, isErrnoError, UserError } from './errors';
 
 /**
@@ -34,7 +35,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases];
 
 export interface BenchOptions {
   quick?: boolean;
@@ -49,7 +50,8 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
   const cases = opts.only ? ALL_CASES.filter((c) => c.name.includes(opts.only as string)) : ALL_CASES;
   if (!cases.length) throw new UserError(`--only '${opts.only}' matches no case: use part of one of ${ALL_CASES.map((c) => `'${c.name}'`).join(', ')}`);
   checkJsonTarget(opts.json);
-  const backend = await selectBackend(request);
+  // the bench measures whatever adapter there is, software ones too (for ratios), unlike auto elsewhere
+  const backend = request === 'auto' ? await selectBackend('gpu').catch(() => selectBackend('cpu')) : await selectBackend(request);
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const adapter = backend.gpu ? `${backend.gpu.report.name}${backend.gpu.report.software ? ' (software adapter: for ratios and regressions, not GPU figures)' : ''}` : 'none (CPU only)';
   process.stderr.write(`ionflux bench: machine ${machine}\nionflux bench: adapter ${adapter}\n`);

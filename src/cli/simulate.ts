@@ -3,12 +3,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseBackend, selectBackend } from '../gpu/backend';
 import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../model/config';
 import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
-import { buildProblem, createSolver, runSimulation } from '../solver';
+import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
 import type { Problem } from '../solver/problem';
 import { UserError } from './errors';
 import { createProgress } from './progress';
@@ -20,6 +20,17 @@ export interface SimulateOptions {
   backend: string;
   out: string;
   quiet?: boolean;
+  thetaRange?: [number, number];
+}
+
+/** --theta-range LO,HI: the θ colour range of the snapshot PNGs */
+export function parseThetaRange(value: string): [number, number] {
+  const parts = value.split(',').map((s) => s.trim());
+  const v = parts.map((s) => (s === '' ? NaN : Number(s)));
+  if (v.length !== 2 || v.some((x) => !Number.isFinite(x) || x < 0 || x > 1) || !(v[0] < v[1])) {
+    throw new InvalidArgumentError(`--theta-range = '${value}' is not allowed: use LO,HI with 0 ≤ LO < HI ≤ 1 (θ, Li site occupancy), e.g. 0.5,1`);
+  }
+  return [v[0], v[1]];
 }
 
 /** Reads --config / --preset and the --set overrides into a raw config object. */
@@ -89,6 +100,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     solver = await createSolver(problem, { kind: 'cpu', label: 'cpu' });
     backend.gpu = undefined;
   }
+  const runName = opts.preset ?? path.basename(opts.config ?? 'run').replace(/\.json$/i, '');
   const progress = createProgress('simulate', { quiet: opts.quiet });
   const inputs = [
     ...(opts.config ? [{ flag: '--config', path: opts.config }] : []),
@@ -96,10 +108,14 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   ];
   try {
     await writeOutputDir(opts.out, async (dir) => {
-      const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) });
+      // a current the particle cannot carry is the input's fault: one line, exit 1 (docs/physics.md)
+      const result = await runSimulation(problem, solver, { onProgress: (f, s) => progress.update(f, s) }).catch((e: unknown) => {
+        if (e instanceof SimulationLimitError) { progress.done(e.stopReason); throw new UserError(e.message); }
+        throw e;
+      });
       progress.done(`${result.stopReason} at ${(result.time_s / 60).toFixed(2)} min, ${result.extractedCapacity_mAh_g.toFixed(2)} mAh/g`);
       for (const w of result.warnings) process.stderr.write(`ionflux simulate: warning: ${w}\n`);
-      await writeSimulationOutputs(dir, problem, result, solver.backend);
+      await writeSimulationOutputs(dir, problem, result, solver.backend, { runName, thetaRange: opts.thetaRange });
     }, { command: 'simulate', inputs, estimatedBytes: estimateOutputBytes(problem) });
   } finally {
     solver.destroy();
@@ -123,8 +139,9 @@ export function registerSimulate(program: Command): void {
     .option('--config <file>', 'config file (JSON, docs/config.md)')
     .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
     .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--backend <backend>', 'auto (real GPU, then software WebGPU, then CPU), gpu, or cpu', 'auto')
+    .option('--backend <backend>', 'auto (a real GPU, else the CPU reference), gpu (any WebGPU adapter, software ones too), or cpu', 'auto')
     .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
+    .option('--theta-range <LO,HI>', 'θ colour range of the PNGs (default: θ0 − 2·Δθ of the protocol … θ0, the same for runs of one protocol)', parseThetaRange)
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => simulateCommand(o as SimulateOptions));
 }

@@ -1,9 +1,10 @@
 /**
- * `--backend auto|gpu|cpu`: which engine a command runs on. `auto` takes a real GPU, then a software
- * WebGPU adapter (Mesa lavapipe, SwiftShader), then the CPU reference; `gpu` insists on an adapter
+ * `--backend auto|gpu|cpu`: which engine a command runs on. `auto` takes a real GPU, else the CPU
+ * reference (a software WebGPU adapter such as Mesa lavapipe is slower than the CPU reference, so
+ * auto passes it over and says so); `gpu` insists on an adapter
  * (software accepted) and fails clearly without one; `cpu` never touches WebGPU.
  */
-import { acquireGpu, GpuUnavailableError, type GpuContext } from './device';
+import { acquireGpu, GpuUnavailableError, SoftwareAdapterOnly, type GpuContext } from './device';
 
 export type BackendRequest = 'auto' | 'gpu' | 'cpu';
 
@@ -15,8 +16,10 @@ export interface Backend {
   label: string;
 }
 
+/** The values `--backend` and selectBackend accept. */
 export const BACKENDS: readonly BackendRequest[] = ['auto', 'gpu', 'cpu'];
 
+/** `value` as a BackendRequest; throws a one-line Error naming `option`, the value and the allowed ones. */
 export function parseBackend(value: string, option = '--backend'): BackendRequest {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
   throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
@@ -29,10 +32,17 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
 export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void): Promise<Backend> {
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   try {
-    const gpu = await acquireGpu({ onLost: onLost ?? ((why) => process.stderr?.write?.(`ionflux: the GPU device was lost (${why})\n`)) });
+    // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
+    // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it.
+    // `process` does not exist in a browser: there the device-lost notice goes to the console.
+    const notice = (why: string) => `ionflux: the GPU device was lost (${why})`;
+    const gpu = await acquireGpu({ rejectSoftware: request === 'auto', onLost: onLost ?? ((why) => (typeof process !== 'undefined' && process.stderr ? process.stderr.write(`${notice(why)}\n`) : console.error(notice(why)))) });
     const label = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
     return { kind: 'gpu', gpu, label };
   } catch (e) {
+    if (e instanceof SoftwareAdapterOnly) {
+      return { kind: 'cpu', label: `cpu (TypeScript reference; the only WebGPU adapter is the software one, ${e.report.name}, slower than the CPU reference: --backend gpu uses it)` };
+    }
     const why = (e as Error).message;
     if (request === 'gpu') throw e instanceof GpuUnavailableError ? e : new GpuUnavailableError(`--backend gpu: no usable WebGPU device: ${why}`);
     return { kind: 'cpu', label: `cpu (TypeScript reference; no usable WebGPU device: ${why})` };

@@ -21,7 +21,15 @@ export interface GpuContext {
   report: AdapterReport;
 }
 
+/** No usable WebGPU adapter or device (none installed, the `webgpu` package missing, a browser without WebGPU). */
 export class GpuUnavailableError extends Error {}
+
+/** acquireGpu({ rejectSoftware: true }) found only a software adapter (no device was created). */
+export class SoftwareAdapterOnly extends Error {
+  constructor(readonly report: AdapterReport) {
+    super(`the only WebGPU adapter is a software one (${report.name})`);
+  }
+}
 
 // Module-level on purpose, never a local: Dawn's event polling in Node holds only a raw pointer to
 // the object returned by `create()`; if V8 collects it, the next poll reads freed memory (crashes
@@ -49,6 +57,7 @@ async function gpuEntryPoint(): Promise<GPU> {
 
 const SOFTWARE_HINTS = /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic render/i;
 
+/** The adapter's name for logs and whether it is a software (CPU) implementation. */
 export function describeAdapter(adapter: GPUAdapter): AdapterReport {
   const info = adapter.info ?? ({} as GPUAdapterInfo);
   const vendor = info.vendor ?? '';
@@ -66,10 +75,11 @@ export function describeAdapter(adapter: GPUAdapter): AdapterReport {
  * more than the WebGPU defaults). Throws GpuUnavailableError when there is no usable adapter.
  * `onLost` is called if the device is lost while in use (driver reset, tab hidden, …).
  */
-export async function acquireGpu(options: { powerPreference?: GPUPowerPreference; onLost?: (why: string) => void } = {}): Promise<GpuContext> {
+export async function acquireGpu(options: { powerPreference?: GPUPowerPreference; onLost?: (why: string) => void; rejectSoftware?: boolean } = {}): Promise<GpuContext> {
   const gpu = await gpuEntryPoint();
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new GpuUnavailableError('no WebGPU adapter was found (without a GPU, install a CPU Vulkan driver: scripts/setup-webgpu-cpu.sh)');
+  if (options.rejectSoftware && describeAdapter(adapter).software) throw new SoftwareAdapterOnly(describeAdapter(adapter));
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
     label: 'ionflux.device',

@@ -18,17 +18,20 @@
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import type { Progress } from '../cli/progress';
 import { openMovie, type FrameData, type MovieSource } from '../io/movie';
+import { resolveCalibration } from '../io/calibration';
 import { createTiffStackWriter } from '../io/tiffWrite';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
 import { encodePng } from '../render/png';
 import { renderField, renderMontage } from '../render/figure';
+import { drawLabelOutlines, drawParticleMarks } from '../render/annotate';
+import { montageLegend, renderAnalyzeTraces, writeAnalyzeIndex } from '../render/analyzeFigures';
 import { labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
-import { DriftEstimator } from './drift';
+import { DriftEstimator, driftClipLevel, driftRegion } from './drift';
 import { classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
 import { lineThroughParticle, linePositions_um, offsetDirectionDeg, resampleRows, sampleLine, type LineCut } from './kymograph';
 
@@ -177,6 +180,24 @@ function checkPositive(name: string, v: number | undefined, allowZero = false): 
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${v} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
 }
 
+/** correlation peaks below this (1 = a perfect match) are not trusted: the frame is left uncorrected */
+const MIN_DRIFT_PEAK = 0.05;
+
+/**
+ * Drift is measured on what the reaction does not change: the particles' silhouettes and the
+ * background (intensities clipped between the two, src/imaging/drift.ts), inside the particles'
+ * bounding box plus the largest drift searched (the FFTs cost that box, not the frame).
+ */
+function createDriftEstimator(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftEstimator {
+  const margin = maxDrift_px ?? Math.max(16, Math.floor(Math.min(width, height) / 8));
+  const region = driftRegion(labels, width, height, 2 * margin);
+  return new DriftEstimator(reference, width, height, {
+    maxShift_px: maxDrift_px ?? margin,
+    clipAbove: driftClipLevel(reference, width, height, labels),
+    region,
+  });
+}
+
 /**
  * Runs the whole analysis of `movie` and writes SPEC §6's files into `outDir` (an existing, empty
  * folder: the CLI hands in the staging folder of writeOutputDir, so nothing half-written is left).
@@ -200,17 +221,19 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const batch = options.batch ?? 16;
   if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
 
-  // calibration: option, else metadata, else 1 (with a warning); errors before any warning
-  const pixelSource = options.pixel_um !== undefined ? 'option' : movie.pixel_um ? 'metadata' : 'default';
-  const frameSource = options.frame_s !== undefined ? 'option' : movie.frame_s ? 'metadata' : 'default';
-  const pixel_um = options.pixel_um ?? movie.pixel_um ?? 1;
-  const frame_s = options.frame_s ?? movie.frame_s ?? 1;
+  // calibration: flag, else metadata, else 1 (with a warning); errors (non-square pixels, a capacity
+  // file without frame times) before any warning
+  const resolved = resolveCalibration(movie.path, movie.calibration, { pixel_um: options.pixel_um, frame_s: options.frame_s });
+  const calibration = resolved.calibration;
+  const pixel_um = calibration.pixel_um.value;
+  const frame_s = calibration.frame_s.value;
+  const pixelSource = calibration.pixel_um.source === 'flag' ? 'option' : calibration.pixel_um.source === 'default' ? 'default' : 'metadata';
+  const frameSource = calibration.frame_s.source === 'flag' ? 'option' : calibration.frame_s.source === 'default' ? 'default' : 'metadata';
   const capacity = options.capacity ?? null;
   if (capacity && frameSource === 'default') {
-    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval (ImageJ finterval): give --frame-s`);
+    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval in its metadata (OME TimeIncrement, ImageJ finterval, HDF5 frame_interval_s): give --frame-s`);
   }
-  if (pixelSource === 'default') warn(`${movie.path} has no pixel size in its metadata; lengths are in pixels (1 px = 1 µm assumed): give --pixel-um`);
-  if (frameSource === 'default') warn(`${movie.path} has no frame interval in its metadata; time is in frames (1 s per frame assumed): give --frame-s`);
+  for (const w of resolved.warnings) warn(w);
   const timeOffset = options.timeOffset_s ?? 0;
   const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s);
   const cap = capacity ? capacityAtFrames(capacity, times_s) : null;
@@ -246,7 +269,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   }
 
   // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
-  const drift = (options.drift ?? true) && frames > 1 ? new DriftEstimator(reference, width, height, { maxShift_px: options.maxDrift_px }) : null;
+  const drift = (options.drift ?? true) && frames > 1 ? createDriftEstimator(reference, width, height, seg.labels, options.maxDrift_px) : null;
   const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
   const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames, ref)).filter((f) => f >= 0 && f < frames);
@@ -289,8 +312,10 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
         const i = start + k;
         if (!drift || i === ref) return undefined;
         const est = drift.estimate(f);
-        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
         driftPeak[i] = est.peak;
+        // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
+        if (est.peak < MIN_DRIFT_PEAK) return undefined;
+        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
         return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
       });
       const processed = await processor.process(batchFrames, shifts);
@@ -319,8 +344,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   } finally {
     processor?.destroy();
   }
-  const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < 0.05).map(([, i]) => i);
-  if (drift && weak.length) warn(`drift estimate unreliable (weak correlation peak) for ${weak.length} frame(s), first ${weak[0]}: check the frames for jumps or focus changes, or run with --no-drift`);
+  const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
+  if (drift && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
 
   // ---- classification and kymograph lines
   for (let p = 0; p < nLabels; p++) {
@@ -370,6 +395,16 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     const img = renderMontage(panels.map((p) => ({ field: p.field, title: p.title })), panels[0].w, panels[0].h, {
       colormap: 'diverging', vmin: -range, vmax: range, center: 0, colorbarLabel: 'ΔI/I0', pixel_um: pixel_um * k,
       title: `ΔI/I0 relative to frame ${ref}`,
+      legend: nLabels ? montageLegend() : undefined,
+    });
+    // outlines, ids and COM markers of the particles on every frame
+    const shown = montageFrames.filter((f) => montage.has(f));
+    img.layout.panels.forEach((rect, j) => {
+      const toFigure = (x: number, y: number): [number, number] => [rect.x + (x / k) * img.layout.scaleX, rect.y + (y / k) * img.layout.scaleY];
+      drawLabelOutlines(img, seg.labels, width, height, toFigure, rect);
+      drawParticleMarks(img, particles.map((p, i) => ({
+        id: p.id, label: p.label, com_px: p.centroid_px, coreCom_px: unreactedCom_px[i][shown[j]], bbox: p.bbox,
+      })), toFigure, rect);
     });
     await writeFile(path.join(outDir, 'montage.png'), encodePng(img));
   }
@@ -451,6 +486,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
 
   const summary: AnalyzeSummary = {
     frames, width, height, pixel_um, frame_s,
+    calibration,
     referenceFrame: ref,
     particles: nLabels,
     asymmetricFraction: asymmetricFraction(results.map((r) => r.classification.asymmetric)),
@@ -467,7 +503,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       dropBorder: options.mask ? false : !options.keepBorder,
       segSigma_px: options.segSigma_px ?? 0,
       drift: drift !== null,
-      driftMethod: drift ? 'phase correlation, Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit' : null,
+      driftMethod: drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
       smoothRadius: options.smoothRadius ?? 0,
       lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
       kymoAxis: kymoAxisReq,
@@ -491,6 +527,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     wallTime_s: Number(((Date.now() - started) / 1000).toFixed(3)),
   };
   await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (nLabels) await writeFile(path.join(outDir, 'traces.png'), encodePng(renderAnalyzeTraces(results, times_s, capValues)));
+  await writeAnalyzeIndex(outDir, summary, results);
   progress?.done(`${nLabels} particle(s), ${frames} frames`);
   return { summary, particles: results, segmentation: seg, times_s, capacity_mAh_g: capValues };
 }

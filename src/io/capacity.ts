@@ -7,7 +7,7 @@
  * an extrapolation.
  */
 import { readFile } from 'node:fs/promises';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 
 export interface CapacityRecord {
   path: string;
@@ -60,6 +60,7 @@ export function parseCapacityCsv(text: string, name: string): CapacityRecord {
   return { path: name, time_s, capacity_mAh_g: capacity, voltage_V: voltage };
 }
 
+/** Reads and parses a capacity CSV file (Node); see parseCapacityCsv. Throws UserError naming the file. */
 export async function readCapacityFile(path: string): Promise<CapacityRecord> {
   let text: string;
   try {

@@ -1,12 +1,19 @@
 /**
  * Movies for `ionflux analyze`: a multi-page TIFF (classic or BigTIFF; 8/16-bit unsigned or float32,
- * other sample types converted to float32; ImageJ stacks with their calibration) or a folder of PNG/TIFF
- * frames (natural sort order: frame2 before frame10). Decoding is done by maintained packages —
- * `geotiff` (reads from the file lazily, one page at a time) and `pngjs` — so a movie larger than memory
- * is read frame by frame; only one page's pixels are held per `readFrame` call.
+ * other sample types converted to float32; ImageJ stacks and OME-TIFFs with their calibration), an HDF5
+ * dataset (src/io/hdf5Movie.ts) or a folder of PNG/TIFF frames (natural sort order: frame2 before
+ * frame10). Decoding is done by maintained packages — `geotiff` (reads from the file lazily, one page at
+ * a time), `h5wasm` and `pngjs` — so a movie larger than memory is read frame by frame; only one page's
+ * pixels are held per `readFrame` call.
  *
- * Calibration comes from the ImageJ ImageDescription (`unit`, `finterval`, `tunit`) and the TIFF
- * XResolution/ResolutionUnit tags; the caller's `--pixel-um` / `--frame-s` override it.
+ * Calibration (src/io/calibration.ts, each value with its source) comes from OME-XML (`PhysicalSizeX/Y`,
+ * `TimeIncrement`, with units), else the ImageJ ImageDescription (`unit`, `finterval`, `tunit`) with
+ * X/YResolution, else plain TIFF X/YResolution in pixels per cm or inch; the caller's `--pixel-um` /
+ * `--frame-s` override it. Pixel width and height are kept apart so that non-square pixels are seen.
+ *
+ * Multi-channel images (RGB samples, OME SizeC > 1, ImageJ channels > 1) are refused unless one
+ * channel is asked for (`channel`): averaging colours or reading channels as frames would be wrong
+ * without a word.
  *
  * Everything the user can fix (not a TIFF, truncated, frames of different sizes, empty folder) is a
  * UserError naming the file, the bad value and what is allowed.
@@ -16,7 +23,9 @@ import { endianness } from 'node:os';
 import path from 'node:path';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { PNG } from 'pngjs';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
+import { isHdf5File, openHdf5Movie } from './hdf5Movie';
+import { isOmeXml, lengthUnit_um, NO_CALIBRATION, omePlaneIndex, parseOmeXml, timeUnit_s, type CalibrationValue, type MovieCalibration } from './calibration';
 
 /** One frame's pixels, row-major; the same union as src/imaging/diffmap.ts's FrameData. */
 export type FrameData = Uint8Array | Uint16Array | Float32Array;
@@ -24,16 +33,18 @@ export type SampleType = 'uint8' | 'uint16' | 'float32';
 
 export interface MovieSource {
   readonly path: string;
-  readonly kind: 'tiff' | 'folder';
+  readonly kind: 'tiff' | 'folder' | 'hdf5';
   readonly width: number;
   readonly height: number;
   readonly frames: number;
   /** type of the arrays readFrame returns */
   readonly sampleType: SampleType;
-  /** pixel size from the file's metadata, µm; null when the file does not say */
+  /** pixel size (width, x) from the file's metadata, µm; null when the file does not say */
   readonly pixel_um: number | null;
   /** frame interval from the file's metadata, s; null when the file does not say */
   readonly frame_s: number | null;
+  /** the same with pixel height and where each value came from (src/io/calibration.ts) */
+  readonly calibration: MovieCalibration;
   /** one line per metadata item found (for logs and summary.json) */
   readonly notes: string[];
   /** pixels of frame `index` (0-based), read from disk on each call */
@@ -43,20 +54,8 @@ export interface MovieSource {
 
 const TIFF_EXT = /\.tiff?$/i;
 const PNG_EXT = /\.png$/i;
+const HDF5_EXT = /\.(h5|hdf5|he5|hdf|nxs|nx5)$/i;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** µm per unit for the length units ImageJ and TIFF write */
-const LENGTH_UNITS: Record<string, number> = {
-  micron: 1, microns: 1, um: 1, '\u00b5m': 1, '\u03bcm': 1, micrometer: 1, micrometre: 1,
-  nm: 1e-3, nanometer: 1e-3, nanometre: 1e-3,
-  mm: 1e3, millimeter: 1e3, cm: 1e4, centimeter: 1e4, m: 1e6, meter: 1e6, metre: 1e6,
-  inch: 25400, inches: 25400, in: 25400,
-};
-/** s per unit for ImageJ's `tunit` */
-const TIME_UNITS: Record<string, number> = {
-  s: 1, sec: 1, second: 1, seconds: 1, ms: 1e-3, msec: 1e-3, us: 1e-6, '\u00b5s': 1e-6,
-  min: 60, minute: 60, minutes: 60, h: 3600, hr: 3600, hour: 3600, hours: 3600,
-};
 
 /** Parses an ImageJ ImageDescription ("ImageJ=1.54f\nimages=10\n…") into key → value. */
 export function parseImageJDescription(description: string | undefined | null): Record<string, string> | null {
@@ -85,6 +84,24 @@ function rational(v: unknown): number | null {
   if (a.length >= 2 && a[1]) return a[0] / a[1];
   if (a.length === 1) return a[0];
   return null;
+}
+
+/**
+ * geotiff looks up SampleFormat and BitsPerSample per sample; TIFFs that store one value for all
+ * samples (scikit-image's multipage_rgb.tif, older tifffile) then read as format "undefined" for
+ * samples ≥ 1 and fail with "Unsupported data format/bitsPerSample". Repeat the single value for
+ * every sample, as the TIFF readers of libtiff and tifffile do.
+ */
+function fillPerSampleTags(img: GeoTIFFImage, spp: number): void {
+  const fd = img.getFileDirectory() as unknown as { actualizedFields?: Map<number, unknown> };
+  const fields = fd.actualizedFields;
+  if (!(fields instanceof Map)) return;
+  for (const tag of [339, 258]) { // SampleFormat, BitsPerSample
+    const v = fields.get(tag) as ArrayLike<number> | number | undefined;
+    if (v === undefined) continue;
+    const arr = typeof v === 'number' ? [v] : Array.from(v);
+    if (arr.length >= 1 && arr.length < spp) fields.set(tag, Array.from({ length: spp }, (_, k) => arr[k] ?? arr[0]));
+  }
 }
 
 interface PageInfo { width: number; height: number; spp: number; bits: number; format: number }
@@ -148,11 +165,68 @@ async function checkPageExtent(img: GeoTIFFImage, fileSize: number, name: string
   let end = 0;
   for (let k = 0; k < o.length; k++) end = Math.max(end, Number(o[k]) + Number(c[k] ?? 0));
   if (end > fileSize) {
-    throw new UserError(`${name} is truncated: page ${index + 1} needs bytes up to ${end} but the file has ${fileSize}; re-export or copy the movie again`);
+    throw new UserError(`${name} is truncated: frame ${index} needs bytes up to ${end} but the file has ${fileSize}; re-export or copy the movie again`);
   }
 }
 
-async function openTiffMovie(file: string, fileSize: number): Promise<MovieSource> {
+/** What the caller asks of a movie file besides its path. */
+export interface OpenMovieOptions {
+  /** HDF5: path of the movie dataset (default `movie`, else the only 3-D dataset) */
+  dataset?: string;
+  /** multi-channel images: the channel to read, 0-based (refused without it) */
+  channel?: number;
+  /** internal: 'image' for a single image (a mask), whose errors cannot point at --channel */
+  what?: 'image';
+}
+
+/** The TIFF calibration: OME-XML, else ImageJ, else plain TIFF resolution (see the module comment). */
+async function tiffCalibration(fd: ReturnType<GeoTIFFImage['getFileDirectory']>, ij: Record<string, string> | null, notes: string[]): Promise<MovieCalibration> {
+  const cal: MovieCalibration = { pixelX_um: null, pixelY_um: null, frame_s: null };
+  const xres = rational(fd.hasTag('XResolution') ? await fd.loadValue('XResolution') : undefined);
+  const yres = rational(fd.hasTag('YResolution') ? await fd.loadValue('YResolution') : undefined);
+  const resUnit = fd.hasTag('ResolutionUnit') ? Number(await fd.loadValue('ResolutionUnit')) : 2;
+  const fromRes = (res: number | null, scale: number, source: 'imagej' | 'tiff-resolution', tag: string, unit: string): CalibrationValue | null =>
+    res && res > 0 ? { value: scale / res, source, detail: `${tag}=${Number(res.toPrecision(10))}/${unit}` } : null;
+  if (ij?.unit && (xres || yres)) {
+    const scale = lengthUnit_um(ij.unit);
+    if (scale) {
+      cal.pixelX_um = fromRes(xres, scale, 'imagej', 'XResolution', ij.unit);
+      cal.pixelY_um = fromRes(yres, scale, 'imagej', 'YResolution', ij.unit) ?? cal.pixelX_um;
+      if (cal.pixelX_um) notes.push(`pixel size ${cal.pixelX_um.value} µm (ImageJ unit=${ij.unit}, XResolution)`);
+      if (cal.pixelY_um && cal.pixelY_um !== cal.pixelX_um) notes.push(`pixel height ${cal.pixelY_um.value} µm (ImageJ unit=${ij.unit}, YResolution)`);
+    } else notes.push(`ImageJ unit '${ij.unit}' is not a length unit; pixel size unknown`);
+  } else if (!ij && xres && xres > 0 && (resUnit === 3 || resUnit === 2)) {
+    // plain TIFF resolution in pixels per cm or inch; 72/inch is a screen default, not a calibration
+    if (!(resUnit === 2 && Math.abs(xres - 72) < 1e-6 && (!yres || Math.abs(yres - 72) < 1e-6))) {
+      const scale = resUnit === 3 ? 1e4 : 25400, unit = resUnit === 3 ? 'cm' : 'inch';
+      cal.pixelX_um = fromRes(xres, scale, 'tiff-resolution', 'XResolution', unit);
+      cal.pixelY_um = fromRes(yres, scale, 'tiff-resolution', 'YResolution', unit) ?? cal.pixelX_um;
+      notes.push(`pixel size ${cal.pixelX_um!.value} µm (TIFF XResolution, ${unit})`);
+      if (cal.pixelY_um && cal.pixelY_um !== cal.pixelX_um) notes.push(`pixel height ${cal.pixelY_um.value} µm (TIFF YResolution, ${unit})`);
+    }
+  }
+  if (ij?.finterval) {
+    const f = Number(ij.finterval);
+    const tunit = ij.tunit ? timeUnit_s(ij.tunit) : 1;
+    if (Number.isFinite(f) && f > 0 && tunit) {
+      cal.frame_s = { value: f * tunit, source: 'imagej', detail: `finterval=${ij.finterval}${ij.tunit ? ` ${ij.tunit}` : ''}` };
+      notes.push(`frame interval ${cal.frame_s.value} s (ImageJ finterval${ij.tunit ? `, tunit=${ij.tunit}` : ''})`);
+    }
+  }
+  return cal;
+}
+
+function channelError(name: string, channels: number, what: string): UserError {
+  return new UserError(`${name} has ${channels} channels (${what}): analyze reads one channel; pass --channel N (0 … ${channels - 1}) or save one channel`);
+}
+
+function checkChannel(name: string, channel: number | undefined, channels: number): void {
+  if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < channels)) {
+    throw new UserError(`--channel ${channel} is not allowed for ${name}: it has ${channels} channel${channels === 1 ? '' : 's'}, use 0 … ${channels - 1}`);
+  }
+}
+
+async function openTiffMovie(file: string, fileSize: number, options: OpenMovieOptions = {}): Promise<MovieSource> {
   const name = file;
   let tiff: GeoTIFF;
   let count: number;
@@ -183,7 +257,7 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
       end = at + countBytes + entries * entryBytes + linkBytes;
     }
     if (end > fileSize) {
-      return fail(`${name} is truncated: the directory of page ${i + 1} reaches byte ${end}, past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
+      return fail(`${name} is truncated: the directory of frame ${i} reaches byte ${end}, past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
     }
   }
   let first: GeoTIFFImage;
@@ -194,47 +268,75 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
   } catch (e) {
     return fail(`${name} is truncated or corrupt: page 1 cannot be read (${describeError(e)})`);
   }
-  const type = sampleTypeOf(info, name);
   const fd = first.getFileDirectory();
   let description: string | undefined;
   try { description = (await fd.loadValue('ImageDescription')) as string | undefined; } catch { description = undefined; }
-  const ij = parseImageJDescription(description);
+  const ome = isOmeXml(description) ? parseOmeXml(description!) : null;
+  const ij = ome ? null : parseImageJDescription(description);
   const notes: string[] = [];
+  const channel = options.channel;
+
+  // the sample layout first: a multi-sample (RGB) page is not a grey frame, whatever its type
+  if (info.spp > 1) {
+    if (channel === undefined) {
+      const how = options.what === 'image' ? 'save it as a single-channel (greyscale) image' : `pass --channel N (0 … ${info.spp - 1}) to read one channel, or save one channel`;
+      return fail(`${name} has ${info.spp} samples per pixel (${info.spp === 3 ? 'RGB' : 'multi-channel'} pixels, ${info.bits}-bit ${info.format === 3 ? 'float' : 'integer'}): ${info.spp}-channel images are not supported; ${how}`);
+    }
+    try { checkChannel(name, channel, info.spp); } catch (e) { return fail((e as Error).message); }
+    notes.push(`channel ${channel} of ${info.spp} samples per pixel`);
+  }
+  const type = sampleTypeOf(info, name);
 
   // calibration
-  let pixel_um: number | null = null;
-  let frame_s: number | null = null;
-  const xres = rational(fd.hasTag('XResolution') ? await fd.loadValue('XResolution') : undefined);
-  const resUnit = fd.hasTag('ResolutionUnit') ? Number(await fd.loadValue('ResolutionUnit')) : 2;
-  if (ij?.unit && xres && xres > 0) {
-    const scale = LENGTH_UNITS[ij.unit] ?? LENGTH_UNITS[ij.unit.toLowerCase()];
-    if (scale) { pixel_um = scale / xres; notes.push(`pixel size ${pixel_um} µm (ImageJ unit=${ij.unit}, XResolution)`); }
-    else notes.push(`ImageJ unit '${ij.unit}' is not a length unit; pixel size unknown`);
-  } else if (!ij && xres && xres > 0 && (resUnit === 3 || resUnit === 2)) {
-    // plain TIFF resolution in pixels per cm or inch; 72/inch is a screen default, not a calibration
-    if (!(resUnit === 2 && Math.abs(xres - 72) < 1e-6)) {
-      pixel_um = (resUnit === 3 ? 1e4 : 25400) / xres;
-      notes.push(`pixel size ${pixel_um} µm (TIFF XResolution, ${resUnit === 3 ? 'cm' : 'inch'})`);
+  let calibration: MovieCalibration;
+  if (ome) {
+    calibration = ome.calibration;
+    notes.push(...ome.notes);
+    if (ome.images > 1) notes.push(`OME-XML has ${ome.images} images (series); the first is read`);
+  } else {
+    calibration = await tiffCalibration(fd, ij, notes);
+  }
+
+  // which page holds frame t: OME planes in DimensionOrder, ImageJ hyperstacks in czt order
+  let frames = count;
+  let pageOf = (t: number) => t;
+  if (ome) {
+    const { sizeZ, sizeC, sizeT } = ome;
+    if (sizeZ > 1 && sizeT > 1) return fail(`${name} is an OME-TIFF with SizeZ=${sizeZ} and SizeT=${sizeT}: analyze needs a single time series (z-project or pick one slice first)`);
+    const channels = ome.samplesPerPixel > 1 && info.spp > 1 ? 1 : sizeC;
+    if (channels > 1) {
+      if (channel === undefined) return fail(channelError(name, channels, `OME-XML SizeC=${sizeC}`).message);
+      try { checkChannel(name, channel, channels); } catch (e) { return fail((e as Error).message); }
+      notes.push(`OME channel ${channel} of ${channels} (DimensionOrder ${ome.dimensionOrder})`);
+    }
+    const c = channels > 1 ? channel! : 0;
+    const zAxis = sizeZ > 1;
+    frames = zAxis ? sizeZ : sizeT;
+    pageOf = (t: number) => ome.firstIfd + omePlaneIndex(ome, zAxis ? t : 0, c, zAxis ? 0 : t);
+    if (pageOf(frames - 1) >= count) return fail(`${name} is truncated: its OME-XML describes ${sizeZ * sizeC * sizeT} planes but the file has ${count} pages`);
+    if (zAxis) notes.push(`OME SizeZ=${sizeZ} read as frames (SizeT=1)`);
+  } else if (ij) {
+    const channels = Number(ij.channels ?? 1), slices = Number(ij.slices ?? 1), framesIJ = Number(ij.frames ?? 1);
+    if (slices > 1 && framesIJ > 1) return fail(`${name} is an ImageJ hyperstack with slices=${slices} and frames=${framesIJ}: analyze needs a single time series (z-project or pick one slice first)`);
+    if (channels > 1) {
+      if (channel === undefined) return fail(`${name} is an ImageJ hyperstack with channels=${channels}: analyze reads one channel; pass --channel N (0 … ${channels - 1}) or split the channels in ImageJ first`);
+      try { checkChannel(name, channel, channels); } catch (e) { return fail((e as Error).message); }
+      notes.push(`ImageJ channel ${channel} of ${channels}`);
+      frames = Math.floor(count / channels);
+      pageOf = (t: number) => t * channels + channel;
     }
   }
-  if (ij?.finterval) {
-    const f = Number(ij.finterval);
-    const tunit = ij.tunit ? TIME_UNITS[ij.tunit] ?? TIME_UNITS[ij.tunit.toLowerCase()] : 1;
-    if (Number.isFinite(f) && f > 0 && tunit) { frame_s = f * tunit; notes.push(`frame interval ${frame_s} s (ImageJ finterval${ij.tunit ? `, tunit=${ij.tunit}` : ''})`); }
-  }
-  if (ij) {
-    const channels = Number(ij.channels ?? 1), slices = Number(ij.slices ?? 1), framesIJ = Number(ij.frames ?? 1);
-    if (channels > 1) return fail(`${name} is an ImageJ hyperstack with channels=${channels}: analyze needs one channel; split the channels in ImageJ first`);
-    if (slices > 1 && framesIJ > 1) return fail(`${name} is an ImageJ hyperstack with slices=${slices} and frames=${framesIJ}: analyze needs a single time series (z-project or pick one slice first)`);
+  if (channel !== undefined && info.spp === 1 && frames === count && !ome) {
+    try { checkChannel(name, channel, 1); } catch (e) { return fail((e as Error).message); }
   }
 
   // ImageJ writes stacks past 4 GiB with a single IFD and the pages' data contiguous after it.
   const ijImages = ij?.images ? Number(ij.images) : 1;
   let contiguous: { offset: number; pageBytes: number; littleEndian: boolean } | null = null;
-  let frames = count;
   if (count === 1 && ijImages > 1) {
     const compression = fd.hasTag('Compression') ? Number(await fd.loadValue('Compression')) : 1;
     if (compression !== 1 || info.spp !== 1) return fail(`${name}: ImageJ stack of ${ijImages} images in one compressed or multi-sample page is not supported`);
+    if (Number(ij?.channels ?? 1) > 1) return fail(`${name}: ImageJ contiguous stack with channels=${ij?.channels} is not supported: split the channels in ImageJ first`);
     const offsets = (await fd.loadValue('StripOffsets')) as ArrayLike<number | bigint>;
     const pageBytes = info.width * info.height * (info.bits / 8);
     const offset = Number(offsets[0]);
@@ -242,6 +344,7 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
     if (end > fileSize) return fail(`${name} is truncated: its ImageJ description says images=${ijImages} (${end} bytes) but the file has ${fileSize}`);
     contiguous = { offset, pageBytes, littleEndian: tiff.littleEndian };
     frames = ijImages;
+    pageOf = (t: number) => t;
     notes.push(`ImageJ contiguous stack of ${ijImages} images in one IFD`);
   } else {
     // every page the same size and type; the data of the last page inside the file (truncation)
@@ -250,14 +353,14 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
       try {
         img = i === 0 ? first : await tiff.getImage(i);
       } catch (e) {
-        return fail(`${name} is truncated or corrupt: page ${i + 1} cannot be read (${describeError(e)})`);
+        return fail(`${name} is truncated or corrupt: frame ${i} cannot be read (${describeError(e)})`);
       }
       const p = pageInfo(img);
       if (p.width !== info.width || p.height !== info.height) {
-        return fail(`${name}: page ${i + 1} is ${p.width}×${p.height} pixels but page 1 is ${info.width}×${info.height}: all frames must have the same size`);
+        return fail(`${name}: frame ${i} is ${p.width}×${p.height} pixels but frame 0 is ${info.width}×${info.height}: all frames must have the same size`);
       }
       if (p.bits !== info.bits || p.format !== info.format || p.spp !== info.spp) {
-        return fail(`${name}: page ${i + 1} has ${p.spp}×${p.bits}-bit samples (format ${p.format}) but page 1 has ${info.spp}×${info.bits}-bit (format ${info.format}): all frames must have the same type`);
+        return fail(`${name}: frame ${i} has ${p.spp}×${p.bits}-bit samples (format ${p.format}) but frame 0 has ${info.spp}×${info.bits}-bit (format ${info.format}): all frames must have the same type`);
       }
       if (i === count - 1 || i === 0) {
         try { await checkPageExtent(img, fileSize, name, i); } catch (e) { await Promise.resolve(tiff.close()).catch(() => {}); throw e; }
@@ -266,6 +369,8 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
   }
 
   const n = info.width * info.height;
+  const sample = info.spp > 1 ? channel! : 0;
+  const compression = fd.hasTag('Compression') ? Number(await fd.loadValue('Compression')) : 1;
   let rawHandle: Awaited<ReturnType<typeof open>> | null = contiguous ? await open(file, 'r') : null;
   return {
     path: file,
@@ -274,15 +379,16 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
     height: info.height,
     frames,
     sampleType: type,
-    pixel_um,
-    frame_s,
+    pixel_um: calibration.pixelX_um?.value ?? calibration.pixelY_um?.value ?? null,
+    frame_s: calibration.frame_s?.value ?? null,
+    calibration,
     notes,
     async readFrame(index: number): Promise<FrameData> {
       if (!(Number.isInteger(index) && index >= 0 && index < frames)) throw new Error(`${name}: frame ${index} out of range 0…${frames - 1}`);
       if (contiguous && rawHandle) {
         const buf = Buffer.alloc(contiguous.pageBytes);
         const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
-        if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index + 1} is incomplete`);
+        if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
         const bytesPer = info.bits / 8;
         if ((contiguous.littleEndian ? 'LE' : 'BE') !== endianness() && bytesPer > 1) {
           if (bytesPer === 2) buf.swap16(); else if (bytesPer === 4) buf.swap32(); else buf.swap64();
@@ -293,14 +399,18 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
           : info.bits === 8 ? new Uint8Array(ab) : info.bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
         return toFrame([arr], type, n);
       }
+      const page = pageOf(index);
       try {
-        const img = await tiff.getImage(index);
-        await checkPageExtent(img, fileSize, name, index);
-        const bands = (await img.readRasters({ interleave: false, samples: info.spp >= 3 ? [0, 1, 2] : [0] })) as unknown as ArrayLike<number>[];
+        const img = await tiff.getImage(page);
+        await checkPageExtent(img, fileSize, name, page);
+        if (info.spp > 1) fillPerSampleTags(img, info.spp);
+        const bands = (await img.readRasters({ interleave: false, samples: [sample] })) as unknown as ArrayLike<number>[];
         return toFrame(bands, type, n);
       } catch (e) {
         if (e instanceof UserError) throw e;
-        throw new UserError(`${name}: frame ${index + 1} cannot be decoded (${describeError(e)}); the file may be truncated or corrupt`);
+        // the page's data lies inside the file (checked above), so a failure here is the encoding
+        // more often than a cut-short file: say both, the encoding first
+        throw new UserError(`${name}: frame ${index} cannot be decoded (${describeError(e)}): its encoding (compression ${compression}, ${info.bits}-bit samples, SampleFormat ${info.format}) may not be supported, or the file is corrupt; re-save it uncompressed as 8/16-bit or float32`);
       }
     },
     async close() {
@@ -310,21 +420,21 @@ async function openTiffMovie(file: string, fileSize: number): Promise<MovieSourc
   };
 }
 
-interface ImageHeader { width: number; height: number; sampleType: SampleType; pixel_um: number | null; frame_s: number | null; pages: number }
+interface ImageHeader { width: number; height: number; sampleType: SampleType; calibration: MovieCalibration; pages: number }
 
 /** Reads just the size and type of a PNG or TIFF file (no pixels). */
-async function imageHeader(file: string): Promise<ImageHeader> {
+async function imageHeader(file: string, channel?: number): Promise<ImageHeader> {
   const start = await fileStart(file, 33);
   if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
     if (start.length < 33 || start.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${file} is truncated or not a valid PNG (no IHDR header)`);
     const depth = start[24];
-    return { width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: start[25] === 0 || start[25] === 4 ? (depth === 16 ? 'uint16' : 'uint8') : 'float32', pixel_um: null, frame_s: null, pages: 1 };
+    return { width: start.readUInt32BE(16), height: start.readUInt32BE(20), sampleType: start[25] === 0 || start[25] === 4 ? (depth === 16 ? 'uint16' : 'uint8') : 'float32', calibration: NO_CALIBRATION, pages: 1 };
   }
   if (isTiffMagic(start)) {
     const size = (await stat(file)).size;
-    const m = await openTiffMovie(file, size);
+    const m = await openTiffMovie(file, size, { channel });
     await m.close();
-    return { width: m.width, height: m.height, sampleType: m.sampleType, pixel_um: m.pixel_um, frame_s: m.frame_s, pages: m.frames };
+    return { width: m.width, height: m.height, sampleType: m.sampleType, calibration: m.calibration, pages: m.frames };
   }
   throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
 }
@@ -350,8 +460,11 @@ function decodePng(file: string, bytes: Buffer): FrameData {
   return out;
 }
 
-/** Reads a single image (PNG, or page 1 of a TIFF): masks, folder frames. */
-export async function readImage(file: string): Promise<{ data: FrameData; width: number; height: number }> {
+/**
+ * Reads a single image (PNG, or page 1 of a TIFF): masks, folder frames. `channel` picks one sample
+ * of a multi-sample TIFF (refused without it).
+ */
+export async function readImage(file: string, channel?: number): Promise<{ data: FrameData; width: number; height: number }> {
   let start: Buffer;
   try {
     start = await fileStart(file, 16);
@@ -364,7 +477,7 @@ export async function readImage(file: string): Promise<{ data: FrameData; width:
     return { data, width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
   }
   if (isTiffMagic(start)) {
-    const m = await openTiffMovie(file, (await stat(file)).size);
+    const m = await openTiffMovie(file, (await stat(file)).size, { channel, what: channel === undefined ? 'image' : undefined });
     try {
       return { data: await m.readFrame(0), width: m.width, height: m.height };
     } finally {
@@ -374,7 +487,7 @@ export async function readImage(file: string): Promise<{ data: FrameData; width:
   throw new UserError(`${file} is not a PNG or TIFF image (unrecognised file signature)`);
 }
 
-async function openFolderMovie(dir: string): Promise<MovieSource> {
+async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Promise<MovieSource> {
   const entries = (await readdir(dir, { withFileTypes: true }))
     .filter((e) => e.isFile() && !e.name.startsWith('.') && (TIFF_EXT.test(e.name) || PNG_EXT.test(e.name)))
     .map((e) => e.name)
@@ -382,20 +495,21 @@ async function openFolderMovie(dir: string): Promise<MovieSource> {
   if (entries.length === 0) throw new UserError(`folder ${dir} has no PNG or TIFF frames (*.png, *.tif, *.tiff)`);
   const files = entries.map((e) => path.join(dir, e));
   const headers: ImageHeader[] = [];
-  for (const f of files) headers.push(await imageHeader(f));
+  for (const f of files) headers.push(await imageHeader(f, options.channel));
   const h0 = headers[0];
   for (let i = 0; i < files.length; i++) {
     const h = headers[i];
     if (h.pages > 1) throw new UserError(`folder ${dir}: ${entries[i]} has ${h.pages} pages; a folder must hold one image per frame (or pass the multi-page TIFF itself)`);
     if (h.width !== h0.width || h.height !== h0.height) {
-      throw new UserError(`folder ${dir}: frame ${i + 1} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 1 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
+      throw new UserError(`folder ${dir}: frame ${i} (${entries[i]}) is ${h.width}×${h.height} pixels but frame 0 (${entries[0]}) is ${h0.width}×${h0.height}: all frames must have the same size`);
     }
   }
   // one array type for the whole movie: the first frame's unless the frames differ
   const sameType = headers.every((h) => h.sampleType === h0.sampleType);
   const type: SampleType = sameType ? h0.sampleType : 'float32';
   const notes = [`${files.length} frames from folder (${entries[0]} … ${entries[entries.length - 1]})`];
-  if (h0.pixel_um) notes.push(`pixel size ${h0.pixel_um} µm (from ${entries[0]})`);
+  const cal = h0.calibration;
+  if (cal.pixelX_um) notes.push(`pixel size ${cal.pixelX_um.value} µm (${cal.pixelX_um.source}, from ${entries[0]})`);
   return {
     path: dir,
     kind: 'folder',
@@ -403,14 +517,15 @@ async function openFolderMovie(dir: string): Promise<MovieSource> {
     height: h0.height,
     frames: files.length,
     sampleType: type,
-    pixel_um: h0.pixel_um,
-    frame_s: h0.frame_s,
+    pixel_um: cal.pixelX_um?.value ?? null,
+    frame_s: cal.frame_s?.value ?? null,
+    calibration: cal,
     notes,
     async readFrame(index: number) {
       if (!(Number.isInteger(index) && index >= 0 && index < files.length)) throw new Error(`${dir}: frame ${index} out of range 0…${files.length - 1}`);
-      const img = await readImage(files[index]);
+      const img = await readImage(files[index], options.channel);
       if (img.width !== h0.width || img.height !== h0.height) {
-        throw new UserError(`folder ${dir}: frame ${index + 1} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 1 is ${h0.width}×${h0.height}`);
+        throw new UserError(`folder ${dir}: frame ${index} (${entries[index]}) is ${img.width}×${img.height} pixels but frame 0 is ${h0.width}×${h0.height}`);
       }
       return toFrame([img.data], type, h0.width * h0.height);
     },
@@ -419,10 +534,11 @@ async function openFolderMovie(dir: string): Promise<MovieSource> {
 }
 
 /**
- * Opens a movie: a TIFF file (any number of pages) or a folder of PNG/TIFF frames. Checks sizes,
- * types and truncation up front; pixels are read only by readFrame.
+ * Opens a movie: a TIFF file (any number of pages), an HDF5 file (one 3-D dataset, `options.dataset`)
+ * or a folder of PNG/TIFF frames. Checks sizes, types and truncation up front; pixels are read only
+ * by readFrame.
  */
-export async function openMovie(moviePath: string): Promise<MovieSource> {
+export async function openMovie(moviePath: string, options: OpenMovieOptions = {}): Promise<MovieSource> {
   let st;
   try {
     st = await stat(moviePath);
@@ -430,11 +546,19 @@ export async function openMovie(moviePath: string): Promise<MovieSource> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`movie ${moviePath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? describeError(e)})`}: give a multi-page TIFF or a folder of PNG/TIFF frames`);
   }
-  if (st.isDirectory()) return openFolderMovie(moviePath);
-  const start = await fileStart(moviePath, 16);
-  if (!isTiffMagic(start)) {
-    const what = start.subarray(0, 8).equals(PNG_SIGNATURE) ? 'a single PNG image' : start.length < 8 ? `only ${start.length} bytes long` : 'not a TIFF file (unrecognised signature)';
-    throw new UserError(`movie ${moviePath} is ${what}: give a multi-page TIFF (8/16-bit or float32) or a folder of PNG/TIFF frames`);
+  if (st.isDirectory()) {
+    if (options.dataset !== undefined) throw new UserError(`--dataset ${options.dataset} is only for HDF5 movies, but ${moviePath} is a folder`);
+    return openFolderMovie(moviePath, options);
   }
-  return openTiffMovie(moviePath, st.size);
+  const start = await fileStart(moviePath, 16);
+  if (await isHdf5File(moviePath)) return openHdf5Movie(moviePath, st.size, options);
+  if (!isTiffMagic(start)) {
+    if (HDF5_EXT.test(moviePath)) {
+      throw new UserError(`movie ${moviePath} is not an HDF5 file (no HDF5 signature${start.length < 8 ? `; only ${start.length} bytes long` : ''}): give an HDF5 file written by h5py or the HDF5 library, a multi-page TIFF or a folder of PNG/TIFF frames`);
+    }
+    const what = start.subarray(0, 8).equals(PNG_SIGNATURE) ? 'a single PNG image' : start.length < 8 ? `only ${start.length} bytes long` : 'not a TIFF file or an HDF5 file (unrecognised signature)';
+    throw new UserError(`movie ${moviePath} is ${what}: give a multi-page TIFF (8/16-bit or float32), an HDF5 movie or a folder of PNG/TIFF frames`);
+  }
+  if (options.dataset !== undefined) throw new UserError(`--dataset ${options.dataset} is only for HDF5 movies, but ${moviePath} is a TIFF`);
+  return openTiffMovie(moviePath, st.size, options);
 }

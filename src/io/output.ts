@@ -75,7 +75,8 @@ function checkPath(target: string, flag: string): void {
   for (;;) {
     const st = lstatOrNull(p);
     if (st) {
-      if (p === target && !st.isDirectory() && !st.isSymbolicLink()) throw new OutputDirError(`${flag} '${target}' is an existing file: give a folder (new, empty, or an earlier ionflux output)`);
+      if (p === target && !statOrNull(p)?.isDirectory() && !(st.isSymbolicLink() && !statOrNull(p))) throw new OutputDirError(`${flag} '${target}' is an existing file: give a folder (new, empty, or an earlier ionflux output)`);
+      if (p === target && st.isSymbolicLink() && !statOrNull(p)) throw new OutputDirError(`${flag} '${target}' is a symbolic link to nothing: remove it or choose another folder`);
       if (p !== target) {
         const real = statOrNull(p);
         if (!real?.isDirectory()) throw new OutputDirError(`${flag} '${target}' lies below '${p}', which is a file, not a folder`);

@@ -99,6 +99,7 @@ export const configSchema = z.strictObject({
 export type SimulationConfig = z.infer<typeof configSchema>;
 export type ProtocolStep = SimulationConfig['protocol'][number];
 
+/** A config that fails validation: one line per problem, naming the key, the value and what is allowed. */
 export class ConfigError extends Error {}
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
@@ -265,6 +266,10 @@ export const PRESETS: Record<string, () => Record<string, unknown>> = {
   aged: () => toCutoff(fig4([arc(90, 0.3)])),
 };
 
+/**
+ * A fresh copy of preset `name` (a key of PRESETS: fig4a … fig4d, fig2e, fresh, aged) as a raw config
+ * object, to edit (or applySet) before resolveConfig. Throws ConfigError for an unknown name.
+ */
 export function presetConfig(name: string): Record<string, unknown> {
   const make = PRESETS[name];
   if (!make) throw new ConfigError(`--preset '${name}' is not allowed: use one of ${Object.keys(PRESETS).join(', ')}`);

@@ -124,10 +124,68 @@ export function edgeNormal(v: Vec2[], i: number): Vec2 {
   return [(y1 - y0) / l, -(x1 - x0) / l];
 }
 
-/** Nearest point of the outline to p, with its distance and the edge it lies on. */
-export function nearestOnOutline(v: Vec2[], p: Vec2): { point: Vec2; distance: number; edge: number } {
+/**
+ * A bucket grid over an outline's edges, so that the wall-cell geometry of a grid (a few edges near
+ * each wall cell, out of thousands) costs O(walls) rather than O(walls × vertices). Queries return
+ * exactly what nearestOnOutline / firstCrossing return over all edges: the candidates are every edge
+ * whose bounding box meets the query box, taken in index order through the same arithmetic.
+ */
+export class OutlineIndex {
+  private readonly x0: number;
+  private readonly y0: number;
+  private readonly nbx: number;
+  private readonly nby: number;
+  private readonly buckets: number[][];
+  private readonly seen: Uint32Array;
+  private stamp = 0;
+
+  constructor(readonly v: Vec2[], readonly cell: number) {
+    let xmin = Infinity, ymin = Infinity, xmax = -Infinity, ymax = -Infinity;
+    for (const [x, y] of v) { xmin = Math.min(xmin, x); ymin = Math.min(ymin, y); xmax = Math.max(xmax, x); ymax = Math.max(ymax, y); }
+    this.x0 = xmin - cell; this.y0 = ymin - cell;
+    this.nbx = Math.max(1, Math.ceil((xmax - xmin) / cell) + 3);
+    this.nby = Math.max(1, Math.ceil((ymax - ymin) / cell) + 3);
+    this.buckets = Array.from({ length: this.nbx * this.nby }, () => []);
+    this.seen = new Uint32Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const [ax, ay] = v[i], [bx, by] = v[(i + 1) % v.length];
+      this.visit(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by), (b) => this.buckets[b].push(i));
+    }
+  }
+
+  private visit(xa: number, ya: number, xb: number, yb: number, f: (bucket: number) => void): void {
+    const clampX = (x: number) => Math.min(this.nbx - 1, Math.max(0, Math.floor((x - this.x0) / this.cell)));
+    const clampY = (y: number) => Math.min(this.nby - 1, Math.max(0, Math.floor((y - this.y0) / this.cell)));
+    for (let by = clampY(ya); by <= clampY(yb); by++) for (let bx = clampX(xa); bx <= clampX(xb); bx++) f(by * this.nbx + bx);
+  }
+
+  /** indices of the edges whose bounding boxes may meet the box, ascending */
+  private candidates(xa: number, ya: number, xb: number, yb: number): number[] {
+    const pad = 1e-9 * this.cell; // rounding: never miss an edge that touches the box
+    const out: number[] = [];
+    const stamp = ++this.stamp;
+    this.visit(xa - pad, ya - pad, xb + pad, yb + pad, (b) => {
+      for (const e of this.buckets[b]) if (this.seen[e] !== stamp) { this.seen[e] = stamp; out.push(e); }
+    });
+    return out.sort((a, b) => a - b);
+  }
+
+  /** = nearestOnOutline(v, p) */
+  nearest(p: Vec2, reach: number): { point: Vec2; distance: number; edge: number } {
+    const r = nearestAmong(this.v, p, this.candidates(p[0] - reach, p[1] - reach, p[0] + reach, p[1] + reach));
+    // every edge within `reach` was a candidate: a nearer one than r cannot have been missed
+    return r.distance <= reach ? r : nearestOnOutline(this.v, p);
+  }
+
+  /** = firstCrossing(v, a, b) */
+  crossing(a: Vec2, b: Vec2): { point: Vec2; edge: number } | null {
+    return crossingAmong(this.v, a, b, this.candidates(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])));
+  }
+}
+
+function nearestAmong(v: Vec2[], p: Vec2, edges: Iterable<number>): { point: Vec2; distance: number; edge: number } {
   let best = Infinity, bp: Vec2 = p, be = 0;
-  for (let i = 0; i < v.length; i++) {
+  for (const i of edges) {
     const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
     const dx = x1 - x0, dy = y1 - y0;
     const l2 = dx * dx + dy * dy;
@@ -139,14 +197,10 @@ export function nearestOnOutline(v: Vec2[], p: Vec2): { point: Vec2; distance: n
   return { point: bp, distance: best, edge: be };
 }
 
-/**
- * First crossing of the segment a→b with the outline (a inside, b outside): the point and the edge.
- * Null if the segment does not cross (a point exactly on the boundary).
- */
-export function firstCrossing(v: Vec2[], a: Vec2, b: Vec2): { point: Vec2; edge: number } | null {
+function crossingAmong(v: Vec2[], a: Vec2, b: Vec2, edges: Iterable<number>): { point: Vec2; edge: number } | null {
   let bestT = Infinity, be = -1;
   const rx = b[0] - a[0], ry = b[1] - a[1];
-  for (let i = 0; i < v.length; i++) {
+  for (const i of edges) {
     const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
     const sx = x1 - x0, sy = y1 - y0;
     const den = rx * sy - ry * sx;
@@ -157,4 +211,19 @@ export function firstCrossing(v: Vec2[], a: Vec2, b: Vec2): { point: Vec2; edge:
     if (t >= 0 && t <= 1 && u >= 0 && u <= 1 && t < bestT) { bestT = t; be = i; }
   }
   return be < 0 ? null : { point: [a[0] + bestT * rx, a[1] + bestT * ry], edge: be };
+}
+
+const allEdges = (v: Vec2[]) => v.keys();
+
+/** Nearest point of the outline to p, with its distance and the edge it lies on. */
+export function nearestOnOutline(v: Vec2[], p: Vec2): { point: Vec2; distance: number; edge: number } {
+  return nearestAmong(v, p, allEdges(v));
+}
+
+/**
+ * First crossing of the segment a→b with the outline (a inside, b outside): the point and the edge.
+ * Null if the segment does not cross (a point exactly on the boundary).
+ */
+export function firstCrossing(v: Vec2[], a: Vec2, b: Vec2): { point: Vec2; edge: number } | null {
+  return crossingAmong(v, a, b, allEdges(v));
 }

@@ -11,7 +11,7 @@
  * Discrete area and perimeter (A_d = N·h², P_d = Σ_f |n·e_f|·h) define q0 = k·A_d/P_d, which makes
  * the extracted charge equal to current × time to round-off on any grid.
  */
-import { edgeNormal, firstCrossing, nearestOnOutline, scanlineCrossings, type Outline, type Vec2 } from './geometry';
+import { edgeNormal, OutlineIndex, scanlineCrossings, type Outline, type Vec2 } from './geometry';
 import { surfaceActivity, type FluxNormalization, type SurfaceSegment } from './surface';
 
 export interface WallCells {
@@ -95,6 +95,7 @@ export function buildGrid(outline: Outline, spacing_um: number, segments: Surfac
   ];
   const index: number[] = [], rawWeight: number[] = [], delta: number[] = [], angle: number[] = [], act: number[] = [];
   let faceWeight = 0, activityWeight = 0;
+  const edges = new OutlineIndex(v, h);
   for (let row = 1; row < ny - 1; row++) {
     for (let col = 1; col < nx - 1; col++) {
       const i = row * nx + col;
@@ -106,9 +107,9 @@ export function buildGrid(outline: Outline, spacing_um: number, segments: Surfac
         if (inside[i + d.dr * nx + d.dc]) continue;
         isWall = true;
         const nb: Vec2 = [c[0] + d.e[0] * h, c[1] + d.e[1] * h];
-        const hit = firstCrossing(v, c, nb);
-        const p = hit ? hit.point : nearestOnOutline(v, c).point;
-        const edge = hit ? hit.edge : nearestOnOutline(v, c).edge;
+        const hit = edges.crossing(c, nb);
+        const p = hit ? hit.point : edges.nearest(c, 2 * h).point;
+        const edge = hit ? hit.edge : edges.nearest(c, 2 * h).edge;
         const n = outline.normalAt ? outline.normalAt(p) : edgeNormal(v, edge);
         const fw = Math.abs(n[0] * d.e[0] + n[1] * d.e[1]);
         const s = surfaceActivity(segments, angleOf(p));
@@ -117,7 +118,7 @@ export function buildGrid(outline: Outline, spacing_um: number, segments: Surfac
         activityWeight += s * fw;
       }
       if (!isWall) continue;
-      const near = nearestOnOutline(v, c);
+      const near = edges.nearest(c, 2 * h);
       const phi = angleOf(near.point);
       index.push(i);
       rawWeight.push(w);

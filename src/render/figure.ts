@@ -5,6 +5,7 @@
  */
 import { colorOf, type ColormapName } from './colormap';
 import { CAP_ROWS, drawText, drawTextVertical, textHeight, textWidth } from './font';
+import { fillRect } from './draw';
 import type { RgbaImage } from './png';
 
 export interface FieldFigureOptions {
@@ -27,6 +28,16 @@ export interface FieldFigureOptions {
    * right / bottom edge; pass min > max to run an axis the other way. */
   xAxis?: { label: string; min: number; max: number };
   yAxis?: { label: string; min: number; max: number };
+  /** key entries drawn in rows under the field (and scale bar): a swatch drawn by `draw` into its
+   * box (LEGEND_SWATCH × one text line, figure pixels), then the label */
+  legend?: LegendEntry[];
+  /** at most this many colour-bar ticks (default 5); more lets a range such as 0.75 … 1 get its ends labelled */
+  colorbarMaxTicks?: number;
+}
+
+export interface LegendEntry {
+  label: string;
+  draw: (img: RgbaImage, box: Rect) => void;
 }
 
 export interface Rect {
@@ -48,6 +59,8 @@ export interface FigureLayout {
   colorbarTicks: { value: number; label: string; y: number }[];
   /** the scale bar rectangle and its length, when pixel_um was given */
   scaleBar?: Rect & { length_um: number; label: string };
+  /** each legend entry's swatch box, in the order given */
+  legend: Rect[];
 }
 
 export interface FigureImage extends RgbaImage {
@@ -62,6 +75,7 @@ const TICK = 5;
 const BAR_W = 18;
 const PANEL_GAP = 16;
 const BLACK = [0, 0, 0] as const;
+const LEGEND_SWATCH = 28;
 
 /**
  * Round tick values inside [min(a, b), max(a, b)]: steps of 1, 2, 2.5 or 5 × 10^k, the finest that
@@ -111,22 +125,6 @@ function roundLength(target: number): number {
 
 function autoScale(n: number, target: number): number {
   return Math.max(1, Math.round(target / n));
-}
-
-function fillRect(img: RgbaImage, x: number, y: number, w: number, h: number, rgb: readonly number[]): void {
-  const x0 = Math.max(0, Math.round(x));
-  const y0 = Math.max(0, Math.round(y));
-  const x1 = Math.min(img.width, Math.round(x + w));
-  const y1 = Math.min(img.height, Math.round(y + h));
-  for (let yy = y0; yy < y1; yy++) {
-    let p = (yy * img.width + x0) * 4;
-    for (let xx = x0; xx < x1; xx++, p += 4) {
-      img.rgba[p] = rgb[0];
-      img.rgba[p + 1] = rgb[1];
-      img.rgba[p + 2] = rgb[2];
-      img.rgba[p + 3] = 255;
-    }
-  }
 }
 
 /** A 1-px black frame just outside the rectangle. */
@@ -201,13 +199,16 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
   const panelRects: Rect[] = panels.map((_, i) => ({ x: fx0 + i * (fw + PANEL_GAP + 2 * frame), y: 0, width: fw, height: fh }));
   const fieldsRight = panelRects[panelRects.length - 1].x + fw + frame;
   const cbX = fieldsRight + 20 + 1;
-  const cbTicks = niceTicks(vmin, vmax, 5, 3);
+  const cbTicks = niceTicks(vmin, vmax, opts.colorbarMaxTicks ?? 5, 3);
   const cbTickLabels = formatTicks(cbTicks);
   const cbLabelsX = cbX + BAR_W + 1 + TICK + 4;
   let right = cbLabelsX + Math.max(0, ...cbTickLabels.map((s) => textWidth(s, TEXT_SCALE)));
   const cbLabelX = right + 8;
   if (opts.colorbarLabel) right = cbLabelX + LINE;
-  const figW = right + MARGIN;
+  const titleW = figureTitle ? textWidth(figureTitle, TEXT_SCALE) + 2 * MARGIN : 0;
+  // a panel title wider than its panel (one-panel figures with a long title) widens the figure
+  const panelTitleW = Math.max(0, ...panels.map((p) => textWidth(p.title, TEXT_SCALE))) + 2 * MARGIN;
+  const figW = Math.max(right + MARGIN, titleW, panelTitleW);
 
   // ---- vertical layout
   let y = MARGIN;
@@ -228,6 +229,22 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
   const scaleBarY = yb + 12;
   const scaleLabelY = scaleBarY + barThick + 5;
   if (opts.pixel_um !== undefined) yb = scaleLabelY + LINE;
+  // legend entries flow left to right in rows under everything else
+  const legendBoxes: Rect[] = [];
+  const legendLabelsAt: { x: number; y: number }[] = [];
+  if (opts.legend?.length) {
+    const rowH = LINE + 6;
+    let lx = fx0;
+    let ly = yb + 10;
+    for (const e of opts.legend) {
+      const w = LEGEND_SWATCH + 6 + textWidth(e.label, TEXT_SCALE);
+      if (lx > fx0 && lx + w > figW - MARGIN) { lx = fx0; ly += rowH; }
+      legendBoxes.push({ x: lx, y: ly, width: LEGEND_SWATCH, height: LINE });
+      legendLabelsAt.push({ x: lx + LEGEND_SWATCH + 6, y: ly });
+      lx += w + 18;
+    }
+    yb = ly + LINE;
+  }
   const cbLabelLen = opts.colorbarLabel ? textWidth(opts.colorbarLabel, TEXT_SCALE) : 0;
   const yLabelLen = yAxis?.label ? textWidth(yAxis.label, TEXT_SCALE) : 0;
   const figH =
@@ -242,7 +259,7 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
     rgba: new Uint8Array(figW * figH * 4).fill(255),
     width: figW,
     height: figH,
-    layout: { panels: panelRects, scaleX: sx, scaleY: sy, colorbar: { x: cbX, y: fy, width: BAR_W, height: cbH }, colorbarTicks: [] },
+    layout: { panels: panelRects, scaleX: sx, scaleY: sy, colorbar: { x: cbX, y: fy, width: BAR_W, height: cbH }, colorbarTicks: [], legend: legendBoxes },
   };
 
   // ---- titles
@@ -253,7 +270,8 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
   panels.forEach((p, i) => {
     if (!p.title) return;
     const r = panelRects[i];
-    drawText(img, Math.max(0, r.x + (fw - textWidth(p.title, TEXT_SCALE)) / 2), panelTitleY, p.title, TEXT_SCALE);
+    const tw = textWidth(p.title, TEXT_SCALE);
+    drawText(img, Math.max(MARGIN, Math.min(figW - MARGIN - tw, r.x + (fw - tw) / 2)), panelTitleY, p.title, TEXT_SCALE);
   });
 
   // ---- fields
@@ -314,6 +332,10 @@ function compose(panels: { field: ArrayLike<number>; title: string }[], width: n
     drawText(img, Math.max(r.x, r.x + (len - textWidth(label, TEXT_SCALE)) / 2), scaleLabelY, label, TEXT_SCALE);
     img.layout.scaleBar = { x: r.x, y: scaleBarY, width: len, height: barThick, length_um, label };
   }
+  opts.legend?.forEach((e, i) => {
+    e.draw(img, legendBoxes[i]);
+    drawText(img, legendLabelsAt[i].x, legendLabelsAt[i].y, e.label, TEXT_SCALE);
+  });
   return img;
 }
 

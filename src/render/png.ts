@@ -10,7 +10,11 @@ export interface RgbaImage {
   height: number;
 }
 
-/** Encodes an RGBA8 image to PNG bytes (PNG.sync.write, colour type 6, 8 bits per channel). */
+/**
+ * Encodes an RGBA8 image to PNG bytes (PNG.sync.write, colour type 6, 8 bits per channel). One
+ * filter (Paeth) for every row: pngjs's default tries all five per row, 3.4× slower for figures no
+ * smaller (a 650² θ figure: 46 → 13.5 ms, 28.1 → 27.4 kB).
+ */
 export function encodePng(img: RgbaImage): Uint8Array {
   const { rgba, width, height } = img;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -20,7 +24,7 @@ export function encodePng(img: RgbaImage): Uint8Array {
     throw new Error(`encodePng: rgba has ${rgba.length} bytes, expected width*height*4 = ${width * height * 4}`);
   }
   const data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  const out = PNG.sync.write({ width, height, data } as PNG, { colorType: 6, inputColorType: 6, bitDepth: 8 });
+  const out = PNG.sync.write({ width, height, data } as PNG, { colorType: 6, inputColorType: 6, bitDepth: 8, filterType: 4 });
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 

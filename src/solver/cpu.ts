@@ -6,18 +6,35 @@
  *   q_i ← q_i − Σ_{inside nbrs j} trunc(r·QUANTA·(Φ̃_j − Φ̃_i))  (Kirchhoff face fluxes, r = Δt·D_scale/h²)
  *   q_w ← q_w + wallQuanta_w                                    (wall cells: boundary flux, quanta.ts)
  *   Φ̃(θs_w) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w          (true wall value, checked against the cut-off)
+ * The bulk of a step runs as WebAssembly SIMD where the engine has it (cpuWasm.ts), else in JS
+ * (cpuKernels.ts); every kernel gives the same int32 state, bit for bit (test/solver/cpuWasm.test.ts).
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
-import { phiRuns, stencilRuns } from './cpuKernels';
-import type { CpuThreads } from './cpuThreads';
+import { fusedRows, phiRuns, rowTable, stencilRuns } from './cpuKernels';
+import { WasmStepper } from './cpuWasm';
+import type { CpuThreads, HandshakeTestHooks } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
 import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
 
-/** Grids with at least this many particle cells use a second thread where one is available. */
-export const THREAD_MIN_CELLS = 1 << 17;
+/**
+ * Grids with at least this many particle cells use a second thread where one is available. Measured
+ * with the wasm step while the 2-core VM had a free core (docs/performance.md): 2 threads / 1 thread
+ * = 0.82 at 12 k cells, 1.01 at 25 k, 1.19 at 51 k, 1.45 at 204 k, 1.76 at 820 k (waking the helper
+ * costs ~40–70 µs per step there). While other sessions keep both cores busy a second thread gets no
+ * CPU of its own (the scheduler shares the CPU per session) and costs 5–20 %.
+ */
+export const THREAD_MIN_CELLS = 1 << 15;
+
+/**
+ * The step arithmetic (all bit-identical): 'auto' = 'wasm' where WebAssembly SIMD exists, else 'js';
+ * 'wasm' / 'wasm-scalar' the fused WebAssembly step (cpuWasm.ts), 'js' the same fused pass in JS
+ * (cpuKernels.ts fusedRows), 'split' the Φ̃ array pass then the stencil pass (phiRuns, stencilRuns);
+ * 'wasm-rect' = 'wasm' sweeping the particle's bounding box on every row (for the benchmark).
+ */
+export type CpuKernel = 'auto' | 'wasm' | 'wasm-scalar' | 'wasm-rect' | 'js' | 'split';
 
 export class CpuSolver implements Solver {
   backend = 'cpu (TypeScript reference)';
@@ -33,17 +50,33 @@ export class CpuSolver implements Solver {
   private params: StepParams | null = null;
   private quanta: Int32Array<ArrayBuffer>;
   private stopped = false;
+  /** the wasm step, whose memory holds bufs (null: the JS kernels) */
+  private readonly wasm: WasmStepper | null = null;
+  /** the fused JS pass's row table and scratch rows (kernel 'js') */
+  private readonly fused: { rows: Int32Array; phiA: Float32Array; phiB: Float32Array; fv: Int32Array; spare: Int32Array } | null = null;
+  private stopReason: 'cutoff' | 'range' = 'cutoff';
 
   /**
    * A single-threaded solver. `CpuSolver.create` adds a second thread on large grids in Node.
-   * `shared`: allocate the arrays on SharedArrayBuffers (needed for threads).
+   * `shared`: allocate the arrays on SharedArrayBuffers (needed for threads). `kernel`: see CpuKernel.
    */
-  constructor(private readonly problem: Problem, shared = false) {
+  constructor(private readonly problem: Problem, shared = false, kernel: CpuKernel = 'auto') {
     const { nx, ny, inside } = problem.grid;
     const n = nx * ny;
     const sab = (len: number) => (shared ? new SharedArrayBuffer(4 * len) : new ArrayBuffer(4 * len));
-    this.bufs = [new Int32Array(sab(n)).fill(OUTSIDE_Q), new Int32Array(sab(n)).fill(OUTSIDE_Q)];
-    this.phi = new Float32Array(sab(n)).fill(NaN);
+    if (kernel === 'auto' || kernel === 'wasm' || kernel === 'wasm-scalar' || kernel === 'wasm-rect') {
+      this.wasm = WasmStepper.create(problem.grid, problem.table.phi, problem.table.N, problem.theta0, INV_QUANTA, { flavour: kernel === 'wasm-scalar' ? 'scalar' : 'simd', mode: kernel === 'wasm-rect' ? 'rect' : 'runs', shared });
+      if (!this.wasm && kernel !== 'auto') throw new Error(`CpuSolver: kernel '${kernel}' needs WebAssembly${kernel !== 'wasm-scalar' ? ' SIMD' : ''}${shared ? ' with shared memory' : ''}, which this engine lacks`);
+      if (this.wasm) this.backend = kernel === 'wasm-scalar' ? 'cpu (wasm)' : 'cpu (wasm SIMD)';
+      else kernel = shared ? 'split' : 'js'; // a shared solver is for threads: the split kernels have them
+    }
+    if (kernel === 'js') {
+      this.fused = { rows: rowTable(inside, nx, ny, 'runs'), phiA: new Float32Array(nx + 8).fill(NaN), phiB: new Float32Array(nx + 8).fill(NaN), fv: new Int32Array(nx), spare: new Int32Array(nx) };
+    }
+    this.bufs = this.wasm ? this.wasm.q : [new Int32Array(sab(n)), new Int32Array(sab(n))];
+    this.bufs[0].fill(OUTSIDE_Q);
+    this.bufs[1].fill(OUTSIDE_Q);
+    this.phi = new Float32Array(sab(this.wasm || this.fused ? 0 : n)).fill(NaN); // the fused passes keep rolling rows instead
     this.quanta = new Int32Array(problem.grid.walls.index.length);
     const runs: number[] = [];
     for (let row = 0; row < ny; row++) {
@@ -62,22 +95,31 @@ export class CpuSolver implements Solver {
     }
     this.runs = shared ? new Int32Array(new SharedArrayBuffer(4 * runs.length)) : new Int32Array(runs.length);
     this.runs.set(runs);
-    this.bytesPerCell = 12;
+    this.bytesPerCell = this.phi.length ? 12 : 8;
   }
 
-  /** A solver with a second thread when the grid is large and worker threads exist (Node). */
-  static async create(problem: Problem, options: { threads?: boolean } = {}): Promise<CpuSolver> {
+  /**
+   * A solver with a second thread when the grid is large and worker threads exist (Node).
+   * `threads` and `kernel` force the choices; `handshakeTestHooks` is for the stress test of the
+   * split kernels' handshake (cpuThreads.ts) only.
+   */
+  static async create(problem: Problem, options: { threads?: boolean; kernel?: CpuKernel; handshakeTestHooks?: HandshakeTestHooks } = {}): Promise<CpuSolver> {
     const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
     const canThread = typeof SharedArrayBuffer !== 'undefined' && typeof process !== 'undefined' && Boolean(process.versions?.node);
-    if (!want || !canThread) return new CpuSolver(problem);
-    const solver = new CpuSolver(problem, true);
+    if (!want || !canThread) return new CpuSolver(problem, false, options.kernel);
+    const solver = new CpuSolver(problem, true, options.kernel === 'js' ? 'split' : options.kernel);
+    if (solver.wasm) {
+      await solver.wasm.startHelper();
+      solver.backend = solver.backend.replace(')', ', 2 threads)');
+      return solver;
+    }
     const { CpuThreads } = await import('./cpuThreads');
     const table = new Float32Array(new SharedArrayBuffer(problem.table.phi.byteLength));
     table.set(problem.table.phi);
     solver.threads = await CpuThreads.start({
       q: solver.bufs, phi: solver.phi, runs: solver.runs, table,
       nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0, invQuanta: INV_QUANTA,
-    });
+    }, options.handshakeTestHooks);
     solver.backend = 'cpu (TypeScript reference, 2 threads)';
     return solver;
   }
@@ -91,7 +133,7 @@ export class CpuSolver implements Solver {
   async advance(n: number): Promise<AdvanceResult> {
     const p = this.params;
     if (!p) throw new Error('CpuSolver.advance: setStep() first');
-    if (this.stopped) return { steps: 0, stopped: true };
+    if (this.stopped) return { steps: 0, stopped: true, reason: this.stopReason };
     const { nx } = this.problem.grid;
     const { index, surfaceOffset_m } = this.problem.grid.walls;
     const table = this.problem.table.phi, N = this.problem.table.N;
@@ -99,6 +141,7 @@ export class CpuSolver implements Solver {
     const { surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
+    const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
     let lastYield = performance.now();
     for (let s = 0; s < n; s++) {
       // long batches give the event loop a turn now and then: Ctrl-C, progress and timers keep working
@@ -107,15 +150,24 @@ export class CpuSolver implements Solver {
         lastYield = performance.now();
       }
       const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
-      if (this.threads) this.threads.step(this.cur, rQ);
-      else {
+      if (this.wasm) {
+        const pending = this.wasm.step(this.cur, rQ);
+        if (pending) { await pending; lastYield = performance.now(); }
+      } else if (this.fused) {
+        const f = this.fused;
+        fusedRows(q, out, f.rows, 1, this.problem.grid.ny - 1, false, table, N, theta0, INV_QUANTA, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
+      } else if (this.threads) {
+        const pending = this.threads.step(this.cur, rQ);
+        if (pending) { await pending; lastYield = performance.now(); }
+      } else {
         phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
-      let minS = Infinity, maxS = -Infinity;
+      let minS = Infinity, maxS = -Infinity, guard = false;
       for (let w = 0; w < index.length; w++) {
         const i = index[w];
         out[i] = out[i] + quanta[w];
+        if (out[i] > gAbove || out[i] < gBelow) guard = true;
         if (check) {
           const x = (theta0 - out[i] * INV_QUANTA) * N;
           let j = x | 0;
@@ -127,9 +179,11 @@ export class CpuSolver implements Solver {
         }
       }
       this.cur = (1 - this.cur) as 0 | 1;
-      if (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi)) {
+      // the same order of tests as wall_flux.wgsl finalize: the range guard first
+      if (guard || (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi))) {
         this.stopped = true;
-        return { steps: s + 1, stopped: true };
+        this.stopReason = guard ? 'range' : 'cutoff';
+        return { steps: s + 1, stopped: true, reason: this.stopReason };
       }
     }
     return { steps: n, stopped: false };
@@ -170,5 +224,6 @@ export class CpuSolver implements Solver {
   destroy(): void {
     this.threads?.stop();
     this.threads = null;
+    this.wasm?.stop();
   }
 }

@@ -68,8 +68,9 @@ export class GpuSolver implements Solver {
     device.queue.writeBuffer(phiTable, 0, problem.table.phi as Float32Array<ArrayBuffer>);
     const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
-    this.wallQuanta = buffer('wallQuanta', 4 * Math.max(1, walls.index.length), S.STORAGE | S.COPY_DST);
-    this.quantaStaging = new Int32Array(walls.index.length);
+    // the quanta per wall cell, then the two limits of the θ-range guard (wall_flux.wgsl)
+    this.wallQuanta = buffer('wallQuanta', 4 * (walls.index.length + 2), S.STORAGE | S.COPY_DST);
+    this.quantaStaging = new Int32Array(walls.index.length + 2);
     this.state = buffer('state', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.measureState = buffer('measureState', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.diffusion = new DiffusionStepKernel(device, nx, ny, { uniforms: this.uniforms, phiTable, xi: this.xi, state: this.state });
@@ -109,8 +110,11 @@ export class GpuSolver implements Solver {
   setStep(params: StepParams): void {
     this.params = params;
     this.writeUniforms(this.uniforms, params, true);
-    this.quantaStaging = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quantaStaging);
-    if (this.quantaStaging.length) this.device.queue.writeBuffer(this.wallQuanta, 0, this.quantaStaging);
+    const n = this.problem.grid.walls.index.length;
+    wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quantaStaging.subarray(0, n));
+    this.quantaStaging[n] = params.guardAboveQ ?? 0x7fffffff;
+    this.quantaStaging[n + 1] = params.guardBelowQ ?? -0x80000000;
+    this.device.queue.writeBuffer(this.wallQuanta, 0, this.quantaStaging);
     this.device.queue.writeBuffer(this.state, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
     this.stepsReported = 0;
   }
@@ -143,7 +147,7 @@ export class GpuSolver implements Solver {
     }
     const steps = st[1] - this.stepsReported;
     this.stepsReported = st[1];
-    return { steps, stopped: st[0] !== 0 };
+    return { steps, stopped: st[0] !== 0, reason: st[0] === 2 ? 'range' : st[0] !== 0 ? 'cutoff' : undefined };
   }
 
   async stats(): Promise<FieldStats> {

@@ -9,10 +9,11 @@ import type { Problem } from './problem';
 import type { Solver } from './types';
 
 export { buildProblem, type Problem, type StepParams } from './problem';
-export { runSimulation, measureField, type RunResult, type Snapshot, type Measurement } from './run';
+export { runSimulation, measureField, SimulationLimitError, type RunResult, type Snapshot, type Measurement, type ConservationCheck } from './run';
 export type { Solver, FieldStats } from './types';
 export { CpuSolver, GpuSolver };
 
+/** The solver for `backend` (selectBackend): a GpuSolver on its device, else a CpuSolver (two threads on large grids in Node). */
 export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {
   if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem);
   return CpuSolver.create(problem);

@@ -6,6 +6,7 @@ import type { SimulationConfig, ProtocolStep } from '../model/config';
 import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
 import { diskOutline, ellipseOutline, polygonOutline, selfIntersection, type Outline, type Vec2 } from '../model/geometry';
 import { buildGrid, type ParticleGrid } from '../model/grid';
+import { QUANTA } from './quanta';
 
 /**
  * Above this the grid is refused before anything is allocated: 8192² cells, ~1.3 GB of CPU arrays
@@ -36,6 +37,29 @@ export interface StepParams {
   stopBelowPhi: number;
   /** stop when max Φ̃(θs) ≥ this (discharge); +Infinity disables */
   stopAbovePhi: number;
+  /**
+   * θ-range guard, in quanta (quanta.ts), checked on every wall cell after each step: when q_w
+   * exceeds guardAboveQ (charge) the next step's flux could take that cell below θ = 0; below
+   * guardBelowQ (discharge), above θ = 1. The run stops first, so θ stays in [0, 1] and the int32
+   * state never saturates. Absent: no guard (int32 extremes).
+   */
+  guardAboveQ?: number;
+  guardBelowQ?: number;
+}
+
+const INT32_MAX = 2 ** 31 - 1, INT32_MIN = -(2 ** 31);
+
+/**
+ * Whole quanta a wall cell can gain or lose in one step of Δt ≤ guardDt_s at this step's current
+ * (the largest share of the rounded split in quanta.ts, plus one for the rounding).
+ */
+export function maxWallQuantaPerStep(problem: Problem, step: ProtocolStep, guardDt_s: number): number {
+  if (step.step === 'rest') return 0;
+  const { grid, config } = problem;
+  const q0 = rateConstant(step.current_mA_g as number, config.material.capacity_mAh_g) * (grid.area_um2 / grid.perimeter_um) * 1e-6;
+  let wMax = 0;
+  for (const w of grid.walls.fluxWeight) if (w > wMax) wMax = w;
+  return Math.ceil(((guardDt_s * q0) / (grid.spacing_um * 1e-6)) * wMax * QUANTA) + 1;
 }
 
 export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir = '.', warn: (msg: string) => void = () => {}): Promise<Outline> {
@@ -57,7 +81,30 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
   }
 }
 
+/**
+ * Refuses a start at or past the first current step's cut-off: the run would take one step and stop,
+ * which reads like a result but is an input error.
+ */
+export function checkStartAgainstCutoff(config: SimulationConfig): void {
+  const k = config.protocol.findIndex((s) => s.step !== 'rest');
+  if (k < 0) return;
+  const first = config.protocol[k], th = config.initialTheta, c = config.cutoff;
+  if (first.step === 'charge' && th <= c.surfaceTheta) {
+    throw new Error(`initialTheta = ${th} is at or below cutoff.surfaceTheta = ${c.surfaceTheta}: the first charge step (protocol[${k}]) would stop at once; start above the charge cut-off or lower cutoff.surfaceTheta`);
+  }
+  if (first.step === 'discharge' && th >= c.surfaceThetaMax) {
+    throw new Error(`initialTheta = ${th} is at or above cutoff.surfaceThetaMax = ${c.surfaceThetaMax}: the first discharge step (protocol[${k}]) would stop at once; start below the discharge cut-off or raise cutoff.surfaceThetaMax`);
+  }
+}
+
+/**
+ * Everything a solver needs from a resolved config: the particle outline on the Cartesian grid (cells,
+ * wall cells with their flux weights), the Kirchhoff table of D(θ), θ0 and the warnings raised on the
+ * way. `baseDir` resolves a particle mask file (Node only); `maxCells` caps the grid (default 2^26).
+ * Throws on a grid or camera too large or too coarse for the particle.
+ */
 export async function buildProblem(config: SimulationConfig, options: { baseDir?: string; maxCells?: number } = {}): Promise<Problem> {
+  checkStartAgainstCutoff(config);
   const warnings: string[] = [];
   const outline = await outlineFromConfig(config.particle, options.baseDir, (m) => warnings.push(m));
   const h = config.grid.spacing_um;
@@ -106,7 +153,11 @@ function reachable(theta0: number, cutoff: number): [number, number] {
   return [Math.max(0, Math.min(theta0, cutoff) - 0.05), 1];
 }
 
-export function stepParams(problem: Problem, step: ProtocolStep, dt_s: number): StepParams {
+/**
+ * The constants of the steps of `step` at Δt = dt_s. guardDt_s: the largest Δt this protocol step
+ * will use (the range guard must hold for every Δt the time loop picks; default dt_s).
+ */
+export function stepParams(problem: Problem, step: ProtocolStep, dt_s: number, guardDt_s = dt_s): StepParams {
   const { grid, table, config } = problem;
   const sign = stepSign(step.step);
   const k = step.step === 'rest' ? 0 : rateConstant(step.current_mA_g as number, config.material.capacity_mAh_g);
@@ -119,5 +170,19 @@ export function stepParams(problem: Problem, step: ProtocolStep, dt_s: number): 
     surfaceFactor: (sign * q0) / table.D_scale,
     stopBelowPhi: step.step === 'charge' ? phiOf(table, config.cutoff.surfaceTheta) : -Infinity,
     stopAbovePhi: step.step === 'discharge' ? phiOf(table, config.cutoff.surfaceThetaMax) : Infinity,
+    ...rangeGuard(problem, step, guardDt_s),
+  };
+}
+
+/** q_w limits of the θ-range guard (see StepParams), clamped to int32. */
+function rangeGuard(problem: Problem, step: ProtocolStep, guardDt_s: number): { guardAboveQ: number; guardBelowQ: number } {
+  const m = maxWallQuantaPerStep(problem, step, guardDt_s);
+  const clamp = (v: number) => Math.min(INT32_MAX, Math.max(INT32_MIN, v));
+  const theta0 = problem.theta0;
+  return {
+    // charge: θ_w − m·2⁻²⁸ ≥ 0 ⇔ q_w ≤ θ0·2²⁸ − m
+    guardAboveQ: step.step === 'charge' ? clamp(Math.floor(theta0 * QUANTA) - m) : INT32_MAX,
+    // discharge: θ_w + m·2⁻²⁸ ≤ 1 ⇔ q_w ≥ (θ0 − 1)·2²⁸ + m
+    guardBelowQ: step.step === 'discharge' ? clamp(Math.ceil((theta0 - 1) * QUANTA) + m) : INT32_MIN,
   };
 }

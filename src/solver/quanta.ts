@@ -23,7 +23,8 @@ export function wallQuanta(fluxWeight: Float32Array, perStep: number, out: Int32
   const rem = new Float64Array(n);
   for (let w = 0; w < n; w++) {
     const x = perStep * fluxWeight[w] * QUANTA;
-    const f = Math.floor(x);
+    // beyond int32 only for fluxes the θ-range guard refuses before any step (problem.ts): saturate, never wrap
+    const f = Math.min(2 ** 31 - 1, Math.max(-(2 ** 31), Math.floor(x)));
     out[w] = f;
     rem[w] = x - f;
     total += x;

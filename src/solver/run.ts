@@ -5,8 +5,11 @@
  */
 import { createCamera, forwardModel, type Camera, type CameraImage } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
-import { maxStableDt, reachableRange, stepParams, stepSign, type Problem } from './problem';
+import { maxStableDt, maxWallQuantaPerStep, reachableRange, stepParams, stepSign, type Problem } from './problem';
+import { INV_QUANTA } from './quanta';
+import { phiOf } from '../model/diffusivity';
 import type { FieldStats, Solver } from './types';
+import type { SimulationConfig } from '../model/config';
 
 export interface Measurement {
   time_s: number;
@@ -35,11 +38,39 @@ export interface StepRecord {
   current_mA_g: number;
   start_s: number;
   end_s: number;
-  endReason: 'duration' | 'cutoff';
+  endReason: 'duration' | 'cutoff' | 'surface-depleted' | 'surface-saturated';
+}
+
+/**
+ * The extracted capacity (from the state) against what the applied current passed: they agree to
+ * float32 round-off of the wall weights (~1e-7), so a difference above CONSERVATION_TOLERANCE of the
+ * charge passed means the run is wrong (docs/physics.md, "Limits the solver enforces").
+ */
+export interface ConservationCheck {
+  extracted_mAh_g: number;
+  applied_mAh_g: number;
+  /** |extracted − applied| / (charge passed in and out, Σ|applied| over the steps) */
+  relativeError: number;
+  ok: boolean;
+}
+
+export const CONSERVATION_TOLERANCE = 1e-5;
+
+/**
+ * A run that cannot go on: the current asks the surface for more Li than diffusion can bring to it
+ * (charge: the wall reaches θ = 0, 'surface-depleted'), or more than it can take (discharge: θ = 1,
+ * 'surface-saturated'). The user's input asks for the impossible; `result` holds the run up to the
+ * stop (θ still in [0, 1]).
+ */
+export class SimulationLimitError extends Error {
+  constructor(message: string, readonly stopReason: 'surface-depleted' | 'surface-saturated', readonly result: RunResult) {
+    super(message);
+    this.name = 'SimulationLimitError';
+  }
 }
 
 export interface RunResult {
-  stopReason: 'cutoff' | 'protocol-end';
+  stopReason: 'cutoff' | 'protocol-end' | 'surface-depleted' | 'surface-saturated';
   time_s: number;
   extractedCapacity_mAh_g: number;
   extractedTheta: number;
@@ -52,6 +83,9 @@ export interface RunResult {
   protocol: StepRecord[];
   dt_s: number[];
   warnings: string[];
+  conservation: ConservationCheck;
+  /** the one-line reason when stopReason is 'surface-depleted' / 'surface-saturated' */
+  stopMessage?: string;
 }
 
 export interface RunOptions {
@@ -76,6 +110,13 @@ function comVector(s: UnreactedStats): [number, number] | null {
   return s.unreactedCom_um ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])] : null;
 }
 
+/**
+ * Runs the config's protocol on `solver` (a CpuSolver or GpuSolver made for `problem`): the trace every
+ * 10 s of simulated time, the snapshots at `snapshots_min` (θ fields, measured through the optical
+ * forward model like the trace), the stop reason (protocol end or the surface cut-off).
+ * `onProgress(fraction, status)` reports along the way; `signal` aborts. The solver stays usable,
+ * and the caller owns it (destroy() it).
+ */
 export async function runSimulation(problem: Problem, solver: Solver, options: RunOptions = {}): Promise<RunResult> {
   const t0 = performance.now();
   const cfg = problem.config;
@@ -92,19 +133,29 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   const snapTimes = [...new Set(cfg.snapshots_min.map((m) => m * 60))].sort((a, b) => a - b);
   let nextSnap = 0;
   let nextTrace = 0;
-  let t = 0, steps = 0, applied = 0;
+  let t = 0, steps = 0, applied = 0, throughput = 0;
+  let overshootWarned = false, lastDt = 0;
+  type Limit = { reason: 'surface-depleted' | 'surface-saturated'; message: string };
+  let limit = null as Limit | null; // set by checkStart
   let stopReason: RunResult['stopReason'] = 'protocol-end';
 
   const camera = createCamera(problem.grid, cfg.optics);
   const measure = async (time: number, stats: FieldStats): Promise<Measurement> => {
     // on the GPU solver this runs on the GPU and reads back a few dozen bytes, not the field
     const o = await solver.optics(camera, cfg.optics.unreactedThreshold);
+    // θs is extrapolated from the wall cell (SPEC §1): the one step that crosses a cut-off can carry
+    // it past 0 or 1, which no concentration can be; report the bound and say so
+    const outside = stats.minSurfaceTheta < 0 ? stats.minSurfaceTheta : stats.maxSurfaceTheta > 1 ? stats.maxSurfaceTheta : null;
+    if (outside !== null && !overshootWarned) {
+      overshootWarned = true;
+      warnings.push(`the step that reached the cut-off at t = ${fmtTime(time)} took the surface to θs = ${outside.toFixed(3)}, reported as ${outside < 0 ? 0 : 1}: the cut-off time is resolved to one time step (${fmtTime(lastDt)}); a finer grid.spacing_um resolves it better`);
+    }
     return {
       time_s: time,
       capacity_mAh_g: (problem.theta0 - stats.meanTheta) * Q,
       meanTheta: stats.meanTheta,
-      minSurfaceTheta: stats.minSurfaceTheta,
-      maxSurfaceTheta: stats.maxSurfaceTheta,
+      minSurfaceTheta: Math.min(1, Math.max(0, stats.minSurfaceTheta)),
+      maxSurfaceTheta: Math.min(1, Math.max(0, stats.maxSurfaceTheta)),
       comOffset_um: o.comOffset_um,
       comOffsetRel: o.comOffsetRel,
       comOffsetVector_um: comVector(o),
@@ -119,12 +170,10 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     const traceDue = forceTrace || t >= nextTrace - tol;
     if (!snapDue && !traceDue && !finalSnap) return;
     const stats = await solver.stats();
-    if (stats.minTheta < range[0] || stats.maxTheta > range[1]) {
-      // θ left the range Δt was chosen for: widen it (SPEC §1) so the next steps stay stable
-      range = [Math.max(0, Math.min(range[0], stats.minTheta - 0.05)), 1];
-      dtMax = maxStableDt(problem, range);
-      warnings.push(`θ reached ${stats.minTheta.toFixed(3)} at t = ${t.toFixed(1)} s: time step re-chosen (${dtMax.toExponential(3)} s)`);
-    }
+    const w = widenRange(problem, range, dtMax, stats, t);
+    range = w.range;
+    dtMax = w.dtMax;
+    if (w.warning) warnings.push(w.warning);
     const meas = await measure(t, stats);
     if (traceDue) {
       trace.push(meas);
@@ -140,11 +189,58 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   solver.setStep(stepParams(problem, cfg.protocol[0], dtMax));
   await output(true);
 
-  for (const step of cfg.protocol) {
+  /**
+   * Before the first step of a charge / discharge: a current whose surface value θs is already
+   * beyond [0, 1], or one step of which could take a wall cell out of [0, 1], is more than diffusion
+   * can supply: a SimulationLimitError (with the largest current this state could take). A wall
+   * already at its cut-off just ends the step at once ('cutoff').
+   */
+  const checkStart = async (step: SimulationConfig['protocol'][number], k: number, guardDt_s: number): Promise<'ok' | 'cutoff'> => {
+    const stats = await solver.stats();
+    const charge = step.step === 'charge';
+    const dTheta = maxWallQuantaPerStep(problem, step, guardDt_s) * INV_QUANTA;
+    if (charge ? stats.minTheta <= cfg.cutoff.surfaceTheta : stats.maxTheta >= cfg.cutoff.surfaceThetaMax) return 'cutoff';
+    const beyond = charge ? stats.minSurfaceTheta <= 0 || stats.minTheta - dTheta < 0 : stats.maxSurfaceTheta >= 1 || stats.maxTheta + dTheta > 1;
+    if (!beyond) return 'ok';
+    // the largest current this state takes: θs and one step's change are both proportional to i
+    const i = step.current_mA_g as number;
+    const field = await solver.field();
+    const { index, surfaceOffset_m } = problem.grid.walls;
+    const sf = Math.abs(stepParams(problem, step, guardDt_s).surfaceFactor);
+    let ratio = charge ? stats.minTheta / dTheta : (1 - stats.maxTheta) / dTheta;
+    for (let w = 0; w < index.length; w++) {
+      const room = charge ? phiOf(problem.table, field[index[w]]) - phiOf(problem.table, 0) : phiOf(problem.table, 1) - phiOf(problem.table, field[index[w]]);
+      if (surfaceOffset_m[w] > 0) ratio = Math.min(ratio, room / (sf * surfaceOffset_m[w]));
+    }
+    const sTheta = charge ? stats.minSurfaceTheta : stats.maxSurfaceTheta;
+    const message = charge
+      ? `protocol[${k}].current_mA_g = ${i} is more than diffusion can bring to the particle surface: the charge step would take the surface to θ = ${fmtTheta(sTheta)} (below 0) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`
+      : `protocol[${k}].current_mA_g = ${i} is more than diffusion can carry away from the particle surface: the discharge step would take the surface to θ = ${fmtTheta(sTheta)} (above 1) at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`;
+    limit = { reason: charge ? 'surface-depleted' : 'surface-saturated', message };
+    return 'ok';
+  };
+
+  for (const [k, step] of cfg.protocol.entries()) {
     const start = t;
     const end = t + step.duration_min * 60;
     let reason: StepRecord['endReason'] = 'duration';
-    solver.setStep(stepParams(problem, step, dtMax));
+    // the range guard holds for every Δt ≤ this one (dtMax only shrinks)
+    const guardDt = dtMax;
+    solver.setStep(stepParams(problem, step, dtMax, guardDt));
+    if (step.step !== 'rest') {
+      // before the first step: could one step take a wall cell out of [0, 1], or does this current
+      // already put the surface beyond it? (later steps: the solver's guard, problem.ts)
+      const verdict = await checkStart(step, k, guardDt);
+      if (limit) {
+        protocolLog.push({ step: step.step, current_mA_g: step.current_mA_g ?? 0, start_s: start, end_s: t, endReason: limit.reason });
+        break;
+      }
+      if (verdict === 'cutoff') {
+        protocolLog.push({ step: step.step, current_mA_g: step.current_mA_g ?? 0, start_s: start, end_s: t, endReason: 'cutoff' });
+        stopReason = 'cutoff';
+        continue;
+      }
+    }
     while (t < end - EPS_T * Math.max(1, end)) {
       if (options.signal?.aborted) throw new Error('simulation stopped');
       const tNext = Math.min(end, nextTrace, nextSnap < snapTimes.length ? snapTimes[nextSnap] : Infinity);
@@ -152,25 +248,39 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       const n = Math.max(1, Math.ceil(span / dtMax - 1e-9));
       const dt = span / n;
       dts.add(Number(dt.toPrecision(6)));
-      solver.setStep(stepParams(problem, step, dt));
+      lastDt = dt;
+      solver.setStep(stepParams(problem, step, dt, guardDt));
       const res = await solver.advance(n);
       steps += res.steps;
       const sEff = problem.grid.sBarEffective;
       if (res.stopped) {
         t += res.steps * dt;
-        applied += (stepSign(step.step) * (step.current_mA_g ?? 0) * sEff * res.steps * dt) / 3600;
+        const passed = ((step.current_mA_g ?? 0) * sEff * res.steps * dt) / 3600;
+        applied += stepSign(step.step) * passed;
+        throughput += passed;
         reason = 'cutoff';
         await output(true);
+        if (res.reason === 'range') {
+          // the wall is within one step of empty (full) before θs reached the cut-off: that is the
+          // cut-off's meaning, so the step ends as there
+          const st = await solver.stats();
+          const charge = step.step === 'charge';
+          warnings.push(`the ${step.step} step (protocol[${k}]) stopped at t = ${fmtTime(t)}: the wall cells came within one time step of θ = ${charge ? 0 : 1} (θ ${charge ? 'min' : 'max'} = ${(charge ? st.minTheta : st.maxTheta).toFixed(4)}) before the surface reached ${charge ? `cutoff.surfaceTheta = ${cfg.cutoff.surfaceTheta}` : `cutoff.surfaceThetaMax = ${cfg.cutoff.surfaceThetaMax}`}`);
+        }
         break;
       }
-      applied += (stepSign(step.step) * (step.current_mA_g ?? 0) * sEff * span) / 3600;
+      const passed = ((step.current_mA_g ?? 0) * sEff * span) / 3600;
+      applied += stepSign(step.step) * passed;
+      throughput += passed;
       t = tNext;
       await output(false);
       options.onProgress?.(Math.min(1, t / total_s), `t = ${(t / 60).toFixed(1)} min`);
     }
     protocolLog.push({ step: step.step, current_mA_g: step.current_mA_g ?? 0, start_s: start, end_s: t, endReason: reason });
     stopReason = reason === 'cutoff' ? 'cutoff' : 'protocol-end';
+    if (limit) break;
   }
+  if (limit) stopReason = limit.reason;
   // the final state, as a trace row and a snapshot, unless they were just recorded
   const tol = 1e-6 * Math.max(1, t);
   const needTrace = !trace.length || Math.abs(trace[trace.length - 1].time_s - t) > tol;
@@ -178,10 +288,21 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   if (needTrace || needSnap) await output(needTrace, needSnap);
   // the end state is flagged even when it falls on a requested snapshot time
   for (const s of snapshots) if (Math.abs(s.time_s - t) <= tol) s.final = true;
-  for (const s of snapTimes.slice(nextSnap)) warnings.push(`snapshot at ${s / 60} min not taken: the run ended at ${(t / 60).toFixed(2)} min`);
+  // one line for all the missed snapshots (a run that stops early can miss dozens)
+  const missed = snapTimes.slice(nextSnap).map((s) => s / 60);
+  if (missed.length) warnings.push(`${missed.length === 1 ? 'snapshot' : 'snapshots'} at ${missed.join(', ')} min not taken: the run ended at ${(t / 60).toFixed(2)} min`);
 
   const finalMean = trace[trace.length - 1].meanTheta;
-  return {
+  const extracted = (problem.theta0 - finalMean) * Q;
+  const relativeError = Math.abs(extracted - applied) / Math.max(throughput, 1e-12 * Q);
+  const conservation: ConservationCheck = {
+    extracted_mAh_g: extracted,
+    applied_mAh_g: applied,
+    relativeError,
+    // a run with (almost) no charge passed: compare absolutely, at the state's resolution
+    ok: relativeError <= CONSERVATION_TOLERANCE || Math.abs(extracted - applied) <= 1e-9 * Q,
+  };
+  const result: RunResult = {
     stopReason,
     time_s: t,
     extractedCapacity_mAh_g: (problem.theta0 - finalMean) * Q,
@@ -194,5 +315,37 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     protocol: protocolLog,
     dt_s: [...dts].sort((a, b) => a - b),
     warnings,
+    conservation,
+    ...(limit ? { stopMessage: limit.message } : {}),
   };
+  if (!conservation.ok) {
+    throw new Error(`conservation check failed: the state holds ${extracted.toPrecision(7)} mAh/g extracted, the applied current passed ${applied.toPrecision(7)} mAh/g (relative error ${relativeError.toExponential(2)} > ${CONSERVATION_TOLERANCE}); this result is wrong, please report it with the config`);
+  }
+  if (limit) throw new SimulationLimitError(limit.message, limit.reason, result);
+  return result;
+}
+
+/**
+ * θ left the range Δt was chosen for: widen it (SPEC §1) so that the next steps stay stable. A
+ * warning only when Δt changes (D_max over the wider range may be the same), from what to what.
+ */
+export function widenRange(problem: Problem, range: [number, number], dtMax: number, stats: FieldStats, t_s: number): { range: [number, number]; dtMax: number; warning?: string } {
+  if (stats.minTheta >= range[0] && stats.maxTheta <= range[1]) return { range, dtMax };
+  const wider: [number, number] = [Math.max(0, Math.min(range[0], stats.minTheta - 0.05)), 1];
+  const dt = maxStableDt(problem, wider);
+  if (dt === dtMax) return { range: wider, dtMax };
+  return { range: wider, dtMax: dt, warning: `θ reached ${stats.minTheta.toFixed(3)} at t = ${t_s.toFixed(1)} s: time step re-chosen from ${dtMax.toExponential(3)} s to ${dt.toExponential(3)} s` };
+}
+
+/** θ for messages: "-0.35", "-1.2e+7" */
+function fmtTheta(theta: number): string {
+  return Math.abs(theta) < 100 ? theta.toFixed(2) : theta.toExponential(1);
+}
+
+/** "0.3 s", "2.5e-7 s", "12.0 min": a time for messages */
+function fmtTime(t_s: number): string {
+  if (t_s === 0) return '0 s';
+  if (t_s < 0.01) return `${t_s.toExponential(1)} s`;
+  if (t_s < 600) return `${Number(t_s.toPrecision(3))} s`;
+  return `${(t_s / 60).toFixed(1)} min`;
 }

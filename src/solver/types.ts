@@ -21,6 +21,11 @@ export interface AdvanceResult {
   steps: number;
   /** true if a cut-off stopped the run during this call; the step that crossed it is included */
   stopped: boolean;
+  /**
+   * why it stopped: 'cutoff' (θs crossed the cut-off; that step included) or 'range' (the θ-range
+   * guard: one more step could take a wall cell out of [0, 1]; the steps taken keep θ in range)
+   */
+  reason?: 'cutoff' | 'range';
 }
 
 export interface Solver {

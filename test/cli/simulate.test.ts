@@ -35,12 +35,15 @@ describe('simulate writes SPEC §5 files', () => {
     const r = await run(['simulate', '--config', writeConfig('ok.json', small), '--set', 'output.traceInterval_s=15', '--backend', 'cpu', '--out', out]);
     expect(r.code).toBe(0);
     const files = readdirSync(out).sort();
-    expect(files).toEqual(['.ionflux-output', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv']);
+    expect(files).toEqual(['.ionflux-output', 'index.html', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'theta_0180s.npy', 'theta_0180s.png', 'trace.csv', 'trace.png']);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.stopReason).toBe('protocol-end');
     expect(summary.time_s).toBe(180);
     expect(summary.extractedCapacity_mAh_g).toBeCloseTo(200 * 2 / 60, 4);
     expect(summary.backend).toMatch(/^cpu/);
+    expect(summary.conservation.ok).toBe(true);
+    expect(summary.conservation.relativeError).toBeLessThan(1e-5);
+    expect(summary.conservation.extracted_mAh_g).toBeCloseTo(summary.conservation.applied_mAh_g, 6);
     expect(summary.grid).toMatchObject({ nx: 27, ny: 27, spacing_um: 0.04 });
     expect(summary.config.output.traceInterval_s).toBe(15);
     expect(summary.config.material.diffusivity.preset).toBe('knee'); // defaults are written back
@@ -58,6 +61,26 @@ describe('simulate writes SPEC §5 files', () => {
     const png = PNG.sync.read(readFileSync(path.join(out, 'theta_0120s.png')));
     expect(png.width).toBeGreaterThan(200);
     expect(readdirSync(tmp).filter((f) => f.includes('.partial-'))).toEqual([]);
+    // index.html shows every PNG and links only files that exist
+    const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+    for (const f of files.filter((f) => f.endsWith('.png'))) expect(html).toContain(`<img src="${f}"`);
+    for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(existsSync(path.join(out, decodeURIComponent(m[1])))).toBe(true);
+    expect(html).toContain('<h1>ionflux simulate: ok</h1>'); // run name = config file stem
+  });
+
+  test.each([
+    ['0.9,0.5', /^ionflux: .*--theta-range = '0\.9,0\.5' is not allowed: use LO,HI with 0 ≤ LO < HI ≤ 1/],
+    ['0.5', /--theta-range = '0\.5' is not allowed/],
+    ['-0.1,1', /--theta-range = '-0\.1,1' is not allowed/],
+    ['0.2,1.5', /--theta-range = '0\.2,1\.5' is not allowed/],
+    ['a,1', /--theta-range = 'a,1' is not allowed/],
+  ])('--theta-range %s is refused in one line', async (value, message) => {
+    const out = path.join(tmp, 'range-bad');
+    const r = await run(['simulate', '--preset', 'fig4a', '--theta-range', value, '--backend', 'cpu', '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
   });
 
   test('--preset with --set, on the GPU backend (software adapter in CI)', async () => {
@@ -93,6 +116,11 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     ['snapshots in the same second', { ...small, snapshots_min: [0, 0.005] }, /both fall on 0 s/],
     ['diffusivity in the wrong unit', { ...small, material: { diffusivity: { preset: 'constant', D_m2_s: 1e-3 } } }, /material\.diffusivity\.D_m2_s = 0\.001 is not allowed: expected number to be <=0\.00001/],
     ['camera pixel far too small', small, /optics\.pixel_um = 0\.0001 gives a .* camera image/, ['--set', 'optics.pixel_um=0.0001']],
+    // issue 6 item 4: a current the particle cannot carry (GPU by auto, and the CPU reference)
+    ['charge at 1e12 mA/g', { ...small, protocol: [{ step: 'charge', current_mA_g: 1e12, duration_min: 1 }] }, /^ionflux: protocol\[0\]\.current_mA_g = 1000000000000 is more than diffusion can bring to the particle surface: the charge step would take the surface to θ = .* \(below 0\) at t = 0 s; at most about [\d.e+]+ mA\/g on this grid/],
+    ['charge at 1e12 mA/g on the CPU', { ...small, protocol: [{ step: 'charge', current_mA_g: 1e12, duration_min: 1 }] }, /^ionflux: protocol\[0\]\.current_mA_g = 1000000000000 is more than diffusion can bring/, ['--backend', 'cpu']],
+    ['discharge at 1e12 mA/g', { ...small, initialTheta: 0.5, protocol: [{ step: 'discharge', current_mA_g: 1e12, duration_min: 1 }] }, /^ionflux: protocol\[0\]\.current_mA_g = 1000000000000 is more than diffusion can carry away from the particle surface/, ['--backend', 'cpu']],
+    ['start below the charge cut-off', { ...small, initialTheta: 0.1 }, /^ionflux: initialTheta = 0\.1 is at or below cutoff\.surfaceTheta = 0\.2: the first charge step \(protocol\[0\]\) would stop at once/],
   ];
   const empty = new PNG({ width: 8, height: 8 });
   empty.data.fill(0);

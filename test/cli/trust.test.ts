@@ -33,7 +33,7 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     const out = path.join(tmp, 'rerun');
     expect((await runCli(['simulate', ...quick, '--out', out])).code).toBe(0);
     const first = manifestFiles(out)!.sort();
-    expect(first).toEqual(['summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'trace.csv']);
+    expect(first).toEqual(['index.html', 'summary.json', 'theta_0060s.npy', 'theta_0060s.png', 'theta_0120s.npy', 'theta_0120s.png', 'trace.csv', 'trace.png']);
     writeFileSync(path.join(out, 'notes.txt'), 'precious');
     const config = path.join(out, 'my.json');
     writeFileSync(config, JSON.stringify({ particle: { diameter_um: 1 }, grid: { spacing_um: 0.1 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1.5 }] }));
@@ -44,7 +44,7 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('precious');
     expect(existsSync(config)).toBe(true);
     // the old snapshot at 60 s went (ionflux wrote it), the new run's end state at 90 s came
-    expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'my.json', 'notes.txt', 'summary.json', 'theta_0090s.npy', 'theta_0090s.png', 'trace.csv']);
+    expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'index.html', 'my.json', 'notes.txt', 'summary.json', 'theta_0090s.npy', 'theta_0090s.png', 'trace.csv', 'trace.png']);
     expect(siblings(out)).toEqual([]);
   });
 
@@ -100,10 +100,11 @@ describe('killed, interrupted and concurrent runs', () => {
     const summary = readFileSync(path.join(out, 'summary.json'), 'utf8');
     for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       const p = cli.start(['simulate', ...slow, '--out', out]);
-      await waitFor(() => /simulate: \d+%/.test(p.stderr()) || siblings(out).some((f) => f.includes('.partial-')), 60_000, 'the run to start');
+      // the progress line comes from inside the run, after the signal handlers are in place
+      await waitFor(() => /simulate: \d+%/.test(p.stderr()), 60_000, 'the run to start');
       p.child.kill(signal);
       const e = await p.exited;
-      expect(e.code).toBe(code);
+      expect({ ...e, stderr: p.stderr() }).toMatchObject({ code, signal: null });
       expect(p.stderr()).toMatch(new RegExp(`ionflux: stopped by ${signal}: nothing was written to '.*sig' \\(what was there before is unchanged\\)`));
       expect(readFileSync(path.join(out, 'summary.json'), 'utf8')).toBe(summary);
       expect(siblings(out)).toEqual([]);

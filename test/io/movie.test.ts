@@ -117,11 +117,11 @@ describe('movie reader', () => {
     mkdirSync(mixed);
     greyPng(path.join(mixed, 'a1.png'), 4, 3, () => 1);
     greyPng(path.join(mixed, 'a2.png'), 5, 3, () => 1);
-    expect(await userError(openMovie(mixed))).toMatch(/frame 2 \(a2\.png\) is 5×3 pixels but frame 1 \(a1\.png\) is 4×3/);
+    expect(await userError(openMovie(mixed))).toMatch(/frame 1 \(a2\.png\) is 5×3 pixels but frame 0 \(a1\.png\) is 4×3/);
     // … and in a multi-page TIFF
     const sizes = path.join(dir, 'sizes.tif');
     writeFileSync(sizes, tiffOfPages([[4, 3], [4, 3], [6, 2]]));
-    expect(await userError(openMovie(sizes))).toMatch(/page 3 is 6×2 pixels but page 1 is 4×3/);
+    expect(await userError(openMovie(sizes))).toMatch(/frame 2 is 6×2 pixels but frame 0 is 4×3/);
     const ok = await openMovie(path.join(dir, 'sizes.tif').replace('sizes', 'sizes')).catch(() => null);
     expect(ok).toBeNull();
   });

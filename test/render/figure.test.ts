@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { colorOf, NAN_RGB } from '../../src/render/colormap';
 import { formatTicks, niceTicks, renderField, renderMontage, type FieldFigureOptions, type Rect } from '../../src/render/figure';
 import type { RgbaImage } from '../../src/render/png';
+import { textWidth } from '../../src/render/font';
 
 const px = (img: RgbaImage, x: number, y: number) => {
   const p = (y * img.width + x) * 4;
@@ -194,5 +195,34 @@ describe('renderMontage', () => {
   it('rejects an empty list and panels of the wrong size', () => {
     expect(() => renderMontage([], 2, 2, base)).toThrow(/panels/);
     expect(() => renderMontage([{ field: new Float32Array(4), title: 'a' }, { field: new Float32Array(3), title: 'b' }], 2, 2, base)).toThrow(/panel 1/);
+  });
+});
+
+describe('long titles and legends', () => {
+  it('widens the figure for a title wider than the field, keeping it inside the margins', () => {
+    const title = 'fig4c: θ at 20.0 min, 33.3 mAh/g, charge 100 mA/g (end)';
+    const img = renderField(new Float32Array(4).fill(0.5), 2, 2, { ...base, scale: 20, title });
+    expect(img.width).toBeGreaterThanOrEqual(textWidth(title, 2) + 32);
+    const top = { x: 0, y: 0, width: 16, height: 40 };
+    expect(countDark(img, top)).toBe(0); // nothing in the left margin
+    expect(countDark(img, { x: 16, y: 16, width: img.width - 32, height: 18 })).toBeGreaterThan(50);
+  });
+
+  it('draws legend entries under the field: the swatch by its callback, then the label', () => {
+    const calls: Rect[] = [];
+    const img = renderField(new Float32Array(100).fill(0.5), 10, 10, {
+      ...base, scale: 20, pixel_um: 0.1,
+      legend: [{ label: 'blocked rim, η = 0.3', draw: (_img, box) => calls.push(box) }, { label: 'particle COM', draw: (_img, box) => calls.push(box) }],
+    });
+    expect(calls).toEqual(img.layout.legend);
+    const field = img.layout.panels[0];
+    for (const b of calls) expect(b.y).toBeGreaterThan(img.layout.scaleBar!.y + img.layout.scaleBar!.height);
+    expect(calls[0].x).toBe(field.x);
+    // the second entry does not fit beside the first in a 300-px figure: it starts the next row
+    expect(img.width).toBeLessThan(field.x + 2 * 28 + textWidth('blocked rim, η = 0.3particle COM', 2) + 30);
+    expect(calls[1].x).toBe(field.x);
+    expect(calls[1].y).toBeGreaterThanOrEqual(calls[0].y + calls[0].height);
+    expect(countDark(img, { x: calls[0].x + calls[0].width, y: calls[0].y, width: 100, height: calls[0].height })).toBeGreaterThan(20);
+    expect(calls[0].y + calls[0].height).toBeLessThanOrEqual(img.height);
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * End-to-end cases: what a user waits for, through the real CLI as a child process.
+ *
+ * (a) `simulate-e2e`: `ionflux simulate --preset fig4c --backend cpu` from process start to the last
+ *     file (the paper's Fig. 4c, 122² cells, 20 min at 100 mA/g), next to the bare start-up
+ *     (`ionflux --version`), so that set-up and stepping can be told apart.
+ * (b) `analyze-e2e`: frames/s of `ionflux analyze --backend cpu` on a generated 16-bit movie
+ *     (2048² × 100, or 512² × 20 with --quick), against what a scientist would write instead: a
+ *     tifffile + scikit-image + SciPy script doing the same work (Otsu particles of the reference,
+ *     phase-correlation drift per frame, bilinear shift, ΔI/I0, per-particle mean, unreacted area and
+ *     COM), timed in the same run when python3 has those packages (Debian: python3-skimage,
+ *     python3-tifffile), else a row saying it was skipped.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchCase, BenchContext, BenchRow } from '../harness';
+import { findNumpyPython } from '../harness';
+import { measureChildPeakRss, writeLargeMovie } from './imaging';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function simulateRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ionflux-bench-e2e-'));
+  const samples = ctx.quick ? 1 : 3;
+  try {
+    const startup: number[] = [], fig4c: number[] = [];
+    let failure = '';
+    for (let k = 0; k < samples; k++) {
+      // interleaved, so that a loaded machine slows both alike
+      const v = measureChildPeakRss(['--version']);
+      startup.push(v.wall_s);
+      const r = measureChildPeakRss(['simulate', '--preset', 'fig4c', '--backend', 'cpu', '--quiet', '--out', path.join(dir, `fig4c-${k}`)]);
+      if (r.status !== 0) failure = r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
+      fig4c.push(r.wall_s);
+    }
+    const spread = (xs: number[]) => `${((100 * (Math.max(...xs) - Math.min(...xs))) / median(xs)).toFixed(0)}%`;
+    return [
+      { id: 'e2e.startup', case: 'simulate-e2e', backend: 'cli', size: 'ionflux --version', value: median(startup), unit: 's', better: 'lower', spread: spread(startup), note: 'node start + bundle import + argument parsing' },
+      {
+        id: 'e2e.fig4c', case: 'simulate-e2e', backend: 'cpu-ref', size: 'fig4c 122², 20 min', value: median(fig4c), unit: 's', better: 'lower', spread: spread(fig4c),
+        note: failure ? `FAILED: ${failure}` : 'child process, start to last file (12 000 steps, 121 trace rows, 4 snapshots + PNGs); target < 1 s',
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The peer: a tifffile + scikit-image + SciPy script of the same analysis, frames/s on stdout (JSON). */
+const SKIMAGE_SCRIPT = `
+import json, sys, time
+import numpy as np, tifffile
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+from skimage.measure import label
+from skimage.registration import phase_cross_correlation
+path = sys.argv[1]
+t0 = time.perf_counter()
+with tifffile.TiffFile(path) as tf:
+    pages = tf.pages
+    ref = pages[0].asarray().astype(np.float32)
+    lab = label(ref > threshold_otsu(ref))
+    idx = np.arange(1, lab.max() + 1)
+    for i in range(len(pages)):
+        f = pages[i].asarray().astype(np.float32)
+        shift, _, _ = phase_cross_correlation(ref, f, upsample_factor=20)
+        fc = ndi.shift(f, -shift, order=1, mode='nearest')
+        d = (fc - ref) / ref
+        mean = ndi.mean(d, lab, idx)
+        unreacted = d < 0.05
+        area = ndi.sum(unreacted, lab, idx)
+        com = ndi.center_of_mass(unreacted, lab, idx)
+    n = len(pages)
+dt = time.perf_counter() - t0
+print(json.dumps({"frames": n, "seconds": dt, "fps": n / dt, "particles": int(lab.max())}))
+`;
+
+function skimagePeer(movie: string): { fps: number; seconds: number } | string {
+  const exe = findNumpyPython();
+  if (!exe) return 'skipped: no python3 with NumPy';
+  const probe = spawnSync(exe, ['-c', 'import skimage, scipy, tifffile'], { encoding: 'utf8' });
+  if (probe.status !== 0) return 'skipped: python3 lacks scikit-image, SciPy or tifffile (Debian: apt-get install python3-skimage python3-tifffile)';
+  const r = spawnSync(exe, ['-c', SKIMAGE_SCRIPT, movie], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return `FAILED: ${r.stderr.trim().split('\n').pop()}`;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  return { fps: out.fps, seconds: out.seconds };
+}
+
+async function analyzeRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const [side, frames] = ctx.quick ? [512, 20] : [2048, 100];
+  const size = `${side}²×${frames} u16`;
+  const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-analyze-'));
+  try {
+    const movie = path.join(dir, 'movie.tif');
+    ctx.log(`analyze-e2e: writing ${size}`);
+    await writeLargeMovie(movie, side, side, frames);
+    const rows: BenchRow[] = [];
+    const peer = skimagePeer(movie);
+    const peerRow: BenchRow = typeof peer === 'string'
+      ? { id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: NaN, unit: 'frames/s', better: 'higher', note: peer }
+      : { id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: peer.fps, unit: 'frames/s', better: 'higher', note: 'tifffile + scikit-image phase_cross_correlation (upsample 20) + scipy.ndimage shift/mean/sum/COM per frame' };
+    const out = path.join(dir, 'out');
+    ctx.log('analyze-e2e: ionflux analyze --backend cpu (child process)');
+    const r = measureChildPeakRss(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out]);
+    const ok = r.status === 0;
+    rows.push({
+      id: 'e2e.analyze.cpu', case: 'analyze-e2e', backend: 'cpu', size, value: ok ? frames / r.wall_s : NaN, unit: 'frames/s', better: 'higher',
+      ratioTo: ['e2e.analyze.skimage'],
+      note: ok ? `whole process, all outputs (diff.tif, traces, kymographs, figures); peak RSS ${r.maxRss_kB ? (r.maxRss_kB / 1024).toFixed(0) : '?'} MiB` : `FAILED: ${r.stderr.trim().split('\n').pop()}`,
+    });
+    rows.push(peerRow);
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const endToEndCases: BenchCase[] = [
+  { name: 'simulate-e2e', run: simulateRows },
+  { name: 'analyze-e2e', run: analyzeRows },
+];

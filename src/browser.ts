@@ -1,0 +1,69 @@
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The part of the library that runs anywhere, a browser included: config, the simulation on the GPU
+ * (navigator.gpu in a browser, Dawn in Node) or the CPU reference, the optical forward model and the
+ * pure imaging functions on arrays. Nothing here reads or writes files. `import … from 'ionflux'`
+ * resolves here in a browser bundle (the package's "browser" export condition), and
+ * `'ionflux/browser'` names it explicitly; in Node, 'ionflux' (src/index.ts) adds the file readers,
+ * writers and the whole-movie analysis on top. Re-exports only: the code lives in its own modules.
+ */
+
+// ---- config (SPEC §3)
+export {
+  resolveConfig, presetConfig, applySet, PRESETS, ConfigError, configSchema,
+  type SimulationConfig, type ProtocolStep,
+} from './model/config';
+export type { SurfaceSegment, FluxNormalization } from './model/surface';
+export { diffusivityFunction, kirchhoffTable, KNEE_DEFAULTS, type DiffusivitySpec, type KirchhoffTable } from './model/diffusivity';
+export { diskOutline, ellipseOutline, polygonOutline, type Outline, type Vec2 } from './model/geometry';
+export type { ParticleGrid, WallCells } from './model/grid';
+
+// ---- the simulation
+export {
+  buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuSolver, SimulationLimitError,
+  type ConservationCheck,
+  type Problem, type StepParams, type RunResult, type Snapshot, type Measurement, type Solver, type FieldStats,
+} from './solver';
+export type { RunOptions, StepRecord } from './solver/run';
+export type { AdvanceResult } from './solver/types';
+
+// ---- backend choice and the WebGPU device
+export { selectBackend, parseBackend, BACKENDS, type Backend, type BackendRequest } from './gpu/backend';
+export { acquireGpu, describeAdapter, GpuUnavailableError, type GpuContext, type AdapterReport } from './gpu/device';
+
+// ---- the optical forward model θ → camera frame (SPEC §2)
+export { createCamera, forwardModel, type Camera, type CameraImage, type OpticsParams } from './optics/forward';
+
+// ---- imaging: one pure function per operation, on arrays (row-major, width·height)
+export {
+  diffMapCpu, prepareReference, labelReduceCpu, labelMetrics, boxMeanNanAware, LABEL_STATS_STRIDE, LabelStat,
+  type FrameData, type DiffMapOptions, type PreparedReference, type LabelMetrics,
+} from './imaging/diffmap';
+export {
+  segmentParticles, segmentFromMask, otsuThreshold, labelComponents, fillHoles, particleTable, gaussianBlur,
+  type Segmentation, type SegmentOptions, type OtsuOptions, type Particle, type Connectivity,
+} from './imaging/segment';
+export { unreactedStats, statsFromSums, type UnreactedStats } from './imaging/unreacted';
+export { estimateDrift, shiftFrame, DriftEstimator, type DriftOptions, type DriftEstimate } from './imaging/drift';
+export { lineThroughParticle, sampleLine, linePositions_um, offsetDirectionDeg, resampleRows, type LineCut } from './imaging/kymograph';
+export {
+  classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW,
+  type Classification, type ClassifyOptions,
+} from './imaging/classify';
+export {
+  createCpuProcessor, createGpuProcessor,
+  type FrameProcessor, type FrameProcessorOptions, type ProcessedFrame, type CpuProcessorOptions,
+} from './imaging/processor';
+
+// ---- figures as RGBA pixels (PNG encoding is Node-only: encodePng in 'ionflux')
+export { renderField, renderMontage, type FieldFigureOptions, type FigureImage } from './render/figure';
+export { renderThetaSnapshot, defaultThetaRange, type ThetaFigure, type ThetaFigureOptions } from './render/thetaFigure';
+export { renderPlotGrid, type PlotPanel, type PlotGridOptions, type PlotImage, type Series } from './render/plot';
+export type { ColormapName } from './render/colormap';
+export type { RgbaImage } from './render/png';
+
+// ---- the package version (for a notebook's record of what produced a result)
+export { VERSION } from './version';
+
+// ---- formats that need no file system
+export { encodeNpy, decodeNpy } from './io/npy';

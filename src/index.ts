@@ -1,0 +1,32 @@
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The public API of `import … from 'ionflux'` in Node: everything of src/browser.ts (config, the
+ * simulation, backends, the forward model, the pure imaging functions) plus what needs the file
+ * system — movie and image readers, the whole-movie analysis that writes its folder, the capacity
+ * file, the output writers (npy, TIFF, PNG, the CLI's simulation folder). Re-exports only.
+ */
+export * from './browser';
+
+// ---- files in: movies (multi-page TIFF, BigTIFF, PNG/TIFF folders), single images, capacity CSV
+export { openMovie, readImage, parseImageJDescription, type MovieSource, type SampleType } from './io/movie';
+export { readCapacityFile, parseCapacityCsv, capacityAtFrames, interpolateAt, type CapacityRecord } from './io/capacity';
+export { outlineFromMaskFile } from './model/maskOutline';
+
+// ---- the paper's single-particle analysis of a movie (what `ionflux analyze` runs)
+export {
+  analyzeMovie,
+  type AnalyzeOptions, type AnalyzeResult, type AnalyzeSummary, type ParticleResult, type ProcessorFactory,
+} from './imaging/analyze';
+
+// ---- files out
+export { writeOutputDir, OutputDirError, OUTPUT_MARKER, type OutputOptions, type OutputReport } from './io/output';
+export { writeSimulationOutputs, traceCsv, summaryJson } from './io/simulationOutput';
+export {
+  createTiffStackWriter, writeTiffStack,
+  type TiffStackWriter, type TiffStackWriterOptions, type TiffPage, type TiffSampleType, type ImageJMetadata,
+} from './io/tiffWrite';
+export { encodePng, decodePngGrey } from './render/png';
+
+// ---- the two kinds of error the file side raises (one line each; the CLI prints them as `ionflux: …`);
+// the config raises ConfigError, the device GpuUnavailableError (both in every build)
+export { UserError, EnvironmentError } from './errors';

@@ -1,0 +1,470 @@
+/**
+ * The CPU step in WebAssembly (SIMD where the engine has it): the fused pass of cpuKernels.ts
+ * (fusedRows: two rolling Φ̃ rows, each face flux once), bit-identical to phiRuns + stencilRuns.
+ * Bit-identity: the same IEEE float64 operations in the same order (convert, mul, sub, mul; the
+ * table lookup a + (x − j)·(b − a) with b − a tabulated as that very float64 difference; add; one
+ * rounding to float32 by f32.demote_f64, which rounds to nearest even as a Float32Array store does),
+ * and the same integers: i32.trunc_sat_f64_s equals ToInt32 (`| 0`) for |v| < 2³¹ and NaN → 0, and
+ * int32 additions wrap as the Int32Array store of the JS sum does. |v| < 2³¹ is checked, not assumed:
+ * the kernel returns max |Φ̃| of the pass, every flux is |rQ·(Φ̃_j − Φ̃_i)| ≤ rQ·2·max |Φ̃|, and a step
+ * where that bound reaches 2³¹ is recomputed by the JS kernel (in practice |Φ̃| ≲ 1, rQ ≤ 2²⁶).
+ * j = trunc(x) of x = (θ0 − ξ)·N, |ξ| < 8: |x| < 9N ≪ 2³¹, where trunc_sat and `| 0` agree too.
+ *
+ * SIMD (4 cells per iteration, float64 math in two f64x2 halves): the Φ̃ loop converts, clamps and
+ * interpolates 4 cells at once, the lookup being 4 scalar 16-byte loads of (a, b − a) pairs; the
+ * stencil loop computes 4 horizontal and 4 vertical fluxes (loads, promote, sub, mul,
+ * trunc_sat_zero) and the left neighbour's flux by one shuffle from the previous vector. Row ends
+ * run a scalar copy of the same arithmetic (no store beyond a span).
+ *
+ * Memory: the solver's two state buffers live in the module's memory (shared when threads are
+ * possible), so a step copies nothing. Layout (byte offsets, 16-aligned): q0, q1, row table,
+ * lookup pairs, then per thread two Φ̃ rows (nx + 8 float32), the V row and a spare output row.
+ */
+import { assembleModule, FuncBuilder } from './wasmAsm';
+import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
+import { workerExecArgv } from './workerFlags';
+
+/** Which loop body the module gets: 4-wide SIMD with scalar row ends, or scalar only. */
+export type WasmFlavour = 'simd' | 'scalar';
+
+const OUTSIDE_Q = 0x7fffffff;
+const NAN_F32 = 0x7fc00000;
+/** byte shuffles: low 64 bits of both operands; high 64 bits of both; high half moved low */
+const LOWLOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const HIGHHIGH = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** [a3, b0, b1, b2]: the previous vector's last lane, then this one's first three */
+const SHIFT1 = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
+
+/**
+ * phi(qRow, c0, c1, dst, tab, θ0, 1/QUANTA, N) → max |Φ̃|: Φ̃ of the cells c0 ≤ c < c1 of one grid row
+ * (q at byte qRow), into the float32 row at dst (NaN where q = OUTSIDE_Q). tab: N (a, b − a) float64 pairs.
+ */
+function phiFunction(simd: boolean): FuncBuilder {
+  const f = new FuncBuilder('phi', [['qrow', 'i32'], ['c0', 'i32'], ['c1', 'i32'], ['dst', 'i32'], ['tab', 'i32'], ['theta0', 'f64'], ['invQ', 'f64'], ['N', 'i32']], ['f32']);
+  f.locals({ c: 'i32', v: 'i32', j: 'i32', at: 'i32', x: 'f64', Nf: 'f64', p: 'f32', m: 'f32' });
+  f.get('N').op('f64.convert_i32_s').set('Nf');
+  f.get('c0').set('c');
+  if (simd) {
+    f.locals({ thv: 'v128', iqv: 'v128', nv: 'v128', nm1: 'v128', zero: 'v128', outv: 'v128', nanv: 'v128', tabv: 'v128', acc: 'v128', qv: 'v128', xl: 'v128', xh: 'v128', jv: 'v128', av: 'v128', p0: 'v128', p1: 'v128', p2: 'v128', p3: 'v128', ph: 'v128' });
+    f.get('theta0').op('f64x2.splat').set('thv');
+    f.get('invQ').op('f64x2.splat').set('iqv');
+    f.get('Nf').op('f64x2.splat').set('nv');
+    f.get('N').i32(1).op('i32.sub', 'i32x4.splat').set('nm1');
+    f.i32(0).op('i32x4.splat').tee('zero').set('acc');
+    f.i32(OUTSIDE_Q).op('i32x4.splat').set('outv');
+    f.i32(NAN_F32).op('i32x4.splat').set('nanv');
+    f.get('tab').op('i32x4.splat').set('tabv');
+    f.block().loop();
+    f.get('c').i32(4).op('i32.add').get('c1').op('i32.gt_s').brIf(1);
+    f.get('qrow').get('c').i32(2).op('i32.shl', 'i32.add').mem('v128.load').set('qv');
+    // x = (θ0 − q·invQ)·N, two cells per f64x2
+    f.get('thv', 'qv').op('f64x2.convert_low_i32x4_s').get('iqv').op('f64x2.mul', 'f64x2.sub').get('nv').op('f64x2.mul').set('xl');
+    f.get('thv', 'qv', 'qv').shuffle(HIGH).op('f64x2.convert_low_i32x4_s').get('iqv').op('f64x2.mul', 'f64x2.sub').get('nv').op('f64x2.mul').set('xh');
+    // j = clamp(trunc x, 0, N − 1) for the 4 cells
+    f.get('xl').op('i32x4.trunc_sat_f64x2_s_zero').get('xh').op('i32x4.trunc_sat_f64x2_s_zero').shuffle(LOWLOW);
+    f.get('zero').op('i32x4.max_s').get('nm1').op('i32x4.min_s').set('jv');
+    // the (a, b − a) pairs at tab + 16·j
+    f.get('jv').i32(4).op('i32x4.shl').get('tabv').op('i32x4.add').set('av');
+    f.get('av').lane(0).mem('v128.load').set('p0');
+    f.get('av').lane(1).mem('v128.load').set('p1');
+    f.get('av').lane(2).mem('v128.load').set('p2');
+    f.get('av').lane(3).mem('v128.load').set('p3');
+    // Φ̃ = f32(a + (x − j)·(b − a))
+    f.get('p0', 'p1').shuffle(LOWLOW).get('xl', 'jv').op('f64x2.convert_low_i32x4_s', 'f64x2.sub').get('p0', 'p1').shuffle(HIGHHIGH).op('f64x2.mul', 'f64x2.add', 'f32x4.demote_f64x2_zero');
+    f.get('p2', 'p3').shuffle(LOWLOW).get('xh', 'jv', 'jv').shuffle(HIGH).op('f64x2.convert_low_i32x4_s', 'f64x2.sub').get('p2', 'p3').shuffle(HIGHHIGH).op('f64x2.mul', 'f64x2.add', 'f32x4.demote_f64x2_zero');
+    f.shuffle(LOWLOW).set('ph');
+    // NaN outside; max |Φ̃| (pmax keeps the accumulator where the lane is NaN)
+    f.get('nanv', 'ph', 'qv', 'outv').op('i32x4.eq', 'v128.bitselect').set('ph');
+    f.get('acc', 'ph').op('f32x4.abs', 'f32x4.pmax').set('acc');
+    f.get('dst').get('c').i32(2).op('i32.shl', 'i32.add').get('ph').mem('v128.store');
+    f.get('c').i32(4).op('i32.add').set('c');
+    f.br(0).op('end', 'end');
+    f.get('acc').laneF32(0).get('acc').laneF32(1).op('f32.max').get('acc').laneF32(2).op('f32.max').get('acc').laneF32(3).op('f32.max').set('m');
+  }
+  // scalar cells (the row end, or every cell)
+  f.block().loop();
+  f.get('c', 'c1').op('i32.ge_s').brIf(1);
+  f.get('qrow').get('c').i32(2).op('i32.shl', 'i32.add').mem('i32.load').tee('v').i32(OUTSIDE_Q).op('i32.eq');
+  f.if();
+  f.get('dst').get('c').i32(2).op('i32.shl', 'i32.add').f32bits(NAN_F32).mem('f32.store');
+  f.op('else');
+  f.get('theta0', 'v').op('f64.convert_i32_s').get('invQ').op('f64.mul', 'f64.sub').get('Nf').op('f64.mul').tee('x');
+  f.op('i32.trunc_sat_f64_s').set('j');
+  f.i32(0).get('j').get('j').i32(0).op('i32.lt_s', 'select').set('j');
+  f.get('N').i32(1).op('i32.sub').get('j').get('j').get('N').i32(1).op('i32.sub', 'i32.gt_s', 'select').set('j');
+  f.get('tab').get('j').i32(4).op('i32.shl', 'i32.add').set('at');
+  f.get('at').mem('f64.load').get('x', 'j').op('f64.convert_i32_s', 'f64.sub').get('at').mem('f64.load', 8).op('f64.mul', 'f64.add', 'f32.demote_f64').set('p');
+  f.get('dst').get('c').i32(2).op('i32.shl', 'i32.add').get('p').mem('f32.store');
+  f.get('m', 'p').op('f32.abs', 'f32.max').set('m');
+  f.op('end');
+  f.get('c').i32(1).op('i32.add').set('c');
+  f.br(0).op('end', 'end');
+  f.get('m');
+  return f;
+}
+
+/**
+ * step(q, out, rows, r0, r1, halo, tab, θ0, 1/QUANTA, N, rQ, nx, phiA, phiB, fv, spare) → max |Φ̃|:
+ * fusedRows (cpuKernels.ts) on byte offsets; `phi` is function 0.
+ */
+function stepFunction(simd: boolean): FuncBuilder {
+  const f = new FuncBuilder('step', [['q', 'i32'], ['out', 'i32'], ['rows', 'i32'], ['r0', 'i32'], ['r1', 'i32'], ['halo', 'i32'], ['tab', 'i32'], ['theta0', 'f64'], ['invQ', 'f64'], ['N', 'i32'], ['rQ', 'f64'], ['nx', 'i32'], ['phiA', 'i32'], ['phiB', 'i32'], ['fv', 'i32'], ['spare', 'i32']], ['f32']);
+  f.locals({ start: 'i32', y: 'i32', t: 'i32', cur: 'i32', nxt: 'i32', c: 'i32', e: 'i32', qb: 'i32', ob: 'i32', rb: 'i32', left: 'i32', h: 'i32', vv: 'i32', a: 'i32', m: 'f32', p: 'f64' });
+  const phiCall = (row: () => void, t: () => void, o0: number, dst: string) => {
+    row(); t(); f.mem('i32.load', o0); t(); f.mem('i32.load', o0 + 4);
+    f.get(dst, 'tab', 'theta0', 'invQ', 'N').call(0);
+  };
+  const zeroRange = (o: number) => {
+    f.get('t').mem('i32.load', o).set('c');
+    f.get('t').mem('i32.load', o + 4).set('e');
+    f.block().loop();
+    f.get('c', 'e').op('i32.ge_s').brIf(1);
+    f.get('fv').get('c').i32(2).op('i32.shl', 'i32.add').i32(0).mem('i32.store');
+    f.get('c').i32(1).op('i32.add').set('c');
+    f.br(0).op('end', 'end');
+  };
+  f.get('r0', 'halo').op('i32.sub').set('start');
+  f.get('start', 'r1').op('i32.ge_s').if().f32bits(0).op('return', 'end');
+  // the V row starts at 0 (a band without halo starts below an empty row)
+  f.i32(0).set('c');
+  f.block().loop();
+  f.get('c', 'nx').op('i32.ge_s').brIf(1);
+  f.get('fv').get('c').i32(2).op('i32.shl', 'i32.add').i32(0).mem('i32.store');
+  f.get('c').i32(1).op('i32.add').set('c');
+  f.br(0).op('end', 'end');
+  f.get('nx').i32(2).op('i32.shl').set('rb'); // bytes per grid row
+  f.get('phiA').set('cur');
+  f.get('phiB').set('nxt');
+  // Φ̃ of row `start`, on the columns planned at row start − 1
+  f.get('rows').get('start').i32(1).op('i32.sub').i32(4 * ROW_STRIDE).op('i32.mul', 'i32.add').set('t');
+  phiCall(() => f.get('q').get('start', 'rb').op('i32.mul', 'i32.add'), () => f.get('t'), 8, 'cur');
+  f.set('m');
+  f.get('start').set('y');
+  f.block().loop();
+  f.get('rows').get('y').i32(4 * ROW_STRIDE).op('i32.mul', 'i32.add').set('t');
+  // Φ̃ of row y + 1
+  phiCall(() => f.get('q').get('y').i32(1).op('i32.add').get('rb').op('i32.mul', 'i32.add'), () => f.get('t'), 8, 'nxt');
+  f.get('m').op('f32.max').set('m');
+  // the stencil of row y (the halo row's cells go to the spare row)
+  f.get('q').get('y', 'rb').op('i32.mul', 'i32.add').set('qb');
+  f.get('spare').get('out').get('y', 'rb').op('i32.mul', 'i32.add').get('halo').get('y', 'start').op('i32.eq', 'i32.and', 'select').set('ob');
+  f.get('t').mem('i32.load').set('c');
+  f.get('t').mem('i32.load', 4).set('e');
+  f.i32(0).set('left');
+  if (simd) {
+    f.locals({ rqv: 'v128', cl: 'v128', ch: 'v128', H: 'v128', V: 'v128', Hprev: 'v128' });
+    f.get('rQ').op('f64x2.splat').set('rqv');
+    f.i32(0).op('i32x4.splat').set('Hprev');
+    f.block().loop();
+    f.get('c').i32(4).op('i32.add').get('e').op('i32.gt_s').brIf(1);
+    f.get('cur').get('c').i32(2).op('i32.shl', 'i32.add').set('a');
+    f.get('a').mem('v128.load64_zero').op('f64x2.promote_low_f32x4').set('cl');
+    f.get('a').mem('v128.load64_zero', 8).op('f64x2.promote_low_f32x4').set('ch');
+    // H = trunc(rQ·(Φ̃_{c+1} − Φ̃_c)), V = trunc(rQ·(Φ̃'_c − Φ̃_c)) for 4 cells
+    f.get('rqv').get('a').mem('v128.load64_zero', 4).op('f64x2.promote_low_f32x4').get('cl').op('f64x2.sub', 'f64x2.mul', 'i32x4.trunc_sat_f64x2_s_zero');
+    f.get('rqv').get('a').mem('v128.load64_zero', 12).op('f64x2.promote_low_f32x4').get('ch').op('f64x2.sub', 'f64x2.mul', 'i32x4.trunc_sat_f64x2_s_zero');
+    f.shuffle(LOWLOW).set('H');
+    f.get('nxt').get('c').i32(2).op('i32.shl', 'i32.add').set('a');
+    f.get('rqv').get('a').mem('v128.load64_zero').op('f64x2.promote_low_f32x4').get('cl').op('f64x2.sub', 'f64x2.mul', 'i32x4.trunc_sat_f64x2_s_zero');
+    f.get('rqv').get('a').mem('v128.load64_zero', 8).op('f64x2.promote_low_f32x4').get('ch').op('f64x2.sub', 'f64x2.mul', 'i32x4.trunc_sat_f64x2_s_zero');
+    f.shuffle(LOWLOW).set('V');
+    // out = q − H + H_left − V + V_above
+    f.get('fv').get('c').i32(2).op('i32.shl', 'i32.add').set('a');
+    f.get('ob').get('c').i32(2).op('i32.shl', 'i32.add');
+    f.get('qb').get('c').i32(2).op('i32.shl', 'i32.add').mem('v128.load').get('H').op('i32x4.sub').get('Hprev', 'H').shuffle(SHIFT1).op('i32x4.add').get('V').op('i32x4.sub').get('a').mem('v128.load').op('i32x4.add');
+    f.mem('v128.store');
+    f.get('a', 'V').mem('v128.store');
+    f.get('H').set('Hprev');
+    f.get('c').i32(4).op('i32.add').set('c');
+    f.br(0).op('end', 'end');
+    f.get('Hprev').lane(3).set('left');
+  }
+  f.block().loop();
+  f.get('c', 'e').op('i32.ge_s').brIf(1);
+  f.get('cur').get('c').i32(2).op('i32.shl', 'i32.add').tee('a').mem('f32.load').op('f64.promote_f32').set('p');
+  f.get('rQ').get('a').mem('f32.load', 4).op('f64.promote_f32').get('p').op('f64.sub', 'f64.mul', 'i32.trunc_sat_f64_s').set('h');
+  f.get('rQ').get('nxt').get('c').i32(2).op('i32.shl', 'i32.add').mem('f32.load').op('f64.promote_f32').get('p').op('f64.sub', 'f64.mul', 'i32.trunc_sat_f64_s').set('vv');
+  f.get('fv').get('c').i32(2).op('i32.shl', 'i32.add').set('a');
+  f.get('ob').get('c').i32(2).op('i32.shl', 'i32.add');
+  f.get('qb').get('c').i32(2).op('i32.shl', 'i32.add').mem('i32.load').get('h').op('i32.sub').get('left').op('i32.add').get('vv').op('i32.sub').get('a').mem('i32.load').op('i32.add');
+  f.mem('i32.store');
+  f.get('a', 'vv').mem('i32.store');
+  f.get('h').set('left');
+  f.get('c').i32(1).op('i32.add').set('c');
+  f.br(0).op('end', 'end');
+  zeroRange(16);
+  zeroRange(24);
+  f.get('cur').get('nxt').set('cur').set('nxt');
+  f.get('y').i32(1).op('i32.add').tee('y').get('r1').op('i32.lt_s').brIf(0);
+  f.op('end', 'end');
+  f.get('m');
+  return f;
+}
+
+/** The module's bytes (built once per flavour and memory kind). */
+const built = new Map<string, Uint8Array<ArrayBuffer>>();
+export function stepModuleBytes(flavour: WasmFlavour, shared: boolean): Uint8Array<ArrayBuffer> {
+  const key = `${flavour}/${shared}`;
+  let b = built.get(key);
+  if (!b) {
+    b = assembleModule([phiFunction(flavour === 'simd'), stepFunction(flavour === 'simd')], { shared });
+    built.set(key, b);
+  }
+  return b;
+}
+
+type StepFn = (q: number, out: number, rows: number, r0: number, r1: number, halo: number, tab: number, theta0: number, invQ: number, N: number, rQ: number, nx: number, phiA: number, phiB: number, fv: number, spare: number) => number;
+
+/** One thread's scratch rows (byte offsets in the memory). */
+interface Scratch { phiA: number; phiB: number; fv: number; spare: number }
+
+/** The grid and table a stepper needs (a Problem's, see problem.ts). */
+export interface WasmGrid { inside: Uint8Array; nx: number; ny: number; cells: number }
+
+export interface WasmStepOptions {
+  /** 'simd' (default) or 'scalar' */
+  flavour?: WasmFlavour;
+  /** the stencil spans: 'runs' (default: first to last inside cell of each row) or 'rect' (the bounding box) */
+  mode?: 'runs' | 'rect';
+  /** a shared memory (needed for a helper thread) */
+  shared?: boolean;
+}
+
+// control words: 0 step generation (main → helper), 1 step done (helper → main), 2 quit, 3 failed
+// (message length), 4 next chunk to take; params (float64): 0 which state buffer is current, 1 rQ,
+// 2 the helper's max |Φ̃|
+const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
+/** chunks of rows per step with two threads (taken in turn: a thread slowed by other work takes fewer) */
+const CHUNKS = 16;
+
+const helperSource = `
+'use strict';
+const { workerData: w, parentPort } = require('node:worker_threads');
+const ctrl = new Int32Array(w.ctrl), params = new Float64Array(w.params);
+let gen = 0;
+try {
+  const step = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), { e: { m: w.memory } }).exports.step;
+  parentPort.postMessage('ready');
+  for (;;) {
+    let v;
+    while ((v = Atomics.load(ctrl, 0)) === gen) Atomics.wait(ctrl, 0, v); // sleeps on the value just tested
+    gen = v;
+    if (Atomics.load(ctrl, 2)) break;
+    const cur = params[0] | 0, b = w.scratch, ch = w.chunks;
+    let m = 0;
+    for (let k; (k = Atomics.add(ctrl, 4, 1)) < ch.length / 2;) {
+      m = Math.max(m, step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, params[1], w.nx, b.phiA, b.phiB, b.fv, b.spare));
+    }
+    params[2] = m;
+    Atomics.store(ctrl, 1, gen);
+    Atomics.notify(ctrl, 1);
+  }
+} catch (e) {
+  // the main thread may be inside Atomics.wait, where no message reaches it: the reason goes to shared memory
+  const text = new TextEncoder().encode(String((e && e.stack) || e)).slice(0, ${MESSAGE_BYTES});
+  new Uint8Array(w.message).set(text);
+  Atomics.store(ctrl, 3, text.length || 1);
+  Atomics.notify(ctrl, 1);
+  parentPort.postMessage('failed');
+}
+`;
+
+type WorkerLike = { terminate(): unknown; unref(): void; on(event: string, listener: (arg: unknown) => void): unknown; once(event: string, listener: (arg: unknown) => void): unknown };
+
+/** Whether this engine runs the SIMD kernel (WebAssembly with fixed-width SIMD). */
+export function wasmSimdAvailable(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(stepModuleBytes('simd', false));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The wasm CPU step: owns the memory holding the two state buffers (`q`), runs one step from q[cur]
+ * into q[1 − cur] (no wall flux), on this thread or with one helper thread. Two threads: the rows
+ * are cut into CHUNKS chunks of equal cell count that both threads take in turn from a shared
+ * counter (a thread slowed by other processes takes fewer); a chunk recomputes the Φ̃ and vertical
+ * fluxes of the row above it (its halo) instead of waiting for them, so there is one handshake per
+ * step, at the end.
+ */
+export class WasmStepper {
+  readonly q: [Int32Array, Int32Array];
+  readonly flavour: WasmFlavour;
+  private readonly memory: WebAssembly.Memory;
+  private readonly bytes: Uint8Array<ArrayBuffer>;
+  private readonly fn: StepFn;
+  private readonly at: { q0: number; q1: number; rows: number; tab: number };
+  private readonly scratch: Scratch[];
+  /** [r0, r1) row pairs: chunk k of a two-thread step */
+  private readonly chunks: Int32Array;
+  private readonly rows: Int32Array;
+  private readonly nx: number;
+  private readonly ny: number;
+  private readonly table: Float32Array;
+  private helper: { worker: WorkerLike; ctrl: Int32Array; params: Float64Array; message: Uint8Array; gen: number; failure: string | null; stopping: boolean } | null = null;
+  private fallback: { phiA: Float32Array; phiB: Float32Array; fv: Int32Array; spare: Int32Array } | null = null;
+  /** steps that the JS kernel recomputed (a flux bound at or over 2³¹; see the file comment) */
+  jsSteps = 0;
+
+  private constructor(grid: WasmGrid, table: Float32Array, private readonly N: number, private readonly theta0: number, private readonly invQ: number, opts: Required<WasmStepOptions>) {
+    const { nx, ny } = grid, n = nx * ny;
+    this.nx = nx; this.ny = ny; this.table = table; this.flavour = opts.flavour;
+    this.rows = rowTable(grid.inside, nx, ny, opts.mode);
+    // chunks of about equal cell count (at least 4 rows each) for two threads
+    const rowCells = new Float64Array(ny);
+    for (let y = 0; y < ny; y++) for (let c = 0; c < nx; c++) rowCells[y] += grid.inside[y * nx + c];
+    const nChunks = Math.max(1, Math.min(CHUNKS, Math.floor((ny - 2) / 4)));
+    const bounds = [1];
+    for (let y = 1, acc = 0; y < ny - 1; y++) {
+      acc += rowCells[y];
+      if (bounds.length < nChunks && acc >= (grid.cells * bounds.length) / nChunks && y + 1 < ny - 1) bounds.push(y + 1);
+    }
+    bounds.push(ny - 1);
+    this.chunks = Int32Array.from(bounds.slice(0, -1).flatMap((r0, k) => [r0, bounds[k + 1]]));
+    let top = 0;
+    const take = (bytes: number) => { const a = top; top += Math.ceil(bytes / 16) * 16; return a; };
+    const q0 = take(4 * n + 16), q1 = take(4 * n + 16), rows = take(4 * this.rows.length), tab = take(16 * N);
+    this.scratch = Array.from({ length: opts.shared ? 2 : 1 }, () => ({ phiA: take(4 * (nx + 8)), phiB: take(4 * (nx + 8)), fv: take(4 * nx), spare: take(4 * nx) }));
+    const pages = Math.ceil(top / 65536);
+    this.memory = opts.shared ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.at = { q0, q1, rows, tab };
+    const buf = this.memory.buffer;
+    this.q = [new Int32Array(buf, q0, n), new Int32Array(buf, q1, n)];
+    new Int32Array(buf, rows, this.rows.length).set(this.rows);
+    const pairs = new Float64Array(buf, tab, 2 * N);
+    for (let j = 0; j < N; j++) { pairs[2 * j] = table[j]; pairs[2 * j + 1] = table[j + 1] - table[j]; } // the float64 b − a of the JS lookup
+    for (const b of this.scratch) { new Float32Array(buf, b.phiA, nx + 8).fill(NaN); new Float32Array(buf, b.phiB, nx + 8).fill(NaN); }
+    this.bytes = stepModuleBytes(opts.flavour, opts.shared);
+    this.fn = new WebAssembly.Instance(new WebAssembly.Module(this.bytes), { e: { m: this.memory } }).exports.step as StepFn;
+  }
+
+  /**
+   * A stepper for `grid`, or null where WebAssembly (with SIMD for 'simd'; with shared memory when
+   * `shared`) is unavailable. table/N/theta0: the Kirchhoff table (problem.table) and θ0.
+   */
+  static create(grid: WasmGrid, table: Float32Array, N: number, theta0: number, invQ: number, options: WasmStepOptions = {}): WasmStepper | null {
+    const opts: Required<WasmStepOptions> = { flavour: options.flavour ?? 'simd', mode: options.mode ?? 'runs', shared: options.shared ?? false };
+    if (typeof WebAssembly !== 'object') return null;
+    if (opts.shared && typeof SharedArrayBuffer !== 'function') return null;
+    if (!WebAssembly.validate(stepModuleBytes(opts.flavour, opts.shared))) return null;
+    if (grid.nx * grid.ny * 8 > 2 ** 32 - (1 << 26)) return null; // the state must fit in 4 GiB of wasm memory
+    try {
+      return new WasmStepper(grid, table, N, theta0, invQ, opts);
+    } catch {
+      return null; // e.g. shared memory refused (a page without cross-origin isolation)
+    }
+  }
+
+  /** Whether a helper thread shares the steps. */
+  get threads(): number {
+    return this.helper ? 2 : 1;
+  }
+
+  /** Starts the helper thread (Node worker_threads; the memory must be shared). */
+  async startHelper(): Promise<void> {
+    if (this.helper || this.scratch.length < 2) return;
+    const { Worker } = await import('node:worker_threads');
+    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(24)), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
+    const worker = new Worker(helperSource, {
+      eval: true,
+      // the helper's source is CommonJS: a parent started with --input-type=module (node -e of an ES
+      // module) must not hand that flag down, or `require` is undefined in the helper
+      execArgv: workerExecArgv(),
+      workerData: {
+        ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, bytes: this.bytes, scratch: this.scratch[1], chunks: Array.from(this.chunks),
+        q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,
+      },
+    }) as unknown as WorkerLike;
+    const helper = { worker, ctrl, params, message, gen: 0, failure: null as string | null, stopping: false };
+    worker.on('error', (e) => { helper.failure ??= `the CPU solver's helper thread failed: ${(e as Error).message}`; });
+    worker.on('exit', (code) => { if (!helper.stopping) helper.failure ??= `the CPU solver's helper thread exited (code ${code as number})`; });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(this.helperMessage(helper) ?? 'the CPU solver\'s helper thread failed to start'))));
+      worker.once('error', (e) => reject(e as Error));
+    });
+    worker.unref(); // never keeps the process alive
+    this.helper = helper;
+  }
+
+  private helperMessage(h: NonNullable<WasmStepper['helper']>): string | null {
+    const len = Atomics.load(h.ctrl, 3);
+    if (len > 0) return `the CPU solver's helper thread failed: ${new TextDecoder().decode(h.message.slice(0, Math.min(len, MESSAGE_BYTES))).split('\n')[0]}`;
+    return h.failure;
+  }
+
+  /** rows [r0, r1) (`halo`: r0 − 1 as well, see fusedRows) with scratch rows `b` */
+  private run(r0: number, r1: number, halo: 0 | 1, b: Scratch, cur: 0 | 1, rQ: number): number {
+    const a = this.at;
+    return this.fn(cur ? a.q1 : a.q0, cur ? a.q0 : a.q1, a.rows, r0, r1, halo, a.tab, this.theta0, this.invQ, this.N, rQ, this.nx, b.phiA, b.phiB, b.fv, b.spare);
+  }
+
+  /**
+   * One step from q[cur] into q[1 − cur], rQ = r·QUANTA. Returns undefined when done, or a promise
+   * when the helper was slow to answer (the step is done when it resolves; the event loop ran meanwhile).
+   */
+  step(cur: 0 | 1, rQ: number): Promise<void> | undefined {
+    const h = this.helper;
+    if (!h) {
+      this.check(this.run(1, this.ny - 1, 0, this.scratch[0], cur, rQ), cur, rQ);
+      return undefined;
+    }
+    const fail = this.helperMessage(h);
+    if (fail) throw new Error(fail);
+    h.params[0] = cur;
+    h.params[1] = rQ;
+    Atomics.store(h.ctrl, 4, 0);
+    const gen = ++h.gen;
+    Atomics.store(h.ctrl, 0, gen);
+    Atomics.notify(h.ctrl, 0);
+    const ch = this.chunks;
+    let m0 = 0;
+    for (let k; (k = Atomics.add(h.ctrl, 4, 1)) < ch.length / 2;) m0 = Math.max(m0, this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ));
+    const done = () => this.check(Math.max(m0, h.params[2]), cur, rQ);
+    if (this.waitHelper(h, gen, SYNC_WAIT_MS)) { done(); return undefined; }
+    return (async () => {
+      const t0 = performance.now();
+      while (!this.waitHelper(h, gen, WAIT_SLICE_MS)) {
+        await new Promise((resolve) => setTimeout(resolve, 0)); // signals and worker events run here
+        if (performance.now() - t0 > STALL_LIMIT_MS) throw new Error(`the CPU solver's helper thread has not answered for ${STALL_LIMIT_MS / 1000} s; run again, or with --backend gpu`);
+      }
+      done();
+    })();
+  }
+
+  /** Waits up to budget_ms for the helper's step `gen`; throws when it failed. */
+  private waitHelper(h: NonNullable<WasmStepper['helper']>, gen: number, budget_ms: number): boolean {
+    const until = performance.now() + budget_ms;
+    for (;;) {
+      const v = Atomics.load(h.ctrl, 1);
+      if (v === gen) return true;
+      const fail = this.helperMessage(h);
+      if (fail) throw new Error(fail);
+      const left = until - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(h.ctrl, 1, v, Math.min(WAIT_SLICE_MS, left)); // on v, the value just tested
+    }
+  }
+
+  /** The flux-range guard (see the file comment): recompute the step in JS when the bound fails. */
+  private check(maxAbsPhi: number, cur: 0 | 1, rQ: number): void {
+    if (Math.abs(rQ) * 2 * maxAbsPhi < 2 ** 31) return;
+    const nx = this.nx;
+    this.fallback ??= { phiA: new Float32Array(nx + 8).fill(NaN), phiB: new Float32Array(nx + 8).fill(NaN), fv: new Int32Array(nx), spare: new Int32Array(nx) };
+    const f = this.fallback;
+    fusedRows(this.q[cur], this.q[1 - cur], this.rows, 1, this.ny - 1, false, this.table, this.N, this.theta0, this.invQ, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
+    this.jsSteps++;
+  }
+
+  stop(): void {
+    const h = this.helper;
+    if (!h) return;
+    h.stopping = true;
+    Atomics.store(h.ctrl, 2, 1);
+    Atomics.store(h.ctrl, 0, ++h.gen);
+    Atomics.notify(h.ctrl, 0);
+    h.worker.terminate();
+    this.helper = null;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The two-thread handshake under stress (issue 7): thousands of short steps on a small grid, forced
+ * onto two threads, with a test-only pause between each thread's test of a control word and its
+ * wait on it, and the main thread late in publishing its Φ̃. A handshake that waits on a freshly
+ * re-loaded value (a lost wakeup) sleeps forever on the worker side or a full wait timeout on the
+ * main side; one that waits on the value it tested finishes in well under a second.
+ */
+import { expect, test } from 'vitest';
+import { presetConfig, resolveConfig } from '../../src/model/config';
+import { buildProblem, stepParams } from '../../src/solver/problem';
+import { CpuSolver } from '../../src/solver/cpu';
+
+const STEPS = 3000;
+
+test(`${STEPS} two-thread handshakes with a pause inside each wait: no lost wakeup, same state as one thread`, async () => {
+  const raw = presetConfig('fig4c');
+  raw.particle = { shape: 'disk', diameter_um: 1 };
+  raw.grid = { spacing_um: 0.04 };
+  const problem = await buildProblem(resolveConfig(raw));
+  const step = problem.config.protocol[0];
+  const one = new CpuSolver(problem);
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'split', handshakeTestHooks: { pauseInWait_us: 300, delayPhiDone_us: 100 } });
+  expect(two.backend).toMatch(/2 threads/);
+  try {
+    const params = stepParams(problem, { ...step, step: 'charge', current_mA_g: 100 }, 0.01);
+    one.setStep(params);
+    two.setStep(params);
+    const t0 = performance.now();
+    const b = await two.advance(STEPS);
+    const wall_s = (performance.now() - t0) / 1000;
+    const a = await one.advance(STEPS);
+    expect(b.steps).toBe(a.steps);
+    const fa = await one.field(), fb = await two.field();
+    let same = 0;
+    for (let k = 0; k < fa.length; k++) if (Object.is(fa[k], fb[k])) same++;
+    expect(same).toBe(fa.length);
+    // 3000 steps with 2 × 0.3 ms pauses: ~2 s; a lost wakeup on the main side costs a whole wait timeout
+    expect(wall_s).toBeLessThan(15);
+  } finally {
+    two.destroy();
+  }
+}, 30_000);
+
+async function smallProblem() {
+  const raw = presetConfig('fig4c');
+  raw.particle = { shape: 'disk', diameter_um: 1 };
+  raw.grid = { spacing_um: 0.04 };
+  const problem = await buildProblem(resolveConfig(raw));
+  return { problem, params: stepParams(problem, { ...problem.config.protocol[0], step: 'charge', current_mA_g: 100 }, 0.01) };
+}
+
+test('a helper thread that fails mid-run is a clear error, not a hang', async () => {
+  const { problem, params } = await smallProblem();
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'split', handshakeTestHooks: { helperFailAtStep: 5 } });
+  try {
+    two.setStep(params);
+    await expect(two.advance(100)).rejects.toThrow(/helper thread failed: .*test failure at step 5/);
+  } finally {
+    two.destroy();
+  }
+});
+
+test('while a slow helper computes, the main thread gives the event loop turns (Ctrl-C handlers run)', async () => {
+  const { problem, params } = await smallProblem();
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'split', handshakeTestHooks: { helperDelay_us: 400_000 } });
+  try {
+    two.setStep(params);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const t0 = performance.now();
+    await two.advance(3);
+    clearInterval(timer);
+    // 3 steps of 0.4 s each; the first 0.2 s of each wait synchronously, the rest with event-loop
+    // turns, in which the 20 ms timer fires (a thread that blocked the whole step: no tick at all)
+    expect(performance.now() - t0).toBeGreaterThan(1100);
+    expect(ticks).toBeGreaterThanOrEqual(3);
+  } finally {
+    two.destroy();
+  }
+});
+
+test(`the default kernel's own two-thread handshake (wasm SIMD): ${STEPS} short steps, same state as one thread`, async () => {
+  const { problem, params } = await smallProblem();
+  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm' });
+  expect(two.backend).toMatch(/wasm SIMD, 2 threads/);
+  try {
+    one.setStep(params);
+    two.setStep(params);
+    // many advance() calls of few steps each: as many handshakes and restarts as the solver sees
+    let a = 0, b = 0;
+    for (let k = 0; k < STEPS / 10; k++) { b += (await two.advance(10)).steps; a += (await one.advance(10)).steps; }
+    expect(b).toBe(a);
+    const fa = await one.field(), fb = await two.field();
+    let same = 0;
+    for (let k = 0; k < fa.length; k++) if (Object.is(fa[k], fb[k])) same++;
+    expect(same).toBe(fa.length);
+  } finally {
+    one.destroy();
+    two.destroy();
+  }
+}, 30_000);

@@ -1,0 +1,168 @@
+/**
+ * The limits the solver enforces (docs/physics.md, issue 6 item 4): θ stays in [0, 1] on both
+ * solvers whatever the current, a current the particle cannot carry is refused with one clear line,
+ * every run carries a conservation check that fails loudly, the Δt warning only reports a change,
+ * and a start at or past the first step's cut-off is refused before running.
+ */
+import { describe, expect, test } from 'vitest';
+import { compareArrays, useGpu } from '../helpers/gpu';
+import { presetConfig, resolveConfig } from '../../src/model/config';
+import { buildProblem, maxStableDt, type Problem } from '../../src/solver/problem';
+import { CpuSolver } from '../../src/solver/cpu';
+import { GpuSolver } from '../../src/solver/gpu';
+import { runSimulation, SimulationLimitError, widenRange, type RunResult } from '../../src/solver/run';
+import type { Solver } from '../../src/solver/types';
+
+const gpu = useGpu();
+
+function coarse(step: 'charge' | 'discharge', current_mA_g: number, extra: Record<string, unknown> = {}) {
+  const raw = presetConfig('fig4c') as Record<string, unknown>;
+  return {
+    ...raw,
+    particle: { shape: 'disk', diameter_um: 1 },
+    grid: { spacing_um: 0.05 },
+    ...(step === 'discharge' ? { initialTheta: 0.5 } : {}),
+    protocol: [{ step, current_mA_g, duration_min: 5 }, { step: 'rest', duration_min: 1 }],
+    snapshots_min: [1, 6],
+    ...extra,
+  };
+}
+
+type Outcome = { result: RunResult; error: SimulationLimitError | null; field: Float32Array };
+
+async function run(raw: Record<string, unknown>, on: 'cpu' | 'gpu'): Promise<Outcome & { problem: Problem }> {
+  const problem = await buildProblem(resolveConfig(raw));
+  const solver: Solver = on === 'cpu' ? new CpuSolver(problem) : await GpuSolver.create(gpu(), problem);
+  try {
+    try {
+      const result = await runSimulation(problem, solver);
+      return { problem, result, error: null, field: await solver.field() };
+    } catch (e) {
+      if (!(e instanceof SimulationLimitError)) throw e;
+      return { problem, result: e.result, error: e, field: await solver.field() };
+    }
+  } finally {
+    solver.destroy();
+  }
+}
+
+function thetaRange(f: Float32Array): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of f) if (!Number.isNaN(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  return [lo, hi];
+}
+
+/** θ in [0, 1] in the end state, every snapshot and every trace row's surface value */
+function expectInRange(o: Outcome) {
+  const EPS = 1e-7; // a few quanta of the fixed-point state
+  for (const f of [o.field, ...o.result.snapshots.map((s) => s.field)]) {
+    const [lo, hi] = thetaRange(f);
+    expect(lo).toBeGreaterThanOrEqual(-EPS);
+    expect(hi).toBeLessThanOrEqual(1 + EPS);
+  }
+  for (const row of o.result.trace) {
+    expect(row.minSurfaceTheta).toBeGreaterThanOrEqual(0);
+    expect(row.maxSurfaceTheta).toBeLessThanOrEqual(1);
+  }
+}
+
+describe.each(['cpu', 'gpu'] as const)('%s solver: current sweep 100 → 1e12 mA/g', (on) => {
+  for (const step of ['charge', 'discharge'] as const) {
+    for (const i of [100, 1e3, 1e5, 1e8, 1e12]) {
+      test(`${step} at ${i} mA/g: θ in [0, 1], conservation ok, or refused with the reason`, async () => {
+        const o = await run(coarse(step, i), on);
+        expectInRange(o);
+        expect(o.result.conservation.ok).toBe(true);
+        expect(o.result.conservation.relativeError).toBeLessThan(1e-5);
+        if (i <= 1e3) {
+          expect(o.error).toBeNull();
+          expect(['protocol-end', 'cutoff']).toContain(o.result.stopReason);
+        } else {
+          // 1e5 and up: far beyond what diffusion supplies to the surface of this grid
+          expect(o.error).not.toBeNull();
+          expect(o.result.stopReason).toBe(step === 'charge' ? 'surface-depleted' : 'surface-saturated');
+          expect(o.error!.message).toMatch(step === 'charge'
+            ? /^protocol\[0\]\.current_mA_g = \d+ is more than diffusion can bring to the particle surface: .* at most about [\d.e+]+ mA\/g on this grid/
+            : /^protocol\[0\]\.current_mA_g = \d+ is more than diffusion can carry away from the particle surface: .* at most about [\d.e+]+ mA\/g on this grid/);
+          expect(o.error!.message).not.toMatch(/\n/);
+          expect(o.result.steps).toBe(0);
+        }
+      });
+    }
+  }
+});
+
+test('the refusal names a current that is then accepted', async () => {
+  const o = await run(coarse('charge', 1e5), 'cpu');
+  const allowed = Number(/at most about ([\d.e+]+) mA\/g/.exec(o.error!.message)![1]);
+  expect(allowed).toBeGreaterThan(1e3);
+  const ok = await run(coarse('charge', allowed * 0.9), 'cpu');
+  expect(ok.error).toBeNull();
+  expectInRange(ok);
+});
+
+test('cut-off θs = 0: the wall guard stops the charge before any cell leaves [0, 1], on the same step on GPU and CPU', async () => {
+  const raw = coarse('charge', 1e4, { cutoff: { surfaceTheta: 0, surfaceThetaMax: 1 } });
+  const c = await run(raw, 'cpu');
+  const g = await run(raw, 'gpu');
+  for (const o of [c, g]) {
+    expect(o.error).toBeNull();
+    expect(o.result.stopReason).toBe('protocol-end'); // the rest step runs after the charge stopped
+    expect(o.result.protocol[0].endReason).toBe('cutoff');
+    expect(o.result.protocol[0].end_s).toBeLessThan(300);
+    expect(o.result.warnings.join('\n')).toMatch(/came within one time step of θ = 0/);
+    expectInRange(o);
+    expect(o.result.conservation.ok).toBe(true);
+  }
+  expect(g.result.steps).toBe(c.result.steps);
+  const d = compareArrays(g.field, c.field);
+  expect(d.nanMismatch).toBe(0);
+  expect(d.maxAbs).toBeLessThan(2e-6); // the tolerance of gpuVsCpu.test.ts
+});
+
+test('a solver that loses Li fails the conservation check loudly', async () => {
+  const problem = await buildProblem(resolveConfig(coarse('charge', 100)));
+  const leaky = new CpuSolver(problem);
+  const stats = leaky.stats.bind(leaky);
+  // a real solver whose reported mean drifts by 1e-4 θ: 3 % of what 5 min at 100 mA/g extracts
+  leaky.stats = async () => { const s = await stats(); return { ...s, meanTheta: s.meanTheta - 1e-4 }; };
+  await expect(runSimulation(problem, leaky)).rejects.toThrow(/^conservation check failed: the state holds [\d.]+ mAh\/g extracted, the applied current passed [\d.]+ mAh\/g \(relative error [\d.e+-]+ > 0\.00001\)/);
+});
+
+test('"time step re-chosen" only when Δt changes, saying from what to what', async () => {
+  const stats = (minTheta: number) => ({ meanTheta: 0.5, minTheta, maxTheta: 1, minSurfaceTheta: minTheta, maxSurfaceTheta: 1 });
+  // constant D: a wider range has the same D_max, so the same Δt, which is no news (issue 6 item 4)
+  const constant = await buildProblem(resolveConfig({ ...coarse('charge', 100), material: { diffusivity: { preset: 'constant', D_m2_s: 1e-15 } } }));
+  let range: [number, number] = [0.15, 1];
+  let dt = maxStableDt(constant, range);
+  for (const m of [0.1, 0.04]) {
+    const w = widenRange(constant, range, dt, stats(m), 60);
+    expect(w.warning).toBeUndefined();
+    expect(w.dtMax).toBe(dt);
+    expect(w.range[0]).toBeLessThan(range[0]);
+    range = w.range; dt = w.dtMax;
+  }
+  // θ inside the range: nothing changes
+  expect(widenRange(constant, [0.15, 1], dt, stats(0.5), 60)).toEqual({ range: [0.15, 1], dtMax: dt });
+  // a D that grows toward θ = 0: a real change, reported with both values
+  const rising = await buildProblem(resolveConfig({ ...coarse('charge', 100), material: { diffusivity: { table: { theta: [0, 0.3, 1], D_m2_s: [1e-14, 1e-15, 1e-15] } } } }));
+  const before = maxStableDt(rising, [0.3, 1]);
+  const w = widenRange(rising, [0.3, 1], before, stats(0.1), 42);
+  expect(w.dtMax).toBeLessThan(before);
+  expect(w.warning).toBe(`θ reached 0.100 at t = 42.0 s: time step re-chosen from ${before.toExponential(3)} s to ${w.dtMax.toExponential(3)} s`);
+});
+
+describe('a start at or past the first step\'s cut-off is refused before running', () => {
+  test('charge from initialTheta below cutoff.surfaceTheta', async () => {
+    await expect(buildProblem(resolveConfig({ ...coarse('charge', 100), initialTheta: 0.1 }))).rejects.toThrow(
+      'initialTheta = 0.1 is at or below cutoff.surfaceTheta = 0.2: the first charge step (protocol[0]) would stop at once; start above the charge cut-off or lower cutoff.surfaceTheta');
+  });
+  test('discharge from initialTheta at cutoff.surfaceThetaMax', async () => {
+    await expect(buildProblem(resolveConfig({ ...coarse('discharge', 100), initialTheta: 1 }))).rejects.toThrow(
+      'initialTheta = 1 is at or above cutoff.surfaceThetaMax = 1: the first discharge step (protocol[0]) would stop at once; start below the discharge cut-off or raise cutoff.surfaceThetaMax');
+  });
+  test('a rest first is looked through; a later step may start anywhere', async () => {
+    await expect(buildProblem(resolveConfig({ ...coarse('charge', 100), initialTheta: 0.1, protocol: [{ step: 'rest', duration_min: 1 }, { step: 'charge', current_mA_g: 100, duration_min: 1 }] }))).rejects.toThrow(/protocol\[1\]/);
+    await buildProblem(resolveConfig({ ...coarse('charge', 100), initialTheta: 0.1, protocol: [{ step: 'discharge', current_mA_g: 100, duration_min: 1 }, { step: 'charge', current_mA_g: 100, duration_min: 1 }] }));
+  });
+});
