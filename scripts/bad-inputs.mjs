@@ -232,6 +232,7 @@ function makeInputs(dir) {
   mkdirSync(path.join(inDir, 'empty-folder'), { recursive: true });
   w('notes-folder/readme.txt', 'no frames here');
   for (let t = 0; t < 4; t++) w(`mixed-sizes/frame${t}.png`, pngBytes(t === 2 ? 40 : W, H, (x, y) => particleValue(x, y, t, 4) >> 4));
+  for (let t = 0; t < 4; t++) w(`frames/frame${t}.png`, pngBytes(W, H, (x, y) => particleValue(x, y, t, 4) >> 4));
   w('one-frame/frame0.png', pngBytes(W, H, (x, y) => particleValue(x, y, 0) >> 4));
   for (let t = 0; t < 4; t++) w(`corrupt-frame/frame${t}.png`, t === 2 ? Buffer.from('\x89PNG\r\n\x1a\n broken') : pngBytes(W, H, (x, y) => particleValue(x, y, t, 4) >> 4));
   for (let t = 0; t < 3; t++) w(`stack-in-folder/frame${t}.tif`, t === 1 ? movie : tiffBytes([page(t)]));
@@ -568,6 +569,15 @@ h5('lzf.h5', 'LZF-compressed chunks (a filter outside the HDF5 core)', [0, 1]);
 h5('nested.h5', 'movie at /exchange/data (APS convention)', [0, 1]);
 // the option that names the HDF5 dataset, if the reader has one (its name is read from --help)
 const datasetFlag = (HELP.analyze.match(/--[\w-]*dataset[\w-]*/) ?? [])[0];
+if (/--channel\b/.test(HELP.analyze)) {
+  add('analyze', '--channel 3 for an RGB TIFF (channels 0…2)', an('in/rgb.tif', ['--channel', '3']));
+  add('analyze', '--channel 2 for an OME-TIFF with SizeC=2', an('in/ome-2channels.ome.tif', ['--channel', '2']));
+  add('analyze', '--channel -1', an('in/rgb.tif', ['--channel', '-1']));
+  add('analyze', '--channel red', an('in/rgb.tif', ['--channel', 'red']));
+  add('analyze', '--channel 1 for a one-channel movie', an('in/movie.tif', ['--channel', '1']));
+  add('analyze', '--channel 1 for a folder of grey PNGs', an('in/frames', ['--channel', '1']));
+  add('analyze', '--channel 1 for an HDF5 movie', an('in/h5/good.h5', ['--channel', '1']), { want: 'refuse-or-warn', warn: /channel/i, needs: 'hdf5' });
+}
 if (datasetFlag) {
   add('analyze', `HDF5 ${datasetFlag} /nope (no such dataset)`, an('in/h5/two-stacks.h5', [datasetFlag, '/nope']), { needs: 'hdf5' });
   add('analyze', `HDF5 ${datasetFlag} naming a group`, an('in/h5/nested.h5', [datasetFlag, '/exchange']), { needs: 'hdf5' });
