@@ -556,7 +556,7 @@ h5('empty.h5', '0-byte file named .h5');
 h5('truncated.h5', 'truncated (half the file)');
 h5('nodata.h5', 'no dataset (an empty group)');
 h5('frame2d.h5', 'one 2-D image, no time axis');
-h5('one-frame.h5', 'a (1, 48, 48) stack');
+h5('one-frame.h5', 'a (1, 48, 48) stack', 'refuse-or-warn', /one frame|single frame|1 frame|at least 2/i);
 h5('zero-frames.h5', 'a (0, 48, 48) stack');
 h5('two-stacks.h5', 'two 3-D datasets (which one?)', 'refuse-or-warn', /dataset/i);
 h5('strings.h5', 'a dataset of strings');
