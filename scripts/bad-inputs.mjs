@@ -825,7 +825,9 @@ function quote(a) {
 // stage 4: the document
 
 function md(s) {
-  return String(s).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\n/g, ' ');
+  // control bytes (a binary file's header quoted in a message) shown as \xNN, so that the page stays text
+  return String(s).replace(/[\x00-\x09\x0b-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\n/g, ' ');
 }
 
 const GROUPS = [
