@@ -319,7 +319,10 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
     const channels = Number(ij.channels ?? 1), slices = Number(ij.slices ?? 1), framesIJ = Number(ij.frames ?? 1);
     if (slices > 1 && framesIJ > 1) return fail(`${name} is an ImageJ hyperstack with slices=${slices} and frames=${framesIJ}: analyze needs a single time series (z-project or pick one slice first)`);
     if (channels > 1) {
-      if (channel === undefined) return fail(`${name} is an ImageJ hyperstack with channels=${channels}: analyze reads one channel; pass --channel N (0 … ${channels - 1}) or split the channels in ImageJ first`);
+      // tifffile's imwrite(…, imagej=True) labels a plain 3-D array's first axis as channels
+      const allChannels = slices === 1 && framesIJ === 1 && channels === count;
+      const hint = allChannels ? ` — if its ${channels} planes are time points (tifffile writes a 3-D array as channels unless told metadata={'axes': 'TYX'}), re-save it with that axis or in ImageJ (Image › Hyperstacks › Re-order: channels to frames)` : '';
+      if (channel === undefined) return fail(`${name} is an ImageJ hyperstack with channels=${channels}: analyze reads one channel; pass --channel N (0 … ${channels - 1}) or split the channels in ImageJ first${hint}`);
       try { checkChannel(name, channel, channels); } catch (e) { return fail((e as Error).message); }
       notes.push(`ImageJ channel ${channel} of ${channels}`);
       frames = Math.floor(count / channels);
