@@ -578,6 +578,10 @@ if (/--channel\b/.test(HELP.analyze)) {
   add('analyze', '--channel 1 for a folder of grey PNGs', an('in/frames', ['--channel', '1']));
   add('analyze', '--channel 1 for an HDF5 movie', an('in/h5/good.h5', ['--channel', '1']), { want: 'refuse-or-warn', warn: /channel/i, needs: 'hdf5' });
 }
+if (/--diff-stack\b/.test(HELP.analyze)) {
+  add('analyze', '--diff-stack none', an('in/movie.tif', ['--diff-stack', 'none']));
+  add('analyze', '--diff-stack particles with no particle found', an('in/saturated.tif', ['--diff-stack', 'particles']), { want: 'refuse-or-warn', warn: /no particle/i });
+}
 if (datasetFlag) {
   add('analyze', `HDF5 ${datasetFlag} /nope (no such dataset)`, an('in/h5/two-stacks.h5', [datasetFlag, '/nope']), { needs: 'hdf5' });
   add('analyze', `HDF5 ${datasetFlag} naming a group`, an('in/h5/nested.h5', [datasetFlag, '/exchange']), { needs: 'hdf5' });
@@ -771,7 +775,8 @@ function judge(c, r) {
   // a warning about this input (a case's `warn`), not any warning (e.g. the missing frame interval)
   // (the input's own path is taken out first: in/nan.tif must not count as a warning about NaN)
   const unpathed = (l) => c.argv.filter((a) => a.includes('/')).reduce((acc, a) => acc.split(a).join(''), l);
-  const warned = lines.some((l) => /warning/i.test(l) && (!c.warn || c.warn.test(unpathed(l))));
+  const warnLine = lines.find((l) => /warning/i.test(l) && (!c.warn || c.warn.test(unpathed(l))));
+  const warned = warnLine !== undefined;
   const wants = Array.isArray(c.want) ? c.want : [c.want];
   let verdict;
   if (r.timedOut) verdict = `FAIL: no answer in ${(c.timeoutMs ?? CASE_TIMEOUT_MS) / 1000} s (killed)`;
@@ -795,7 +800,7 @@ function judge(c, r) {
     const why = c.check(c);
     if (why) verdict = `FAIL: ${why}`;
   }
-  const shown = r.timedOut && !lines.length ? '(nothing printed before it was killed)' : r.code === 0 && !messageLines.length ? (lines.length ? lines[lines.length - 1] : '(accepted, nothing printed)') : message;
+  const shown = verdict === 'OK (accepted, warned)' ? warnLine : r.timedOut && !lines.length ? '(nothing printed before it was killed)' : r.code === 0 && !messageLines.length ? (lines.length ? lines[lines.length - 1] : '(accepted, nothing printed)') : message;
   return { exit, message: shown, verdict, lines: lines.length };
 }
 
