@@ -70,6 +70,8 @@ export function describeFsError(e: NodeJS.ErrnoException, what?: string): string
  * a 250 KB "line").
  */
 export function oneLine(message: string, max = 600): string {
-  const flat = message.replace(/\s*\n\s*/g, '; ').trim();
+  // control bytes (a binary file quoted in a message) would garble the terminal: shown as \xNN
+  const flat = message.replace(/\s*\n\s*/g, '; ').trim()
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}… (${flat.length - max + 1} more characters)`;
 }

@@ -10,7 +10,7 @@ import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
 import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
 import { estimatedSteps, type Problem } from '../solver/problem';
-import { UserError } from './errors';
+import { errnoCause, isErrnoError, UserError } from './errors';
 import { createProgress } from './progress';
 
 export interface SimulateOptions {
@@ -47,7 +47,7 @@ export async function loadRawConfig(opts: { config?: string; preset?: string; se
     try {
       text = await readFile(opts.config, 'utf8');
     } catch (e) {
-      throw new UserError(`--config '${opts.config}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(`--config '${opts.config}' could not be read: ${isErrnoError(e) ? errnoCause(e) : (e as Error).message}`);
     }
     try {
       raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a byte-order mark (Windows editors) is not an error

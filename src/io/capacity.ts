@@ -7,7 +7,7 @@
  * an extrapolation.
  */
 import { readFile } from 'node:fs/promises';
-import { UserError } from '../errors';
+import { errnoCause, isErrnoError, UserError } from '../errors';
 
 export interface CapacityRecord {
   path: string;
@@ -66,7 +66,7 @@ export async function readCapacityFile(path: string): Promise<CapacityRecord> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new UserError(`capacity file ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UserError(`capacity file ${path} cannot be read: ${isErrnoError(e) ? errnoCause(e) : (e as Error).message}`);
   }
   return parseCapacityCsv(text, path);
 }

@@ -23,7 +23,7 @@ import { endianness } from 'node:os';
 import path from 'node:path';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { PNG } from 'pngjs';
-import { UserError } from '../errors';
+import { errnoCause, isErrnoError, UserError } from '../errors';
 import { isHdf5File, openHdf5Movie } from './hdf5Movie';
 import { isOmeXml, lengthUnit_um, NO_CALIBRATION, omePlaneIndex, parseOmeXml, timeUnit_s, type CalibrationValue, type MovieCalibration } from './calibration';
 
@@ -478,7 +478,7 @@ export async function readImage(file: string, channel?: number): Promise<{ data:
   try {
     start = await fileStart(file, 16);
   } catch (e) {
-    throw new UserError(`${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}`);
+    throw new UserError(`${file} cannot be read: ${isErrnoError(e) ? errnoCause(e) : describeError(e)}`);
   }
   if (start.subarray(0, 8).equals(PNG_SIGNATURE)) {
     const bytes = await readFile(file);
@@ -556,7 +556,7 @@ export async function openMovie(moviePath: string, options: OpenMovieOptions = {
     st = await stat(moviePath);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`movie ${moviePath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? describeError(e)})`}: give a multi-page TIFF or a folder of PNG/TIFF frames`);
+    throw new UserError(`movie ${moviePath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${isErrnoError(e) ? errnoCause(e) : describeError(e)})`}: give a multi-page TIFF or a folder of PNG/TIFF frames`);
   }
   if (st.isDirectory()) {
     if (options.dataset !== undefined) throw new UserError(`--dataset ${options.dataset} is only for HDF5 movies, but ${moviePath} is a folder`);

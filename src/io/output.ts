@@ -254,7 +254,7 @@ function checkFreeSpace(target: string, flag: string, bytes: number | undefined)
   } catch { return; }
   const need = bytes * 1.05 + 64 * 1024;
   if (free < need) {
-    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const mb = (b: number) => (b < 2 ** 20 ? `${Math.round(b / 1024)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
     throw new EnvironmentError(`${flag} '${target}': the disk has ${mb(free)} free, but this run writes about ${mb(need)}: free some space or choose a folder on another disk`);
   }
 }

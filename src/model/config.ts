@@ -142,7 +142,9 @@ export function resolveConfig(input: unknown, source = 'config'): SimulationConf
         ? SHAPE_KEY_HINT[last]
         : value === undefined && keyName(path) === 'protocol'
           ? 'a config needs protocol, a list of steps, e.g. [{"step": "charge", "current_mA_g": 100, "duration_min": 20}]'
-          : issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
+          : keyName(path) === 'material.diffusivity' && issue.code === 'invalid_union'
+            ? 'use {"preset": "knee"} (optionally with thetaKnee, log10DHigh, log10DLow), {"preset": "colclasure-nmc532"}, {"preset": "oregan2022-nmc811"}, {"preset": "constant", "D_m2_s": 1e-15} or {"table": {"theta": [...], "D_m2_s": [...]}} (docs/physics.md)'
+            : issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
       return `${source}: ${keyName(path)} ${what}: ${hint}`;
     });
     throw new ConfigError(lines.join('\n'));
@@ -192,7 +194,7 @@ function checkSemantics(cfg: SimulationConfig, source: string): void {
   });
   const total_s = cfg.protocol.reduce((a, st) => a + st.duration_min * 60, 0);
   if (total_s / cfg.output.traceInterval_s > 1e5) {
-    fail(`output.traceInterval_s = ${cfg.output.traceInterval_s} gives ${Math.round(total_s / cfg.output.traceInterval_s)} trace rows for a ${total_s} s protocol: at most 100000 are allowed (use a larger interval)`);
+    fail(`the protocol lasts ${total_s} s (the sum of protocol[].duration_min): at output.traceInterval_s = ${cfg.output.traceInterval_s} that is ${Math.round(total_s / cfg.output.traceInterval_s)} trace rows, at most 100000 are allowed (shorten the protocol or use a larger output.traceInterval_s)`);
   }
 }
 

@@ -106,7 +106,7 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     ['charge without current', { ...small, protocol: [{ step: 'charge', duration_min: 1 }] }, /protocol\[0\]\.current_mA_g is missing/],
     ['unknown shape', { ...small, particle: { shape: 'cube', side_um: 1 } }, /particle\.shape = "cube" is not allowed/],
     ['unknown preset diffusivity', { ...small, material: { diffusivity: { preset: 'fast' } } }, /material\.diffusivity = .* is not allowed/],
-    ['mask file missing', { ...small, particle: { shape: 'mask', file: 'nope.png', pixel_um: 0.05 } }, /particle\.file = 'nope\.png' cannot be read: ENOENT/],
+    ['mask file missing', { ...small, particle: { shape: 'mask', file: 'nope.png', pixel_um: 0.05 } }, /particle\.file = 'nope\.png' cannot be read: no such file or folder \(ENOENT\)/],
     ['mask file empty', { ...small, particle: { shape: 'mask', file: 'empty.png', pixel_um: 0.05 } }, /particle\.file = 'empty\.png' has no nonzero pixels/],
     ['mask file not an image', { ...small, particle: { shape: 'mask', file: 'ok.json', pixel_um: 0.05 } }, /particle\.file = 'ok\.json' is not a PNG or TIFF image/],
     ['grid too large', small, /at most .* cells are allowed/, ['--set', 'grid.spacing_um=0.00005']],

@@ -34,7 +34,7 @@ describe('capacity file', () => {
     expect(err(() => parseCapacityCsv('time_s,capacity_mAh_g\n0,0\n0,1\n', 'run.csv'))).toMatch(/line 3: time_s = 0 does not increase/);
   });
   it('a missing file is a UserError', async () => {
-    await expect(readCapacityFile('/nonexistent/cap.csv')).rejects.toThrow(/cannot be read: ENOENT/);
+    await expect(readCapacityFile('/nonexistent/cap.csv')).rejects.toThrow(/cannot be read: no such file or folder \(ENOENT\)/);
     const dir = mkdtempSync(path.join(tmpdir(), 'ionflux-cap-'));
     const f = path.join(dir, 'c.csv');
     writeFileSync(f, '\uFEFFtime_s,capacity_mAh_g\r\n0,0\r\n10,2\r\n');
