@@ -25,7 +25,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { describeFsError, EnvironmentError, EXIT, isErrnoError, UserError } from '../errors';
+import { describeFsError, EnvironmentError, errnoCause, EXIT, isErrnoError, UserError } from '../errors';
 
 /** The manifest written into every output folder. */
 export const OUTPUT_MARKER = '.ionflux-output';
@@ -342,9 +342,15 @@ let active: { staging: string; lock: string; target: string } | null = null;
 function onSignal(signal: NodeJS.Signals): void {
   const a = active;
   if (a) {
-    try { rmSync(a.staging, { recursive: true, force: true }); } catch { /* exiting anyway */ }
+    let left = '';
+    try {
+      rmSync(a.staging, { recursive: true, force: true, maxRetries: 3 });
+    } catch (e) {
+      // the next run into the folder removes it (its process is gone): say so rather than hide it
+      left = `; the unfinished '${path.basename(a.staging)}' could not be removed (${isErrnoError(e) ? errnoCause(e) : String(e)}) and will be by the next run`;
+    }
     try { unlinkSync(a.lock); } catch { /* exiting anyway */ }
-    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)\n`);
+    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)${left}\n`);
   } else {
     process.stderr.write(`ionflux: stopped by ${signal}\n`);
   }

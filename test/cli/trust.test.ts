@@ -107,7 +107,7 @@ describe('killed, interrupted and concurrent runs', () => {
       expect({ ...e, stderr: p.stderr() }).toMatchObject({ code, signal: null });
       expect(p.stderr()).toMatch(new RegExp(`ionflux: stopped by ${signal}: nothing was written to '.*sig' \\(what was there before is unchanged\\)`));
       expect(readFileSync(path.join(out, 'summary.json'), 'utf8')).toBe(summary);
-      expect(siblings(out)).toEqual([]);
+      expect({ left: siblings(out), stderr: p.stderr() }).toMatchObject({ left: [] });
     }
   });
 
