@@ -17,7 +17,7 @@ import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
-import { INV_QUANTA, OUTSIDE_Q, QUANTA, wallQuanta } from './quanta';
+import { INV_QUANTA, OUTSIDE_Q, QUANTA, thetaField, wallQuanta } from './quanta';
 
 /**
  * Grids with at least this many particle cells use a second thread where one is available. Measured
@@ -213,7 +213,7 @@ export class CpuSolver implements Solver {
 
   async field(): Promise<Float32Array> {
     const theta0 = this.problem.theta0;
-    return Float32Array.from(this.bufs[this.cur], (v) => (v === OUTSIDE_Q ? NaN : theta0 - v * INV_QUANTA));
+    return thetaField(this.bufs[this.cur], theta0);
   }
 
   async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {

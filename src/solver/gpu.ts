@@ -13,7 +13,7 @@ import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { EMPTY_ACCUMULATORS, keyValue, packWalls, RUN_STATE_BYTES, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
 import type { Problem, StepParams } from './problem';
-import { INV_QUANTA, OUTSIDE_Q, wallQuanta } from './quanta';
+import { INV_QUANTA, OUTSIDE_Q, thetaField, wallQuanta } from './quanta';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { ForwardModelKernel } from '../kernels/forwardModel';
 import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
@@ -180,7 +180,7 @@ export class GpuSolver implements Solver {
     const n = this.problem.grid.nx * this.problem.grid.ny;
     const q = new Int32Array(await readBuffer(this.device, this.xi[this.current], 4 * n));
     const theta0 = this.problem.theta0;
-    return Float32Array.from(q, (v) => (v === OUTSIDE_Q ? NaN : theta0 - v * INV_QUANTA));
+    return thetaField(q, theta0);
   }
 
   async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {

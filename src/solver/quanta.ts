@@ -37,3 +37,16 @@ export function wallQuanta(fluxWeight: Float32Array, perStep: number, out: Int32
   }
   return out;
 }
+
+/**
+ * θ of every cell from the fixed-point state (NaN outside the particle), float32. A plain loop:
+ * Float32Array.from with a mapping callback cost ~1 ms per 15 k cells, 0.1 s of a fig4c run.
+ */
+export function thetaField(q: Int32Array, theta0: number): Float32Array {
+  const out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) {
+    const v = q[i];
+    out[i] = v === OUTSIDE_Q ? NaN : theta0 - v * INV_QUANTA;
+  }
+  return out;
+}
