@@ -81,10 +81,11 @@ print(json.dumps({"frames": n, "seconds": dt, "fps": n / dt, "particles": int(la
 `;
 
 function skimagePeer(movie: string): { fps: number; seconds: number } | string {
-  const exe = findNumpyPython();
-  if (!exe) return 'skipped: no python3 with NumPy';
-  const probe = spawnSync(exe, ['-c', 'import skimage, scipy, tifffile'], { encoding: 'utf8' });
-  if (probe.status !== 0) return 'skipped: python3 lacks scikit-image, SciPy or tifffile (Debian: apt-get install python3-skimage python3-tifffile)';
+  if (!findNumpyPython()) return 'skipped: no python3 with NumPy';
+  // the first python3 that has the whole stack (a pyenv python3 may have NumPy only)
+  const exe = [process.env.IONFLUX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)
+    .find((e) => spawnSync(e as string, ['-c', 'import skimage, scipy, tifffile'], { encoding: 'utf8' }).status === 0) as string | undefined;
+  if (!exe) return 'skipped: python3 lacks scikit-image, SciPy or tifffile (Debian: apt-get install python3-skimage python3-tifffile)';
   const r = spawnSync(exe, ['-c', SKIMAGE_SCRIPT, movie], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return `FAILED: ${r.stderr.trim().split('\n').pop()}`;
   const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);

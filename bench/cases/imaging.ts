@@ -202,6 +202,23 @@ await import(${JSON.stringify(pathToFileURL(bin).href)});
 }
 
 /**
+ * Frame `f` of the large synthetic movies into `page`: the scene drifting by whole pixels, the right
+ * half's particles brightening over the movie, a fixed texture added.
+ */
+function largeMovieFrame(reference: ArrayLike<number>, labels: ArrayLike<number>, width: number, height: number, frames: number, f: number, page: Uint16Array): Uint16Array {
+  const dx = Math.round(3 * Math.sin(f / 40)), dy = Math.round(2 * Math.cos(f / 55)); // whole-pixel drift
+  const gain = 1 + 0.3 * Math.min(1, f / frames);
+  for (let y = 0; y < height; y++) {
+    const ys = Math.min(height - 1, Math.max(0, y - dy));
+    for (let x = 0; x < width; x++) {
+      const i = ys * width + Math.min(width - 1, Math.max(0, x - dx));
+      page[y * width + x] = Math.min(65535, labels[i] && x > width / 2 ? reference[i] * gain : reference[i]) + ((x * 7 + y * 13 + f) & 63);
+    }
+  }
+  return page;
+}
+
+/**
  * Writes a 16-bit multi-page TIFF of `frames` pages (width × height) with drifting, brightening
  * particles, one page at a time (the movie never sits in memory).
  */
@@ -211,16 +228,7 @@ export async function writeLargeMovie(file: string, width: number, height: numbe
   const page = new Uint16Array(width * height);
   try {
     for (let f = 0; f < frames; f++) {
-      const dx = Math.round(3 * Math.sin(f / 40)), dy = Math.round(2 * Math.cos(f / 55)); // whole-pixel drift
-      const gain = 1 + 0.3 * Math.min(1, f / frames);
-      for (let y = 0; y < height; y++) {
-        const ys = Math.min(height - 1, Math.max(0, y - dy));
-        for (let x = 0; x < width; x++) {
-          const i = ys * width + Math.min(width - 1, Math.max(0, x - dx));
-          page[y * width + x] = Math.min(65535, labels[i] && x > width / 2 ? reference[i] * gain : reference[i]) + ((x * 7 + y * 13 + f) & 63);
-        }
-      }
-      await writer.writePage(page);
+      await writer.writePage(largeMovieFrame(reference, labels, width, height, frames, f, page));
     }
     await writer.close();
   } catch (e) {
@@ -280,18 +288,7 @@ export async function writeLargeHdf5Movie(file: string, width: number, height: n
   const h5wasm = await loadHdf5();
   const { reference, labels } = syntheticScene(width, height, 0, 40);
   const page = new Uint16Array(width * height);
-  const fill = (f: number) => {
-    const dx = Math.round(3 * Math.sin(f / 40)), dy = Math.round(2 * Math.cos(f / 55)); // whole-pixel drift
-    const gain = 1 + 0.3 * Math.min(1, f / frames);
-    for (let y = 0; y < height; y++) {
-      const ys = Math.min(height - 1, Math.max(0, y - dy));
-      for (let x = 0; x < width; x++) {
-        const i = ys * width + Math.min(width - 1, Math.max(0, x - dx));
-        page[y * width + x] = Math.min(65535, labels[i] && x > width / 2 ? reference[i] * gain : reference[i]) + ((x * 7 + y * 13 + f) & 63);
-      }
-    }
-    return page;
-  };
+  const fill = (f: number) => largeMovieFrame(reference, labels, width, height, frames, f, page);
   const h5 = new h5wasm.File(file, 'w');
   try {
     const d = h5.create_dataset({ name: 'movie', data: fill(0), shape: [1, height, width], dtype: '<H', maxshape: [null, height, width], chunks: [1, height, width] });
