@@ -55,6 +55,8 @@ export class CpuSolver implements Solver {
   /** the fused JS pass's row table and scratch rows (kernel 'js') */
   private readonly fused: { rows: Int32Array; phiA: Float32Array; phiB: Float32Array; fv: Int32Array; spare: Int32Array } | null = null;
   private stopReason: 'cutoff' | 'range' = 'cutoff';
+  /** when advance() last let the event loop run (performance.now(), ms) */
+  private lastYield = performance.now();
 
   /**
    * A single-threaded solver. `CpuSolver.create` adds a second thread on large grids in Node.
@@ -142,23 +144,23 @@ export class CpuSolver implements Solver {
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
     const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
-    let lastYield = performance.now();
     for (let s = 0; s < n; s++) {
-      // long batches give the event loop a turn now and then: Ctrl-C, progress and timers keep working
-      if ((s & 63) === 63 && performance.now() - lastYield > 100) {
+      // the event loop gets a turn every ~100 ms of stepping, counted across calls (a run's many short
+      // advance() calls between trace rows would otherwise never give one): Ctrl-C, timers keep working
+      if ((s & 15) === 15 && performance.now() - this.lastYield > 100) {
         await new Promise((resolve) => setTimeout(resolve, 0));
-        lastYield = performance.now();
+        this.lastYield = performance.now();
       }
       const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
       if (this.wasm) {
         const pending = this.wasm.step(this.cur, rQ);
-        if (pending) { await pending; lastYield = performance.now(); }
+        if (pending) { await pending; this.lastYield = performance.now(); }
       } else if (this.fused) {
         const f = this.fused;
         fusedRows(q, out, f.rows, 1, this.problem.grid.ny - 1, false, table, N, theta0, INV_QUANTA, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
       } else if (this.threads) {
         const pending = this.threads.step(this.cur, rQ);
-        if (pending) { await pending; lastYield = performance.now(); }
+        if (pending) { await pending; this.lastYield = performance.now(); }
       } else {
         phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);

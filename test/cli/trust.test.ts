@@ -24,8 +24,11 @@ afterAll(() => {
 });
 
 const quick = ['--preset', 'fig4a', '--set', 'grid.spacing_um=0.1', '--set', 'protocol.0.duration_min=2', '--set', 'snapshots_min=[1]', '--backend', 'cpu', '--quiet'];
-/** long enough to be interrupted: ~45 k cells to the cut-off */
-const slow = ['--preset', 'fresh', '--set', 'grid.spacing_um=0.01', '--backend', 'cpu'];
+/**
+ * long enough to be interrupted (~35 s alone) and on one thread (20 k cells): a second solver thread
+ * competing with the other test files for two cores makes the start of the run, and so the test, slow
+ */
+const slow = ['--preset', 'fresh', '--set', 'grid.spacing_um=0.015', '--set', 'protocol.0.current_mA_g=20', '--backend', 'cpu'];
 const siblings = (out: string) => readdirSync(path.dirname(out)).filter((f) => f.startsWith(`${path.basename(out)}.`));
 
 describe('a re-run deletes or overwrites only what ionflux wrote', () => {
@@ -102,9 +105,12 @@ describe('killed, interrupted and concurrent runs', () => {
       const p = cli.start(['simulate', ...slow, '--out', out]);
       // the progress line comes from inside the run, after the signal handlers are in place
       await waitFor(() => /simulate: \d+%/.test(p.stderr()), 60_000, 'the run to start');
+      const killed = Date.now();
       p.child.kill(signal);
       const e = await p.exited;
       expect({ ...e, stderr: p.stderr() }).toMatchObject({ code, signal: null });
+      // at once, not when the run ends (~35 s): a one-thread CPU run used to give the event loop no turn
+      expect(Date.now() - killed).toBeLessThan(10_000);
       expect(p.stderr()).toMatch(new RegExp(`ionflux: stopped by ${signal}: nothing was written to '.*sig' \\(what was there before is unchanged\\)`));
       expect(readFileSync(path.join(out, 'summary.json'), 'utf8')).toBe(summary);
       expect({ left: siblings(out), stderr: p.stderr() }).toMatchObject({ left: [] });
