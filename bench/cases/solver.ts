@@ -31,11 +31,8 @@ async function stepRate(problem: Problem, solver: Solver, steps: number, samples
   return { t, rate: (problem.grid.cells * steps) / t.median_s };
 }
 
-/** The same step, vectorised in NumPy float32 as a careful NumPy user would (in-place, np.take). */
-const numpyStep = (n: number, steps: number) => `
-import json, time, numpy as np
-n, steps, N = ${n}, ${steps}, 4096
-yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
+/** The peers' problem in Python (n, N defined before): the disk mask, the Φ table, a varied field. */
+const PEER_PROBLEM = `yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
 mask = ((xx - n/2)**2 + (yy - n/2)**2) < ((n-2)/2)**2
 table = np.cumsum(np.concatenate([[0], np.full(N, 1.0/N)])).astype(np.float32)
 slope = np.diff(table).astype(np.float32)
@@ -43,7 +40,13 @@ m = mask.astype(np.float32)
 nin = np.zeros((n, n), np.float32)
 nin[1:-1,1:-1] = m[:-2,1:-1] + m[2:,1:-1] + m[1:-1,:-2] + m[1:-1,2:]
 xi = (np.float32(0.1) + 0.05 * np.sin(xx * 0.01)).astype(np.float32) * m
-rm = (np.float32(0.2) * m).astype(np.float32)
+rm = (np.float32(0.2) * m).astype(np.float32)`;
+
+/** The same step, vectorised in NumPy float32 as a careful NumPy user would (in-place, np.take). */
+const numpyStep = (n: number, steps: number) => `
+import json, time, numpy as np
+n, steps, N = ${n}, ${steps}, 4096
+${PEER_PROBLEM}
 def step(xi):
     x = np.float32(1) - xi; x *= np.float32(N)
     j = x.astype(np.int32); np.minimum(j, N - 1, out=j)
@@ -79,15 +82,7 @@ except Exception as e:
     sys.exit(0)
 numba.set_num_threads(1)
 n, steps, samples, N = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), 4096
-yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
-mask = ((xx - n/2)**2 + (yy - n/2)**2) < ((n-2)/2)**2
-table = np.cumsum(np.concatenate([[0], np.full(N, 1.0/N)])).astype(np.float32)
-slope = np.diff(table).astype(np.float32)
-m = mask.astype(np.float32)
-nin = np.zeros((n, n), np.float32)
-nin[1:-1,1:-1] = m[:-2,1:-1] + m[2:,1:-1] + m[1:-1,:-2] + m[1:-1,2:]
-xi = (np.float32(0.1) + 0.05 * np.sin(xx * 0.01)).astype(np.float32) * m
-rm = (np.float32(0.2) * m).astype(np.float32)
+${PEER_PROBLEM}
 
 @numba.njit(cache=True)
 def phirow(xi, m, table, slope, N, y, dst):
