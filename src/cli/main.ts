@@ -11,6 +11,10 @@ import { VERSION } from '../version';
 import { registerSimulate } from './simulate';
 import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
+import { registerSweep } from './sweep';
+
+// a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
+export { sweepWorkerMain } from '../sweep/execute';
 
 /** The exit code and the one line for an error thrown by a command. */
 export function classifyError(e: unknown): { code: number; line: string } {
@@ -36,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerSimulate(program);
   registerAnalyze(program);
+  registerSweep(program);
   registerBench(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

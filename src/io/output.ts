@@ -112,7 +112,11 @@ function readOwner(file: string): Owner | null {
 /** gone: written on this machine by a process that no longer runs */
 const ownerGone = (o: Owner | null) => o !== null && o.host === hostname() && o.pid !== process.pid && !pidAlive(o.pid);
 
-function takeLock(target: string, flag: string, log: (l: string) => void): string {
+/**
+ * Takes `TARGET.ionflux-lock` for this process (a stale one, whose process is gone, is removed and
+ * said so); returns its path. EnvironmentError when another live run holds it.
+ */
+export function takeLock(target: string, flag: string, log: (l: string) => void): string {
   const lock = `${target}.ionflux-lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

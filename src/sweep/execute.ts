@@ -1,0 +1,173 @@
+/**
+ * Where a sweep's runs execute, three ways with one contract: each finished run is written into a
+ * partial folder and handed to `done`, which commits it (folder.ts).
+ *
+ * - GPU: runs whose grids have the same shape are stepped together as the lanes of one batch
+ *   (src/solver/gpu.ts GpuBatch: one set of dispatches for all, each lane with its own uniforms and
+ *   stop flag); each lane is driven by its own runSimulation, so a run is the same computation as
+ *   `simulate` of its config.
+ * - CPU pool: worker threads over runs, each run on a one-thread CpuSolver (threads pay across
+ *   runs, not inside a small one). The threads load the bundle this code runs from (dist/cli.js or
+ *   dist/lib/index.js); from the TypeScript sources (tests) there is no bundle, and runs execute
+ *   in process instead.
+ * - In process, one after the other: `--jobs 1`, or no bundle to start threads from.
+ */
+import os from 'node:os';
+import type { GpuContext } from '../gpu/device';
+import { CpuSolver } from '../solver/cpu';
+import { GpuSolver } from '../solver/gpu';
+import type { Solver } from '../solver/types';
+import type { Problem } from '../solver/problem';
+import { workerExecArgv } from '../solver/workerFlags';
+import { problemOf, simulatePlanned, writeRunFolder } from './simulateRun';
+import type { PlannedRun, SweepSpec } from './spec';
+
+export interface ExecuteContext {
+  baseDir: string;
+  outputs: SweepSpec['outputs'];
+  /** a fresh folder to write run `id` into */
+  partialDir(id: string): string;
+  /** the run is complete in `partial` (called in completion order) */
+  done(run: PlannedRun, partial: string): void;
+  /** set when the sweep is being stopped: no new run starts */
+  stopped(): boolean;
+}
+
+/** The runs one after the other in this thread (CpuSolver.create: two threads on large grids). */
+export async function executeInProcess(runs: PlannedRun[], ctx: ExecuteContext): Promise<void> {
+  for (const run of runs) {
+    if (ctx.stopped()) return;
+    const problem = await problemOf(run, ctx.baseDir);
+    const solver = await CpuSolver.create(problem);
+    const outcome = await simulatePlanned(problem, solver, ctx.outputs.snapshots);
+    const partial = ctx.partialDir(run.id);
+    await writeRunFolder(partial, problem, run, outcome, solver.backend, ctx.outputs);
+    ctx.done(run, partial);
+  }
+}
+
+/** The bundle a pool thread loads (this module's own file once built), or null from the sources. */
+function bundleUrl(): string | null {
+  const url = import.meta.url;
+  return url.startsWith('file:') && url.endsWith('.js') ? url : null;
+}
+
+/** Whether a CPU pool can start here (Node, running from a built bundle). */
+export function poolAvailable(): boolean {
+  return typeof process !== 'undefined' && Boolean(process.versions?.node) && bundleUrl() !== null;
+}
+
+export function defaultJobs(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+type PoolReply = { ok: true; backend: string } | { ok: false; name: string; message: string; stack?: string };
+
+/** The runs on `jobs` worker threads, each taking the next run as it finishes one. */
+export async function executeOnPool(runs: PlannedRun[], jobs: number, ctx: ExecuteContext): Promise<void> {
+  const url = bundleUrl();
+  if (!url) throw new Error('executeOnPool: the CPU pool runs from a built bundle (dist/); use executeInProcess');
+  const { Worker } = await import('node:worker_threads');
+  const queue = [...runs];
+  const workers: InstanceType<typeof Worker>[] = [];
+  let failure: Error | null = null;
+  const one = async (): Promise<void> => {
+    const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.sweepWorkerMain())`, {
+      eval: true,
+      execArgv: workerExecArgv(),
+      // geotiff's `web-worker` dependency, loaded with the bundle, reads workerData.mod in any thread: give it an object
+      workerData: {},
+    });
+    workers.push(worker);
+    const exited = new Promise<never>((_, reject) => {
+      worker.on('error', (e) => reject(e));
+      worker.on('exit', (code) => reject(new Error(`a sweep worker thread exited (code ${code})`)));
+    });
+    try {
+      while (queue.length && !failure && !ctx.stopped()) {
+        const run = queue.shift() as PlannedRun;
+        const partial = ctx.partialDir(run.id);
+        const reply = await Promise.race([
+          new Promise<PoolReply>((resolve) => { worker.once('message', resolve); worker.postMessage({ run, baseDir: ctx.baseDir, outputs: ctx.outputs, partial }); }),
+          exited,
+        ]);
+        if (!reply.ok) {
+          const e = new Error(reply.message);
+          e.name = reply.name;
+          if (reply.stack) e.stack = reply.stack;
+          throw e;
+        }
+        ctx.done(run, partial);
+      }
+    } catch (e) {
+      failure ??= e as Error;
+    } finally {
+      exited.catch(() => {});
+      await worker.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, one));
+  if (failure) throw failure;
+}
+
+/** The pool thread's side: one run per message, on a one-thread CPU solver. */
+export async function sweepWorkerMain(): Promise<void> {
+  const { parentPort } = await import('node:worker_threads');
+  if (!parentPort) throw new Error('sweepWorkerMain: not in a worker thread');
+  const port = parentPort;
+  port.on('message', async (m: { run: PlannedRun; baseDir: string; outputs: SweepSpec['outputs']; partial: string }) => {
+    try {
+      const problem = await problemOf(m.run, m.baseDir);
+      const solver = new CpuSolver(problem);
+      const outcome = await simulatePlanned(problem, solver, m.outputs.snapshots);
+      await writeRunFolder(m.partial, problem, m.run, outcome, solver.backend, m.outputs);
+      port.postMessage({ ok: true, backend: solver.backend } satisfies PoolReply);
+    } catch (e) {
+      const err = e as Error;
+      port.postMessage({ ok: false, name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack } satisfies PoolReply);
+    }
+  });
+}
+
+/**
+ * The runs on the GPU in batches: consecutive runs of the same grid shape, up to `maxLanes` (and
+ * what the adapter's memory holds) at a time, each batch stepped by one set of dispatches.
+ */
+export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes: number, ctx: ExecuteContext): Promise<void> {
+  const groups = new Map<string, { run: PlannedRun; problem: Problem }[]>();
+  const flush = async (key: string) => {
+    const group = groups.get(key);
+    groups.delete(key);
+    if (group?.length) await runBatch(group, gpu, ctx);
+  };
+  for (const run of runs) {
+    if (ctx.stopped()) return;
+    const problem = await problemOf(run, ctx.baseDir);
+    const key = `${problem.grid.nx}x${problem.grid.ny}`;
+    const group = groups.get(key) ?? [];
+    group.push({ run, problem });
+    groups.set(key, group);
+    const cap = Math.max(1, maxLanes);
+    if (group.length >= cap) await flush(key);
+  }
+  for (const key of [...groups.keys()]) { if (ctx.stopped()) return; await flush(key); }
+}
+
+async function runBatch(group: { run: PlannedRun; problem: Problem }[], gpu: GpuContext, ctx: ExecuteContext): Promise<void> {
+  const lanes = await createLanes(gpu, group.map((g) => g.problem));
+  // every lane's coroutine runs to its end (a lane left waiting would hold up the others)
+  const settled = await Promise.allSettled(group.map(async ({ run, problem }, k) => {
+    const lane = lanes[k];
+    const outcome = await simulatePlanned(problem, lane, ctx.outputs.snapshots);
+    const partial = ctx.partialDir(run.id);
+    await writeRunFolder(partial, problem, run, outcome, lane.backend, ctx.outputs);
+    ctx.done(run, partial);
+  }));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+// TODO(gpubatch): GpuBatch lanes
+async function createLanes(gpu: GpuContext, problems: Problem[]): Promise<Solver[]> {
+  return Promise.all(problems.map((p) => GpuSolver.create(gpu, p)));
+}
