@@ -61,6 +61,8 @@ export interface SweepOptions {
   jobs?: number;
   log?: (line: string) => void;
   onProgress?: (fraction: number, status: string) => void;
+  /** stops the sweep: no new run starts, the finished ones are kept (runs in flight finish first) */
+  signal?: AbortSignal;
   /** handle SIGINT / SIGTERM: keep the finished runs, remove the unfinished, exit 130 / 143 (the CLI) */
   handleSignals?: boolean;
 }
@@ -71,6 +73,8 @@ export interface SweepResult {
   /** finished by an earlier process into this folder */
   resumed: number;
   computed: number;
+  /** true when `signal` stopped the sweep before every run was finished */
+  stopped: boolean;
   backend: string;
   wallTime_s: number;
   records: RunRecord[];
@@ -109,7 +113,7 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
       const rate = computed / ((now - t0) / 1000);
       options.onProgress?.(computed / todo.length, `${resumed + computed}/${plan.mine.length} runs${resumed ? ` (${resumed} from before)` : ''}, ${rate.toPrecision(2)} runs/s`);
     },
-    stopped: () => stopping,
+    stopped: () => stopping || Boolean(options.signal?.aborted),
   };
   try {
     if (todo.length) {
@@ -134,8 +138,8 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
     }
     folder.writeTables();
     const records = plan.mine.map((r) => folder.finished.get(r.id)).filter((r): r is RunRecord => Boolean(r));
-    if (plan.spec.plot && plan.shard.count === 1) writePlot(folder.dir, plan.spec, records);
-    return { dir: folder.dir, total: plan.mine.length, resumed, computed, backend: backendLabel, wallTime_s: (performance.now() - t0) / 1000, records };
+    if (plan.spec.plot && plan.shard.count === 1 && records.length === plan.mine.length) writePlot(folder.dir, plan.spec, records);
+    return { dir: folder.dir, total: plan.mine.length, resumed, computed, stopped: folder.finished.size < plan.mine.length, backend: backendLabel, wallTime_s: (performance.now() - t0) / 1000, records };
   } catch (e) {
     folder.removeOwnPartials();
     try { folder.writeTables(); } catch { /* keep the first error */ }
@@ -198,7 +202,7 @@ export function mergeSweeps(dirs: string[], out: string, options: { log?: (line:
     folder.writeTables();
     const records = first.runs.map((r) => folder.finished.get(r.id)!);
     if (first.spec.plot) writePlot(folder.dir, first.spec, records);
-    return { dir: folder.dir, total: first.runs.length, resumed: first.runs.length - computed, computed, backend: 'merge', wallTime_s: (performance.now() - t0) / 1000, records };
+    return { dir: folder.dir, total: first.runs.length, resumed: first.runs.length - computed, computed, stopped: false, backend: 'merge', wallTime_s: (performance.now() - t0) / 1000, records };
   } catch (e) {
     folder.removeOwnPartials();
     throw e;
