@@ -18,6 +18,14 @@ export {
   type AnalyzeOptions, type AnalyzeResult, type AnalyzeSummary, type ParticleResult, type ProcessorFactory,
 } from './imaging/analyze';
 
+// ---- parameter sweeps (docs/sweeps.md): plan, run into a resumable folder, merge shards.
+// sweepWorkerMain is what the CPU pool's threads run after loading this bundle.
+export {
+  planSweep, runSweep, mergeSweeps, estimateWork, sweepPreset, SWEEP_PRESETS, parseSweepSpec, expandSweep, resolveShard, shardRuns, runId,
+  SweepSpecError, sweepWorkerMain,
+  type SweepPlan, type SweepOptions, type SweepResult, type SweepSpec, type PlannedRun, type RunRecord, type WorkEstimate,
+} from './sweep';
+
 // ---- files out
 export { writeOutputDir, OutputDirError, OUTPUT_MARKER, type OutputOptions, type OutputReport } from './io/output';
 export { writeSimulationOutputs, traceCsv, summaryJson } from './io/simulationOutput';
