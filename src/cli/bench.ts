@@ -13,6 +13,7 @@ import { formatTable, runNumpy, type BenchCase, type BenchRow } from '../../benc
 import { solverCases } from '../../bench/cases/solver';
 import { imagingCases } from '../../bench/cases/imaging';
 import { endToEndCases } from '../../bench/cases/endToEnd';
+import { sweepCases } from '../../bench/cases/sweep';
 import { describeFsError, EnvironmentError, isErrnoError, UserError } from './errors';
 
 /**
@@ -35,7 +36,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases];
 
 export interface BenchOptions {
   quick?: boolean;
