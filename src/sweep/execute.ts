@@ -19,6 +19,7 @@ import { GpuSolver } from '../solver/gpu';
 import type { Solver } from '../solver/types';
 import type { Problem } from '../solver/problem';
 import { workerExecArgv } from '../solver/workerFlags';
+import { UserError } from '../errors';
 import { problemOf, simulatePlanned, writeRunFolder } from './simulateRun';
 import type { PlannedRun, SweepSpec } from './spec';
 
@@ -61,7 +62,7 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-type PoolReply = { ok: true; backend: string } | { ok: false; name: string; message: string; stack?: string };
+type PoolReply = { ok: true; backend: string } | { ok: false; name: string; message: string; stack?: string; user: boolean };
 
 /** The runs on `jobs` worker threads, each taking the next run as it finishes one. */
 export async function executeOnPool(runs: PlannedRun[], jobs: number, ctx: ExecuteContext): Promise<void> {
@@ -92,7 +93,8 @@ export async function executeOnPool(runs: PlannedRun[], jobs: number, ctx: Execu
           exited,
         ]);
         if (!reply.ok) {
-          const e = new Error(reply.message);
+          // the input's fault stays the input's fault across the thread boundary (exit 1, one line)
+          const e = reply.user ? new UserError(reply.message) : new Error(reply.message);
           e.name = reply.name;
           if (reply.stack) e.stack = reply.stack;
           throw e;
@@ -124,7 +126,7 @@ export async function sweepWorkerMain(): Promise<void> {
       port.postMessage({ ok: true, backend: solver.backend } satisfies PoolReply);
     } catch (e) {
       const err = e as Error;
-      port.postMessage({ ok: false, name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack } satisfies PoolReply);
+      port.postMessage({ ok: false, name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack, user: e instanceof UserError } satisfies PoolReply);
     }
   });
 }

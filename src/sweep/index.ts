@@ -9,7 +9,8 @@ import { selectBackend, type BackendRequest } from '../gpu/backend';
 import { EXIT, UserError } from '../errors';
 import { encodePng } from '../render/png';
 import { renderSweepPlot } from '../render/sweepPlot';
-import { buildProblem, estimatedSteps } from '../solver/problem';
+import { estimatedSteps } from '../solver/problem';
+import { problemOf } from './simulateRun';
 import { defaultJobs, executeInProcess, executeOnGpu, executeOnPool, poolAvailable, type ExecuteContext } from './execute';
 import { readManifest, readRunRecord, SweepFolder, sweepManifest, type RunRecord, type SweepManifest } from './folder';
 import { expandSweep, parseSweepSpec, shardRuns, type PlannedRun, type SweepSpec } from './spec';
@@ -46,7 +47,7 @@ export interface WorkEstimate { run: PlannedRun; nx: number; ny: number; cells: 
 export async function estimateWork(runs: PlannedRun[], baseDir: string): Promise<WorkEstimate[]> {
   const out: WorkEstimate[] = [];
   for (const run of runs) {
-    const p = await buildProblem(run.config, { baseDir });
+    const p = await problemOf(run, baseDir);
     out.push({ run, nx: p.grid.nx, ny: p.grid.ny, cells: p.grid.cells, steps: estimatedSteps(p) });
   }
   return out;
@@ -84,6 +85,7 @@ export interface SweepResult {
 export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<SweepResult> {
   const t0 = performance.now();
   const log = options.log ?? (() => {});
+  await checkParticles(plan.mine, options.baseDir ?? process.cwd());
   const folder = SweepFolder.open(options.out, plan.manifest, plan.mine, { log });
   const resumed = folder.finished.size;
   const todo = plan.mine.filter((r) => !folder.finished.has(r.id));
@@ -147,6 +149,21 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
   } finally {
     if (options.handleSignals) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
     folder.release();
+  }
+}
+
+/**
+ * What only building a grid finds (an unreadable mask file, too many cells), found before the folder
+ * is made: the first run of each distinct particle and grid (up to 16 of them) is built once.
+ */
+async function checkParticles(runs: PlannedRun[], baseDir: string): Promise<void> {
+  const seen = new Set<string>();
+  for (const run of runs) {
+    const key = JSON.stringify([run.config.particle, run.config.grid]);
+    if (seen.has(key)) continue;
+    if (seen.size >= 16) return;
+    seen.add(key);
+    await problemOf(run, baseDir);
   }
 }
 

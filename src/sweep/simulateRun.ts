@@ -11,6 +11,7 @@ import { buildProblem, type Problem } from '../solver/problem';
 import { runSimulation, SimulationLimitError, type RunResult } from '../solver/run';
 import type { Solver } from '../solver/types';
 import type { PlannedRun, SweepSpec } from './spec';
+import { UserError } from '../errors';
 
 export interface RunMetrics {
   /** largest centre-of-mass offset of the unreacted core over the trace, µm (null: never an unreacted core) */
@@ -61,7 +62,16 @@ export async function writeRunFolder(dir: string, problem: Problem, run: Planned
   await writeFile(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }
 
-/** Builds the run's problem (paths in the config are relative to `baseDir`). */
-export function problemOf(run: PlannedRun, baseDir: string): Promise<Problem> {
-  return buildProblem(run.config, { baseDir });
+/**
+ * Builds the run's problem (paths in the config are relative to `baseDir`). What only the build
+ * finds (an unreadable mask file, a grid too large, a run too long) is the input's fault: a
+ * UserError naming the run.
+ */
+export async function problemOf(run: PlannedRun, baseDir: string): Promise<Problem> {
+  try {
+    return await buildProblem(run.config, { baseDir });
+  } catch (e) {
+    const what = Object.entries(run.values).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ');
+    throw new UserError(`run ${run.index} ${run.id} (${what}): ${(e as Error).message}`);
+  }
 }

@@ -75,7 +75,10 @@ describe('ionflux sweep (process)', () => {
   test('bad input: one line, exit 1', () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [100, 0] } }));
+    const mask = path.join(tmp, 'mask.json');
+    writeFileSync(mask, JSON.stringify({ base: { config: { ...base, particle: { shape: 'mask', file: 'gone.png', pixel_um: 0.05 } } }, grid: { 'protocol.0.current_mA_g': [100, 200] } }));
     const cases: [string[], RegExp][] = [
+      [['sweep', '--spec', mask, '--backend', 'cpu', '--out', path.join(tmp, 'x')], /run 0 [0-9a-f]{12} \(protocol.0.current_mA_g = 100\): particle.file = 'gone.png' cannot be read/],
       [['sweep', '--spec', bad, '--out', path.join(tmp, 'x')], /run 1 \(protocol.0.current_mA_g = 0\): protocol\[0\].current_mA_g = 0 is not allowed/],
       [['sweep', '--preset', 'fig5c', '--out', path.join(tmp, 'x')], /--preset 'fig5c' is not allowed: the built-in sweeps are fig5b/],
       [['sweep', '--preset', 'fig5b', '--shard-index', '4', '--shard-count', '4', '--out', path.join(tmp, 'x')], /--shard-index = 4 is out of range/],
