@@ -459,7 +459,7 @@ add('simulate', '--backend gpu (a real GPU, or only a software one)', ['simulate
 
 // options a newer CLI has (read from --help): their cases are added only when the option exists
 const helpOf = (cmd) => spawnSync(process.execPath, [CLI, cmd, '--help'], { encoding: 'utf8' }).stdout ?? '';
-const HELP = { simulate: helpOf('simulate'), analyze: helpOf('analyze'), bench: helpOf('bench') };
+const HELP = { simulate: helpOf('simulate'), analyze: helpOf('analyze'), bench: helpOf('bench'), sweep: helpOf('sweep') };
 if (/--theta-range\b/.test(HELP.simulate)) {
   for (const [v, want] of [['0.9,0.1', 1], ['0.5', 1], ['a,b', 1], ['0.5,0.5', 1], ['NaN,1', 1], ['-1,2', [0, 1]]]) {
     add('simulate', `--theta-range ${v}`, preset([]).concat(['--theta-range', v]), { want });
@@ -598,6 +598,55 @@ add('bench', '--json is a folder', ['bench', '--quick', '--backend', 'cpu', '--j
 add('bench', '--json /proc/b.json', ['bench', '--quick', '--backend', 'cpu', '--json', '/proc/b.json'], { want: [1, 2] });
 add('bench', '--backend quantum', ['bench', '--quick', '--backend', 'quantum', '--json', 'out/b.json']);
 
+// -- sweep: the spec, shards, folders, merge
+/** a spec file in the case's folder; `spec` is the object (or raw text) */
+const sweepSpec = (c, spec) => { const f = `in/s${c.id}.json`; writeFileSync(path.join(c.dir, f), typeof spec === 'string' ? spec : JSON.stringify(spec)); return f; };
+const smallBase = { config: { particle: { shape: 'disk', diameter_um: 1 }, grid: { spacing_um: 0.1 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1 }] } };
+const okSpec = { base: smallBase, grid: { 'protocol.0.current_mA_g': [100, 200] } };
+const sweepCase = (input, spec, extra = [], opts = {}) => add('sweep', input, (c) => ['sweep', '--spec', sweepSpec(c, spec), ...extra, ...fast], opts);
+add('sweep', 'neither --spec nor --preset', ['sweep', ...fast]);
+add('sweep', '--preset fig5c (unknown)', ['sweep', '--preset', 'fig5c', ...fast]);
+add('sweep', '--spec file missing', ['sweep', '--spec', 'in/nope.json', ...fast]);
+sweepCase('--spec not JSON', '{"base": {"preset": "fig4a"}, grid: }');
+sweepCase('spec without base', { grid: { 'protocol.0.current_mA_g': [100] } });
+sweepCase('spec with nothing to sweep', { base: smallBase });
+sweepCase('unknown top-level key (gird)', { base: smallBase, gird: { initialTheta: [1] } });
+sweepCase('unknown axis key (grid.spacing)', { base: smallBase, grid: { 'grid.spacing': [0.1] } });
+sweepCase('empty axis', { base: smallBase, grid: { 'protocol.0.current_mA_g': [] } });
+sweepCase('axis value not a list', { base: smallBase, grid: { 'protocol.0.current_mA_g': 100 } });
+sweepCase('zip lists of different lengths', { base: smallBase, zip: { 'protocol.0.current_mA_g': [100, 200], initialTheta: [1] } });
+sweepCase('a run whose config fails validation (current -5)', { base: smallBase, grid: { 'protocol.0.current_mA_g': [100, -5] } });
+sweepCase('a run whose mask file is missing', { base: { config: { ...smallBase.config, particle: { shape: 'mask', file: 'gone.png', pixel_um: 0.05 } } }, runs: [{ initialTheta: 1 }] });
+sweepCase('plot.x not a swept key', { ...okSpec, plot: { x: 'optics.kappa' } });
+sweepCase('--shard-index 2 of --shard-count 2', okSpec, ['--shard-index', '2', '--shard-count', '2']);
+sweepCase('--shard-index without --shard-count', okSpec, ['--shard-index', '0']);
+sweepCase('--jobs 0', okSpec, ['--jobs', '0']);
+sweepCase("--out a user's folder (with data.csv)", okSpec, [], {
+  setup: (c) => { mkdirSync(c.out, { recursive: true }); writeFileSync(path.join(c.out, 'data.csv'), 'mine\n'); },
+  check: (c) => (readdirSync(c.out).join() === 'data.csv' ? null : `the folder now holds ${readdirSync(c.out).join(', ')}`),
+});
+sweepCase('--out the folder of another sweep (runs dropped)', { base: smallBase, grid: { 'protocol.0.current_mA_g': [300] } }, [], {
+  setup: (c) => runSync(['sweep', '--spec', sweepSpec({ id: `${c.id}-first` , dir: c.dir }, okSpec), '--backend', 'cpu', '--quiet', '--out', c.outRel], c.dir),
+  check: (c) => (readdirSync(path.join(c.out, 'runs')).length === 2 ? null : 'the earlier runs were changed'),
+});
+sweepCase('--out a simulate output folder', okSpec, [], { setup: (c) => runSync([...okSim, '--out', c.outRel], c.dir) });
+add('sweep', '--jobs two', ['sweep', '--preset', 'fig5b', '--jobs', 'two', ...fast]);
+add('sweep', '--shard-count 0', ['sweep', '--preset', 'fig5b', '--shard-index', '0', '--shard-count', '0', ...fast]);
+add('sweep', '--dry-run of an unknown preset', ['sweep', '--preset', 'fig5z', '--dry-run']);
+add('sweep', 'merge: a folder that is not a sweep', ['sweep', 'merge', 'in', '--out', OUT]);
+add('sweep', 'merge: a missing shard', (c) => {
+  const f = sweepSpec(c, okSpec);
+  runSync(['sweep', '--spec', f, '--shard-index', '0', '--shard-count', '2', '--backend', 'cpu', '--quiet', '--out', 'out/s0'], c.dir);
+  return ['sweep', 'merge', 'out/s0', '--out', OUT];
+});
+add('sweep', 'merge: shards of two different sweeps', (c) => {
+  const a = sweepSpec(c, okSpec);
+  const b = sweepSpec({ id: `${c.id}-b`, dir: c.dir }, { base: smallBase, grid: { 'protocol.0.current_mA_g': [100, 300] } });
+  runSync(['sweep', '--spec', a, '--shard-index', '0', '--shard-count', '2', '--backend', 'cpu', '--quiet', '--out', 'out/a0'], c.dir);
+  runSync(['sweep', '--spec', b, '--shard-index', '1', '--shard-count', '2', '--backend', 'cpu', '--quiet', '--out', 'out/b1'], c.dir);
+  return ['sweep', 'merge', 'out/a0', 'out/b1', '--out', OUT];
+});
+
 // -- the output folder
 const okSim = ['simulate', '--preset', 'fig4a', '--set', 'grid.spacing_um=0.1', '--set', 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":1}]', '--set', 'snapshots_min=[]', '--backend', 'cpu', '--quiet'];
 const slowSim = ['simulate', '--preset', 'fig4a', '--backend', 'cpu', '--quiet'];
@@ -696,9 +745,20 @@ add('signals', 'SIGTERM while replacing an earlier output', [...slowSim, '--out'
   check: (c) => (readFileSync(path.join(c.out, 'summary.json'), 'utf8') === c.before ? null : 'the earlier summary.json was changed'),
 });
 
+const sweepSlow = { base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [100, 120, 140, 160, 180, 200] } };
+const aRunFinished = (c) => () => existsSync(path.join(c.out, 'runs')) && readdirSync(path.join(c.out, 'runs')).some((n) => !n.startsWith('.'));
+add('signals', 'SIGTERM part-way through a sweep (finished runs kept)', (c) => ['sweep', '--spec', sweepSpec(c, sweepSlow), '--jobs', '1', ...fast], {
+  want: 143, signal: 'SIGTERM', ready: aRunFinished,
+  check: (c) => {
+    const names = readdirSync(path.join(c.out, 'runs'));
+    if (names.some((n) => n.startsWith('.'))) return `left ${names.filter((n) => n.startsWith('.')).join(', ')}`;
+    return names.length >= 1 && names.every((n) => existsSync(path.join(c.out, 'runs', n, 'summary.json'))) ? null : 'no finished run kept';
+  },
+});
+
 /** Options in the CLI's --help that no case passes (so that new options get cases). */
 function uncoveredOptions() {
-  const used = { simulate: new Set(['--config', '--backend', '--quiet', '--out']), analyze: new Set(), bench: new Set() };
+  const used = { simulate: new Set(['--config', '--backend', '--quiet', '--out']), analyze: new Set(), bench: new Set(), sweep: new Set(['--spec', '--backend', '--quiet', '--out']) };
   for (const c of cases) {
     if (typeof c.args === 'function' || !used[c.args[0]]) continue;
     for (const a of c.args) if (a.startsWith('--')) used[c.args[0]].add(a.split('=')[0]);
@@ -839,6 +899,7 @@ const GROUPS = [
   ['simulate', 'simulate: config values, --set, presets, masks'],
   ['analyze', 'analyze: movies (TIFF, folders, OME-TIFF, HDF5), --capacity, --mask, numeric flags'],
   ['bench', 'bench'],
+  ['sweep', 'sweep: specs, shards, sweep folders, merge'],
   ['output', 'the output folder (--out) and faults of the machine'],
   ['usage', 'usage errors (commander)'],
   ['signals', 'signals part-way'],
