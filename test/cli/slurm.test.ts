@@ -191,7 +191,10 @@ describe('ionflux sweep on Slurm', () => {
     const refIds = table(path.join(ref, 'runs.csv')).rows.map((r) => r[0]);
     expect(shardIds.length).toBe(refIds.length);
     expect(new Set(shardIds)).toEqual(new Set(refIds));
-    for (const id of refIds) expect(existsSync(path.join(out, 'merged', 'runs', id, 'summary.json')), `merged/runs/${id}/summary.json`).toBe(true);
+    for (const [i, id] of shardIds.entries()) {
+      const k = [0, 1, 2].find((j) => existsSync(path.join(out, `shard-${j}`, 'runs', id, 'summary.json')));
+      expect(k, `run ${id} (row ${i}): no shard-*/runs/${id}/summary.json`).toBeDefined();
+    }
   }, 150_000);
 
   test('a shard stopped by scancel part-way keeps its finished runs; resubmitting the same array finishes it without redoing them', async (ctx) => {
