@@ -15,6 +15,8 @@ export interface BuiltCli {
   /** starts `ionflux args…` and returns the process; its stderr is collected in `stderr()` */
   start(args: string[], options?: { cwd?: string }): { child: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
   remove(): void;
+  /** the built bundle's cli.js (exports `main(argv)`), for a wrapper that another program runs */
+  entry: string;
 }
 
 export function buildCli(name: string): BuiltCli {
@@ -23,6 +25,7 @@ export function buildCli(name: string): BuiltCli {
   const script = `const { main } = await import(${JSON.stringify('file://' + path.join(dir, 'cli.js'))}); process.exitCode = await main(process.argv.slice(1));`;
   const argv = (args: string[]) => ['--input-type=module', '-e', script, '--', ...args];
   return {
+    entry: path.join(dir, 'cli.js'),
     run(args, options = {}) {
       const r = spawnSync(process.execPath, argv(args), { encoding: 'utf8', cwd: options.cwd });
       return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
