@@ -56,7 +56,32 @@ export function cellCentre(g: Pick<ParticleGrid, 'x0_um' | 'yTop_um' | 'spacing_
   return [g.x0_um + (col + 0.5) * g.spacing_um, g.yTop_um - (row + 0.5) * g.spacing_um];
 }
 
-export function buildGrid(outline: Outline, spacing_um: number, segments: SurfaceSegment[], normalize: FluxNormalization): ParticleGrid {
+/**
+ * The part of a grid that depends on the outline and the spacing only: the inside cells, and per
+ * wall cell its faces (|n·e_f| and the surface angle where each crosses the boundary) and its nearest
+ * boundary point. Sweeps, fits and the demo change the surface (η arcs) of one particle over and
+ * over; applySurface makes a grid from this in time linear in the wall cells.
+ */
+export interface GridGeometry {
+  nx: number;
+  ny: number;
+  spacing_um: number;
+  x0_um: number;
+  yTop_um: number;
+  inside: Uint8Array;
+  cells: number;
+  outline: Outline;
+  /** wall cells: linear index, normal distance δ (µm) and angle φ (deg) of the nearest boundary point */
+  wallIndex: Uint32Array;
+  wallDelta_um: Float64Array;
+  wallAngleDeg: Float64Array;
+  /** wall cell k's faces are faceStart[k] … faceStart[k + 1] − 1: |n·e_f| and the angle where the face's segment meets the boundary */
+  faceStart: Uint32Array;
+  faceWeight: Float64Array;
+  faceAngleDeg: Float64Array;
+}
+
+export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry {
   const v = outline.vertices;
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
   for (const [x, y] of v) {
@@ -93,60 +118,81 @@ export function buildGrid(outline: Outline, spacing_um: number, segments: Surfac
     { dr: -1, dc: 0, e: [0, 1] },
     { dr: 1, dc: 0, e: [0, -1] },
   ];
-  const index: number[] = [], rawWeight: number[] = [], delta: number[] = [], angle: number[] = [], act: number[] = [];
-  let faceWeight = 0, activityWeight = 0;
+  const index: number[] = [], delta: number[] = [], angle: number[] = [];
+  const faceStart: number[] = [0], faceWeight: number[] = [], faceAngle: number[] = [];
   const edges = new OutlineIndex(v, h);
   for (let row = 1; row < ny - 1; row++) {
     for (let col = 1; col < nx - 1; col++) {
       const i = row * nx + col;
       if (!inside[i]) continue;
-      let w = 0;
-      let isWall = false;
       const c = cellCentre(geo, row, col);
+      const first = faceWeight.length;
       for (const d of dirs) {
         if (inside[i + d.dr * nx + d.dc]) continue;
-        isWall = true;
         const nb: Vec2 = [c[0] + d.e[0] * h, c[1] + d.e[1] * h];
         const hit = edges.crossing(c, nb);
         const p = hit ? hit.point : edges.nearest(c, 2 * h).point;
         const edge = hit ? hit.edge : edges.nearest(c, 2 * h).edge;
         const n = outline.normalAt ? outline.normalAt(p) : edgeNormal(v, edge);
-        const fw = Math.abs(n[0] * d.e[0] + n[1] * d.e[1]);
-        const s = surfaceActivity(segments, angleOf(p));
-        w += s * fw;
-        faceWeight += fw;
-        activityWeight += s * fw;
+        faceWeight.push(Math.abs(n[0] * d.e[0] + n[1] * d.e[1]));
+        faceAngle.push(angleOf(p));
       }
-      if (!isWall) continue;
+      if (faceWeight.length === first) continue;
       const near = edges.nearest(c, 2 * h);
-      const phi = angleOf(near.point);
       index.push(i);
-      rawWeight.push(w);
       delta.push(near.distance);
-      angle.push(phi);
-      act.push(surfaceActivity(segments, phi));
+      angle.push(angleOf(near.point));
+      faceStart.push(faceWeight.length);
     }
+  }
+  return {
+    nx, ny, spacing_um: h, x0_um, yTop_um, inside, cells, outline,
+    wallIndex: Uint32Array.from(index), wallDelta_um: Float64Array.from(delta), wallAngleDeg: Float64Array.from(angle),
+    faceStart: Uint32Array.from(faceStart), faceWeight: Float64Array.from(faceWeight), faceAngleDeg: Float64Array.from(faceAngle),
+  };
+}
+
+/** The grid of `geometry` with the surface `segments` (η arcs) and flux normalisation applied. */
+export function applySurface(geometry: GridGeometry, segments: SurfaceSegment[], normalize: FluxNormalization): ParticleGrid {
+  const g = geometry;
+  const n = g.wallIndex.length;
+  const rawWeight = new Float64Array(n), act = new Float64Array(n);
+  let faceWeight = 0, activityWeight = 0;
+  for (let k = 0; k < n; k++) {
+    let w = 0;
+    for (let f = g.faceStart[k]; f < g.faceStart[k + 1]; f++) {
+      const fw = g.faceWeight[f];
+      const s = surfaceActivity(segments, g.faceAngleDeg[f]);
+      w += s * fw;
+      faceWeight += fw;
+      activityWeight += s * fw;
+    }
+    rawWeight[k] = w;
+    act[k] = surfaceActivity(segments, g.wallAngleDeg[k]);
   }
   const sBar = faceWeight > 0 ? activityWeight / faceWeight : 1;
   if (normalize === 'total-current' && !(sBar > 0)) {
     throw new Error('surface.segments block the whole surface (η = 0 everywhere): no current can pass under surface.normalize = "total-current"');
   }
   const norm = normalize === 'total-current' ? 1 / sBar : 1;
-  const n = index.length;
   const walls: WallCells = {
-    index: Uint32Array.from(index),
+    index: g.wallIndex,
     fluxWeight: Float32Array.from(rawWeight, (w) => w * norm),
-    surfaceOffset_m: Float32Array.from(delta, (d, k) => act[k] * norm * d * 1e-6),
-    angleDeg: Float32Array.from(angle),
+    surfaceOffset_m: Float32Array.from(g.wallDelta_um, (d, k) => act[k] * norm * d * 1e-6),
+    angleDeg: Float32Array.from(g.wallAngleDeg),
     activity: Float32Array.from(act),
   };
-  void n;
+  const h = g.spacing_um;
   return {
-    nx, ny, spacing_um: h, x0_um, yTop_um, inside, cells, walls, outline,
-    area_um2: cells * h * h,
+    nx: g.nx, ny: g.ny, spacing_um: h, x0_um: g.x0_um, yTop_um: g.yTop_um, inside: g.inside, cells: g.cells, walls, outline: g.outline,
+    area_um2: g.cells * h * h,
     perimeter_um: faceWeight * h,
     sBar,
     sBarEffective: normalize === 'total-current' ? 1 : sBar,
     normalize,
   };
+}
+
+export function buildGrid(outline: Outline, spacing_um: number, segments: SurfaceSegment[], normalize: FluxNormalization): ParticleGrid {
+  return applySurface(gridGeometry(outline, spacing_um), segments, normalize);
 }

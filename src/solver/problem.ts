@@ -5,7 +5,7 @@
 import type { SimulationConfig, ProtocolStep } from '../model/config';
 import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
 import { diskOutline, ellipseOutline, polygonOutline, selfIntersection, type Outline, type Vec2 } from '../model/geometry';
-import { buildGrid, type ParticleGrid } from '../model/grid';
+import { applySurface, gridGeometry, type GridGeometry, type ParticleGrid } from '../model/grid';
 import { QUANTA } from './quanta';
 
 /**
@@ -106,8 +106,13 @@ export function checkStartAgainstCutoff(config: SimulationConfig): void {
 export async function buildProblem(config: SimulationConfig, options: { baseDir?: string; maxCells?: number } = {}): Promise<Problem> {
   checkStartAgainstCutoff(config);
   const warnings: string[] = [];
-  const outline = await outlineFromConfig(config.particle, options.baseDir, (m) => warnings.push(m));
   const h = config.grid.spacing_um;
+  // the geometry of a particle on its grid is built once per process: a sweep, a fit or the demo
+  // changes the surface or the protocol of the same particle many times (mask files are re-read)
+  const key = config.particle.shape === 'mask' || options.maxCells !== undefined ? null : JSON.stringify([config.particle, h]);
+  const cached = key ? GEOMETRY.get(key) : undefined;
+  if (cached) return finishProblem(config, applySurface(cached, config.surface.segments, config.surface.normalize), warnings);
+  const outline = await outlineFromConfig(config.particle, options.baseDir, (m) => warnings.push(m));
   // refuse absurd grids before allocating them
   const xs = outline.vertices.map((v) => v[0]), ys = outline.vertices.map((v) => v[1]);
   const estimate = (Math.ceil((Math.max(...xs) - Math.min(...xs)) / h) + 2) * (Math.ceil((Math.max(...ys) - Math.min(...ys)) / h) + 2);
@@ -115,16 +120,39 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
   if (estimate > maxCells) {
     throw new Error(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
   }
-  const grid = buildGrid(outline, h, config.surface.segments, config.surface.normalize);
+  const geometry = gridGeometry(outline, h);
+  if (key) {
+    if (GEOMETRY.size >= GEOMETRY_CACHE_SIZE) GEOMETRY.delete(GEOMETRY.keys().next().value as string);
+    GEOMETRY.set(key, geometry);
+  }
+  return finishProblem(config, applySurface(geometry, config.surface.segments, config.surface.normalize), warnings);
+}
+
+const GEOMETRY_CACHE_SIZE = 16;
+const GEOMETRY = new Map<string, GridGeometry>();
+/** Kirchhoff tables by diffusivity, θ0 and cut-off (read-only once built, like the geometry) */
+const TABLES = new Map<string, { table: KirchhoffTable; warnings: string[] }>();
+
+function finishProblem(config: SimulationConfig, grid: ParticleGrid, warnings: string[]): Problem {
+  const h = config.grid.spacing_um;
   const o = config.optics;
   const camW = (grid.nx * h + 6 * o.psfSigma_um) / o.pixel_um, camH = (grid.ny * h + 6 * o.psfSigma_um) / o.pixel_um;
   if (camW * camH > 2 ** 24) {
     throw new Error(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle: at most 16.8 M pixels are allowed (the paper's camera pixel is about 0.05 µm)`);
   }
   if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
-  const D = diffusivityFunction(config.material.diffusivity, (m) => warnings.push(m));
   const theta0 = config.initialTheta;
-  const table = kirchhoffTable(D, { thetaRef: theta0, scaleRange: reachable(theta0, config.cutoff.surfaceTheta) });
+  const tableKey = JSON.stringify([config.material.diffusivity, theta0, config.cutoff.surfaceTheta]);
+  let entry = TABLES.get(tableKey);
+  if (!entry) {
+    const tableWarnings: string[] = [];
+    const D = diffusivityFunction(config.material.diffusivity, (m) => tableWarnings.push(m));
+    entry = { table: kirchhoffTable(D, { thetaRef: theta0, scaleRange: reachable(theta0, config.cutoff.surfaceTheta) }), warnings: tableWarnings };
+    if (TABLES.size >= GEOMETRY_CACHE_SIZE) TABLES.delete(TABLES.keys().next().value as string);
+    TABLES.set(tableKey, entry);
+  }
+  warnings.push(...entry.warnings);
+  const table = entry.table;
   const problem: Problem = { config, grid, table, theta0, warnings };
   checkRunLength(problem);
   return problem;
