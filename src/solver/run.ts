@@ -105,6 +105,20 @@ export function measureField(problem: Problem, field: Float32Array, camera: Came
   return { camera: image, comOffset_um: s.comOffset_um, comOffsetRel: s.comOffsetRel, comOffsetVector_um: comVector(s), unreactedFraction: s.unreactedFraction };
 }
 
+/**
+ * The problem's camera, made once per particle geometry and optics: the problems of a sweep or a fit
+ * over the surface of one particle share their grid geometry (problem.ts), and so their camera.
+ */
+const CAMERAS = new WeakMap<Uint8Array, Map<string, Camera>>();
+function cameraOf(problem: Problem): Camera {
+  const key = JSON.stringify(problem.config.optics);
+  let byOptics = CAMERAS.get(problem.grid.inside);
+  if (!byOptics) CAMERAS.set(problem.grid.inside, (byOptics = new Map()));
+  let camera = byOptics.get(key);
+  if (!camera) byOptics.set(key, (camera = createCamera(problem.grid, problem.config.optics)));
+  return camera;
+}
+
 /** unreacted COM − particle COM in physical axes (x right, y up; image rows grow downward) */
 function comVector(s: UnreactedStats): [number, number] | null {
   return s.unreactedCom_um ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])] : null;
@@ -139,7 +153,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
   let limit = null as Limit | null; // set by checkStart
   let stopReason: RunResult['stopReason'] = 'protocol-end';
 
-  const camera = createCamera(problem.grid, cfg.optics);
+  const camera = cameraOf(problem);
   const measure = async (time: number, stats: FieldStats): Promise<Measurement> => {
     // on the GPU solver this runs on the GPU and reads back a few dozen bytes, not the field
     const o = await solver.optics(camera, cfg.optics.unreactedThreshold);
