@@ -53,35 +53,108 @@ function nextPow2(n: number): number {
   return p;
 }
 
-/** In-place 2D complex FFT of a row-major interleaved [re, im] array of size ny × nx. */
+/**
+ * The two 2D FFTs phase correlation needs, on a row-major interleaved [re, im] array of ny × nx:
+ * `forwardReal` of a real image (the re parts; the im parts are ignored) and `inverseToReal` of a
+ * Hermitian spectrum (the cross-power spectrum of two real images), whose real result lands in the
+ * re parts. Both use the Hermitian symmetry X[v][nx−u] = conj(X[−v][u]): a real FFT per row, and
+ * column FFTs of the nx/2 + 1 columns u ≤ nx/2 only, the others filled by symmetry — about half the
+ * work of a complex 2D FFT. The columns go through a transposed scratch copy, so every FFT runs on
+ * contiguous memory.
+ */
 class Fft2 {
   private readonly fx: FFT;
   private readonly fy: FFT;
-  private readonly rowIn: number[];
-  private readonly rowOut: number[];
-  private readonly colIn: number[];
-  private readonly colOut: number[];
+  private readonly half: number;
+  /** columns u = 0 … nx/2, transposed: column u at [2·u·ny, 2·(u + 1)·ny) */
+  private readonly cols: Float64Array;
+  /** BLOCK rows (or columns) at a time, so that the transposes touch memory in runs, not strides */
+  private readonly rowBlock: Float64Array;
+  private readonly colBlock: Float64Array;
+  private readonly rowReal: Float64Array;
+  private readonly rowIn: Float64Array;
+  private readonly colIn: Float64Array;
+  private static readonly BLOCK = 16;
   constructor(readonly nx: number, readonly ny: number) {
     this.fx = new FFT(nx);
     this.fy = new FFT(ny);
-    this.rowIn = this.fx.createComplexArray();
-    this.rowOut = this.fx.createComplexArray();
-    this.colIn = this.fy.createComplexArray();
-    this.colOut = this.fy.createComplexArray();
+    this.half = nx / 2 + 1;
+    this.cols = new Float64Array(2 * ny * this.half);
+    this.rowBlock = new Float64Array(2 * nx * Fft2.BLOCK);
+    this.colBlock = new Float64Array(2 * ny * Fft2.BLOCK);
+    this.rowReal = new Float64Array(nx);
+    this.rowIn = new Float64Array(2 * nx);
+    this.colIn = new Float64Array(2 * ny);
   }
 
-  run(data: Float64Array, inverse: boolean): void {
-    const { nx, ny } = this;
-    for (let y = 0; y < ny; y++) {
-      const base = 2 * y * nx;
-      for (let k = 0; k < 2 * nx; k++) this.rowIn[k] = data[base + k];
-      if (inverse) this.fx.inverseTransform(this.rowOut, this.rowIn); else this.fx.transform(this.rowOut, this.rowIn);
-      for (let k = 0; k < 2 * nx; k++) data[base + k] = this.rowOut[k];
+  forwardReal(data: Float64Array): void {
+    const { nx, ny, half, cols, rowBlock, colBlock, rowReal } = this;
+    const B = Fft2.BLOCK;
+    const fx = this.fx as unknown as { realTransform(out: Float64Array, data: Float64Array): void };
+    // rows: a real FFT each, the left half kept, written transposed into cols
+    for (let y0 = 0; y0 < ny; y0 += B) {
+      const nb = Math.min(B, ny - y0);
+      for (let b = 0; b < nb; b++) {
+        const base = 2 * (y0 + b) * nx;
+        for (let x = 0; x < nx; x++) rowReal[x] = data[base + 2 * x];
+        fx.realTransform(rowBlock.subarray(2 * b * nx, 2 * (b + 1) * nx), rowReal);
+      }
+      for (let u = 0; u < half; u++) {
+        const to = 2 * (u * ny + y0);
+        for (let b = 0; b < nb; b++) { cols[to + 2 * b] = rowBlock[2 * (b * nx + u)]; cols[to + 2 * b + 1] = rowBlock[2 * (b * nx + u) + 1]; }
+      }
     }
-    for (let x = 0; x < nx; x++) {
-      for (let y = 0; y < ny; y++) { this.colIn[2 * y] = data[2 * (y * nx + x)]; this.colIn[2 * y + 1] = data[2 * (y * nx + x) + 1]; }
-      if (inverse) this.fy.inverseTransform(this.colOut, this.colIn); else this.fy.transform(this.colOut, this.colIn);
-      for (let y = 0; y < ny; y++) { data[2 * (y * nx + x)] = this.colOut[2 * y]; data[2 * (y * nx + x) + 1] = this.colOut[2 * y + 1]; }
+    // columns u ≤ nx/2: an FFT each, written back with their mirror images nx − u
+    for (let u0 = 0; u0 < half; u0 += B) {
+      const nb = Math.min(B, half - u0);
+      for (let b = 0; b < nb; b++) {
+        const u = u0 + b;
+        this.fy.transform(colBlock.subarray(2 * b * ny, 2 * (b + 1) * ny) as unknown as number[], cols.subarray(2 * u * ny, 2 * (u + 1) * ny) as unknown as number[]);
+      }
+      for (let v = 0; v < ny; v++) {
+        const row = 2 * v * nx, mirrorRow = 2 * ((ny - v) % ny) * nx;
+        for (let b = 0; b < nb; b++) {
+          const u = u0 + b;
+          const re = colBlock[2 * (b * ny + v)], im = colBlock[2 * (b * ny + v) + 1];
+          data[row + 2 * u] = re;
+          data[row + 2 * u + 1] = im;
+          if (u > 0 && u < nx - u) { data[mirrorRow + 2 * (nx - u)] = re; data[mirrorRow + 2 * (nx - u) + 1] = -im; }
+        }
+      }
+    }
+  }
+
+  inverseToReal(data: Float64Array): void {
+    const { nx, ny, half, cols, rowBlock, colBlock, rowIn, colIn } = this;
+    const B = Fft2.BLOCK;
+    // columns u ≤ nx/2 (the others are their conjugates): an inverse FFT each, into cols
+    for (let u0 = 0; u0 < half; u0 += B) {
+      const nb = Math.min(B, half - u0);
+      for (let v = 0; v < ny; v++) {
+        const row = 2 * v * nx;
+        for (let b = 0; b < nb; b++) { colBlock[2 * (b * ny + v)] = data[row + 2 * (u0 + b)]; colBlock[2 * (b * ny + v) + 1] = data[row + 2 * (u0 + b) + 1]; }
+      }
+      for (let b = 0; b < nb; b++) {
+        const u = u0 + b;
+        colIn.set(colBlock.subarray(2 * b * ny, 2 * (b + 1) * ny));
+        this.fy.inverseTransform(cols.subarray(2 * u * ny, 2 * (u + 1) * ny) as unknown as number[], colIn as unknown as number[]);
+      }
+    }
+    // rows: completed by symmetry, an inverse FFT each; the real part is the result
+    for (let y0 = 0; y0 < ny; y0 += B) {
+      const nb = Math.min(B, ny - y0);
+      for (let u = 0; u < half; u++) {
+        const from = 2 * (u * ny + y0);
+        for (let b = 0; b < nb; b++) { rowBlock[2 * (b * nx + u)] = cols[from + 2 * b]; rowBlock[2 * (b * nx + u) + 1] = cols[from + 2 * b + 1]; }
+      }
+      for (let b = 0; b < nb; b++) {
+        const r = rowBlock.subarray(2 * b * nx, 2 * (b + 1) * nx);
+        for (let u = half; u < nx; u++) { r[2 * u] = r[2 * (nx - u)]; r[2 * u + 1] = -r[2 * (nx - u) + 1]; }
+        rowIn.set(r);
+        this.fx.inverseTransform(r as unknown as number[], rowIn as unknown as number[]);
+        const base = 2 * (y0 + b) * nx;
+        for (let x = 0; x < nx; x++) { data[base + 2 * x] = r[2 * x]; data[base + 2 * x + 1] = 0; }
+      }
     }
   }
 }
@@ -98,6 +171,8 @@ export class DriftEstimator {
   private readonly window: Float64Array;
   private readonly refSpectrum: Float64Array;
   private readonly lowpass: Float64Array;
+  /** peak height of a perfect match: the sum of the low-pass weights over the spectrum / (nx·ny) */
+  private readonly perfectPeak: number;
   private readonly work: Float64Array;
   private readonly maxShift: number;
   private readonly clipAbove: number;
@@ -134,10 +209,13 @@ export class DriftEstimator {
         this.lowpass[v * this.nx + u] = Math.exp(-2 * Math.PI * Math.PI * sigma * sigma * (fx * fx + fy * fy));
       }
     }
+    let sum = 0;
+    for (let k = 0; k < this.nx * this.ny; k++) sum += this.lowpass[k];
+    this.perfectPeak = sum / (this.nx * this.ny);
     this.work = new Float64Array(2 * this.nx * this.ny);
     this.refSpectrum = new Float64Array(2 * this.nx * this.ny);
     this.load(reference, this.refSpectrum);
-    this.fft.run(this.refSpectrum, false);
+    this.fft.forwardReal(this.refSpectrum);
   }
 
   /** mean-subtracted, windowed, zero-padded (and clipped) copy of `image` into `out` (complex interleaved) */
@@ -165,18 +243,18 @@ export class DriftEstimator {
   estimate(frame: ArrayLike<number>): DriftEstimate {
     const { nx, ny, work, refSpectrum } = this;
     this.load(frame, work);
-    this.fft.run(work, false);
+    this.fft.forwardReal(work);
     for (let k = 0; k < nx * ny; k++) {
       const a = work[2 * k], b = work[2 * k + 1];
       const c = refSpectrum[2 * k], d = refSpectrum[2 * k + 1];
       // F · conj(R)
       const re = a * c + b * d, im = b * c - a * d;
-      const mag = Math.hypot(re, im);
+      const mag = Math.sqrt(re * re + im * im);
       const s = mag > 1e-30 ? this.lowpass[k] / mag : 0;
       work[2 * k] = re * s;
       work[2 * k + 1] = im * s;
     }
-    this.fft.run(work, true);
+    this.fft.inverseToReal(work);
     // Peak search over |shift| ≤ maxShift (wrapped indices).
     const m = this.maxShift;
     let best = -Infinity, bx = 0, by = 0;
@@ -202,10 +280,7 @@ export class DriftEstimator {
     const c0 = at(bx, by);
     const sx = refine(at(bx - 1, by), c0, at(bx + 1, by));
     const sy = refine(at(bx, by - 1), c0, at(bx, by + 1));
-    // Peak height of a perfect match: the sum of the low-pass weights over the spectrum / (nx·ny).
-    let norm = 0;
-    for (let k = 0; k < nx * ny; k++) norm += this.lowpass[k];
-    norm /= nx * ny;
+    const norm = this.perfectPeak;
     return { shift: [bx + sx, by + sy], peak: norm > 0 ? c0 / norm : 0 };
   }
 }

@@ -118,6 +118,40 @@ function sampleTypeOf(info: PageInfo, name: string): SampleType {
   return 'float32'; // float32 as is; int8/16/32, uint32, float64 converted
 }
 
+/**
+ * Where an uncompressed, one-sample, chunky page keeps its pixels (its strips' byte ranges, in row
+ * order), or null for any other layout (those are decoded by geotiff). geotiff reads such pages
+ * sample by sample through a DataView (~0.07 s per 2048² page); one file read per page is ~20×
+ * faster and gives the same samples.
+ */
+async function rawStrips(img: GeoTIFFImage, info: PageInfo): Promise<{ offsets: number[]; counts: number[] } | null> {
+  const fd = img.fileDirectory;
+  const get = async (tag: Parameters<typeof fd.hasTag>[0]) => (fd.hasTag(tag) ? await fd.loadValue(tag) : undefined);
+  const compression = Number((await get('Compression')) ?? 1);
+  const planar = Number((await get('PlanarConfiguration')) ?? 1);
+  if (compression !== 1 || info.spp !== 1 || planar !== 1 || ![8, 16, 32, 64].includes(info.bits) || fd.hasTag('TileWidth')) return null;
+  const offsets = (await get('StripOffsets')) as ArrayLike<number | bigint> | undefined;
+  const counts = (await get('StripByteCounts')) as ArrayLike<number | bigint> | undefined;
+  if (!offsets || !counts || offsets.length !== counts.length) return null;
+  const o = Array.from(offsets, Number), c = Array.from(counts, Number);
+  const total = c.reduce((a, b) => a + b, 0);
+  return total === info.width * info.height * (info.bits / 8) ? { offsets: o, counts: c } : null;
+}
+
+/** The typed array of `bits`-bit samples of SampleFormat `format` over `buf` (in this machine's byte order). */
+function samplesOf(buf: Buffer, bits: number, format: number): ArrayLike<number> {
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+  return format === 3 ? (bits === 32 ? new Float32Array(ab) : new Float64Array(ab))
+    : format === 2 ? (bits === 8 ? new Int8Array(ab) : bits === 16 ? new Int16Array(ab) : new Int32Array(ab))
+    : bits === 8 ? new Uint8Array(ab) : bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
+}
+
+/** Swaps `buf` in place to this machine's byte order when the file's differs. */
+function toMachineOrder(buf: Buffer, littleEndian: boolean, bits: number): void {
+  if ((littleEndian ? 'LE' : 'BE') === endianness() || bits === 8) return;
+  if (bits === 16) buf.swap16(); else if (bits === 32) buf.swap32(); else buf.swap64();
+}
+
 /** Converts a decoded sample array (and multi-sample pixels, averaged) to FrameData of `type`. */
 function toFrame(bands: ArrayLike<number>[], type: SampleType, n: number): FrameData {
   if (bands.length === 1) {
@@ -374,7 +408,8 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
   const n = info.width * info.height;
   const sample = info.spp > 1 ? channel! : 0;
   const compression = fd.hasTag('Compression') ? Number(await fd.loadValue('Compression')) : 1;
-  let rawHandle: Awaited<ReturnType<typeof open>> | null = contiguous ? await open(file, 'r') : null;
+  // read directly: ImageJ's contiguous stacks, and uncompressed one-sample pages (rawStrips)
+  let rawHandle: Awaited<ReturnType<typeof open>> | null = await open(file, 'r');
   return {
     path: file,
     kind: 'tiff',
@@ -392,20 +427,25 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
         const buf = Buffer.alloc(contiguous.pageBytes);
         const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
         if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
-        const bytesPer = info.bits / 8;
-        if ((contiguous.littleEndian ? 'LE' : 'BE') !== endianness() && bytesPer > 1) {
-          if (bytesPer === 2) buf.swap16(); else if (bytesPer === 4) buf.swap32(); else buf.swap64();
-        }
-        const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
-        const arr = info.format === 3 ? (info.bits === 32 ? new Float32Array(ab) : new Float64Array(ab))
-          : info.format === 2 ? (info.bits === 8 ? new Int8Array(ab) : info.bits === 16 ? new Int16Array(ab) : new Int32Array(ab))
-          : info.bits === 8 ? new Uint8Array(ab) : info.bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
-        return toFrame([arr], type, n);
+        toMachineOrder(buf, contiguous.littleEndian, info.bits);
+        return toFrame([samplesOf(buf, info.bits, info.format)], type, n);
       }
       const page = pageOf(index);
       try {
         const img = await tiff.getImage(page);
         await checkPageExtent(img, fileSize, name, page);
+        const strips = await rawStrips(img, info);
+        if (strips && rawHandle) {
+          const buf = Buffer.alloc(info.width * info.height * (info.bits / 8));
+          let at = 0;
+          for (let k = 0; k < strips.offsets.length; k++) {
+            const { bytesRead } = await rawHandle.read(buf, at, strips.counts[k], strips.offsets[k]);
+            if (bytesRead < strips.counts[k]) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
+            at += strips.counts[k];
+          }
+          toMachineOrder(buf, tiff.littleEndian, info.bits);
+          return toFrame([samplesOf(buf, info.bits, info.format)], type, n);
+        }
         if (info.spp > 1) fillPerSampleTags(img, info.spp);
         const bands = (await img.readRasters({ interleave: false, samples: [sample] })) as unknown as ArrayLike<number>[];
         return toFrame(bands, type, n);
