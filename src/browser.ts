@@ -10,8 +10,8 @@
 
 // ---- config (SPEC §3)
 export {
-  resolveConfig, presetConfig, applySet, PRESETS, ConfigError, configSchema,
-  type SimulationConfig, type ProtocolStep,
+  resolveConfig, presetConfig, applySet, PRESETS, OPTICS_PRESETS, SYNTH_DEFAULTS, ConfigError, configSchema,
+  type SimulationConfig, type ProtocolStep, type OpticsPresetName,
 } from './model/config';
 export type { SurfaceSegment, FluxNormalization } from './model/surface';
 export { diffusivityFunction, kirchhoffTable, KNEE_DEFAULTS, type DiffusivitySpec, type KirchhoffTable } from './model/diffusivity';
@@ -32,7 +32,18 @@ export { selectBackend, parseBackend, BACKENDS, type Backend, type BackendReques
 export { acquireGpu, describeAdapter, GpuUnavailableError, type GpuContext, type AdapterReport } from './gpu/device';
 
 // ---- the optical forward model θ → camera frame (SPEC §2)
-export { createCamera, forwardModel, type Camera, type CameraImage, type OpticsParams } from './optics/forward';
+export { createCamera, forwardModel, intensityImage, type Camera, type CameraImage, type CameraLayout, type OpticsParams } from './optics/forward';
+
+// ---- synthetic movies (`ionflux synth`, docs/synth.md): particles in a field of view, simulated, seen
+// through the forward model and a camera with shot and read noise; no files (writeSynthOutputs in 'ionflux')
+export {
+  synthesizeMovie, prepareSynth, synthCamera, renderParticleFrames,
+  type SynthMovie, type SynthTruth, type SynthTruthParticle, type SynthesizeOptions, type PreparedSynth,
+} from './synth/movie';
+export { resolveSynthConfig, mergeConfig, type SynthSetup, type SynthSettings, type SynthParticleSetup } from './synth/config';
+export { createSynthScene, type SynthScene, type SynthCamera, type SceneParticleInput, type PlacedParticle, type ParticleMeasurement } from './synth/scene';
+export { exposeFrame, smoothTexture, blurImage, type SensorNoise } from './optics/sensor';
+export { createRandom, type Random } from './optics/random';
 
 // ---- imaging: one pure function per operation, on arrays (row-major, width·height)
 export {

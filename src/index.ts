@@ -29,6 +29,7 @@ export {
 // ---- files out
 export { writeOutputDir, OutputDirError, OUTPUT_MARKER, type OutputOptions, type OutputReport } from './io/output';
 export { writeSimulationOutputs, traceCsv, summaryJson } from './io/simulationOutput';
+export { writeSynthOutputs, synthCapacityCsv } from './io/synthOutput';
 export {
   createTiffStackWriter, writeTiffStack,
   type TiffStackWriter, type TiffStackWriterOptions, type TiffPage, type TiffSampleType, type ImageJMetadata,

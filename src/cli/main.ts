@@ -12,6 +12,7 @@ import { registerSimulate } from './simulate';
 import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
 import { registerSweep } from './sweep';
+import { registerSynth } from './synth';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerSimulate(program);
   registerAnalyze(program);
+  registerSynth(program);
   registerSweep(program);
   registerBench(program);
   try {

@@ -62,6 +62,59 @@ const stepSchema = z.strictObject({
   duration_min: positive(),
 });
 
+/**
+ * Optics presets (`optics.preset`): the SPEC §2 default, and the operando rigs in use (Lun et al.
+ * 2025's microscopes: ~95 nm camera pixels, a PSF of σ ≈ 0.25 µm, 1920×1200-pixel frames). `sensor_px`
+ * is the camera's whole frame, [width, height] (`synth.fieldOfView_px: "sensor"`); null: no fixed sensor.
+ */
+export const OPTICS_PRESETS = {
+  spec: { pixel_um: 0.05, psfSigma_um: 0.11, sensor_px: null as [number, number] | null },
+  rig: { pixel_um: 0.095, psfSigma_um: 0.25, sensor_px: [1920, 1200] as [number, number] | null },
+};
+export type OpticsPresetName = keyof typeof OPTICS_PRESETS;
+
+/** the defaults of the synth section (docs/synth.md) */
+export const SYNTH_DEFAULTS = {
+  frame_s: 30,
+  margin_um: 1.0,
+  photons: 20000,
+  background: 0.1,
+  texture: { amplitude: 0.1, correlation_um: 0.5 },
+  noise: { shot: true, readNoise_e: 2, gain_e_per_adu: 1, offset_adu: 100 },
+  seed: 1,
+};
+
+const synthParticleSchema = z.strictObject({
+  /** the particle's centre of mass in the field, µm from the top-left corner (x right, y down) */
+  position_um: z.tuple([finite(), finite()]).optional(),
+  /** a preset as the particle's base instead of the top-level config */
+  preset: z.string().optional(),
+  /** keys of a config merged over the base (objects merged, everything else replaced) */
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+
+const synthSchema = z.strictObject({
+  frame_s: positive().default(SYNTH_DEFAULTS.frame_s),
+  frames: z.number().int().min(1).max(100000).optional(),
+  fieldOfView_px: z.union([z.tuple([z.number().int().min(8).max(16384), z.number().int().min(8).max(16384)]), z.literal('sensor')]).optional(),
+  margin_um: z.number().min(0).max(1000).default(SYNTH_DEFAULTS.margin_um),
+  photons: z.number().positive().max(1e7).default(SYNTH_DEFAULTS.photons),
+  background: z.number().min(0).max(10).default(SYNTH_DEFAULTS.background),
+  texture: z
+    .strictObject({ amplitude: z.number().min(0).max(0.5).default(SYNTH_DEFAULTS.texture.amplitude), correlation_um: positive().default(SYNTH_DEFAULTS.texture.correlation_um) })
+    .default(SYNTH_DEFAULTS.texture),
+  noise: z
+    .strictObject({
+      shot: z.boolean().default(SYNTH_DEFAULTS.noise.shot),
+      readNoise_e: z.number().min(0).max(1e5).default(SYNTH_DEFAULTS.noise.readNoise_e),
+      gain_e_per_adu: positive().default(SYNTH_DEFAULTS.noise.gain_e_per_adu),
+      offset_adu: z.number().int().min(0).max(65535).default(SYNTH_DEFAULTS.noise.offset_adu),
+    })
+    .default(SYNTH_DEFAULTS.noise),
+  seed: z.number().int().min(0).max(4294967295).default(SYNTH_DEFAULTS.seed),
+  particles: z.array(synthParticleSchema).min(1).max(1000).optional(),
+});
+
 export const configSchema = z.strictObject({
   particle: particleSchema.default({ shape: 'disk', diameter_um: 2.4 }),
   grid: z.strictObject({ spacing_um: positive().default(0.02) }).default({ spacing_um: 0.02 }),
@@ -84,16 +137,28 @@ export const configSchema = z.strictObject({
     .default({ surfaceTheta: 0.2, surfaceThetaMax: 1.0 }),
   snapshots_min: z.array(z.number().min(0).refine(Number.isFinite, { message: 'expected a finite number' })).default([]),
   optics: z
-    .strictObject({
-      kappa: positive().default(1.0),
-      psfSigma_um: z.number().min(0).default(0.11),
-      pixel_um: positive().default(0.05),
-      unreactedThreshold: finite().default(0.05),
-    })
+    .preprocess(
+      // optics.preset fills in the rig's pixel and PSF; keys given beside it win
+      (v) => {
+        if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+        const name = (v as Record<string, unknown>).preset;
+        const p = typeof name === 'string' && Object.hasOwn(OPTICS_PRESETS, name) ? OPTICS_PRESETS[name as OpticsPresetName] : null;
+        return p ? { pixel_um: p.pixel_um, psfSigma_um: p.psfSigma_um, ...v } : v;
+      },
+      z.strictObject({
+        preset: z.enum(Object.keys(OPTICS_PRESETS) as [OpticsPresetName, ...OpticsPresetName[]]).optional(),
+        kappa: positive().default(1.0),
+        psfSigma_um: z.number().min(0).default(0.11),
+        pixel_um: positive().default(0.05),
+        unreactedThreshold: finite().default(0.05),
+      }),
+    )
     .default({ kappa: 1.0, psfSigma_um: 0.11, pixel_um: 0.05, unreactedThreshold: 0.05 }),
   output: z
     .strictObject({ traceInterval_s: positive().default(10) })
     .default({ traceInterval_s: 10 }),
+  /** `ionflux synth` only (docs/synth.md); simulate ignores it */
+  synth: synthSchema.optional(),
 });
 
 /** A fully resolved config: every default filled in (written back into summary.json). */
@@ -142,6 +207,8 @@ export function resolveConfig(input: unknown, source = 'config'): SimulationConf
         ? SHAPE_KEY_HINT[last]
         : value === undefined && keyName(path) === 'protocol'
           ? 'a config needs protocol, a list of steps, e.g. [{"step": "charge", "current_mA_g": 100, "duration_min": 20}]'
+          : keyName(path) === 'synth.fieldOfView_px' && issue.code === 'invalid_union'
+            ? 'use [width, height] in pixels (integers 8 … 16384) or "sensor" (the whole frame of optics.preset "rig", 1920×1200)'
           : keyName(path) === 'material.diffusivity' && issue.code === 'invalid_union'
             ? 'use {"preset": "knee"} (optionally with thetaKnee, log10DHigh, log10DLow), {"preset": "colclasure-nmc532"}, {"preset": "oregan2022-nmc811"}, {"preset": "constant", "D_m2_s": 1e-15} or {"table": {"theta": [...], "D_m2_s": [...]}} (docs/physics.md)'
             : issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');

@@ -30,6 +30,7 @@ export interface CameraImage {
 function gatherWeights(cs: Float64Array, xs: Float64Array, sigma: number, pixel: number, h: number) {
   const starts = new Int32Array(cs.length);
   const weights: Float64Array[] = [];
+  const norm = new Float64Array(cs.length);
   for (let p = 0; p < cs.length; p++) {
     const c = cs[p];
     const reach = sigma > 0 ? 3.5 * sigma : pixel / 2;
@@ -42,8 +43,17 @@ function gatherWeights(cs: Float64Array, xs: Float64Array, sigma: number, pixel:
     }
     starts[p] = j0;
     weights.push(w);
+    // the weights' sum over the whole (unbounded) lattice of grid positions, so that a field that
+    // is 1 everywhere, outside the grid too, maps to 1 (intensityImage)
+    let z = 0;
+    const k0 = Math.ceil((c - reach - xs[0]) / h), k1 = Math.floor((c + reach - xs[0]) / h);
+    for (let k = k0; k <= k1; k++) {
+      const d = xs[0] + k * h - c;
+      z += sigma > 0 ? Math.exp((-0.5 * d * d) / (sigma * sigma)) : 1;
+    }
+    norm[p] = z > 0 ? 1 / z : 0;
   }
-  return { starts, weights };
+  return { starts, weights, norm };
 }
 
 /**
@@ -63,14 +73,28 @@ export interface Camera {
   wy: ReturnType<typeof gatherWeights>;
 }
 
-/** The camera for `grid` with the config's optics (κ, PSF σ in µm, camera pixel in µm); see Camera. */
-export function createCamera(grid: ParticleGrid, optics: OpticsParams): Camera {
+/**
+ * Where the camera's pixels lie on the particle's grid: `origin_um` is the top-left corner of pixel
+ * (0, 0) in the grid's physical coordinates (µm, y up), `width` × `height` pixels. A synthetic field
+ * of view (src/synth/) places each particle's pixels where they fall in the whole frame.
+ */
+export interface CameraLayout {
+  origin_um: [number, number];
+  width: number;
+  height: number;
+}
+
+/**
+ * The camera for `grid` with the config's optics (κ, PSF σ in µm, camera pixel in µm); see Camera.
+ * Without `layout`, the pixels are centred on the grid and cover it plus 3σ.
+ */
+export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: CameraLayout): Camera {
   const { nx, ny, spacing_um: h, x0_um, yTop_um } = grid;
   const pix = optics.pixel_um, sigma = optics.psfSigma_um;
   const xc = x0_um + (nx * h) / 2, yc = yTop_um - (ny * h) / 2;
-  const width = 2 * Math.ceil(((nx * h) / 2 + 3 * sigma) / pix);
-  const height = 2 * Math.ceil(((ny * h) / 2 + 3 * sigma) / pix);
-  const origin_um: [number, number] = [xc - (width / 2) * pix, yc + (height / 2) * pix];
+  const width = layout?.width ?? 2 * Math.ceil(((nx * h) / 2 + 3 * sigma) / pix);
+  const height = layout?.height ?? 2 * Math.ceil(((ny * h) / 2 + 3 * sigma) / pix);
+  const origin_um: [number, number] = layout ? [layout.origin_um[0], layout.origin_um[1]] : [xc - (width / 2) * pix, yc + (height / 2) * pix];
   const camX = Float64Array.from({ length: width }, (_, p) => origin_um[0] + (p + 0.5) * pix);
   // distances below the grid's top edge, so that rows grow the same way on both grids
   const camDown = Float64Array.from({ length: height }, (_, q) => yTop_um - origin_um[1] + (q + 0.5) * pix);
@@ -128,4 +152,38 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
     }
   }
   return { width, height, pixel_um: camera.pixel_um, diff, mask, origin_um: camera.origin_um };
+}
+
+/**
+ * The camera image of an intensity on the grid (SPEC §2 before the ratio): Σ w·I over the grid cells
+ * where `scene` is finite (NaN cells contribute nothing), with the PSF weights normalised over the
+ * whole lattice, so a scene of constant intensity c everywhere gives c in every pixel. Returns the
+ * blurred intensity at each camera pixel centre, row-major [height][width].
+ */
+export function intensityImage(scene: Float32Array, camera: Camera): Float64Array {
+  const { width, height, wx, wy } = camera;
+  const { nx, ny } = camera.grid;
+  const tmp = new Float64Array(ny * width);
+  for (let i = 0; i < ny; i++) {
+    const row = i * nx;
+    for (let p = 0; p < width; p++) {
+      const w = wx.weights[p], j0 = wx.starts[p];
+      let acc = 0;
+      for (let k = 0; k < w.length; k++) {
+        const v = scene[row + j0 + k];
+        if (v === v) acc += w[k] * v;
+      }
+      tmp[i * width + p] = acc * wx.norm[p];
+    }
+  }
+  const out = new Float64Array(width * height);
+  for (let q = 0; q < height; q++) {
+    const w = wy.weights[q], i0 = wy.starts[q];
+    for (let p = 0; p < width; p++) {
+      let acc = 0;
+      for (let k = 0; k < w.length; k++) acc += w[k] * tmp[(i0 + k) * width + p];
+      out[q * width + p] = acc * wy.norm[q];
+    }
+  }
+  return out;
 }
