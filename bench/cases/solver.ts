@@ -212,6 +212,40 @@ const cpuStepCase: BenchCase = {
   },
 };
 
+/**
+ * The GPU solver's host-boundness and batching (issue 8 item 4, issue 7 item 5), on the fig4c
+ * problem (122² grid): time per step of one lane stepping alone (long advance: chunks of 4096 steps,
+ * each ending in a 32-byte readback), and the whole fig4c run (12 000 steps, 121 outputs).
+ */
+const gpuBatchCase: BenchCase = {
+  name: 'gpu batch',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    if (!ctx.gpu) return [];
+    const gpu = ctx.gpu;
+    const rows: BenchRow[] = [];
+    const problem = await buildProblem(resolveConfig(presetConfig('fig4c')));
+    const size = `${problem.grid.nx}²`;
+    const dt = maxStableDt(problem, reachableRange(problem));
+    // the charge step without its cut-off: a run that ended would time nothing
+    const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+    const samples = ctx.quick ? 2 : 5;
+    ctx.log('gpu batch: one lane, long advance');
+    const longSteps = ctx.quick ? 4096 : 16384;
+    const single = await GpuSolver.create(gpu, problem);
+    try {
+      single.setStep(params);
+      const t = await timeIt(() => single.advance(longSteps), { warmup: 1, samples });
+      rows.push({ id: 'gpubatch-one-long', case: 'one lane, advance(16384): time per step', backend: 'gpu', size, value: (t.median_s / longSteps) * 1e6, unit: 'µs', better: 'lower', spread: spreadOf(t) });
+    } finally {
+      single.destroy();
+    }
+    ctx.log('gpu batch: fig4c run, one lane');
+    const run = await timeIt(async () => { const s = await GpuSolver.create(gpu, problem); try { await runSimulation(problem, s); } finally { s.destroy(); } }, { warmup: 1, samples: ctx.quick ? 1 : 3 });
+    rows.push({ id: 'gpubatch-one-run', case: 'one lane, fig4c run (12k steps): time per step', backend: 'gpu', size, value: (run.median_s / 12000) * 1e6, unit: 'µs', better: 'lower', spread: spreadOf(run), note: `whole run ${run.median_s.toFixed(2)} s` });
+    return rows;
+  },
+};
+
 export const solverCases: BenchCase[] = [
   {
     name: 'diffusion step',
@@ -260,6 +294,7 @@ export const solverCases: BenchCase[] = [
     },
   },
   cpuStepCase,
+  gpuBatchCase,
   {
     name: 'fig4c to 20 min',
     async run(ctx: BenchContext): Promise<BenchRow[]> {
