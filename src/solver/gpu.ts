@@ -5,9 +5,9 @@
  * same kernels: per step three dispatches for all stepping lanes together — diffusion_step (all
  * cells, ping-pong ξ buffers, z = lane), wall_flux `main` (one invocation per wall cell, y = lane:
  * boundary flux, θs, min/max) and `finalize` (one invocation per lane: step count, cut-off flag).
- * Each lane keeps its own uniforms, Φ̃ table, walls, wall quanta and 32-byte run state, so lanes may
- * differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that stops is copied through
- * unchanged while the others go on.
+ * Each lane keeps its own uniforms, Φ̃ table (identical ones shared), walls, wall quanta and 32-byte
+ * run state, so lanes may differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that
+ * stops is copied through unchanged while the others go on.
  *
  * Each lane is a `Solver` (GpuSolver), driven by its own runSimulation coroutine. lane.advance(n)
  * posts a request; once every live lane has one pending (or the lanes without one have been idle for
@@ -24,6 +24,8 @@
  * Callers: destroy() every lane when done with it (also after its coroutine threw); the buffers are
  * freed with the last lane. A lane that is neither stepping nor reading does not hold up the others
  * beyond one event-loop turn, but each round it misses costs the others a round of their own.
+ * Why a batch: a particle of a few hundred cells across is a few dozen workgroups, a sliver of a GPU,
+ * and a step costs three dispatches whatever its size; 64 such lanes fill it for the same three.
  */
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
@@ -125,8 +127,12 @@ export class GpuBatch {
   private readonly wallQuanta: GPUBuffer;
   private readonly state: GPUBuffer;
   private readonly measureState: GPUBuffer;
-  /** one lane's ξ, copied here for the single-field kernels (reduction, forward model) */
-  private readonly scratch: GPUBuffer;
+  /**
+   * the input of the single-field kernels (reduction, forward model): in a batch of one ξ itself,
+   * else a scratch buffer that one lane's ξ is copied into (fieldInput)
+   */
+  private readonly scratch: GPUBuffer | null;
+  private readonly fieldBuffers: [GPUBuffer, GPUBuffer];
   private readonly owned: GPUBuffer[] = [];
   private readonly diffusion: DiffusionStepKernel;
   private readonly wall: WallFluxKernel;
@@ -146,15 +152,22 @@ export class GpuBatch {
       return b;
     };
     const S = GPUBufferUsage;
+    // lanes with the same Φ̃ table (a sweep of currents, say) share one copy of it
+    const tables: { phi: Float32Array; offset: number }[] = [];
     let tableAt = 0, wallAt = 0, quantaAt = 0;
     this.laneState = problems.map((problem, index) => {
       const nWalls = problem.grid.walls.index.length;
+      let table = tables.find((t) => sameValues(t.phi, problem.table.phi));
+      if (!table) {
+        table = { phi: problem.table.phi, offset: tableAt };
+        tables.push(table);
+        tableAt += problem.table.phi.length;
+      }
       const lane: Lane = {
-        index, problem, tableOffset: tableAt, wallOffset: wallAt, quantaOffset: quantaAt,
+        index, problem, tableOffset: table.offset, wallOffset: wallAt, quantaOffset: quantaAt,
         uniformStaging: new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES)), quantaStaging: new Int32Array(nWalls + 2),
         params: null, stepsReported: 0, current: 0, request: null, inRound: false, reads: 0, released: false, forward: null,
       };
-      tableAt += problem.table.phi.length;
       wallAt += nWalls;
       quantaAt += nWalls + 2;
       return lane;
@@ -167,9 +180,9 @@ export class GpuBatch {
       const { inside, walls: w } = lane.problem.grid;
       const q = init.subarray(lane.index * n, (lane.index + 1) * n);
       for (let i = 0; i < n; i++) q[i] = inside[i] ? 0 : OUTSIDE_Q;
-      phi.set(lane.problem.table.phi, lane.tableOffset);
       if (w.index.length) walls.set(new Uint8Array(packWalls(w.index, w.fluxWeight, w.surfaceOffset_m)), lane.wallOffset * WALL_STRIDE);
     }
+    for (const t of tables) phi.set(t.phi, t.offset);
     device.queue.writeBuffer(this.xi[0], 0, init);
     device.queue.writeBuffer(this.xi[1], 0, init);
     const phiTable = buffer('phiTable', phi.byteLength, S.STORAGE | S.COPY_DST);
@@ -183,13 +196,14 @@ export class GpuBatch {
     this.measureLane = buffer('measureLane', 4, S.STORAGE | S.COPY_DST);
     this.state = buffer('state', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.measureState = buffer('measureState', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
-    this.scratch = buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST);
+    this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
+    this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
     this.diffusion = new DiffusionStepKernel(device, nx, ny, { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state });
     this.wall = new WallFluxKernel(device, {
       laneUniforms: this.laneUniforms, measureUniforms: this.measureUniforms, phiTable, activeLanes: this.activeLanes, measureLane: this.measureLane,
       xi: this.xi, walls: wallBuf, wallQuanta: this.wallQuanta, state: this.state, measureState: this.measureState,
     });
-    this.reduce = new FieldReduceKernel(device, n, [this.scratch, this.scratch]);
+    this.reduce = new FieldReduceKernel(device, n, this.fieldBuffers);
     this.owned.push(this.reduce.partials);
     const bytesPerCell = this.owned.reduce((a, b) => a + b.size, 0) / (n * L);
     const backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
@@ -198,8 +212,8 @@ export class GpuBatch {
 
   /**
    * Lanes of `problem`'s grid that fit one batch on this adapter: its per-buffer limits
-   * (maxStorageBufferBindingSize, maxBufferSize: the ξ buffers hold every lane, so do the Φ̃ table
-   * and wall buffers) and its dispatch limit (maxComputeWorkgroupsPerDimension: one workgroup layer
+   * (maxStorageBufferBindingSize, maxBufferSize: the ξ buffers hold every lane, so do the wall
+   * buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit (maxComputeWorkgroupsPerDimension: one workgroup layer
    * per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
    * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes).
    */
@@ -210,7 +224,6 @@ export class GpuBatch {
     const { nx, ny, walls } = problem.grid;
     let hi = Math.min(
       Math.floor(maxBytes / (4 * nx * ny)),
-      Math.floor(maxBytes / (4 * problem.table.phi.length)),
       Math.floor(maxBytes / (WALL_STRIDE * Math.max(1, walls.index.length))),
       Math.floor(maxBytes / STEP_UNIFORMS_BYTES),
       lim.maxComputeWorkgroupsPerDimension,
@@ -226,24 +239,26 @@ export class GpuBatch {
   }
 
   /**
-   * GPU memory a batch of `lanes` lanes like `problem` allocates, in bytes (a lane's bytesPerCell is
-   * this over lanes·nx·ny): two int32 ξ buffers per lane, its Φ̃ table, walls, uniforms and run
-   * states, and one lane's scratch field and reduction partials for the whole batch.
+   * GPU memory a batch of `lanes` lanes like `problem` (same grid, walls and Φ̃ table) allocates, in
+   * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
+   * uniforms and run states, and for the whole batch one Φ̃ table, the reduction partials and (more
+   * than one lane) a scratch field.
    */
   static bytes(problem: Problem, lanes: number): number {
     if (lanes <= 0) return 0;
     const { nx, ny, walls } = problem.grid;
     const n = nx * ny, nWalls = walls.index.length;
     const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
-    return 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length * lanes) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
+    return 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
       + size(4 * (nWalls + 2) * lanes) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
-      + 2 * size(RUN_STATE_BYTES * lanes) + size(4 * n) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
+      + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
   }
 
   /**
    * A batch of `problems`, one lane each (at least one; all with the same nx×ny grid), checked
    * against the adapter's limits. Throws when the shapes differ or the batch does not fit
-   * (GpuBatch.maxLanes tells how many lanes do).
+   * (GpuBatch.maxLanes tells how many lanes do). Drive each lane from its own coroutine (e.g.
+   * runSimulation) and destroy() it when that ends, also when it throws.
    */
   static async create(gpu: GpuContext, problems: Problem[]): Promise<GpuBatch> {
     if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
@@ -282,9 +297,9 @@ export class GpuBatch {
     return {
       setStep: (params) => this.setStep(lane, params),
       advance: (n) => this.advance(lane, n),
-      stats: () => this.read(lane, () => this.stats(lane)),
-      field: () => this.read(lane, () => this.field(lane)),
-      optics: (camera, threshold) => this.read(lane, () => this.optics(lane, camera, threshold)),
+      stats: () => this.read(lane, 'stats', () => this.stats(lane)),
+      field: () => this.read(lane, 'field', () => this.field(lane)),
+      optics: (camera, threshold) => this.read(lane, 'optics', () => this.optics(lane, camera, threshold)),
       release: () => this.release(lane),
     };
   }
@@ -355,6 +370,7 @@ export class GpuBatch {
   private async runRound(members: Lane[]): Promise<void> {
     this.roundRunning = true;
     for (const l of members) l.inRound = true;
+    const inFlight: Promise<ArrayBuffer[]>[] = [];
     try {
       const k = Math.min(...members.map((l) => (l.request as AdvanceRequest).remaining));
       const count = members.length;
@@ -362,9 +378,8 @@ export class GpuBatch {
       const maxWalls = Math.max(...members.map((l) => l.problem.grid.walls.index.length));
       // all members step from one ξ buffer: lanes that sat out rounds copy their region across once
       let from: 0 | 1 = 2 * members.filter((l) => l.current === 1).length > count ? 1 : 0;
-      const rejoin = members.filter((l) => l.current !== from);
+      let rejoin = members.filter((l) => l.current !== from);
       const perSubmit = Math.max(1, Math.min(STEPS_PER_SUBMIT, Math.floor(CELL_STEPS_PER_SUBMIT / (count * this.cells))));
-      const inFlight: Promise<ArrayBuffer[]>[] = [];
       let submitted = 0, allStopped = false;
       let words = new Uint32Array(0);
       for (;;) {
@@ -372,21 +387,12 @@ export class GpuBatch {
         while (!allStopped && submitted < k && inFlight.length < SUBMITS_IN_FLIGHT) {
           const m = Math.min(perSubmit, k - submitted);
           const enc = this.device.createCommandEncoder({ label: 'GpuBatch.round' });
-          for (const l of rejoin.splice(0)) {
+          for (const l of rejoin) {
             const at = 4 * this.cells * l.index;
             enc.copyBufferToBuffer(this.xi[l.current], at, this.xi[from], at, 4 * this.cells);
           }
-          for (let s = 0; s < m; ) {
-            const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
-            const p = Math.min(STEPS_PER_PASS, m - s);
-            for (let j = 0; j < p; j++) {
-              this.diffusion.encode(pass, from, count);
-              from = (1 - from) as 0 | 1;
-              this.wall.encodeStep(pass, from, count, maxWalls);
-            }
-            pass.end();
-            s += p;
-          }
+          rejoin = [];
+          from = this.encodeSteps(enc, m, from, count, maxWalls);
           inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: this.state.size }]));
           submitted += m;
         }
@@ -395,40 +401,64 @@ export class GpuBatch {
         words = new Uint32Array((await next)[0]);
         allStopped = members.every((l) => words[l.index * STATE_WORDS] !== 0);
       }
-      for (const l of members) {
-        l.current = from;
-        l.inRound = false;
-        const req = l.request as AdvanceRequest;
-        const s = words[l.index * STATE_WORDS];
-        req.remaining -= k;
-        if (l.released) {
-          l.request = null;
-          req.reject(new Error('GpuSolver.advance: the lane was destroyed while stepping'));
-        } else if (s !== 0 || req.remaining <= 0) {
-          l.request = null;
-          const steps = words[l.index * STATE_WORDS + 1] - l.stepsReported;
-          l.stepsReported += steps;
-          req.resolve({ steps, stopped: s !== 0, reason: s === 2 ? 'range' : s !== 0 ? 'cutoff' : undefined });
-        }
-      }
+      for (const l of members) l.current = from;
+      this.settle(members, k, words);
     } catch (e) {
+      for (const p of inFlight) p.catch(() => {}); // the first failure is the one reported
       for (const l of members) {
-        l.inRound = false;
         l.request?.reject(e as Error);
         l.request = null;
       }
     } finally {
+      for (const l of members) l.inRound = false;
       this.roundRunning = false;
       this.freeIfDone();
       this.schedule();
     }
   }
 
+  /** Records `steps` steps of the first `count` active lanes from xi[from]; returns the parity after. */
+  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number, maxWalls: number): 0 | 1 {
+    for (let s = 0; s < steps; ) {
+      const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
+      const p = Math.min(STEPS_PER_PASS, steps - s);
+      for (let j = 0; j < p; j++) {
+        this.diffusion.encode(pass, from, count);
+        from = (1 - from) as 0 | 1;
+        this.wall.encodeStep(pass, from, count, maxWalls);
+      }
+      pass.end();
+      s += p;
+    }
+    return from;
+  }
+
+  /**
+   * After a round of k steps, from the run states `words`: a lane whose request is complete or that
+   * stopped gets its result; the others keep the rest of their count for the next round.
+   */
+  private settle(members: Lane[], k: number, words: Uint32Array): void {
+    for (const l of members) {
+      const req = l.request as AdvanceRequest;
+      const flag = words[l.index * STATE_WORDS];
+      req.remaining -= k;
+      if (l.released) {
+        l.request = null;
+        req.reject(new Error('GpuSolver.advance: the lane was destroyed while stepping'));
+      } else if (flag !== 0 || req.remaining <= 0) {
+        l.request = null;
+        const steps = words[l.index * STATE_WORDS + 1] - l.stepsReported;
+        l.stepsReported += steps;
+        req.resolve({ steps, stopped: flag !== 0, reason: flag === 2 ? 'range' : flag !== 0 ? 'cutoff' : undefined });
+      }
+    }
+  }
+
   // ---- reads of one lane
 
   /** Counts the read as the lane's activity (schedule() waits for it), then lets rounds go on. */
-  private async read<T>(lane: Lane, fn: () => Promise<T>): Promise<T> {
-    this.live(lane, 'read');
+  private async read<T>(lane: Lane, what: string, fn: () => Promise<T>): Promise<T> {
+    this.live(lane, what);
     lane.reads++;
     try {
       return await fn();
@@ -438,9 +468,11 @@ export class GpuBatch {
     }
   }
 
-  /** Records a copy of the lane's ξ into the scratch buffer (the input of the single-field kernels). */
-  private copyToScratch(enc: GPUCommandEncoder, lane: Lane): void {
+  /** Makes fieldBuffers hold the lane's ξ (a copy, unless a batch of one); returns which of them to read. */
+  private fieldInput(enc: GPUCommandEncoder, lane: Lane): 0 | 1 {
+    if (!this.scratch) return lane.current;
     enc.copyBufferToBuffer(this.xi[lane.current], 4 * this.cells * lane.index, this.scratch, 0, 4 * this.cells);
+    return 0;
   }
 
   private async stats(lane: Lane): Promise<FieldStats> {
@@ -450,9 +482,9 @@ export class GpuBatch {
     this.device.queue.writeBuffer(this.measureState, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
     this.device.queue.writeBuffer(this.measureLane, 0, new Uint32Array([lane.index]));
     const enc = this.device.createCommandEncoder({ label: 'GpuBatch.stats' });
-    this.copyToScratch(enc, lane);
+    const input = this.fieldInput(enc, lane);
     const pass = enc.beginComputePass({ label: 'GpuBatch.reduce' });
-    this.reduce.encode(pass, 0);
+    this.reduce.encode(pass, input);
     this.wall.encodeMeasure(pass, lane.current, problem.grid.walls.index.length);
     pass.end();
     const [partials, state] = await submitWithReadback(this.device, enc, [
@@ -481,14 +513,14 @@ export class GpuBatch {
     if (lane.forward?.camera !== camera) {
       lane.forward?.kernel.destroy();
       lane.forward = null;
-      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, [this.scratch, this.scratch]));
+      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.fieldBuffers));
       lane.forward = { camera, kernel };
     }
     const k = lane.forward.kernel;
     const enc = this.device.createCommandEncoder({ label: 'GpuBatch.optics' });
-    this.copyToScratch(enc, lane);
+    const input = this.fieldInput(enc, lane);
     const pass = enc.beginComputePass({ label: 'GpuBatch.forwardModel' });
-    k.encode(pass, 0, threshold);
+    k.encode(pass, input, threshold);
     pass.end();
     const [partials] = await submitWithReadback(this.device, enc, [{ buffer: k.reduce.partials, size: k.reduce.partialBytesPerFrame }]);
     return statsFromSums(k.reduce.reduceFrame(new Uint32Array(partials)), camera.pixel_um);
@@ -516,4 +548,11 @@ export class GpuBatch {
     clearTimeout(this.idleTimer);
     for (const b of this.owned) b.destroy();
   }
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

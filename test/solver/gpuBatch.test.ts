@@ -168,9 +168,9 @@ describe('GpuBatch: lanes = batches of one = CPU reference', () => {
     await expect(GpuBatch.create(gpu(), [])).rejects.toThrow(/problems is empty/);
     const fit = GpuBatch.maxLanes(gpu(), disk);
     const lim = gpu().device.limits;
-    // the binding limits: one workgroup layer per lane; every lane's ξ, and its Φ̃ table, in one storage buffer each
+    // the binding limits: one workgroup layer per lane; every lane's ξ in one storage buffer
     const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
-    expect(fit).toBe(Math.min(lim.maxComputeWorkgroupsPerDimension, Math.floor(maxBytes / (4 * 42 * 42)), Math.floor(maxBytes / (4 * disk.table.phi.length))));
+    expect(fit).toBe(Math.min(lim.maxComputeWorkgroupsPerDimension, Math.floor(maxBytes / (4 * 42 * 42))));
     // a memory budget: exactly what a batch allocates (GpuBatch.bytes = bytesPerCell · lanes · cells)
     const one = await GpuSolver.create(gpu(), disk);
     const four = await GpuBatch.create(gpu(), [disk, disk, disk, disk]);
@@ -179,9 +179,9 @@ describe('GpuBatch: lanes = batches of one = CPU reference', () => {
     expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4))).toBe(4);
     expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4) - 1)).toBe(3);
     expect(GpuBatch.maxLanes(gpu(), disk, 1000)).toBe(0);
-    // per lane, a batch needs less memory than a batch of one (the scratch field is shared), at least the two int32 ξ
+    // per lane at least the two int32 ξ; less than a batch of one: the four share one Φ̃ table (16 kB, 9 B per cell here)
     expect(four.lanes[0].bytesPerCell).toBeGreaterThanOrEqual(8);
-    expect(four.lanes[0].bytesPerCell).toBeLessThan(one.bytesPerCell);
+    expect(four.lanes[0].bytesPerCell).toBeLessThan(one.bytesPerCell - 5);
     one.destroy();
     for (const lane of four.lanes) lane.destroy();
   });
