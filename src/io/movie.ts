@@ -129,7 +129,9 @@ async function rawStrips(img: GeoTIFFImage, info: PageInfo): Promise<{ offsets: 
   const get = async (tag: Parameters<typeof fd.hasTag>[0]) => (fd.hasTag(tag) ? await fd.loadValue(tag) : undefined);
   const compression = Number((await get('Compression')) ?? 1);
   const planar = Number((await get('PlanarConfiguration')) ?? 1);
-  if (compression !== 1 || info.spp !== 1 || planar !== 1 || ![8, 16, 32, 64].includes(info.bits) || fd.hasTag('TileWidth')) return null;
+  // integers of 8/16/32 bits and floats of 32/64 (64-bit integers have no typed array here: geotiff's path refuses them)
+  const supported = info.format === 3 ? info.bits === 32 || info.bits === 64 : (info.format === 1 || info.format === 2) && [8, 16, 32].includes(info.bits);
+  if (compression !== 1 || info.spp !== 1 || planar !== 1 || !supported || fd.hasTag('TileWidth')) return null;
   const offsets = (await get('StripOffsets')) as ArrayLike<number | bigint> | undefined;
   const counts = (await get('StripByteCounts')) as ArrayLike<number | bigint> | undefined;
   if (!offsets || !counts || offsets.length !== counts.length) return null;

@@ -104,13 +104,15 @@ function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-interface Owner { pid: number; host: string; started: string }
-const me = (): Owner => ({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+interface Owner { pid: number; host: string; started: string; slurmJob?: string }
+// under Slurm, a requeued task keeps its job id and usually lands on another node: its own lock is stale
+const slurmJob = () => (typeof process !== 'undefined' ? process.env.SLURM_JOB_ID : undefined);
+const me = (): Owner => ({ pid: process.pid, host: hostname(), started: new Date().toISOString(), ...(slurmJob() ? { slurmJob: slurmJob() } : {}) });
 function readOwner(file: string): Owner | null {
   try { return JSON.parse(readFileSync(file, 'utf8')) as Owner; } catch { return null; }
 }
 /** gone: written on this machine by a process that no longer runs */
-const ownerGone = (o: Owner | null) => o !== null && o.host === hostname() && o.pid !== process.pid && !pidAlive(o.pid);
+const ownerGone = (o: Owner | null) => o !== null && o.pid !== process.pid && (o.host === hostname() ? !pidAlive(o.pid) : Boolean(o.slurmJob) && o.slurmJob === slurmJob());
 
 /**
  * Takes `TARGET.ionflux-lock` for this process (a stale one, whose process is gone, is removed and

@@ -121,7 +121,8 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
     throw new Error(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
   }
   const geometry = gridGeometry(outline, h);
-  if (key) {
+  // small grids only (what sweeps and fits repeat); a paper-size grid is built once anyway
+  if (key && geometry.nx * geometry.ny <= GEOMETRY_CACHE_MAX_CELLS) {
     if (GEOMETRY.size >= GEOMETRY_CACHE_SIZE) GEOMETRY.delete(GEOMETRY.keys().next().value as string);
     GEOMETRY.set(key, geometry);
   }
@@ -129,6 +130,7 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
 }
 
 const GEOMETRY_CACHE_SIZE = 16;
+const GEOMETRY_CACHE_MAX_CELLS = 1 << 22;
 const GEOMETRY = new Map<string, GridGeometry>();
 /** Kirchhoff tables by diffusivity, θ0 and cut-off (read-only once built, like the geometry) */
 const TABLES = new Map<string, { table: KirchhoffTable; warnings: string[] }>();

@@ -102,6 +102,8 @@ export async function executeOnPool(runs: PlannedRun[], jobs: number, ctx: Execu
       }
     } catch (e) {
       failure ??= e as Error;
+      // the first failure stops the pool at once: no one waits hours for the other threads' runs
+      for (const w of workers) void w.terminate();
     } finally {
       exited.catch(() => {});
       await worker.terminate();

@@ -98,7 +98,8 @@ export function readRunRecord(runDir: string): RunRecord | null {
   let s: Record<string, unknown>;
   try { s = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8')); } catch { return null; }
   const sw = s.sweep as { id: string; index: number; values: Assignment; metrics: Record<string, number | null> } | undefined;
-  if (!sw) return null;
+  // a summary without the sweep's part (another tool's, a hand edit) is not a finished run of this sweep
+  if (!sw || typeof sw.id !== 'string' || !sw.metrics || typeof sw.metrics !== 'object' || typeof s.extractedCapacity_mAh_g !== 'number') return null;
   return {
     id: sw.id, index: sw.index, values: sw.values, stopReason: String(s.stopReason), time_s: s.time_s as number,
     extractedCapacity_mAh_g: s.extractedCapacity_mAh_g as number, maxComOffset_um: sw.metrics.maxComOffset_um,
@@ -190,7 +191,11 @@ export class SweepFolder {
 
   /** runs.csv and runs.jsonl of the finished runs, in sweep order (synchronous: also called from a signal handler). */
   writeTables(): void {
-    const records = this.mine.map((r) => this.finished.get(r.id)).filter((r): r is RunRecord => r !== undefined);
+    // place and values from this sweep's plan (a run found again after the spec was extended or
+    // reordered keeps its results, not its old place)
+    const plan = new Map(this.manifest.runs.map((r) => [r.id, r]));
+    const records = this.mine.map((r) => this.finished.get(r.id)).filter((r): r is RunRecord => r !== undefined)
+      .map((r) => ({ ...r, index: plan.get(r.id)?.index ?? r.index, values: plan.get(r.id)?.values ?? r.values }));
     writeAtomic(path.join(this.dir, 'runs.csv'), runsCsv(this.manifest.keys, records));
     writeAtomic(path.join(this.dir, 'runs.jsonl'), runsJsonl(records));
   }
@@ -218,6 +223,9 @@ function checkCompatible(old: SweepManifest, now: SweepManifest, dir: string, fl
     const what = (s: { index: number; count: number }) => (s.count === 1 ? 'the whole sweep (not sharded)' : `shard ${s.index} of ${s.count}`);
     throw new UserError(`${flag} '${dir}' holds ${what(old.shard)}; this is ${what(now.shard)}: give each shard its own folder (e.g. --out results/shard-${now.shard.index}), and merge them with ionflux sweep merge`);
   }
+  if (old.ionflux !== now.ionflux) {
+    log(`'${dir}' was started by ionflux ${old.ionflux}, this is ${now.ionflux}: its finished runs are kept as they are (each run's summary.json says which version computed it); use a new --out to recompute them all`);
+  }
   if (old.specHash === now.specHash) return;
   const ids = new Set(now.runs.map((r) => r.id));
   const gone = old.runs.filter((r) => !ids.has(r.id));
@@ -225,5 +233,6 @@ function checkCompatible(old: SweepManifest, now: SweepManifest, dir: string, fl
     const e = gone[0];
     throw new UserError(`${flag} '${dir}' holds a sweep of another spec: ${gone.length} of its ${old.runs.length} runs are not in this one (e.g. run ${e.id}: ${JSON.stringify(e.values)}); use a new --out, or resume with the spec in '${path.join(dir, SWEEP_FILE)}' (a spec may only be extended by new runs)`);
   }
-  log(`the spec of '${dir}' was extended: ${now.runs.length - old.runs.length} new run(s), the ${old.runs.length} earlier ones are kept`);
+  const added = now.runs.length - old.runs.length;
+  log(added > 0 ? `the spec of '${dir}' was extended: ${added} new run(s), the ${old.runs.length} earlier ones are kept` : `the spec of '${dir}' changed but holds the same ${old.runs.length} runs (in another order): they are kept`);
 }

@@ -13,9 +13,9 @@ import { estimatedSteps } from '../solver/problem';
 import { problemOf } from './simulateRun';
 import { defaultJobs, executeInProcess, executeOnGpu, executeOnPool, poolAvailable, type ExecuteContext } from './execute';
 import { readManifest, readRunRecord, SweepFolder, sweepManifest, type RunRecord, type SweepManifest } from './folder';
-import { expandSweep, parseSweepSpec, shardRuns, type PlannedRun, type SweepSpec } from './spec';
+import { expandSweep, parseSweepSpec, shardOf, shardRuns, type PlannedRun, type SweepSpec } from './spec';
 
-export { parseSweepSpec, expandSweep, resolveShard, shardRuns, runId, SweepSpecError, type SweepSpec, type PlannedRun } from './spec';
+export { parseSweepSpec, expandSweep, resolveShard, shardRuns, shardOf, runId, SweepSpecError, type SweepSpec, type PlannedRun } from './spec';
 export { SWEEP_PRESETS, sweepPreset } from './presets';
 export { runsCsv, type RunRecord } from './folder';
 export { runMetrics } from './simulateRun';
@@ -94,9 +94,11 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
   let backendLabel = 'none (every run already finished)';
   const onSignal = (signal: NodeJS.Signals) => {
     stopping = true;
-    folder.removeOwnPartials();
-    try { folder.writeTables(); } catch { /* the run folders are what counts */ }
+    // the lock first: whatever else fails here, the next run must be able to start
     folder.release();
+    // pool threads may still write into their partial folders: what is left, the next run removes
+    try { folder.removeOwnPartials(); } catch { /* removed by the next run (folder.ts removePartials) */ }
+    try { folder.writeTables(); } catch { /* the run folders are what counts */ }
     process.stderr.write(`ionflux: stopped by ${signal}: ${folder.finished.size} of ${plan.mine.length} runs are finished in '${options.out}' and kept; the same command resumes the rest\n`);
     process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   };
@@ -125,7 +127,9 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
           backendLabel = backend.label;
           await executeOnGpu(todo, backend.gpu, options.jobs ?? 256, ctx);
         } else {
-          const jobs = Math.min(options.jobs ?? defaultJobs(), todo.length);
+          // one thread per core at most: more only share the cores and each loads the whole bundle
+          if (options.jobs !== undefined && options.jobs > defaultJobs()) log(`--jobs ${options.jobs}: the CPU pool runs at most one thread per core (${defaultJobs()})`);
+          const jobs = Math.min(options.jobs ?? defaultJobs(), defaultJobs(), todo.length);
           if (jobs > 1 && poolAvailable()) {
             backendLabel = `${backend.label}, ${jobs} threads over runs`;
             await executeOnPool(todo, jobs, ctx);
@@ -140,6 +144,9 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
     }
     folder.writeTables();
     const records = plan.mine.map((r) => folder.finished.get(r.id)).filter((r): r is RunRecord => Boolean(r));
+    // what ran, as the runs' own summaries say (e.g. "cpu (wasm SIMD)"), and how
+    const ran = [...new Set(todo.map((r) => folder.finished.get(r.id)?.backend).filter(Boolean))];
+    if (ran.length) backendLabel = `${ran.join(' / ')}${backendLabel.includes('threads over runs') ? `, ${backendLabel.split(', ').pop()}` : ''}`;
     if (plan.spec.plot && plan.shard.count === 1 && records.length === plan.mine.length) writePlot(folder.dir, plan.spec, records);
     return { dir: folder.dir, total: plan.mine.length, resumed, computed, stopped: folder.finished.size < plan.mine.length, backend: backendLabel, wallTime_s: (performance.now() - t0) / 1000, records };
   } catch (e) {
@@ -200,7 +207,7 @@ export function mergeSweeps(dirs: string[], out: string, options: { log?: (line:
   const missing = first.runs.filter((r) => !found.has(r.id));
   if (missing.length) {
     const count = first.shard.count;
-    const shards = [...new Set(missing.map((r) => r.index % count))].sort((a, b) => a - b);
+    const shards = [...new Set(missing.map((r) => shardOf(r.id, count)))].sort((a, b) => a - b);
     const given = new Set(manifests.map((m) => m.shard.index));
     const absent = shards.filter((s) => !given.has(s));
     throw new UserError(`sweep merge: ${missing.length} of ${first.runs.length} runs are not finished in the folders given: shard${shards.length > 1 ? 's' : ''} ${shards.join(', ')} of ${count}${absent.length ? ` (folder${absent.length > 1 ? 's' : ''} of shard${absent.length > 1 ? 's' : ''} ${absent.join(', ')} not given)` : ' (unfinished: resume them with the same sweep command)'}; e.g. run ${missing[0].id} ${JSON.stringify(missing[0].values)}`);

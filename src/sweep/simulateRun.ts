@@ -12,6 +12,7 @@ import { runSimulation, SimulationLimitError, type RunResult } from '../solver/r
 import type { Solver } from '../solver/types';
 import type { PlannedRun, SweepSpec } from './spec';
 import { UserError } from '../errors';
+import { VERSION } from '../version';
 
 export interface RunMetrics {
   /** largest centre-of-mass offset of the unreacted core over the trace, µm (null: never an unreacted core) */
@@ -56,7 +57,7 @@ export async function writeRunFolder(dir: string, problem: Problem, run: Planned
   const summary = {
     ...summaryJson(problem, result, backend),
     ...(outcome.stopMessage ? { stopMessage: outcome.stopMessage } : {}),
-    sweep: { id: run.id, index: run.index, values: run.values, metrics: runMetrics(result) },
+    sweep: { id: run.id, index: run.index, values: run.values, metrics: runMetrics(result), ionflux: VERSION },
   };
   // summary.json last: a run folder with one is complete (folder.ts)
   await writeFile(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');

@@ -190,9 +190,18 @@ export function expandSweep(spec: SweepSpec, source = 'sweep spec'): { runs: Pla
   return { runs, duplicates, keys: sweptKeys(spec) };
 }
 
-/** Shard `index` of `count`: every count-th run from `index` on (deterministic, balanced in number and order). */
-export function shardRuns<T extends { index: number }>(runs: T[], index: number, count: number): T[] {
-  return runs.filter((r) => r.index % count === index);
+/**
+ * The shard of run `id` among `count`: from the run's id (a hash), so that a run stays in its shard
+ * when the spec is extended or reordered (its finished runs are found again), and balanced in the
+ * large (each shard gets 1/count of the runs, give or take the hash's scatter).
+ */
+export function shardOf(id: string, count: number): number {
+  return parseInt(id.slice(0, 8), 16) % count;
+}
+
+/** The runs of shard `index` of `count`, in sweep order. */
+export function shardRuns<T extends { id: string }>(runs: T[], index: number, count: number): T[] {
+  return runs.filter((r) => shardOf(r.id, count) === index);
 }
 
 /**

@@ -4,7 +4,7 @@
  * from a Slurm array's environment), and bad specs refused with one line naming the key.
  */
 import { describe, expect, test } from 'vitest';
-import { assignments, canonicalJson, expandSweep, parseSweepSpec, resolveShard, runId, shardRuns, SweepSpecError } from '../../src/sweep/spec';
+import { assignments, canonicalJson, expandSweep, parseSweepSpec, resolveShard, runId, shardOf, shardRuns, SweepSpecError } from '../../src/sweep/spec';
 import { planSweep, sweepPreset } from '../../src/sweep';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 
@@ -76,15 +76,20 @@ describe('expansion', () => {
 });
 
 describe('shards', () => {
-  test('disjoint, complete and in sweep order for every count', () => {
-    const runs = Array.from({ length: 23 }, (_, index) => ({ index }));
-    for (const n of [1, 2, 3, 7, 23, 40]) {
+  test('disjoint, complete, in sweep order, balanced in the large, and stable when runs are added', () => {
+    const runs = expandSweep(spec({ grid: { 'protocol.0.current_mA_g': Array.from({ length: 600 }, (_, k) => 10 + k) } })).runs;
+    for (const n of [1, 2, 3, 7, 40]) {
       const parts = Array.from({ length: n }, (_, i) => shardRuns(runs, i, n));
       expect(parts.flat().map((r) => r.index).sort((a, b) => a - b)).toEqual(runs.map((r) => r.index));
       for (const p of parts) expect(p.map((r) => r.index)).toEqual([...p.map((r) => r.index)].sort((a, b) => a - b));
-      const sizes = parts.map((p) => p.length);
-      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      // a hash: binomially scattered about 600/n (4σ)
+      for (const p of parts) expect(Math.abs(p.length - 600 / n)).toBeLessThan(4 * Math.sqrt((600 / n) * (1 - 1 / n)) + 1);
     }
+    // a value inserted at the front: every earlier run keeps its shard
+    const wider = expandSweep(spec({ grid: { 'protocol.0.current_mA_g': [5, ...Array.from({ length: 600 }, (_, k) => 10 + k)] } })).runs;
+    const before = new Map(runs.map((r) => [r.id, shardOf(r.id, 3)]));
+    for (const r of wider) if (before.has(r.id)) expect(shardOf(r.id, 3)).toBe(before.get(r.id));
+    expect(wider[1].index).toBe(1);
   });
 
   test('from the flags, else from a Slurm array task, else the whole sweep', () => {
