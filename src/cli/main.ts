@@ -13,6 +13,7 @@ import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
 import { registerSweep } from './sweep';
 import { registerSynth } from './synth';
+import { registerCompare } from './compare';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSimulate(program);
   registerAnalyze(program);
   registerSynth(program);
+  registerCompare(program);
   registerSweep(program);
   registerBench(program);
   try {
