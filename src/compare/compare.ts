@@ -149,7 +149,11 @@ export function compareParticles(obs: ObservedParticle, sim: SimulatedSide, opti
   const simFlag = options.simFlag ?? '--sim';
   const threshold = options.threshold ?? obs.threshold;
   const obsImage = { mask: obs.mask, width: obs.crop.width, height: obs.crop.height, pixel_um: obs.pixel_um };
-  const registration = options.fixedRegistration ?? registerParticles({ mask: sim.mask, width: sim.width, height: sim.height, pixel_um: sim.pixel_um }, obsImage, options.registration);
+  const found = options.fixedRegistration ?? registerParticles({ mask: sim.mask, width: sim.width, height: sim.height, pixel_um: sim.pixel_um }, obsImage, options.registration);
+  // the shift between the two whole frames (a movie's crop sits somewhere in its frame)
+  const so = [obs.crop.col0 * obs.pixel_um, -obs.crop.row0 * obs.pixel_um], ss = sim.frameOffset_um ?? [0, 0];
+  const shift_um: [number, number] = [found.centroidObs_um[0] + so[0] - (found.centroidSim_um[0] + ss[0]), found.centroidObs_um[1] + so[1] - (found.centroidSim_um[1] + ss[1])];
+  const registration: Registration = { ...found, shift_um, shift_px: [shift_um[0] / obs.pixel_um, -shift_um[1] / obs.pixel_um] };
   if (registration.iou < 0.7) warnings.push(`the registered outlines overlap poorly (IoU ${registration.iou.toFixed(2)}): the simulated particle's shape differs from the observed one`);
   const { pairs: allPairs, alignment } = align(obs, sim, options.align ?? 'auto', simFlag);
   let pairs = allPairs;

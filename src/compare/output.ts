@@ -37,7 +37,7 @@ export function comparisonSummary(r: ComparisonResult, extra: Record<string, unk
     registration: {
       shift_um: g.shift_um.map(r6), shift_px: g.shift_px.map(r6), rotationDeg: r6(g.rotationDeg), scale: r6(g.scale), iou: r6(g.iou), method: g.method,
       matrix: Array.from(g.matrix as ArrayLike<number>, (v) => r6(v)),
-      convention: 'p_obs = c_obs + scale·R(rotation)·(p_sim − c_sim), µm with y up from each image\'s top-left corner; rotation CCW (SPEC §3); shift = c_obs − c_sim; shift_px in observed pixels, image axes (y down); matrix = gl-matrix mat2d [a, b, c, d, tx, ty]',
+      convention: 'p_obs = c_obs + scale·R(rotation)·(p_sim − c_sim), µm with y up from each image\'s top-left corner; rotation CCW (SPEC §3); shift = c_obs − c_sim between the whole frames (a movie\'s frame, a simulation\'s camera image); shift_px in observed pixels, image axes (y down); matrix = gl-matrix mat2d [a, b, c, d, tx, ty]',
     },
     alignment: {
       mode: r.alignment.mode, reason: r.alignment.reason, tolerance: r6(r.alignment.tolerance), unit: r.alignment.mode === 'charge' ? 'mAh/g' : 's',

@@ -26,6 +26,8 @@ export interface SimulatedSide {
   diff: Float32Array[];
   /** ΔI/I0 below which a pixel is unreacted */
   threshold: number;
+  /** where the images' top-left corner lies in the side's own frame, physical µm (a movie's crop: [col0·pixel, −row0·pixel]); default [0, 0] */
+  frameOffset_um?: [number, number];
   /** the simulation's resolved config and problem (kind 'simulation') */
   config?: SimulationConfig;
   problem?: Problem;
@@ -66,6 +68,6 @@ export function simulatedFromMovie(p: ObservedParticle): SimulatedSide {
   return {
     kind: 'movie', source: p.source, times_s: p.times_s, capacity_mAh_g: p.capacity_mAh_g,
     pixel_um: p.pixel_um, width: p.crop.width, height: p.crop.height, mask: p.mask, diff: p.diff,
-    threshold: p.threshold, particleId: p.id,
+    threshold: p.threshold, particleId: p.id, frameOffset_um: [p.crop.col0 * p.pixel_um, -p.crop.row0 * p.pixel_um],
   };
 }
