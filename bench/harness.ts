@@ -58,6 +58,26 @@ export async function timeIt(fn: () => unknown | Promise<unknown>, options: { wa
   return { median_s: times[Math.floor(times.length / 2)], min_s: times[0], max_s: times[times.length - 1], samples };
 }
 
+/**
+ * Times several functions sample by sample in turn (a, b, a, b, …) after one untimed warm-up call
+ * each, so that a shared machine's changing load falls on all of them alike; one Timing per function.
+ */
+export async function timeInterleaved(fns: (() => unknown | Promise<unknown>)[], samples: number): Promise<Timing[]> {
+  for (const fn of fns) await fn();
+  const times: number[][] = fns.map(() => []);
+  for (let i = 0; i < Math.max(1, samples); i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t0 = performance.now();
+      await fn();
+      times[k].push((performance.now() - t0) / 1000);
+    }
+  }
+  return times.map((t) => {
+    t.sort((a, b) => a - b);
+    return { median_s: t[Math.floor(t.length / 2)], min_s: t[0], max_s: t[t.length - 1], samples: t.length };
+  });
+}
+
 export function spreadOf(t: Timing): string {
   return `${((100 * (t.max_s - t.min_s)) / t.median_s).toFixed(0)}%`;
 }

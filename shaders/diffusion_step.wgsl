@@ -4,14 +4,17 @@
 // Each workgroup first evaluates Φ̃ once for its tile plus a one-cell halo into workgroup memory
 // (one table lookup per cell instead of five), then applies the stencil from the tile.
 // Faces to outside cells carry no diffusive flux here; the boundary flux is wall_flux.wgsl's job.
-// The grid has a margin of outside cells on every side, so inside cells never index past the array.
-// Once the run has hit its cut-off (state[0] ≠ 0) every cell is copied through unchanged, so the
-// remaining steps of a batch are no-ops and the ping-pong buffers stay consistent.
-// Bindings (group 0): 0 StepUniforms, 1 Φ̃ table, 2 q in, 3 q out, 4 run state (read).
+// The grid has a margin of outside cells on every side, so inside cells never index past the lane.
+// Batched: the dispatch's z dimension walks activeLanes; each lane steps its own region of q with its
+// own uniforms and Φ̃ table (kirchhoff.wgsl). Once a lane has hit its cut-off (its state[0] ≠ 0)
+// every cell of it is copied through unchanged, so the remaining steps of a submit are no-ops for it
+// and the ping-pong buffers stay consistent.
+// Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes, 3 q in, 4 q out,
+// 5 run states (read).
 
-@group(0) @binding(2) var<storage, read> qIn: array<i32>;
-@group(0) @binding(3) var<storage, read_write> qOut: array<i32>;
-@group(0) @binding(4) var<storage, read> state: array<u32, 8>;
+@group(0) @binding(3) var<storage, read> qIn: array<i32>;
+@group(0) @binding(4) var<storage, read_write> qOut: array<i32>;
+@group(0) @binding(5) var<storage, read> state: array<u32>;
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
@@ -21,6 +24,8 @@ var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let lane = selectLane(wg.z);
+  let base = lane * U.nx * U.ny;
   let tw = WG_X + 2u;
   let x0 = i32(wg.x * WG_X) - 1;
   let y0 = i32(wg.y * WG_Y) - 1;
@@ -29,17 +34,17 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3
     let ty = y0 + i32(t / tw);
     var p = OUTSIDE_PHI;
     if (tx >= 0 && ty >= 0 && u32(tx) < U.nx && u32(ty) < U.ny) {
-      let v = qIn[u32(ty) * U.nx + u32(tx)];
+      let v = qIn[base + u32(ty) * U.nx + u32(tx)];
       if (v != OUTSIDE_Q) { p = phiOfTheta(thetaOfQ(v)); }
     }
     tile[t] = p;
   }
   workgroupBarrier();
   if (g.x >= U.nx || g.y >= U.ny) { return; }
-  let i = g.y * U.nx + g.x;
+  let i = base + g.y * U.nx + g.x;
   let c = qIn[i];
   if (c == OUTSIDE_Q) { return; }
-  if (state[0] != 0u) {
+  if (state[lane * STATE_WORDS] != 0u) {
     qOut[i] = c;
     return;
   }

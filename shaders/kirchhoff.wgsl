@@ -1,7 +1,13 @@
-// Shared chunk (prepended to diffusion_step.wgsl and wall_flux.wgsl): the per-step uniforms, the
-// fixed-point state, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale, linear between the N+1 table nodes θ = i/N and
-// linear extrapolation outside [0, 1], exactly as src/model/diffusivity.ts phiOf().
-// Bindings: @group(0) @binding(0) StepUniforms, @binding(1) the Φ̃ table.
+// Shared chunk (prepended to diffusion_step.wgsl and wall_flux.wgsl): the per-lane step uniforms, the
+// fixed-point state, the lane of an invocation, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale,
+// linear between the N+1 table nodes θ = i/N and linear extrapolation outside [0, 1], exactly as
+// src/model/diffusivity.ts phiOf().
+// A batch holds several problems ("lanes") of the same nx×ny grid side by side: lane l's cells are
+// q[l·nx·ny …], its Φ̃ table, wall cells and wall quanta start at the offsets in its StepUniforms, its
+// run state is state[l·8 …]. A dispatch covers only the lanes listed in activeLanes (one workgroup
+// row or layer per entry), so lanes that are not stepping cost nothing.
+// Bindings: @group(0) @binding(0) StepUniforms per lane, @binding(1) the Φ̃ tables, @binding(2) the
+// active lanes of this dispatch.
 
 struct StepUniforms {
   nx: u32,
@@ -17,19 +23,31 @@ struct StepUniforms {
   checkBelow: u32,
   checkAbove: u32,
   applyFlux: u32,     // 0: only measure θs (no flux, no step counted)
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
+  tableOffset: u32,   // this lane's first entry in phiTable
+  wallOffset: u32,    // this lane's first entry in walls
+  quantaOffset: u32,  // this lane's first entry in wallQuanta (nWalls quanta, then the two guard limits)
 }
 
-@group(0) @binding(0) var<uniform> U: StepUniforms;
+@group(0) @binding(0) var<storage, read> laneUniforms: array<StepUniforms>;
 @group(0) @binding(1) var<storage, read> phiTable: array<f32>;
+@group(0) @binding(2) var<storage, read> activeLanes: array<u32>;
 
 // The state is fixed point, q = ξ·QUANTA in i32 (src/solver/quanta.ts): fluxes are whole quanta,
 // taken from one cell and given to the other, so the particle's Li changes only through its wall.
 const QUANTA: f32 = 268435456.0; // 2^28
 const INV_QUANTA: f32 = 3.7252902984619140625e-9; // 2^-28
 const OUTSIDE_Q: i32 = 2147483647; // q of cells outside the particle
+const STATE_WORDS: u32 = 8u; // u32 words of one lane's run state (wall_flux.wgsl)
+
+// the uniforms of the invocation's lane (set once at the top of each entry point by selectLane)
+var<private> U: StepUniforms;
+
+/** The lane of dispatch slot `slot` (a workgroup id, uniform across the workgroup); loads its uniforms. */
+fn selectLane(slot: u32) -> u32 {
+  let lane = activeLanes[slot];
+  U = laneUniforms[lane];
+  return lane;
+}
 
 fn thetaOfQ(q: i32) -> f32 {
   return U.theta0 - f32(q) * INV_QUANTA;
@@ -38,7 +56,7 @@ fn thetaOfQ(q: i32) -> f32 {
 fn phiOfTheta(theta: f32) -> f32 {
   let x = theta * f32(U.tableN);
   let j = clamp(floor(x), 0.0, f32(U.tableN - 1u));
-  let k = u32(j);
+  let k = U.tableOffset + u32(j);
   let a = phiTable[k];
   return a + (x - j) * (phiTable[k + 1u] - a);
 }

@@ -20,7 +20,7 @@ export type { ParticleGrid, WallCells } from './model/grid';
 
 // ---- the simulation
 export {
-  buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuSolver, SimulationLimitError,
+  buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuBatch, GpuSolver, SimulationLimitError,
   type ConservationCheck,
   type Problem, type StepParams, type RunResult, type Snapshot, type Measurement, type Solver, type FieldStats,
 } from './solver';

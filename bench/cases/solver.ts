@@ -11,10 +11,10 @@ import path from 'node:path';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem } from '../../src/solver/problem';
 import { CpuSolver, type CpuKernel } from '../../src/solver/cpu';
-import { GpuSolver } from '../../src/solver/gpu';
+import { GpuBatch, GpuSolver } from '../../src/solver/gpu';
 import { runSimulation } from '../../src/solver/run';
 import type { Solver } from '../../src/solver/types';
-import { findNumpyPython, spreadOf, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
+import { findNumpyPython, spreadOf, timeInterleaved, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
 async function diskProblem(n: number): Promise<Problem> {
   // an n×n grid: 2.4 µm disk plus the one-cell margin on each side
@@ -212,6 +212,79 @@ const cpuStepCase: BenchCase = {
   },
 };
 
+/**
+ * The GPU solver's host-boundness and batching (issue 8 item 4, issue 7 item 5), on the fig4c
+ * problem (122² grid): time per step of one lane stepping alone (long advance: submits of 4096 steps,
+ * each ending in a 32-byte readback), the whole fig4c run (12 000 steps, 121 outputs), and time per
+ * step per lane of 64 lanes in one GpuBatch against 64 batches of one stepped one after another.
+ */
+const gpuBatchCase: BenchCase = {
+  name: 'gpu batch',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    if (!ctx.gpu) return [];
+    const gpu = ctx.gpu;
+    const rows: BenchRow[] = [];
+    const problem = await buildProblem(resolveConfig(presetConfig('fig4c')));
+    const size = `${problem.grid.nx}²`;
+    const dt = maxStableDt(problem, reachableRange(problem));
+    // the charge step without its cut-off: a run that ended would time nothing
+    const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+    const samples = ctx.quick ? 2 : 5;
+    ctx.log('gpu batch: one lane, long advance');
+    const longSteps = ctx.quick ? 4096 : 16384;
+    const single = await GpuSolver.create(gpu, problem);
+    try {
+      single.setStep(params);
+      const t = await timeIt(() => single.advance(longSteps), { warmup: 1, samples });
+      rows.push({ id: 'gpubatch-one-long', case: `one lane, advance(${longSteps}): time per step`, backend: 'gpu', size, value: (t.median_s / longSteps) * 1e6, unit: 'µs', better: 'lower', spread: spreadOf(t) });
+    } finally {
+      single.destroy();
+    }
+    ctx.log('gpu batch: fig4c run, one lane');
+    const run = await timeIt(async () => { const s = await GpuSolver.create(gpu, problem); try { await runSimulation(problem, s); } finally { s.destroy(); } }, { warmup: 1, samples: ctx.quick ? 1 : 3 });
+    rows.push({ id: 'gpubatch-one-run', case: 'one lane, fig4c run (12k steps): time per step', backend: 'gpu', size, value: (run.median_s / 12000) * 1e6, unit: 'µs', better: 'lower', spread: spreadOf(run), note: `whole run ${run.median_s.toFixed(2)} s` });
+    const L = 64, steps = ctx.quick ? 64 : 256;
+    ctx.log(`gpu batch: ${L} lanes × ${steps} steps, one batch and ${L} batches of one`);
+    const batch = await GpuBatch.create(gpu, Array.from({ length: L }, () => problem));
+    const ones = await Promise.all(Array.from({ length: L }, () => GpuSolver.create(gpu, problem)));
+    try {
+      for (const s of [...batch.lanes, ...ones]) s.setStep(params);
+      const [batched, sequential] = await timeInterleaved([
+        () => Promise.all(batch.lanes.map((lane) => lane.advance(steps))),
+        async () => { for (const s of ones) await s.advance(steps); },
+      ], samples);
+      const perLaneStep = (t: Timing) => (t.median_s / (L * steps)) * 1e6;
+      rows.push({ id: 'gpubatch-64-seq', case: `${L} lanes: time per step per lane`, backend: 'gpu', size, value: perLaneStep(sequential), unit: 'µs', better: 'lower', spread: spreadOf(sequential), note: `${L} batches of one, one after another, advance(${steps}) each` });
+      rows.push({ id: 'gpubatch-64', case: `${L} lanes: time per step per lane`, backend: 'gpu', size, value: perLaneStep(batched), unit: 'µs', better: 'lower', spread: spreadOf(batched), ratioTo: ['gpubatch-64-seq'], note: `one GpuBatch of ${L}, advance(${steps}) on every lane at once; ${batch.lanes[0].bytesPerCell.toFixed(2)} B per cell per lane` });
+    } finally {
+      for (const s of [...batch.lanes, ...ones]) s.destroy();
+    }
+    // whole runs with their outputs (a trace row every 10 s: ~100 steps per advance): 8 lanes of
+    // fig4c at 8 currents, 5 min of charge, concurrently in one batch vs one after another alone
+    const R = 8;
+    ctx.log(`gpu batch: ${R} fig4c runs (5 min, 8 currents), one batch and one after another`);
+    const runs = await Promise.all(Array.from({ length: R }, (_, i) => {
+      const raw = presetConfig('fig4c');
+      raw.protocol = [{ step: 'charge', current_mA_g: 50 + 25 * i, duration_min: 5 }];
+      raw.snapshots_min = [5];
+      return buildProblem(resolveConfig(raw));
+    }));
+    let runSteps = 0;
+    const [together, apart] = await timeInterleaved([
+      async () => {
+        const b = await GpuBatch.create(gpu, runs);
+        const res = await Promise.all(b.lanes.map(async (lane, i) => { try { return await runSimulation(runs[i], lane); } finally { lane.destroy(); } }));
+        runSteps = res.reduce((a, r) => a + r.steps, 0);
+      },
+      async () => { for (const p of runs) { const s = await GpuSolver.create(gpu, p); try { await runSimulation(p, s); } finally { s.destroy(); } } },
+    ], ctx.quick ? 1 : 2);
+    const perStep = (t: Timing) => (t.median_s / runSteps) * 1e6;
+    rows.push({ id: 'gpubatch-runs-seq', case: `${R} fig4c runs: time per step per lane`, backend: 'gpu', size, value: perStep(apart), unit: 'µs', better: 'lower', spread: spreadOf(apart), note: `one after another, each a batch of one (${runSteps} steps in all)` });
+    rows.push({ id: 'gpubatch-runs', case: `${R} fig4c runs: time per step per lane`, backend: 'gpu', size, value: perStep(together), unit: 'µs', better: 'lower', spread: spreadOf(together), ratioTo: ['gpubatch-runs-seq'], note: `one GpuBatch, ${R} runSimulation coroutines at once` });
+    return rows;
+  },
+};
+
 export const solverCases: BenchCase[] = [
   {
     name: 'diffusion step',
@@ -260,6 +333,7 @@ export const solverCases: BenchCase[] = [
     },
   },
   cpuStepCase,
+  gpuBatchCase,
   {
     name: 'fig4c to 20 min',
     async run(ctx: BenchContext): Promise<BenchRow[]> {

@@ -118,15 +118,42 @@ export async function withErrorScope<T>(device: GPUDevice, what: string, fn: () 
   return result;
 }
 
+/** A byte range of a GPU buffer to read back (offset and size multiples of 4). */
+export interface BufferRegion {
+  buffer: GPUBuffer;
+  offset?: number;
+  size: number;
+}
+
+/**
+ * Appends copies of `regions` into one temporary MAP_READ buffer to `enc`, submits it, and resolves
+ * to the regions' bytes in order. The encoding and the submit happen before this returns, so work
+ * submitted later (by any caller) cannot come between the commands and their readback.
+ */
+export function submitWithReadback(device: GPUDevice, enc: GPUCommandEncoder, regions: BufferRegion[]): Promise<ArrayBuffer[]> {
+  const size = regions.reduce((a, r) => a + r.size, 0);
+  const staging = device.createBuffer({ label: 'readback.staging', size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  let at = 0;
+  for (const r of regions) {
+    enc.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging, at, r.size);
+    at += r.size;
+  }
+  device.queue.submit([enc.finish()]);
+  return staging.mapAsync(GPUMapMode.READ).then(() => {
+    const all = staging.getMappedRange();
+    let from = 0;
+    const out = regions.map((r) => all.slice(from, (from += r.size)));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }, (e) => {
+    staging.destroy();
+    throw e;
+  });
+}
+
 /** Copies `size` bytes of a GPU buffer back to the CPU through a temporary MAP_READ buffer. */
 export async function readBuffer(device: GPUDevice, src: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
-  const staging = device.createBuffer({ label: 'readBuffer.staging', size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder({ label: 'readBuffer' });
-  enc.copyBufferToBuffer(src, offset, staging, 0, size);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = staging.getMappedRange().slice(0);
-  staging.unmap();
-  staging.destroy();
+  const [out] = await submitWithReadback(device, device.createCommandEncoder({ label: 'readBuffer' }), [{ buffer: src, offset, size }]);
   return out;
 }

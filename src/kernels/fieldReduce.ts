@@ -15,9 +15,13 @@ export class FieldReduceKernel {
   private readonly pipeline: GPUComputePipeline;
   private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
 
+  /** enough workgroups for n cells that no invocation sums more than CELLS_PER_INVOCATION of them */
+  static workgroupsFor(n: number): number {
+    return Math.max(1, Math.ceil(n / FieldReduceKernel.WG / CELLS_PER_INVOCATION));
+  }
+
   constructor(device: GPUDevice, n: number, xi: [GPUBuffer, GPUBuffer]) {
-    // enough workgroups that no invocation sums more than CELLS_PER_INVOCATION cells
-    this.workgroups = Math.max(1, Math.ceil(n / FieldReduceKernel.WG / CELLS_PER_INVOCATION));
+    this.workgroups = FieldReduceKernel.workgroupsFor(n);
     const uniforms = device.createBuffer({ label: 'FieldReduce.uniforms', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(uniforms, 0, new Uint32Array([n, 0, 0, 0]));
     this.partials = device.createBuffer({ label: 'FieldReduce.partials', size: this.workgroups * PARTIAL_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });

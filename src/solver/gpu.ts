@@ -1,12 +1,33 @@
 /**
- * The WGSL solver: the same discretisation as CpuSolver (see there), on any WebGPU adapter.
- * Per step three dispatches: diffusion_step (all cells, ping-pong ξ buffers), wall_flux `main` (one
- * invocation per wall cell: boundary flux, θs, min/max) and `finalize` (one invocation: step count,
- * cut-off flag); many steps are recorded into one command buffer and the only readback per
- * `advance` is the 32-byte run state. Fields and reductions are read back only
- * when an output is due.
+ * The WGSL solver: the same discretisation as CpuSolver (see there), on any WebGPU adapter, batch
+ * first. A GpuBatch holds several problems of the same nx×ny grid ("lanes") side by side in one set
+ * of buffers, and one run is a batch of one, so simulate, sweeps, fits and the demo step through the
+ * same kernels: per step three dispatches for all stepping lanes together — diffusion_step (all
+ * cells, ping-pong ξ buffers, z = lane), wall_flux `main` (one invocation per wall cell, y = lane:
+ * boundary flux, θs, min/max) and `finalize` (one invocation per lane: step count, cut-off flag).
+ * Each lane keeps its own uniforms, Φ̃ table (identical ones shared), walls, wall quanta and 32-byte
+ * run state, so lanes may differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that
+ * stops is copied through unchanged while the others go on.
+ *
+ * Each lane is a `Solver` (GpuSolver), driven by its own runSimulation coroutine. lane.advance(n)
+ * posts a request; once every live lane has one pending (or the lanes without one have been idle for
+ * an event-loop turn: done, or waiting on something else), the batch runs a *round*: k = the
+ * smallest remaining count, k steps of those lanes in the same dispatches (the list of lanes is a
+ * small buffer written once per round, so lanes outside a round cost nothing), then each lane whose
+ * request is complete or stopped gets its result and the others keep their remainder. A round is cut
+ * into submits of bounded work (a browser's GPU watchdog kills long command buffers), and the next
+ * submit is queued before the previous one's state readback is awaited, so the GPU is never idle
+ * waiting for the host; steps queued after every lane stopped are no-ops, and a lane's step count
+ * says how many it took. Reads (stats, field, optics) are served per lane at once, between its own
+ * advances, while other lanes wait; fields and reductions are read back only when an output is due.
+ *
+ * Callers: destroy() every lane when done with it (also after its coroutine threw); the buffers are
+ * freed with the last lane. A lane that is neither stepping nor reading does not hold up the others
+ * beyond one event-loop turn, but each round it misses costs the others a round of their own.
+ * Why a batch: a particle of a few hundred cells across is a few dozen workgroups, a sliver of a GPU,
+ * and a step costs three dispatches whatever its size; 64 such lanes fill it for the same three.
  */
-import { readBuffer, withErrorScope, type GpuContext } from '../gpu/device';
+import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
 import { DiffusionStepKernel } from '../kernels/diffusionStep';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
@@ -19,188 +40,519 @@ import { ForwardModelKernel } from '../kernels/forwardModel';
 import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
 import type { Camera } from '../optics/forward';
 
-/** steps recorded per compute pass, and per submit (one small readback of the run state each) */
+/** steps recorded per compute pass */
 const STEPS_PER_PASS = 256;
+/** steps per submit at most, and cell-updates per submit at most (all lanes of the round together) */
 const STEPS_PER_SUBMIT = 4096;
+const CELL_STEPS_PER_SUBMIT = 2 ** 30;
+/** submits of a round queued ahead of the readback being awaited */
+const SUBMITS_IN_FLIGHT = 2;
+const STATE_WORDS = RUN_STATE_BYTES / 4;
+/** a run state with the stop flag and count cleared and empty min/max accumulators */
+const CLEAR_STATE = new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]);
 
+interface AdvanceRequest {
+  remaining: number;
+  resolve(result: AdvanceResult): void;
+  reject(error: Error): void;
+}
+
+/** One lane's host-side state. */
+interface Lane {
+  readonly index: number;
+  readonly problem: Problem;
+  /** first entries of this lane in the shared Φ̃ table, wall and wall-quanta buffers */
+  readonly tableOffset: number;
+  readonly wallOffset: number;
+  readonly quantaOffset: number;
+  readonly uniformStaging: DataView<ArrayBuffer>;
+  /** the quanta per wall cell, then the two limits of the θ-range guard (wall_flux.wgsl) */
+  readonly quantaStaging: Int32Array<ArrayBuffer>;
+  params: StepParams | null;
+  stepsReported: number;
+  /** which ξ buffer holds the lane's state */
+  current: 0 | 1;
+  request: AdvanceRequest | null;
+  inRound: boolean;
+  /** stats / field / optics calls in flight */
+  reads: number;
+  released: boolean;
+  /** built on the first optics() call for a camera, reused after */
+  forward: { camera: Camera; kernel: ForwardModelKernel } | null;
+}
+
+/** What a lane can ask of its batch (closures over the batch's private state). */
+interface LaneOps {
+  setStep(params: StepParams): void;
+  advance(n: number): Promise<AdvanceResult>;
+  stats(): Promise<FieldStats>;
+  field(): Promise<Float32Array>;
+  optics(camera: Camera, threshold: number): Promise<UnreactedStats>;
+  release(): void;
+}
+
+/**
+ * One lane of a GpuBatch: a `Solver` for one problem. `GpuSolver.create(gpu, problem)` makes a batch
+ * of one and returns its lane.
+ */
 export class GpuSolver implements Solver {
-  readonly backend: string;
-  readonly bytesPerCell: number;
+  /** @param bytesPerCell GPU memory of the batch per lane and grid cell */
+  constructor(private readonly ops: LaneOps, readonly backend: string, readonly bytesPerCell: number) {}
+
+  /** A batch of one: checks the grid against the adapter's limits, then builds buffers and pipelines. */
+  static async create(gpu: GpuContext, problem: Problem): Promise<GpuSolver> {
+    return (await GpuBatch.create(gpu, [problem])).lanes[0];
+  }
+
+  setStep(params: StepParams): void { this.ops.setStep(params); }
+  advance(n: number): Promise<AdvanceResult> { return this.ops.advance(n); }
+  stats(): Promise<FieldStats> { return this.ops.stats(); }
+  field(): Promise<Float32Array> { return this.ops.field(); }
+  optics(camera: Camera, threshold: number): Promise<UnreactedStats> { return this.ops.optics(camera, threshold); }
+  /** Releases the lane: it no longer holds up the others' rounds; the last lane frees the buffers. */
+  destroy(): void { this.ops.release(); }
+}
+
+export class GpuBatch {
+  /** one Solver per problem, in the order given */
+  readonly lanes: GpuSolver[];
   private readonly device: GPUDevice;
+  private readonly cells: number;
+  private readonly laneState: Lane[];
   private readonly xi: [GPUBuffer, GPUBuffer];
-  private readonly uniforms: GPUBuffer;
-  private readonly wallQuanta: GPUBuffer;
-  private quantaStaging: Int32Array<ArrayBuffer>;
+  private readonly laneUniforms: GPUBuffer;
   private readonly measureUniforms: GPUBuffer;
+  private readonly activeLanes: GPUBuffer;
+  private readonly measureLane: GPUBuffer;
+  private readonly wallQuanta: GPUBuffer;
   private readonly state: GPUBuffer;
   private readonly measureState: GPUBuffer;
+  /**
+   * the input of the single-field kernels (reduction, forward model): in a batch of one ξ itself,
+   * else a scratch buffer that one lane's ξ is copied into (fieldInput)
+   */
+  private readonly scratch: GPUBuffer | null;
+  private readonly fieldBuffers: [GPUBuffer, GPUBuffer];
   private readonly owned: GPUBuffer[] = [];
   private readonly diffusion: DiffusionStepKernel;
   private readonly wall: WallFluxKernel;
   private readonly reduce: FieldReduceKernel;
-  private readonly uniformStaging = new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES));
-  private current: 0 | 1 = 0;
-  private readonly gpu: GpuContext;
-  /** built on the first optics() call for a camera, reused after */
-  private forward: { camera: Camera; kernel: ForwardModelKernel } | null = null;
-  private params: StepParams | null = null;
-  private stepsReported = 0;
+  private roundRunning = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private freed = false;
 
-  private constructor(gpu: GpuContext, private readonly problem: Problem) {
-    this.gpu = gpu;
+  private constructor(private readonly gpu: GpuContext, problems: Problem[]) {
     const device = (this.device = gpu.device);
-    const { nx, ny, inside, walls } = problem.grid;
-    const n = nx * ny;
+    const { nx, ny } = problems[0].grid;
+    const n = (this.cells = nx * ny);
+    const L = problems.length;
     const buffer = (label: string, size: number, usage: number) => {
-      const b = device.createBuffer({ label: `GpuSolver.${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+      const b = device.createBuffer({ label: `GpuBatch.${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
       this.owned.push(b);
       return b;
     };
     const S = GPUBufferUsage;
-    this.xi = [buffer('xi0', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST), buffer('xi1', 4 * n, S.STORAGE | S.COPY_SRC | S.COPY_DST)];
-    const init = new Int32Array(n);
-    for (let i = 0; i < n; i++) init[i] = inside[i] ? 0 : OUTSIDE_Q;
+    // lanes with the same Φ̃ table (a sweep of currents, say) share one copy of it
+    const tables: { phi: Float32Array; offset: number }[] = [];
+    let tableAt = 0, wallAt = 0, quantaAt = 0;
+    this.laneState = problems.map((problem, index) => {
+      const nWalls = problem.grid.walls.index.length;
+      let table = tables.find((t) => sameValues(t.phi, problem.table.phi));
+      if (!table) {
+        table = { phi: problem.table.phi, offset: tableAt };
+        tables.push(table);
+        tableAt += problem.table.phi.length;
+      }
+      const lane: Lane = {
+        index, problem, tableOffset: table.offset, wallOffset: wallAt, quantaOffset: quantaAt,
+        uniformStaging: new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES)), quantaStaging: new Int32Array(nWalls + 2),
+        params: null, stepsReported: 0, current: 0, request: null, inRound: false, reads: 0, released: false, forward: null,
+      };
+      wallAt += nWalls;
+      quantaAt += nWalls + 2;
+      return lane;
+    });
+    this.xi = [buffer('xi0', 4 * n * L, S.STORAGE | S.COPY_SRC | S.COPY_DST), buffer('xi1', 4 * n * L, S.STORAGE | S.COPY_SRC | S.COPY_DST)];
+    const init = new Int32Array(n * L);
+    const phi = new Float32Array(tableAt);
+    const walls = new Uint8Array(Math.max(1, wallAt) * WALL_STRIDE);
+    for (const lane of this.laneState) {
+      const { inside, walls: w } = lane.problem.grid;
+      const q = init.subarray(lane.index * n, (lane.index + 1) * n);
+      for (let i = 0; i < n; i++) q[i] = inside[i] ? 0 : OUTSIDE_Q;
+      if (w.index.length) walls.set(new Uint8Array(packWalls(w.index, w.fluxWeight, w.surfaceOffset_m)), lane.wallOffset * WALL_STRIDE);
+    }
+    for (const t of tables) phi.set(t.phi, t.offset);
     device.queue.writeBuffer(this.xi[0], 0, init);
     device.queue.writeBuffer(this.xi[1], 0, init);
-    this.uniforms = buffer('uniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
-    this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES, S.UNIFORM | S.COPY_DST);
-    const phiTable = buffer('phiTable', problem.table.phi.byteLength, S.STORAGE | S.COPY_DST);
-    device.queue.writeBuffer(phiTable, 0, problem.table.phi as Float32Array<ArrayBuffer>);
-    const wallBuf = buffer('walls', Math.max(1, walls.index.length) * WALL_STRIDE, S.STORAGE | S.COPY_DST);
-    device.queue.writeBuffer(wallBuf, 0, packWalls(walls.index, walls.fluxWeight, walls.surfaceOffset_m));
-    // the quanta per wall cell, then the two limits of the θ-range guard (wall_flux.wgsl)
-    this.wallQuanta = buffer('wallQuanta', 4 * (walls.index.length + 2), S.STORAGE | S.COPY_DST);
-    this.quantaStaging = new Int32Array(walls.index.length + 2);
-    this.state = buffer('state', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
-    this.measureState = buffer('measureState', RUN_STATE_BYTES, S.STORAGE | S.COPY_SRC | S.COPY_DST);
-    this.diffusion = new DiffusionStepKernel(device, nx, ny, { uniforms: this.uniforms, phiTable, xi: this.xi, state: this.state });
+    const phiTable = buffer('phiTable', phi.byteLength, S.STORAGE | S.COPY_DST);
+    device.queue.writeBuffer(phiTable, 0, phi);
+    const wallBuf = buffer('walls', walls.byteLength, S.STORAGE | S.COPY_DST);
+    device.queue.writeBuffer(wallBuf, 0, walls);
+    this.wallQuanta = buffer('wallQuanta', 4 * quantaAt, S.STORAGE | S.COPY_DST);
+    this.laneUniforms = buffer('laneUniforms', STEP_UNIFORMS_BYTES * L, S.STORAGE | S.COPY_DST);
+    this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES * L, S.STORAGE | S.COPY_DST);
+    this.activeLanes = buffer('activeLanes', 4 * L, S.STORAGE | S.COPY_DST);
+    this.measureLane = buffer('measureLane', 4, S.STORAGE | S.COPY_DST);
+    this.state = buffer('state', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.measureState = buffer('measureState', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
+    this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
+    this.diffusion = new DiffusionStepKernel(device, nx, ny, { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state });
     this.wall = new WallFluxKernel(device, {
-      uniforms: this.uniforms, measureUniforms: this.measureUniforms, phiTable, xi: this.xi, walls: wallBuf, wallQuanta: this.wallQuanta,
-      state: this.state, measureState: this.measureState,
-    }, walls.index.length);
-    this.reduce = new FieldReduceKernel(device, n, this.xi);
+      laneUniforms: this.laneUniforms, measureUniforms: this.measureUniforms, phiTable, activeLanes: this.activeLanes, measureLane: this.measureLane,
+      xi: this.xi, walls: wallBuf, wallQuanta: this.wallQuanta, state: this.state, measureState: this.measureState,
+    });
+    this.reduce = new FieldReduceKernel(device, n, this.fieldBuffers);
     this.owned.push(this.reduce.partials);
-    const bytes = this.owned.reduce((a, b) => a + b.size, 0);
-    this.bytesPerCell = bytes / n;
-    this.backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
+    const bytesPerCell = this.owned.reduce((a, b) => a + b.size, 0) / (n * L);
+    const backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
+    this.lanes = this.laneState.map((lane) => new GpuSolver(this.laneOps(lane), backend, bytesPerCell));
   }
 
-  /** Checks the grid against the adapter's limits, then builds buffers and pipelines. */
-  static async create(gpu: GpuContext, problem: Problem): Promise<GpuSolver> {
+  /**
+   * Lanes of `problem`'s grid that fit one batch on this adapter: its per-buffer limits
+   * (maxStorageBufferBindingSize, maxBufferSize: the ξ buffers hold every lane, so do the wall
+   * buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit (maxComputeWorkgroupsPerDimension: one workgroup layer
+   * per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
+   * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes).
+   */
+  static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity): number {
+    if (GpuBatch.gridError(gpu, problem)) return 0;
+    const lim = gpu.device.limits;
+    const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    const { nx, ny, walls } = problem.grid;
+    let hi = Math.min(
+      Math.floor(maxBytes / (4 * nx * ny)),
+      Math.floor(maxBytes / (WALL_STRIDE * Math.max(1, walls.index.length))),
+      Math.floor(maxBytes / STEP_UNIFORMS_BYTES),
+      lim.maxComputeWorkgroupsPerDimension,
+    );
+    if (GpuBatch.bytes(problem, hi) <= memory_bytes) return hi;
+    let lo = 0; // bytes(lo) ≤ memory_bytes < bytes(hi)
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (GpuBatch.bytes(problem, mid) <= memory_bytes) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * GPU memory a batch of `lanes` lanes like `problem` (same grid, walls and Φ̃ table) allocates, in
+   * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
+   * uniforms and run states, and for the whole batch one Φ̃ table, the reduction partials and (more
+   * than one lane) a scratch field.
+   */
+  static bytes(problem: Problem, lanes: number): number {
+    if (lanes <= 0) return 0;
+    const { nx, ny, walls } = problem.grid;
+    const n = nx * ny, nWalls = walls.index.length;
+    const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
+    return 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
+      + size(4 * (nWalls + 2) * lanes) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
+      + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
+  }
+
+  /**
+   * A batch of `problems`, one lane each (at least one; all with the same nx×ny grid), checked
+   * against the adapter's limits. Throws when the shapes differ or the batch does not fit
+   * (GpuBatch.maxLanes tells how many lanes do). Drive each lane from its own coroutine (e.g.
+   * runSimulation) and destroy() it when that ends, also when it throws.
+   */
+  static async create(gpu: GpuContext, problems: Problem[]): Promise<GpuBatch> {
+    if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
+    const { nx, ny } = problems[0].grid;
+    problems.forEach((p, i) => {
+      if (p.grid.nx !== nx || p.grid.ny !== ny) {
+        throw new Error(`GpuBatch.create: problems[${i}] has a ${p.grid.nx}×${p.grid.ny} grid and problems[0] a ${nx}×${ny} one: all lanes of a batch share one grid shape (batch the problems by grid size)`);
+      }
+    });
+    const gridError = GpuBatch.gridError(gpu, problems[0]);
+    if (gridError) throw new Error(gridError);
+    const fit = Math.min(...problems.map((p) => GpuBatch.maxLanes(gpu, p)));
+    if (problems.length > fit) {
+      throw new Error(`GpuBatch.create: ${problems.length} lanes of a ${nx}×${ny} grid do not fit the adapter (${gpu.report.name}): at most ${fit} per batch (its storage-buffer and dispatch limits); split the problems into batches of at most ${fit}`);
+    }
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems));
+  }
+
+  /** Why one lane of this grid does not fit the adapter, or null. */
+  private static gridError(gpu: GpuContext, problem: Problem): string | null {
     const { nx, ny, spacing_um } = problem.grid;
     const lim = gpu.device.limits;
     const bytes = nx * ny * 4;
     const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     if (bytes > maxBytes) {
-      throw new Error(`grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid (${(bytes / 2 ** 20).toFixed(0)} MiB per state buffer): the adapter (${gpu.report.name}) allows at most ${(maxBytes / 2 ** 20).toFixed(0)} MiB per storage buffer; use a larger spacing or --backend cpu`);
+      return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid (${(bytes / 2 ** 20).toFixed(0)} MiB per state buffer): the adapter (${gpu.report.name}) allows at most ${(maxBytes / 2 ** 20).toFixed(0)} MiB per storage buffer; use a larger spacing or --backend cpu`;
     }
     const wgs = Math.max(Math.ceil(nx / DiffusionStepKernel.WG), Math.ceil(ny / DiffusionStepKernel.WG));
     if (wgs > lim.maxComputeWorkgroupsPerDimension) {
-      throw new Error(`grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid: more workgroups per dimension (${wgs}) than the adapter allows (${lim.maxComputeWorkgroupsPerDimension}); use a larger spacing`);
+      return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid: more workgroups per dimension (${wgs}) than the adapter allows (${lim.maxComputeWorkgroupsPerDimension}); use a larger spacing`;
     }
-    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuSolver(gpu, problem));
+    return null;
   }
 
-  private writeUniforms(target: GPUBuffer, params: StepParams, applyFlux: boolean): void {
-    const { nx, ny, walls } = this.problem.grid;
-    packStepUniforms(this.uniformStaging, { nx, ny, tableN: this.problem.table.N, nWalls: walls.index.length, theta0: this.problem.theta0, params, applyFlux });
-    this.device.queue.writeBuffer(target, 0, this.uniformStaging.buffer);
+  private laneOps(lane: Lane): LaneOps {
+    return {
+      setStep: (params) => this.setStep(lane, params),
+      advance: (n) => this.advance(lane, n),
+      stats: () => this.read(lane, 'stats', () => this.stats(lane)),
+      field: () => this.read(lane, 'field', () => this.field(lane)),
+      optics: (camera, threshold) => this.read(lane, 'optics', () => this.optics(lane, camera, threshold)),
+      release: () => this.release(lane),
+    };
   }
 
-  setStep(params: StepParams): void {
-    this.params = params;
-    this.writeUniforms(this.uniforms, params, true);
-    const n = this.problem.grid.walls.index.length;
-    wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quantaStaging.subarray(0, n));
-    this.quantaStaging[n] = params.guardAboveQ ?? 0x7fffffff;
-    this.quantaStaging[n + 1] = params.guardBelowQ ?? -0x80000000;
-    this.device.queue.writeBuffer(this.wallQuanta, 0, this.quantaStaging);
-    this.device.queue.writeBuffer(this.state, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
-    this.stepsReported = 0;
+  private writeUniforms(lane: Lane, target: GPUBuffer, params: StepParams, applyFlux: boolean): void {
+    const { problem: p } = lane;
+    packStepUniforms(lane.uniformStaging, {
+      nx: p.grid.nx, ny: p.grid.ny, tableN: p.table.N, nWalls: p.grid.walls.index.length, theta0: p.theta0, params, applyFlux,
+      tableOffset: lane.tableOffset, wallOffset: lane.wallOffset, quantaOffset: lane.quantaOffset,
+    });
+    this.device.queue.writeBuffer(target, lane.index * STEP_UNIFORMS_BYTES, lane.uniformStaging.buffer);
   }
 
-  async advance(n: number): Promise<AdvanceResult> {
-    if (!this.params) throw new Error('GpuSolver.advance: setStep() first');
-    if (n <= 0) return { steps: 0, stopped: false };
-    let stopped = false;
-    let st = new Uint32Array(2);
-    // submits of at most STEPS_PER_SUBMIT steps: bounded command buffers (a browser's GPU watchdog
-    // kills long ones) and an early exit once the cut-off has been reached
-    for (let done = 0; done < n && !stopped; ) {
-      const m = Math.min(STEPS_PER_SUBMIT, n - done);
-      const enc = this.device.createCommandEncoder({ label: 'GpuSolver.advance' });
-      for (let k = 0; k < m; ) {
-        const pass = enc.beginComputePass({ label: 'GpuSolver.steps' });
-        const p = Math.min(STEPS_PER_PASS, m - k);
-        for (let s = 0; s < p; s++) {
-          this.diffusion.encode(pass, this.current);
-          this.current = (1 - this.current) as 0 | 1;
-          this.wall.encodeStep(pass, this.current);
-        }
-        pass.end();
-        k += p;
+  private live(lane: Lane, what: string): void {
+    if (lane.released) throw new Error(`GpuSolver.${what}: the lane was destroyed`);
+  }
+
+  // ---- stepping
+
+  private setStep(lane: Lane, params: StepParams): void {
+    this.live(lane, 'setStep');
+    if (lane.request) throw new Error('GpuSolver.setStep: an advance() is still pending on this lane; await it first');
+    lane.params = params;
+    this.writeUniforms(lane, this.laneUniforms, params, true);
+    const n = lane.problem.grid.walls.index.length;
+    wallQuanta(lane.problem.grid.walls.fluxWeight, params.fluxPerStep, lane.quantaStaging.subarray(0, n));
+    lane.quantaStaging[n] = params.guardAboveQ ?? 0x7fffffff;
+    lane.quantaStaging[n + 1] = params.guardBelowQ ?? -0x80000000;
+    this.device.queue.writeBuffer(this.wallQuanta, 4 * lane.quantaOffset, lane.quantaStaging);
+    this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
+    lane.stepsReported = 0;
+  }
+
+  private advance(lane: Lane, n: number): Promise<AdvanceResult> {
+    this.live(lane, 'advance');
+    if (!lane.params) throw new Error('GpuSolver.advance: setStep() first');
+    if (lane.request) throw new Error('GpuSolver.advance: an advance() is already pending on this lane');
+    if (n <= 0) return Promise.resolve({ steps: 0, stopped: false });
+    return new Promise((resolve, reject) => {
+      lane.request = { remaining: n, resolve, reject };
+      this.schedule();
+    });
+  }
+
+  /**
+   * Starts a round when every live lane has an advance pending; when some have none, once they have
+   * had an event-loop turn without a read in flight (a lane's coroutine goes from one solver call to
+   * the next within a turn, so such a lane is done or waiting on something else).
+   */
+  private schedule(idleTurnPassed = false): void {
+    if (this.roundRunning || this.freed) return;
+    const live = this.laneState.filter((l) => !l.released);
+    const pending = live.filter((l) => l.request);
+    if (!pending.length) return;
+    if (pending.length < live.length) {
+      if (live.some((l) => !l.request && l.reads > 0)) return; // its read's end calls schedule()
+      if (!idleTurnPassed) {
+        this.idleTimer ??= setTimeout(() => { this.idleTimer = undefined; this.schedule(true); }, 0);
+        return;
       }
-      this.device.queue.submit([enc.finish()]);
-      done += m;
-      st = new Uint32Array(await readBuffer(this.device, this.state, 8));
-      stopped = st[0] !== 0;
     }
-    const steps = st[1] - this.stepsReported;
-    this.stepsReported = st[1];
-    return { steps, stopped: st[0] !== 0, reason: st[0] === 2 ? 'range' : st[0] !== 0 ? 'cutoff' : undefined };
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    void this.runRound(pending);
   }
 
-  async stats(): Promise<FieldStats> {
-    const params = this.params ?? { dt_s: 0, r: 0, fluxPerStep: 0, surfaceFactor: 0, stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
-    this.writeUniforms(this.measureUniforms, params, false);
-    this.device.queue.writeBuffer(this.measureState, 0, new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]));
-    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.stats' });
-    const pass = enc.beginComputePass({ label: 'GpuSolver.reduce' });
-    this.reduce.encode(pass, this.current);
-    this.wall.encodeMeasure(pass, this.current);
+  /** k = the smallest remaining count of `members`; k steps of all of them, then their results. */
+  private async runRound(members: Lane[]): Promise<void> {
+    this.roundRunning = true;
+    for (const l of members) l.inRound = true;
+    const inFlight: Promise<ArrayBuffer[]>[] = [];
+    try {
+      const k = Math.min(...members.map((l) => (l.request as AdvanceRequest).remaining));
+      const count = members.length;
+      this.device.queue.writeBuffer(this.activeLanes, 0, Uint32Array.from(members, (l) => l.index));
+      const maxWalls = Math.max(...members.map((l) => l.problem.grid.walls.index.length));
+      // all members step from one ξ buffer: lanes that sat out rounds copy their region across once
+      let from: 0 | 1 = 2 * members.filter((l) => l.current === 1).length > count ? 1 : 0;
+      let rejoin = members.filter((l) => l.current !== from);
+      const perSubmit = Math.max(1, Math.min(STEPS_PER_SUBMIT, Math.floor(CELL_STEPS_PER_SUBMIT / (count * this.cells))));
+      let submitted = 0, allStopped = false;
+      let words = new Uint32Array(0);
+      for (;;) {
+        // keep the queue fed: the next submit goes in before the previous one's readback is awaited
+        while (!allStopped && submitted < k && inFlight.length < SUBMITS_IN_FLIGHT) {
+          const m = Math.min(perSubmit, k - submitted);
+          const enc = this.device.createCommandEncoder({ label: 'GpuBatch.round' });
+          for (const l of rejoin) {
+            const at = 4 * this.cells * l.index;
+            enc.copyBufferToBuffer(this.xi[l.current], at, this.xi[from], at, 4 * this.cells);
+          }
+          rejoin = [];
+          from = this.encodeSteps(enc, m, from, count, maxWalls);
+          inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: this.state.size }]));
+          submitted += m;
+        }
+        const next = inFlight.shift();
+        if (!next) break;
+        words = new Uint32Array((await next)[0]);
+        allStopped = members.every((l) => words[l.index * STATE_WORDS] !== 0);
+      }
+      for (const l of members) l.current = from;
+      this.settle(members, k, words);
+    } catch (e) {
+      for (const p of inFlight) p.catch(() => {}); // the first failure is the one reported
+      for (const l of members) {
+        l.request?.reject(e as Error);
+        l.request = null;
+      }
+    } finally {
+      for (const l of members) l.inRound = false;
+      this.roundRunning = false;
+      this.freeIfDone();
+      this.schedule();
+    }
+  }
+
+  /** Records `steps` steps of the first `count` active lanes from xi[from]; returns the parity after. */
+  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number, maxWalls: number): 0 | 1 {
+    for (let s = 0; s < steps; ) {
+      const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
+      const p = Math.min(STEPS_PER_PASS, steps - s);
+      for (let j = 0; j < p; j++) {
+        this.diffusion.encode(pass, from, count);
+        from = (1 - from) as 0 | 1;
+        this.wall.encodeStep(pass, from, count, maxWalls);
+      }
+      pass.end();
+      s += p;
+    }
+    return from;
+  }
+
+  /**
+   * After a round of k steps, from the run states `words`: a lane whose request is complete or that
+   * stopped gets its result; the others keep the rest of their count for the next round.
+   */
+  private settle(members: Lane[], k: number, words: Uint32Array): void {
+    for (const l of members) {
+      const req = l.request as AdvanceRequest;
+      const flag = words[l.index * STATE_WORDS];
+      req.remaining -= k;
+      if (l.released) {
+        l.request = null;
+        req.reject(new Error('GpuSolver.advance: the lane was destroyed while stepping'));
+      } else if (flag !== 0 || req.remaining <= 0) {
+        l.request = null;
+        const steps = words[l.index * STATE_WORDS + 1] - l.stepsReported;
+        l.stepsReported += steps;
+        req.resolve({ steps, stopped: flag !== 0, reason: flag === 2 ? 'range' : flag !== 0 ? 'cutoff' : undefined });
+      }
+    }
+  }
+
+  // ---- reads of one lane
+
+  /** Counts the read as the lane's activity (schedule() waits for it), then lets rounds go on. */
+  private async read<T>(lane: Lane, what: string, fn: () => Promise<T>): Promise<T> {
+    this.live(lane, what);
+    lane.reads++;
+    try {
+      return await fn();
+    } finally {
+      lane.reads--;
+      this.schedule();
+    }
+  }
+
+  /** Makes fieldBuffers hold the lane's ξ (a copy, unless a batch of one); returns which of them to read. */
+  private fieldInput(enc: GPUCommandEncoder, lane: Lane): 0 | 1 {
+    if (!this.scratch) return lane.current;
+    enc.copyBufferToBuffer(this.xi[lane.current], 4 * this.cells * lane.index, this.scratch, 0, 4 * this.cells);
+    return 0;
+  }
+
+  private async stats(lane: Lane): Promise<FieldStats> {
+    const { problem } = lane;
+    const params = lane.params ?? { dt_s: 0, r: 0, fluxPerStep: 0, surfaceFactor: 0, stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+    this.writeUniforms(lane, this.measureUniforms, params, false);
+    this.device.queue.writeBuffer(this.measureState, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
+    this.device.queue.writeBuffer(this.measureLane, 0, new Uint32Array([lane.index]));
+    const enc = this.device.createCommandEncoder({ label: 'GpuBatch.stats' });
+    const input = this.fieldInput(enc, lane);
+    const pass = enc.beginComputePass({ label: 'GpuBatch.reduce' });
+    this.reduce.encode(pass, input);
+    this.wall.encodeMeasure(pass, lane.current, problem.grid.walls.index.length);
     pass.end();
-    this.device.queue.submit([enc.finish()]);
-    const [partials, state] = await Promise.all([
-      readBuffer(this.device, this.reduce.partials, this.reduce.workgroups * PARTIAL_BYTES),
-      readBuffer(this.device, this.measureState, RUN_STATE_BYTES),
+    const [partials, state] = await submitWithReadback(this.device, enc, [
+      { buffer: this.reduce.partials, size: this.reduce.workgroups * PARTIAL_BYTES },
+      { buffer: this.measureState, offset: lane.index * RUN_STATE_BYTES, size: RUN_STATE_BYTES },
     ]);
     const r = FieldReduceKernel.combine(partials);
     const s = new Uint32Array(state);
-    const theta0 = this.problem.theta0;
+    const theta0 = problem.theta0;
     return {
       meanTheta: theta0 - (r.sum / r.count) * INV_QUANTA,
       minTheta: theta0 - r.max * INV_QUANTA,
       maxTheta: theta0 - r.min * INV_QUANTA,
-      minSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[2])),
-      maxSurfaceTheta: thetaOfPhi(this.problem.table, keyValue(s[3])),
+      minSurfaceTheta: thetaOfPhi(problem.table, keyValue(s[2])),
+      maxSurfaceTheta: thetaOfPhi(problem.table, keyValue(s[3])),
     };
   }
 
-  async field(): Promise<Float32Array> {
-    const n = this.problem.grid.nx * this.problem.grid.ny;
-    const q = new Int32Array(await readBuffer(this.device, this.xi[this.current], 4 * n));
-    const theta0 = this.problem.theta0;
-    return thetaField(q, theta0);
+  private async field(lane: Lane): Promise<Float32Array> {
+    const region: BufferRegion = { buffer: this.xi[lane.current], offset: 4 * this.cells * lane.index, size: 4 * this.cells };
+    const [q] = await submitWithReadback(this.device, this.device.createCommandEncoder({ label: 'GpuBatch.field' }), [region]);
+    return thetaField(new Int32Array(q), lane.problem.theta0);
   }
 
-  async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {
-    if (this.forward?.camera !== camera) {
-      this.forward?.kernel.destroy();
-      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.xi));
-      this.forward = { camera, kernel };
+  private async optics(lane: Lane, camera: Camera, threshold: number): Promise<UnreactedStats> {
+    if (lane.forward?.camera !== camera) {
+      lane.forward?.kernel.destroy();
+      lane.forward = null;
+      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.fieldBuffers));
+      lane.forward = { camera, kernel };
     }
-    const k = this.forward.kernel;
-    const enc = this.device.createCommandEncoder({ label: 'GpuSolver.optics' });
-    const pass = enc.beginComputePass({ label: 'GpuSolver.forwardModel' });
-    k.encode(pass, this.current, threshold);
+    const k = lane.forward.kernel;
+    const enc = this.device.createCommandEncoder({ label: 'GpuBatch.optics' });
+    const input = this.fieldInput(enc, lane);
+    const pass = enc.beginComputePass({ label: 'GpuBatch.forwardModel' });
+    k.encode(pass, input, threshold);
     pass.end();
-    this.device.queue.submit([enc.finish()]);
-    const words = new Uint32Array(await readBuffer(this.device, k.reduce.partials, k.reduce.partialBytesPerFrame));
-    return statsFromSums(k.reduce.reduceFrame(words), camera.pixel_um);
+    const [partials] = await submitWithReadback(this.device, enc, [{ buffer: k.reduce.partials, size: k.reduce.partialBytesPerFrame }]);
+    return statsFromSums(k.reduce.reduceFrame(new Uint32Array(partials)), camera.pixel_um);
   }
 
-  destroy(): void {
-    this.forward?.kernel.destroy();
+  // ---- releasing
+
+  private release(lane: Lane): void {
+    if (lane.released) return;
+    lane.released = true;
+    lane.forward?.kernel.destroy();
+    lane.forward = null;
+    if (lane.request && !lane.inRound) {
+      lane.request.reject(new Error('GpuSolver.advance: the lane was destroyed'));
+      lane.request = null;
+    }
+    this.freeIfDone();
+    this.schedule();
+  }
+
+  /** Frees the buffers once every lane is released and no round is using them. */
+  private freeIfDone(): void {
+    if (this.freed || this.roundRunning || this.laneState.some((l) => !l.released)) return;
+    this.freed = true;
+    clearTimeout(this.idleTimer);
     for (const b of this.owned) b.destroy();
   }
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

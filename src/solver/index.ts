@@ -4,14 +4,14 @@
  */
 import type { Backend } from '../gpu/backend';
 import { CpuSolver } from './cpu';
-import { GpuSolver } from './gpu';
+import { GpuBatch, GpuSolver } from './gpu';
 import type { Problem } from './problem';
 import type { Solver } from './types';
 
 export { buildProblem, type Problem, type StepParams } from './problem';
 export { runSimulation, measureField, SimulationLimitError, type RunResult, type Snapshot, type Measurement, type ConservationCheck } from './run';
 export type { Solver, FieldStats } from './types';
-export { CpuSolver, GpuSolver };
+export { CpuSolver, GpuBatch, GpuSolver };
 
 /** The solver for `backend` (selectBackend): a GpuSolver on its device, else a CpuSolver (two threads on large grids in Node). */
 export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {

@@ -15,8 +15,7 @@
 import os from 'node:os';
 import type { GpuContext } from '../gpu/device';
 import { CpuSolver } from '../solver/cpu';
-import { GpuSolver } from '../solver/gpu';
-import type { Solver } from '../solver/types';
+import { GpuBatch } from '../solver/gpu';
 import type { Problem } from '../solver/problem';
 import { workerExecArgv } from '../solver/workerFlags';
 import { UserError } from '../errors';
@@ -149,17 +148,24 @@ export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes
     const group = groups.get(key) ?? [];
     group.push({ run, problem });
     groups.set(key, group);
-    const cap = Math.max(1, maxLanes);
+    const cap = Math.max(1, Math.min(maxLanes, GpuBatch.maxLanes(gpu, problem, GPU_MEMORY_BUDGET)));
     if (group.length >= cap) await flush(key);
   }
   for (const key of [...groups.keys()]) { if (ctx.stopped()) return; await flush(key); }
 }
 
+/**
+ * GPU memory a batch may take. WebGPU does not report the device's memory, so the batch is sized to
+ * a budget that every GPU a sweep would run on has (a 256-lane batch of 122² grids needs ~33 MB;
+ * the adapter's per-buffer limits are checked by GpuBatch.maxLanes as well).
+ */
+const GPU_MEMORY_BUDGET = 2 ** 30;
+
 async function runBatch(group: { run: PlannedRun; problem: Problem }[], gpu: GpuContext, ctx: ExecuteContext): Promise<void> {
-  const lanes = await createLanes(gpu, group.map((g) => g.problem));
+  const batch = await GpuBatch.create(gpu, group.map((g) => g.problem));
   // every lane's coroutine runs to its end (a lane left waiting would hold up the others)
   const settled = await Promise.allSettled(group.map(async ({ run, problem }, k) => {
-    const lane = lanes[k];
+    const lane = batch.lanes[k];
     const outcome = await simulatePlanned(problem, lane, ctx.outputs.snapshots);
     const partial = ctx.partialDir(run.id);
     await writeRunFolder(partial, problem, run, outcome, lane.backend, ctx.outputs);
@@ -169,7 +175,3 @@ async function runBatch(group: { run: PlannedRun; problem: Problem }[], gpu: Gpu
   if (failed) throw failed.reason;
 }
 
-// TODO(gpubatch): GpuBatch lanes
-async function createLanes(gpu: GpuContext, problems: Problem[]): Promise<Solver[]> {
-  return Promise.all(problems.map((p) => GpuSolver.create(gpu, p)));
-}

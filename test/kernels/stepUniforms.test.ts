@@ -8,9 +8,9 @@ test('field order and types', () => {
   const body = wgsl.slice(wgsl.indexOf('struct StepUniforms {'), wgsl.indexOf('}', wgsl.indexOf('struct StepUniforms {')));
   const fields = [...body.matchAll(/^\s*(\w+):\s*(u32|f32),/gm)].map((m) => [m[1], m[2]]);
   expect(fields.map((f) => f[0])).toEqual([...STEP_UNIFORM_FIELDS]);
-  expect(STEP_UNIFORMS_BYTES).toBe(64); // 16 scalars, a multiple of 16 as uniform buffers need
+  expect(STEP_UNIFORMS_BYTES).toBe(64); // 16 scalars: the array stride of the per-lane storage array
   const view = packStepUniforms(new DataView(new ArrayBuffer(64)), {
-    nx: 7, ny: 9, tableN: 4096, nWalls: 33, theta0: 0.75,
+    nx: 7, ny: 9, tableN: 4096, nWalls: 33, theta0: 0.75, tableOffset: 8194, wallOffset: 66, quantaOffset: 70,
     params: { dt_s: 0.1, r: 0.2, fluxPerStep: 1e-4, surfaceFactor: 5, stopBelowPhi: -0.5, stopAbovePhi: Infinity },
     applyFlux: true,
   });
@@ -23,4 +23,5 @@ test('field order and types', () => {
   expect(get('stopBelowPhi')).toBe(-0.5); expect(get('checkBelow')).toBe(1);
   expect(get('checkAbove')).toBe(0); expect(get('stopAbovePhi')).toBe(0); // no infinities reach WGSL
   expect(get('applyFlux')).toBe(1);
+  expect(get('tableOffset')).toBe(8194); expect(get('wallOffset')).toBe(66); expect(get('quantaOffset')).toBe(70);
 });
