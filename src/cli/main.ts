@@ -14,6 +14,7 @@ import { registerBench } from './bench';
 import { registerSweep } from './sweep';
 import { registerSynth } from './synth';
 import { registerCompare } from './compare';
+import { registerFit } from './fit';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAnalyze(program);
   registerSynth(program);
   registerCompare(program);
+  registerFit(program);
   registerSweep(program);
   registerBench(program);
   try {

@@ -33,7 +33,7 @@ export interface CmaesState {
 function eigenSym(A: number[][]): { B: number[][]; d: number[] } {
   const n = A.length;
   const a = A.map((r) => r.slice());
-  const B = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  const B: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i][j] * a[i][j];
