@@ -219,7 +219,8 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   const warn = (m: string) => { warnings.push(m); o.warn?.(m); };
   let model: FitModel;
   try { model = typeof o.model === 'object' ? o.model : parseFitModel(o.model ?? 'arc'); } catch (e) { throw new UserError((e as Error).message); }
-  const outline = observedOutline(obs);
+  const psf = o.psfSigma_um ?? 0.11;
+  const outline = observedOutline(obs, '--observed', psf);
   const ref = obs.referenceFrame, F = obs.times_s.length;
   // the fitted frames: after the reference, inside the charge record
   let last = F - 1;
@@ -241,7 +242,6 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   if (!(current > 0)) throw new UserError(`--current-mA-g = ${current} is not allowed: use a positive current (charge)`);
 
   const grid_um = o.grid_um ?? Math.max(0.005, Math.round(outline.eqRadius_um / 20 / 0.005) * 0.005);
-  const psf = o.psfSigma_um ?? 0.11;
   // the arc starts on the side the observed core leans to (a blocked side keeps its Li longest)
   let startCenter = 180, bestRel = -1;
   for (const f of frames) {

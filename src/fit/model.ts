@@ -12,7 +12,7 @@ import type { ParticleGrid } from '../model/grid';
 import type { ObservedParticle } from '../compare/observed';
 
 /** the smallest observed particle a fit takes: below this the outline and the core are a few pixels */
-export const MIN_FIT_PIXELS = 60;
+export const MIN_FIT_PIXELS = 80;
 
 export interface ObservedOutline {
   /** polygon vertices, µm, physical axes (y up), about the mask's centre of mass */
@@ -24,12 +24,16 @@ export interface ObservedOutline {
 }
 
 /** The observed particle's outline as a polygon (module comment). Throws UserError when it is too small. */
-export function observedOutline(obs: ObservedParticle, flag = '--observed'): ObservedOutline {
+export function observedOutline(obs: ObservedParticle, flag = '--observed', psfSigma_um = 0): ObservedOutline {
   const { mask, crop, pixel_um: p } = obs;
   let n = 0, sx = 0, sy = 0;
   for (let r = 0; r < crop.height; r++) for (let c = 0; c < crop.width; c++) if (mask[r * crop.width + c]) { n++; sx += c + 0.5; sy += -(r + 0.5); }
   if (n < MIN_FIT_PIXELS) {
     throw new UserError(`${flag} particle ${obs.id} covers ${n} pixels (R_eq = ${Math.sqrt(n / Math.PI).toFixed(1)} px at ${p} µm/pixel): too small to fit its surface (the outline and the core would be a few pixels); a fit needs at least ${MIN_FIT_PIXELS} pixels — use a movie at a finer pixel size`);
+  }
+  const rEq = Math.sqrt((n * p * p) / Math.PI);
+  if (rEq < 3 * psfSigma_um) {
+    throw new UserError(`${flag} particle ${obs.id} has R_eq = ${rEq.toFixed(2)} µm, less than 3 PSF σ (${psfSigma_um} µm): the blur hides where the core sits, so its surface cannot be fitted sensibly (a fit needs R_eq ≥ ${(3 * psfSigma_um).toFixed(2)} µm; check --psf-um)`);
   }
   const cx = sx / n, cy = sy / n;
   const loop = smoothLoop(traceBoundary(mask, crop.width, crop.height));
