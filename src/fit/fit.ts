@@ -77,7 +77,7 @@ export interface FitResult {
   names: string[];
   best: { u: number[]; values: number[]; cost: number; kappa: number };
   /** 95 % intervals per physical value, [lo, hi] (angles: may pass ±180°), and whether they reached the sampled edge */
-  intervals: { [name: string]: { lo: number; hi: number; open: boolean } };
+  intervals: { [name: string]: { lo: number; hi: number; open: boolean; method: 'quadratic' | 'slice' | 'candidates' } };
   intervalMethod: string;
   /** best cost after each generation and the best's physical values */
   history: { generation: number; evaluations: number; bestCost: number; values: number[] }[];
@@ -359,7 +359,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     let lo = at(coord[i].lo), hi = at(coord[i].hi);
     // an angle: continuous about the best value (the interval may pass ±180°)
     if (par.circular[i]) { lo = bv[i] - 60 * (best.u[i] - coord[i].lo); hi = bv[i] + 60 * (coord[i].hi - best.u[i]); }
-    intervals[name] = { lo: Math.min(lo, hi), hi: Math.max(lo, hi), open: coord[i].method !== 'quadratic' };
+    intervals[name] = { lo: Math.min(lo, hi), hi: Math.max(lo, hi), open: coord[i].method !== 'quadratic', method: coord[i].method };
   });
   void n;
   const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
@@ -368,7 +368,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     particle: obs.id, model: par.name, parameterisation: par, names: par.names,
     best: { u: best.u, values: bv, cost: best.cost, kappa: best.kappa ?? o.kappa ?? 1 },
     intervals,
-    intervalMethod: `profile likelihood in the quadratic (Hessian) approximation: ℓ = (N_eff/2)·ln(cost/cost_min) (the cost read as a Gaussian mean squared residual), a quadratic in the optimiser's coordinates fitted by least squares to the evaluated candidates of smallest ℓ (the last CMA-ES generations plus a final batch of one-parameter steps from the best), interval u*_i ± √(3.84·Σ_ii) with Σ = H⁻¹ (95 %, χ²₁), widened to every candidate with ℓ ≤ 1.92; N_eff = ${Math.round(nEff)} (pixels × frames = ${n}, reduced by the residuals' lag-1 correlations along rows and columns). "open": the Hessian was not positive definite, the interval is only the range of the candidates with ℓ ≤ 1.92`,
+    intervalMethod: `profile likelihood in the quadratic (Hessian) approximation: ℓ = (N_eff/2)·ln(cost/cost_min) (the cost read as a Gaussian mean squared residual), a quadratic in the optimiser's coordinates fitted by least squares to the evaluated candidates of smallest ℓ (the last CMA-ES generations plus a final batch of one-parameter steps from the best), interval u*_i ± √(3.84·Σ_ii) with Σ = H⁻¹ (95 %, χ²₁), widened to every candidate with ℓ ≤ 1.92; N_eff = ${Math.round(nEff)} (pixels × frames = ${n}, reduced by the residuals' lag-1 correlations along rows and columns). "open": the Hessian was not positive definite: the interval is then the slice through the best along that parameter (ℓ ≈ a·x² fitted to the one-parameter steps, others fixed: narrower than the profile) or, failing that, the range of the candidates with ℓ ≤ 1.92`,
     history, evaluations,
     simulations: evaluations.length, simulationsRun,
     wallTime_s: (Date.now() - started) / 1000,

@@ -45,6 +45,7 @@ export function fitJson(r: FitResult, extra: Record<string, unknown> = {}): Reco
     // additions
     kappa: r6(r.best.kappa),
     intervalsOpen: Object.fromEntries(r.names.map((n) => [n, r.intervals[n].open])),
+    intervalKinds: Object.fromEntries(r.names.map((n) => [n, r.intervals[n].method])),
     blockedFraction: r6(blocked),
     blockedFractionNote: 'Σ (1 − η)·span/360: the share of the surface\'s activity the blocking removes (0 = none)',
     simulationsRun: r.simulationsRun,

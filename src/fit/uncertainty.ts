@@ -85,7 +85,7 @@ export function fitQuadratic(du: number[][], l: number[]): QuadraticFit | null {
   return { g, H, cov, shift, points: du.length };
 }
 
-export interface CoordinateInterval { lo: number; hi: number; method: 'quadratic' | 'candidates' }
+export interface CoordinateInterval { lo: number; hi: number; method: 'quadratic' | 'slice' | 'candidates' }
 
 /**
  * 95 % intervals of each coordinate of u (module comment). `points`: every evaluated (u, cost) with
@@ -96,8 +96,13 @@ export function profileIntervals(points: { u: number[]; cost: number }[], best: 
   const ell = (c: number) => (nEff / 2) * Math.log(c / best.cost);
   const sorted = points.map((p) => ({ du: p.u.map((v, i) => v - best.u[i]), l: ell(p.cost) })).sort((a, b) => a.l - b.l);
   const nc = 1 + d + (d * (d + 1)) / 2;
-  const near = sorted.slice(0, Math.min(sorted.length, Math.max(3 * nc, 30)));
-  const q = fitQuadratic(near.map((p) => p.du), near.map((p) => p.l));
+  // the nearest candidates first; more of them when the quadratic through those is not positive definite
+  let q: QuadraticFit | null = null;
+  for (const k of [Math.max(3 * nc, 30), Math.max(6 * nc, 60), Math.max(12 * nc, 120)]) {
+    const near = sorted.slice(0, Math.min(sorted.length, k));
+    q = fitQuadratic(near.map((p) => p.du), near.map((p) => p.l));
+    if (q?.cov || k >= sorted.length) break;
+  }
   return Array.from({ length: d }, (_, i) => {
     let lo = 0, hi = 0;
     for (const p of sorted) if (p.l <= 1.92) { lo = Math.min(lo, p.du[i]); hi = Math.max(hi, p.du[i]); }
@@ -108,6 +113,20 @@ export function profileIntervals(points: { u: number[]; cost: number }[], best: 
       lo = Math.min(lo, Math.min(0, centre) - w);
       hi = Math.max(hi, Math.max(0, centre) + w);
       method = 'quadratic';
+    } else {
+      // the slice through the best along coordinate i (the one-parameter steps): ℓ ≈ a·x² + b·x
+      // fitted on each side, solved for ℓ = 1.92 — a conditional interval (narrower than the profile)
+      const line = sorted.filter((p) => p.du.every((v, k) => k === i || Math.abs(v) < 1e-12) && p.du[i] !== 0);
+      const side = (sign: number) => {
+        const pts = line.filter((p) => Math.sign(p.du[i]) === sign);
+        if (!pts.length) return null;
+        let sxx = 0, sxy = 0;
+        for (const p of pts) { const x2 = p.du[i] * p.du[i]; sxx += x2 * x2; sxy += x2 * Math.max(0, p.l); }
+        const a = sxy / sxx;
+        return a > 0 ? Math.sqrt(1.92 / a) : null;
+      };
+      const wl = side(-1), wh = side(1);
+      if (wl !== null && wh !== null) { lo = Math.min(lo, -wl); hi = Math.max(hi, wh); method = 'slice'; }
     }
     return { lo: best.u[i] + lo, hi: best.u[i] + hi, method };
   });
