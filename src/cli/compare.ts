@@ -4,7 +4,7 @@
  * movie as analyze reads it), compares them (src/compare/compare.ts) and only then writes the folder
  * inside writeOutputDir, so that bad input leaves nothing written.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from './errors';
@@ -42,8 +42,10 @@ export function autoOrNumber(flag: string) {
  */
 export async function movieCapacity(moviePath: string, file: string | undefined, log: (l: string) => void, flag = '--capacity'): Promise<{ record: CapacityRecord | null; source: string | null }> {
   if (file) return { record: await readCapacityFile(file), source: file };
-  const beside = path.join(path.dirname(path.resolve(moviePath)), 'capacity.csv');
-  if (!existsSync(path.resolve(moviePath)) || !existsSync(beside) || path.resolve(moviePath) === path.dirname(beside)) return { record: null, source: null };
+  // a movie file (synth's movie.tif): the capacity.csv beside it; a folder of frames gets none
+  const full = path.resolve(moviePath);
+  const beside = path.join(path.dirname(full), 'capacity.csv');
+  if (!existsSync(full) || statSync(full).isDirectory() || !existsSync(beside)) return { record: null, source: null };
   log(`using ${path.relative('.', beside) || beside} beside ${moviePath} as its charge record (${flag} FILE to choose another)`);
   return { record: await readCapacityFile(beside), source: beside };
 }

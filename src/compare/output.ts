@@ -6,11 +6,11 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { csvNumber } from '../imaging/analyze';
-import { lineThroughParticle, linePositions_um, offsetDirectionDeg, sampleLine } from '../imaging/kymograph';
+import { lineThroughParticle, linePositions_um, offsetDirectionDeg, sampleLine, type LineCut } from '../imaging/kymograph';
 import type { Particle } from '../imaging/segment';
-import { renderField, renderMontage } from '../render/figure';
-import { renderPlotGrid, SERIES_COLOURS } from '../render/plot';
-import { encodePng } from '../render/png';
+import { renderField, renderMontage, type FigureImage } from '../render/figure';
+import { renderPlotGrid, SERIES_COLOURS, type PlotImage } from '../render/plot';
+import { encodePng, type RgbaImage } from '../render/png';
 import { stackImages } from '../render/stack';
 import { VERSION } from '../version';
 import type { ComparisonResult } from './compare';
@@ -69,7 +69,7 @@ function robust(values: Iterable<number>): number {
 }
 
 /** montage.png: per compared frame (up to 8), observed | simulated on one colour bar, then their difference on its own */
-export function renderComparisonMontage(r: ComparisonResult, maxRows = 8) {
+export function renderComparisonMontage(r: ComparisonResult, maxRows = 8): RgbaImage {
   const o = r.observed, W = o.crop.width, H = o.crop.height;
   const idx = spread(r.frames.map((_, i) => i), maxRows);
   const masked = (a: Float32Array) => Float32Array.from(a, (v, i) => (o.mask[i] ? v : NaN));
@@ -96,7 +96,7 @@ export function renderComparisonMontage(r: ComparisonResult, maxRows = 8) {
 }
 
 /** traces.png: core COM offset d and mean ΔI/I0, observed and simulated, against charge passed (or time) */
-export function renderComparisonTraces(r: ComparisonResult) {
+export function renderComparisonTraces(r: ComparisonResult): PlotImage {
   const byCharge = r.frames.length > 0 && r.frames.every((f) => f.capacity_mAh_g !== null && Number.isFinite(f.capacity_mAh_g));
   const minutes = r.frames.length > 0 && r.frames[r.frames.length - 1].time_s >= 120;
   const x = r.frames.map((f) => (byCharge ? f.capacity_mAh_g! : minutes ? f.time_s / 60 : f.time_s));
@@ -115,7 +115,10 @@ export function renderComparisonTraces(r: ComparisonResult) {
  * Both sides along one line through the observed particle's centroid, in the direction of the
  * observed core's largest offset (or `angleDeg`): rows per compared frame.
  */
-export function comparisonKymograph(r: ComparisonResult, angleDeg?: number | null) {
+/** the kymograph of a comparison: the line, positions along it (µm), and a row per compared frame of each side */
+export interface ComparisonKymograph { line: LineCut; positions_um: Float64Array; obsRows: Float32Array[]; simRows: Float32Array[] }
+
+export function comparisonKymograph(r: ComparisonResult, angleDeg?: number | null): ComparisonKymograph {
   const o = r.observed, W = o.crop.width, H = o.crop.height;
   const labels = Int32Array.from(o.mask);
   const pc = o.particle;
@@ -136,7 +139,7 @@ export function comparisonKymograph(r: ComparisonResult, angleDeg?: number | nul
   return { line, positions_um: linePositions_um(line, o.pixel_um), obsRows, simRows };
 }
 
-export function renderComparisonKymograph(r: ComparisonResult, k: ReturnType<typeof comparisonKymograph>) {
+export function renderComparisonKymograph(r: ComparisonResult, k: ComparisonKymograph): FigureImage {
   const n = k.line.samples, rows = k.obsRows.length;
   const pack = (list: Float32Array[]) => { const f = new Float32Array(n * rows); list.forEach((row, i) => f.set(row, i * n)); return f; };
   const obs = pack(k.obsRows), sim = pack(k.simRows);

@@ -10,7 +10,7 @@ import { colorOf } from '../render/colormap';
 import { fillRect } from '../render/draw';
 import { renderField } from '../render/figure';
 import { renderPlotGrid, SERIES_COLOURS } from '../render/plot';
-import { encodePng } from '../render/png';
+import { encodePng, type RgbaImage } from '../render/png';
 import { stackImages } from '../render/stack';
 import { buildProblem } from '../solver/problem';
 import { compareParticles, type ComparisonResult } from '../compare/compare';
@@ -74,7 +74,7 @@ export function costCsv(r: FitResult): string {
 }
 
 /** overlay.png: the last fitted frame's ΔI/I0 with the fitted η(φ) as a ring around the outline, and η against angle */
-export function renderFitOverlay(r: FitResult, obs: ObservedParticle) {
+export function renderFitOverlay(r: FitResult, obs: ObservedParticle): RgbaImage {
   const W = obs.crop.width, H = obs.crop.height, f = r.frames[r.frames.length - 1];
   const field = Float32Array.from(obs.diff[f], (v, i) => (obs.mask[i] ? v : NaN));
   const vals = [...field].filter(Number.isFinite).map(Math.abs).sort((a, b) => a - b);
