@@ -459,7 +459,7 @@ add('simulate', '--backend gpu (a real GPU, or only a software one)', ['simulate
 
 // options a newer CLI has (read from --help): their cases are added only when the option exists
 const helpOf = (cmd) => spawnSync(process.execPath, [CLI, cmd, '--help'], { encoding: 'utf8' }).stdout ?? '';
-const HELP = { simulate: helpOf('simulate'), analyze: helpOf('analyze'), bench: helpOf('bench'), sweep: helpOf('sweep') };
+const HELP = { simulate: helpOf('simulate'), analyze: helpOf('analyze'), bench: helpOf('bench'), sweep: helpOf('sweep'), synth: helpOf('synth') };
 if (/--theta-range\b/.test(HELP.simulate)) {
   for (const [v, want] of [['0.9,0.1', 1], ['0.5', 1], ['a,b', 1], ['0.5,0.5', 1], ['NaN,1', 1], ['-1,2', [0, 1]]]) {
     add('simulate', `--theta-range ${v}`, preset([]).concat(['--theta-range', v]), { want });
@@ -597,6 +597,20 @@ add('bench', "--json over a user's file", ['bench', '--quick', '--backend', 'cpu
 add('bench', '--json is a folder', ['bench', '--quick', '--backend', 'cpu', '--json', 'in/empty-folder']);
 add('bench', '--json /proc/b.json', ['bench', '--quick', '--backend', 'cpu', '--json', '/proc/b.json'], { want: [1, 2] });
 add('bench', '--backend quantum', ['bench', '--quick', '--backend', 'quantum', '--json', 'out/b.json']);
+
+// -- synth: the camera and the particles in the field of view
+const synthPreset = (sets) => ['synth', '--preset', 'fig4a', ...sets.flatMap((x) => ['--set', x]), ...fast];
+add('synth', 'synth.frame_s = -5', synthPreset(['synth.frame_s=-5']));
+add('synth', 'synth.frame_s = 0', synthPreset(['synth.frame_s=0']));
+add('synth', 'unknown key synth.fps', synthPreset(['synth.fps=10']));
+add('synth', 'synth.photons = "many"', synthPreset(['synth.photons=many']));
+add('synth', 'synth.noise.gain_e_per_adu = 0', synthPreset(['synth.noise.gain_e_per_adu=0']));
+add('synth', 'synth.fieldOfView_px = [10, 10] (smaller than the particle)', synthPreset(['synth.fieldOfView_px=[10,10]']));
+add('synth', 'two particles at the same place', synthPreset(['synth.particles=[{"position_um":[3,3]},{"position_um":[3,3]}]']));
+add('synth', 'one particle without position_um (it is centred)', synthPreset(['synth.particles=[{}]']), { want: [0, 1] });
+add('synth', 'two particles, the second without position_um', synthPreset(['synth.particles=[{"position_um":[3,3]},{}]']));
+add('synth', 'optics.preset = "microscope"', synthPreset(['optics.preset=microscope']));
+add('synth', 'synth.fieldOfView_px = "sensor" without a rig', synthPreset(['synth.fieldOfView_px=sensor']));
 
 // -- sweep: the spec, shards, folders, merge
 /** a spec file in the case's folder; `spec` is the object (or raw text) */
@@ -758,7 +772,7 @@ add('signals', 'SIGTERM part-way through a sweep (finished runs kept)', (c) => [
 
 /** Options in the CLI's --help that no case passes (so that new options get cases). */
 function uncoveredOptions() {
-  const used = { simulate: new Set(['--config', '--backend', '--quiet', '--out']), analyze: new Set(), bench: new Set(), sweep: new Set(['--spec', '--backend', '--quiet', '--out']) };
+  const used = { simulate: new Set(['--config', '--backend', '--quiet', '--out']), analyze: new Set(), bench: new Set(), sweep: new Set(['--spec', '--backend', '--quiet', '--out']), synth: new Set() };
   for (const c of cases) {
     if (typeof c.args === 'function' || !used[c.args[0]]) continue;
     for (const a of c.args) if (a.startsWith('--')) used[c.args[0]].add(a.split('=')[0]);
@@ -899,6 +913,7 @@ const GROUPS = [
   ['simulate', 'simulate: config values, --set, presets, masks'],
   ['analyze', 'analyze: movies (TIFF, folders, OME-TIFF, HDF5), --capacity, --mask, numeric flags'],
   ['bench', 'bench'],
+  ['synth', 'synth: camera, noise, particles in the field of view'],
   ['sweep', 'sweep: specs, shards, sweep folders, merge'],
   ['output', 'the output folder (--out) and faults of the machine'],
   ['usage', 'usage errors (commander)'],
