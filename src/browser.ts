@@ -73,6 +73,24 @@ export { renderPlotGrid, type PlotPanel, type PlotGridOptions, type PlotImage, t
 export type { ColormapName } from './render/colormap';
 export type { RgbaImage } from './render/png';
 
+// ---- simulated vs observed (docs/compare.md): registration, alignment and metrics on arrays; the
+// fit's optimiser, parameterisations, batch runners and intervals (fitSurface itself reads a mask
+// outline with Node's helpers: 'ionflux')
+export {
+  registerParticles, maskMoments, similarity, warpToObserved, samplePhysical,
+  type MaskImage, type MaskMoments, type Registration, type RegisterOptions,
+} from './compare/register';
+export {
+  compareParticles, pixelAgreement, median,
+  type CompareOptions, type ComparisonResult, type FrameComparison, type Alignment, type AlignMode,
+} from './compare/compare';
+export { simulatedFromFields, simulatedFromMovie, type SimulatedSide, type SimulatedSnapshot } from './compare/simulated';
+export type { ObservedParticle, ObservedOptions } from './compare/observed';
+export { Cmaes, minimizeCmaes, type CmaesOptions, type CmaesState } from './fit/cmaes';
+export { parameterisation, parseFitModel, type FitModel, type Parameterisation, type ParamOptions } from './fit/params';
+export { profileIntervals, fitQuadratic, solveLinear, type QuadraticFit, type CoordinateInterval } from './fit/uncertainty';
+export { cpuBatchRunner, gpuBatchRunner, type BatchRunner, type BatchOutcome } from './fit/batch';
+
 // ---- the package version (for a notebook's record of what produced a result)
 export { VERSION } from './version';
 

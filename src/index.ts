@@ -26,6 +26,18 @@ export {
   type SweepPlan, type SweepOptions, type SweepResult, type SweepSpec, type PlannedRun, type RunRecord, type WorkEstimate,
 } from './sweep';
 
+// ---- compare and fit (docs/compare.md): a movie's particle as analyze measures it, a simulate
+// folder as the simulated side, the fit of a particle's surface blocking, and their folders
+export { readObservedParticle } from './compare/observed';
+export { loadSimulationFolder, isSimulationFolder, type SimulationFolder } from './compare/simFolder';
+export { writeComparisonOutputs, comparisonCsv, comparisonSummary, COMPARISON_COLUMNS } from './compare/output';
+export {
+  fitSurface,
+  type FitOptions, type FitResult, type FitEvaluation, type FitJournal, type JournalEntry,
+} from './fit/fit';
+export { observedOutline, cropCamera, MIN_FIT_PIXELS, type ObservedOutline } from './fit/model';
+export { bestFitComparison, writeFitOutputs, fitJson, costCsv, fileJournal } from './fit/output';
+
 // ---- files out
 export { writeOutputDir, OutputDirError, OUTPUT_MARKER, type OutputOptions, type OutputReport } from './io/output';
 export { writeSimulationOutputs, traceCsv, summaryJson } from './io/simulationOutput';

@@ -15,7 +15,7 @@ import { analyzeMovie, type AnalyzeOptions } from '../imaging/analyze';
 import { createCpuProcessor, createGpuProcessor } from '../imaging/processor';
 import type { FrameProcessorOptions } from '../imaging/processor';
 
-function number(name: string, opts: { min?: number; integer?: boolean; positive?: boolean } = {}) {
+export function number(name: string, opts: { min?: number; integer?: boolean; positive?: boolean } = {}) {
   return (value: string): number => {
     const v = Number(value);
     const bad = value.trim() === '' || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) ||

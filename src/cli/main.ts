@@ -13,6 +13,8 @@ import { registerAnalyze } from './analyze';
 import { registerBench } from './bench';
 import { registerSweep } from './sweep';
 import { registerSynth } from './synth';
+import { registerCompare } from './compare';
+import { registerFit } from './fit';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
@@ -42,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   registerSimulate(program);
   registerAnalyze(program);
   registerSynth(program);
+  registerCompare(program);
+  registerFit(program);
   registerSweep(program);
   registerBench(program);
   try {

@@ -1,0 +1,378 @@
+/**
+ * `ionflux fit` as a library: where, and how strongly, is this particle's surface blocked?
+ *
+ * The observed particle's own outline (model.ts) is simulated under the movie's current (from the
+ * charge record) with a parameterised surface activity (params.ts); each simulated θ snapshot at a
+ * fitted frame's time is rendered onto the observed pixels by the forward model (κ = 1) and compared
+ * with the observed ΔI/I0 inside the particle:
+ *
+ *   cost = MSR + w·s²·mean_k |Δv_k|²/R_eq²   (× the bins' smoothness penalty)
+ *
+ * MSR = mean squared residual (ΔI/I0_obs − κ·m)² over mask pixels and fitted frames, κ the
+ * least-squares scale of that candidate (closed form) or `kappa`; Δv_k the error of the unreacted
+ * core's COM offset vector in frame k; s² the variance of the observed ΔI/I0 (so that w = 1 makes a
+ * COM error of 10 % of R_eq cost 1 % of the signal's variance). The optimiser is the ask/tell CMA-ES
+ * of cmaes.ts, each generation's candidates run as one batch (batch.ts: lanes of a GpuBatch on a
+ * GPU). Uncertainty: profile likelihood over each parameter approximated from the evaluated
+ * candidates (see `intervals`). Evaluated candidates go to a journal as they are known, so that the
+ * same fit resumes where it stopped. No files are written here except through `journal`.
+ */
+import { UserError } from '../errors';
+import { resolveConfig, type SimulationConfig } from '../model/config';
+import { KNEE_DEFAULTS } from '../model/diffusivity';
+import { buildProblem, type Problem } from '../solver/problem';
+import type { Camera } from '../optics/forward';
+import { unreactedStats } from '../imaging/unreacted';
+import type { ObservedParticle } from '../compare/observed';
+import { Cmaes, type CmaesState } from './cmaes';
+import type { BatchOutcome, BatchRunner } from './batch';
+import { cropCamera, modelImage, observedOutline, type ObservedOutline } from './model';
+import { parameterisation, parseFitModel, type FitModel, type Parameterisation } from './params';
+import { profileIntervals } from './uncertainty';
+
+export interface FitJournal {
+  /** previously evaluated candidates of this fit, by key */
+  load(): Map<string, JournalEntry>;
+  append(entries: JournalEntry[]): void;
+}
+
+export interface JournalEntry { key: string; u: number[]; cost: number; kappa: number | null; reason?: string }
+
+export interface FitOptions {
+  model?: string | FitModel;
+  fitDiffusivity?: boolean;
+  /** κ of the forward model; default: the least-squares κ of each candidate */
+  kappa?: number | null;
+  /** PSF σ of the microscope, µm; default SPEC §2's 0.11 */
+  psfSigma_um?: number;
+  theta0?: number;
+  /** the applied current; default the slope of the observed charge record */
+  current_mA_g?: number | null;
+  /** simulation grid spacing; default R_eq/20 (rounded to 5 nm) */
+  grid_um?: number | null;
+  /** frames fitted (evenly spaced after the reference); default 6 */
+  fitFrames?: number;
+  /** explicit frames instead */
+  frames?: number[] | null;
+  comWeight?: number;
+  smoothness?: number;
+  generations?: number;
+  population?: number;
+  seed?: number;
+  /** material keys merged into every candidate's config (diffusivity preset, capacity) */
+  material?: Record<string, unknown>;
+  runner: BatchRunner;
+  journal?: FitJournal | null;
+  onProgress?: (fraction: number, status: string) => void;
+  signal?: AbortSignal;
+  warn?: (message: string) => void;
+}
+
+export interface FitEvaluation { u: number[]; values: number[]; cost: number; kappa: number | null; reason?: string; generation: number | 'profile' | 'final'; /** 0: the start point */ }
+
+export interface FitResult {
+  particle: number;
+  model: string;
+  parameterisation: Parameterisation;
+  names: string[];
+  best: { u: number[]; values: number[]; cost: number; kappa: number };
+  /** 95 % intervals per physical value, [lo, hi] (angles: may pass ±180°), and whether they reached the sampled edge */
+  intervals: { [name: string]: { lo: number; hi: number; open: boolean; method: 'quadratic' | 'slice' | 'candidates' } };
+  intervalMethod: string;
+  /** best cost after each generation and the best's physical values */
+  history: { generation: number; evaluations: number; bestCost: number; values: number[] }[];
+  evaluations: FitEvaluation[];
+  /** every simulation of the fit, and those run in this call (the rest came from the journal) */
+  simulations: number;
+  simulationsRun: number;
+  wallTime_s: number;
+  converged: boolean;
+  improved: boolean;
+  /** the best candidate's full config (snapshots at every observed frame after the reference) */
+  config: SimulationConfig;
+  /** fit frames, observed indices */
+  frames: number[];
+  current_mA_g: number;
+  currentSource: string;
+  grid_um: number;
+  psfSigma_um: number;
+  nEff: number;
+  pixels: number;
+  outline: ObservedOutline;
+  backend: string;
+  warnings: string[];
+}
+
+const keyOf = (u: number[]) => u.map((v) => v.toPrecision(12)).join(',');
+
+function evenFrames(first: number, last: number, n: number): number[] {
+  const all = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  if (all.length <= n) return all;
+  return [...new Set(Array.from({ length: n }, (_, k) => all[Math.round(((k + 1) * (all.length - 1)) / n)]))];
+}
+
+/** least-squares slope of capacity against time over the finite points, mAh/g per s */
+function slope(t: number[], c: (number | null)[]): number | null {
+  const pts = t.map((x, i) => [x, c[i]] as [number, number | null]).filter((p): p is [number, number] => p[1] !== null && Number.isFinite(p[1]));
+  if (pts.length < 2) return null;
+  const mt = pts.reduce((a, p) => a + p[0], 0) / pts.length, mc = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+  let num = 0, den = 0;
+  for (const [x, y] of pts) { num += (x - mt) * (y - mc); den += (x - mt) ** 2; }
+  return den > 0 ? num / den : null;
+}
+
+/** Everything of the fit's forward problem that does not depend on the candidate. */
+interface Setup {
+  obs: ObservedParticle;
+  par: Parameterisation;
+  outline: ObservedOutline;
+  base: Record<string, unknown>;
+  frames: number[];
+  /** fitted frames' times after the reference, s */
+  t_s: number[];
+  camera: Camera | null;
+  signalVar: number;
+  pixels: number;
+  current_mA_g: number;
+  currentSource: string;
+  grid_um: number;
+  psf: number;
+  kappa: number | null;
+  comWeight: number;
+  material: Record<string, unknown>;
+}
+
+function candidateConfig(s: Setup, u: number[], snapshots_s: number[]): SimulationConfig {
+  const material = structuredClone(s.material) as { diffusivity?: Record<string, unknown> };
+  const ls = s.par.log10DScale(u);
+  if (ls !== 0) {
+    const d = (material.diffusivity ?? { preset: 'knee' }) as Record<string, unknown>;
+    if (d.preset !== 'knee') throw new UserError('--fit-diffusivity scales the knee diffusivity (material.diffusivity.preset "knee"); other presets have no scale to fit');
+    material.diffusivity = { ...d, log10DHigh: (d.log10DHigh as number ?? KNEE_DEFAULTS.log10DHigh) + ls, log10DLow: (d.log10DLow as number ?? KNEE_DEFAULTS.log10DLow) + ls };
+  }
+  const protocol = [{ ...(s.base.protocol as Record<string, unknown>[])[0], duration_min: Math.max(...snapshots_s) / 60 }];
+  return resolveConfig({ ...s.base, protocol, material, surface: { normalize: 'total-current', segments: s.par.segments(u) }, snapshots_min: snapshots_s.map((t) => t / 60) }, 'fit candidate');
+}
+
+/** cost of one finished run (module comment) */
+function costOf(s: Setup, problem: Problem, outcome: BatchOutcome): { cost: number; kappa: number | null; reason?: string; residuals?: Float32Array[] } {
+  if (!outcome.ok) return { cost: Infinity, kappa: null, reason: outcome.reason };
+  const r = outcome.result;
+  const snaps = s.t_s.map((t) => r.snapshots.find((x) => Math.abs(x.time_s - t) <= 1e-6 * Math.max(1, t)) ?? null);
+  if (snaps.some((x) => x === null)) return { cost: Infinity, kappa: null, reason: `stopped (${r.stopReason}) at ${r.time_s.toFixed(0)} s, before the last fitted frame` };
+  const cam = (s.camera ??= cropCamera(problem.grid, s.outline, s.obs, s.psf));
+  const models = snaps.map((x) => modelImage(x!.field, cam, problem.theta0));
+  const mask = s.obs.mask;
+  let so = 0, mm = 0;
+  s.frames.forEach((f, k) => {
+    const o = s.obs.diff[f], m = models[k];
+    for (let i = 0; i < mask.length; i++) if (mask[i] && o[i] === o[i] && m[i] === m[i]) { so += o[i] * m[i]; mm += m[i] * m[i]; }
+  });
+  const kappa = s.kappa ?? (mm > 0 ? Math.max(1e-3, so / mm) : 1);
+  let se = 0, n = 0, com = 0;
+  const W = s.obs.crop.width, p = s.obs.pixel_um;
+  const residuals: Float32Array[] = [];
+  s.frames.forEach((f, k) => {
+    const o = s.obs.diff[f], m = models[k];
+    const res = new Float32Array(mask.length).fill(NaN);
+    const scaled = new Float32Array(mask.length);
+    for (let i = 0; i < mask.length; i++) {
+      scaled[i] = kappa * m[i];
+      if (mask[i] && o[i] === o[i] && m[i] === m[i]) { const d = o[i] - scaled[i]; se += d * d; n++; res[i] = d; }
+    }
+    residuals.push(res);
+    const so_ = s.obs.stats[f], ss = unreactedStats(scaled, mask, W, p, s.obs.threshold);
+    const vo = so_.unreactedCom_um ? [so_.unreactedCom_um[0] - so_.particleCom_um[0], so_.unreactedCom_um[1] - so_.particleCom_um[1]] : null;
+    const vs = ss.unreactedCom_um ? [ss.unreactedCom_um[0] - ss.particleCom_um[0], ss.unreactedCom_um[1] - ss.particleCom_um[1]] : null;
+    // a core on one side only: the other's whole offset counts as the error
+    const dv = vo && vs ? Math.hypot(vo[0] - vs[0], vo[1] - vs[1]) : vo ? Math.hypot(vo[0], vo[1]) : vs ? Math.hypot(vs[0], vs[1]) : 0;
+    com += dv * dv;
+  });
+  if (!n) return { cost: Infinity, kappa, reason: 'no pixel to compare' };
+  const R = s.outline.eqRadius_um;
+  const cost = se / n + s.comWeight * s.signalVar * (com / s.frames.length) / (R * R);
+  return { cost, kappa, residuals };
+}
+
+/** lag-1 correlations of the residual images along rows and columns → pixels × frames / correlation area */
+function effectiveSamples(residuals: Float32Array[], width: number): { nEff: number; n: number } {
+  let n = 0, sxx = 0, sx1 = 0, sy1 = 0, cx = 0, cy = 0;
+  for (const r of residuals) {
+    for (let i = 0; i < r.length; i++) {
+      const v = r[i];
+      if (v !== v) continue;
+      n++; sxx += v * v;
+      const right = (i % width) < width - 1 ? r[i + 1] : NaN, below = i + width < r.length ? r[i + width] : NaN;
+      if (right === right) { sx1 += v * right; cx++; }
+      if (below === below) { sy1 += v * below; cy++; }
+    }
+  }
+  const v = sxx / Math.max(1, n);
+  const rx = cx && v > 0 ? Math.max(0, Math.min(0.95, sx1 / cx / v)) : 0, ry = cy && v > 0 ? Math.max(0, Math.min(0.95, sy1 / cy / v)) : 0;
+  return { nEff: Math.max(1, n * ((1 - rx) / (1 + rx)) * ((1 - ry) / (1 + ry))), n };
+}
+
+/** Fits the surface blocking of `obs` (module comment). Throws UserError for input it cannot fit. */
+export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<FitResult> {
+  const started = Date.now();
+  const warnings: string[] = [];
+  const warn = (m: string) => { warnings.push(m); o.warn?.(m); };
+  let model: FitModel;
+  try { model = typeof o.model === 'object' ? o.model : parseFitModel(o.model ?? 'arc'); } catch (e) { throw new UserError((e as Error).message); }
+  const psf = o.psfSigma_um ?? 0.11;
+  const outline = observedOutline(obs, '--observed', psf);
+  const ref = obs.referenceFrame, F = obs.times_s.length;
+  // the fitted frames: after the reference, inside the charge record
+  let last = F - 1;
+  if (obs.capacity_mAh_g) while (last > ref && !Number.isFinite(obs.capacity_mAh_g[last] as number)) last--;
+  if (last <= ref) throw new UserError(`${obs.source}: no frame after the reference frame ${ref} to fit${obs.capacity_mAh_g ? ' inside the charge record' : ''}`);
+  const frames = o.frames?.length ? [...o.frames].sort((a, b) => a - b) : evenFrames(ref + 1, last, o.fitFrames ?? 6);
+  for (const f of frames) if (!Number.isInteger(f) || f <= ref || f >= F) throw new UserError(`--frames: frame ${f} is not allowed: fit frames after the reference frame ${ref}, up to ${F - 1}`);
+  const t_s = frames.map((f) => obs.times_s[f] - obs.times_s[ref]);
+
+  // the current
+  let current = o.current_mA_g ?? null, currentSource = '--current-mA-g';
+  if (current === null) {
+    if (!obs.capacity_mAh_g) throw new UserError(`fit needs the applied current: give --capacity FILE (time_s,capacity_mAh_g of ${obs.source}) or --current-mA-g X`);
+    const k = slope(obs.times_s.slice(ref, last + 1), obs.capacity_mAh_g.slice(ref, last + 1));
+    if (k === null || !(k > 0)) throw new UserError(`the charge record ${obs.capacitySource} does not rise over frames ${ref} … ${last} (slope ${k === null ? 'undefined' : (k * 3600).toPrecision(3) + ' mA/g'}): fit models a charge at constant current; give --current-mA-g X`);
+    current = k * 3600;
+    currentSource = `slope of ${obs.capacitySource} over frames ${ref} … ${last}`;
+  }
+  if (!(current > 0)) throw new UserError(`--current-mA-g = ${current} is not allowed: use a positive current (charge)`);
+
+  const grid_um = o.grid_um ?? Math.max(0.005, Math.round(outline.eqRadius_um / 20 / 0.005) * 0.005);
+  // the arc starts on the side the observed core leans to (a blocked side keeps its Li longest)
+  let startCenter = 180, bestRel = -1;
+  for (const f of frames) {
+    const s = obs.stats[f];
+    if (s.comOffsetRel !== null && s.unreactedCom_um && s.comOffsetRel > bestRel && s.unreactedFraction > 0.05) {
+      bestRel = s.comOffsetRel;
+      startCenter = (Math.atan2(-(s.unreactedCom_um[1] - s.particleCom_um[1]), s.unreactedCom_um[0] - s.particleCom_um[0]) * 180) / Math.PI;
+    }
+  }
+  const par = parameterisation(model, { fitDiffusivity: o.fitDiffusivity, startCenterDeg: startCenter, smoothness: o.smoothness });
+  let sum = 0, sum2 = 0, cnt = 0;
+  for (const f of frames) { const d = obs.diff[f]; for (let i = 0; i < d.length; i++) if (obs.mask[i] && d[i] === d[i]) { sum += d[i]; sum2 += d[i] * d[i]; cnt++; } }
+  const signalVar = cnt ? Math.max(1e-12, sum2 / cnt - (sum / cnt) ** 2) : 1;
+  const duration_min = t_s[t_s.length - 1] / 60;
+  const material = { capacity_mAh_g: 275.0, diffusivity: { preset: 'knee' }, ...o.material };
+  const base: Record<string, unknown> = {
+    particle: { shape: 'polygon', vertices_um: outline.vertices_um },
+    grid: { spacing_um: grid_um },
+    initialTheta: o.theta0 ?? 1,
+    protocol: [{ step: 'charge', current_mA_g: Number(current.toPrecision(8)), duration_min }],
+    // the movie went on: a cut-off lower than the paper's 0.2 so that no plausible candidate stops early
+    cutoff: { surfaceTheta: 0.05 },
+    optics: { kappa: o.kappa ?? 1, psfSigma_um: psf, pixel_um: obs.pixel_um, unreactedThreshold: obs.threshold },
+  };
+  const setup: Setup = { obs, par, outline, base, frames, t_s, camera: null, signalVar, pixels: cnt / frames.length, current_mA_g: current, currentSource, grid_um, psf, kappa: o.kappa ?? null, comWeight: o.comWeight ?? 1, material };
+  // check the forward problem once, before any batch (a grid too coarse, a diffusivity refused)
+  try {
+    const p = await buildProblem(candidateConfig(setup, par.start, t_s));
+    if (p.grid.cells < 200) warn(`the simulation grid has only ${p.grid.cells} cells at ${grid_um} µm: consider a finer --grid-um`);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`fit: the simulation of particle ${obs.id}'s outline is refused: ${(e as Error).message.split('\n')[0]}`);
+  }
+
+  const cache = o.journal?.load() ?? new Map<string, JournalEntry>();
+  const resumed = cache.size;
+  const evaluations: FitEvaluation[] = [];
+  let simulationsRun = 0;
+  let bestResiduals: Float32Array[] | null = null, bestCost = Infinity;
+  const evaluate = async (us: number[][], generation: FitEvaluation['generation']): Promise<number[]> => {
+    const todo = us.map((u, i) => ({ u, i, key: keyOf(u) })).filter((x) => !cache.has(x.key));
+    const costs = new Array<number>(us.length);
+    if (todo.length) {
+      const problems = await Promise.all(todo.map((x) => buildProblem(candidateConfig(setup, x.u, t_s))));
+      const outcomes = await o.runner.run(problems, o.signal);
+      simulationsRun += todo.length;
+      const entries: JournalEntry[] = [];
+      todo.forEach((x, k) => {
+        // the penalty depends on the candidate: applied here (costOf leaves it at 1)
+        const c = costOf(setup, problems[k], outcomes[k]);
+        const cost = c.cost * par.penalty(x.u);
+        if (cost < bestCost && c.residuals) { bestCost = cost; bestResiduals = c.residuals; }
+        const e: JournalEntry = { key: x.key, u: x.u, cost, kappa: c.kappa, ...(c.reason ? { reason: c.reason } : {}) };
+        cache.set(x.key, e);
+        entries.push(e);
+      });
+      o.journal?.append(entries);
+    }
+    us.forEach((u, i) => {
+      const e = cache.get(keyOf(u))!;
+      costs[i] = e.cost;
+      evaluations.push({ u, values: par.values(u), cost: e.cost, kappa: e.kappa, reason: e.reason, generation });
+    });
+    return costs;
+  };
+
+  const maxGen = o.generations ?? (model.kind === 'arc' ? 25 : 40);
+  const es = new Cmaes({ x0: par.start, sigma0: par.sigma0, population: o.population, seed: o.seed ?? 1 });
+  const history: FitResult['history'] = [];
+  // the start point itself, the yardstick of "improved"
+  const [startCost] = await evaluate([par.start], 0);
+  let state: CmaesState = es.state(), converged = false, stagnant = 0;
+  for (let g = 0; g < maxGen; g++) {
+    if (o.signal?.aborted) throw new Error('fit stopped');
+    const xs = es.ask();
+    const costs = await evaluate(xs, g + 1);
+    const before = state.bestCost;
+    es.tell(costs);
+    state = es.state();
+    history.push({ generation: g + 1, evaluations: evaluations.length, bestCost: state.bestCost, values: par.values(state.bestX) });
+    o.onProgress?.(((g + 1) / maxGen) * 0.85, `generation ${g + 1}/${maxGen}, best cost ${state.bestCost.toPrecision(4)}, ${evaluations.length} simulations${resumed ? ` (${resumed} from the journal)` : ''}`);
+    stagnant = before - state.bestCost <= 1e-4 * Math.abs(state.bestCost) ? stagnant + 1 : 0;
+    if (Math.max(...state.spread) < 2e-3 || stagnant >= 8) { converged = true; break; }
+  }
+  if (!Number.isFinite(state.bestCost)) throw new UserError(`fit: no candidate could be simulated to the last fitted frame (t = ${t_s[t_s.length - 1]} s): ${evaluations.find((e) => e.reason)?.reason ?? 'unknown'}; check the current (${current.toPrecision(4)} mA/g) and the frames`);
+  const improved = state.bestCost < startCost * (1 - 1e-4);
+  if (!improved) warn(`the optimiser did not improve on its start point (cost ${startCost.toPrecision(4)}, best ${state.bestCost.toPrecision(4)} after ${history.length} generations): the movie carries no information the model can use on the blocking (no reaction, noise, or a model that does not fit it) — the result is not a fit`);
+
+  // a final batch of one-parameter steps from the best, so that each profile is sampled on both sides
+  const bestU = state.bestX;
+  const steps: number[][] = [];
+  for (let i = 0; i < par.dim; i++) {
+    const d = Math.max(0.05, 2 * state.spread[i]);
+    for (const k of [-2, -1, 1, 2]) { const u = bestU.slice(); u[i] += k * d; steps.push(u); }
+  }
+  await evaluate(steps, 'profile');
+  o.onProgress?.(0.95, 'profile steps done');
+
+  // best of everything evaluated
+  const finite = evaluations.filter((e) => Number.isFinite(e.cost));
+  const best = finite.reduce((a, e) => (e.cost < a.cost ? e : a), finite[0]);
+  if (!bestResiduals) {
+    // everything came from the journal: one run of the best for the residual statistics
+    const p = await buildProblem(candidateConfig(setup, best.u, t_s));
+    const [out] = await o.runner.run([p], o.signal);
+    simulationsRun++;
+    bestResiduals = costOf(setup, p, out).residuals ?? [];
+  }
+  const { nEff, n } = effectiveSamples(bestResiduals, obs.crop.width);
+  const bv = best.values;
+  const intervals: FitResult['intervals'] = {};
+  const coord = profileIntervals(finite.map((e) => ({ u: e.u, cost: e.cost })), { u: best.u, cost: best.cost }, nEff);
+  par.names.forEach((name, i) => {
+    const at = (ui: number) => { const u = best.u.slice(); u[i] = ui; return par.values(u)[i]; };
+    let lo = at(coord[i].lo), hi = at(coord[i].hi);
+    // an angle: continuous about the best value (the interval may pass ±180°)
+    if (par.circular[i]) { lo = bv[i] - 60 * (best.u[i] - coord[i].lo); hi = bv[i] + 60 * (coord[i].hi - best.u[i]); }
+    intervals[name] = { lo: Math.min(lo, hi), hi: Math.max(lo, hi), open: coord[i].method !== 'quadratic', method: coord[i].method };
+  });
+  void n;
+  const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
+  o.onProgress?.(1, 'done');
+  return {
+    particle: obs.id, model: par.name, parameterisation: par, names: par.names,
+    best: { u: best.u, values: bv, cost: best.cost, kappa: best.kappa ?? o.kappa ?? 1 },
+    intervals,
+    intervalMethod: `profile likelihood in the quadratic (Hessian) approximation: ℓ = (N_eff/2)·ln(cost/cost_min) (the cost read as a Gaussian mean squared residual), a quadratic in the optimiser's coordinates fitted by least squares to the evaluated candidates of smallest ℓ (the last CMA-ES generations plus a final batch of one-parameter steps from the best), interval u*_i ± √(3.84·Σ_ii) with Σ = H⁻¹ (95 %, χ²₁), widened to every candidate with ℓ ≤ 1.92; N_eff = ${Math.round(nEff)} (pixels × frames = ${n}, reduced by the residuals' lag-1 correlations along rows and columns). "open": the Hessian was not positive definite: the interval is then the slice through the best along that parameter (ℓ ≈ a·x² fitted to the one-parameter steps, others fixed: narrower than the profile) or, failing that, the range of the candidates with ℓ ≤ 1.92`,
+    history, evaluations,
+    simulations: evaluations.length, simulationsRun,
+    wallTime_s: (Date.now() - started) / 1000,
+    converged, improved, config, frames, current_mA_g: current, currentSource, grid_um, psfSigma_um: psf, nEff, pixels: setup.pixels,
+    outline, backend: o.runner.label, warnings,
+  };
+}
