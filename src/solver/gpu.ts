@@ -199,6 +199,18 @@ export class GpuSolver implements Solver {
     return statsFromSums(k.reduce.reduceFrame(words), camera.pixel_um);
   }
 
+  /**
+   * The buffer holding the current state, for a caller that draws or copies it on the GPU without a
+   * readback (the live demo's render pass, demo/render/gpuField.ts): `size` bytes from `offset`, int32
+   * fixed point q = (θ0 − θ)·2²⁸ per cell (src/solver/quanta.ts), row-major [ny][nx], OUTSIDE_Q outside
+   * the particle. Which buffer it is changes with every step (ping-pong), so ask again after advance();
+   * a copy written into it with COPY_DST (same layout) becomes this solver's state. Read it in the
+   * same device's later submits only; the solver owns it.
+   */
+  stateBinding(): { buffer: GPUBuffer; offset: number; size: number } {
+    return { buffer: this.xi[this.current], offset: 0, size: 4 * this.problem.grid.nx * this.problem.grid.ny };
+  }
+
   destroy(): void {
     this.forward?.kernel.destroy();
     for (const b of this.owned) b.destroy();
