@@ -6,8 +6,8 @@
  * (θ*, log10 D_hi, log10 D_lo as "0.85_-15_-16.5"), i (current mA/g), t (charge minutes), rest
  * (rest minutes), cut (cut-off θs), norm (total-current | clean-flux), seg (blocked arcs
  * "from_to_eta" joined by "~", degrees ccw from +x), brush (η of the brush), speed (simulated s per
- * wall s), view (theta | diff), play (1 | 0), budget (steps per frame; absent or 0: adaptive). Unknown keys are ignored; a value that does not parse
- * is reported (parseHash returns the message) and the default kept.
+ * wall s), view (theta | diff), play (1 | 0), budget (steps per frame; absent or 0: adaptive), trace (trace interval in s, default 10). An unknown key, a part that is not key=value, or a
+ * value that does not parse is reported (parseHash returns the message) and the default kept.
  */
 import { presetConfig, PRESETS, type SurfaceSegment } from '../src/browser';
 
@@ -34,6 +34,8 @@ export interface DemoState {
   playing: boolean;
   /** steps per animation frame: 0 = adapt to keep ≥ 30 frames/s, else fixed (benchmarks, tests) */
   budget: number;
+  /** trace interval, s (output.traceInterval_s) */
+  traceInterval_s: number;
 }
 
 export const DEFAULT_PRESET = 'fig4c';
@@ -68,6 +70,7 @@ export function stateFromPreset(name: string, base?: Partial<DemoState>): DemoSt
     view: base?.view ?? 'theta',
     playing: base?.playing ?? true,
     budget: base?.budget ?? 0,
+    traceInterval_s: base?.traceInterval_s ?? 10,
   };
 }
 
@@ -91,9 +94,12 @@ export function rawConfig(s: DemoState): Record<string, unknown> {
     protocol,
     cutoff: { surfaceTheta: s.cutoff },
     snapshots_min: [],
-    output: { traceInterval_s: 10 },
+    output: { traceInterval_s: s.traceInterval_s },
   };
 }
+
+/** the keys the hash may hold */
+export const HASH_KEYS = ['preset', 'd', 'h', 'knee', 'i', 't', 'rest', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
 
 const num = (v: number) => String(Number(v.toPrecision(6)));
 
@@ -115,6 +121,7 @@ export function encodeHash(s: DemoState): string {
   p.set('view', s.view);
   p.set('play', s.playing ? '1' : '0');
   if (s.budget) p.set('budget', String(s.budget));
+  if (s.traceInterval_s !== 10) p.set('trace', num(s.traceInterval_s));
   return p.toString();
 }
 
@@ -134,8 +141,12 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
   } catch {
     return { state: defaultState(), errors: [`the URL hash '#${text.slice(0, 60)}' does not parse (a malformed %-escape): showing the ${DEFAULT_PRESET} defaults`] };
   }
-  if (text && !text.includes('=')) {
-    return { state: defaultState(), errors: [`the URL hash '#${text.slice(0, 60)}' does not parse (expected key=value pairs such as #preset=fig4c&i=100): showing the ${DEFAULT_PRESET} defaults`] };
+  const bad = text.split('&').filter((part) => part && !part.includes('='));
+  if (bad.length) {
+    errors.push(`the URL hash part '${bad[0].slice(0, 40)}' does not parse (expected key=value pairs such as #preset=fig4c&i=100): ignored`);
+  }
+  for (const key of new Set(p.keys())) {
+    if (key && !HASH_KEYS.includes(key) && !bad.includes(key)) errors.push(`'${key.slice(0, 40)}' in the URL hash is not a demo setting (use ${HASH_KEYS.join(', ')}): ignored`);
   }
   let preset = p.get('preset') ?? DEFAULT_PRESET;
   if (!(preset in PRESETS)) {
@@ -161,6 +172,7 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
   number('cut', 'cut-off surface θ', 0, 1, (v) => (s.cutoff = v));
   number('brush', 'brush η', 0, 1, (v) => (s.brushEta = v));
   number('speed', 'simulated s per s', 0, SPEED_MAX, (v) => (s.speed = v), true);
+  number('trace', 'trace interval, s', 0, 3600, (v) => (s.traceInterval_s = v), true);
   number('budget', 'steps per frame, 0 = adaptive', 0, 100000, (v) => (s.budget = Math.round(v)));
   const knee = p.get('knee');
   if (knee !== null) {

@@ -106,7 +106,17 @@ export class LiveRun {
     this.dtMax = maxStableDt(problem, this.range);
     this.guardDt = this.dtMax;
     // a longer protocol than the one that ended: go on
-    if (this.done && this.stepIndex < problem.config.protocol.length) this.done = false;
+    if (this.done) {
+      this.done = false;
+      this.stepIndex = 0;
+      this.stepBegin = 0;
+      // walk the new protocol's steps to the one running at t
+      while (this.stepIndex < problem.config.protocol.length && this.t >= (this.stepBegin as number) + problem.config.protocol[this.stepIndex].duration_min * 60 - EPS_T * Math.max(1, this.t)) {
+        this.stepBegin = (this.stepBegin as number) + problem.config.protocol[this.stepIndex].duration_min * 60;
+        this.stepIndex++;
+      }
+      if (this.stepIndex >= problem.config.protocol.length) this.done = true;
+    }
   }
 
   /**
@@ -115,17 +125,11 @@ export class LiveRun {
    */
   async advance(budget: number): Promise<number> {
     let taken = 0;
-    const protocol = () => this.problem.config.protocol;
+    await this.settle();
     while (taken < budget && !this.done) {
-      const step = protocol()[this.stepIndex];
-      if (!step) { await this.finish(); break; }
-      if (this.stepBegin === null) {
-        this.stepBegin = this.t;
-        this.guardDt = this.dtMax; // the range guard holds for every Δt ≤ this one
-      }
-      const end = this.stepBegin + step.duration_min * 60;
+      const step = this.problem.config.protocol[this.stepIndex];
+      const end = (this.stepBegin as number) + step.duration_min * 60;
       if (!this.seg) {
-        if (this.t >= end - EPS_T * Math.max(1, end)) { this.nextStep('protocol-end'); continue; }
         const tNext = Math.min(end, this.nextTrace);
         const span = tNext - this.t;
         const n = Math.max(1, Math.ceil(span / this.dtMax - 1e-9));
@@ -151,8 +155,28 @@ export class LiveRun {
         this.seg = null;
         await this.output(false);
       }
+      await this.settle();
     }
     return taken;
+  }
+
+  /**
+   * Between segments: ends the protocol steps whose time is up, begins the next one (its range
+   * guard's Δt), and finishes the run (the last trace row) when no step is left.
+   */
+  private async settle(): Promise<void> {
+    if (this.seg || this.done) return;
+    for (;;) {
+      const step = this.problem.config.protocol[this.stepIndex];
+      if (!step) { await this.finish(); return; }
+      if (this.stepBegin === null) {
+        this.stepBegin = this.t;
+        this.guardDt = this.dtMax; // the range guard holds for every Δt ≤ this one
+      }
+      const end = this.stepBegin + step.duration_min * 60;
+      if (this.t < end - EPS_T * Math.max(1, end)) return;
+      this.nextStep('protocol-end');
+    }
   }
 
   private nextStep(reason: 'cutoff' | 'protocol-end'): void {

@@ -87,3 +87,19 @@ export async function waitForTime(page: Page, t_s: number, timeout = 90_000): Pr
   }, t_s, { timeout, polling: 200 });
   return metrics(page);
 }
+
+/** Waits until the page's run has ended (its protocol done). */
+export async function waitForDone(page: Page, timeout = 200_000): Promise<Metrics> {
+  await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { done: boolean } } }).ionfluxDemo.metrics().done, null, { timeout, polling: 250 });
+  return metrics(page);
+}
+
+/** Opens the page, runs `fn` on it, and always closes it (a page left open keeps the GPU process busy). */
+export async function withDemo<T>(browser: Browser, url: string, hash: string, fn: (page: Page, errors: string[]) => Promise<T>): Promise<T> {
+  const { page, errors } = await openDemo(browser, url, hash);
+  try {
+    return await fn(page, errors);
+  } finally {
+    await page.close();
+  }
+}
