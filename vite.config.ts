@@ -3,6 +3,7 @@ import type { Plugin } from 'vite';
 import { builtinModules } from 'node:module';
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pkg from './package.json' with { type: 'json' };
 
 // One config for the CLI bundle, the two library bundles and the tests; `--mode` picks the build
@@ -16,6 +17,8 @@ import pkg from './package.json' with { type: 'json' };
 // "dependencies" and "optionalDependencies" (the native `webgpu`) stay external, so that a
 // consumer's bundler or Node resolves them once. The library's source maps point into src/ (which the
 // package ships) rather than embedding a second copy of it.
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
 
 const dependencies = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies)];
 const isExternal = (id: string) =>
@@ -59,7 +62,7 @@ function cleanDistExceptDemo(): Plugin {
     name: 'ionflux-clean-dist',
     apply: 'build',
     buildStart() {
-      const dist = path.resolve(__dirname, 'dist');
+      const dist = path.resolve(ROOT, 'dist');
       let entries: string[] = [];
       try { entries = readdirSync(dist); } catch { return; }
       for (const e of entries) if (e !== 'demo') rmSync(path.join(dist, e), { recursive: true, force: true });
@@ -81,14 +84,14 @@ export default defineConfig(({ mode }) => {
     // files come in with `?raw` and the Node-only modules take the same stand-ins as the browser
     // bundle, in the page and in the CPU fallback's Web Worker).
     return {
-      root: path.resolve(__dirname, 'demo'),
+      root: path.resolve(ROOT, 'demo'),
       base: './',
       plugins: [browserStandins()],
       worker: { format: 'es' as const, plugins: () => [browserStandins()] },
-      server: { host: '127.0.0.1', fs: { allow: [__dirname] } },
+      server: { host: '127.0.0.1', fs: { allow: [ROOT] } },
       preview: { host: '127.0.0.1' },
       build: {
-        outDir: path.resolve(__dirname, 'dist/demo'),
+        outDir: path.resolve(ROOT, 'dist/demo'),
         emptyOutDir: true, // its own folder only
         target: 'es2022',
         sourcemap: true,

@@ -45,6 +45,9 @@ class App {
   private stepDebt = 0;
   budget = 20;
   private budgetBound = false;
+  private fpsCeiling = 0;
+  /** what the overlay last drew (it is redrawn only when this changes) */
+  private overlayKey = '';
   private lastBudgetCheck = 0;
   /** the field needs drawing again */
   dirty = true;
@@ -415,11 +418,16 @@ class App {
     if (!run || !solver || !problem || !this.gpuView || !this.layout) return;
     if (this.state.budget > 0) this.budget = this.state.budget;
     else if (now - this.lastBudgetCheck > 500) {
-      // adaptive: fewer steps per frame while the page draws under 30 frames/s, more above 45
+      // adaptive: fewer steps per frame while the page draws under its target frame rate, more
+      // while above it. The target is 30 frames/s, or 3/4 of the best rate this page has reached
+      // where the machine cannot draw 30 even idle (a software adapter on a busy machine): there,
+      // fewer steps would slow the simulation without making the page any smoother.
       this.lastBudgetCheck = now;
       const fps = this.frames.length;
-      if (fps < 30) this.budget = Math.max(1, Math.floor(this.budget * 0.7));
-      else if (fps > 45 && this.budgetBound) this.budget = Math.min(4096, Math.ceil(this.budget * 1.3));
+      this.fpsCeiling = Math.max(this.fpsCeiling * 0.99, fps);
+      const target = Math.min(30, 0.75 * this.fpsCeiling);
+      if (fps < target) this.budget = Math.max(1, Math.floor(this.budget * 0.75));
+      else if (fps >= Math.min(45, 1.2 * target) && this.budgetBound) this.budget = Math.min(4096, Math.ceil(this.budget * 1.25));
     }
     if (this.state.playing && !run.done && !this.busy) {
       this.stepDebt += (this.state.speed * dtWall) / run.dt_s;
@@ -472,6 +480,10 @@ class App {
     const step = this.problem.config.protocol[cpu ? 0 : Math.min(run?.stepIndex ?? 0, this.problem.config.protocol.length - 1)];
     const done = cpu ? this.cpuInfo.done : run?.done;
     const b = this.bench();
+    const last = trace[trace.length - 1] ?? null;
+    const key = JSON.stringify([t, last?.time_s, this.state.segments, this.brushAt, this.brushAt ? this.state.brushEta : 0, Math.round(performance.now() / 500), this.state.view, this.state.playing, done]);
+    if (key === this.overlayKey) return;
+    this.overlayKey = key;
     drawOverlay(this.overlay, this.problem.grid, this.layout, this.scale(), {
       time_s: t,
       chargePassed_mAh_g: cpu ? this.cpuInfo.charge : run?.chargePassed_mAh_g ?? 0,
