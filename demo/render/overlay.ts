@@ -115,7 +115,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, l
   ctx.font = 'bold 14px sans-serif';
   ctx.fillText(scale.label, bx, by - 16);
   // the η ring's key: surface activity from 0 (blocked) to 1 (clean)
-  const ey = by + bh + 26, ew = 110;
+  const ey = by + bh + 16, ew = 110;
   for (let x = 0; x < ew; x++) {
     ctx.fillStyle = etaColour(x / (ew - 1));
     ctx.fillRect(bx + x, ey, 1, 10);
@@ -123,9 +123,9 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, l
   ctx.strokeRect(bx + 0.5, ey + 0.5, ew, 10);
   ctx.fillStyle = '#000';
   ctx.font = '12px sans-serif';
-  ctx.fillText('0', bx - 2, ey + 22);
-  ctx.fillText('1', bx + ew - 4, ey + 22);
-  ctx.fillText('ring: surface η', bx + 18, ey + 22);
+  ctx.fillText('0', bx - 2, ey + 18);
+  ctx.fillText('1', bx + ew - 4, ey + 18);
+  ctx.fillText('ring: surface η', bx + 18, ey + 18);
   // time, charge passed, the phase, d
   ctx.fillStyle = '#000';
   ctx.font = '14px sans-serif';

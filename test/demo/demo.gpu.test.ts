@@ -182,6 +182,60 @@ describe('demo page on WebGPU (SwiftShader)', () => {
     });
   }, 240_000);
 
+  test('the ΔI/I0 view runs the forward model on the GPU state; the trace saves as CSV', async () => {
+    await withDemo(browser, site.url, 'preset=fig4c&view=diff&h=0.06&t=2&trace=20&budget=40&speed=1200', async (page, errors) => {
+      const m = await waitForDone(page);
+      const shot = await page.locator('#view').screenshot();
+      writeFileSync(path.join(ARTIFACTS, 'demo-diff.png'), shot);
+      const img = png(shot);
+      const R = 1.2 * (await page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): { layout: { pxPerUm: number } } } }).ionfluxDemo.metrics().layout.pxPerUm));
+      const rim = px(img, Math.round(240 + 0.85 * R), 240), centre = px(img, 240, 240 + 20);
+      expect(rim[0]).toBeGreaterThan(rim[2] + 30); // the clean right rim: brighter, red
+      expect(Math.min(...centre)).toBeGreaterThan(235); // the core: ΔI/I0 ≈ 0, white
+      const [download] = await Promise.all([page.waitForEvent('download'), clickButton(page, 'save trace')]);
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'ionflux-demo-csv-')), 'trace.csv');
+      await download.saveAs(file);
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines[0]).toBe('time_s,capacity_mAh_g,chargePassed_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,comOffsetRel,unreactedFraction,meanDiff');
+      expect(lines.length - 1).toBe(m.traceRows);
+      expect(lines.length - 1).toBe(7); // 0 … 120 s every 20 s
+      const last = lines[lines.length - 1].split(',').map(Number);
+      expect(last[0]).toBeCloseTo(120, 6);
+      expect(last[1]).toBeCloseTo((100 * 120) / 3600, 4); // capacity = i·t
+      expect(last[8]).toBeGreaterThan(0); // mean ΔI/I0 > 0 on charge
+      rmSync(path.dirname(file), { recursive: true, force: true });
+      expect(errors).toEqual([]);
+    });
+  }, 240_000);
+
+  test('a new current goes on from the running state (setStep); a new grid spacing restarts the run on the new grid', async () => {
+    await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=20&trace=20&budget=20&speed=600', async (page, errors) => {
+      await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= 60, null, { timeout: 120_000 });
+      const input = (name: string) => page.locator('.lil-controller', { hasText: name }).locator('input').first();
+      await input('current (mA/g)').fill('200');
+      await input('current (mA/g)').press('Enter');
+      await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { editedMidRun: boolean } } }).ionfluxDemo.metrics().editedMidRun, null, { timeout: 60_000 });
+      const m1 = await metrics(page);
+      expect(m1.time_s).toBeGreaterThanOrEqual(60); // not reset
+      expect(page.url()).toMatch(/[#&]i=200(&|$)/);
+      // the capacity now grows at 200 mA/g: 200/3600 mAh/g per s
+      await page.waitForFunction((t) => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= t + 60, m1.time_s, { timeout: 120_000 });
+      const tr = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): { time_s: number; capacity_mAh_g: number }[] } }).ionfluxDemo.trace());
+      const a = tr[tr.length - 2], b = tr[tr.length - 1];
+      expect(b.time_s).toBeGreaterThan(m1.time_s);
+      expect((b.capacity_mAh_g - a.capacity_mAh_g) / (b.time_s - a.time_s)).toBeCloseTo(200 / 3600, 4);
+      const nx = m1.grid?.nx as number;
+      await input('grid spacing (µm)').fill('0.08');
+      await input('grid spacing (µm)').press('Enter');
+      await page.waitForFunction((n) => (window as unknown as { ionfluxDemo: { metrics(): { grid: { nx: number } } } }).ionfluxDemo.metrics().grid.nx !== n, nx, { timeout: 60_000 });
+      const m2 = await metrics(page);
+      expect(m2.grid?.spacing_um).toBe(0.08);
+      expect(m2.time_s).toBeLessThan(m1.time_s); // a new grid: from t = 0
+      expect(m2.editedMidRun).toBe(false);
+      expect(errors).toEqual([]);
+    });
+  }, 300_000);
+
   test('bad input gets a message in the page, and the page still runs', async () => {
     const cases: [string, RegExp][] = [
       ['%zz%', /URL hash .* does not parse/],
