@@ -80,7 +80,10 @@ class App {
     const { state, errors } = parseHash(location.hash);
     this.state = state;
     for (const e of errors) this.message(e);
-    this.overlay = $<HTMLCanvasElement>('overlay').getContext('2d') as CanvasRenderingContext2D;
+    // a CPU-side 2D canvas: drawn on the main thread, so that the overlay never competes with the
+    // simulation for the GPU process (on a software adapter that shares the CPU, it did: a redrawn
+    // GPU-accelerated overlay delayed every readback)
+    this.overlay = $<HTMLCanvasElement>('overlay').getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
     this.plots = new Plots($('plots'));
     this.bins = binsFromSegments(state.segments);
   }

@@ -13,7 +13,8 @@ struct View {
   vmin: f32,
   vmax: f32,
   fieldRight: f32, // px: right edge of the particle's square (the rest is the side panel)
-  _pad: vec2f,
+  pxScale: f32,    // layout px per canvas px (2 when the canvas is drawn at half resolution)
+  _pad: f32,
 };
 @group(0) @binding(0) var<uniform> view: View;
 @group(0) @binding(1) var<storage, read> field: array<u32>;
@@ -34,8 +35,9 @@ const NAN_GREY = vec4f(224.0 / 255.0, 224.0 / 255.0, 224.0 / 255.0, 1.0);
 
 @fragment
 fn fs(@builtin(position) pos: vec4f) -> @location(0) vec4f {
-  if (pos.x >= view.fieldRight) { return PAGE; }
-  let c = (pos.xy - view.origin) / view.cellPx;
+  let p = pos.xy * view.pxScale;
+  if (p.x >= view.fieldRight) { return PAGE; }
+  let c = (p - view.origin) / view.cellPx;
   if (c.x < 0.0 || c.y < 0.0 || c.x >= f32(view.dims.x) || c.y >= f32(view.dims.y)) { return NAN_GREY; }
   let idx = u32(c.y) * view.dims.x + u32(c.x);
   let w = field[idx];

@@ -6,7 +6,7 @@
 import source from './field.wgsl?raw';
 import type { Camera, GpuContext, GpuSolver } from '../../src/browser';
 import { ForwardModelKernel } from '../../src/kernels/forwardModel';
-import { FIELD_PX, lut, type ColourScale, type Layout } from './layout';
+import { FIELD_PX, lut, VIEW_H, VIEW_W, type ColourScale, type Layout } from './layout';
 
 const VIEW_BYTES = 48;
 
@@ -22,8 +22,16 @@ export class GpuFieldView {
   private forward = new Map<GPUBuffer, ForwardModelKernel>();
   private lutKey = '';
 
+  /**
+   * `canvas` is sized here: the full 640×480 layout on a GPU, half of it (shown scaled up, cells
+   * kept sharp) on a software adapter, where every fragment is CPU time taken from the simulation.
+   */
   constructor(private readonly gpu: GpuContext, readonly canvas: HTMLCanvasElement) {
     const device = (this.device = gpu.device);
+    const half = gpu.report.software;
+    canvas.width = half ? VIEW_W / 2 : VIEW_W;
+    canvas.height = half ? VIEW_H / 2 : VIEW_H;
+    canvas.style.imageRendering = 'pixelated';
     const ctx = canvas.getContext('webgpu');
     if (!ctx) throw new Error('the canvas gave no WebGPU context');
     this.context = ctx;
@@ -96,7 +104,7 @@ export class GpuFieldView {
       u32[3] = 0;
       u32.set([layout.nx, layout.ny], 4);
     }
-    f32.set([theta0, scale.vmin, scale.vmax, FIELD_PX], 6);
+    f32.set([theta0, scale.vmin, scale.vmax, FIELD_PX, VIEW_W / this.canvas.width, 0], 6);
     this.device.queue.writeBuffer(this.uniforms, 0, this.staging);
     const rp = enc.beginRenderPass({
       label: 'DemoField.render',
