@@ -16,7 +16,7 @@ import { DEMO_MAX_CELLS } from './sim/limits';
 import { encodeHash, parseHash, rawConfig, stateFromPreset, type DemoState } from './state';
 import { GpuFieldView } from './render/gpuField';
 import { ReglFieldView } from './render/reglField';
-import { diffScale, layoutFor, thetaScale, toPx, type ColourScale, type Layout } from './render/layout';
+import { diffScale, layoutFor, thetaScale, toPx, VIEW_H, VIEW_W, type ColourScale, type Layout } from './render/layout';
 import { drawOverlay, ringRadiusPx } from './render/overlay';
 import { Controls } from './ui/controls';
 import { Plots, traceCsv } from './ui/plots';
@@ -80,10 +80,7 @@ class App {
     const { state, errors } = parseHash(location.hash);
     this.state = state;
     for (const e of errors) this.message(e);
-    // a CPU-side 2D canvas: drawn on the main thread, so that the overlay never competes with the
-    // simulation for the GPU process (on a software adapter that shares the CPU, it did: a redrawn
-    // GPU-accelerated overlay delayed every readback)
-    this.overlay = $<HTMLCanvasElement>('overlay').getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
+    this.overlay = $<HTMLCanvasElement>('overlay').getContext('2d') as CanvasRenderingContext2D;
     this.plots = new Plots($('plots'));
     this.bins = binsFromSegments(state.segments);
   }
@@ -91,6 +88,7 @@ class App {
   async boot(): Promise<void> {
     const why = await this.tryGpu();
     if (why) this.startCpu(why);
+    else this.makeOverlay(true);
     this.controls = new Controls($('controls'), this.state, {
       changed: (k) => this.changed(k),
       preset: (name) => this.applyState(stateFromPreset(name, this.state)),
@@ -147,7 +145,25 @@ class App {
     this.startCpu(`the WebGPU device was lost (${why})`);
   }
 
+  /**
+   * A fresh overlay canvas. On the WebGPU path a CPU-side 2D canvas (willReadFrequently): drawn on
+   * the main thread, so that the overlay never competes with the simulation for the GPU process (on
+   * a software adapter, a GPU-accelerated overlay redrawn each frame delayed every readback). Over
+   * the regl canvas, the default one (a CPU-side overlay over WebGL showed only the overlay).
+   */
+  private makeOverlay(cpuSide: boolean): void {
+    const old = $<HTMLCanvasElement>('overlay');
+    const canvas = document.createElement('canvas');
+    canvas.id = 'overlay';
+    canvas.width = old.width;
+    canvas.height = old.height;
+    old.replaceWith(canvas);
+    this.overlay = canvas.getContext('2d', cpuSide ? { willReadFrequently: true } : {}) as CanvasRenderingContext2D;
+    this.overlayKey = '';
+  }
+
   private startCpu(why: string): void {
+    this.makeOverlay(false);
     this.path = 'cpu';
     this.pathReason = why;
     // a canvas that had a WebGPU context cannot give a WebGL one: a fresh canvas
@@ -359,10 +375,11 @@ class App {
   // ---------------------------------------------------------------- painting on the rim
 
   private wirePointer(): void {
-    const canvas = $<HTMLCanvasElement>('overlay');
+    // on the view's box, not a canvas: the canvases are replaced when the path changes
+    const canvas = $<HTMLDivElement>('view');
     const pos = (ev: PointerEvent): [number, number] => {
       const r = canvas.getBoundingClientRect();
-      return [((ev.clientX - r.left) * canvas.width) / r.width, ((ev.clientY - r.top) * canvas.height) / r.height];
+      return [((ev.clientX - r.left) * VIEW_W) / r.width, ((ev.clientY - r.top) * VIEW_H) / r.height];
     };
     const angleAt = (p: [number, number]): { deg: number; nearRim: boolean } | null => {
       if (!this.problem || !this.layout) return null;
@@ -503,7 +520,7 @@ class App {
   bench(): { stepsPerS: number; fps: number; cellUpdatesPerS: number; budget: number } {
     const steps = this.stepLog.reduce((a, s) => a + s.steps, 0);
     const cells = this.problem?.grid.cells ?? 0;
-    const stepsPerS = this.path === 'cpu' ? this.cpuInfo.stepsPerS : steps;
+    const stepsPerS = steps; // steps taken in the last second, on either path
     return { stepsPerS, fps: this.frames.length, cellUpdatesPerS: stepsPerS * cells, budget: this.path === 'cpu' ? this.cpuInfo.budget : this.budget };
   }
 
@@ -539,7 +556,7 @@ class App {
     if (!this.problem || !this.layout) return null;
     const c = toPx(this.layout, this.problem.grid.outline.centroid as [number, number]);
     const rr = ringRadiusPx(this.problem.grid, this.layout);
-    const r = $<HTMLCanvasElement>('overlay').getBoundingClientRect();
+    const r = $<HTMLDivElement>('view').getBoundingClientRect();
     const a = (deg * Math.PI) / 180;
     return [r.left + c[0] + rr * Math.cos(a), r.top + c[1] - rr * Math.sin(a)];
   }

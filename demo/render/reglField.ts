@@ -49,6 +49,9 @@ export class ReglFieldView {
           view: [VIEW_W, VIEW_H],
         },
         count: 3,
+        // one full-screen triangle per frame: with the depth test on (regl's default) and the
+        // depth buffer kept between frames, every draw after the first failed it
+        depth: { enable: false },
       });
     } else {
       this.kind = '2D canvas';
@@ -70,9 +73,9 @@ export class ReglFieldView {
       bytes[i] = v !== v ? 255 : Math.round(Math.min(1, Math.max(0, (v - scale.vmin) / (scale.vmax - scale.vmin))) * 254);
     }
     if (this.regl && this.drawCmd && this.fieldTex) {
-      this.fieldTex({ width: nx, height: ny, data: bytes, format: 'luminance', min: 'nearest', mag: 'nearest' });
+      this.fieldTex({ width: nx, height: ny, data: bytes, format: 'luminance', min: 'nearest', mag: 'nearest', alignment: 1 });
       this.regl.poll();
-      this.regl.clear({ color: [1, 1, 1, 1] });
+      this.regl.clear({ color: [1, 1, 1, 1], depth: 1 });
       this.drawCmd({ origin: layout.gridOrigin_px, size: [nx * layout.cellPx, ny * layout.cellPx] });
       return;
     }
