@@ -8,9 +8,10 @@
  * (test/demo/demo.gpu.test.ts checks it). It drives any Solver (GpuSolver in the page, CpuSolver
  * in the fallback's worker).
  *
- * Not copied from runSimulation: the before-the-step current check (a current more than diffusion
- * can carry is an error in the CLI; here the range guard stops the step and the run goes on) and
- * snapshots (the page draws the field live).
+ * Copied from runSimulation's check before a charge / discharge step: a state already at that
+ * step's cut-off ends it at once. Not copied: its other half (a current more than diffusion can carry
+ * is an error in the CLI; here the range guard stops the step and the run goes on) and snapshots
+ * (the page draws the field live). test/demo/liveRun.test.ts holds the two loops together.
  */
 import { createCamera, type Camera, type FieldStats, type Problem, type Solver, type UnreactedStats } from '../../src/browser';
 import { maxStableDt, reachableRange, stepParams, stepSign } from '../../src/solver/problem';
@@ -172,6 +173,16 @@ export class LiveRun {
       if (this.stepBegin === null) {
         this.stepBegin = this.t;
         this.guardDt = this.dtMax; // the range guard holds for every Δt ≤ this one
+        if (step.step !== 'rest') {
+          // as runSimulation's checkStart: a step whose cut-off the state is already at ends at once
+          this.solver.setStep(stepParams(this.problem, step, this.dtMax, this.guardDt));
+          const st = await this.solver.stats();
+          const c = this.problem.config.cutoff;
+          if (step.step === 'charge' ? st.minTheta <= c.surfaceTheta : st.maxTheta >= c.surfaceThetaMax) {
+            this.nextStep('cutoff');
+            continue;
+          }
+        }
       }
       const end = this.stepBegin + step.duration_min * 60;
       if (this.t < end - EPS_T * Math.max(1, end)) return;
