@@ -100,6 +100,7 @@ class App {
       copyLink: () => { this.writeHash(); void navigator.clipboard?.writeText(location.href).catch(() => {}); },
       exportConfig: () => this.exportConfig(),
       saveCsv: () => download('ionflux-trace.csv', traceCsv(this.trace()), 'text/csv'),
+      refused: (m) => this.message(m),
     });
     this.wirePointer();
     addEventListener('hashchange', () => {

@@ -20,6 +20,8 @@ export interface ControlActions {
   copyLink(): void;
   exportConfig(): void;
   saveCsv(): void;
+  /** a value typed into a control that the control had to clamp (named, with what is allowed) */
+  refused(message: string): void;
 }
 
 export class Controls {
@@ -56,7 +58,19 @@ export class Controls {
     p.add(s, 'cutoff', 0, 0.95, 0.01).name('cut-off surface θs (–)').onFinishChange(on('cutoff'));
     p.add(s, 'normalize', ['total-current', 'clean-flux']).name('normalisation').onChange(on('normalize'));
     const b = gui.addFolder('surface blocking (drag on the rim)');
-    b.add(s, 'brushEta', 0, 1, 0.05).name('brush η (–, 0 = blocked)').onChange(on('brushEta'));
+    const eta = b.add(s, 'brushEta', 0, 1, 0.05).name('brush η (–, 0 = blocked)').onChange(on('brushEta'));
+    // lil-gui clamps a typed value to [min, max] silently: say so, for η and every other number
+    for (const c of gui.controllersRecursive()) {
+      const input = (c as unknown as { $input?: HTMLInputElement }).$input;
+      const lo = (c as unknown as { _min?: number })._min, hi = (c as unknown as { _max?: number })._max;
+      if (!input || input.type === 'checkbox' || lo === undefined || hi === undefined) continue;
+      input.addEventListener('change', () => {
+        const v = Number(input.value.trim());
+        const what = c === eta ? 'η must lie in [0, 1] (0 = fully blocked, 1 = clean surface)' : `allowed: ${lo} … ${hi}`;
+        if (input.value.trim() !== '' && Number.isFinite(v) && (v < lo || v > hi)) actions.refused(`${c._name} = ${input.value.trim()} is outside the range: ${what}; set to ${c.getValue()}`);
+        else if (input.value.trim() !== '' && !Number.isFinite(v)) actions.refused(`${c._name} = '${input.value.trim()}' is not a number; kept ${c.getValue()}`);
+      }, { capture: true });
+    }
     b.add({ clear: () => actions.clearBlocking() }, 'clear').name('clear all blocking');
     const share = gui.addFolder('share and save');
     share.add({ link: () => actions.copyLink() }, 'link').name('copy link');

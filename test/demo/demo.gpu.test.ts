@@ -258,6 +258,41 @@ describe('demo page on WebGPU (SwiftShader)', () => {
     }
   }, 240_000);
 
+  test('η typed outside [0, 1] into the brush control gets a message; the brush stays in range', async () => {
+    await withDemo(browser, site.url, 'play=0&h=0.06', async (page, errors) => {
+      const eta = page.locator('.lil-controller', { hasText: 'brush η' }).locator('input').first();
+      await eta.fill('1.5');
+      await eta.press('Enter');
+      await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length > 0, null, { timeout: 30_000 });
+      expect(await page.locator('#messages').textContent()).toMatch(/brush η .* = 1\.5 is outside the range: η must lie in \[0, 1\]/);
+      const brush = await page.evaluate(() => (window as unknown as { ionfluxDemo: { state(): { brushEta: number } } }).ionfluxDemo.state().brushEta);
+      expect(brush).toBeLessThanOrEqual(1);
+      expect(errors).toEqual([]);
+    });
+  }, 120_000);
+
+  test('the link reopens the same simulation (painted arc, current, grid) and exports the same config', async () => {
+    const cfg = () => (window as unknown as { ionfluxDemo: { config(): unknown } }).ionfluxDemo.config();
+    const [url, config] = await withDemo(browser, site.url, 'preset=fig4a&h=0.06&play=0', async (page) => {
+      await paintRim(page, 60, 100);
+      const input = page.locator('.lil-controller', { hasText: 'current (mA/g)' }).locator('input').first();
+      await input.fill('150');
+      await input.press('Enter');
+      await page.waitForFunction(() => /[#&]i=150(&|$)/.test(location.hash));
+      return [page.url(), await page.evaluate(cfg)] as const;
+    });
+    expect(url).toMatch(/seg=60_10[01]_0\.3/);
+    await withDemo(browser, url.slice(0, url.indexOf('#')), url.slice(url.indexOf('#') + 1), async (page, errors) => {
+      const again = await page.evaluate(cfg) as { surface: unknown; protocol: unknown };
+      expect(again).toEqual(config);
+      expect(again.protocol).toEqual([{ step: 'charge', current_mA_g: 150, duration_min: 20 }]);
+      const m = await metrics(page);
+      expect(m.grid?.spacing_um).toBe(0.06);
+      expect(m.playing).toBe(false);
+      expect(errors).toEqual([]);
+    });
+  }, 120_000);
+
   test('a lost WebGPU device (GPU process crash) restarts the run on the CPU reference with a message', async () => {
     await withDemo(browser, site.url, 'h=0.06&budget=10', async (page) => {
     const cdp = await browser.newBrowserCDPSession();
