@@ -54,18 +54,23 @@ function browserStandins(): Plugin {
 }
 
 /**
- * Clears dist/ before the CLI build as `emptyOutDir` did, except dist/demo/ (`npm run build:demo`
- * writes the static demo site there; the library builds must not wipe it).
+ * Empties the CLI build's output folder before it builds, as `emptyOutDir` would, except that in
+ * the project's own dist/ it keeps dist/demo/ (`npm run build:demo` writes the static demo site
+ * there; the library builds must not wipe it). Another --outDir is emptied whole.
  */
-function cleanDistExceptDemo(): Plugin {
+function cleanOutDirExceptDemo(): Plugin {
+  let outDir = '';
   return {
-    name: 'ionflux-clean-dist',
+    name: 'ionflux-clean-outdir',
     apply: 'build',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+    },
     buildStart() {
-      const dist = path.resolve(ROOT, 'dist');
       let entries: string[] = [];
-      try { entries = readdirSync(dist); } catch { return; }
-      for (const e of entries) if (e !== 'demo') rmSync(path.join(dist, e), { recursive: true, force: true });
+      try { entries = readdirSync(outDir); } catch { return; }
+      const keep = outDir === path.resolve(ROOT, 'dist') ? 'demo' : null;
+      for (const e of entries) if (e !== keep) rmSync(path.join(outDir, e), { recursive: true, force: true });
     },
   };
 }
@@ -128,12 +133,12 @@ export default defineConfig(({ mode }) => {
     };
   }
   return {
-    plugins: [cleanDistExceptDemo()],
+    plugins: [cleanOutDirExceptDemo()],
     build: {
       ssr: 'src/cli/main.ts',
       outDir: 'dist',
       target: 'node20',
-      emptyOutDir: false, // cleanDistExceptDemo() clears dist/ but dist/demo/
+      emptyOutDir: false, // cleanOutDirExceptDemo() empties it, but dist/demo/
 
       sourcemap: true,
       rollupOptions: { output: { entryFileNames: 'cli.js', format: 'es' } },
