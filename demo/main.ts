@@ -240,7 +240,8 @@ class App {
         problem = await this.makeProblem();
       }
       if (!problem) { this.restoreFrom(this.problem); return; }
-      const sameGrid = !!this.problem && this.problem.grid.nx === problem.grid.nx && this.problem.grid.ny === problem.grid.ny && this.problem.config.particle === this.problem.config.particle && gridKey(this.problem) === gridKey(problem);
+      // the same particle on the same grid: the state can carry over (only the walls, D or protocol differ)
+      const sameGrid = !!this.problem && this.problem.grid.nx === problem.grid.nx && this.problem.grid.ny === problem.grid.ny && gridKey(this.problem) === gridKey(problem);
       if (this.path === 'cpu') {
         this.problem = problem;
         this.layout = layoutFor(problem.grid);
