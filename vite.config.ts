@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 import type { Plugin } from 'vite';
 import { builtinModules } from 'node:module';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pkg from './package.json' with { type: 'json' };
 
 // One config for the CLI bundle, the two library bundles and the tests; `--mode` picks the build
@@ -8,10 +11,14 @@ import pkg from './package.json' with { type: 'json' };
 //   vite build                → dist/cli.js        the CLI (bin/ionflux.js imports it)
 //   vite build --mode lib     → dist/lib/index.js  `import … from 'ionflux'` in Node
 //   vite build --mode browser → dist/lib/browser.js the same in a browser bundle (no file system)
+//   vite build --mode demo    → dist/demo/          the live demo page (demo/, `npm run build:demo`);
+//   vite --mode demo          serves it             (`npm run demo`)
 // All are built so that the WGSL files imported with `?raw` are inlined; the packages in
 // "dependencies" and "optionalDependencies" (the native `webgpu`) stay external, so that a
 // consumer's bundler or Node resolves them once. The library's source maps point into src/ (which the
 // package ships) rather than embedding a second copy of it.
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
 
 const dependencies = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies)];
 const isExternal = (id: string) =>
@@ -46,6 +53,28 @@ function browserStandins(): Plugin {
   };
 }
 
+/**
+ * Empties the CLI build's output folder before it builds, as `emptyOutDir` would, except that in
+ * the project's own dist/ it keeps dist/demo/ (`npm run build:demo` writes the static demo site
+ * there; the library builds must not wipe it). Another --outDir is emptied whole.
+ */
+function cleanOutDirExceptDemo(): Plugin {
+  let outDir = '';
+  return {
+    name: 'ionflux-clean-outdir',
+    apply: 'build',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+    },
+    buildStart() {
+      let entries: string[] = [];
+      try { entries = readdirSync(outDir); } catch { return; }
+      const keep = outDir === path.resolve(ROOT, 'dist') ? 'demo' : null;
+      for (const e of entries) if (e !== keep) rmSync(path.join(outDir, e), { recursive: true, force: true });
+    },
+  };
+}
+
 const test = {
   include: ['test/**/*.test.ts'],
   // Dawn is a native addon: a crash must take down one test file, not the runner.
@@ -55,6 +84,26 @@ const test = {
 };
 
 export default defineConfig(({ mode }) => {
+  if (mode === 'demo') {
+    // The demo is a browser app over src/ (it imports the library's modules directly, so the WGSL
+    // files come in with `?raw` and the Node-only modules take the same stand-ins as the browser
+    // bundle, in the page and in the CPU fallback's Web Worker).
+    return {
+      root: path.resolve(ROOT, 'demo'),
+      base: './',
+      plugins: [browserStandins()],
+      worker: { format: 'es' as const, plugins: () => [browserStandins()] },
+      server: { host: '127.0.0.1', fs: { allow: [ROOT] } },
+      preview: { host: '127.0.0.1' },
+      build: {
+        outDir: path.resolve(ROOT, 'dist/demo'),
+        emptyOutDir: true, // its own folder only
+        target: 'es2022',
+        sourcemap: true,
+        chunkSizeWarningLimit: 2000,
+      },
+    };
+  }
   if (mode === 'lib') {
     return {
       build: {
@@ -84,11 +133,13 @@ export default defineConfig(({ mode }) => {
     };
   }
   return {
+    plugins: [cleanOutDirExceptDemo()],
     build: {
       ssr: 'src/cli/main.ts',
       outDir: 'dist',
       target: 'node20',
-      emptyOutDir: true,
+      emptyOutDir: false, // cleanOutDirExceptDemo() empties it, but dist/demo/
+
       sourcemap: true,
       rollupOptions: { output: { entryFileNames: 'cli.js', format: 'es' } },
     },

@@ -88,6 +88,7 @@ interface LaneOps {
   stats(): Promise<FieldStats>;
   field(): Promise<Float32Array>;
   optics(camera: Camera, threshold: number): Promise<UnreactedStats>;
+  stateBinding(): { buffer: GPUBuffer; offset: number; size: number };
   release(): void;
 }
 
@@ -109,6 +110,15 @@ export class GpuSolver implements Solver {
   stats(): Promise<FieldStats> { return this.ops.stats(); }
   field(): Promise<Float32Array> { return this.ops.field(); }
   optics(camera: Camera, threshold: number): Promise<UnreactedStats> { return this.ops.optics(camera, threshold); }
+  /**
+   * The GPU memory holding this lane's current state, for a caller that draws or copies it on the GPU
+   * without a readback (the live demo's render pass, demo/render/gpuField.ts): `size` bytes from
+   * `offset`, int32 fixed point q = (θ0 − θ)·2²⁸ per cell (src/solver/quanta.ts), row-major
+   * [ny][nx], OUTSIDE_Q outside the particle. Which buffer it is changes with the steps (ping-pong),
+   * so ask again after advance(); a copy written into it (same layout) becomes this lane's state.
+   * Use it between advances only, in the same device's later submits; the batch owns the buffer.
+   */
+  stateBinding(): { buffer: GPUBuffer; offset: number; size: number } { return this.ops.stateBinding(); }
   /** Releases the lane: it no longer holds up the others' rounds; the last lane frees the buffers. */
   destroy(): void { this.ops.release(); }
 }
@@ -300,6 +310,7 @@ export class GpuBatch {
       stats: () => this.read(lane, 'stats', () => this.stats(lane)),
       field: () => this.read(lane, 'field', () => this.field(lane)),
       optics: (camera, threshold) => this.read(lane, 'optics', () => this.optics(lane, camera, threshold)),
+      stateBinding: () => ({ buffer: this.xi[lane.current], offset: 4 * this.cells * lane.index, size: 4 * this.cells }),
       release: () => this.release(lane),
     };
   }

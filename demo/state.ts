@@ -1,0 +1,218 @@
+/**
+ * The demo's one state object: what the URL hash holds, what the controls edit, and what becomes the
+ * simulation config (SPEC §3) that `ionflux simulate --config` reproduces. Plain data, no DOM.
+ *
+ * Hash format (URLSearchParams after '#'): preset, d (diameter µm), h (grid spacing µm), knee
+ * (θ*, log10 D_hi, log10 D_lo as "0.85_-15_-16.5"), i (current mA/g), t (charge minutes), rest
+ * (rest minutes), cut (cut-off θs), norm (total-current | clean-flux), seg (blocked arcs
+ * "from_to_eta" joined by "~", degrees ccw from +x), brush (η of the brush), speed (simulated s per
+ * wall s), view (theta | diff), play (1 | 0), budget (steps per frame; absent or 0: adaptive), trace (trace interval in s, default 10). An unknown key, a part that is not key=value, or a
+ * value that does not parse is reported (parseHash returns the message) and the default kept.
+ */
+import { presetConfig, PRESETS, type SurfaceSegment } from '../src/browser';
+
+export type ViewName = 'theta' | 'diff';
+
+export interface DemoState {
+  preset: string;
+  diameter_um: number;
+  spacing_um: number;
+  thetaKnee: number;
+  log10DHigh: number;
+  log10DLow: number;
+  current_mA_g: number;
+  charge_min: number;
+  rest_min: number;
+  cutoff: number;
+  normalize: 'total-current' | 'clean-flux';
+  segments: SurfaceSegment[];
+  /** η painted by the brush */
+  brushEta: number;
+  /** simulated seconds per wall-clock second */
+  speed: number;
+  view: ViewName;
+  playing: boolean;
+  /** steps per animation frame: 0 = adapt to keep ≥ 30 frames/s, else fixed (benchmarks, tests) */
+  budget: number;
+  /** trace interval, s (output.traceInterval_s) */
+  traceInterval_s: number;
+}
+
+export const DEFAULT_PRESET = 'fig4c';
+export const SPEED_MAX = 1200;
+
+/** The demo state of one of the library's presets (PRESETS). */
+export function stateFromPreset(name: string, base?: Partial<DemoState>): DemoState {
+  const raw = presetConfig(name) as {
+    particle: { diameter_um: number }; grid: { spacing_um: number };
+    material: { diffusivity: { thetaKnee?: number; log10DHigh?: number; log10DLow?: number } };
+    surface: { normalize: DemoState['normalize']; segments: SurfaceSegment[] };
+    protocol: { step: string; current_mA_g?: number; duration_min: number }[];
+    cutoff: { surfaceTheta: number };
+  };
+  const charge = raw.protocol.find((s) => s.step === 'charge');
+  const rest = raw.protocol.find((s) => s.step === 'rest');
+  return {
+    preset: name,
+    diameter_um: raw.particle.diameter_um,
+    spacing_um: raw.grid.spacing_um,
+    thetaKnee: raw.material.diffusivity.thetaKnee ?? 0.85,
+    log10DHigh: raw.material.diffusivity.log10DHigh ?? -15,
+    log10DLow: raw.material.diffusivity.log10DLow ?? -16.5,
+    current_mA_g: charge?.current_mA_g ?? 100,
+    charge_min: charge?.duration_min ?? 20,
+    rest_min: rest?.duration_min ?? 0,
+    cutoff: raw.cutoff.surfaceTheta,
+    normalize: raw.surface.normalize,
+    segments: raw.surface.segments.map((s) => ({ ...s })),
+    brushEta: base?.brushEta ?? 0.3,
+    speed: base?.speed ?? 60,
+    view: base?.view ?? 'theta',
+    playing: base?.playing ?? true,
+    budget: base?.budget ?? 0,
+    traceInterval_s: base?.traceInterval_s ?? 10,
+  };
+}
+
+export function defaultState(): DemoState {
+  return stateFromPreset(DEFAULT_PRESET);
+}
+
+/**
+ * The raw simulation config of a state (SPEC §3; resolveConfig fills the rest). Trace every 10 s,
+ * no snapshots: the page shows the field live instead.
+ */
+export function rawConfig(s: DemoState): Record<string, unknown> {
+  const protocol: Record<string, unknown>[] = [{ step: 'charge', current_mA_g: s.current_mA_g, duration_min: s.charge_min }];
+  if (s.rest_min > 0) protocol.push({ step: 'rest', duration_min: s.rest_min });
+  return {
+    particle: { shape: 'disk', diameter_um: s.diameter_um },
+    grid: { spacing_um: s.spacing_um },
+    material: { capacity_mAh_g: 275.0, diffusivity: { preset: 'knee', thetaKnee: s.thetaKnee, log10DHigh: s.log10DHigh, log10DLow: s.log10DLow } },
+    initialTheta: 1.0,
+    surface: { normalize: s.normalize, segments: s.segments.map((g) => ({ ...g })) },
+    protocol,
+    cutoff: { surfaceTheta: s.cutoff },
+    snapshots_min: [],
+    output: { traceInterval_s: s.traceInterval_s },
+  };
+}
+
+/** the keys the hash may hold */
+export const HASH_KEYS = ['preset', 'd', 'h', 'knee', 'i', 't', 'rest', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
+
+const num = (v: number) => String(Number(v.toPrecision(6)));
+
+/** The state as a URL hash (without '#'). */
+export function encodeHash(s: DemoState): string {
+  const p = new URLSearchParams();
+  p.set('preset', s.preset);
+  p.set('d', num(s.diameter_um));
+  p.set('h', num(s.spacing_um));
+  p.set('knee', [s.thetaKnee, s.log10DHigh, s.log10DLow].map(num).join('_'));
+  p.set('i', num(s.current_mA_g));
+  p.set('t', num(s.charge_min));
+  p.set('rest', num(s.rest_min));
+  p.set('cut', num(s.cutoff));
+  p.set('norm', s.normalize);
+  p.set('seg', s.segments.map((g) => [g.fromDeg, g.toDeg, g.eta].map(num).join('_')).join('~'));
+  p.set('brush', num(s.brushEta));
+  p.set('speed', num(s.speed));
+  p.set('view', s.view);
+  p.set('play', s.playing ? '1' : '0');
+  if (s.budget) p.set('budget', String(s.budget));
+  if (s.traceInterval_s !== 10) p.set('trace', num(s.traceInterval_s));
+  return p.toString();
+}
+
+/**
+ * The state a hash describes (starting from its preset, else fig4c) and one message per value that
+ * does not parse or is out of range (each names the key, the value and what is allowed; the default
+ * is kept for it).
+ */
+export function parseHash(hash: string): { state: DemoState; errors: string[] } {
+  const errors: string[] = [];
+  const text = hash.replace(/^#/, '');
+  let p: URLSearchParams;
+  try {
+    // decodeURIComponent throws on a malformed escape (e.g. "%zz"): URLSearchParams would not
+    decodeURIComponent(text);
+    p = new URLSearchParams(text);
+  } catch {
+    return { state: defaultState(), errors: [`the URL hash '#${text.slice(0, 60)}' does not parse (a malformed %-escape): showing the ${DEFAULT_PRESET} defaults`] };
+  }
+  const bad = text.split('&').filter((part) => part && !part.includes('='));
+  if (bad.length) {
+    errors.push(`the URL hash part '${bad[0].slice(0, 40)}' does not parse (expected key=value pairs such as #preset=fig4c&i=100): ignored`);
+  }
+  for (const key of new Set(p.keys())) {
+    if (key && !HASH_KEYS.includes(key) && !bad.includes(key)) errors.push(`'${key.slice(0, 40)}' in the URL hash is not a demo setting (use ${HASH_KEYS.join(', ')}): ignored`);
+  }
+  let preset = p.get('preset') ?? DEFAULT_PRESET;
+  if (!(preset in PRESETS)) {
+    errors.push(`preset = '${preset}' in the URL is not a preset: use one of ${Object.keys(PRESETS).join(', ')}`);
+    preset = DEFAULT_PRESET;
+  }
+  const s = stateFromPreset(preset);
+  const number = (key: string, what: string, lo: number, hi: number, set: (v: number) => void, loOpen = false) => {
+    const raw = p.get(key);
+    if (raw === null) return;
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
+      errors.push(`${key} = '${raw}' in the URL (${what}) is not allowed: give a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`);
+      return;
+    }
+    set(v);
+  };
+  number('d', 'particle diameter, µm', 0, 50, (v) => (s.diameter_um = v), true);
+  number('h', 'grid spacing, µm', 0, 1, (v) => (s.spacing_um = v), true);
+  number('i', 'current, mA/g', 0, 5000, (v) => (s.current_mA_g = v), true);
+  number('t', 'charge duration, min', 0, 10000, (v) => (s.charge_min = v), true);
+  number('rest', 'rest duration, min', 0, 10000, (v) => (s.rest_min = v));
+  number('cut', 'cut-off surface θ', 0, 1, (v) => (s.cutoff = v));
+  number('brush', 'brush η', 0, 1, (v) => (s.brushEta = v));
+  number('speed', 'simulated s per s', 0, SPEED_MAX, (v) => (s.speed = v), true);
+  number('trace', 'trace interval, s', 0, 3600, (v) => (s.traceInterval_s = v), true);
+  number('budget', 'steps per frame, 0 = adaptive', 0, 100000, (v) => (s.budget = Math.round(v)));
+  const knee = p.get('knee');
+  if (knee !== null) {
+    const k = knee.split('_').map(Number);
+    if (k.length !== 3 || k.some((v) => !Number.isFinite(v)) || !(k[0] > 0 && k[0] < 1) || k.slice(1).some((v) => v < -25 || v > -5)) {
+      errors.push(`knee = '${knee}' in the URL is not allowed: give θ*_log10DHigh_log10DLow with 0 < θ* < 1 and log10 D in [-25, -5] (e.g. 0.85_-15_-16.5)`);
+    } else [s.thetaKnee, s.log10DHigh, s.log10DLow] = k;
+  }
+  const norm = p.get('norm');
+  if (norm !== null) {
+    if (norm === 'total-current' || norm === 'clean-flux') s.normalize = norm;
+    else errors.push(`norm = '${norm}' in the URL is not allowed: use total-current or clean-flux`);
+  }
+  const seg = p.get('seg');
+  if (seg !== null) {
+    const segs: SurfaceSegment[] = [];
+    let ok = true;
+    for (const part of seg.split('~').filter((x) => x)) {
+      const v = part.split('_').map(Number);
+      if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) {
+        errors.push(`seg = '${part}' in the URL does not parse: give blocked arcs as fromDeg_toDeg_eta joined by ~ (e.g. 135_225_0.3)`);
+        ok = false;
+      } else if (v[2] < 0 || v[2] > 1) {
+        errors.push(`seg = '${part}' in the URL has η = ${v[2]}: η must lie in [0, 1] (0 = fully blocked, 1 = clean)`);
+        ok = false;
+      } else segs.push({ fromDeg: v[0], toDeg: v[1], eta: v[2] });
+    }
+    if (ok) s.segments = segs;
+  }
+  const view = p.get('view');
+  if (view !== null) {
+    if (view === 'theta' || view === 'diff') s.view = view;
+    else errors.push(`view = '${view}' in the URL is not allowed: use theta or diff`);
+  }
+  const play = p.get('play');
+  if (play !== null) s.playing = play !== '0';
+  return { state: s, errors };
+}
+
+/** What needs a new problem (grid, wall weights, diffusivity table) when it changes. */
+export function problemKey(s: DemoState): string {
+  return JSON.stringify([s.diameter_um, s.spacing_um, s.thetaKnee, s.log10DHigh, s.log10DLow, s.normalize, s.segments, s.cutoff]);
+}
