@@ -15,21 +15,12 @@
  */
 import { createCamera, type Camera, type FieldStats, type Problem, type Solver, type UnreactedStats } from '../../src/browser';
 import { maxStableDt, reachableRange, stepParams, stepSign } from '../../src/solver/problem';
-import { widenRange } from '../../src/solver/run';
+import { widenRange, type Measurement } from '../../src/solver/run';
 
-export interface TraceRow {
-  time_s: number;
-  capacity_mAh_g: number;
+/** A trace row of the page: the CLI's Measurement (src/solver/run.ts) plus what the plots need. */
+export interface TraceRow extends Measurement {
   /** charge the applied current passed, mAh/g (= capacity on charge, by conservation) */
   chargePassed_mAh_g: number;
-  meanTheta: number;
-  minSurfaceTheta: number;
-  maxSurfaceTheta: number;
-  comOffset_um: number | null;
-  comOffsetRel: number | null;
-  /** unreacted COM − particle COM, µm, x right, y up; null when nothing is unreacted */
-  comOffsetVector_um: [number, number] | null;
-  unreactedFraction: number;
   /** mean ΔI/I0 over the particle (forward model) */
   meanDiff: number;
 }

@@ -136,15 +136,21 @@ function estimateOutputBytes(problem: Problem): number {
   return snapshots * problem.grid.cells * (4 + 4) + (total_s / cfg.output.traceInterval_s + 1) * 120 + 64 * 1024;
 }
 
-export function registerSimulate(program: Command): void {
-  program
-    .command('simulate')
-    .description('simulate Li diffusion in one particle (docs/physics.md) and write summary.json, trace.csv, fields and images')
-    .option('--config <file>', 'config file (JSON, docs/config.md)')
+/** The options of a command that runs a config (simulate, synth): where it comes from, the backend, --out. */
+export function configOptions(command: Command, configHelp: string, setExample: string): Command {
+  return command
+    .option('--config <file>', configHelp)
     .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set grid.spacing_um=0.01', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--set <key.path=value>', `override a config value (repeatable), e.g. --set ${setExample}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--backend <backend>', 'auto (a real GPU, else the CPU reference), gpu (any WebGPU adapter, software ones too), or cpu', 'auto')
-    .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
+    .requiredOption('--out <dir>', 'output folder (written whole, or not at all)');
+}
+
+export function registerSimulate(program: Command): void {
+  configOptions(
+    program.command('simulate').description('simulate Li diffusion in one particle (docs/physics.md) and write summary.json, trace.csv, fields and images'),
+    'config file (JSON, docs/config.md)', 'grid.spacing_um=0.01',
+  )
     .option('--theta-range <LO,HI>', 'θ colour range of the PNGs (default: θ0 − 2·Δθ of the protocol … θ0, the same for runs of one protocol)', parseThetaRange)
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => simulateCommand(o as SimulateOptions));

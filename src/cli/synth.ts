@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseBackend, selectBackend, type Backend } from '../gpu/backend';
-import { ConfigError, PRESETS } from '../model/config';
+import { ConfigError } from '../model/config';
 import { writeOutputDir } from '../io/output';
 import { writeSynthOutputs } from '../io/synthOutput';
 import { createSolver, SimulationLimitError } from '../solver';
@@ -16,7 +16,7 @@ import type { Problem } from '../solver/problem';
 import { prepareSynth, synthesizeMovie, type PreparedSynth } from '../synth/movie';
 import { UserError } from './errors';
 import { createProgress } from './progress';
-import { loadRawConfig } from './simulate';
+import { loadRawConfig, configOptions } from './simulate';
 
 export interface SynthOptions {
   config?: string;
@@ -92,14 +92,10 @@ export async function synthCommand(opts: SynthOptions): Promise<void> {
 }
 
 export function registerSynth(program: Command): void {
-  program
-    .command('synth')
-    .description('render a simulation through the microscope (forward model, PSF, camera noise) and write movie.tif, capacity.csv and truth.json (docs/synth.md)')
-    .option('--config <file>', 'config file (JSON, docs/config.md; the synth section: docs/synth.md)')
-    .option('--preset <name>', `built-in config: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set synth.frame_s=60', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--backend <backend>', 'auto (a real GPU, else the CPU reference), gpu (any WebGPU adapter, software ones too), or cpu', 'auto')
-    .requiredOption('--out <dir>', 'output folder (written whole, or not at all)')
+  configOptions(
+    program.command('synth').description('render a simulation through the microscope (forward model, PSF, camera noise) and write movie.tif, capacity.csv and truth.json (docs/synth.md)'),
+    'config file (JSON, docs/config.md; the synth section: docs/synth.md)', 'synth.frame_s=60',
+  )
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => synthCommand(o as SynthOptions));
 }

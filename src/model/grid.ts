@@ -27,20 +27,9 @@ export interface WallCells {
   activity: Float32Array;
 }
 
-export interface ParticleGrid {
-  nx: number;
-  ny: number;
-  spacing_um: number;
-  /** x of the left edge of column 0, µm */
-  x0_um: number;
-  /** y of the top edge of row 0, µm (rows grow downward, y points up) */
-  yTop_um: number;
-  /** 1 inside the particle */
-  inside: Uint8Array;
-  /** number of inside cells */
-  cells: number;
+/** A particle's grid with its surface applied: the geometry (below) and the wall cells' flux data. */
+export interface ParticleGrid extends Pick<GridGeometry, 'nx' | 'ny' | 'spacing_um' | 'x0_um' | 'yTop_um' | 'inside' | 'cells' | 'outline'> {
   walls: WallCells;
-  outline: Outline;
   /** N·h², µm² */
   area_um2: number;
   /** Σ_f |n·e_f|·h, µm */
@@ -66,9 +55,13 @@ export interface GridGeometry {
   nx: number;
   ny: number;
   spacing_um: number;
+  /** x of the left edge of column 0, µm */
   x0_um: number;
+  /** y of the top edge of row 0, µm (rows grow downward, y points up) */
   yTop_um: number;
+  /** 1 inside the particle */
   inside: Uint8Array;
+  /** number of inside cells */
   cells: number;
   outline: Outline;
   /** wall cells: linear index, normal distance δ (µm) and angle φ (deg) of the nearest boundary point */
