@@ -77,8 +77,6 @@ interface Lane {
   /** stats / field / optics calls in flight */
   reads: number;
   released: boolean;
-  /** built on the first optics() call for a camera, reused after */
-  forward: { camera: Camera; kernel: ForwardModelKernel } | null;
 }
 
 /** What a lane can ask of its batch (closures over the batch's private state). */
@@ -150,6 +148,8 @@ export class GpuBatch {
   private roundRunning = false;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private freed = false;
+  /** the forward-model kernels, one per camera, built on the first optics() call with it */
+  private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
   private constructor(private readonly gpu: GpuContext, problems: Problem[]) {
     const device = (this.device = gpu.device);
@@ -176,7 +176,7 @@ export class GpuBatch {
       const lane: Lane = {
         index, problem, tableOffset: table.offset, wallOffset: wallAt, quantaOffset: quantaAt,
         uniformStaging: new DataView(new ArrayBuffer(STEP_UNIFORMS_BYTES)), quantaStaging: new Int32Array(nWalls + 2),
-        params: null, stepsReported: 0, current: 0, request: null, inRound: false, reads: 0, released: false, forward: null,
+        params: null, stepsReported: 0, current: 0, request: null, inRound: false, reads: 0, released: false,
       };
       wallAt += nWalls;
       quantaAt += nWalls + 2;
@@ -521,13 +521,14 @@ export class GpuBatch {
   }
 
   private async optics(lane: Lane, camera: Camera, threshold: number): Promise<UnreactedStats> {
-    if (lane.forward?.camera !== camera) {
-      lane.forward?.kernel.destroy();
-      lane.forward = null;
-      const kernel = await withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.fieldBuffers));
-      lane.forward = { camera, kernel };
+    // one kernel per camera for the whole batch: the lanes of a sweep or a fit share their particle's
+    // camera (src/solver/run.ts), and every lane's field reaches it through the same fieldBuffers
+    let made = this.forwardKernels.get(camera);
+    if (!made) {
+      made = withErrorScope(this.device, 'building the GPU forward model', () => new ForwardModelKernel(this.gpu, camera, this.fieldBuffers));
+      this.forwardKernels.set(camera, made);
     }
-    const k = lane.forward.kernel;
+    const k = await made;
     const enc = this.device.createCommandEncoder({ label: 'GpuBatch.optics' });
     const input = this.fieldInput(enc, lane);
     const pass = enc.beginComputePass({ label: 'GpuBatch.forwardModel' });
@@ -542,8 +543,6 @@ export class GpuBatch {
   private release(lane: Lane): void {
     if (lane.released) return;
     lane.released = true;
-    lane.forward?.kernel.destroy();
-    lane.forward = null;
     if (lane.request && !lane.inRound) {
       lane.request.reject(new Error('GpuSolver.advance: the lane was destroyed'));
       lane.request = null;
@@ -557,6 +556,8 @@ export class GpuBatch {
     if (this.freed || this.roundRunning || this.laneState.some((l) => !l.released)) return;
     this.freed = true;
     clearTimeout(this.idleTimer);
+    for (const k of this.forwardKernels.values()) void k.then((kernel) => kernel.destroy(), () => {});
+    this.forwardKernels.clear();
     for (const b of this.owned) b.destroy();
   }
 }
