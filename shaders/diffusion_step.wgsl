@@ -7,8 +7,8 @@
 // The grid has a margin of outside cells on every side, so inside cells never index past the lane.
 // Batched: the dispatch's z dimension walks activeLanes; each lane steps its own region of q with its
 // own uniforms and Φ̃ table (kirchhoff.wgsl). Once a lane has hit its cut-off (its state[0] ≠ 0)
-// every cell of it is copied through unchanged, so the remaining steps of a submit are no-ops for it
-// and the ping-pong buffers stay consistent.
+// every cell of it is copied through unchanged, without filling the tile (no table lookups), so the
+// remaining steps of a submit are cheap no-ops for it and the ping-pong buffers stay consistent.
 // Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes, 3 q in, 4 q out,
 // 5 run states (read).
 
@@ -21,11 +21,22 @@ override WG_Y: u32 = 16;
 // Φ̃ of outside cells in the tile: far above any table value, tested with > OUTSIDE_PHI / 2
 const OUTSIDE_PHI: f32 = 1e30;
 var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
+var<workgroup> laneStopped: u32;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let lane = selectLane(wg.z);
   let base = lane * U.nx * U.ny;
+  // the whole workgroup belongs to one lane: one load of its stop flag, uniform for the branch
+  if (lid.x == 0u && lid.y == 0u) { laneStopped = state[lane * STATE_WORDS]; }
+  if (workgroupUniformLoad(&laneStopped) != 0u) {
+    if (g.x < U.nx && g.y < U.ny) {
+      let i = base + g.y * U.nx + g.x;
+      let c = qIn[i];
+      if (c != OUTSIDE_Q) { qOut[i] = c; }
+    }
+    return;
+  }
   let tw = WG_X + 2u;
   let x0 = i32(wg.x * WG_X) - 1;
   let y0 = i32(wg.y * WG_Y) - 1;
@@ -44,10 +55,6 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3
   let i = base + g.y * U.nx + g.x;
   let c = qIn[i];
   if (c == OUTSIDE_Q) { return; }
-  if (state[lane * STATE_WORDS] != 0u) {
-    qOut[i] = c;
-    return;
-  }
   let t = (lid.y + 1u) * tw + lid.x + 1u;
   let pc = tile[t];
   let rq = U.r * QUANTA;
