@@ -612,6 +612,22 @@ add('synth', 'two particles, the second without position_um', synthPreset(['synt
 add('synth', 'optics.preset = "microscope"', synthPreset(['optics.preset=microscope']));
 add('synth', 'synth.fieldOfView_px = "sensor" without a rig', synthPreset(['synth.fieldOfView_px=sensor']));
 
+// -- compare and fit: the observed movie, the simulated side, the fit's model
+const cmpOut = ['--quiet', '--out', OUT];
+add('compare', '--sim a folder that does not exist', ['compare', '--sim', 'in/no-such-sim', '--observed', 'in/movie.tif', ...cmpOut]);
+add('compare', '--observed a text file', ['compare', '--sim', 'in/no-such-sim', '--observed', 'in/user-file.txt', ...cmpOut]);
+add('compare', '--sim a folder without summary.json', ['compare', '--sim', 'in', '--observed', 'in/movie.tif', ...cmpOut]);
+add('compare', '--particle 99 (not in the movie)', ['compare', '--sim', OUT + '-sim', '--observed', 'in/movie.tif', '--particle', '99', ...cmpOut], {
+  setup: (c) => runSync([...okSim, '--set', 'snapshots_min=[0.5,1]', '--out', `${c.outRel}-sim`], c.dir),
+});
+add('compare', '--align charge without charge records', ['compare', '--sim', 'in/movie.tif', '--observed', 'in/movie.tif', '--align', 'charge', ...cmpOut]);
+add('compare', '--align sideways', ['compare', '--sim', 'in/movie.tif', '--observed', 'in/movie.tif', '--align', 'sideways', ...cmpOut]);
+add('fit', '--model spline', ['fit', '--observed', 'in/movie.tif', '--model', 'spline', '--backend', 'cpu', ...cmpOut]);
+add('fit', '--model bins:1', ['fit', '--observed', 'in/movie.tif', '--model', 'bins:1', '--backend', 'cpu', ...cmpOut]);
+add('fit', '--particle 99 (not in the movie)', ['fit', '--observed', 'in/movie.tif', '--particle', '99', '--backend', 'cpu', ...cmpOut]);
+add('fit', '--kappa -1', ['fit', '--observed', 'in/movie.tif', '--kappa', '-1', '--backend', 'cpu', ...cmpOut]);
+add('fit', '--observed missing', ['fit', '--observed', 'in/nope.tif', '--backend', 'cpu', ...cmpOut]);
+
 // -- sweep: the spec, shards, folders, merge
 /** a spec file in the case's folder; `spec` is the object (or raw text) */
 const sweepSpec = (c, spec) => { const f = `in/s${c.id}.json`; writeFileSync(path.join(c.dir, f), typeof spec === 'string' ? spec : JSON.stringify(spec)); return f; };
@@ -914,6 +930,8 @@ const GROUPS = [
   ['analyze', 'analyze: movies (TIFF, folders, OME-TIFF, HDF5), --capacity, --mask, numeric flags'],
   ['bench', 'bench'],
   ['synth', 'synth: camera, noise, particles in the field of view'],
+  ['compare', 'compare: simulated vs observed'],
+  ['fit', 'fit: the surface blocking from a movie'],
   ['sweep', 'sweep: specs, shards, sweep folders, merge'],
   ['output', 'the output folder (--out) and faults of the machine'],
   ['usage', 'usage errors (commander)'],
