@@ -153,12 +153,7 @@ class App {
    * the regl canvas, the default one (a CPU-side overlay over WebGL showed only the overlay).
    */
   private makeOverlay(cpuSide: boolean): void {
-    const old = $<HTMLCanvasElement>('overlay');
-    const canvas = document.createElement('canvas');
-    canvas.id = 'overlay';
-    canvas.width = old.width;
-    canvas.height = old.height;
-    old.replaceWith(canvas);
+    const canvas = freshCanvas('overlay');
     this.overlay = canvas.getContext('2d', cpuSide ? { willReadFrequently: true } : {}) as CanvasRenderingContext2D;
     this.overlayKey = '';
   }
@@ -168,12 +163,7 @@ class App {
     this.path = 'cpu';
     this.pathReason = why;
     // a canvas that had a WebGPU context cannot give a WebGL one: a fresh canvas
-    const old = $<HTMLCanvasElement>('field');
-    const canvas = document.createElement('canvas');
-    canvas.id = 'field';
-    canvas.width = old.width;
-    canvas.height = old.height;
-    old.replaceWith(canvas);
+    const canvas = freshCanvas('field');
     this.reglView = new ReglFieldView(canvas);
     this.worker = new Worker(new URL('./sim/cpuWorker.ts', import.meta.url), { type: 'module' });
     this.worker.onmessage = (ev) => this.onWorker(ev.data);
@@ -599,3 +589,14 @@ app.boot().then(
   () => { (window as unknown as { ionfluxDemo: { ready: boolean } }).ionfluxDemo.ready = true; },
   (e) => app.message(`the demo failed to start: ${(e as Error).message}`),
 );
+
+/** Replaces canvas `id` by a fresh one of the same size (a canvas keeps the first context it gave). */
+function freshCanvas(id: string): HTMLCanvasElement {
+  const old = $<HTMLCanvasElement>(id);
+  const canvas = document.createElement('canvas');
+  canvas.id = id;
+  canvas.width = old.width;
+  canvas.height = old.height;
+  old.replaceWith(canvas);
+  return canvas;
+}

@@ -33,6 +33,17 @@ export function parseThetaRange(value: string): [number, number] {
   return [v[0], v[1]];
 }
 
+/**
+ * A config error's lines as one: the first, then up to three more (the first alone can name a key
+ * the user did not get wrong), without repeating their common source prefix.
+ */
+export function oneLineConfigError(message: string): string {
+  const lines = message.split('\n');
+  const source = lines[0].match(/^([^:]+): /)?.[1];
+  const rest = lines.slice(1, 4).map((l) => (source && l.startsWith(`${source}: `) ? l.slice(source.length + 2) : l));
+  return [lines[0], ...rest].join('; ') + (lines.length > 4 ? `; and ${lines.length - 4} more` : '');
+}
+
 /** Reads --config / --preset and the --set overrides into a raw config object. */
 export async function loadRawConfig(opts: { config?: string; preset?: string; set?: string[] }): Promise<{ raw: Record<string, unknown>; source: string; baseDir: string }> {
   if (opts.config && opts.preset) throw new UserError('give either --config FILE or --preset NAME, not both');
@@ -74,11 +85,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     backendRequest = parseBackend(opts.backend);
     config = resolveConfig(raw, source);
   } catch (e) {
-    // every problem, on one line: the first alone can name a key the user did not get wrong
-    const lines = (e as Error).message.split('\n');
-    const source = lines[0].match(/^([^:]+): /)?.[1];
-    const rest = lines.slice(1, 4).map((l) => (source && l.startsWith(`${source}: `) ? l.slice(source.length + 2) : l));
-    throw new UserError([lines[0], ...rest].join('; ') + (lines.length > 4 ? `; and ${lines.length - 4} more` : ''));
+    throw new UserError(oneLineConfigError((e as Error).message));
   }
   let problem;
   try {

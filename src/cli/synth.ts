@@ -16,24 +16,9 @@ import type { Problem } from '../solver/problem';
 import { prepareSynth, synthesizeMovie, type PreparedSynth } from '../synth/movie';
 import { UserError } from './errors';
 import { createProgress } from './progress';
-import { loadRawConfig, configOptions } from './simulate';
+import { configOptions, loadRawConfig, oneLineConfigError, type SimulateOptions } from './simulate';
 
-export interface SynthOptions {
-  config?: string;
-  preset?: string;
-  set: string[];
-  backend: string;
-  out: string;
-  quiet?: boolean;
-}
-
-/** A config error's lines as one: the first, then up to three more (as simulate does). */
-function oneLineConfigError(message: string): string {
-  const lines = message.split('\n');
-  const source = lines[0].match(/^([^:]+): /)?.[1];
-  const rest = lines.slice(1, 4).map((l) => (source && l.startsWith(`${source}: `) ? l.slice(source.length + 2) : l));
-  return [lines[0], ...rest].join('; ') + (lines.length > 4 ? `; and ${lines.length - 4} more` : '');
-}
+export type SynthOptions = Omit<SimulateOptions, 'thetaRange'>;
 
 export async function synthCommand(opts: SynthOptions): Promise<void> {
   const { raw, source, baseDir } = await loadRawConfig(opts);

@@ -108,7 +108,11 @@ export function readRunRecord(runDir: string): RunRecord | null {
   };
 }
 
-function writeAtomic(file: string, text: string): void {
+/** sha256 of what the folder's own files (tables, plot) held when this sweep last wrote them */
+const OWN_FILES = '.ionflux-sweep-files';
+const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+function writeAtomic(file: string, text: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
@@ -120,9 +124,30 @@ export class SweepFolder {
   readonly finished = new Map<string, RunRecord>();
   private released = false;
   private partialSeq = 0;
+  private log: (line: string) => void = () => {};
 
   private constructor(readonly dir: string, readonly manifest: SweepManifest, private readonly lock: string, readonly mine: readonly { id: string }[]) {
     this.runsDir = path.join(dir, 'runs');
+  }
+
+  /**
+   * Writes one of the folder's own files (runs.csv, runs.jsonl, the plot). One the user changed
+   * since this sweep wrote it (an annotated runs.csv) is never overwritten: it is kept beside as
+   * NAME.yours-TIME and the log says so.
+   */
+  writeOwn(name: string, data: string | Uint8Array): void {
+    const file = path.join(this.dir, name);
+    const recordFile = path.join(this.dir, OWN_FILES);
+    let record: Record<string, string> = {};
+    try { record = JSON.parse(readFileSync(recordFile, 'utf8')); } catch { /* none yet */ }
+    if (existsSync(file) && record[name] !== sha(readFileSync(file))) {
+      const keep = `${file}.yours-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(file, keep);
+      this.log(`'${name}' was changed since this sweep wrote it: kept as '${path.basename(keep)}', a new ${name} written`);
+    }
+    writeAtomic(file, data);
+    record[name] = sha(data);
+    writeAtomic(recordFile, JSON.stringify(record) + '\n');
   }
 
   /**
@@ -148,6 +173,7 @@ export class SweepFolder {
         checkCompatible(old, manifest, dir, flag, options.log);
       }
       const folder = new SweepFolder(target, manifest, lock, mine);
+      folder.log = options.log;
       mkdirSync(folder.runsDir, { recursive: true });
       folder.removePartials(options.log);
       for (const r of mine) {
@@ -196,8 +222,8 @@ export class SweepFolder {
     const plan = new Map(this.manifest.runs.map((r) => [r.id, r]));
     const records = this.mine.map((r) => this.finished.get(r.id)).filter((r): r is RunRecord => r !== undefined)
       .map((r) => ({ ...r, index: plan.get(r.id)?.index ?? r.index, values: plan.get(r.id)?.values ?? r.values }));
-    writeAtomic(path.join(this.dir, 'runs.csv'), runsCsv(this.manifest.keys, records));
-    writeAtomic(path.join(this.dir, 'runs.jsonl'), runsJsonl(records));
+    this.writeOwn('runs.csv', runsCsv(this.manifest.keys, records));
+    this.writeOwn('runs.jsonl', runsJsonl(records));
   }
 
   /** Removes this process's unfinished run folders (on a signal or an error). */

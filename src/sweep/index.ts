@@ -3,7 +3,7 @@
  * runs of one shard into a resumable folder on the chosen backend, `mergeSweeps` joins the shard
  * folders into the table of the whole sweep. The CLI (src/cli/sweep.ts) is a thin layer on these.
  */
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { selectBackend, type BackendRequest } from '../gpu/backend';
 import { EXIT, UserError } from '../errors';
@@ -147,7 +147,7 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
     // what ran, as the runs' own summaries say (e.g. "cpu (wasm SIMD)"), and how
     const ran = [...new Set(todo.map((r) => folder.finished.get(r.id)?.backend).filter(Boolean))];
     if (ran.length) backendLabel = `${ran.join(' / ')}${backendLabel.includes('threads over runs') ? `, ${backendLabel.split(', ').pop()}` : ''}`;
-    if (plan.spec.plot && plan.shard.count === 1 && records.length === plan.mine.length) writePlot(folder.dir, plan.spec, records);
+    if (plan.spec.plot && plan.shard.count === 1 && records.length === plan.mine.length) writePlot(folder, plan.spec, records);
     return { dir: folder.dir, total: plan.mine.length, resumed, computed, stopped: folder.finished.size < plan.mine.length, backend: backendLabel, wallTime_s: (performance.now() - t0) / 1000, records };
   } catch (e) {
     folder.removeOwnPartials();
@@ -174,9 +174,9 @@ async function checkParticles(runs: PlannedRun[], baseDir: string): Promise<void
   }
 }
 
-function writePlot(dir: string, spec: SweepSpec, records: RunRecord[]): void {
+function writePlot(folder: SweepFolder, spec: SweepSpec, records: RunRecord[]): void {
   const name = (spec.name ?? 'sweep').replace(/[^A-Za-z0-9._-]+/g, '_');
-  writeFileSync(path.join(dir, `${name}.png`), encodePng(renderSweepPlot(spec, records)));
+  folder.writeOwn(`${name}.png`, encodePng(renderSweepPlot(spec, records)));
 }
 
 /**
@@ -225,7 +225,7 @@ export function mergeSweeps(dirs: string[], out: string, options: { log?: (line:
     }
     folder.writeTables();
     const records = first.runs.map((r) => folder.finished.get(r.id)!);
-    if (first.spec.plot) writePlot(folder.dir, first.spec, records);
+    if (first.spec.plot) writePlot(folder, first.spec, records);
     return { dir: folder.dir, total: first.runs.length, resumed: first.runs.length - computed, computed, stopped: false, backend: 'merge', wallTime_s: (performance.now() - t0) / 1000, records };
   } catch (e) {
     folder.removeOwnPartials();

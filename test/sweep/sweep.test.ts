@@ -133,6 +133,25 @@ describe('mergeSweeps', () => {
 });
 
 describe('output folders', () => {
+  test("resuming keeps the user's files: notes untouched, an annotated runs.csv kept beside the new one", async () => {
+    const out = path.join(tmp, 'annotated');
+    await runSweep(planSweep(rawSpec([100]), 'spec'), { out, backend: 'cpu' });
+    writeFileSync(path.join(out, 'notes.txt'), 'my notes');
+    writeFileSync(path.join(out, 'runs.csv'), 'my annotated table');
+    const log: string[] = [];
+    const r = await runSweep(planSweep(rawSpec([100, 200]), 'spec'), { out, backend: 'cpu', log: (l) => log.push(l) });
+    expect([r.resumed, r.computed]).toEqual([2, 2]);
+    expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('my notes');
+    const kept = readdirSync(out).filter((n) => n.startsWith('runs.csv.yours-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(out, kept[0]), 'utf8')).toBe('my annotated table');
+    expect(table(out)).toHaveLength(1 + 4);
+    expect(log.join('\n')).toMatch(/'runs.csv' was changed since this sweep wrote it: kept as 'runs.csv.yours-/);
+    // what the sweep itself wrote is replaced quietly
+    await runSweep(planSweep(rawSpec([100, 200]), 'spec'), { out, backend: 'cpu', log: (l) => log.push(l) });
+    expect(readdirSync(out).filter((n) => n.startsWith('runs.csv.yours-'))).toHaveLength(1);
+  });
+
   test("a folder that is not the sweep's is never written into", async () => {
     const plan = planSweep({ base: { config: base }, runs: [{ 'protocol.0.current_mA_g': 50 }] }, 'spec');
     const mine = path.join(tmp, 'notes');
