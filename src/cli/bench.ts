@@ -14,6 +14,7 @@ import { solverCases } from '../../bench/cases/solver';
 import { imagingCases } from '../../bench/cases/imaging';
 import { endToEndCases } from '../../bench/cases/endToEnd';
 import { sweepCases } from '../../bench/cases/sweep';
+import { setupCases } from '../../bench/cases/setup';
 import { describeFsError, EnvironmentError, isErrnoError, UserError } from './errors';
 
 /**
@@ -36,7 +37,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases, ...setupCases];
 
 export interface BenchOptions {
   quick?: boolean;
