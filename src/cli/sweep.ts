@@ -81,7 +81,9 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
   const result = await runSweep(plan, { out: opts.out, baseDir, backend, jobs: opts.jobs, log, onProgress: (f, s) => progress.update(f, s), handleSignals: true })
     .catch((e: unknown) => { throw e instanceof SweepSpecError ? new UserError(e.message) : e; });
   progress.done(`${result.total} runs`);
-  log(`${result.computed} run(s) computed${result.resumed ? `, ${result.resumed} already finished` : ''} on ${result.backend} in ${result.wallTime_s.toFixed(1)} s; wrote ${opts.out}/runs.csv`);
+  log(result.computed === 0 && result.resumed === result.total
+    ? `all ${result.total} runs were already finished in ${opts.out}: nothing computed; the tables rewritten`
+    : `${result.computed} run(s) computed${result.resumed ? `, ${result.resumed} already finished` : ''} on ${result.backend} in ${result.wallTime_s.toFixed(1)} s; wrote ${opts.out}/runs.csv`);
 }
 
 /** ids among `ids` finished in `dir` (for --dry-run's status column); nothing if it is not a sweep folder */
