@@ -11,7 +11,7 @@ import {
   type GpuContext, type Problem, type SurfaceSegment,
 } from '../src/browser';
 import { surfaceActivity } from '../src/model/surface';
-import { LiveRun, type TraceRow } from './sim/liveRun';
+import { LiveRun, type LiveCheckpoint, type TraceRow } from './sim/liveRun';
 import { DEMO_MAX_CELLS } from './sim/limits';
 import { encodeHash, parseHash, rawConfig, stateFromPreset, type DemoState } from './state';
 import { GpuFieldView } from './render/gpuField';
@@ -60,6 +60,18 @@ class App {
   private cpuDrawn: Float32Array | null = null;
   private cpuTrace: TraceRow[] = [];
   private cpuInfo = { t: 0, charge: 0, steps: 0, done: false, stepsPerS: 0, budget: 0 };
+  // device loss: the last read-back state (a LiveCheckpoint of the problem it was taken on)
+  private checkpoint: { cp: LiveCheckpoint; problem: Problem } | null = null;
+  private lastCheckpointAt = -Infinity;
+  private checkpointRows = -1;
+  /** simulated time between the last two checkpoints, s (the read-back interval the tests allow) */
+  checkpointInterval_s = 0;
+  /** bumped when the device is lost: solver work queued before that is dropped */
+  private generation = 0;
+  private recovering = false;
+  recoveries = 0;
+  /** the time the run went on from after the last recovery, s (null: never recovered) */
+  resumedFrom_s: number | null = null;
   // view and interaction
   private overlay: CanvasRenderingContext2D;
   private plots: Plots;
@@ -119,13 +131,12 @@ class App {
   private async tryGpu(): Promise<string | null> {
     if (!('gpu' in navigator) || !navigator.gpu) return 'this browser exposes no navigator.gpu (WebGPU is off, unsupported, or the page is not a secure context)';
     try {
-      this.gpu = await acquireGpu({ onLost: (why) => this.deviceLost(why) });
+      this.useGpu(await acquireGpu());
     } catch (e) {
       return `no WebGPU device: ${(e as Error).message}`;
     }
-    this.adapter = this.gpu.report.name;
     try {
-      this.gpuView = new GpuFieldView(this.gpu, $<HTMLCanvasElement>('field'));
+      this.gpuView = new GpuFieldView(this.gpu as GpuContext, $<HTMLCanvasElement>('field'));
     } catch (e) {
       return `the WebGPU canvas could not be set up: ${(e as Error).message}`;
     }
@@ -136,14 +147,89 @@ class App {
     return null;
   }
 
-  private deviceLost(why: string): void {
-    if (this.path !== 'webgpu') return;
-    this.message(`the WebGPU device was lost (${why}): restarted on the CPU reference from t = 0`);
+  /**
+   * Takes `gpu` as the page's device and listens for its loss — every reason, 'destroyed' included
+   * (the page itself never destroys its device, so a destroy is a loss too; acquireGpu's onLost
+   * leaves 'destroyed' out for the CLI's sake).
+   */
+  private useGpu(gpu: GpuContext): void {
+    this.gpu = gpu;
+    this.adapter = gpu.report.name;
+    void gpu.device.lost.then((info) => {
+      if (this.gpu === gpu) void this.deviceLost(`${info.reason}${info.message ? `: ${info.message}` : ''}`);
+    });
+  }
+
+  /**
+   * A lost device: a new adapter and device, and the GpuSolver rebuilt from the last state the page
+   * read back (the run goes on at that time and charge, not t = 0). Only when no device can be had
+   * does the CPU worker take over — from that same state. Work queued on the old device is dropped.
+   */
+  private async deviceLost(why: string): Promise<void> {
+    if (this.path !== 'webgpu' || this.recovering) return;
+    this.recovering = true;
+    this.generation++;
+    this.queue = Promise.resolve();
+    this.busy = false;
     this.solver = null;
     this.run = null;
     this.gpuView = null;
     this.gpu = null;
-    this.startCpu(`the WebGPU device was lost (${why})`);
+    const saved = this.checkpoint && this.checkpoint.problem === this.problem ? this.checkpoint.cp : null;
+    const at = saved ? `t = ${(saved.time_s / 60).toFixed(2)} min, Q = ${saved.chargePassed_mAh_g.toFixed(1)} mAh/g` : 't = 0 (no state had been read back)';
+    try {
+      const gpu = await acquireGpu();
+      this.useGpu(gpu);
+      this.gpuView = new GpuFieldView(gpu, freshCanvas('field'));
+      this.banner();
+      await this.enqueue(async () => {
+        const problem = this.problem as Problem;
+        const solver = await GpuSolver.create(gpu, problem);
+        this.solver = solver;
+        this.run = saved ? LiveRun.resume(problem, solver, saved) : new LiveRun(problem, solver);
+        if (!saved) await this.run.start();
+        this.stepDebt = 0;
+        this.dirty = true;
+        this.plots.set(this.run.trace, this.state.cutoff);
+      });
+      this.recoveries++;
+      this.resumedFrom_s = saved?.time_s ?? 0;
+      this.message(`the WebGPU device was lost (${why}): recovered on a new device (${gpu.report.name}); the run goes on from the last read-back state at ${at}`);
+    } catch (e) {
+      this.message(`the WebGPU device was lost (${why}) and no new one could be had (${(e as Error).message}): the CPU reference goes on from the last read-back state at ${at}`);
+      this.gpu = null;
+      this.resumedFrom_s = saved?.time_s ?? 0;
+      this.startCpu(`the WebGPU device was lost (${why}) and no new WebGPU device could be had`, saved);
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /**
+   * Reads the run's state back (a LiveCheckpoint) when a trace row came in and at least 0.5 s of
+   * wall time passed since the last one: the point a lost device goes on from. One 4-byte-per-cell
+   * readback, queued between advances like every other solver call.
+   */
+  private maybeCheckpoint(now: number): void {
+    const run = this.run, problem = this.problem, gen = this.generation;
+    if (!run || !problem || now - this.lastCheckpointAt < 500 || run.trace.length === this.checkpointRows) return;
+    this.lastCheckpointAt = now;
+    this.checkpointRows = run.trace.length;
+    void this.enqueue(async () => {
+      if (gen !== this.generation || run !== this.run) return;
+      const cp = await run.checkpoint();
+      if (gen !== this.generation || run !== this.run) return;
+      const prev = this.checkpoint?.problem === problem ? this.checkpoint.cp.time_s : null;
+      if (prev !== null) this.checkpointInterval_s = Math.max(this.checkpointInterval_s, cp.time_s - prev);
+      this.checkpoint = { cp, problem };
+    }).catch(() => {});
+  }
+
+  /** Destroys the WebGPU device, as a driver reset would lose it (for the tests, and to try it). */
+  loseDevice(): boolean {
+    if (!this.gpu) return false;
+    this.gpu.device.destroy();
+    return true;
   }
 
   /**
@@ -158,7 +244,7 @@ class App {
     this.overlayKey = '';
   }
 
-  private startCpu(why: string): void {
+  private startCpu(why: string, from: LiveCheckpoint | null = null): void {
     this.makeOverlay(false);
     this.path = 'cpu';
     this.pathReason = why;
@@ -169,7 +255,7 @@ class App {
     this.worker.onmessage = (ev) => this.onWorker(ev.data);
     this.worker.onerror = (ev) => this.message(`the CPU worker failed: ${ev.message}`);
     this.banner();
-    void this.rebuild(true);
+    void this.rebuild(true, from);
   }
 
   private banner(): void {
@@ -179,7 +265,7 @@ class App {
       b.textContent = `Running on WebGPU (${this.adapter}): GpuSolver (WGSL kernels), field drawn from the GPU state buffer by a WebGPU render pass.`;
     } else {
       b.className = 'fallback';
-      b.textContent = `CPU fallback: ${this.pathReason}. Running the float32 CPU reference (CpuSolver) in a Web Worker, drawn with ${this.reglView?.kind ?? 'regl (WebGL)'}. Changes restart the run from t = 0 on this path.`;
+      b.textContent = `CPU fallback: ${this.pathReason}. Running the float32 CPU reference (CpuSolver) in a Web Worker, drawn with ${this.reglView?.kind ?? 'regl (WebGL)'}. A new grid restarts the run from t = 0; other changes go on from the running state.`;
     }
     b.dataset.path = this.path;
   }
@@ -218,7 +304,7 @@ class App {
    * Applies the state to the simulation: `reset` (or a new grid) starts again from t = 0; otherwise
    * a new problem (wall weights, diffusivity, protocol, cut-off) takes over the current state.
    */
-  rebuild(reset: boolean): Promise<void> {
+  rebuild(reset: boolean, from: LiveCheckpoint | null = null): Promise<void> {
     return this.enqueue(async () => {
       let problem = await this.makeProblem();
       if (!problem && !this.problem) {
@@ -233,12 +319,19 @@ class App {
       // the same particle on the same grid: the state can carry over (only the walls, D or protocol differ)
       const sameGrid = !!this.problem && this.problem.grid.nx === problem.grid.nx && this.problem.grid.ny === problem.grid.ny && gridKey(this.problem) === gridKey(problem);
       if (this.path === 'cpu') {
+        if (!reset && sameGrid && !from) {
+          // the worker's run carries its state over into the new problem (as below on the GPU)
+          this.problem = problem;
+          if (this.cpuInfo.t > 0) this.editedMidRun = true;
+          this.worker?.postMessage({ type: 'update', raw: rawConfig(this.state) });
+          return;
+        }
         this.problem = problem;
         this.layout = layoutFor(problem.grid);
         this.cpuTrace = [];
         this.cpuField = null;
         this.editedMidRun = false;
-        this.worker?.postMessage({ type: 'start', raw: rawConfig(this.state), speed: this.state.speed, playing: this.state.playing, budget: this.state.budget });
+        this.worker?.postMessage({ type: 'start', raw: rawConfig(this.state), speed: this.state.speed, playing: this.state.playing, budget: this.state.budget, from });
         this.plots.set([], this.state.cutoff);
         return;
       }
@@ -277,6 +370,9 @@ class App {
       }
       this.plots.set(this.run.trace, this.state.cutoff);
       this.dirty = true;
+      // a new problem: the next frame reads a checkpoint of it (one of the old problem cannot resume it)
+      this.checkpointRows = -1;
+      this.lastCheckpointAt = -Infinity;
     });
   }
 
@@ -419,7 +515,7 @@ class App {
     this.frames.push(now);
     while (this.frames.length && this.frames[0] < now - 1000) this.frames.shift();
     while (this.stepLog.length && this.stepLog[0].at < now - 1000) this.stepLog.shift();
-    if (this.path === 'webgpu') this.frameGpu(dtWall, now);
+    if (this.path === 'webgpu') { this.frameGpu(dtWall, now); this.maybeCheckpoint(now); }
     else this.frameCpu();
     this.drawOverlay();
     if (now - this.lastPlot > 250) { this.plots.flush(); this.lastPlot = now; }
@@ -449,12 +545,15 @@ class App {
         this.stepDebt -= n;
         if (this.budgetBound) this.stepDebt = 0; // budget-bound: never run up a debt
         this.busy = true;
+        const gen = this.generation;
         void this.enqueue(async () => {
+          if (gen !== this.generation) return;
           const taken = await run.advance(n);
+          if (gen !== this.generation) return;
           this.stepLog.push({ at: performance.now(), steps: taken });
           this.dirty = true;
           if (taken) this.plots.set(run.trace, this.state.cutoff);
-        }).catch((e) => this.message(`stepping failed: ${(e as Error).message}`)).finally(() => { this.busy = false; });
+        }).catch((e) => { if (gen === this.generation) this.message(`stepping failed: ${(e as Error).message}`); }).finally(() => { if (gen === this.generation) this.busy = false; });
       }
     }
     // draw when something changed (steps, a new solver, the view): an idle page costs nothing
@@ -540,6 +639,10 @@ class App {
       draws: this.draws,
       messages: [...this.messages],
       playing: this.state.playing,
+      recoveries: this.recoveries,
+      resumedFrom_s: this.resumedFrom_s,
+      checkpoint_s: this.checkpoint?.cp.time_s ?? null,
+      checkpointInterval_s: this.checkpointInterval_s,
     };
   }
 
@@ -581,6 +684,7 @@ const app = new App();
   state: () => app.state,
   ringPoint: (deg: number) => app.ringPoint(deg),
   activity: (deg: number) => app.activity(deg),
+  loseDevice: () => app.loseDevice(),
   ready: false,
   /** the app itself, for debugging in the console */
   app,
