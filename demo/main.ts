@@ -21,6 +21,10 @@ import { drawOverlay, ringRadiusPx } from './render/overlay';
 import { Controls } from './ui/controls';
 import { Plots, traceCsv } from './ui/plots';
 import { binsFromSegments, paintArc, segmentsFromBins } from './ui/brush';
+import { ViewTransform } from './render/view';
+import { wirePanZoom } from './ui/panZoom';
+import { wireViewBar } from './ui/viewBar';
+import { composeView, downloadPng } from './ui/exportPng';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -80,6 +84,10 @@ class App {
   private painting: { lastDeg: number } | null = null;
   private brushAt: [number, number] | null = null;
   private lastHash = '';
+  /** pan / zoom of the field (render/view.ts); the view version last drawn */
+  readonly view = new ViewTransform();
+  private drawnViewVersion = -1;
+  panMode = false;
   editedMidRun = false;
   // benchmark
   private frames: number[] = [];
@@ -115,6 +123,11 @@ class App {
       refused: (m) => this.message(m),
     });
     this.wirePointer();
+    wireViewBar($('viewbar'), {
+      resetView: () => { this.view.reset(); this.dirty = true; },
+      panMode: (on) => { this.panMode = on; },
+      saveViewPng: () => this.saveViewPng(),
+    });
     addEventListener('hashchange', () => {
       if (location.hash.replace(/^#/, '') === this.lastHash) return;
       const { state, errors } = parseHash(location.hash);
@@ -440,6 +453,18 @@ class App {
     $('messages').appendChild(div);
   }
 
+  /**
+   * "save view PNG": the field and its overlay as on screen. On the WebGPU path the frame is drawn
+   * again and read in this same task (a WebGPU canvas is only readable in the task that drew it).
+   */
+  private saveViewPng(): void {
+    const field = $<HTMLCanvasElement>('field'), overlay = $<HTMLCanvasElement>('overlay');
+    if (this.path === 'webgpu' && this.gpuView && this.solver && this.run && this.problem && this.layout) {
+      this.gpuView.draw(this.solver, this.layout, this.scale(), this.problem.theta0, this.state.view, this.run.camera, this.problem.config.optics.unreactedThreshold, this.view);
+    }
+    downloadPng(composeView(field, overlay), 'ionflux-view.png');
+  }
+
   private exportConfig(): void {
     const cfg = this.config();
     if (!cfg) return;
@@ -465,18 +490,24 @@ class App {
   private wirePointer(): void {
     // on the view's box, not a canvas: the canvases are replaced when the path changes
     const canvas = $<HTMLDivElement>('view');
-    const pos = (ev: PointerEvent): [number, number] => {
+    const pos = (ev: MouseEvent): [number, number] => {
+      // inside the box's border: the canvases' own 640×480 area
       const r = canvas.getBoundingClientRect();
-      return [((ev.clientX - r.left) * VIEW_W) / r.width, ((ev.clientY - r.top) * VIEW_H) / r.height];
+      return [((ev.clientX - r.left - canvas.clientLeft) * VIEW_W) / canvas.clientWidth, ((ev.clientY - r.top - canvas.clientTop) * VIEW_H) / canvas.clientHeight];
     };
     const angleAt = (p: [number, number]): { deg: number; nearRim: boolean } | null => {
       if (!this.problem || !this.layout) return null;
-      const c = toPx(this.layout, this.problem.grid.outline.centroid as [number, number]);
+      // in screen px, through the view transform: the ring is where the overlay drew it (a uniform
+      // zoom keeps angles, so φ is the same as in the layout)
+      const c = this.view.toScreen(toPx(this.layout, this.problem.grid.outline.centroid as [number, number]));
       const dx = p[0] - c[0], dy = p[1] - c[1];
-      const r = Math.hypot(dx, dy), rr = ringRadiusPx(this.problem.grid, this.layout);
+      const r = Math.hypot(dx, dy), rr = ringRadiusPx(this.problem.grid, this.layout, this.view.zoom);
       return { deg: ((Math.atan2(-dy, dx) * 180) / Math.PI + 360) % 360, nearRim: Math.abs(r - rr) < 0.3 * rr };
     };
+    const panStart = wirePanZoom(canvas, this.view, { pos, panMode: () => this.panMode, changed: () => { this.dirty = true; } });
     canvas.addEventListener('pointerdown', (ev) => {
+      if (panStart(ev)) { this.brushAt = null; return; }
+      if (ev.button !== 0) return;
       const p = pos(ev), a = angleAt(p);
       if (!a?.nearRim) return;
       const eta = this.state.brushEta;
@@ -557,11 +588,12 @@ class App {
       }
     }
     // draw when something changed (steps, a new solver, the view): an idle page costs nothing
-    if (!this.dirty && this.drawnView === this.state.view) return;
+    if (!this.dirty && this.drawnView === this.state.view && this.drawnViewVersion === this.view.version) return;
     this.dirty = false;
     this.drawnView = this.state.view;
+    this.drawnViewVersion = this.view.version;
     try {
-      this.gpuView.draw(solver, this.layout, this.scale(), problem.theta0, this.state.view, run.camera, problem.config.optics.unreactedThreshold);
+      this.gpuView.draw(solver, this.layout, this.scale(), problem.theta0, this.state.view, run.camera, problem.config.optics.unreactedThreshold, this.view);
       this.draws++;
     } catch (e) {
       this.message(`drawing failed: ${(e as Error).message}`);
@@ -570,10 +602,11 @@ class App {
 
   private frameCpu(): void {
     if (!this.reglView || !this.cpuField || !this.layout || !this.problem) return;
-    if (this.cpuField.length !== this.layout.nx * this.layout.ny || this.cpuField === this.cpuDrawn) return;
+    if (this.cpuField.length !== this.layout.nx * this.layout.ny || (this.cpuField === this.cpuDrawn && this.drawnViewVersion === this.view.version)) return;
     this.cpuDrawn = this.cpuField;
+    this.drawnViewVersion = this.view.version;
     this.draws++;
-    this.reglView.draw(this.cpuField, this.layout, thetaScale(defaultThetaRange(this.problem), this.problem.theta0));
+    this.reglView.draw(this.cpuField, this.layout, thetaScale(defaultThetaRange(this.problem), this.problem.theta0), this.view);
   }
 
   private scale(): ColourScale {
@@ -592,7 +625,7 @@ class App {
     const done = cpu ? this.cpuInfo.done : run?.done;
     const b = this.bench();
     const last = trace[trace.length - 1] ?? null;
-    const key = JSON.stringify([t, last?.time_s, this.state.segments, this.brushAt, this.brushAt ? this.state.brushEta : 0, Math.round(performance.now() / 500), this.state.view, this.state.playing, done]);
+    const key = JSON.stringify([t, last?.time_s, this.state.segments, this.brushAt, this.brushAt ? this.state.brushEta : 0, Math.round(performance.now() / 500), this.state.view, this.state.playing, done, this.view.version]);
     if (key === this.overlayKey) return;
     this.overlayKey = key;
     drawOverlay(this.overlay, this.problem.grid, this.layout, this.scale(), {
@@ -605,7 +638,7 @@ class App {
       brushAt: this.brushAt,
       bench: b,
       path: cpu ? 'CPU worker' : 'WebGPU',
-    });
+    }, this.view);
   }
 
   bench(): { stepsPerS: number; fps: number; cellUpdatesPerS: number; budget: number } {
@@ -643,17 +676,18 @@ class App {
       resumedFrom_s: this.resumedFrom_s,
       checkpoint_s: this.checkpoint?.cp.time_s ?? null,
       checkpointInterval_s: this.checkpointInterval_s,
+      view: { zoom: this.view.zoom, matrix: Array.from(this.view.matrix) },
     };
   }
 
   /** Page coordinates (CSS px, for a mouse) of the η ring at φ degrees (ccw from +x). */
   ringPoint(deg: number): [number, number] | null {
     if (!this.problem || !this.layout) return null;
-    const c = toPx(this.layout, this.problem.grid.outline.centroid as [number, number]);
-    const rr = ringRadiusPx(this.problem.grid, this.layout);
-    const r = $<HTMLDivElement>('view').getBoundingClientRect();
+    const c = this.view.toScreen(toPx(this.layout, this.problem.grid.outline.centroid as [number, number]));
+    const rr = ringRadiusPx(this.problem.grid, this.layout, this.view.zoom);
+    const box = $<HTMLDivElement>('view'), r = box.getBoundingClientRect();
     const a = (deg * Math.PI) / 180;
-    return [r.left + c[0] + rr * Math.cos(a), r.top + c[1] - rr * Math.sin(a)];
+    return [r.left + box.clientLeft + c[0] + rr * Math.cos(a), r.top + box.clientTop + c[1] - rr * Math.sin(a)];
   }
 
   /** s(φ) of the state's segments at φ (for tests of the painting) */
