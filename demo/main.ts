@@ -23,6 +23,7 @@ import { Plots, traceCsv } from './ui/plots';
 import { binsFromSegments, paintArc, segmentsFromBins } from './ui/brush';
 import { ViewTransform } from './render/view';
 import { wirePanZoom } from './ui/panZoom';
+import { StepBudget } from './sim/stepBudget';
 import { wireViewBar } from './ui/viewBar';
 import { composeView, downloadPng } from './ui/exportPng';
 
@@ -47,12 +48,12 @@ class App {
   private queue: Promise<unknown> = Promise.resolve();
   private busy = false;
   private stepDebt = 0;
-  budget = 20;
-  private budgetBound = false;
-  private fpsCeiling = 0;
+  budget = 1;
+  /** steps per frame from the measured cost of a step (sim/stepBudget.ts) */
+  private readonly stepBudget = new StepBudget();
+  private lastFpsCheck = 0;
   /** what the overlay last drew (it is redrawn only when this changes) */
   private overlayKey = '';
-  private lastBudgetCheck = 0;
   /** the field needs drawing again */
   dirty = true;
   private drawnView = '';
@@ -555,31 +556,28 @@ class App {
   private frameGpu(dtWall: number, now: number): void {
     const run = this.run, solver = this.solver, problem = this.problem;
     if (!run || !solver || !problem || !this.gpuView || !this.layout) return;
-    if (this.state.budget > 0) this.budget = this.state.budget;
-    else if (now - this.lastBudgetCheck > 500) {
-      // adaptive: fewer steps per frame while the page draws under its target frame rate, more
-      // while above it. The target is 30 frames/s, or 3/4 of the best rate this page has reached
-      // where the machine cannot draw 30 even idle (a software adapter on a busy machine): there,
-      // fewer steps would slow the simulation without making the page any smoother.
-      this.lastBudgetCheck = now;
-      const fps = this.frames.length;
-      this.fpsCeiling = Math.max(this.fpsCeiling * 0.99, fps);
-      const target = Math.min(30, 0.75 * this.fpsCeiling);
-      if (fps < target) this.budget = Math.max(1, Math.floor(this.budget * 0.75));
-      else if (fps >= Math.min(45, 1.2 * target) && this.budgetBound) this.budget = Math.min(4096, Math.ceil(this.budget * 1.25));
+    if (this.state.playing && !run.done && now - this.lastFpsCheck > 500) {
+      this.lastFpsCheck = now;
+      this.stepBudget.observeFps(this.frames.length);
     }
     if (this.state.playing && !run.done && !this.busy) {
+      // steps this frame may take: a fixed budget (the URL's budget=, for tests and benchmarks), or
+      // as many as fit the frame's GPU time at the measured cost of a step (0: a frame to rest)
+      const allowed = this.state.budget > 0 ? this.state.budget : this.stepBudget.steps(now);
+      if (allowed > 0) this.budget = allowed;
       this.stepDebt += (this.state.speed * dtWall) / run.dt_s;
-      const n = Math.min(this.budget, Math.floor(this.stepDebt));
-      this.budgetBound = n === this.budget;
+      const n = Math.min(allowed, Math.floor(this.stepDebt));
       if (n >= 1) {
         this.stepDebt -= n;
-        if (this.budgetBound) this.stepDebt = 0; // budget-bound: never run up a debt
+        if (n === allowed) this.stepDebt = 0; // budget-bound: never run up a debt
         this.busy = true;
         const gen = this.generation;
         void this.enqueue(async () => {
           if (gen !== this.generation) return;
+          const t0 = performance.now();
           const taken = await run.advance(n);
+          const t1 = performance.now();
+          this.stepBudget.record(taken, t1 - t0, t1); // submit → completion (the state's readback)
           if (gen !== this.generation) return;
           this.stepLog.push({ at: performance.now(), steps: taken });
           this.dirty = true;
