@@ -349,7 +349,8 @@ class App {
         this.plots.set([], this.state.cutoff);
         return;
       }
-      const gpu = this.gpu as GpuContext;
+      const gpu = this.gpu;
+      if (!gpu) { this.message('the WebGPU device is being recovered: change that setting again in a moment'); this.restoreFrom(this.problem); return; }
       let solver: GpuSolver;
       try {
         solver = await GpuSolver.create(gpu, problem);
