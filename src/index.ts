@@ -32,7 +32,7 @@ export { readObservedParticle } from './compare/observed';
 export { loadSimulationFolder, isSimulationFolder, type SimulationFolder } from './compare/simFolder';
 export { writeComparisonOutputs, comparisonCsv, comparisonSummary, COMPARISON_COLUMNS } from './compare/output';
 export {
-  fitSurface,
+  fitSurface, physicalIntervals,
   type FitOptions, type FitResult, type FitEvaluation, type FitJournal, type JournalEntry,
 } from './fit/fit';
 export { observedOutline, cropCamera, MIN_FIT_PIXELS, type ObservedOutline } from './fit/model';

@@ -74,6 +74,23 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
   }, 120_000);
 });
 
+describe('fit --fit-diffusivity', () => {
+  test('recovers a known diffusivity scale (×2: log10 scale 0.3) and still the blocking (fig4c)', async () => {
+    // the movie's knee diffusivity twice the default: both of its log10 D levels +0.3
+    const obs = await observedOf('dscale', configOf('fig4c', [...MOVIE, 'material.diffusivity={"preset":"knee","log10DHigh":-14.7,"log10DLow":-16.2}']));
+    const r = await fitSurface(obs, { model: 'arc', fitDiffusivity: true, runner: cpuBatchRunner() });
+    expect(r.names).toEqual(['centerDeg', 'spanDeg', 'eta', 'log10DScale']);
+    const [c, span, eta, ls] = r.best.values;
+    const iv = r.intervals.log10DScale;
+    report.push(`--fit-diffusivity, fig4c with D × 2: log10 scale ${ls.toFixed(3)} (truth 0.301, 95 % [${iv.lo.toFixed(3)}, ${iv.hi.toFixed(3)}]), centre ${c.toFixed(1)}°, span ${span.toFixed(1)}°, η ${eta.toFixed(3)}; ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s`);
+    expect(Math.abs(ls - Math.log10(2))).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(wrap(c - 180))).toBeLessThanOrEqual(15);
+    expect(Math.abs(span / 90 - 1)).toBeLessThanOrEqual(0.25);
+    expect(Math.abs(eta - 0.3)).toBeLessThanOrEqual(0.1);
+    expect(r.improved).toBe(true);
+  }, 180_000);
+});
+
 describe('fit --model bins:N', () => {
   test('fig4c in 8 bins: the low-η bins are the left ones (centres 157.5° and 202.5°), the right side clean', async () => {
     const obs = await observedOf('bins', configOf('fig4c', MOVIE));
