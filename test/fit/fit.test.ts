@@ -42,6 +42,7 @@ const cases = [
 ];
 
 const report: string[] = [];
+const coverage: boolean[] = [];
 afterAll(() => { if (report.length) console.log(`fit recovery (CPU reference, this machine):\n${report.join('\n')}`); });
 
 describe('fit --model arc recovers blocking it does not see (noisy synth movies)', () => {
@@ -62,7 +63,13 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
     expect(Math.abs(span / truth.span - 1)).toBeLessThanOrEqual(0.25);
     expect(Math.abs(eta - truth.eta)).toBeLessThanOrEqual(0.1);
     expect(r.improved).toBe(true);
+    coverage.push(...covered);
   }, 120_000);
+
+  test('the 95 % intervals cover the truth in most cases: at least 7 of the 9 parameters of the three movies (the lag-1 N_eff intervals covered 4)', () => {
+    expect(coverage.length).toBe(9);
+    expect(coverage.filter(Boolean).length).toBeGreaterThanOrEqual(7);
+  });
 
   test('no blocking: the fit says so (η ≥ 0.9 or an arc of negligible effect)', async () => {
     const obs = await observedOf('none', configOf('fig4a', MOVIE));
