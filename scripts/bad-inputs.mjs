@@ -635,7 +635,7 @@ const synthSmall = (rel, sets = []) => ['synth', '--preset', 'fig4a', '--set', '
 add('fit', 'a movie without a charge record and no --current-mA-g', ['fit', '--observed', 'in/fit-nocap/movie.tif', '--backend', 'cpu', ...cmpOut], {
   setup: (c) => { runSync(synthSmall('in/fit-nocap'), c.dir); rmSync(path.join(c.dir, 'in/fit-nocap/capacity.csv')); },
 });
-add('fit', 'a particle too small to fit (0.4 µm: 14 pixels)', ['fit', '--observed', 'in/fit-tiny/movie.tif', '--backend', 'cpu', ...cmpOut], {
+add('fit', 'a particle too small to fit (0.4 µm across: 79 pixels)', ['fit', '--observed', 'in/fit-tiny/movie.tif', '--backend', 'cpu', ...cmpOut], {
   setup: (c) => runSync(synthSmall('in/fit-tiny', ['particle.diameter_um=0.4', 'grid.spacing_um=0.02']), c.dir),
 });
 add('fit', 'a movie that does not react (0.001 mA/g): the optimiser cannot improve', ['fit', '--observed', 'in/fit-flat/movie.tif', '--generations', '2', '--backend', 'cpu', ...cmpOut], {
