@@ -61,7 +61,7 @@ try {
     const raw = presetConfig(name);
     for (const s of MOVIE) applySet(raw, s);
     const seg = raw.surface.segments[0];
-    const truth = { centerDeg: wrap((seg.fromDeg + seg.toDeg) / 2), spanDeg: seg.toDeg - seg.fromDeg, eta: seg.eta };
+    const truth = { centerDeg: ((((seg.fromDeg + seg.toDeg) / 2) % 360) + 360) % 360, spanDeg: seg.toDeg - seg.fromDeg, eta: seg.eta };
     const dir = path.join(tmp, name);
     mkdirSync(dir, { recursive: true });
     await writeSynthOutputs(dir, await synthesizeMovie(raw));
@@ -78,12 +78,13 @@ try {
     const [c, span, eta] = fit.best.values;
     results.push({
       preset: name, truth, fit: { centerDeg: c, spanDeg: span, eta }, intervals: fit.intervals, simulations: fit.simulations, wallTime_s: fit.wallTime_s,
-      eta: Array.from({ length: 361 }, (_, k) => ({ phi: k - 180, fitted: fit.parameterisation.etaAt(fit.best.u, k - 180), truth: Math.abs(wrap(k - 180 - truth.centerDeg)) < truth.spanDeg / 2 ? truth.eta : 1 })),
+      // η(φ) over 0 … 360° (the presets' blocked arc sits at 180°, in the middle)
+      eta: Array.from({ length: 361 }, (_, k) => ({ phi: k, fitted: fit.parameterisation.etaAt(fit.best.u, k), truth: Math.abs(wrap(k - truth.centerDeg)) < truth.spanDeg / 2 ? truth.eta : 1 })),
       fresh: { medianComOffsetError_um: fresh.medians.comOffsetError_um, medianPearsonR: fresh.medians.pearsonR, frames: perFrame(fresh) },
       bestFit: { medianComOffsetError_um: best.medians.comOffsetError_um, medianPearsonR: best.medians.pearsonR, frames: perFrame(best) },
       medianComOffsetObs_um: fresh.medians.comOffsetObs_um,
     });
-    console.error(`paper-figure: ${name}: fitted centre ${c.toFixed(1)}° (true ${truth.centerDeg}), span ${span.toFixed(1)}° (${truth.spanDeg}), η ${eta.toFixed(3)} (${truth.eta}); median COM-offset error fig4a ${fresh.medians.comOffsetError_um?.toFixed(3)} µm → best fit ${best.medians.comOffsetError_um?.toFixed(3)} µm; ${fit.simulations} simulations, ${fit.wallTime_s.toFixed(1)} s`);
+    console.error(`paper-figure: ${name}: fitted centre ${c.toFixed(1)}° (true ${truth.centerDeg}°), span ${span.toFixed(1)}° (${truth.spanDeg}), η ${eta.toFixed(3)} (${truth.eta}); median COM-offset error fig4a ${fresh.medians.comOffsetError_um?.toFixed(3)} µm → best fit ${best.medians.comOffsetError_um?.toFixed(3)} µm; ${fit.simulations} simulations, ${fit.wallTime_s.toFixed(1)} s`);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
@@ -93,12 +94,12 @@ try {
 const BLUE = [31, 119, 180], GREY = [127, 127, 127], ORANGE = [255, 127, 14], GREEN = [44, 160, 44];
 const panels = [
   ...results.map((r) => ({
-    title: `${r.preset}: fitted centre ${r.fit.centerDeg.toFixed(0)} deg (true ${r.truth.centerDeg})`,
+    title: `${r.preset} eta(phi): fit centred ${(((r.fit.centerDeg % 360) + 360) % 360).toFixed(0)} deg`,
     xLabel: 'angle phi (deg)', yLabel: 'eta', yRange: [0, 1.05],
     series: [{ x: r.eta.map((p) => p.phi), y: r.eta.map((p) => p.truth), rgb: GREY }, { x: r.eta.map((p) => p.phi), y: r.eta.map((p) => p.fitted), rgb: BLUE }],
   })),
   ...results.map((r) => ({
-    title: `${r.preset}: COM-offset error`,
+    title: `${r.preset} COM error ${r.fresh.medianComOffsetError_um.toFixed(2)} -> ${r.bestFit.medianComOffsetError_um.toFixed(3)} um`,
     xLabel: 'charge (mAh/g)', yLabel: 'error (um)',
     series: [
       { x: r.fresh.frames.map((f) => f.capacity_mAh_g ?? NaN), y: r.fresh.frames.map((f) => f.comOffsetError_um), rgb: ORANGE, points: true },
@@ -107,16 +108,18 @@ const panels = [
   })),
 ];
 const img = renderPlotGrid(panels, {
-  columns: results.length, plotWidth: 300, plotHeight: 150,
-  title: 'Blocked surface -> lopsided charge: fit of aged synth movies; fresh fig4a vs the fitted blocking',
-  legend: [{ label: 'true eta(phi)', rgb: GREY }, { label: 'fitted eta(phi)', rgb: BLUE }, { label: 'fig4a (fresh) vs movie', rgb: ORANGE }, { label: 'best fit vs movie', rgb: GREEN }],
+  columns: results.length, plotWidth: 360, plotHeight: 150,
+  title: 'Aged synth movies (blocked at 180 deg): the fit finds the blocked side, the fresh fig4a misses the core, the fit does not',
+  legend: [{ label: 'true eta(phi)', rgb: GREY }, { label: 'fitted eta(phi)', rgb: BLUE }, { label: 'COM-offset error: fig4a (fresh) vs movie', rgb: ORANGE }, { label: 'best fit vs movie', rgb: GREEN }],
 });
 writeFileSync(path.join(OUT, 'paper-figure.png'), encodePng(img));
 const f = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
 const csv = ['preset,trueCenterDeg,trueSpanDeg,trueEta,centerDeg,centerLo,centerHi,spanDeg,spanLo,spanHi,eta,etaLo,etaHi,comOffsetObsMedian_um,comOffsetErrorFig4aMedian_um,comOffsetErrorBestFitMedian_um,pearsonRFig4aMedian,pearsonRBestFitMedian,simulations,wallTime_s'];
 for (const r of results) {
   const iv = r.intervals;
-  csv.push([r.preset, r.truth.centerDeg, r.truth.spanDeg, r.truth.eta, f(r.fit.centerDeg, 2), f(iv.centerDeg.lo, 2), f(iv.centerDeg.hi, 2), f(r.fit.spanDeg, 2), f(iv.spanDeg.lo, 2), f(iv.spanDeg.hi, 2),
+  // the centre on 0 … 360° as the truth (its interval moved with it)
+  const shift = ((((r.fit.centerDeg % 360) + 360) % 360)) - r.fit.centerDeg;
+  csv.push([r.preset, r.truth.centerDeg, r.truth.spanDeg, r.truth.eta, f(r.fit.centerDeg + shift, 2), f(iv.centerDeg.lo + shift, 2), f(iv.centerDeg.hi + shift, 2), f(r.fit.spanDeg, 2), f(iv.spanDeg.lo, 2), f(iv.spanDeg.hi, 2),
     f(r.fit.eta, 4), f(iv.eta.lo, 4), f(iv.eta.hi, 4), f(r.medianComOffsetObs_um, 4), f(r.fresh.medianComOffsetError_um, 4), f(r.bestFit.medianComOffsetError_um, 4), f(r.fresh.medianPearsonR, 4), f(r.bestFit.medianPearsonR, 4), r.simulations, f(r.wallTime_s, 1)].join(','));
 }
 writeFileSync(path.join(OUT, 'paper-figure.csv'), csv.join('\n') + '\n');
