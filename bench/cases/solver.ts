@@ -285,6 +285,54 @@ const gpuBatchCase: BenchCase = {
   },
 };
 
+/**
+ * The GPU step's host cost (issue 7 item 5): a batch of one lane on the disk problem at a few grid
+ * sizes, stepping without a cut-off, against the CPU reference in the same run (samples interleaved:
+ * GPU, CPU, GPU, …). Rows: steps/s of each, the host's encode + submit time per step (GpuBatch.hostCost:
+ * createCommandEncoder to queue.submit returning, the readbacks not included) and the steps per
+ * dispatch the solver records.
+ */
+const gpuStepHostCase: BenchCase = {
+  name: 'gpu step host',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    if (!ctx.gpu) return [];
+    const rows: BenchRow[] = [];
+    const sizes = ctx.quick ? [128, 256] : [128, 256, 1024];
+    const rounds = ctx.quick ? 3 : 5;
+    for (const n of sizes) {
+      ctx.log(`gpu step host ${n}²`);
+      const problem = await diskProblem(n);
+      const size = `${problem.grid.nx}²`;
+      const id = (b: string) => `gpuhost-${n}-${b}`;
+      const dt = maxStableDt(problem, reachableRange(problem));
+      const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+      // about a second of lavapipe work per sample
+      const steps = Math.max(16, Math.min(2048, Math.round((ctx.quick ? 1e7 : 2.5e7) / problem.grid.cells)));
+      const cpuSteps = Math.max(16, Math.round((ctx.quick ? 2e7 : 1e8) / problem.grid.cells));
+      const batch = await GpuBatch.create(ctx.gpu, [problem]);
+      const gpuLane = batch.lanes[0];
+      const cpu = await CpuSolver.create(problem);
+      try {
+        gpuLane.setStep(params);
+        cpu.setStep(params);
+        await gpuLane.advance(steps); // warm-up (pipelines, first submits)
+        await cpu.advance(cpuSteps);
+        Object.assign(batch.hostCost, { encode_ms: 0, steps: 0, dispatches: 0, submits: 0 });
+        const [g, c] = await timeInterleaved([() => gpuLane.advance(steps), () => cpu.advance(cpuSteps)], rounds);
+        const hc = batch.hostCost;
+        rows.push({ id: id('cpu'), case: 'steps/s, disk', backend: 'cpu-ref', size, value: cpuSteps / c.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(c), note: cpu.backend });
+        rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu')], note: `advance(${steps}) per sample; ${gpuLane.backend}` });
+        rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: (1000 * hc.encode_ms) / hc.steps, unit: 'µs', better: 'lower', note: `${hc.steps} steps in ${hc.submits} submits` });
+        rows.push({ id: id('spd'), case: 'steps per dispatch', backend: 'gpu', size, value: hc.steps / hc.dispatches, unit: 'steps', better: 'higher', note: `${hc.dispatches} dispatches` });
+      } finally {
+        gpuLane.destroy();
+        cpu.destroy();
+      }
+    }
+    return rows;
+  },
+};
+
 export const solverCases: BenchCase[] = [
   {
     name: 'diffusion step',
@@ -334,6 +382,7 @@ export const solverCases: BenchCase[] = [
   },
   cpuStepCase,
   gpuBatchCase,
+  gpuStepHostCase,
   {
     name: 'fig4c to 20 min',
     async run(ctx: BenchContext): Promise<BenchRow[]> {

@@ -121,9 +121,23 @@ export class GpuSolver implements Solver {
   destroy(): void { this.ops.release(); }
 }
 
+/**
+ * What stepping has cost the host so far (for `ionflux bench`): the time spent encoding and submitting
+ * steps (createCommandEncoder to queue.submit returning, readbacks not included), the steps and
+ * dispatches recorded and the submits made.
+ */
+export interface HostCost {
+  encode_ms: number;
+  steps: number;
+  dispatches: number;
+  submits: number;
+}
+
 export class GpuBatch {
   /** one Solver per problem, in the order given */
   readonly lanes: GpuSolver[];
+  /** the host's share of stepping, accumulated over every round (reset it by assigning zeros) */
+  readonly hostCost: HostCost = { encode_ms: 0, steps: 0, dispatches: 0, submits: 0 };
   private readonly device: GPUDevice;
   private readonly cells: number;
   private readonly laneState: Lane[];
@@ -397,6 +411,7 @@ export class GpuBatch {
         // keep the queue fed: the next submit goes in before the previous one's readback is awaited
         while (!allStopped && submitted < k && inFlight.length < SUBMITS_IN_FLIGHT) {
           const m = Math.min(perSubmit, k - submitted);
+          const t0 = performance.now();
           const enc = this.device.createCommandEncoder({ label: 'GpuBatch.round' });
           for (const l of rejoin) {
             const at = 4 * this.cells * l.index;
@@ -405,6 +420,9 @@ export class GpuBatch {
           rejoin = [];
           from = this.encodeSteps(enc, m, from, count, maxWalls);
           inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: this.state.size }]));
+          this.hostCost.encode_ms += performance.now() - t0;
+          this.hostCost.steps += m;
+          this.hostCost.submits++;
           submitted += m;
         }
         const next = inFlight.shift();
@@ -438,6 +456,7 @@ export class GpuBatch {
         from = (1 - from) as 0 | 1;
         this.wall.encodeStep(pass, from, count, maxWalls);
       }
+      this.hostCost.dispatches += 3 * p;
       pass.end();
       s += p;
     }
