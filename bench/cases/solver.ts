@@ -309,7 +309,10 @@ const gpuStepHostCase: BenchCase = {
       const size = `${problem.grid.nx}²`;
       const id = (b: string) => `gpuhost-${n}-${b}`;
       const dt = maxStableDt(problem, reachableRange(problem));
-      const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+      // the charge step at a thousandth of its current, without cut-off and θ-range guard: thousands of
+      // samples' steps never fill the particle (a stopped lane's steps are copies, and would time nothing)
+      const charge = stepParams(problem, problem.config.protocol[0], dt);
+      const params = { ...charge, fluxPerStep: charge.fluxPerStep * 1e-3, stopBelowPhi: -Infinity, stopAbovePhi: Infinity, guardAboveQ: undefined, guardBelowQ: undefined };
       // steps per sample: from a first guess, rescaled after the warm-up to ~0.5 s (0.25 s --quick) of
       // GPU work, in one submit (at most 4096 steps and 2³⁰ cell-steps: GpuBatch's submit bounds)
       const guess = Math.max(16, Math.min(2048, Math.round(1e7 / problem.grid.cells)));
