@@ -9,10 +9,12 @@ set -euo pipefail
 OUT=${OUT:-bench/results}
 mkdir -p "$OUT"
 stamp=$(date -u +%Y-%m-%d)
-run() { # name, bench --only pattern
-  echo "== $1"
-  timeout 240 node bin/ionflux.js bench --backend gpu --only "$2" --json "$OUT/$stamp-gpu-$1.json" || echo "== $1 failed (exit $?)"
+# Each case has its own time limit; together they stay under 5 minutes (280 s plus start-up).
+run() { # name, bench --only pattern, seconds
+  echo "== $1 (limit $3 s)"
+  timeout "$3" node bin/ionflux.js bench --backend gpu --only "$2" --json "$OUT/$stamp-gpu-$1.json" || echo "== $1 failed (exit $?)"
 }
-run diffusion-step 'diffusion step'   # Mcell/s of the WGSL step against the CPU reference and NumPy
-run batch 'gpu batch'                 # per-lane time per step, 64 fig4c lanes batched vs one after another
-run sweep sweep-throughput            # fig4c simulations per second: shell loop, CPU pool, GPU 1 lane, GPU batched
+run step-host 'gpu step host' 60      # host µs per step, steps per dispatch, steps/s at 128²/256²/1024² vs the CPU reference
+run diffusion-step 'diffusion step' 100   # Mcell/s and effective bandwidth of the WGSL step at 256²/1024²/4096², vs CPU and NumPy
+run batch 'gpu batch' 60              # per-lane time per step, 64 fig4c lanes batched vs one after another
+run sweep sweep-throughput 60         # fig4c simulations per second: shell loop, CPU pool, GPU 1 lane, GPU batched

@@ -1,71 +1,195 @@
-// One explicit Euler step of ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the fixed-point state
-// q = (θ0 − θ)·QUANTA: q_i ← q_i − Σ_{inside 4-neighbours j} trunc(r·QUANTA·(Φ̃(θ_j) − Φ̃(θ_i)))
-// (Kirchhoff face fluxes; truncation is odd, so cell j computes exactly the negative integer).
-// Each workgroup first evaluates Φ̃ once for its tile plus a one-cell halo into workgroup memory
-// (one table lookup per cell instead of five), then applies the stencil from the tile.
-// Faces to outside cells carry no diffusive flux here; the boundary flux is wall_flux.wgsl's job.
-// The grid has a margin of outside cells on every side, so inside cells never index past the lane.
-// Batched: the dispatch's z dimension walks activeLanes; each lane steps its own region of q with its
-// own uniforms and Φ̃ table (kirchhoff.wgsl). Once a lane has hit its cut-off (its state[0] ≠ 0)
-// every cell of it is copied through unchanged, without filling the tile (no table lookups), so the
-// remaining steps of a submit are cheap no-ops for it and the ping-pong buffers stay consistent.
+// One whole explicit step per dispatch: diffusion, boundary flux, θs min/max and the stop decision.
+//
+// Diffusion: ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the fixed-point state q = (θ0 − θ)·QUANTA:
+//   q_i ← q_i − Σ_{inside 4-neighbours j} trunc(r·QUANTA·(Φ̃(θ_j) − Φ̃(θ_i)))
+// (Kirchhoff face fluxes; truncation is odd, so cell j computes exactly the negative integer). Each
+// workgroup first evaluates Φ̃ once for its 16×16 tile plus a one-cell halo into workgroup memory (one
+// table lookup per cell instead of five), then applies the stencil from the tile. Faces to outside
+// cells carry no diffusive flux. The grid has a margin of outside cells on every side, so inside
+// cells never index past the lane.
+// Boundary flux, in the same workgroup: the tile's new values wait in workgroup memory while one
+// invocation per wall cell of the tile (the lane's wall list sorted by tile, tileWallStart/tileWalls)
+//   adds q_w ← q_w + wallQuanta_w (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA into integers whose
+//   total per step is exact to ½ quantum: src/solver/quanta.ts), raises the θ-range guard when q_w is
+//   above wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge), and computes the true
+//   wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w as an order-preserving u32 key;
+// the tile's min/max keys and guard go through workgroup atomics, then one global atomicMin/atomicMax/
+// atomicMax per workgroup into the lane's slot for this step. Integer atomics are exact and
+// order-independent, so the result does not depend on which workgroup runs first.
+// The stop decision (why three slots): WGSL has no memory barrier across workgroups, so no workgroup
+// can know that the others have finished this step's min/max. Instead every workgroup of step j
+// decides from step j − 1's slot, complete because a dispatch boundary lies between them: stop if that
+// slot carries a stop already, else if its guard was raised (reason 2, first, as the CPU reference), else
+// if its min key reached the charge cut-off or its max key the discharge one (reason 1). All of a
+// lane's workgroups read the same slot, so they agree. A stopped lane's workgroups copy their cells
+// through unchanged (no table lookups), so later steps of a submit are cheap no-ops, the ping-pong
+// buffers stay consistent and the step that crossed is kept, exactly like the CPU reference. Slots
+// rotate with `phase` = j mod 3: step j accumulates into slot j, reads slot j − 1 and the lane's first
+// workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next), carries a stop
+// into slot j and counts the step (state[1]) when it is taken. `finalize`, one invocation per lane
+// after the last step of a submit (phase = that submit's step count mod 3), makes the same decision
+// from the last slot, stores it in state[0] for the host's readback and leaves the slots as a new
+// submit expects them (slot 2 = "the step before": empty, carrying the stop; slots 0 and 1 empty).
+// Dispatch: (x, y) walk `tiles` (the tiles that hold an inside cell of any lane of the batch, so
+// tiles wholly outside cost nothing), z walks activeLanes (kirchhoff.wgsl).
 // Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes, 3 q in, 4 q out,
-// 5 run states (read).
+// 5 run states (atomic), 6 wall cells, 7 step data (wall quanta and guard limits per lane, the tile
+// list, per lane the tile starts of its wall list and the list itself), 8 the phase (uniform).
 
 @group(0) @binding(3) var<storage, read> qIn: array<i32>;
 @group(0) @binding(4) var<storage, read_write> qOut: array<i32>;
-@group(0) @binding(5) var<storage, read> state: array<u32>;
+@group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> walls: array<Wall>;
+@group(0) @binding(7) var<storage, read> stepData: array<u32>;
+@group(0) @binding(8) var<uniform> phase: vec4u; // x: this dispatch's step index mod 3
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
+// the batch's tiling (src/kernels/diffusionStep.ts): tiles per row and column, the dispatched tiles
+// and the width of the dispatch grid that walks them, and where each table starts in stepData
+override TILES_X: u32 = 1;
+override TILES_Y: u32 = 1;
+override TILE_COUNT: u32 = 1;
+override SLOTS_X: u32 = 1;
+override TILE_LIST_AT: u32 = 0;
+override TILE_START_AT: u32 = 0;
+override TILE_WALLS_AT: u32 = 0;
+
 // Φ̃ of outside cells in the tile: far above any table value, tested with > OUTSIDE_PHI / 2
 const OUTSIDE_PHI: f32 = 1e30;
 var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
-var<workgroup> laneStopped: u32;
+var<workgroup> newQ: array<i32, WG_X * WG_Y>;
+// read by invocation 0, broadcast with workgroupUniformLoad: x stop reason, y the tile's wall count
+var<workgroup> head: vec2u;
+var<workgroup> tileMin: atomic<u32>;
+var<workgroup> tileMax: atomic<u32>;
+var<workgroup> tileGuard: atomic<u32>;
+
+/** Word `w` of slot `slot` of a lane's run state (slots: minKey, maxKey, guard, stop). */
+fn slotWord(s0: u32, slot: u32, w: u32) -> u32 {
+  return s0 + SLOT0_WORD + 4u * slot + w;
+}
+
+/** The stop reason after the step whose slot is `slot`: carried, range guard, cut-off, or 0. */
+fn stopAfter(s0: u32, slot: u32) -> u32 {
+  let carried = atomicLoad(&state[slotWord(s0, slot, 3u)]);
+  if (carried != 0u) { return carried; }
+  if (atomicLoad(&state[slotWord(s0, slot, 2u)]) != 0u) { return 2u; }
+  let below = U.checkBelow != 0u && keyValue(atomicLoad(&state[slotWord(s0, slot, 0u)])) <= U.stopBelowPhi;
+  let above = U.checkAbove != 0u && keyValue(atomicLoad(&state[slotWord(s0, slot, 1u)])) >= U.stopAbovePhi;
+  return select(0u, 1u, below || above);
+}
+
+fn clearSlot(s0: u32, slot: u32, stop: u32) {
+  atomicStore(&state[slotWord(s0, slot, 0u)], EMPTY_MIN_KEY);
+  atomicStore(&state[slotWord(s0, slot, 1u)], EMPTY_MAX_KEY);
+  atomicStore(&state[slotWord(s0, slot, 2u)], 0u);
+  atomicStore(&state[slotWord(s0, slot, 3u)], stop);
+}
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let slotIndex = wg.y * SLOTS_X + wg.x;
+  if (slotIndex >= TILE_COUNT) { return; } // the dispatch grid's last row may overhang the list
   let lane = selectLane(wg.z);
   let base = lane * U.nx * U.ny;
-  // the whole workgroup belongs to one lane: one load of its stop flag, uniform for the branch
-  if (lid.x == 0u && lid.y == 0u) { laneStopped = state[lane * STATE_WORDS]; }
-  if (workgroupUniformLoad(&laneStopped) != 0u) {
-    if (g.x < U.nx && g.y < U.ny) {
-      let i = base + g.y * U.nx + g.x;
+  let s0 = lane * STATE_WORDS;
+  let cur = phase.x;
+  let tileId = stepData[TILE_LIST_AT + slotIndex];
+  let tx = tileId % TILES_X;
+  let ty = tileId / TILES_X;
+  let gx = tx * WG_X + lid.x;
+  let gy = ty * WG_Y + lid.y;
+  let startAt = TILE_START_AT + lane * (TILES_X * TILES_Y + 1u) + tileId;
+  if (li == 0u) {
+    let stop = stopAfter(s0, (cur + 2u) % 3u);
+    head = vec2u(stop, stepData[startAt + 1u] - stepData[startAt]);
+    if (slotIndex == 0u) {
+      // the lane's first workgroup: next step's slot, the stop carried on, the step counted
+      clearSlot(s0, (cur + 1u) % 3u, 0u);
+      if (stop != 0u) { atomicStore(&state[slotWord(s0, cur, 3u)], stop); }
+      else { atomicAdd(&state[s0 + 1u], 1u); }
+    }
+    atomicStore(&tileMin, EMPTY_MIN_KEY);
+    atomicStore(&tileMax, EMPTY_MAX_KEY);
+    atomicStore(&tileGuard, 0u);
+  }
+  let h = workgroupUniformLoad(&head); // the whole workgroup belongs to one lane and one tile
+  let inGrid = gx < U.nx && gy < U.ny;
+  let i = base + gy * U.nx + gx;
+  if (h.x != 0u) {
+    if (inGrid) {
       let c = qIn[i];
       if (c != OUTSIDE_Q) { qOut[i] = c; }
     }
     return;
   }
   let tw = WG_X + 2u;
-  let x0 = i32(wg.x * WG_X) - 1;
-  let y0 = i32(wg.y * WG_Y) - 1;
-  for (var t = lid.y * WG_X + lid.x; t < tw * (WG_Y + 2u); t += WG_X * WG_Y) {
-    let tx = x0 + i32(t % tw);
-    let ty = y0 + i32(t / tw);
+  let x0 = i32(tx * WG_X) - 1;
+  let y0 = i32(ty * WG_Y) - 1;
+  for (var t = li; t < tw * (WG_Y + 2u); t += WG_X * WG_Y) {
+    let cx = x0 + i32(t % tw);
+    let cy = y0 + i32(t / tw);
     var p = OUTSIDE_PHI;
-    if (tx >= 0 && ty >= 0 && u32(tx) < U.nx && u32(ty) < U.ny) {
-      let v = qIn[base + u32(ty) * U.nx + u32(tx)];
+    if (cx >= 0 && cy >= 0 && u32(cx) < U.nx && u32(cy) < U.ny) {
+      let v = qIn[base + u32(cy) * U.nx + u32(cx)];
       if (v != OUTSIDE_Q) { p = phiOfTheta(thetaOfQ(v)); }
     }
     tile[t] = p;
   }
   workgroupBarrier();
-  if (g.x >= U.nx || g.y >= U.ny) { return; }
-  let i = base + g.y * U.nx + g.x;
-  let c = qIn[i];
-  if (c == OUTSIDE_Q) { return; }
-  let t = (lid.y + 1u) * tw + lid.x + 1u;
-  let pc = tile[t];
-  let rq = U.r * QUANTA;
-  var acc = 0;
-  let w = tile[t - 1u];
-  if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
-  let e = tile[t + 1u];
-  if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
-  let n = tile[t - tw];
-  if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
-  let s = tile[t + tw];
-  if (s < OUTSIDE_PHI * 0.5) { acc += i32(rq * (s - pc)); }
-  qOut[i] = c - acc;
+  // the stencil (no early return: the wall pass below has barriers)
+  var c = OUTSIDE_Q;
+  if (inGrid) { c = qIn[i]; }
+  var v = c;
+  if (c != OUTSIDE_Q) {
+    let t = (lid.y + 1u) * tw + lid.x + 1u;
+    let pc = tile[t];
+    let rq = U.r * QUANTA;
+    var acc = 0;
+    let w = tile[t - 1u];
+    if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
+    let e = tile[t + 1u];
+    if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
+    let n = tile[t - tw];
+    if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
+    let s = tile[t + tw];
+    if (s < OUTSIDE_PHI * 0.5) { acc += i32(rq * (s - pc)); }
+    v = c - acc;
+  }
+  if (h.y != 0u) {
+    // the tile's wall cells: flux, guard and θs on the new values
+    newQ[li] = v;
+    workgroupBarrier();
+    if (li < h.y) {
+      let k = stepData[TILE_WALLS_AT + U.wallOffset + stepData[startAt] + li];
+      let wall = walls[U.wallOffset + k];
+      let at = (wall.index / U.nx - ty * WG_Y) * WG_X + (wall.index % U.nx - tx * WG_X);
+      let qk = U.quantaOffset; // the wall quanta lead stepData
+      let vw = newQ[at] + bitcast<i32>(stepData[qk + k]);
+      newQ[at] = vw;
+      if (vw > bitcast<i32>(stepData[qk + U.nWalls]) || vw < bitcast<i32>(stepData[qk + U.nWalls + 1u])) { atomicMax(&tileGuard, 1u); }
+      let key = orderedKey(phiOfTheta(thetaOfQ(vw)) - U.surfaceFactor * wall.surfaceOffset);
+      atomicMin(&tileMin, key);
+      atomicMax(&tileMax, key);
+    }
+    workgroupBarrier();
+    v = newQ[li];
+    if (li == 0u) {
+      atomicMin(&state[slotWord(s0, cur, 0u)], atomicLoad(&tileMin));
+      atomicMax(&state[slotWord(s0, cur, 1u)], atomicLoad(&tileMax));
+      if (atomicLoad(&tileGuard) != 0u) { atomicMax(&state[slotWord(s0, cur, 2u)], 1u); }
+    }
+  }
+  if (c != OUTSIDE_Q) { qOut[i] = v; }
+}
+
+@compute @workgroup_size(1)
+fn finalize(@builtin(workgroup_id) wg: vec3u) {
+  let s0 = selectLane(wg.x) * STATE_WORDS;
+  let stop = stopAfter(s0, (phase.x + 2u) % 3u);
+  atomicStore(&state[s0], stop);
+  clearSlot(s0, 0u, 0u);
+  clearSlot(s0, 1u, 0u);
+  clearSlot(s0, 2u, stop);
 }

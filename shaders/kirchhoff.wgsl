@@ -1,10 +1,11 @@
-// Shared chunk (prepended to diffusion_step.wgsl and wall_flux.wgsl): the per-lane step uniforms, the
-// fixed-point state, the lane of an invocation, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale,
+// Shared chunk (prepended to diffusion_step.wgsl and surface_theta.wgsl): the per-lane step uniforms,
+// the fixed-point state, the run-state layout, wall cells, order-preserving float keys, the lane of
+// an invocation, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale,
 // linear between the N+1 table nodes θ = i/N and linear extrapolation outside [0, 1], exactly as
 // src/model/diffusivity.ts phiOf().
 // A batch holds several problems ("lanes") of the same nx×ny grid side by side: lane l's cells are
 // q[l·nx·ny …], its Φ̃ table, wall cells and wall quanta start at the offsets in its StepUniforms, its
-// run state is state[l·8 …]. A dispatch covers only the lanes listed in activeLanes (one workgroup
+// run state is state[l·STATE_WORDS …]. A dispatch covers only the lanes listed in activeLanes (one workgroup
 // row or layer per entry), so lanes that are not stepping cost nothing.
 // Bindings: @group(0) @binding(0) StepUniforms per lane, @binding(1) the Φ̃ tables, @binding(2) the
 // active lanes of this dispatch.
@@ -16,13 +17,13 @@ struct StepUniforms {
   nWalls: u32,
   theta0: f32,        // the state is ξ = θ0 − θ
   r: f32,             // Δt·D_scale/h²
-  fluxPerStep: f32,   // host side only (wall quanta come per cell, wall_flux.wgsl): sign·Δt·q0/h
+  fluxPerStep: f32,   // host side only (wall quanta come per cell, diffusion_step.wgsl): sign·Δt·q0/h
   surfaceFactor: f32, // sign·q0/D_scale [1/m]: Φ̃(θs) = Φ̃(θcell) − surfaceFactor·surfaceOffset
   stopBelowPhi: f32,  // charge cut-off, Φ̃(cutoff.surfaceTheta)
   stopAbovePhi: f32,  // discharge cut-off, Φ̃(cutoff.surfaceThetaMax)
   checkBelow: u32,
   checkAbove: u32,
-  applyFlux: u32,     // 0: only measure θs (no flux, no step counted)
+  applyFlux: u32,     // 1 in a stepping lane's uniforms, 0 in a measurement's (neither kernel reads it)
   tableOffset: u32,   // this lane's first entry in phiTable
   wallOffset: u32,    // this lane's first entry in walls
   quantaOffset: u32,  // this lane's first entry in wallQuanta (nWalls quanta, then the two guard limits)
@@ -37,7 +38,31 @@ struct StepUniforms {
 const QUANTA: f32 = 268435456.0; // 2^28
 const INV_QUANTA: f32 = 3.7252902984619140625e-9; // 2^-28
 const OUTSIDE_Q: i32 = 2147483647; // q of cells outside the particle
-const STATE_WORDS: u32 = 8u; // u32 words of one lane's run state (wall_flux.wgsl)
+// A lane's run state, state[lane·STATE_WORDS …] (src/kernels/diffusionStep.ts RUN_STATE_BYTES):
+// [0] stop reason after the last submit (0 running, 1 cut-off, 2 θ-range guard), [1] steps taken,
+// [2] min key and [3] max key of a θs measurement (surface_theta.wgsl), [4 …] three step slots of
+// 4 words each (min key, max key, guard raised, stop carried; diffusion_step.wgsl).
+const STATE_WORDS: u32 = 16u;
+const SLOT0_WORD: u32 = 4u;
+const EMPTY_MIN_KEY: u32 = 0xffffffffu;
+const EMPTY_MAX_KEY: u32 = 0u;
+
+struct Wall {
+  index: u32,         // the wall cell, y·nx + x within the lane
+  fluxWeight: f32,    // kept for reference; the flux itself comes from the wall quanta
+  surfaceOffset: f32, // s_norm·δ [m]
+  _pad: f32,
+}
+
+/** u32 key with the order of the float: atomicMin/atomicMax on keys are min/max on floats. */
+fn orderedKey(f: f32) -> u32 {
+  let b = bitcast<u32>(f);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn keyValue(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
 
 // the uniforms of the invocation's lane (set once at the top of each entry point by selectLane)
 var<private> U: StepUniforms;

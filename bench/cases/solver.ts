@@ -285,6 +285,88 @@ const gpuBatchCase: BenchCase = {
   },
 };
 
+/**
+ * The GPU step's host cost (issue 7 item 5): a batch of one lane on the disk problem at a few grid
+ * sizes, stepping without a cut-off, against the CPU reference in the same run, samples interleaved
+ * (GPU, GPU with every tile dispatched, CPU, GPU, …). Rows: steps/s of each; the host's encode +
+ * submit time per step (GpuBatch.hostCost: createCommandEncoder to queue.submit returning, readbacks
+ * not included; one submit per sample, encoded while the GPU is idle; median over the samples) and
+ * the steps per dispatch the solver records. The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
+ * almost nothing to do: its steps/s is the host-bound rate and its host µs per step the encode cost
+ * with 4096 steps per submit (the per-submit costs spread thin).
+ */
+const gpuStepHostCase: BenchCase = {
+  name: 'gpu step host',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    if (!ctx.gpu) return [];
+    const rows: BenchRow[] = [];
+    // IONFLUX_BENCH_SIZES=256,1024 picks the grids (for A/B runs of one size)
+    const sizes = process.env.IONFLUX_BENCH_SIZES?.split(',').map(Number).filter((v) => v >= 8) ?? (ctx.quick ? [32, 256] : [32, 128, 256, 1024]);
+    const rounds = ctx.quick ? 3 : 5;
+    for (const n of sizes) {
+      ctx.log(`gpu step host ${n}²`);
+      const problem = await diskProblem(n);
+      const size = `${problem.grid.nx}²`;
+      const id = (b: string) => `gpuhost-${n}-${b}`;
+      const dt = maxStableDt(problem, reachableRange(problem));
+      // the charge step at a thousandth of its current, without cut-off and θ-range guard: thousands of
+      // samples' steps never fill the particle (a stopped lane's steps are copies, and would time nothing)
+      const charge = stepParams(problem, problem.config.protocol[0], dt);
+      const params = { ...charge, fluxPerStep: charge.fluxPerStep * 1e-3, stopBelowPhi: -Infinity, stopAbovePhi: Infinity, guardAboveQ: undefined, guardBelowQ: undefined };
+      // steps per sample: from a first guess, rescaled after the warm-up to ~0.5 s (0.25 s --quick) of
+      // GPU work, in one submit (at most 4096 steps and 2³⁰ cell-steps: GpuBatch's submit bounds)
+      const guess = Math.max(16, Math.min(2048, Math.round(1e7 / problem.grid.cells)));
+      const cpuSteps = Math.max(16, Math.round((ctx.quick ? 2e7 : 1e8) / problem.grid.cells));
+      const batch = await GpuBatch.create(ctx.gpu, [problem]);
+      // the same problem with every tile of the grid dispatched (the fused kernel's tile list off)
+      const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
+      const cpu = await CpuSolver.create(problem);
+      const gpus = [batch, allTiles];
+      try {
+        for (const b of gpus) b.lanes[0].setStep(params);
+        await batch.lanes[0].advance(guess); // warm-up (pipelines, first submits), then the rate
+        const w0 = performance.now();
+        await batch.lanes[0].advance(guess);
+        const perStep_s = (performance.now() - w0) / 1000 / guess;
+        const steps = Math.max(16, Math.min(4096, Math.floor(2 ** 30 / problem.grid.cells), Math.round((ctx.quick ? 0.25 : 0.5) / perStep_s)));
+        await allTiles.lanes[0].advance(guess);
+        cpu.setStep(params);
+        await cpu.advance(cpuSteps);
+        const times: number[][] = [[], [], []];
+        const host: number[] = [];
+        let dispatches = 0, gpuSteps = 0;
+        for (let r = 0; r < rounds; r++) {
+          for (const [k, b] of gpus.entries()) {
+            Object.assign(b.hostCost, { encode_ms: 0, steps: 0, dispatches: 0, submits: 0 });
+            const t0 = performance.now();
+            await b.lanes[0].advance(steps);
+            times[k].push((performance.now() - t0) / 1000);
+            if (k === 0) {
+              host.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
+              dispatches += b.hostCost.dispatches;
+              gpuSteps += b.hostCost.steps;
+            }
+          }
+          const t0 = performance.now();
+          await cpu.advance(cpuSteps);
+          times[2].push((performance.now() - t0) / 1000);
+        }
+        const [g, a, c] = times.map(timingOf);
+        const h = timingOf(host);
+        rows.push({ id: id('cpu'), case: 'steps/s, disk', backend: 'cpu-ref', size, value: cpuSteps / c.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(c), note: cpu.backend });
+        rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only; ${batch.lanes[0].backend}` });
+        rows.push({ id: id('gpu-all'), case: 'steps/s, disk', backend: 'gpu-all-tiles', size, value: steps / a.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(a), ratioTo: [id('cpu')], note: 'every tile of the grid dispatched' });
+        rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample` });
+        rows.push({ id: id('spd'), case: 'steps per dispatch', backend: 'gpu', size, value: gpuSteps / dispatches, unit: 'steps', better: 'higher', note: `${dispatches} dispatches for ${gpuSteps} steps` });
+      } finally {
+        for (const b of gpus) b.lanes[0].destroy();
+        cpu.destroy();
+      }
+    }
+    return rows;
+  },
+};
+
 export const solverCases: BenchCase[] = [
   {
     name: 'diffusion step',
@@ -334,6 +416,7 @@ export const solverCases: BenchCase[] = [
   },
   cpuStepCase,
   gpuBatchCase,
+  gpuStepHostCase,
   {
     name: 'fig4c to 20 min',
     async run(ctx: BenchContext): Promise<BenchRow[]> {

@@ -1,7 +1,10 @@
 /**
- * Owner of shaders/diffusion_step.wgsl: one pipeline (workgroup size as override constants) and the
- * two ping-pong bind groups, built once; `encode` only records a dispatch. The dispatch's z extent
- * is the number of lanes of the batch stepping in it (the first `lanes` entries of activeLanes).
+ * Owner of shaders/diffusion_step.wgsl: one whole step per dispatch (diffusion, boundary flux, θs
+ * min/max, stop decision), and `finalize` once per submit. Builds both pipelines and the six bind
+ * groups (two ping-pong parities × three step-slot phases) once; the encode methods only record.
+ * Also the batch's tiling: which 16×16 tiles a step dispatches (those holding an inside cell of any
+ * lane, or all of them) and, per lane, its wall cells sorted by tile, all in one "step data" buffer
+ * that starts with the lanes' wall quanta (rewritten by each setStep).
  */
 import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
 import source from '../../shaders/diffusion_step.wgsl?raw';
@@ -14,25 +17,108 @@ export interface DiffusionBuffers {
   activeLanes: GPUBuffer;
   xi: [GPUBuffer, GPUBuffer];
   state: GPUBuffer;
+  walls: GPUBuffer;
+  /** u32 words laid out by StepDataLayout */
+  stepData: GPUBuffer;
+}
+
+/** Where the tables of the step data buffer start, in u32 words. */
+export interface StepDataLayout {
+  /** the wall quanta and two guard limits of every lane come first, from word 0 (quantaOffset per lane) */
+  tileListAt: number;
+  /** per lane: tilesX·tilesY + 1 starts into its tile-sorted wall list */
+  tileStartAt: number;
+  /** per lane, at its wallOffset: its wall indices sorted by tile */
+  tileWallsAt: number;
+  words: number;
+}
+
+/** The tiles of a batch's grid and those a step dispatches. */
+export interface StepTiling {
+  tilesX: number;
+  tilesY: number;
+  /** dispatched tile ids (ty·tilesX + tx), ascending */
+  tiles: Uint32Array;
+}
+
+export const TILE = 16;
+
+/**
+ * The tiles to dispatch for lanes with these inside masks (nx×ny each): those holding an inside
+ * cell of at least one lane (`particle`), or every tile of the grid (`all`, for comparison).
+ */
+export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which: 'particle' | 'all' = 'particle'): StepTiling {
+  const tilesX = Math.ceil(nx / TILE), tilesY = Math.ceil(ny / TILE);
+  const used = new Uint8Array(tilesX * tilesY);
+  if (which === 'all') used.fill(1);
+  else {
+    for (const inside of insides) {
+      for (let y = 0; y < ny; y++) {
+        const row = y * nx, trow = ((y / TILE) | 0) * tilesX;
+        for (let x = 0; x < nx; x++) if (inside[row + x]) used[trow + ((x / TILE) | 0)] = 1;
+      }
+    }
+    if (!used.includes(1)) used[0] = 1; // a step still has a first workgroup to count it
+  }
+  const tiles: number[] = [];
+  used.forEach((u, t) => { if (u) tiles.push(t); });
+  return { tilesX, tilesY, tiles: Uint32Array.from(tiles) };
+}
+
+/**
+ * One lane's walls grouped by tile: `start[t]`…`start[t + 1]` index `order`, which holds the wall
+ * numbers k (into the lane's wall list, whose order the wall quanta follow) of tile t's wall cells.
+ */
+export function tileWallTable(nx: number, tiling: StepTiling, wallIndex: Uint32Array): { start: Uint32Array; order: Uint32Array } {
+  const { tilesX, tilesY } = tiling;
+  const tileOf = (cell: number) => Math.floor(Math.floor(cell / nx) / TILE) * tilesX + Math.floor((cell % nx) / TILE);
+  const start = new Uint32Array(tilesX * tilesY + 1);
+  for (const cell of wallIndex) start[tileOf(cell) + 1]++;
+  for (let t = 0; t < tilesX * tilesY; t++) start[t + 1] += start[t];
+  const fill = start.slice(0, -1);
+  const order = new Uint32Array(wallIndex.length);
+  wallIndex.forEach((cell, k) => { order[fill[tileOf(cell)]++] = k; });
+  return { start, order };
 }
 
 export class DiffusionStepKernel {
-  static readonly WG = 16;
-  private readonly pipeline: GPUComputePipeline;
-  /** bindGroups[k] reads xi[k] and writes xi[1 − k] */
-  private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
+  static readonly WG = TILE;
+  private readonly main: GPUComputePipeline;
+  private readonly finalizePipeline: GPUComputePipeline;
+  /** bindGroups[k][p] reads xi[k], writes xi[1 − k], at step-slot phase p */
+  private readonly bindGroups: [GPUBindGroup[], GPUBindGroup[]];
+  private readonly phases: GPUBuffer;
+  private readonly slotsX: number;
+  private readonly slotsY: number;
 
-  constructor(device: GPUDevice, private readonly nx: number, private readonly ny: number, b: DiffusionBuffers) {
+  constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers) {
+    const T = tiling.tiles.length;
+    // the dispatch grid walks the tile list; a second dimension only past the adapter's per-dimension limit
+    this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
+    this.slotsY = Math.ceil(T / this.slotsX);
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + source });
-    this.pipeline = device.createComputePipeline({
-      label: 'DiffusionStep.pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main', constants: { WG_X: DiffusionStepKernel.WG, WG_Y: DiffusionStepKernel.WG } },
+    const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
+    const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, rw, ro, ro, { type: 'uniform' }];
+    const bgl = device.createBindGroupLayout({
+      label: 'DiffusionStep.layout',
+      entries: types.map((buffer, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer })),
     });
-    const layout = this.pipeline.getBindGroupLayout(0);
-    const make = (k: 0 | 1) => device.createBindGroup({
-      label: `DiffusionStep.bindGroup${k}`,
-      layout,
+    const pipelineLayout = device.createPipelineLayout({ label: 'DiffusionStep.pipelineLayout', bindGroupLayouts: [bgl] });
+    const constants = {
+      WG_X: TILE, WG_Y: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
+      TILE_LIST_AT: layout.tileListAt, TILE_START_AT: layout.tileStartAt, TILE_WALLS_AT: layout.tileWallsAt,
+    };
+    this.main = device.createComputePipeline({ label: 'DiffusionStep.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants } });
+    this.finalizePipeline = device.createComputePipeline({ label: 'DiffusionStep.finalize', layout: pipelineLayout, compute: { module, entryPoint: 'finalize', constants } });
+    // the phase of a dispatch: three 16-byte uniforms 256 bytes apart (the offset alignment)
+    const stride = device.limits.minUniformBufferOffsetAlignment;
+    this.phases = device.createBuffer({ label: 'DiffusionStep.phases', size: 2 * stride + 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const phaseWords = new Uint32Array((2 * stride + 16) / 4);
+    for (let p = 0; p < 3; p++) phaseWords[(p * stride) / 4] = p;
+    device.queue.writeBuffer(this.phases, 0, phaseWords);
+    const make = (k: 0 | 1, p: number) => device.createBindGroup({
+      label: `DiffusionStep.bindGroup${k}.${p}`,
+      layout: bgl,
       entries: [
         { binding: 0, resource: { buffer: b.laneUniforms } },
         { binding: 1, resource: { buffer: b.phiTable } },
@@ -40,15 +126,33 @@ export class DiffusionStepKernel {
         { binding: 3, resource: { buffer: b.xi[k] } },
         { binding: 4, resource: { buffer: b.xi[1 - k] } },
         { binding: 5, resource: { buffer: b.state } },
+        { binding: 6, resource: { buffer: b.walls } },
+        { binding: 7, resource: { buffer: b.stepData } },
+        { binding: 8, resource: { buffer: this.phases, offset: p * stride, size: 16 } },
       ],
     });
-    this.bindGroups = [make(0), make(1)];
+    this.bindGroups = [[0, 1, 2].map((p) => make(0, p)), [0, 1, 2].map((p) => make(1, p))];
   }
 
-  /** Records one step of the first `lanes` active lanes, reading xi[from]. */
-  encode(pass: GPUComputePassEncoder, from: 0 | 1, lanes: number): void {
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, this.bindGroups[from]);
-    pass.dispatchWorkgroups(Math.ceil(this.nx / DiffusionStepKernel.WG), Math.ceil(this.ny / DiffusionStepKernel.WG), lanes);
+  /** Sets the step pipeline on a pass (once per pass, before step()). */
+  begin(pass: GPUComputePassEncoder): void {
+    pass.setPipeline(this.main);
+  }
+
+  /** Records step number `j` of a submit for the first `lanes` active lanes, reading xi[from]. */
+  step(pass: GPUComputePassEncoder, from: 0 | 1, j: number, lanes: number): void {
+    pass.setBindGroup(0, this.bindGroups[from][j % 3]);
+    pass.dispatchWorkgroups(this.slotsX, this.slotsY, lanes);
+  }
+
+  /** Records the stop decision after a submit's `steps` steps (leaves the step pipeline unset). */
+  finalize(pass: GPUComputePassEncoder, steps: number, lanes: number): void {
+    pass.setPipeline(this.finalizePipeline);
+    pass.setBindGroup(0, this.bindGroups[0][steps % 3]);
+    pass.dispatchWorkgroups(lanes);
+  }
+
+  destroy(): void {
+    this.phases.destroy();
   }
 }

@@ -181,7 +181,7 @@ export class CpuSolver implements Solver {
         }
       }
       this.cur = (1 - this.cur) as 0 | 1;
-      // the same order of tests as wall_flux.wgsl finalize: the range guard first
+      // the same order of tests as diffusion_step.wgsl stopAfter: the range guard first
       if (guard || (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi))) {
         this.stopped = true;
         this.stopReason = guard ? 'range' : 'cutoff';
@@ -231,6 +231,7 @@ export class CpuSolver implements Solver {
     const why = stateMismatch(q, this.problem.grid.inside);
     if (why) throw new Error(`CpuSolver.writeState: ${why}`);
     this.bufs[this.cur].set(q);
+    this.stopped = false; // a stop belonged to the state before (as setStep clears it)
   }
 
   destroy(): void {

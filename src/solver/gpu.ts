@@ -2,12 +2,14 @@
  * The WGSL solver: the same discretisation as CpuSolver (see there), on any WebGPU adapter, batch
  * first. A GpuBatch holds several problems of the same nx×ny grid ("lanes") side by side in one set
  * of buffers, and one run is a batch of one, so simulate, sweeps, fits and the demo step through the
- * same kernels: per step three dispatches for all stepping lanes together — diffusion_step (all
- * cells, ping-pong ξ buffers, z = lane), wall_flux `main` (one invocation per wall cell, y = lane:
- * boundary flux, θs, min/max) and `finalize` (one invocation per lane: step count, cut-off flag).
- * Each lane keeps its own uniforms, Φ̃ table (identical ones shared), walls, wall quanta and 32-byte
- * run state, so lanes may differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that
- * stops is copied through unchanged while the others go on.
+ * same kernels: per step ONE dispatch for all stepping lanes together — diffusion_step `main` (the
+ * 16×16 tiles that hold particle cells of some lane, z = lane, ping-pong ξ buffers): diffusion, the
+ * boundary flux of the tile's wall cells, their θs min/max and the stop decision from the step
+ * before (three rotating step slots in the run state; see the WGSL) — and once per submit its
+ * `finalize` (one invocation per lane: the stop flag the readback reports). Each lane keeps its own
+ * uniforms, Φ̃ table (identical ones shared), walls (sorted by tile), wall quanta and 64-byte run
+ * state, so lanes may differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that stops
+ * is copied through unchanged while the others go on. Reports measure θs with surface_theta.wgsl.
  *
  * Each lane is a `Solver` (GpuSolver), driven by its own runSimulation coroutine. lane.advance(n)
  * posts a request; once every live lane has one pending (or the lanes without one have been idle for
@@ -25,14 +27,15 @@
  * freed with the last lane. A lane that is neither stepping nor reading does not hold up the others
  * beyond one event-loop turn, but each round it misses costs the others a round of their own.
  * Why a batch: a particle of a few hundred cells across is a few dozen workgroups, a sliver of a GPU,
- * and a step costs three dispatches whatever its size; 64 such lanes fill it for the same three.
+ * and a step costs a dispatch whatever its size; 64 such lanes fill it for the same one.
+ * Host cost: a step is two encoder calls (setBindGroup, dispatchWorkgroups); hostCost counts it.
  */
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
-import { DiffusionStepKernel } from '../kernels/diffusionStep';
+import { DiffusionStepKernel, stepTiling, tileWallTable, type StepDataLayout } from '../kernels/diffusionStep';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
-import { EMPTY_ACCUMULATORS, keyValue, packWalls, RUN_STATE_BYTES, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
+import { CLEAR_STATE, keyValue, packWalls, RUN_STATE_BYTES, SurfaceThetaKernel, WALL_STRIDE } from '../kernels/surfaceTheta';
 import type { Problem, StepParams } from './problem';
 import { INV_QUANTA, OUTSIDE_Q, stateMismatch, thetaField, wallQuanta } from './quanta';
 import type { AdvanceResult, FieldStats, Solver } from './types';
@@ -40,7 +43,7 @@ import { ForwardModelKernel } from '../kernels/forwardModel';
 import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
 import type { Camera } from '../optics/forward';
 
-/** steps recorded per compute pass */
+/** steps recorded per compute pass (one dispatch each) */
 const STEPS_PER_PASS = 256;
 /** steps per submit at most, and cell-updates per submit at most (all lanes of the round together) */
 const STEPS_PER_SUBMIT = 4096;
@@ -48,8 +51,6 @@ const CELL_STEPS_PER_SUBMIT = 2 ** 30;
 /** submits of a round queued ahead of the readback being awaited */
 const SUBMITS_IN_FLIGHT = 2;
 const STATE_WORDS = RUN_STATE_BYTES / 4;
-/** a run state with the stop flag and count cleared and empty min/max accumulators */
-const CLEAR_STATE = new Uint32Array([0, 0, ...EMPTY_ACCUMULATORS, 0, 0, 0, 0]);
 
 interface AdvanceRequest {
   remaining: number;
@@ -66,7 +67,7 @@ interface Lane {
   readonly wallOffset: number;
   readonly quantaOffset: number;
   readonly uniformStaging: DataView<ArrayBuffer>;
-  /** the quanta per wall cell, then the two limits of the θ-range guard (wall_flux.wgsl) */
+  /** the quanta per wall cell, then the two limits of the θ-range guard (diffusion_step.wgsl) */
   readonly quantaStaging: Int32Array<ArrayBuffer>;
   params: StepParams | null;
   stepsReported: number;
@@ -125,9 +126,23 @@ export class GpuSolver implements Solver {
   destroy(): void { this.ops.release(); }
 }
 
+/**
+ * What stepping has cost the host so far (for `ionflux bench`): the time spent encoding and submitting
+ * steps (createCommandEncoder to queue.submit returning, readbacks not included), the steps and
+ * dispatches recorded and the submits made.
+ */
+export interface HostCost {
+  encode_ms: number;
+  steps: number;
+  dispatches: number;
+  submits: number;
+}
+
 export class GpuBatch {
   /** one Solver per problem, in the order given */
   readonly lanes: GpuSolver[];
+  /** the host's share of stepping, accumulated over every round (reset it by assigning zeros) */
+  readonly hostCost: HostCost = { encode_ms: 0, steps: 0, dispatches: 0, submits: 0 };
   private readonly device: GPUDevice;
   private readonly cells: number;
   private readonly laneState: Lane[];
@@ -136,7 +151,8 @@ export class GpuBatch {
   private readonly measureUniforms: GPUBuffer;
   private readonly activeLanes: GPUBuffer;
   private readonly measureLane: GPUBuffer;
-  private readonly wallQuanta: GPUBuffer;
+  /** the lanes' wall quanta (rewritten by setStep), then the tiling tables (DiffusionStepKernel) */
+  private readonly stepData: GPUBuffer;
   private readonly state: GPUBuffer;
   private readonly measureState: GPUBuffer;
   /**
@@ -147,7 +163,7 @@ export class GpuBatch {
   private readonly fieldBuffers: [GPUBuffer, GPUBuffer];
   private readonly owned: GPUBuffer[] = [];
   private readonly diffusion: DiffusionStepKernel;
-  private readonly wall: WallFluxKernel;
+  private readonly surface: SurfaceThetaKernel;
   private readonly reduce: FieldReduceKernel;
   private roundRunning = false;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -155,7 +171,7 @@ export class GpuBatch {
   /** the forward-model kernels, one per camera, built on the first optics() call with it */
   private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
-  private constructor(private readonly gpu: GpuContext, problems: Problem[]) {
+  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all') {
     const device = (this.device = gpu.device);
     const { nx, ny } = problems[0].grid;
     const n = (this.cells = nx * ny);
@@ -203,7 +219,24 @@ export class GpuBatch {
     device.queue.writeBuffer(phiTable, 0, phi);
     const wallBuf = buffer('walls', walls.byteLength, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, walls);
-    this.wallQuanta = buffer('wallQuanta', 4 * quantaAt, S.STORAGE | S.COPY_DST);
+    // the step data: wall quanta (written at setStep), the dispatched tiles, per lane its walls by tile
+    const tiling = stepTiling(nx, ny, problems.map((p) => p.grid.inside), tiles);
+    const nTiles = tiling.tilesX * tiling.tilesY;
+    const layout: StepDataLayout = {
+      tileListAt: quantaAt,
+      tileStartAt: quantaAt + tiling.tiles.length,
+      tileWallsAt: quantaAt + tiling.tiles.length + L * (nTiles + 1),
+      words: quantaAt + tiling.tiles.length + L * (nTiles + 1) + wallAt,
+    };
+    const data = new Uint32Array(layout.words);
+    data.set(tiling.tiles, layout.tileListAt);
+    for (const lane of this.laneState) {
+      const t = tileWallTable(nx, tiling, lane.problem.grid.walls.index);
+      data.set(t.start, layout.tileStartAt + lane.index * (nTiles + 1));
+      data.set(t.order, layout.tileWallsAt + lane.wallOffset);
+    }
+    this.stepData = buffer('stepData', 4 * layout.words, S.STORAGE | S.COPY_DST);
+    device.queue.writeBuffer(this.stepData, 0, data);
     this.laneUniforms = buffer('laneUniforms', STEP_UNIFORMS_BYTES * L, S.STORAGE | S.COPY_DST);
     this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES * L, S.STORAGE | S.COPY_DST);
     this.activeLanes = buffer('activeLanes', 4 * L, S.STORAGE | S.COPY_DST);
@@ -212,10 +245,11 @@ export class GpuBatch {
     this.measureState = buffer('measureState', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
     this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
-    this.diffusion = new DiffusionStepKernel(device, nx, ny, { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state });
-    this.wall = new WallFluxKernel(device, {
-      laneUniforms: this.laneUniforms, measureUniforms: this.measureUniforms, phiTable, activeLanes: this.activeLanes, measureLane: this.measureLane,
-      xi: this.xi, walls: wallBuf, wallQuanta: this.wallQuanta, state: this.state, measureState: this.measureState,
+    this.diffusion = new DiffusionStepKernel(device, tiling, layout, {
+      laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state, walls: wallBuf, stepData: this.stepData,
+    });
+    this.surface = new SurfaceThetaKernel(device, {
+      measureUniforms: this.measureUniforms, phiTable, measureLane: this.measureLane, xi: this.xi, walls: wallBuf, measureState: this.measureState,
     });
     this.reduce = new FieldReduceKernel(device, n, this.fieldBuffers);
     this.owned.push(this.reduce.partials);
@@ -227,8 +261,8 @@ export class GpuBatch {
   /**
    * Lanes of `problem`'s grid that fit one batch on this adapter: its per-buffer limits
    * (maxStorageBufferBindingSize, maxBufferSize: the ξ buffers hold every lane, so do the wall
-   * buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit (maxComputeWorkgroupsPerDimension: one workgroup layer
-   * per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
+   * and step-data buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit
+   * (maxComputeWorkgroupsPerDimension: one workgroup layer per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
    * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes).
    */
   static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity): number {
@@ -236,9 +270,11 @@ export class GpuBatch {
     const lim = gpu.device.limits;
     const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     const { nx, ny, walls } = problem.grid;
+    const nTiles = Math.ceil(nx / DiffusionStepKernel.WG) * Math.ceil(ny / DiffusionStepKernel.WG);
     let hi = Math.min(
       Math.floor(maxBytes / (4 * nx * ny)),
       Math.floor(maxBytes / (WALL_STRIDE * Math.max(1, walls.index.length))),
+      Math.floor((maxBytes / 4 - nTiles) / (2 * walls.index.length + 2 + nTiles + 1)),
       Math.floor(maxBytes / STEP_UNIFORMS_BYTES),
       lim.maxComputeWorkgroupsPerDimension,
     );
@@ -255,16 +291,19 @@ export class GpuBatch {
   /**
    * GPU memory a batch of `lanes` lanes like `problem` (same grid, walls and Φ̃ table) allocates, in
    * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
-   * uniforms and run states, and for the whole batch one Φ̃ table, the reduction partials and (more
-   * than one lane) a scratch field.
+   * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
+   * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
+   * counted: the step kernel's 0.5 KiB of phase uniforms.)
    */
   static bytes(problem: Problem, lanes: number): number {
     if (lanes <= 0) return 0;
     const { nx, ny, walls } = problem.grid;
     const n = nx * ny, nWalls = walls.index.length;
     const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
+    const tiling = stepTiling(nx, ny, [problem.grid.inside]);
+    const stepWords = (nWalls + 2) * lanes + tiling.tiles.length + lanes * (tiling.tilesX * tiling.tilesY + 1) + nWalls * lanes;
     return 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
-      + size(4 * (nWalls + 2) * lanes) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
+      + size(4 * stepWords) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
       + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
   }
 
@@ -273,8 +312,10 @@ export class GpuBatch {
    * against the adapter's limits. Throws when the shapes differ or the batch does not fit
    * (GpuBatch.maxLanes tells how many lanes do). Drive each lane from its own coroutine (e.g.
    * runSimulation) and destroy() it when that ends, also when it throws.
+   * `options.tiles`: which 16×16 tiles a step dispatches, those holding an inside cell of some lane
+   * (the default) or every tile of the grid (the same results, for measuring what skipping saves).
    */
-  static async create(gpu: GpuContext, problems: Problem[]): Promise<GpuBatch> {
+  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all' } = {}): Promise<GpuBatch> {
     if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
     const { nx, ny } = problems[0].grid;
     problems.forEach((p, i) => {
@@ -288,7 +329,7 @@ export class GpuBatch {
     if (problems.length > fit) {
       throw new Error(`GpuBatch.create: ${problems.length} lanes of a ${nx}×${ny} grid do not fit the adapter (${gpu.report.name}): at most ${fit} per batch (its storage-buffer and dispatch limits); split the problems into batches of at most ${fit}`);
     }
-    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems));
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle'));
   }
 
   /** Why one lane of this grid does not fit the adapter, or null. */
@@ -300,9 +341,11 @@ export class GpuBatch {
     if (bytes > maxBytes) {
       return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid (${(bytes / 2 ** 20).toFixed(0)} MiB per state buffer): the adapter (${gpu.report.name}) allows at most ${(maxBytes / 2 ** 20).toFixed(0)} MiB per storage buffer; use a larger spacing or --backend cpu`;
     }
-    const wgs = Math.max(Math.ceil(nx / DiffusionStepKernel.WG), Math.ceil(ny / DiffusionStepKernel.WG));
-    if (wgs > lim.maxComputeWorkgroupsPerDimension) {
-      return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid: more workgroups per dimension (${wgs}) than the adapter allows (${lim.maxComputeWorkgroupsPerDimension}); use a larger spacing`;
+    // a step's tiles are dispatched as rows of up to maxComputeWorkgroupsPerDimension workgroups
+    const tiles = Math.ceil(nx / DiffusionStepKernel.WG) * Math.ceil(ny / DiffusionStepKernel.WG);
+    const rows = Math.ceil(tiles / lim.maxComputeWorkgroupsPerDimension);
+    if (rows > lim.maxComputeWorkgroupsPerDimension) {
+      return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid: more workgroup rows (${rows}) than the adapter allows per dimension (${lim.maxComputeWorkgroupsPerDimension}); use a larger spacing`;
     }
     return null;
   }
@@ -345,7 +388,7 @@ export class GpuBatch {
     wallQuanta(lane.problem.grid.walls.fluxWeight, params.fluxPerStep, lane.quantaStaging.subarray(0, n));
     lane.quantaStaging[n] = params.guardAboveQ ?? 0x7fffffff;
     lane.quantaStaging[n + 1] = params.guardBelowQ ?? -0x80000000;
-    this.device.queue.writeBuffer(this.wallQuanta, 4 * lane.quantaOffset, lane.quantaStaging);
+    this.device.queue.writeBuffer(this.stepData, 4 * lane.quantaOffset, lane.quantaStaging);
     this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
     lane.stepsReported = 0;
   }
@@ -392,7 +435,6 @@ export class GpuBatch {
       const k = Math.min(...members.map((l) => (l.request as AdvanceRequest).remaining));
       const count = members.length;
       this.device.queue.writeBuffer(this.activeLanes, 0, Uint32Array.from(members, (l) => l.index));
-      const maxWalls = Math.max(...members.map((l) => l.problem.grid.walls.index.length));
       // all members step from one ξ buffer: lanes that sat out rounds copy their region across once
       let from: 0 | 1 = 2 * members.filter((l) => l.current === 1).length > count ? 1 : 0;
       let rejoin = members.filter((l) => l.current !== from);
@@ -403,14 +445,18 @@ export class GpuBatch {
         // keep the queue fed: the next submit goes in before the previous one's readback is awaited
         while (!allStopped && submitted < k && inFlight.length < SUBMITS_IN_FLIGHT) {
           const m = Math.min(perSubmit, k - submitted);
+          const t0 = performance.now();
           const enc = this.device.createCommandEncoder({ label: 'GpuBatch.round' });
           for (const l of rejoin) {
             const at = 4 * this.cells * l.index;
             enc.copyBufferToBuffer(this.xi[l.current], at, this.xi[from], at, 4 * this.cells);
           }
           rejoin = [];
-          from = this.encodeSteps(enc, m, from, count, maxWalls);
+          from = this.encodeSteps(enc, m, from, count);
           inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: this.state.size }]));
+          this.hostCost.encode_ms += performance.now() - t0;
+          this.hostCost.steps += m;
+          this.hostCost.submits++;
           submitted += m;
         }
         const next = inFlight.shift();
@@ -434,19 +480,24 @@ export class GpuBatch {
     }
   }
 
-  /** Records `steps` steps of the first `count` active lanes from xi[from]; returns the parity after. */
-  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number, maxWalls: number): 0 | 1 {
+  /**
+   * Records one submit's `steps` steps of the first `count` active lanes from xi[from], one dispatch
+   * each, then the stop decision (finalize) that the submit's readback reports; returns the parity after.
+   */
+  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number): 0 | 1 {
     for (let s = 0; s < steps; ) {
       const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
       const p = Math.min(STEPS_PER_PASS, steps - s);
-      for (let j = 0; j < p; j++) {
-        this.diffusion.encode(pass, from, count);
+      this.diffusion.begin(pass);
+      for (let j = s; j < s + p; j++) {
+        this.diffusion.step(pass, from, j, count);
         from = (1 - from) as 0 | 1;
-        this.wall.encodeStep(pass, from, count, maxWalls);
       }
-      pass.end();
       s += p;
+      if (s === steps) this.diffusion.finalize(pass, steps, count);
+      pass.end();
     }
+    this.hostCost.dispatches += steps + 1;
     return from;
   }
 
@@ -502,7 +553,7 @@ export class GpuBatch {
     const input = this.fieldInput(enc, lane);
     const pass = enc.beginComputePass({ label: 'GpuBatch.reduce' });
     this.reduce.encode(pass, input);
-    this.wall.encodeMeasure(pass, lane.current, problem.grid.walls.index.length);
+    this.surface.encode(pass, lane.current, problem.grid.walls.index.length);
     pass.end();
     const [partials, state] = await submitWithReadback(this.device, enc, [
       { buffer: this.reduce.partials, size: this.reduce.workgroups * PARTIAL_BYTES },
@@ -539,6 +590,9 @@ export class GpuBatch {
     const why = stateMismatch(q, lane.problem.grid.inside);
     if (why) throw new Error(`GpuSolver.writeState: ${why}`);
     this.device.queue.writeBuffer(this.xi[lane.current], 4 * this.cells * lane.index, q.buffer, q.byteOffset, q.byteLength);
+    // the fused step decides a stop from the step before; a written state has none (as after setStep)
+    this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
+    lane.stepsReported = 0;
   }
 
   private async optics(lane: Lane, camera: Camera, threshold: number): Promise<UnreactedStats> {
@@ -579,6 +633,7 @@ export class GpuBatch {
     clearTimeout(this.idleTimer);
     for (const k of this.forwardKernels.values()) void k.then((kernel) => kernel.destroy(), () => {});
     this.forwardKernels.clear();
+    this.diffusion.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

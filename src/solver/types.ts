@@ -53,7 +53,8 @@ export interface Solver {
   readState(): Promise<Int32Array>;
   /**
    * Replaces the state by `q` (as readState gives it: nx·ny cells, OUTSIDE_Q exactly on the cells
-   * outside this problem's particle); throws naming what does not match. Between advances only.
+   * outside this problem's particle); throws naming what does not match. Between advances only; a stop of the
+   * state before is cleared, so a rewound run steps again (the step parameters are kept).
    */
   writeState(q: Int32Array): void;
   destroy(): void;

@@ -61,6 +61,28 @@ describe('a solver resumed from a read-back state continues bit-identically', ()
     }
   });
 
+  test.each(['gpu', 'cpu'])('%s solver rewound after a cut-off stop (no setStep) retakes the same steps', async (kind) => {
+    // 1000 mA/g on this grid reaches the cut-off in ~300 steps: the lane's run state then holds
+    // a stop; a written state must clear it (the fused step decides a stop from the step before)
+    const fast = { ...raw, protocol: [{ step: 'charge', current_mA_g: 1000, duration_min: 60 }] };
+    const problem = await buildProblem(resolveConfig(fast));
+    const s: Solver = kind === 'gpu' ? await GpuSolver.create(gpu(), problem) : new CpuSolver(problem);
+    try {
+      s.setStep(params(problem));
+      expect((await s.advance(20)).steps).toBe(20);
+      const mid = await s.readState();
+      const first = await s.advance(100000);
+      expect(first.stopped).toBe(true);
+      const end = await s.readState();
+      s.writeState(mid);
+      const again = await s.advance(100000);
+      expect(again).toEqual(first);
+      expect(await s.readState()).toEqual(end);
+    } finally {
+      s.destroy();
+    }
+  });
+
   test('CpuSolver → a fresh CpuSolver', async () => {
     const problem = await buildProblem(resolveConfig(raw));
     const { mid, end } = await uninterrupted(new CpuSolver(problem), problem, 41, 30);

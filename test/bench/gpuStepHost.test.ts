@@ -1,0 +1,27 @@
+/**
+ * The `gpu step host` bench case on the software adapter at one tiny grid: it reports the rows the
+ * issue asks for (GPU and CPU steps/s with their ratio, host µs per step, steps per dispatch) and the
+ * fused step's figures are what they must be — one dispatch per step plus one finalize per submit.
+ */
+import { afterEach, expect, test } from 'vitest';
+import { useGpu } from '../helpers/gpu';
+import { solverCases } from '../../bench/cases/solver';
+
+const gpu = useGpu();
+afterEach(() => { delete process.env.IONFLUX_BENCH_SIZES; });
+
+test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured', async () => {
+  process.env.IONFLUX_BENCH_SIZES = '32';
+  const c = solverCases.find((k) => k.name === 'gpu step host');
+  if (!c) throw new Error('no bench case "gpu step host"');
+  const rows = await c.run({ gpu: gpu(), quick: true, log: () => {}, numpy: () => null });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-host', 'gpuhost-32-spd']);
+  for (const r of rows) expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
+  expect(byId.get('gpuhost-32-gpu')?.ratioTo).toContain('gpuhost-32-cpu');
+  // one submit per sample of ≥ 16 steps: dispatches = steps + 1 per submit
+  const spd = byId.get('gpuhost-32-spd') as { value: number };
+  expect(spd.value).toBeGreaterThan(0.94);
+  expect(spd.value).toBeLessThan(1);
+  expect(byId.get('gpuhost-32-host')?.unit).toBe('µs');
+}, 120000);

@@ -1,0 +1,238 @@
+/**
+ * The fused GPU step (one dispatch per step: diffusion, wall flux, θs and the stop decision through
+ * three rotating step slots; only the tiles holding particle cells dispatched), bit for bit:
+ * - against a float32 model of the kernel in TS (f32Step below: every WGSL operation rounded with
+ *   Math.fround, truncation and i32 wrap as in WGSL): the same int32 state after every advance;
+ * - against the CPU reference (src/solver/cpu.ts): the same step counts and the same stop step and
+ *   reason. (Its fields agree within gpuVsCpu.test.ts's tolerance, not bit for bit: the CPU takes
+ *   each face flux in float64, the WGSL in float32, so a flux near a whole quantum may truncate to
+ *   the neighbouring integer: ~1–2 % of cells differ by one float32 step of θ after 100 steps. The
+ *   three-dispatch kernel before this one did exactly the same: its states hashed equal to the fused
+ *   kernel's, 1–5000 steps, two grids and a run to its cut-off.)
+ * Advances of awkward lengths cross the slot rotation and the submit boundaries (≤ 4096 steps per
+ * submit); the cut-off is reached inside a submit; the θ-range guard stops a run; dispatching every
+ * tile of the grid or only the particle's gives the same state.
+ */
+import { describe, expect, test } from 'vitest';
+import { useGpu } from '../helpers/gpu';
+import { presetConfig, resolveConfig } from '../../src/model/config';
+import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem, type StepParams } from '../../src/solver/problem';
+import { CpuSolver } from '../../src/solver/cpu';
+import { GpuBatch } from '../../src/solver/gpu';
+import { readBuffer } from '../../src/gpu/device';
+import { OUTSIDE_Q, wallQuanta } from '../../src/solver/quanta';
+import { stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
+import type { AdvanceResult } from '../../src/solver/types';
+import type { GpuSolver } from '../../src/solver/gpu';
+
+const gpu = useGpu();
+
+function sameInts(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** fig4c's particle on a coarse grid (42² at 0.06 µm), `over` on top */
+async function problem(over: Record<string, unknown> = {}, spacing_um = 0.06): Promise<Problem> {
+  return buildProblem(resolveConfig({ ...presetConfig('fig4c'), grid: { spacing_um }, ...over }));
+}
+
+function params(p: Problem, over: Partial<StepParams> = {}): StepParams {
+  return { ...stepParams(p, p.config.protocol[0], maxStableDt(p, reachableRange(p))), ...over };
+}
+
+/** The GPU lane's int32 state (what its ξ buffer holds). */
+async function gpuQ(lane: GpuSolver): Promise<Int32Array> {
+  const b = lane.stateBinding();
+  return new Int32Array(await readBuffer(gpu().device, b.buffer, b.size, b.offset));
+}
+
+const f = Math.fround;
+
+/**
+ * A float32 model of one step of shaders/diffusion_step.wgsl on one lane, in place on `q`: the same
+ * operations in the same order, each rounded to float32 as WGSL does (no fused multiply-adds).
+ * Returns the stop reason after the step (0 running, 1 cut-off, 2 θ-range guard).
+ */
+function f32Step(p: Problem, par: StepParams, q: Int32Array, quanta: Int32Array): 0 | 1 | 2 {
+  const { nx, ny, walls } = p.grid;
+  const table = p.table.phi, N = p.table.N;
+  const theta0 = f(p.theta0), rq = f(f(par.r) * 2 ** 28), sf = f(par.surfaceFactor);
+  const phi = (v: number) => {
+    const theta = f(theta0 - f(v) * 2 ** -28);
+    const x = f(theta * N);
+    const j = Math.min(Math.max(Math.floor(x), 0), N - 1);
+    const a = table[j];
+    return f(a + f(f(x - j) * f(table[j + 1] - a)));
+  };
+  const ph = new Float64Array(nx * ny);
+  for (let i = 0; i < nx * ny; i++) ph[i] = q[i] === OUTSIDE_Q ? NaN : phi(q[i]);
+  const out = q.slice();
+  for (let y = 1; y < ny - 1; y++) {
+    for (let x = 1; x < nx - 1; x++) {
+      const i = y * nx + x;
+      if (q[i] === OUTSIDE_Q) continue;
+      let acc = 0;
+      const pc = ph[i];
+      // west, east, north, south: the kernel's order (i32 sums wrap, so order would not matter anyway)
+      if (ph[i - 1] === ph[i - 1]) acc = (acc + Math.trunc(f(rq * f(ph[i - 1] - pc)))) | 0;
+      if (ph[i + 1] === ph[i + 1]) acc = (acc + Math.trunc(f(rq * f(ph[i + 1] - pc)))) | 0;
+      if (ph[i - nx] === ph[i - nx]) acc = (acc + Math.trunc(f(rq * f(ph[i - nx] - pc)))) | 0;
+      if (ph[i + nx] === ph[i + nx]) acc = (acc + Math.trunc(f(rq * f(ph[i + nx] - pc)))) | 0;
+      out[i] = (q[i] - acc) | 0;
+    }
+  }
+  let minS = Infinity, maxS = -Infinity, guard = false;
+  const gAbove = par.guardAboveQ ?? 0x7fffffff, gBelow = par.guardBelowQ ?? -0x80000000;
+  walls.index.forEach((cell, k) => {
+    const v = (out[cell] = (out[cell] + quanta[k]) | 0);
+    if (v > gAbove || v < gBelow) guard = true;
+    const ps = f(phi(v) - f(sf * f(walls.surfaceOffset_m[k])));
+    minS = Math.min(minS, ps);
+    maxS = Math.max(maxS, ps);
+  });
+  q.set(out);
+  if (guard) return 2;
+  return minS <= f(par.stopBelowPhi) || maxS >= f(par.stopAbovePhi) ? 1 : 0;
+}
+
+/** The model of a lane from setStep on: advance(n) like a Solver's, on an int32 state. */
+function f32Lane(p: Problem, par: StepParams) {
+  const q = Int32Array.from(p.grid.inside, (v) => (v ? 0 : OUTSIDE_Q));
+  const quanta = wallQuanta(p.grid.walls.fluxWeight, par.fluxPerStep);
+  let stop: 0 | 1 | 2 = 0;
+  return {
+    q,
+    advance(n: number): AdvanceResult {
+      if (stop) return { steps: 0, stopped: true, reason: stop === 2 ? 'range' : 'cutoff' };
+      for (let s = 0; s < n; s++) {
+        stop = f32Step(p, par, q, quanta);
+        if (stop) return { steps: s + 1, stopped: true, reason: stop === 2 ? 'range' : 'cutoff' };
+      }
+      return { steps: n, stopped: false, reason: undefined };
+    },
+  };
+}
+
+describe('fused GPU step = CPU reference, bit for bit', () => {
+  test('the tile tables: particle tiles cover every inside cell, walls grouped by tile keep their numbers', async () => {
+    const p = await problem({}, 0.02); // 122² grid: 8×8 tiles
+    const { nx, ny, inside, walls } = p.grid;
+    const t = stepTiling(nx, ny, [inside]);
+    expect([t.tilesX, t.tilesY]).toEqual([8, 8]);
+    expect(t.tiles.length).toBeLessThan(64); // the corners hold no particle cell
+    const listed = new Set(t.tiles);
+    for (let i = 0; i < nx * ny; i++) if (inside[i]) expect(listed.has(Math.floor(Math.floor(i / nx) / 16) * 8 + Math.floor((i % nx) / 16))).toBe(true);
+    expect(stepTiling(nx, ny, [inside], 'all').tiles.length).toBe(64);
+    const w = tileWallTable(nx, t, walls.index);
+    expect(w.start[64]).toBe(walls.index.length);
+    expect([...w.order].sort((a, b) => a - b)).toEqual([...walls.index.keys()]);
+    for (let tile = 0; tile < 64; tile++) {
+      for (let j = w.start[tile]; j < w.start[tile + 1]; j++) {
+        const cell = walls.index[w.order[j]];
+        expect(Math.floor(Math.floor(cell / nx) / 16) * 8 + Math.floor((cell % nx) / 16)).toBe(tile);
+      }
+    }
+  });
+
+  test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles', async () => {
+    // 82² (6×6 tiles, the corner ones without particle cells), charging without a cut-off
+    const p = await problem({}, 0.03);
+    const par = params(p, { stopBelowPhi: -Infinity, stopAbovePhi: Infinity });
+    const cpu = await CpuSolver.create(p);
+    const model = f32Lane(p, par);
+    const fused = await GpuBatch.create(gpu(), [p]);
+    const all = await GpuBatch.create(gpu(), [p], { tiles: 'all' });
+    const lanes = [fused.lanes[0], all.lanes[0]];
+    try {
+      for (const s of [cpu, ...lanes]) s.setStep(par);
+      for (const n of [1, 2, 3, 4, 5, 7, 255, 256, 257, 4097]) {
+        const want = await cpu.advance(n);
+        expect(model.advance(n)).toEqual(want);
+        for (const lane of lanes) expect(await lane.advance(n)).toEqual(want);
+        const q = await gpuQ(lanes[0]);
+        expect(sameInts(q, model.q), `after ${n}`).toBe(true);
+        expect(sameInts(await gpuQ(lanes[1]), q)).toBe(true);
+        const [sc, sg] = [await cpu.stats(), await lanes[0].stats()];
+        expect(sg.minSurfaceTheta).toBeCloseTo(sc.minSurfaceTheta, 6);
+        expect(sg.maxSurfaceTheta).toBeCloseTo(sc.maxSurfaceTheta, 6);
+        expect(sg.meanTheta).toBeCloseTo(sc.meanTheta, 9);
+      }
+      // the state moved: a kernel that did nothing would pass the comparisons above
+      expect(p.theta0 - (await cpu.stats()).meanTheta).toBeGreaterThan(1e-3);
+      expect(fused.hostCost.dispatches).toBeLessThan(fused.hostCost.steps + 2 * fused.hostCost.submits);
+    } finally {
+      cpu.destroy();
+      for (const l of lanes) l.destroy();
+    }
+  });
+
+  test('the cut-off inside a submit and the θ-range guard: same stop step and reason as the CPU', async () => {
+    const p = await problem({
+      material: { capacity_mAh_g: 275, diffusivity: { preset: 'constant', D_m2_s: 3e-15 } },
+      protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }],
+      cutoff: { surfaceTheta: 0.6 },
+    });
+    const cases: { name: string; over: Partial<StepParams>; reason: AdvanceResult['reason'] }[] = [
+      { name: 'cut-off', over: {}, reason: 'cutoff' },
+      // a guard limit that the wall cells reach long before the cut-off
+      { name: 'range guard', over: { guardAboveQ: Math.round(0.1 * 2 ** 28) }, reason: 'range' },
+    ];
+    for (const c of cases) {
+      const par = params(p, c.over);
+      const cpu = await CpuSolver.create(p);
+      const model = f32Lane(p, par);
+      const batch = await GpuBatch.create(gpu(), [p]);
+      const lane = batch.lanes[0];
+      try {
+        cpu.setStep(par);
+        lane.setStep(par);
+        const want = await cpu.advance(20000);
+        expect(model.advance(20000), c.name).toEqual(want);
+        expect(want.stopped, c.name).toBe(true);
+        expect(want.reason, c.name).toBe(c.reason);
+        expect(want.steps, c.name).toBeGreaterThan(10);
+        // in three pieces: the stop falls inside the last one, steps after it are no-ops
+        const a = await lane.advance(Math.floor(want.steps / 3));
+        const b = await lane.advance(want.steps - Math.floor(want.steps / 3) - 2);
+        const last = await lane.advance(20000);
+        expect([a.stopped, b.stopped], c.name).toEqual([false, false]);
+        expect(last, c.name).toEqual({ steps: 2, stopped: true, reason: c.reason });
+        expect(sameInts(await gpuQ(lane), model.q), c.name).toBe(true);
+        // a stopped lane stays stopped and unchanged
+        expect(await lane.advance(5), c.name).toEqual({ steps: 0, stopped: true, reason: c.reason });
+        expect(sameInts(await gpuQ(lane), model.q), c.name).toBe(true);
+      } finally {
+        cpu.destroy();
+        lane.destroy();
+      }
+    }
+  });
+
+  test('a batch of lanes with different masks, one stopping early, each = the CPU', async () => {
+    const octagon = [[1.2, 0.5], [0.5, 1.2], [-0.5, 1.2], [-1.2, 0.5], [-1.2, -0.5], [-0.5, -1.2], [0.5, -1.2], [1.2, -0.5]];
+    const ps = await Promise.all([
+      problem({ protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }], cutoff: { surfaceTheta: 0.6 } }),
+      problem({ particle: { shape: 'polygon', vertices_um: octagon }, initialTheta: 0.9 }),
+      problem({ surface: { normalize: 'total-current', segments: [{ fromDeg: 135, toDeg: 225, eta: 0.3 }, { fromDeg: -30, toDeg: 30, eta: 0.6 }] } }),
+    ]);
+    const batch = await GpuBatch.create(gpu(), ps);
+    const cpus = await Promise.all(ps.map((p) => CpuSolver.create(p)));
+    try {
+      const pars = ps.map((p) => params(p));
+      ps.forEach((_, i) => { batch.lanes[i].setStep(pars[i]); cpus[i].setStep(pars[i]); });
+      const n = 3000;
+      const got = await Promise.all(batch.lanes.map((l) => l.advance(n)));
+      const want = await Promise.all(cpus.map((c) => c.advance(n)));
+      expect(got).toEqual(want);
+      expect(want[0].stopped).toBe(true);
+      expect(want[1].stopped || want[2].stopped).toBe(false);
+      for (const i of ps.keys()) {
+        const model = f32Lane(ps[i], pars[i]);
+        expect(model.advance(n)).toEqual(want[i]);
+        expect(sameInts(await gpuQ(batch.lanes[i]), model.q), `lane ${i}`).toBe(true);
+      }
+    } finally {
+      for (const s of [...cpus, ...batch.lanes]) s.destroy();
+    }
+  });
+});
