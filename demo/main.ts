@@ -481,6 +481,7 @@ class App {
         if (this.budgetBound) this.stepDebt = 0; // budget-bound: never run up a debt
         this.busy = true;
         void this.enqueue(async () => {
+          if (run !== this.run) return; // a rebuild queued before this step replaced the run (and destroyed its solver)
           const taken = await run.advance(n);
           this.stepLog.push({ at: performance.now(), steps: taken });
           this.dirty = true;

@@ -129,7 +129,10 @@ export function encodeHash(s: DemoState): string {
   p.set('preset', s.preset);
   if (s.shape !== 'disk') p.set('shape', s.shape);
   if (s.shape === 'ellipse') p.set('axes', [s.ellipseA_um, s.ellipseB_um, s.ellipseAngleDeg].map(num).join('_'));
-  if (s.shape === 'polygon') p.set('poly', s.vertices_um.map((v) => v.map(num).join('_')).join('~'));
+  // vertices in full (a drawn polygon's are rounded to 0.1 pm, a traced mask's are not): the link
+  // rebuilds the same cells — a traced outline's vertices and the cell centres can lie on one
+  // lattice, where any rounding moves cells in or out
+  if (s.shape === 'polygon') p.set('poly', s.vertices_um.map((v) => v.map(String).join('_')).join('~'));
   p.set('d', num(s.diameter_um));
   p.set('h', num(s.spacing_um));
   p.set('knee', [s.thetaKnee, s.log10DHigh, s.log10DLow].map(num).join('_'));
@@ -296,7 +299,10 @@ export function polygonProblem(v: [number, number][]): string | null {
   return null;
 }
 
-/** Vertices centred on their centroid and rounded to 0.1 nm, so that the URL holds them exactly. */
+/**
+ * Vertices centred on their centroid and rounded to 0.1 pm, so that the URL holds them exactly
+ * (a coarser rounding moves the outline across a cell centre now and then: one cell more or less).
+ */
 export function centredVertices(v: [number, number][]): [number, number][] {
   let a = 0, cx = 0, cy = 0;
   for (let i = 0; i < v.length; i++) {
@@ -305,6 +311,6 @@ export function centredVertices(v: [number, number][]): [number, number][] {
     a += c; cx += (x0 + x1) * c; cy += (y0 + y1) * c;
   }
   cx /= 3 * a; cy /= 3 * a;
-  const r = (x: number) => Math.round(x * 1e4) / 1e4;
+  const r = (x: number) => Math.round(x * 1e7) / 1e7;
   return v.map(([x, y]) => [r(x - cx), r(y - cy)]);
 }

@@ -119,7 +119,8 @@ export class ObservedPanel {
       const files = Array.from(ev.dataTransfer?.files ?? []);
       if (files.length) void this.takeFiles(files);
     });
-    setInterval(() => { void this.sampleSimulation(); }, 250);
+    // the simulated line cut: a readback of the field, at most twice a second (it queues with the stepping)
+    setInterval(() => { void this.sampleSimulation(); }, 500);
     const tick = () => { this.draw(); requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   }
@@ -225,12 +226,11 @@ export class ObservedPanel {
     const m = this.movie, p = this.particleIndex(this.selected);
     if (!m || p < 0) { this.app.message('click a particle of the observed movie first'); return false; }
     const part = m.core.particles[p].particle;
-    const { col0, row0, col1, row1 } = part.bbox;
-    const w = col1 - col0 + 2, h = row1 - row0 + 2; // one empty pixel round it
-    const mask = new Uint8Array(w * h);
+    // the whole frame's mask of this particle, traced as `particle.shape = "mask"` traces a mask
+    // image of it: the same arithmetic, so the same vertices (a crop would shift them by a rounding)
     const labels = m.core.segmentation.labels;
-    for (let r = row0; r < row1; r++) for (let c = col0; c < col1; c++) if (labels[r * m.width + c] === part.label) mask[(r - row0 + 1) * w + (c - col0 + 1)] = 1;
-    const ok = this.app.shapes.setMask(mask, w, h, m.core.pixel_um, `observed particle ${part.id} of ${m.name}`);
+    const mask = Uint8Array.from(labels, (l) => (l === part.label ? 1 : 0));
+    const ok = this.app.shapes.setMask(mask, m.width, m.height, m.core.pixel_um, `observed particle ${part.id} of ${m.name}`);
     if (ok) { this.simRows = []; this.simLine = null; }
     return ok;
   }
@@ -341,8 +341,8 @@ export class ObservedPanel {
     ctx.font = '12px system-ui, sans-serif';
     ctx.fillStyle = '#000';
     const c = m.core, cap = c.capacityAtFrames?.capacity_mAh_g[this.frame];
-    const how = this.follow && this.match ? ` — matched to the simulation by ${this.match.by}${this.match.beyond ? ' (past the movie\'s end)' : ''}` : ' — picked with the slider';
-    ctx.fillText(`observed ΔI/I0, frame ${this.frame}: t = ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? `, ${cap.toFixed(1)} mAh/g` : ''}${how}`, 4, 13);
+    const how = this.follow && this.match ? `matched by ${this.match.by}${this.match.beyond ? ' (movie ended)' : ''}` : 'picked';
+    ctx.fillText(`observed ΔI/I0 · frame ${this.frame} · ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? ` · ${cap.toFixed(1)} mAh/g` : ''} · ${how}`, 4, 13);
   }
 
   private drawParticle(m: ObservedMovie, p: number, trace: TraceRow[]): void {

@@ -148,10 +148,11 @@ export class ShapeTools {
   }
 
   /**
-   * Makes `vertices` (µm, any orientation) the particle, or refuses them with a message naming what
-   * is wrong (the particle that runs is kept). Returns whether it was taken.
+   * Makes `vertices` (µm, any orientation) the particle — centred on their centroid and rounded
+   * (centredVertices) when `centre` — or refuses them with a message naming what is wrong (the
+   * particle that runs is kept). Returns whether it was taken.
    */
-  setPolygon(vertices: [number, number][], source: string): boolean {
+  setPolygon(vertices: [number, number][], source: string, centre = true): boolean {
     const problem = polygonProblem(vertices);
     if (problem) {
       this.host.message(`the polygon (${source}) is refused: ${problem}. The particle that runs is kept.`);
@@ -160,7 +161,7 @@ export class ShapeTools {
       return false;
     }
     this.state.shape = 'polygon';
-    this.state.vertices_um = centredVertices(vertices);
+    this.state.vertices_um = centre ? centredVertices(vertices) : vertices.map((v) => [v[0], v[1]]);
     this.state.shapeSource = source;
     this.showControls();
     this.host.apply('shape');
@@ -180,7 +181,8 @@ export class ShapeTools {
       this.host.message(`${(e as Error).message}. The particle that runs is kept.`);
       return false;
     }
-    return this.setPolygon(vertices, what);
+    // as traced (already centred): rounding would move vertices that lie on the grid's cell centres
+    return this.setPolygon(vertices, what, false);
   }
 
   /** A mask image file (PNG, or any image the browser decodes): nonzero pixels = particle. */
