@@ -338,11 +338,11 @@ export class ObservedPanel {
       ctx.fillText(String(r.particle.id), x, y + 4);
     }
     ctx.textAlign = 'left';
-    ctx.font = '12px system-ui, sans-serif';
+    ctx.font = '11px system-ui, sans-serif';
     ctx.fillStyle = '#000';
     const c = m.core, cap = c.capacityAtFrames?.capacity_mAh_g[this.frame];
-    const how = this.follow && this.match ? `matched by ${this.match.by}${this.match.beyond ? ' (movie ended)' : ''}` : 'picked';
-    ctx.fillText(`observed ΔI/I0 · frame ${this.frame} · ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? ` · ${cap.toFixed(1)} mAh/g` : ''} · ${how}`, 4, 13);
+    const how = this.follow && this.match ? `at the simulation's ${this.match.by}${this.match.beyond ? ' (movie ended)' : ''}` : 'picked';
+    ctx.fillText(`ΔI/I0 · frame ${this.frame} · ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? ` · ${cap.toFixed(1)} mAh/g` : ''} · ${how}`, 4, 13);
   }
 
   private drawParticle(m: ObservedMovie, p: number, trace: TraceRow[]): void {
@@ -403,7 +403,7 @@ export class ObservedPanel {
       const top = 16, left = 34, H = KYMO_H - top - 14, W = KYMO_W - left - 2;
       ctx.fillText(label(lo), 2, top + 8);
       ctx.fillText(label(hi), 2, top + H);
-      ctx.fillText(`${unit} ↓, position along the line →`, left, KYMO_H - 2);
+      ctx.fillText(`${unit} ↓ · along the line →`, left, KYMO_H - 2);
       ctx.strokeStyle = '#999';
       ctx.strokeRect(left - 0.5, top - 0.5, W + 1, H + 1);
       if (!data.length) { ctx.fillText('(waiting for the simulation)', left + 4, top + H / 2); return; }
