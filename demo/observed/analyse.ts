@@ -24,6 +24,8 @@ export interface ObservedMovie {
   /** colour range ±range of the views: 99th percentile of |ΔI/I0| inside the particles */
   range: number;
   capacityName: string | null;
+  /** wall time of the analysis in the page, ms */
+  analysis_ms: number;
 }
 
 /** Parses a capacity CSV dropped on the page (SPEC §6's format, as `analyze --capacity`). */
@@ -36,6 +38,7 @@ export function parseCapacity(name: string, text: string): CapacityRecord {
  * not a TIFF, is truncated, holds no frames to compare, or is too large to keep in the page.
  */
 export async function analyseMovie(name: string, bytes: ArrayBuffer, capacity: CapacityRecord | null, warn: (m: string) => void): Promise<ObservedMovie> {
+  const started = performance.now();
   const movie = await openTiffBytes(name, bytes);
   try {
     const pageBytes = movie.width * movie.height * 4 * movie.frames;
@@ -51,7 +54,7 @@ export async function analyseMovie(name: string, bytes: ArrayBuffer, capacity: C
       reread: async () => ({ readFrame: async (i: number) => pages[i], close: async () => {} }),
     };
     const core = await runAnalysis(movie, (o) => createCpuProcessor(o), { capacity, warn }, sink);
-    return { name, width: movie.width, height: movie.height, frames: movie.frames, core, pages, range: colourRange(core, pages, movie.width), capacityName: capacity?.path ?? null };
+    return { name, width: movie.width, height: movie.height, frames: movie.frames, core, pages, range: colourRange(core, pages, movie.width), capacityName: capacity?.path ?? null, analysis_ms: performance.now() - started };
   } finally {
     await movie.close();
   }

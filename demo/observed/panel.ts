@@ -467,6 +467,7 @@ export class ObservedPanel {
           pixel_um: m?.core.pixel_um ?? null,
           frame_s: m?.core.frame_s ?? null,
           capacity: m?.capacityName ?? null,
+          analysis_ms: m?.analysis_ms ?? null,
           particles: m ? m.core.particles.map((r) => ({ id: r.particle.id, label: r.particle.label, area_px: r.particle.area_px, area_um2: r.particle.area_um2, centroid_um: r.particle.centroid_um, asymmetric: r.classification.asymmetric, lineAngleDeg: r.line?.angleDeg ?? null })) : [],
           selected: this.selected,
           frame: this.frame,
