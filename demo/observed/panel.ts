@@ -119,8 +119,9 @@ export class ObservedPanel {
       const files = Array.from(ev.dataTransfer?.files ?? []);
       if (files.length) void this.takeFiles(files);
     });
-    // the simulated line cut: a readback of the field, at most twice a second (it queues with the stepping)
-    setInterval(() => { void this.sampleSimulation(); }, 500);
+    // the simulated line cut: a readback of the field, at most once a second (it queues with the
+    // stepping: on SwiftShader a readback costs about as much as a frame's steps)
+    setInterval(() => { void this.sampleSimulation(); }, 1000);
     const tick = () => { this.draw(); requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   }
