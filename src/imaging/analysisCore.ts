@@ -14,7 +14,13 @@
  * modules here.
  */
 import { UserError } from '../errors';
-import type { Progress } from '../cli/progress';
+
+/** What reports progress (the CLI's bar, src/cli/progress.ts, fits it; declared here so that this module needs no Node typings). */
+export interface Progress {
+  /** fraction in [0, 1] and a short status text */
+  update(fraction: number, status?: string): void;
+  done(status?: string): void;
+}
 import type { FrameData, MovieSource } from '../io/tiffMovie';
 import { resolveCalibration, type ResolvedCalibration } from '../io/calibration';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacityCsv';
