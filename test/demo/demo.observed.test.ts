@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
-import { launch, metrics, serveDemo, withDemo, type DemoSite } from './harness';
+import { launch, metrics, NO_WEBGPU_ARGS, serveDemo, withDemo, type DemoSite } from './harness';
 import { writeSynthMovie } from '../helpers/synthMovie';
 import { runCli } from '../helpers/cli';
 import { buildProblem } from '../../src/solver/problem';
@@ -219,6 +219,29 @@ describe('the observed movie beside the simulation', () => {
       expect(errors).toEqual([]);
     });
   }, 240_000);
+});
+
+describe('the observed movie on the CPU fallback', () => {
+  test('without WebGPU the movie is analysed the same and the simulated line cut comes from the worker\'s field', async () => {
+    const cpuBrowser = await launch(NO_WEBGPU_ARGS);
+    try {
+      // slow enough that the worker's run (thousands of steps per second) lasts past the analysis
+      await withDemo(cpuBrowser, site.url, 'h=0.04&speed=20&trace=30', async (page, errors) => {
+        expect((await metrics(page)).path).toBe('cpu');
+        await dropFiles(page, [{ name: 'movie.tif', mimeType: 'image/tiff', buffer: readFileSync(moviePath) }]);
+        await waitAnalysed(page);
+        const s = await demo(page).observed();
+        expect(s.particles.length).toBe(2);
+        const t = await demo(page).trace(1);
+        for (const r of traces.filter((x) => x.particle === 1)) expect(Math.abs(t.meanDiff[r.frame] - r.meanDiff)).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(r.meanDiff));
+        await expect.poll(async () => (await demo(page).observed()).simulatedKymoRows, { timeout: 30_000 }).toBeGreaterThan(1);
+        expect(await messages(page)).not.toMatch(/failed|could not/);
+        expect(errors).toEqual([]);
+      });
+    } finally {
+      await cpuBrowser.close();
+    }
+  }, 180_000);
 });
 
 describe('particle shapes', () => {
