@@ -11,7 +11,7 @@ import {
   type GpuContext, type Problem, type SurfaceSegment,
 } from '../src/browser';
 import { surfaceActivity } from '../src/model/surface';
-import { LiveRun, type TraceRow } from './sim/liveRun';
+import { LiveRun, type LiveCheckpoint, type TraceRow } from './sim/liveRun';
 import { DEMO_MAX_CELLS } from './sim/limits';
 import { encodeHash, parseHash, rawConfig, stateFromPreset, type DemoState } from './state';
 import { GpuFieldView } from './render/gpuField';
@@ -21,6 +21,11 @@ import { drawOverlay, ringRadiusPx } from './render/overlay';
 import { Controls } from './ui/controls';
 import { Plots, traceCsv } from './ui/plots';
 import { binsFromSegments, paintArc, segmentsFromBins } from './ui/brush';
+import { ViewTransform } from './render/view';
+import { wirePanZoom } from './ui/panZoom';
+import { StepBudget } from './sim/stepBudget';
+import { wireViewBar } from './ui/viewBar';
+import { composeView, downloadPng } from './ui/exportPng';
 import { ShapeTools } from './ui/shapes';
 import { ObservedPanel } from './observed/panel';
 import { shapeFromParticle } from './state';
@@ -46,12 +51,12 @@ class App {
   private queue: Promise<unknown> = Promise.resolve();
   private busy = false;
   private stepDebt = 0;
-  budget = 20;
-  private budgetBound = false;
-  private fpsCeiling = 0;
+  budget = 1;
+  /** steps per frame from the measured cost of a step (sim/stepBudget.ts) */
+  private readonly stepBudget = new StepBudget();
+  private lastFpsCheck = 0;
   /** what the overlay last drew (it is redrawn only when this changes) */
   private overlayKey = '';
-  private lastBudgetCheck = 0;
   /** the field needs drawing again */
   dirty = true;
   private drawnView = '';
@@ -63,6 +68,18 @@ class App {
   private cpuDrawn: Float32Array | null = null;
   private cpuTrace: TraceRow[] = [];
   private cpuInfo = { t: 0, charge: 0, steps: 0, done: false, stepsPerS: 0, budget: 0 };
+  // device loss: the last read-back state (a LiveCheckpoint of the problem it was taken on)
+  private checkpoint: { cp: LiveCheckpoint; problem: Problem } | null = null;
+  private lastCheckpointAt = -Infinity;
+  private checkpointRows = -1;
+  /** simulated time between the last two checkpoints, s (the read-back interval the tests allow) */
+  checkpointInterval_s = 0;
+  /** bumped when the device is lost: solver work queued before that is dropped */
+  private generation = 0;
+  private recovering = false;
+  recoveries = 0;
+  /** the time the run went on from after the last recovery, s (null: never recovered) */
+  resumedFrom_s: number | null = null;
   // view and interaction
   private overlay: CanvasRenderingContext2D;
   private plots: Plots;
@@ -74,6 +91,10 @@ class App {
   private painting: { lastDeg: number } | null = null;
   private brushAt: [number, number] | null = null;
   private lastHash = '';
+  /** pan / zoom of the field (render/view.ts); the view version last drawn */
+  readonly view = new ViewTransform();
+  private drawnViewVersion = -1;
+  panMode = false;
   editedMidRun = false;
   // benchmark
   private frames: number[] = [];
@@ -113,12 +134,18 @@ class App {
       apply: (key) => { this.controls?.refresh(); this.changed(key); },
       message: (m) => this.message(m),
       layout: () => this.layout,
+      view: this.view,
     });
     this.observed = new ObservedPanel($('observed'), {
       message: (m) => this.message(m),
       simNow: () => ({ time_s: this.metrics().time_s, charge_mAh_g: this.path === 'cpu' ? this.cpuInfo.charge : this.run?.chargePassed_mAh_g ?? 0, trace: this.trace() }),
       fieldNow: () => this.fieldNow(),
       shapes: this.shapes,
+    });
+    wireViewBar($('viewbar'), {
+      resetView: () => { this.view.reset(); this.dirty = true; },
+      panMode: (on) => { this.panMode = on; },
+      saveViewPng: () => this.saveViewPng(),
     });
     addEventListener('hashchange', () => {
       if (location.hash.replace(/^#/, '') === this.lastHash) return;
@@ -136,13 +163,12 @@ class App {
   private async tryGpu(): Promise<string | null> {
     if (!('gpu' in navigator) || !navigator.gpu) return 'this browser exposes no navigator.gpu (WebGPU is off, unsupported, or the page is not a secure context)';
     try {
-      this.gpu = await acquireGpu({ onLost: (why) => this.deviceLost(why) });
+      this.useGpu(await acquireGpu());
     } catch (e) {
       return `no WebGPU device: ${(e as Error).message}`;
     }
-    this.adapter = this.gpu.report.name;
     try {
-      this.gpuView = new GpuFieldView(this.gpu, $<HTMLCanvasElement>('field'));
+      this.gpuView = new GpuFieldView(this.gpu as GpuContext, $<HTMLCanvasElement>('field'));
     } catch (e) {
       return `the WebGPU canvas could not be set up: ${(e as Error).message}`;
     }
@@ -153,14 +179,89 @@ class App {
     return null;
   }
 
-  private deviceLost(why: string): void {
-    if (this.path !== 'webgpu') return;
-    this.message(`the WebGPU device was lost (${why}): restarted on the CPU reference from t = 0`);
+  /**
+   * Takes `gpu` as the page's device and listens for its loss — every reason, 'destroyed' included
+   * (the page itself never destroys its device, so a destroy is a loss too; acquireGpu's onLost
+   * leaves 'destroyed' out for the CLI's sake).
+   */
+  private useGpu(gpu: GpuContext): void {
+    this.gpu = gpu;
+    this.adapter = gpu.report.name;
+    void gpu.device.lost.then((info) => {
+      if (this.gpu === gpu) void this.deviceLost(`${info.reason}${info.message ? `: ${info.message}` : ''}`);
+    });
+  }
+
+  /**
+   * A lost device: a new adapter and device, and the GpuSolver rebuilt from the last state the page
+   * read back (the run goes on at that time and charge, not t = 0). Only when no device can be had
+   * does the CPU worker take over — from that same state. Work queued on the old device is dropped.
+   */
+  private async deviceLost(why: string): Promise<void> {
+    if (this.path !== 'webgpu' || this.recovering) return;
+    this.recovering = true;
+    this.generation++;
+    this.queue = Promise.resolve();
+    this.busy = false;
     this.solver = null;
     this.run = null;
     this.gpuView = null;
     this.gpu = null;
-    this.startCpu(`the WebGPU device was lost (${why})`);
+    const saved = this.checkpoint && this.checkpoint.problem === this.problem ? this.checkpoint.cp : null;
+    const at = saved ? `t = ${(saved.time_s / 60).toFixed(2)} min, Q = ${saved.chargePassed_mAh_g.toFixed(1)} mAh/g` : 't = 0 (no state had been read back)';
+    try {
+      const gpu = await acquireGpu();
+      this.useGpu(gpu);
+      this.gpuView = new GpuFieldView(gpu, freshCanvas('field'));
+      this.banner();
+      await this.enqueue(async () => {
+        const problem = this.problem as Problem;
+        const solver = await GpuSolver.create(gpu, problem);
+        this.solver = solver;
+        this.run = saved ? LiveRun.resume(problem, solver, saved) : new LiveRun(problem, solver);
+        if (!saved) await this.run.start();
+        this.stepDebt = 0;
+        this.dirty = true;
+        this.plots.set(this.run.trace, this.state.cutoff);
+      });
+      this.recoveries++;
+      this.resumedFrom_s = saved?.time_s ?? 0;
+      this.message(`the WebGPU device was lost (${why}): recovered on a new device (${gpu.report.name}); the run goes on from the last read-back state at ${at}`);
+    } catch (e) {
+      this.message(`the WebGPU device was lost (${why}) and no new one could be had (${(e as Error).message}): the CPU reference goes on from the last read-back state at ${at}`);
+      this.gpu = null;
+      this.resumedFrom_s = saved?.time_s ?? 0;
+      this.startCpu(`the WebGPU device was lost (${why}) and no new WebGPU device could be had`, saved);
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /**
+   * Reads the run's state back (a LiveCheckpoint) when a trace row came in and at least 0.5 s of
+   * wall time passed since the last one: the point a lost device goes on from. One 4-byte-per-cell
+   * readback, queued between advances like every other solver call.
+   */
+  private maybeCheckpoint(now: number): void {
+    const run = this.run, problem = this.problem, gen = this.generation;
+    if (!run || !problem || now - this.lastCheckpointAt < 500 || run.trace.length === this.checkpointRows) return;
+    this.lastCheckpointAt = now;
+    this.checkpointRows = run.trace.length;
+    void this.enqueue(async () => {
+      if (gen !== this.generation || run !== this.run) return;
+      const cp = await run.checkpoint();
+      if (gen !== this.generation || run !== this.run) return;
+      const prev = this.checkpoint?.problem === problem ? this.checkpoint.cp.time_s : null;
+      if (prev !== null) this.checkpointInterval_s = Math.max(this.checkpointInterval_s, cp.time_s - prev);
+      this.checkpoint = { cp, problem };
+    }).catch(() => {});
+  }
+
+  /** Destroys the WebGPU device, as a driver reset would lose it (for the tests, and to try it). */
+  loseDevice(): boolean {
+    if (!this.gpu) return false;
+    this.gpu.device.destroy();
+    return true;
   }
 
   /**
@@ -175,7 +276,7 @@ class App {
     this.overlayKey = '';
   }
 
-  private startCpu(why: string): void {
+  private startCpu(why: string, from: LiveCheckpoint | null = null): void {
     this.makeOverlay(false);
     this.path = 'cpu';
     this.pathReason = why;
@@ -186,7 +287,7 @@ class App {
     this.worker.onmessage = (ev) => this.onWorker(ev.data);
     this.worker.onerror = (ev) => this.message(`the CPU worker failed: ${ev.message}`);
     this.banner();
-    void this.rebuild(true);
+    void this.rebuild(true, from);
   }
 
   private banner(): void {
@@ -196,7 +297,7 @@ class App {
       b.textContent = `Running on WebGPU (${this.adapter}): GpuSolver (WGSL kernels), field drawn from the GPU state buffer by a WebGPU render pass.`;
     } else {
       b.className = 'fallback';
-      b.textContent = `CPU fallback: ${this.pathReason}. Running the float32 CPU reference (CpuSolver) in a Web Worker, drawn with ${this.reglView?.kind ?? 'regl (WebGL)'}. Changes restart the run from t = 0 on this path.`;
+      b.textContent = `CPU fallback: ${this.pathReason}. Running the float32 CPU reference (CpuSolver) in a Web Worker, drawn with ${this.reglView?.kind ?? 'regl (WebGL)'}. A new grid restarts the run from t = 0; other changes go on from the running state.`;
     }
     b.dataset.path = this.path;
   }
@@ -235,7 +336,7 @@ class App {
    * Applies the state to the simulation: `reset` (or a new grid) starts again from t = 0; otherwise
    * a new problem (wall weights, diffusivity, protocol, cut-off) takes over the current state.
    */
-  rebuild(reset: boolean): Promise<void> {
+  rebuild(reset: boolean, from: LiveCheckpoint | null = null): Promise<void> {
     return this.enqueue(async () => {
       let problem = await this.makeProblem();
       if (!problem && !this.problem) {
@@ -250,16 +351,24 @@ class App {
       // the same particle on the same grid: the state can carry over (only the walls, D or protocol differ)
       const sameGrid = !!this.problem && this.problem.grid.nx === problem.grid.nx && this.problem.grid.ny === problem.grid.ny && gridKey(this.problem) === gridKey(problem);
       if (this.path === 'cpu') {
+        if (!reset && sameGrid && !from) {
+          // the worker's run carries its state over into the new problem (as below on the GPU)
+          this.problem = problem;
+          if (this.cpuInfo.t > 0) this.editedMidRun = true;
+          this.worker?.postMessage({ type: 'update', raw: rawConfig(this.state) });
+          return;
+        }
         this.problem = problem;
         this.layout = layoutFor(problem.grid);
         this.cpuTrace = [];
         this.cpuField = null;
         this.editedMidRun = false;
-        this.worker?.postMessage({ type: 'start', raw: rawConfig(this.state), speed: this.state.speed, playing: this.state.playing, budget: this.state.budget });
+        this.worker?.postMessage({ type: 'start', raw: rawConfig(this.state), speed: this.state.speed, playing: this.state.playing, budget: this.state.budget, from });
         this.plots.set([], this.state.cutoff);
         return;
       }
-      const gpu = this.gpu as GpuContext;
+      const gpu = this.gpu;
+      if (!gpu) { this.message('the WebGPU device is being recovered: change that setting again in a moment'); this.restoreFrom(this.problem); return; }
       let solver: GpuSolver;
       try {
         solver = await GpuSolver.create(gpu, problem);
@@ -294,6 +403,9 @@ class App {
       }
       this.plots.set(this.run.trace, this.state.cutoff);
       this.dirty = true;
+      // a new problem: the next frame reads a checkpoint of it (one of the old problem cannot resume it)
+      this.checkpointRows = -1;
+      this.lastCheckpointAt = -Infinity;
     });
   }
 
@@ -362,6 +474,18 @@ class App {
     $('messages').appendChild(div);
   }
 
+  /**
+   * "save view PNG": the field and its overlay as on screen. On the WebGPU path the frame is drawn
+   * again and read in this same task (a WebGPU canvas is only readable in the task that drew it).
+   */
+  private saveViewPng(): void {
+    const field = $<HTMLCanvasElement>('field'), overlay = $<HTMLCanvasElement>('overlay');
+    if (this.path === 'webgpu' && this.gpuView && this.solver && this.run && this.problem && this.layout) {
+      this.gpuView.draw(this.solver, this.layout, this.scale(), this.problem.theta0, this.state.view, this.run.camera, this.problem.config.optics.unreactedThreshold, this.view);
+    }
+    downloadPng(composeView(field, overlay), 'ionflux-view.png');
+  }
+
   private exportConfig(): void {
     const cfg = this.config();
     if (!cfg) return;
@@ -400,18 +524,24 @@ class App {
   private wirePointer(): void {
     // on the view's box, not a canvas: the canvases are replaced when the path changes
     const canvas = $<HTMLDivElement>('view');
-    const pos = (ev: PointerEvent): [number, number] => {
+    const pos = (ev: MouseEvent): [number, number] => {
+      // inside the box's border: the canvases' own 640×480 area
       const r = canvas.getBoundingClientRect();
-      return [((ev.clientX - r.left) * VIEW_W) / r.width, ((ev.clientY - r.top) * VIEW_H) / r.height];
+      return [((ev.clientX - r.left - canvas.clientLeft) * VIEW_W) / canvas.clientWidth, ((ev.clientY - r.top - canvas.clientTop) * VIEW_H) / canvas.clientHeight];
     };
     const angleAt = (p: [number, number]): { deg: number; nearRim: boolean } | null => {
       if (!this.problem || !this.layout) return null;
-      const c = toPx(this.layout, this.problem.grid.outline.centroid as [number, number]);
+      // in screen px, through the view transform: the ring is where the overlay drew it (a uniform
+      // zoom keeps angles, so φ is the same as in the layout)
+      const c = this.view.toScreen(toPx(this.layout, this.problem.grid.outline.centroid as [number, number]));
       const dx = p[0] - c[0], dy = p[1] - c[1];
-      const r = Math.hypot(dx, dy), rr = ringRadiusPx(this.problem.grid, this.layout);
+      const r = Math.hypot(dx, dy), rr = ringRadiusPx(this.problem.grid, this.layout, this.view.zoom);
       return { deg: ((Math.atan2(-dy, dx) * 180) / Math.PI + 360) % 360, nearRim: Math.abs(r - rr) < 0.3 * rr };
     };
+    const panStart = wirePanZoom(canvas, this.view, { pos, panMode: () => this.panMode, changed: () => { this.dirty = true; } });
     canvas.addEventListener('pointerdown', (ev) => {
+      if (panStart(ev)) { this.brushAt = null; return; }
+      if (ev.button !== 0) return;
       const p = pos(ev), a = angleAt(p);
       if (!a?.nearRim) return;
       const eta = this.state.brushEta;
@@ -450,7 +580,7 @@ class App {
     this.frames.push(now);
     while (this.frames.length && this.frames[0] < now - 1000) this.frames.shift();
     while (this.stepLog.length && this.stepLog[0].at < now - 1000) this.stepLog.shift();
-    if (this.path === 'webgpu') this.frameGpu(dtWall, now);
+    if (this.path === 'webgpu') { this.frameGpu(dtWall, now); this.maybeCheckpoint(now); }
     else this.frameCpu();
     this.drawOverlay();
     if (now - this.lastPlot > 250) { this.plots.flush(); this.lastPlot = now; }
@@ -459,42 +589,43 @@ class App {
   private frameGpu(dtWall: number, now: number): void {
     const run = this.run, solver = this.solver, problem = this.problem;
     if (!run || !solver || !problem || !this.gpuView || !this.layout) return;
-    if (this.state.budget > 0) this.budget = this.state.budget;
-    else if (now - this.lastBudgetCheck > 500) {
-      // adaptive: fewer steps per frame while the page draws under its target frame rate, more
-      // while above it. The target is 30 frames/s, or 3/4 of the best rate this page has reached
-      // where the machine cannot draw 30 even idle (a software adapter on a busy machine): there,
-      // fewer steps would slow the simulation without making the page any smoother.
-      this.lastBudgetCheck = now;
-      const fps = this.frames.length;
-      this.fpsCeiling = Math.max(this.fpsCeiling * 0.99, fps);
-      const target = Math.min(30, 0.75 * this.fpsCeiling);
-      if (fps < target) this.budget = Math.max(1, Math.floor(this.budget * 0.75));
-      else if (fps >= Math.min(45, 1.2 * target) && this.budgetBound) this.budget = Math.min(4096, Math.ceil(this.budget * 1.25));
+    if (this.state.playing && !run.done && now - this.lastFpsCheck > 500) {
+      this.lastFpsCheck = now;
+      this.stepBudget.observeFps(this.frames.length);
     }
     if (this.state.playing && !run.done && !this.busy) {
+      // steps this frame may take: a fixed budget (the URL's budget=, for tests and benchmarks), or
+      // as many as fit the frame's GPU time at the measured cost of a step (0: a frame to rest)
+      const allowed = this.state.budget > 0 ? this.state.budget : this.stepBudget.steps(now);
+      if (allowed > 0) this.budget = allowed;
       this.stepDebt += (this.state.speed * dtWall) / run.dt_s;
-      const n = Math.min(this.budget, Math.floor(this.stepDebt));
-      this.budgetBound = n === this.budget;
+      const n = Math.min(allowed, Math.floor(this.stepDebt));
       if (n >= 1) {
         this.stepDebt -= n;
-        if (this.budgetBound) this.stepDebt = 0; // budget-bound: never run up a debt
+        if (n === allowed) this.stepDebt = 0; // budget-bound: never run up a debt
         this.busy = true;
+        const gen = this.generation;
         void this.enqueue(async () => {
+          if (gen !== this.generation) return;
           if (run !== this.run) return; // a rebuild queued before this step replaced the run (and destroyed its solver)
+          const t0 = performance.now();
           const taken = await run.advance(n);
+          const t1 = performance.now();
+          this.stepBudget.record(taken, t1 - t0, t1); // submit → completion (the state's readback)
+          if (gen !== this.generation) return;
           this.stepLog.push({ at: performance.now(), steps: taken });
           this.dirty = true;
           if (taken) this.plots.set(run.trace, this.state.cutoff);
-        }).catch((e) => this.message(`stepping failed: ${(e as Error).message}`)).finally(() => { this.busy = false; });
+        }).catch((e) => { if (gen === this.generation) this.message(`stepping failed: ${(e as Error).message}`); }).finally(() => { if (gen === this.generation) this.busy = false; });
       }
     }
     // draw when something changed (steps, a new solver, the view): an idle page costs nothing
-    if (!this.dirty && this.drawnView === this.state.view) return;
+    if (!this.dirty && this.drawnView === this.state.view && this.drawnViewVersion === this.view.version) return;
     this.dirty = false;
     this.drawnView = this.state.view;
+    this.drawnViewVersion = this.view.version;
     try {
-      this.gpuView.draw(solver, this.layout, this.scale(), problem.theta0, this.state.view, run.camera, problem.config.optics.unreactedThreshold);
+      this.gpuView.draw(solver, this.layout, this.scale(), problem.theta0, this.state.view, run.camera, problem.config.optics.unreactedThreshold, this.view);
       this.draws++;
     } catch (e) {
       this.message(`drawing failed: ${(e as Error).message}`);
@@ -503,10 +634,11 @@ class App {
 
   private frameCpu(): void {
     if (!this.reglView || !this.cpuField || !this.layout || !this.problem) return;
-    if (this.cpuField.length !== this.layout.nx * this.layout.ny || this.cpuField === this.cpuDrawn) return;
+    if (this.cpuField.length !== this.layout.nx * this.layout.ny || (this.cpuField === this.cpuDrawn && this.drawnViewVersion === this.view.version)) return;
     this.cpuDrawn = this.cpuField;
+    this.drawnViewVersion = this.view.version;
     this.draws++;
-    this.reglView.draw(this.cpuField, this.layout, thetaScale(defaultThetaRange(this.problem), this.problem.theta0));
+    this.reglView.draw(this.cpuField, this.layout, thetaScale(defaultThetaRange(this.problem), this.problem.theta0), this.view);
   }
 
   private scale(): ColourScale {
@@ -525,7 +657,7 @@ class App {
     const done = cpu ? this.cpuInfo.done : run?.done;
     const b = this.bench();
     const last = trace[trace.length - 1] ?? null;
-    const key = JSON.stringify([t, last?.time_s, this.state.segments, this.brushAt, this.brushAt ? this.state.brushEta : 0, Math.round(performance.now() / 500), this.state.view, this.state.playing, done]);
+    const key = JSON.stringify([t, last?.time_s, this.state.segments, this.brushAt, this.brushAt ? this.state.brushEta : 0, Math.round(performance.now() / 500), this.state.view, this.state.playing, done, this.view.version]);
     if (key === this.overlayKey) return;
     this.overlayKey = key;
     drawOverlay(this.overlay, this.problem.grid, this.layout, this.scale(), {
@@ -538,7 +670,7 @@ class App {
       brushAt: this.brushAt,
       bench: b,
       path: cpu ? 'CPU worker' : 'WebGPU',
-    });
+    }, this.view);
   }
 
   bench(): { stepsPerS: number; fps: number; cellUpdatesPerS: number; budget: number } {
@@ -573,23 +705,28 @@ class App {
       draws: this.draws,
       messages: [...this.messages],
       playing: this.state.playing,
+      recoveries: this.recoveries,
+      resumedFrom_s: this.resumedFrom_s,
+      checkpoint_s: this.checkpoint?.cp.time_s ?? null,
+      checkpointInterval_s: this.checkpointInterval_s,
+      view: { zoom: this.view.zoom, matrix: Array.from(this.view.matrix) },
     };
   }
 
   /** Page coordinates (CSS px, for a mouse) of the η ring at φ degrees (ccw from +x). */
   ringPoint(deg: number): [number, number] | null {
     if (!this.problem || !this.layout) return null;
-    const c = toPx(this.layout, this.problem.grid.outline.centroid as [number, number]);
-    const rr = ringRadiusPx(this.problem.grid, this.layout);
-    const r = $<HTMLDivElement>('view').getBoundingClientRect();
+    const c = this.view.toScreen(toPx(this.layout, this.problem.grid.outline.centroid as [number, number]));
+    const rr = ringRadiusPx(this.problem.grid, this.layout, this.view.zoom);
+    const box = $<HTMLDivElement>('view'), r = box.getBoundingClientRect();
     const a = (deg * Math.PI) / 180;
-    return [r.left + c[0] + rr * Math.cos(a), r.top + c[1] - rr * Math.sin(a)];
+    return [r.left + box.clientLeft + c[0] + rr * Math.cos(a), r.top + box.clientTop + c[1] - rr * Math.sin(a)];
   }
 
   /** Page coordinates (CSS px) of a physical point (µm, y up) on the view. */
   viewPoint(p: [number, number]): [number, number] | null {
     if (!this.layout) return null;
-    const q = toPx(this.layout, p);
+    const q = this.view.toScreen(toPx(this.layout, p));
     const r = $<HTMLDivElement>('view').getBoundingClientRect();
     return [r.left + (q[0] * r.width) / VIEW_W, r.top + (q[1] * r.height) / VIEW_H];
   }
@@ -622,6 +759,7 @@ const app = new App();
   state: () => app.state,
   ringPoint: (deg: number) => app.ringPoint(deg),
   activity: (deg: number) => app.activity(deg),
+  loseDevice: () => app.loseDevice(),
   /** the observed movie's panel (demo/observed/panel.ts): summary(), trace(id), particlePoint(id), simulate() */
   get observed() { return app.observed?.api(); },
   /** view px → page px of a physical point (µm), for real clicks when drawing a polygon */

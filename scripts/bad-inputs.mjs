@@ -627,6 +627,21 @@ add('fit', '--model bins:1', ['fit', '--observed', 'in/movie.tif', '--model', 'b
 add('fit', '--particle 99 (not in the movie)', ['fit', '--observed', 'in/movie.tif', '--particle', '99', '--backend', 'cpu', ...cmpOut]);
 add('fit', '--kappa -1', ['fit', '--observed', 'in/movie.tif', '--kappa', '-1', '--backend', 'cpu', ...cmpOut]);
 add('fit', '--observed missing', ['fit', '--observed', 'in/nope.tif', '--backend', 'cpu', ...cmpOut]);
+add('compare', '--sim a folder without snapshots at the movie\'s frame times', ['compare', '--sim', OUT + '-sim', '--observed', 'in/movie.tif', '--align', 'time', ...cmpOut], {
+  setup: (c) => runSync([...okSim, '--set', 'snapshots_min=[0.5,1]', '--out', `${c.outRel}-sim`], c.dir),
+});
+// a small synth movie (fig4a, 2.4 µm, 3 frames a minute apart, its capacity.csv beside it) for the fit cases
+const synthSmall = (rel, sets = []) => ['synth', '--preset', 'fig4a', '--set', 'grid.spacing_um=0.08', '--set', 'protocol=[{"step":"charge","current_mA_g":100,"duration_min":2}]', '--set', 'synth.frame_s=60', ...sets.flatMap((x) => ['--set', x]), '--backend', 'cpu', '--quiet', '--out', rel];
+add('fit', 'a movie without a charge record and no --current-mA-g', ['fit', '--observed', 'in/fit-nocap/movie.tif', '--backend', 'cpu', ...cmpOut], {
+  setup: (c) => { runSync(synthSmall('in/fit-nocap'), c.dir); rmSync(path.join(c.dir, 'in/fit-nocap/capacity.csv')); },
+});
+add('fit', 'a particle too small to fit (0.4 µm across: 79 pixels)', ['fit', '--observed', 'in/fit-tiny/movie.tif', '--backend', 'cpu', ...cmpOut], {
+  setup: (c) => runSync(synthSmall('in/fit-tiny', ['particle.diameter_um=0.4', 'grid.spacing_um=0.02']), c.dir),
+});
+add('fit', 'a movie that does not react (0.001 mA/g): the optimiser cannot improve', ['fit', '--observed', 'in/fit-flat/movie.tif', '--generations', '2', '--backend', 'cpu', ...cmpOut], {
+  setup: (c) => runSync(synthSmall('in/fit-flat', ['protocol=[{"step":"charge","current_mA_g":0.001,"duration_min":2}]']), c.dir),
+  want: 'refuse-or-warn', warn: /did not improve|does not rise|no frame/,
+});
 
 // -- sweep: the spec, shards, folders, merge
 /** a spec file in the case's folder; `spec` is the object (or raw text) */

@@ -99,7 +99,7 @@ export { simulatedFromFields, simulatedFromMovie, type SimulatedSide, type Simul
 export type { ObservedParticle, ObservedOptions } from './compare/observed';
 export { Cmaes, minimizeCmaes, type CmaesOptions, type CmaesState } from './fit/cmaes';
 export { parameterisation, parseFitModel, type FitModel, type Parameterisation, type ParamOptions } from './fit/params';
-export { profileIntervals, fitQuadratic, solveLinear, type QuadraticFit, type CoordinateInterval } from './fit/uncertainty';
+export { profileIntervals, fitQuadratic, solveLinear, effectiveSamples, type QuadraticFit, type CoordinateInterval, type EffectiveSamples } from './fit/uncertainty';
 export { cpuBatchRunner, gpuBatchRunner, type BatchRunner, type BatchOutcome } from './fit/batch';
 
 // ---- the package version (for a notebook's record of what produced a result)

@@ -29,10 +29,12 @@ export { readObservedParticle } from './compare/observed';
 export { loadSimulationFolder, isSimulationFolder, type SimulationFolder } from './compare/simFolder';
 export { writeComparisonOutputs, comparisonCsv, comparisonSummary, COMPARISON_COLUMNS } from './compare/output';
 export {
-  fitSurface,
+  fitSurface, physicalIntervals,
   type FitOptions, type FitResult, type FitEvaluation, type FitJournal, type JournalEntry,
 } from './fit/fit';
 export { observedOutline, cropCamera, MIN_FIT_PIXELS, type ObservedOutline } from './fit/model';
+// a fit's generation on worker threads; fitWorkerMain is what those threads run after loading this bundle
+export { cpuPoolBatchRunner, fitPoolAvailable, fitWorkerMain, type PoolBatchRunner } from './fit/pool';
 export { bestFitComparison, writeFitOutputs, fitJson, costCsv, fileJournal } from './fit/output';
 
 // ---- files out

@@ -3,6 +3,8 @@
 // diverging map, built on the CPU from src/render/colormap.ts).
 // mode 0: the solver's state, int32 fixed point q = (θ0 − θ)·2²⁸, 0x7fffffff outside the particle
 //         (src/solver/quanta.ts); mode 1: a float32 ΔI/I0 camera image, NaN outside.
+// Pan / zoom: `inv` (the inverse of demo/render/view.ts's mat3) takes each fragment's layout px
+// back to where it lies in the unzoomed layout; the side panel right of fieldRight is not zoomed.
 // Bindings: 0 uniforms (View), 1 the field (read-only storage, u32 words), 2 the LUT.
 struct View {
   origin: vec2f,   // canvas px of the field's top-left corner
@@ -15,6 +17,7 @@ struct View {
   fieldRight: f32, // px: right edge of the particle's square (the rest is the side panel)
   pxScale: f32,    // layout px per canvas px (2 when the canvas is drawn at half resolution)
   _pad: f32,
+  inv: mat3x3f,    // screen layout px → unzoomed layout px (view transform's inverse)
 };
 @group(0) @binding(0) var<uniform> view: View;
 @group(0) @binding(1) var<storage, read> field: array<u32>;
@@ -37,7 +40,8 @@ const NAN_GREY = vec4f(224.0 / 255.0, 224.0 / 255.0, 224.0 / 255.0, 1.0);
 fn fs(@builtin(position) pos: vec4f) -> @location(0) vec4f {
   let p = pos.xy * view.pxScale;
   if (p.x >= view.fieldRight) { return PAGE; }
-  let c = (p - view.origin) / view.cellPx;
+  let q = (view.inv * vec3f(p, 1.0)).xy;
+  let c = (q - view.origin) / view.cellPx;
   if (c.x < 0.0 || c.y < 0.0 || c.x >= f32(view.dims.x) || c.y >= f32(view.dims.y)) { return NAN_GREY; }
   let idx = u32(c.y) * view.dims.x + u32(c.x);
   let w = field[idx];

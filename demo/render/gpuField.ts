@@ -7,8 +7,10 @@ import source from './field.wgsl?raw';
 import type { Camera, GpuContext, GpuSolver } from '../../src/browser';
 import { ForwardModelKernel } from '../../src/kernels/forwardModel';
 import { FIELD_PX, lut, VIEW_H, VIEW_W, type ColourScale, type Layout } from './layout';
+import type { ViewTransform } from './view';
 
-const VIEW_BYTES = 48;
+/** the View struct of field.wgsl: 12 scalars, then mat3x3f (3 columns of 16 bytes) */
+const VIEW_BYTES = 96;
 
 export class GpuFieldView {
   private readonly device: GPUDevice;
@@ -74,7 +76,7 @@ export class GpuFieldView {
   }
 
   /** Records and submits one frame: θ from the state buffer, or ΔI/I0 through the forward model. */
-  draw(solver: GpuSolver, layout: Layout, scale: ColourScale, theta0: number, mode: 'theta' | 'diff', camera: Camera, threshold: number): void {
+  draw(solver: GpuSolver, layout: Layout, scale: ColourScale, theta0: number, mode: 'theta' | 'diff', camera: Camera, threshold: number, view: ViewTransform): void {
     const key = `${scale.vmin},${scale.vmax},${scale.center},${scale.reversed}`;
     if (key !== this.lutKey) {
       this.device.queue.writeBuffer(this.lutBuffer, 0, lut(scale));
@@ -105,6 +107,7 @@ export class GpuFieldView {
       u32.set([layout.nx, layout.ny], 4);
     }
     f32.set([theta0, scale.vmin, scale.vmax, FIELD_PX, VIEW_W / this.canvas.width, 0], 6);
+    f32.set(view.inverseColumns(), 12);
     this.device.queue.writeBuffer(this.uniforms, 0, this.staging);
     const rp = enc.beginRenderPass({
       label: 'DemoField.render',

@@ -8,6 +8,7 @@ import type { ParticleGrid, SurfaceSegment } from '../../src/browser';
 import { surfaceActivity } from '../../src/model/surface';
 import { FIELD_PX, toPx, VIEW_H, VIEW_W, type ColourScale, type Layout } from './layout';
 import type { TraceRow } from '../sim/liveRun';
+import { scaleBarUm, type ViewTransform } from './view';
 
 export interface OverlayInfo {
   time_s: number;
@@ -22,9 +23,9 @@ export interface OverlayInfo {
   path: string;
 }
 
-/** the η ring's radius: just outside the rim of the disk, px */
-export function ringRadiusPx(grid: ParticleGrid, layout: Layout): number {
-  return outlineRadius_um(grid) * layout.pxPerUm + 9;
+/** the η ring's radius on screen: just outside the rim of the disk at zoom `zoom`, px */
+export function ringRadiusPx(grid: ParticleGrid, layout: Layout, zoom = 1): number {
+  return outlineRadius_um(grid) * layout.pxPerUm * zoom + 9;
 }
 
 /** largest distance of the outline from its centroid, µm */
@@ -38,11 +39,19 @@ export const etaColour = (eta: number): string => {
   return `rgb(${r},${g},${b})`;
 };
 
-export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, layout: Layout, scale: ColourScale, info: OverlayInfo): void {
+/**
+ * Draws the overlay. What sits on the particle (ring, markers, arrow, brush) goes through `view`
+ * (layout px → screen px) and is clipped to the field's square; the rest stays fixed on screen.
+ */
+export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, layout: Layout, scale: ColourScale, info: OverlayInfo, view: ViewTransform): void {
   ctx.clearRect(0, 0, VIEW_W, VIEW_H);
-  const com = toPx(layout, grid.outline.centroid as [number, number]);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, 0, FIELD_PX, VIEW_H);
+  ctx.clip();
+  const com = view.toScreen(toPx(layout, grid.outline.centroid as [number, number]));
   // η ring: 2° pieces coloured by s(φ) (viridis: dark = blocked, yellow = clean)
-  const rr = ringRadiusPx(grid, layout);
+  const rr = ringRadiusPx(grid, layout, view.zoom);
   ctx.lineWidth = 8;
   for (let a = 0; a < 360; a += 2) {
     ctx.strokeStyle = etaColour(surfaceActivity(info.segments, a + 1));
@@ -69,7 +78,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, l
   ctx.stroke();
   const v = info.last?.comOffsetVector_um;
   if (v) {
-    const core = toPx(layout, [grid.outline.centroid[0] + v[0], grid.outline.centroid[1] + v[1]]);
+    const core = view.toScreen(toPx(layout, [grid.outline.centroid[0] + v[0], grid.outline.centroid[1] + v[1]]));
     ctx.beginPath();
     ctx.arc(core[0], core[1], 6, 0, 2 * Math.PI);
     ctx.stroke();
@@ -85,14 +94,16 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, grid: ParticleGrid, l
       ctx.stroke();
     }
   }
-  // scale bar: 0.5 µm (1 µm for large particles), bottom left
-  const barUm = outlineRadius_um(grid) > 2 ? 1 : 0.5;
-  const barPx = barUm * layout.pxPerUm;
+  ctx.restore();
+  // scale bar, fixed at the bottom left: a round length, drawn at the zoomed px per µm
+  const pxPerUm = layout.pxPerUm * view.zoom;
+  const barUm = scaleBarUm(pxPerUm);
+  const barPx = barUm * pxPerUm;
   ctx.fillStyle = '#000';
   ctx.fillRect(16, FIELD_PX - 24, barPx, 5);
   ctx.font = '13px sans-serif';
   ctx.textBaseline = 'bottom';
-  ctx.fillText(`${barUm} µm`, 16, FIELD_PX - 28);
+  ctx.fillText(`${barUm} µm${view.identity ? '' : `   (zoom ×${view.zoom.toFixed(view.zoom < 10 ? 2 : 1)})`}`, 16, FIELD_PX - 28);
   // side panel: colour bar with ticks
   const bx = FIELD_PX + 24, by = 60, bw = 22, bh = 300;
   for (let y = 0; y < bh; y++) {

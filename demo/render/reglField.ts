@@ -4,6 +4,7 @@
  */
 import createREGL from 'regl';
 import { lut, VIEW_H, VIEW_W, FIELD_PX, type ColourScale, type Layout } from './layout';
+import type { ViewTransform } from './view';
 
 export class ReglFieldView {
   readonly kind: 'regl (WebGL)' | '2D canvas';
@@ -29,11 +30,11 @@ export class ReglFieldView {
       this.drawCmd = r({
         // θ arrives as 8-bit: (θ − vmin)/(vmax − vmin)·254, 255 = outside
         frag: `precision mediump float;
-          uniform sampler2D field, lut; uniform vec2 origin, size; uniform vec2 view;
+          uniform sampler2D field, lut; uniform vec2 origin, size; uniform vec2 view; uniform mat3 inv;
           void main() {
             vec2 px = vec2(gl_FragCoord.x, view.y - gl_FragCoord.y);
             if (px.x >= ${FIELD_PX.toFixed(1)}) { gl_FragColor = vec4(1.0); return; }
-            vec2 uv = (px - origin) / size;
+            vec2 uv = ((inv * vec3(px, 1.0)).xy - origin) / size; // un-zoomed (render/view.ts)
             if (uv.x < 0.0 || uv.y < 0.0 || uv.x >= 1.0 || uv.y >= 1.0) { gl_FragColor = vec4(224.0/255.0, 224.0/255.0, 224.0/255.0, 1.0); return; }
             float v = texture2D(field, uv).r * 255.0;
             if (v > 254.5) { gl_FragColor = vec4(224.0/255.0, 224.0/255.0, 224.0/255.0, 1.0); return; }
@@ -46,6 +47,7 @@ export class ReglFieldView {
           lut: () => this.lutTex,
           origin: r.prop<{ origin: number[] }, 'origin'>('origin'),
           size: r.prop<{ size: number[] }, 'size'>('size'),
+          inv: r.prop<{ inv: number[] }, 'inv'>('inv'),
           view: [VIEW_W, VIEW_H],
         },
         count: 3,
@@ -59,7 +61,7 @@ export class ReglFieldView {
     }
   }
 
-  draw(field: Float32Array, layout: Layout, scale: ColourScale): void {
+  draw(field: Float32Array, layout: Layout, scale: ColourScale, view: ViewTransform): void {
     const { nx, ny } = layout;
     const key = `${scale.vmin},${scale.vmax},${scale.center},${scale.reversed}`;
     if (key !== this.lutKey) {
@@ -76,7 +78,7 @@ export class ReglFieldView {
       this.fieldTex({ width: nx, height: ny, data: bytes, format: 'luminance', min: 'nearest', mag: 'nearest', alignment: 1 });
       this.regl.poll();
       this.regl.clear({ color: [1, 1, 1, 1], depth: 1 });
-      this.drawCmd({ origin: layout.gridOrigin_px, size: [nx * layout.cellPx, ny * layout.cellPx] });
+      this.drawCmd({ origin: layout.gridOrigin_px, size: [nx * layout.cellPx, ny * layout.cellPx], inv: Array.from(view.inverse) });
       return;
     }
     const ctx = this.ctx2d;
@@ -86,7 +88,8 @@ export class ReglFieldView {
     px.fill(0xffffffff);
     for (let y = 0; y < VIEW_H; y++) {
       for (let x = 0; x < FIELD_PX; x++) {
-        const c = Math.floor((x - layout.gridOrigin_px[0]) / layout.cellPx), r = Math.floor((y - layout.gridOrigin_px[1]) / layout.cellPx);
+        const [lx, ly] = view.toLayout([x + 0.5, y + 0.5]);
+        const c = Math.floor((lx - layout.gridOrigin_px[0]) / layout.cellPx), r = Math.floor((ly - layout.gridOrigin_px[1]) / layout.cellPx);
         const b = c >= 0 && r >= 0 && c < nx && r < ny ? bytes[r * nx + c] : 255;
         px[y * VIEW_W + x] = b === 255 ? 0xffe0e0e0 : this.lutData[Math.round((b / 254) * 255)];
       }

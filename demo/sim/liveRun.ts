@@ -27,6 +27,31 @@ export interface TraceRow extends Measurement {
 
 const EPS_T = 1e-9;
 
+/**
+ * Everything a LiveRun needs to go on from where it was: the solver's exact state (Solver.readState)
+ * and the loop's own position in the protocol. Plain data (it crosses postMessage to the CPU worker).
+ */
+export interface LiveCheckpoint {
+  /** the fixed-point state q (src/solver/quanta.ts) */
+  q: Int32Array;
+  /** simulated time reached, s (inside a segment included) */
+  time_s: number;
+  chargePassed_mAh_g: number;
+  t: number;
+  steps: number;
+  trace: TraceRow[];
+  done: boolean;
+  stopReason: LiveRun['stopReason'];
+  stepIndex: number;
+  applied: number;
+  range: [number, number];
+  dtMax: number;
+  nextTrace: number;
+  guardDt: number;
+  stepBegin: number | null;
+  seg: { start: number; end: number; dt: number; left: number; taken: number } | null;
+}
+
 export class LiveRun {
   camera: Camera;
   t = 0;
@@ -77,6 +102,46 @@ export class LiveRun {
 
   private passed(step: Problem['config']['protocol'][number], dt_s: number): number {
     return (stepSign(step.step) * (step.current_mA_g ?? 0) * this.problem.grid.sBarEffective * dt_s) / 3600;
+  }
+
+  /**
+   * A checkpoint of the run as it stands (call between advances: the page's solver queue does).
+   * The loop's numbers are taken before the state is read back, so both describe the same moment.
+   */
+  async checkpoint(): Promise<LiveCheckpoint> {
+    const cp = {
+      time_s: this.timeNow_s, chargePassed_mAh_g: this.chargePassed_mAh_g,
+      t: this.t, steps: this.steps, trace: this.trace.slice(), done: this.done, stopReason: this.stopReason,
+      stepIndex: this.stepIndex, applied: this.applied, range: [...this.range] as [number, number], dtMax: this.dtMax,
+      nextTrace: this.nextTrace, guardDt: this.guardDt, stepBegin: this.stepBegin, seg: this.seg ? { ...this.seg } : null,
+    };
+    return { ...cp, q: await this.solver.readState() };
+  }
+
+  /**
+   * The run of `checkpoint` going on with `solver` (a fresh one of the same problem, on any device
+   * or the CPU): its state is written into the solver, and a segment in progress goes on with the
+   * same Δt, so that the run continues step for step as the one checkpointed would have.
+   */
+  static resume(problem: Problem, solver: Solver, cp: LiveCheckpoint, camera?: Camera): LiveRun {
+    const run = new LiveRun(problem, solver, camera);
+    solver.writeState(cp.q);
+    run.t = cp.t;
+    run.steps = cp.steps;
+    run.trace = cp.trace.slice();
+    run.done = cp.done;
+    run.stopReason = cp.stopReason;
+    run.stepIndex = cp.stepIndex;
+    run.applied = cp.applied;
+    run.range = [...cp.range];
+    run.dtMax = cp.dtMax;
+    run.nextTrace = cp.nextTrace;
+    run.guardDt = cp.guardDt;
+    run.stepBegin = cp.stepBegin;
+    run.seg = cp.seg ? { ...cp.seg } : null;
+    const step = problem.config.protocol[run.stepIndex];
+    if (run.seg && step) solver.setStep(stepParams(problem, step, run.seg.dt, run.guardDt));
+    return run;
   }
 
   /**

@@ -6,6 +6,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { TraceRow } from '../sim/liveRun';
+import { composeChart, downloadPng } from './exportPng';
 
 const W = 300, H = 170;
 
@@ -30,12 +31,19 @@ export class Plots {
       div.className = 'plot';
       div.dataset.plot = id;
       host.appendChild(div);
-      this.charts.push(new uPlot(opts, empty(n), div));
+      const chart = new uPlot(opts, empty(n), div);
+      this.charts.push(chart);
+      const save = document.createElement('button');
+      save.type = 'button';
+      save.className = 'save';
+      save.textContent = 'save PNG';
+      save.onclick = () => { this.flush(); downloadPng(composeChart(chart, opts.title ?? id, opts.series), `ionflux-${id}.png`); };
+      div.appendChild(save);
     };
     add(base('capacity and mean ΔI/I0', 't (min)', [
       { label: 'capacity (mAh/g)', stroke: '#b2182b', scale: 'cap' },
       { label: 'mean ΔI/I0', stroke: '#2166ac', scale: 'diff' },
-    ], { cap: { auto: true }, diff: { auto: true } }, [{ scale: 'cap', label: 'mAh/g', size: 44 }, { scale: 'diff', side: 1, label: 'ΔI/I0', size: 44, grid: { show: false } }]), 2, 'capacity');
+    ], { cap: { auto: true }, diff: { auto: true } }, [{ scale: 'cap', label: 'mAh/g', size: 44 }, { scale: 'diff', side: 1, label: 'ΔI/I0', size: 56, grid: { show: false } }]), 2, 'capacity');
     add(base('COM offset d vs charge passed', 'Q (mAh/g)', [{ label: 'd (µm)', stroke: '#000', scale: 'd' }], { d: { auto: true, range: (_u, lo, hi) => [0, Math.max(0.05, hi ?? lo)] } }, [{ scale: 'd', label: 'd (µm)', size: 44 }]), 1, 'offset');
     add(base('min surface θ and the cut-off', 't (min)', [
       { label: 'min θs', stroke: '#b2182b', scale: 'th' },

@@ -21,6 +21,8 @@ export interface ShapeHost {
   apply(key: keyof DemoState): void;
   message(text: string): void;
   layout(): Layout | null;
+  /** the pan / zoom of the field (demo/render/view.ts): view px ↔ layout px */
+  view: { toScreen(p: readonly [number, number]): [number, number]; toLayout(p: readonly [number, number]): [number, number] };
 }
 
 /** px (view coordinates) within which a click on the first vertex closes the polygon */
@@ -119,10 +121,10 @@ export class ShapeTools {
     const p = this.pos(ev);
     const v = this.drawing;
     if (v.length >= 3) {
-      const first = toPx(layout, v[0]);
+      const first = this.screen(layout, v[0]);
       if (Math.hypot(p[0] - first[0], p[1] - first[1]) <= CLOSE_PX) { this.finish(false); return; }
     }
-    v.push(toUm(layout, p));
+    v.push(toUm(layout, this.host.view.toLayout(p)));
     this.draw();
   }
 
@@ -136,7 +138,7 @@ export class ShapeTools {
     if (fromDoubleClick && layout) {
       v = v.filter((p, i) => {
         if (i === 0) return true;
-        const a = toPx(layout, p), b = toPx(layout, v[i - 1]);
+        const a = this.screen(layout, p), b = this.screen(layout, v[i - 1]);
         return Math.hypot(a[0] - b[0], a[1] - b[1]) > 3;
       });
     }
@@ -209,6 +211,11 @@ export class ShapeTools {
     return this.setMask(mask, canvas.width, canvas.height, px, `${what} (${canvas.width}×${canvas.height} px of ${px} µm)`);
   }
 
+  /** view px of a physical point (µm), through the pan / zoom */
+  private screen(layout: Layout, p: [number, number]): [number, number] {
+    return this.host.view.toScreen(toPx(layout, p));
+  }
+
   /** the polygon being drawn, on the layer above the field */
   private draw(): void {
     const ctx = this.ctx;
@@ -221,7 +228,7 @@ export class ShapeTools {
     ctx.font = '13px system-ui, sans-serif';
     ctx.fillText('Drawing a polygon: click to add vertices; click the first vertex', 8, VIEW_H - 24);
     ctx.fillText('or double-click to close it; Esc cancels.', 8, VIEW_H - 8);
-    const pts = this.drawing.map((p) => toPx(layout, p));
+    const pts = this.drawing.map((p) => this.screen(layout, p));
     ctx.strokeStyle = '#ff8c00';
     ctx.lineWidth = 2;
     ctx.beginPath();

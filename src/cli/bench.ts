@@ -15,6 +15,7 @@ import { imagingCases } from '../../bench/cases/imaging';
 import { endToEndCases } from '../../bench/cases/endToEnd';
 import { sweepCases } from '../../bench/cases/sweep';
 import { setupCases } from '../../bench/cases/setup';
+import { fitCases } from '../../bench/cases/fit';
 import { describeFsError, EnvironmentError, isErrnoError, UserError } from './errors';
 
 /**
@@ -37,7 +38,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases, ...setupCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases, ...setupCases, ...fitCases];
 
 export interface BenchOptions {
   quick?: boolean;

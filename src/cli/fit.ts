@@ -19,6 +19,8 @@ import { openMovie } from '../io/movie';
 import { writeOutputDir } from '../io/output';
 import { readObservedParticle } from '../compare/observed';
 import { cpuBatchRunner, gpuBatchRunner } from '../fit/batch';
+import { cpuPoolBatchRunner, fitPoolAvailable, type PoolBatchRunner } from '../fit/pool';
+import { defaultJobs } from '../sweep/execute';
 import { fitSurface } from '../fit/fit';
 import { parseFitModel } from '../fit/params';
 import { bestFitComparison, fileJournal, writeFitOutputs } from '../fit/output';
@@ -65,6 +67,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
   const cap = await movieCapacity(o.observed, o.capacity, log);
   const movie = await openMovie(o.observed);
   let backend: Backend | null = null;
+  let pool: PoolBatchRunner | null = null;
   try {
     const observed = await readObservedParticle(movie, {
       particle: o.particle ?? null, reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS,
@@ -76,7 +79,8 @@ export async function fitCommand(o: FitCli): Promise<void> {
       if (e instanceof GpuUnavailableError) throw new UserError(`--backend ${request}: ${e.message} (use --backend auto or cpu)`);
       throw e;
     }
-    const runner = backend.kind === 'gpu' && backend.gpu ? gpuBatchRunner(backend.gpu) : cpuBatchRunner();
+    // a generation as one batch: lanes of one GpuBatch, or the candidates over the CPU pool's threads
+    const runner = backend.kind === 'gpu' && backend.gpu ? gpuBatchRunner(backend.gpu) : fitPoolAvailable() && defaultJobs() > 1 ? (pool = cpuPoolBatchRunner()) : cpuBatchRunner();
     const settings = {
       movie: path.resolve(o.observed), particle: observed.id, capacity: cap.source, model: o.model, fitDiffusivity: !!o.fitDiffusivity, kappa: o.kappa ?? null,
       psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMaG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
@@ -104,6 +108,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
       : `η per bin ${(b.eta as number[]).map((v) => v.toFixed(2)).join(' ')}`;
     log(`${show}; κ ${result.best.kappa.toFixed(3)}; ${result.simulations} simulations (${result.simulationsRun} run now), ${result.wallTime_s.toFixed(1)} s → ${o.out}`);
   } finally {
+    await pool?.close();
     await movie.close();
     backend?.gpu?.device.destroy();
   }

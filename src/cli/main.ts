@@ -18,6 +18,8 @@ import { registerFit } from './fit';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
+// … and a CPU pool thread of `ionflux fit` this (src/fit/pool.ts)
+export { fitWorkerMain } from '../fit/pool';
 
 /** The exit code and the one line for an error thrown by a command. */
 export function classifyError(e: unknown): { code: number; line: string } {

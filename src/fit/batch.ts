@@ -40,17 +40,20 @@ export function cpuBatchRunner(): BatchRunner {
   };
 }
 
-/** Up to what the adapter holds per batch (GpuBatch.maxLanes within `memory_bytes`), lanes of one GpuBatch. */
-export function gpuBatchRunner(gpu: GpuContext, memory_bytes = 2 ** 30): BatchRunner {
+/**
+ * Up to what the adapter holds per batch (GpuBatch.maxLanes within `memory_bytes`, at most
+ * `maxLanes`), lanes of one GpuBatch. `maxLanes` 1: one candidate at a time (the bench's baseline).
+ */
+export function gpuBatchRunner(gpu: GpuContext, memory_bytes = 2 ** 30, maxLanes = Infinity): BatchRunner {
   return {
-    label: `gpu batch (${gpu.report.name}; each generation one GpuBatch)`,
+    label: maxLanes === 1 ? `gpu (${gpu.report.name}; candidates one at a time)` : `gpu batch (${gpu.report.name}; each generation one GpuBatch)`,
     async run(problems, signal) {
       const out: BatchOutcome[] = new Array(problems.length);
       // same-shape problems only in one batch (a fit's candidates share the particle's grid)
       const groups = new Map<string, number[]>();
       problems.forEach((p, i) => { const k = `${p.grid.nx}x${p.grid.ny}`; groups.set(k, [...(groups.get(k) ?? []), i]); });
       for (const idx of groups.values()) {
-        const cap = Math.max(1, GpuBatch.maxLanes(gpu, problems[idx[0]], memory_bytes));
+        const cap = Math.max(1, Math.min(maxLanes, GpuBatch.maxLanes(gpu, problems[idx[0]], memory_bytes)));
         for (let s = 0; s < idx.length; s += cap) {
           const chunk = idx.slice(s, s + cap);
           const batch = await GpuBatch.create(gpu, chunk.map((i) => problems[i]));

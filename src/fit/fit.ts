@@ -28,7 +28,7 @@ import { Cmaes, type CmaesState } from './cmaes';
 import type { BatchOutcome, BatchRunner } from './batch';
 import { cropCamera, modelImage, observedOutline, type ObservedOutline } from './model';
 import { parameterisation, parseFitModel, type FitModel, type Parameterisation } from './params';
-import { profileIntervals } from './uncertainty';
+import { effectiveSamples, profileIntervals, type EffectiveSamples } from './uncertainty';
 
 export interface FitJournal {
   /** previously evaluated candidates of this fit, by key */
@@ -97,6 +97,8 @@ export interface FitResult {
   grid_um: number;
   psfSigma_um: number;
   nEff: number;
+  /** how N_eff came from the best fit's residuals (uncertainty.ts effectiveSamples) */
+  residualCorrelation: EffectiveSamples;
   pixels: number;
   outline: ObservedOutline;
   backend: string;
@@ -194,22 +196,24 @@ function costOf(s: Setup, problem: Problem, outcome: BatchOutcome): { cost: numb
   return { cost, kappa, residuals };
 }
 
-/** lag-1 correlations of the residual images along rows and columns → pixels × frames / correlation area */
-function effectiveSamples(residuals: Float32Array[], width: number): { nEff: number; n: number } {
-  let n = 0, sxx = 0, sx1 = 0, sy1 = 0, cx = 0, cy = 0;
-  for (const r of residuals) {
-    for (let i = 0; i < r.length; i++) {
-      const v = r[i];
-      if (v !== v) continue;
-      n++; sxx += v * v;
-      const right = (i % width) < width - 1 ? r[i + 1] : NaN, below = i + width < r.length ? r[i + width] : NaN;
-      if (right === right) { sx1 += v * right; cx++; }
-      if (below === below) { sy1 += v * below; cy++; }
-    }
-  }
-  const v = sxx / Math.max(1, n);
-  const rx = cx && v > 0 ? Math.max(0, Math.min(0.95, sx1 / cx / v)) : 0, ry = cy && v > 0 ? Math.max(0, Math.min(0.95, sy1 / cy / v)) : 0;
-  return { nEff: Math.max(1, n * ((1 - rx) / (1 + rx)) * ((1 - ry) / (1 + ry))), n };
+/**
+ * The intervals of the physical values (FitResult.intervals) from the evaluated candidates at N_eff
+ * (profileIntervals; `chi2` 3.84: 95 %). Exported for the coverage study (scripts/fit-coverage.mjs),
+ * which recomputes them at other N_eff and levels from a fit's evaluations.
+ */
+export function physicalIntervals(par: Parameterisation, evaluations: { u: number[]; cost: number }[], best: { u: number[]; cost: number }, nEff: number, chi2 = 3.84): FitResult['intervals'] {
+  const finite = evaluations.filter((e) => Number.isFinite(e.cost));
+  const bv = par.values(best.u);
+  const coord = profileIntervals(finite.map((e) => ({ u: e.u, cost: e.cost })), { u: best.u, cost: best.cost }, nEff, chi2);
+  const intervals: FitResult['intervals'] = {};
+  par.names.forEach((name, i) => {
+    const at = (ui: number) => { const u = best.u.slice(); u[i] = ui; return par.values(u)[i]; };
+    let lo = at(coord[i].lo), hi = at(coord[i].hi);
+    // an angle: continuous about the best value (the interval may pass ±180°)
+    if (par.circular[i]) { lo = bv[i] - 60 * (best.u[i] - coord[i].lo); hi = bv[i] + 60 * (coord[i].hi - best.u[i]); }
+    intervals[name] = { lo: Math.min(lo, hi), hi: Math.max(lo, hi), open: coord[i].method !== 'quadratic', method: coord[i].method };
+  });
+  return intervals;
 }
 
 /** Fits the surface blocking of `obs` (module comment). Throws UserError for input it cannot fit. */
@@ -350,29 +354,21 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     simulationsRun++;
     bestResiduals = costOf(setup, p, out).residuals ?? [];
   }
-  const { nEff, n } = effectiveSamples(bestResiduals, obs.crop.width);
+  const correlation = effectiveSamples(bestResiduals, obs.crop.width);
+  const { nEff, n } = correlation;
   const bv = best.values;
-  const intervals: FitResult['intervals'] = {};
-  const coord = profileIntervals(finite.map((e) => ({ u: e.u, cost: e.cost })), { u: best.u, cost: best.cost }, nEff);
-  par.names.forEach((name, i) => {
-    const at = (ui: number) => { const u = best.u.slice(); u[i] = ui; return par.values(u)[i]; };
-    let lo = at(coord[i].lo), hi = at(coord[i].hi);
-    // an angle: continuous about the best value (the interval may pass ±180°)
-    if (par.circular[i]) { lo = bv[i] - 60 * (best.u[i] - coord[i].lo); hi = bv[i] + 60 * (coord[i].hi - best.u[i]); }
-    intervals[name] = { lo: Math.min(lo, hi), hi: Math.max(lo, hi), open: coord[i].method !== 'quadratic', method: coord[i].method };
-  });
-  void n;
+  const intervals = physicalIntervals(par, finite, best, nEff);
   const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
   o.onProgress?.(1, 'done');
   return {
     particle: obs.id, model: par.name, parameterisation: par, names: par.names,
     best: { u: best.u, values: bv, cost: best.cost, kappa: best.kappa ?? o.kappa ?? 1 },
     intervals,
-    intervalMethod: `profile likelihood in the quadratic (Hessian) approximation: ℓ = (N_eff/2)·ln(cost/cost_min) (the cost read as a Gaussian mean squared residual), a quadratic in the optimiser's coordinates fitted by least squares to the evaluated candidates of smallest ℓ (the last CMA-ES generations plus a final batch of one-parameter steps from the best), interval u*_i ± √(3.84·Σ_ii) with Σ = H⁻¹ (95 %, χ²₁), widened to every candidate with ℓ ≤ 1.92; N_eff = ${Math.round(nEff)} (pixels × frames = ${n}, reduced by the residuals' lag-1 correlations along rows and columns). "open": the Hessian was not positive definite: the interval is then the slice through the best along that parameter (ℓ ≈ a·x² fitted to the one-parameter steps, others fixed: narrower than the profile) or, failing that, the range of the candidates with ℓ ≤ 1.92`,
+    intervalMethod: `profile likelihood in the quadratic (Hessian) approximation with the noise level and the number of independent samples both taken from the best fit's residuals: ℓ = (N_eff/2)·ln(cost/cost_min), a quadratic in the optimiser's coordinates fitted by least squares to the evaluated candidates of smallest ℓ (the last CMA-ES generations plus a final batch of one-parameter steps from the best), interval u*_i ± √(3.84·Σ_ii) with Σ = H⁻¹ (95 %, χ²₁), widened to every candidate with ℓ ≤ 1.92; N_eff = ${Math.round(nEff)} of ${n} residual pixels × frames: the residuals are correlated over ${correlation.area_px.toFixed(1)} pixels within a frame (their autocorrelation summed out to its first zero, ${correlation.radius_px} px) and are worth ${correlation.framesEff.toFixed(2)} independent frames of ${correlation.frames} (their frame-to-frame correlation). "open": the Hessian was not positive definite: the interval is then the slice through the best along that parameter (ℓ ≈ a·x² fitted to the one-parameter steps, others fixed: narrower than the profile) or, failing that, the range of the candidates with ℓ ≤ 1.92`,
     history, evaluations,
     simulations: evaluations.length, simulationsRun,
     wallTime_s: (Date.now() - started) / 1000,
-    converged, improved, config, frames, current_mA_g: current, currentSource, grid_um, psfSigma_um: psf, nEff, pixels: setup.pixels,
+    converged, improved, config, frames, current_mA_g: current, currentSource, grid_um, psfSigma_um: psf, nEff, residualCorrelation: correlation, pixels: setup.pixels,
     outline, backend: o.runner.label, warnings,
   };
 }

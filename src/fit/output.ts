@@ -58,6 +58,7 @@ export function fitJson(r: FitResult, extra: Record<string, unknown> = {}): Reco
     grid_um: r.grid_um,
     psfSigma_um: r.psfSigma_um,
     nEff: Math.round(r.nEff),
+    residualCorrelation: { area_px: r6(r.residualCorrelation.area_px), radius_px: r.residualCorrelation.radius_px, framesEff: r6(r.residualCorrelation.framesEff), frames: r.residualCorrelation.frames, samples: r.residualCorrelation.n },
     pixels: Math.round(r.pixels),
     backend: r.backend,
     costDefinition: 'MSR + w·s²·mean_k|Δv_k|²/R_eq² (× the bins\' smoothness penalty): MSR = mean squared ΔI/I0 residual over the particle\'s pixels and the fitted frames with κ fitted by least squares (or given), Δv_k the core COM-offset vector error, s² the variance of the observed ΔI/I0',

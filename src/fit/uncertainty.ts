@@ -88,10 +88,11 @@ export function fitQuadratic(du: number[][], l: number[]): QuadraticFit | null {
 export interface CoordinateInterval { lo: number; hi: number; method: 'quadratic' | 'slice' | 'candidates' }
 
 /**
- * 95 % intervals of each coordinate of u (module comment). `points`: every evaluated (u, cost) with
+ * 95 % intervals of each coordinate of u (module comment; `chi2` the χ²₁ quantile: 3.84 for 95 %,
+ * 1 for 68 %). `points`: every evaluated (u, cost) with
  * a finite cost; `best`: the lowest. Returns per coordinate [lo, hi] in u.
  */
-export function profileIntervals(points: { u: number[]; cost: number }[], best: { u: number[]; cost: number }, nEff: number): CoordinateInterval[] {
+export function profileIntervals(points: { u: number[]; cost: number }[], best: { u: number[]; cost: number }, nEff: number, chi2 = 3.84): CoordinateInterval[] {
   const d = best.u.length;
   const ell = (c: number) => (nEff / 2) * Math.log(c / best.cost);
   const sorted = points.map((p) => ({ du: p.u.map((v, i) => v - best.u[i]), l: ell(p.cost) })).sort((a, b) => a.l - b.l);
@@ -105,10 +106,10 @@ export function profileIntervals(points: { u: number[]; cost: number }[], best: 
   }
   return Array.from({ length: d }, (_, i) => {
     let lo = 0, hi = 0;
-    for (const p of sorted) if (p.l <= 1.92) { lo = Math.min(lo, p.du[i]); hi = Math.max(hi, p.du[i]); }
+    for (const p of sorted) if (p.l <= chi2 / 2) { lo = Math.min(lo, p.du[i]); hi = Math.max(hi, p.du[i]); }
     let method: CoordinateInterval['method'] = 'candidates';
     if (q?.cov && q.shift && q.cov[i][i] > 0) {
-      const w = Math.sqrt(3.84 * q.cov[i][i]);
+      const w = Math.sqrt(chi2 * q.cov[i][i]);
       const centre = q.shift[i];
       lo = Math.min(lo, Math.min(0, centre) - w);
       hi = Math.max(hi, Math.max(0, centre) + w);
@@ -123,11 +124,119 @@ export function profileIntervals(points: { u: number[]; cost: number }[], best: 
         let sxx = 0, sxy = 0;
         for (const p of pts) { const x2 = p.du[i] * p.du[i]; sxx += x2 * x2; sxy += x2 * Math.max(0, p.l); }
         const a = sxy / sxx;
-        return a > 0 ? Math.sqrt(1.92 / a) : null;
+        return a > 0 ? Math.sqrt(chi2 / 2 / a) : null;
       };
       const wl = side(-1), wh = side(1);
       if (wl !== null && wh !== null) { lo = Math.min(lo, -wl); hi = Math.max(hi, wh); method = 'slice'; }
     }
     return { lo: best.u[i] + lo, hi: best.u[i] + hi, method };
   });
+}
+
+export interface EffectiveSamples {
+  /** independent samples the residuals are worth: n / (A · F/F_eff) */
+  nEff: number;
+  /** residual samples (mask pixels × fitted frames) */
+  n: number;
+  frames: number;
+  /** correlation area of one frame's residuals, pixels: Σ ρ(dx, dy) over the lags inside the first zero of its radial mean */
+  area_px: number;
+  /** radius of that first zero, pixels */
+  radius_px: number;
+  /** effectively independent frames: F² / Σ_kl ρ_kl (1 … F) */
+  framesEff: number;
+  /** the lag-1 estimate used before (rows × columns, white-noise AR(1) reading) */
+  lag1: number;
+}
+
+/**
+ * How many independent samples the best fit's residual images are worth (module comment of the fit's
+ * intervals, docs/compare.md). The residuals of a fit to a real (or synthetic) movie are not white:
+ * the PSF and the model's own errors (outline, grid, a blocking pattern the parameterisation cannot
+ * follow exactly) leave smooth patches many pixels across that repeat from frame to frame. Read as
+ * white noise, ~10⁴ residual pixels pin the parameters far more tightly than such patches allow. So:
+ *
+ *   space  ρ(dx, dy), the residuals' autocorrelation within a frame (mean over frames), for lags up
+ *          to `maxLag`; A = Σ ρ over the lags nearer than the first radius where its ring mean
+ *          drops to ≤ 0 (the initial positive sequence, as for an MCMC chain's effective size);
+ *   time   ρ_kl, the correlation of frame k's and frame l's residual images pixel by pixel;
+ *          F_eff = F² / Σ_kl ρ_kl (clipped to 1 … F): F when they are unrelated, 1 when identical;
+ *
+ * and N_eff = (n / F) / A · F_eff. `residuals`: one image per fitted frame (NaN outside the mask).
+ */
+export function effectiveSamples(residuals: Float32Array[], width: number, maxLag = 30): EffectiveSamples {
+  const F = residuals.length;
+  let n = 0, sum = 0;
+  for (const r of residuals) for (let i = 0; i < r.length; i++) if (r[i] === r[i]) { n++; sum += r[i]; }
+  const empty = { nEff: Math.max(1, n), n, frames: F, area_px: 1, radius_px: 0, framesEff: F, lag1: Math.max(1, n) };
+  if (n < 2 || !F) return empty;
+  const mean = sum / n;
+  const centred = residuals.map((r) => r.map((v) => (v === v ? v - mean : NaN)));
+  let v0 = 0;
+  for (const r of centred) for (let i = 0; i < r.length; i++) if (r[i] === r[i]) v0 += r[i] * r[i];
+  v0 /= n;
+  if (!(v0 > 0)) return empty;
+  const height = Math.round(residuals[0].length / width);
+  const L = Math.max(1, Math.min(maxLag, Math.floor(Math.min(width, height) / 2)));
+  // ρ(dx, dy) for dy ≥ 0 (ρ(−d) = ρ(d)); pairs inside the mask of the same frame
+  const side = 2 * L + 1;
+  const rho = new Float64Array(side * (L + 1)).fill(NaN);
+  for (let dy = 0; dy <= L; dy++) for (let dx = -L; dx <= L; dx++) {
+    if (dy === 0 && dx < 0) continue;
+    let s = 0, c = 0;
+    for (const r of centred) {
+      for (let y = 0; y + dy < height; y++) for (let x = Math.max(0, -dx); x < width && x + dx < width; x++) {
+        const a = r[y * width + x];
+        if (a !== a) continue;
+        const b = r[(y + dy) * width + x + dx];
+        if (b !== b) continue;
+        s += a * b; c++;
+      }
+    }
+    if (c >= 20) rho[dy * side + dx + L] = s / c / v0;
+  }
+  const at = (dx: number, dy: number) => (dy < 0 || (dy === 0 && dx < 0) ? rho[-dy * side - dx + L] : rho[dy * side + dx + L]);
+  // the first ring (integer radius) whose mean correlation is ≤ 0
+  let radius = L + 1;
+  for (let k = 1; k <= L; k++) {
+    let s = 0, c = 0;
+    for (let dy = -L; dy <= L; dy++) for (let dx = -L; dx <= L; dx++) {
+      if (Math.round(Math.hypot(dx, dy)) !== k) continue;
+      const v = at(dx, dy);
+      if (v === v) { s += v; c++; }
+    }
+    if (!c || s / c <= 0) { radius = k; break; }
+  }
+  let area = 0;
+  for (let dy = -L; dy <= L; dy++) for (let dx = -L; dx <= L; dx++) {
+    if (Math.round(Math.hypot(dx, dy)) >= radius) continue;
+    const v = at(dx, dy);
+    if (v === v) area += v;
+  }
+  area = Math.max(1, area);
+  // space and time together: Σ over frame pairs k ≠ l and the same lags of ρ_kl(dx, dy) — a pattern
+  // that moves with the front from frame to frame is caught at the lag it moved by
+  let cross = 0;
+  for (let k = 0; k < F; k++) for (let l = k + 1; l < F; l++) {
+    const a = centred[k], b = centred[l];
+    for (let dy = -L; dy <= L; dy++) for (let dx = -L; dx <= L; dx++) {
+      if (Math.round(Math.hypot(dx, dy)) >= radius) continue;
+      let s = 0, c = 0;
+      for (let y = Math.max(0, -dy); y < height && y + dy < height; y++) for (let x = Math.max(0, -dx); x < width && x + dx < width; x++) {
+        const va = a[y * width + x];
+        if (va !== va) continue;
+        const vb = b[(y + dy) * width + x + dx];
+        if (vb !== vb) continue;
+        s += va * vb; c++;
+      }
+      if (c >= 20) cross += s / c / v0;
+    }
+  }
+  // N_eff = n / (Σ over all pairs of samples of ρ / n): per frame A, plus 2·cross/F from the other frames
+  const perSample = Math.max(1, area + (2 * cross) / F);
+  const framesEff = Math.max(1, Math.min(F, (F * area) / perSample));
+  const r1 = (v: number) => Math.max(0, Math.min(0.95, v === v ? v : 0));
+  const rx = r1(at(1, 0)), ry = r1(at(0, 1));
+  const lag1 = Math.max(1, n * ((1 - rx) / (1 + rx)) * ((1 - ry) / (1 + ry)));
+  return { nEff: Math.max(1, n / perSample), n, frames: F, area_px: area, radius_px: radius, framesEff, lag1 };
 }

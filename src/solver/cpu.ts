@@ -17,7 +17,7 @@ import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
 import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
-import { INV_QUANTA, OUTSIDE_Q, QUANTA, thetaField, wallQuanta } from './quanta';
+import { INV_QUANTA, OUTSIDE_Q, QUANTA, stateMismatch, thetaField, wallQuanta } from './quanta';
 
 /**
  * Grids with at least this many particle cells use a second thread where one is available. Measured
@@ -221,6 +221,16 @@ export class CpuSolver implements Solver {
   async optics(camera: Camera, threshold: number): Promise<UnreactedStats> {
     const image = forwardModel(await this.field(), camera, this.problem.theta0);
     return unreactedStats(image.diff, image.mask, image.width, image.pixel_um, threshold);
+  }
+
+  async readState(): Promise<Int32Array> {
+    return this.bufs[this.cur].slice();
+  }
+
+  writeState(q: Int32Array): void {
+    const why = stateMismatch(q, this.problem.grid.inside);
+    if (why) throw new Error(`CpuSolver.writeState: ${why}`);
+    this.bufs[this.cur].set(q);
   }
 
   destroy(): void {

@@ -34,7 +34,7 @@ import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { EMPTY_ACCUMULATORS, keyValue, packWalls, RUN_STATE_BYTES, WallFluxKernel, WALL_STRIDE } from '../kernels/wallFlux';
 import type { Problem, StepParams } from './problem';
-import { INV_QUANTA, OUTSIDE_Q, thetaField, wallQuanta } from './quanta';
+import { INV_QUANTA, OUTSIDE_Q, stateMismatch, thetaField, wallQuanta } from './quanta';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { ForwardModelKernel } from '../kernels/forwardModel';
 import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
@@ -87,6 +87,8 @@ interface LaneOps {
   field(): Promise<Float32Array>;
   optics(camera: Camera, threshold: number): Promise<UnreactedStats>;
   stateBinding(): { buffer: GPUBuffer; offset: number; size: number };
+  readState(): Promise<Int32Array>;
+  writeState(q: Int32Array): void;
   release(): void;
 }
 
@@ -117,6 +119,8 @@ export class GpuSolver implements Solver {
    * Use it between advances only, in the same device's later submits; the batch owns the buffer.
    */
   stateBinding(): { buffer: GPUBuffer; offset: number; size: number } { return this.ops.stateBinding(); }
+  readState(): Promise<Int32Array> { return this.ops.readState(); }
+  writeState(q: Int32Array): void { this.ops.writeState(q); }
   /** Releases the lane: it no longer holds up the others' rounds; the last lane frees the buffers. */
   destroy(): void { this.ops.release(); }
 }
@@ -311,6 +315,8 @@ export class GpuBatch {
       field: () => this.read(lane, 'field', () => this.field(lane)),
       optics: (camera, threshold) => this.read(lane, 'optics', () => this.optics(lane, camera, threshold)),
       stateBinding: () => ({ buffer: this.xi[lane.current], offset: 4 * this.cells * lane.index, size: 4 * this.cells }),
+      readState: () => this.read(lane, 'readState', () => this.readState(lane)),
+      writeState: (q) => this.writeState(lane, q),
       release: () => this.release(lane),
     };
   }
@@ -518,6 +524,21 @@ export class GpuBatch {
     const region: BufferRegion = { buffer: this.xi[lane.current], offset: 4 * this.cells * lane.index, size: 4 * this.cells };
     const [q] = await submitWithReadback(this.device, this.device.createCommandEncoder({ label: 'GpuBatch.field' }), [region]);
     return thetaField(new Int32Array(q), lane.problem.theta0);
+  }
+
+  private async readState(lane: Lane): Promise<Int32Array> {
+    const region: BufferRegion = { buffer: this.xi[lane.current], offset: 4 * this.cells * lane.index, size: 4 * this.cells };
+    const [q] = await submitWithReadback(this.device, this.device.createCommandEncoder({ label: 'GpuBatch.readState' }), [region]);
+    return new Int32Array(q);
+  }
+
+  /** The lane's region of its current ξ buffer takes `q` (queued before any later submit). */
+  private writeState(lane: Lane, q: Int32Array): void {
+    this.live(lane, 'writeState');
+    if (lane.request) throw new Error('GpuSolver.writeState: an advance() is still pending on this lane; await it first');
+    const why = stateMismatch(q, lane.problem.grid.inside);
+    if (why) throw new Error(`GpuSolver.writeState: ${why}`);
+    this.device.queue.writeBuffer(this.xi[lane.current], 4 * this.cells * lane.index, q.buffer, q.byteOffset, q.byteLength);
   }
 
   private async optics(lane: Lane, camera: Camera, threshold: number): Promise<UnreactedStats> {

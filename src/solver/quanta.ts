@@ -50,3 +50,17 @@ export function thetaField(q: Int32Array, theta0: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * Why `q` cannot be the state of a grid with this `inside` mask (nx·ny cells; OUTSIDE_Q exactly
+ * outside the particle, |ξ| < 8 inside), or null when it can. For Solver.writeState.
+ */
+export function stateMismatch(q: Int32Array, inside: Uint8Array): string | null {
+  if (q.length !== inside.length) return `the state has ${q.length} cells and the grid ${inside.length}: a state of another grid`;
+  for (let i = 0; i < q.length; i++) {
+    if ((q[i] === OUTSIDE_Q) !== (inside[i] === 0)) {
+      return `cell ${i} is ${inside[i] ? 'inside' : 'outside'} the particle but the state has ${q[i] === OUTSIDE_Q ? 'the outside marker' : `q = ${q[i]}`} there: a state of another particle or mask`;
+    }
+  }
+  return null;
+}

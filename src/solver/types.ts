@@ -45,5 +45,16 @@ export interface Solver {
    * fraction and centre-of-mass offsets (threshold: ΔI/I0 below which a pixel is unreacted).
    */
   optics(camera: Camera, threshold: number): Promise<UnreactedStats>;
+  /**
+   * A copy of the exact state: int32 fixed point q = (θ0 − θ)·2²⁸ per cell, row-major [ny][nx],
+   * OUTSIDE_Q outside the particle (src/solver/quanta.ts). With writeState it checkpoints a run:
+   * a solver of the same problem given this state continues bit for bit as the original would.
+   */
+  readState(): Promise<Int32Array>;
+  /**
+   * Replaces the state by `q` (as readState gives it: nx·ny cells, OUTSIDE_Q exactly on the cells
+   * outside this problem's particle); throws naming what does not match. Between advances only.
+   */
+  writeState(q: Int32Array): void;
   destroy(): void;
 }

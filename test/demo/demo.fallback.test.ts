@@ -53,3 +53,26 @@ test('without the WebGPU flags the CPU worker + regl path runs, the banner says 
     expect(errors).toEqual([]);
   });
 }, 200_000);
+
+test('CPU path: a change of current carries the running state over (the time is not reset), the capacity then grows at the new rate', async () => {
+  await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=20&trace=10&speed=120', async (page, errors) => {
+    const m = () => page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): { path: string; time_s: number; editedMidRun: boolean } } }).ionfluxDemo.metrics());
+    expect((await m()).path).toBe('cpu');
+    await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= 60, null, { timeout: 60_000 });
+    const t0 = (await m()).time_s;
+    const input = page.locator('.lil-controller', { hasText: 'current (mA/g)' }).locator('input').first();
+    await input.fill('200');
+    await input.press('Enter');
+    await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { editedMidRun: boolean } } }).ionfluxDemo.metrics().editedMidRun, null, { timeout: 30_000 });
+    const m1 = await m();
+    expect(m1.time_s).toBeGreaterThanOrEqual(t0); // not back to 0
+    await page.waitForFunction((t) => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= t + 40, m1.time_s, { timeout: 60_000 });
+    const tr = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): { time_s: number; capacity_mAh_g: number }[] } }).ionfluxDemo.trace());
+    expect(tr[0].time_s).toBe(0); // one run: its rows from t = 0 kept
+    for (let i = 1; i < tr.length; i++) expect(tr[i].time_s).toBeGreaterThan(tr[i - 1].time_s);
+    const a = tr[tr.length - 2], b = tr[tr.length - 1];
+    expect(a.time_s).toBeGreaterThan(m1.time_s);
+    expect((b.capacity_mAh_g - a.capacity_mAh_g) / (b.time_s - a.time_s)).toBeCloseTo(200 / 3600, 4);
+    expect(errors).toEqual([]);
+  });
+}, 120_000);

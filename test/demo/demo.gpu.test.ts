@@ -281,7 +281,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
       await page.waitForFunction(() => /[#&]i=150(&|$)/.test(location.hash));
       return [page.url(), await page.evaluate(cfg)] as const;
     });
-    expect(url).toMatch(/seg=60_10[01]_0\.3/);
+    expect(url).toMatch(/seg=(59|60)_10[01]_0\.3/); // the pointer lands on whole px: ±0.3° at the ring, one 1° bin
     await withDemo(browser, url.slice(0, url.indexOf('#')), url.slice(url.indexOf('#') + 1), async (page, errors) => {
       const again = await page.evaluate(cfg) as { surface: unknown; protocol: unknown };
       expect(again).toEqual(config);
@@ -293,14 +293,80 @@ describe('demo page on WebGPU (SwiftShader)', () => {
     });
   }, 120_000);
 
-  test('a lost WebGPU device (GPU process crash) restarts the run on the CPU reference with a message', async () => {
-    await withDemo(browser, site.url, 'h=0.06&budget=10', async (page) => {
-    const cdp = await browser.newBrowserCDPSession();
-    await cdp.send('Browser.crashGpuProcess' as never);
-    await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { path: string } } }).ionfluxDemo.metrics().path === 'cpu', null, { timeout: 30_000 });
-    expect(await page.locator('#banner').textContent()).toMatch(/CPU fallback: the WebGPU device was lost/);
-    expect(await page.locator('#messages').textContent()).toMatch(/device was lost/);
-    await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s > 20, null, { timeout: 30_000 });
+  type Loss = { time_s: number; checkpoint_s: number | null; checkpointInterval_s: number; path: string };
+  const M = () => (window as unknown as { ionfluxDemo: { metrics(): Loss & { recoveries: number; resumedFrom_s: number | null; messages: string[] } } }).ionfluxDemo.metrics();
+  /** Waits for a first read-back state, then loses the device in the same task as the numbers are read. */
+  async function loseDeviceAt(page: Page, t_s: number, how: (page: Page) => Promise<void>): Promise<Loss> {
+    await page.waitForFunction((t) => {
+      const m = (window as unknown as { ionfluxDemo: { metrics(): Loss } }).ionfluxDemo.metrics();
+      return m.time_s >= t && m.checkpoint_s !== null && m.checkpointInterval_s > 0;
+    }, t_s, { timeout: 90_000, polling: 100 });
+    const before = await page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): Loss } }).ionfluxDemo.metrics());
+    await how(page);
+    return before;
+  }
+  const destroy = (page: Page) => page.evaluate(() => { (window as unknown as { ionfluxDemo: { loseDevice(): boolean } }).ionfluxDemo.loseDevice(); });
+
+  test('device.destroy(): a new device, the GpuSolver rebuilt from the last read-back state — the run goes on at that time, not t = 0', async () => {
+    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page, errors) => {
+      const before = await loseDeviceAt(page, 60, destroy);
+      await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { recoveries: number } } }).ionfluxDemo.metrics().recoveries === 1, null, { timeout: 60_000 });
+      const after = await page.evaluate(M);
+      expect(after.path).toBe('webgpu');
+      expect(await page.locator('#banner').textContent()).toMatch(/Running on WebGPU/);
+      expect(after.messages.join('\n')).toMatch(/device was lost \(destroyed.*recovered on a new device .*goes on from the last read-back state at t = \d/);
+      // resumed at the last state read back before the loss: within one read-back interval of it
+      expect(after.resumedFrom_s).toBe(before.checkpoint_s);
+      expect(after.resumedFrom_s as number).toBeGreaterThan(0);
+      expect(after.resumedFrom_s as number).toBeGreaterThanOrEqual(before.time_s - before.checkpointInterval_s - 10);
+      console.log(`device.destroy() at t = ${before.time_s.toFixed(1)} s: resumed at ${after.resumedFrom_s?.toFixed(1)} s (read-back interval ${before.checkpointInterval_s.toFixed(1)} s)`);
+      // and it runs on: time goes on from there, the trace has no second t = 0
+      await page.waitForFunction((t) => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s > t + 30, before.time_s, { timeout: 60_000 });
+      const trace = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): { time_s: number }[] } }).ionfluxDemo.trace());
+      for (let i = 1; i < trace.length; i++) expect(trace[i].time_s).toBeGreaterThan(trace[i - 1].time_s);
+      // the canvas is drawn by the new device (not frozen): it changes
+      const a = png(await page.locator('#view').screenshot());
+      await page.waitForTimeout(1500);
+      const b = png(await page.locator('#view').screenshot());
+      let changed = 0;
+      for (let y = 0; y < 480; y += 2) for (let x = 0; x < 480; x += 2) if (px(a, x, y).some((v, k) => Math.abs(v - px(b, x, y)[k]) > 2)) changed++;
+      expect(changed).toBeGreaterThan(20);
+      expect(errors.filter((e) => !/lost|destroyed/i.test(e))).toEqual([]);
     });
-  }, 120_000);
+  }, 180_000);
+
+  test('a GPU process crash: recovered on a new WebGPU device from the last read-back state', async () => {
+    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page) => {
+      const before = await loseDeviceAt(page, 40, async () => {
+        const cdp = await browser.newBrowserCDPSession();
+        await cdp.send('Browser.crashGpuProcess' as never);
+      });
+      await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { recoveries: number } } }).ionfluxDemo.metrics().recoveries === 1, null, { timeout: 60_000 });
+      const after = await page.evaluate(M);
+      expect(after.path).toBe('webgpu');
+      expect(after.resumedFrom_s as number).toBeGreaterThan(0);
+      expect(after.resumedFrom_s as number).toBeGreaterThanOrEqual(before.checkpoint_s as number);
+      expect(after.messages.join('\n')).toMatch(/device was lost .*recovered on a new device/);
+      await page.waitForFunction((t) => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s > t + 20, after.resumedFrom_s as number, { timeout: 60_000 });
+    });
+  }, 180_000);
+
+  test('a lost device with no adapter to be had: the CPU worker goes on from the same read-back state, with a banner', async () => {
+    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page) => {
+      const before = await loseDeviceAt(page, 40, async (p) => {
+        // the browser has no adapter to give any more (as after a driver removal): requestAdapter → null
+        await p.evaluate(() => { navigator.gpu.requestAdapter = async () => null; });
+        await destroy(p);
+      });
+      await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { path: string; time_s: number } } }).ionfluxDemo.metrics().path === 'cpu', null, { timeout: 30_000 });
+      expect(await page.locator('#banner').textContent()).toMatch(/CPU fallback: the WebGPU device was lost .* no new WebGPU device could be had/);
+      const after = await page.evaluate(M);
+      expect(after.resumedFrom_s).toBe(before.checkpoint_s);
+      await page.waitForFunction((t) => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s > t + 10, before.checkpoint_s as number, { timeout: 60_000 });
+      const trace = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): { time_s: number }[] } }).ionfluxDemo.trace());
+      expect(trace[0].time_s).toBe(0); // the rows before the loss are kept
+      for (let i = 1; i < trace.length; i++) expect(trace[i].time_s).toBeGreaterThan(trace[i - 1].time_s);
+      expect(trace[trace.length - 1].time_s).toBeGreaterThan(before.checkpoint_s as number);
+    });
+  }, 180_000);
 });

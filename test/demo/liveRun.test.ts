@@ -25,6 +25,34 @@ async function both(raw: Record<string, unknown>, budget: number) {
   return { ref, live };
 }
 
+describe('LiveRun checkpoint → resume on a fresh solver (the page after a lost device)', () => {
+  test('resumed mid-segment and between segments, the run ends bit for bit as runSimulation', async () => {
+    const raw = { ...presetConfig('fig4c'), grid: { spacing_um: 0.06 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 3 }, { step: 'rest', duration_min: 1.5 }], snapshots_min: [] };
+    const problem = await buildProblem(resolveConfig(raw));
+    const ref = await runSimulation(problem, new CpuSolver(problem), { keepSnapshots: false });
+    let live = new LiveRun(problem, new CpuSolver(problem));
+    await live.start();
+    let resumes = 0, calls = 0;
+    while (!live.done) {
+      await live.advance(2);
+      // every 5th slice: checkpoint, throw the solver away, go on with a fresh one
+      if (++calls % 5 === 0) {
+        const cp = await live.checkpoint();
+        expect(cp.time_s).toBe(live.timeNow_s);
+        live.solver.destroy();
+        live = LiveRun.resume(problem, new CpuSolver(problem), cp);
+        expect(live.timeNow_s).toBe(cp.time_s);
+        resumes++;
+      }
+    }
+    expect(resumes).toBeGreaterThan(5);
+    expect(live.steps).toBe(ref.steps);
+    expect(live.t).toBe(ref.time_s);
+    expect(live.trace.map((r) => [r.time_s, r.meanTheta, r.minSurfaceTheta, r.comOffset_um])).toEqual(ref.trace.map((r) => [r.time_s, r.meanTheta, r.minSurfaceTheta, r.comOffset_um]));
+    expect(live.chargePassed_mAh_g).toBeCloseTo(ref.appliedCapacity_mAh_g, 9);
+  });
+});
+
 describe('LiveRun (the demo page\'s loop) = runSimulation', () => {
   const cases: [string, Record<string, unknown>, number][] = [
     ['fig4c, charge then rest, slices of 7 steps', { ...presetConfig('fig4c'), grid: { spacing_um: 0.06 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 3 }, { step: 'rest', duration_min: 1.5 }], snapshots_min: [] }, 7],

@@ -42,6 +42,7 @@ const cases = [
 ];
 
 const report: string[] = [];
+const coverage: boolean[] = [];
 afterAll(() => { if (report.length) console.log(`fit recovery (CPU reference, this machine):\n${report.join('\n')}`); });
 
 describe('fit --model arc recovers blocking it does not see (noisy synth movies)', () => {
@@ -62,7 +63,13 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
     expect(Math.abs(span / truth.span - 1)).toBeLessThanOrEqual(0.25);
     expect(Math.abs(eta - truth.eta)).toBeLessThanOrEqual(0.1);
     expect(r.improved).toBe(true);
+    coverage.push(...covered);
   }, 120_000);
+
+  test('the 95 % intervals cover the truth in most cases: at least 7 of the 9 parameters of the three movies (the lag-1 N_eff intervals covered 4)', () => {
+    expect(coverage.length).toBe(9);
+    expect(coverage.filter(Boolean).length).toBeGreaterThanOrEqual(7);
+  });
 
   test('no blocking: the fit says so (η ≥ 0.9 or an arc of negligible effect)', async () => {
     const obs = await observedOf('none', configOf('fig4a', MOVIE));
@@ -72,6 +79,23 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
     report.push(`no blocking: span ${span.toFixed(1)}°, η ${eta.toFixed(3)}, blocked fraction (1 − η)·span/360 = ${blocked.toFixed(4)}; ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s`);
     expect(eta >= 0.9 || blocked < 0.02).toBe(true);
   }, 120_000);
+});
+
+describe('fit --fit-diffusivity', () => {
+  test('recovers a known diffusivity scale (×2: log10 scale 0.3) and still the blocking (fig4c)', async () => {
+    // the movie's knee diffusivity twice the default: both of its log10 D levels +0.3
+    const obs = await observedOf('dscale', configOf('fig4c', [...MOVIE, 'material.diffusivity={"preset":"knee","log10DHigh":-14.7,"log10DLow":-16.2}']));
+    const r = await fitSurface(obs, { model: 'arc', fitDiffusivity: true, runner: cpuBatchRunner() });
+    expect(r.names).toEqual(['centerDeg', 'spanDeg', 'eta', 'log10DScale']);
+    const [c, span, eta, ls] = r.best.values;
+    const iv = r.intervals.log10DScale;
+    report.push(`--fit-diffusivity, fig4c with D × 2: log10 scale ${ls.toFixed(3)} (truth 0.301, 95 % [${iv.lo.toFixed(3)}, ${iv.hi.toFixed(3)}]), centre ${c.toFixed(1)}°, span ${span.toFixed(1)}°, η ${eta.toFixed(3)}; ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s`);
+    expect(Math.abs(ls - Math.log10(2))).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(wrap(c - 180))).toBeLessThanOrEqual(15);
+    expect(Math.abs(span / 90 - 1)).toBeLessThanOrEqual(0.25);
+    expect(Math.abs(eta - 0.3)).toBeLessThanOrEqual(0.1);
+    expect(r.improved).toBe(true);
+  }, 180_000);
 });
 
 describe('fit --model bins:N', () => {
