@@ -288,17 +288,32 @@ describe('particle shapes', () => {
       expect(config.particle.shape).toBe('polygon');
       expect((config.particle as { vertices_um: number[][] }).vertices_um.length).toBe(4);
       expect(await cliCells(config)).toBe(m.grid.cells);
-      // a bow tie: refused, the square stays
+      // zoomed in 2× about the view's centre (the wheel, as a user does), a triangle drawn there is as drawn
+      const box = (await page.locator('#view').boundingBox())!;
+      await page.mouse.move(box.x + 240, box.y + 240);
+      for (let k = 0; k < 4; k++) await page.mouse.wheel(0, -100);
+      const zoom = await page.evaluate(() => (window as any).ionfluxDemo.metrics().view?.zoom ?? 1);
+      expect(zoom).toBeGreaterThan(1.5);
       await page.locator('.lil-gui button', { hasText: 'draw a polygon' }).click();
-      const bow: [number, number][] = [[-0.8, -0.8], [0.8, 0.8], [0.8, -0.8]];
+      const tri: [number, number][] = [[-0.6, -0.5], [0.6, -0.5], [0, 0.7]];
+      for (const p of tri) await click(p);
+      await click(tri[0]);
+      await page.waitForFunction(() => (window as any).ionfluxDemo.metrics().particle?.vertices_um?.length === 3, null, { timeout: 60_000 });
+      const mt = await metrics(page) as unknown as { grid: { cells: number; area_um2: number } };
+      expect(Math.abs(mt.grid.area_um2 - 0.72) / 0.72).toBeLessThan(0.06); // ½ · 1.2 · 1.2 µm², on a 0.04 µm grid
+      await page.locator('#viewbar button', { hasText: 'reset view' }).click();
+      // a bow tie: refused, the triangle stays
+      await page.locator('.lil-gui button', { hasText: 'draw a polygon' }).click();
+      expect(await page.evaluate(() => (window as any).ionfluxDemo.metrics().view?.zoom)).toBe(1);
+      const bow: [number, number][] = [[-0.4, -0.4], [0.4, 0.4], [0.4, -0.4]];
       for (const p of bow) await click(p);
-      const [x, y] = await demo(page).viewPoint([-0.8, 0.8]);
+      const [x, y] = await demo(page).viewPoint([-0.4, 0.4]);
       await page.mouse.dblclick(x, y);
       await expect.poll(() => messages(page), { timeout: 10_000 }).toMatch(/polygon \(drawn on the canvas\) is refused: it crosses itself/);
       await page.waitForTimeout(500);
       const after = await metrics(page) as unknown as { grid: { cells: number }; particle: { shape: string }; steps: number };
       expect(after.particle.shape).toBe('polygon');
-      expect(after.grid.cells).toBe(m.grid.cells);
+      expect(after.grid.cells).toBe(mt.grid.cells);
       expect(after.steps).toBeGreaterThan(0);
       expect(errors).toEqual([]);
     });
