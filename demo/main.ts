@@ -26,6 +26,9 @@ import { wirePanZoom } from './ui/panZoom';
 import { StepBudget } from './sim/stepBudget';
 import { wireViewBar } from './ui/viewBar';
 import { composeView, downloadPng } from './ui/exportPng';
+import { ShapeTools } from './ui/shapes';
+import { ObservedPanel } from './observed/panel';
+import { shapeFromParticle } from './state';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -81,6 +84,9 @@ class App {
   private overlay: CanvasRenderingContext2D;
   private plots: Plots;
   private controls: Controls | null = null;
+  /** the particle's shape (ellipse, drawn polygon, mask image) and the observed movie beside the view */
+  shapes: ShapeTools | null = null;
+  observed: ObservedPanel | null = null;
   private bins: Float32Array = new Float32Array(360).fill(1);
   private painting: { lastDeg: number } | null = null;
   private brushAt: [number, number] | null = null;
@@ -124,6 +130,18 @@ class App {
       refused: (m) => this.message(m),
     });
     this.wirePointer();
+    this.shapes = new ShapeTools(this.controls.gui, $('view'), this.state, {
+      apply: (key) => { this.controls?.refresh(); this.changed(key); },
+      message: (m) => this.message(m),
+      layout: () => this.layout,
+      view: this.view,
+    });
+    this.observed = new ObservedPanel($('observed'), {
+      message: (m) => this.message(m),
+      simNow: () => ({ time_s: this.metrics().time_s, charge_mAh_g: this.path === 'cpu' ? this.cpuInfo.charge : this.run?.chargePassed_mAh_g ?? 0, trace: this.trace() }),
+      fieldNow: () => this.fieldNow(),
+      shapes: this.shapes,
+    });
     wireViewBar($('viewbar'), {
       resetView: () => { this.view.reset(); this.dirty = true; },
       panMode: (on) => { this.panMode = on; },
@@ -397,21 +415,22 @@ class App {
     const c = problem.config;
     const d = c.material.diffusivity as { thetaKnee: number; log10DHigh: number; log10DLow: number };
     Object.assign(this.state, {
-      diameter_um: (c.particle as { diameter_um: number }).diameter_um, spacing_um: c.grid.spacing_um,
+      ...shapeFromParticle(c.particle as Record<string, unknown>, this.state), spacing_um: c.grid.spacing_um,
       thetaKnee: d.thetaKnee, log10DHigh: d.log10DHigh, log10DLow: d.log10DLow, cutoff: c.cutoff.surfaceTheta,
       normalize: c.surface.normalize, segments: c.surface.segments.map((s) => ({ ...s })),
     });
     this.bins = binsFromSegments(this.state.segments);
     this.controls?.refresh();
+    this.shapes?.showControls();
     this.writeHash();
   }
 
-  private changed(key: keyof DemoState): void {
+  changed(key: keyof DemoState): void {
     this.writeHash();
     if (key === 'speed') { this.worker?.postMessage({ type: 'speed', speed: this.state.speed }); return; }
     if (key === 'view' || key === 'brushEta' || key === 'playing') return;
     if (key === 'segments') this.bins = binsFromSegments(this.state.segments);
-    const grid = key === 'diameter_um' || key === 'spacing_um';
+    const grid = key === 'diameter_um' || key === 'spacing_um' || key === 'shape';
     void this.rebuild(grid);
   }
 
@@ -481,6 +500,19 @@ class App {
       this.message((e as Error).message);
       return null;
     }
+  }
+
+  /** The θ field now (a readback on the WebGPU path, in turn with the stepping), for the observed panel's line cut. */
+  async fieldNow(): Promise<{ theta: Float32Array; problem: Problem; time_s: number; charge_mAh_g: number } | null> {
+    if (this.path === 'cpu') {
+      const f = this.cpuField, p = this.problem;
+      return f && p && f.length === p.grid.nx * p.grid.ny ? { theta: f, problem: p, time_s: this.cpuInfo.t, charge_mAh_g: this.cpuInfo.charge } : null;
+    }
+    return this.enqueue(async () => {
+      const run = this.run, solver = this.solver, problem = this.problem;
+      if (!run || !solver || !problem) return null;
+      return { theta: await solver.field(), problem, time_s: run.timeNow_s, charge_mAh_g: run.chargePassed_mAh_g };
+    });
   }
 
   trace(): TraceRow[] {
@@ -575,6 +607,7 @@ class App {
         const gen = this.generation;
         void this.enqueue(async () => {
           if (gen !== this.generation) return;
+          if (run !== this.run) return; // a rebuild queued before this step replaced the run (and destroyed its solver)
           const t0 = performance.now();
           const taken = await run.advance(n);
           const t1 = performance.now();
@@ -664,7 +697,8 @@ class App {
       last: trace[trace.length - 1] ?? null,
       segments: this.state.segments,
       editedMidRun: this.editedMidRun,
-      grid: g ? { nx: g.nx, ny: g.ny, spacing_um: g.spacing_um, cells: g.cells } : null,
+      grid: g ? { nx: g.nx, ny: g.ny, spacing_um: g.spacing_um, cells: g.cells, area_um2: g.area_um2 } : null,
+      particle: this.problem?.config.particle ?? null,
       layout: this.layout,
       bench: this.bench(),
       frames: this.frameCount,
@@ -687,6 +721,14 @@ class App {
     const box = $<HTMLDivElement>('view'), r = box.getBoundingClientRect();
     const a = (deg * Math.PI) / 180;
     return [r.left + box.clientLeft + c[0] + rr * Math.cos(a), r.top + box.clientTop + c[1] - rr * Math.sin(a)];
+  }
+
+  /** Page coordinates (CSS px) of a physical point (µm, y up) on the view. */
+  viewPoint(p: [number, number]): [number, number] | null {
+    if (!this.layout) return null;
+    const q = this.view.toScreen(toPx(this.layout, p));
+    const r = $<HTMLDivElement>('view').getBoundingClientRect();
+    return [r.left + (q[0] * r.width) / VIEW_W, r.top + (q[1] * r.height) / VIEW_H];
   }
 
   /** s(φ) of the state's segments at φ (for tests of the painting) */
@@ -718,6 +760,10 @@ const app = new App();
   ringPoint: (deg: number) => app.ringPoint(deg),
   activity: (deg: number) => app.activity(deg),
   loseDevice: () => app.loseDevice(),
+  /** the observed movie's panel (demo/observed/panel.ts): summary(), trace(id), particlePoint(id), simulate() */
+  get observed() { return app.observed?.api(); },
+  /** view px → page px of a physical point (µm), for real clicks when drawing a polygon */
+  viewPoint: (p: [number, number]) => app.viewPoint(p),
   ready: false,
   /** the app itself, for debugging in the console */
   app,

@@ -2,7 +2,8 @@
  * The demo's one state object: what the URL hash holds, what the controls edit, and what becomes the
  * simulation config (SPEC §3) that `ionflux simulate --config` reproduces. Plain data, no DOM.
  *
- * Hash format (URLSearchParams after '#'): preset, d (diameter µm), h (grid spacing µm), knee
+ * Hash format (URLSearchParams after '#'): preset, shape (disk | ellipse | polygon; absent = disk),
+ * axes (ellipse: a_b_angleDeg, full axes in µm), poly (polygon: vertices x_y in µm joined by ~), d (diameter µm), h (grid spacing µm), knee
  * (θ*, log10 D_hi, log10 D_lo as "0.85_-15_-16.5"), i (current mA/g), t (charge minutes), rest
  * (rest minutes), cut (cut-off θs), norm (total-current | clean-flux), seg (blocked arcs
  * "from_to_eta" joined by "~", degrees ccw from +x), brush (η of the brush), speed (simulated s per
@@ -10,12 +11,25 @@
  * value that does not parse is reported (parseHash returns the message) and the default kept.
  */
 import { presetConfig, PRESETS, type SurfaceSegment } from '../src/browser';
+import { polygonArea, selfIntersection } from '../src/model/geometry';
 
 export type ViewName = 'theta' | 'diff';
+export type ShapeName = 'disk' | 'ellipse' | 'polygon';
+export const SHAPES: ShapeName[] = ['disk', 'ellipse', 'polygon'];
 
 export interface DemoState {
   preset: string;
+  /** the particle's shape (SPEC §3 names); a mask image or an observed particle becomes a polygon */
+  shape: ShapeName;
   diameter_um: number;
+  /** ellipse: full axis lengths, µm, and the angle of the first axis, degrees ccw from +x */
+  ellipseA_um: number;
+  ellipseB_um: number;
+  ellipseAngleDeg: number;
+  /** polygon: vertices, µm (x right, y up), centred on their centroid */
+  vertices_um: [number, number][];
+  /** where the polygon came from (drawn, a mask file, an observed particle), for the page's text */
+  shapeSource: string;
   spacing_um: number;
   thetaKnee: number;
   log10DHigh: number;
@@ -54,7 +68,13 @@ export function stateFromPreset(name: string, base?: Partial<DemoState>): DemoSt
   const rest = raw.protocol.find((s) => s.step === 'rest');
   return {
     preset: name,
+    shape: 'disk',
     diameter_um: raw.particle.diameter_um,
+    ellipseA_um: base?.ellipseA_um ?? 2.4,
+    ellipseB_um: base?.ellipseB_um ?? 1.6,
+    ellipseAngleDeg: base?.ellipseAngleDeg ?? 0,
+    vertices_um: base?.vertices_um?.map((v) => [v[0], v[1]] as [number, number]) ?? [],
+    shapeSource: base?.shapeSource ?? '',
     spacing_um: raw.grid.spacing_um,
     thetaKnee: raw.material.diffusivity.thetaKnee ?? 0.85,
     log10DHigh: raw.material.diffusivity.log10DHigh ?? -15,
@@ -86,7 +106,7 @@ export function rawConfig(s: DemoState): Record<string, unknown> {
   const protocol: Record<string, unknown>[] = [{ step: 'charge', current_mA_g: s.current_mA_g, duration_min: s.charge_min }];
   if (s.rest_min > 0) protocol.push({ step: 'rest', duration_min: s.rest_min });
   return {
-    particle: { shape: 'disk', diameter_um: s.diameter_um },
+    particle: particleConfig(s),
     grid: { spacing_um: s.spacing_um },
     material: { capacity_mAh_g: 275.0, diffusivity: { preset: 'knee', thetaKnee: s.thetaKnee, log10DHigh: s.log10DHigh, log10DLow: s.log10DLow } },
     initialTheta: 1.0,
@@ -99,7 +119,7 @@ export function rawConfig(s: DemoState): Record<string, unknown> {
 }
 
 /** the keys the hash may hold */
-export const HASH_KEYS = ['preset', 'd', 'h', 'knee', 'i', 't', 'rest', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
+export const HASH_KEYS = ['preset', 'shape', 'axes', 'poly', 'd', 'h', 'knee', 'i', 't', 'rest', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
 
 const num = (v: number) => String(Number(v.toPrecision(6)));
 
@@ -107,6 +127,12 @@ const num = (v: number) => String(Number(v.toPrecision(6)));
 export function encodeHash(s: DemoState): string {
   const p = new URLSearchParams();
   p.set('preset', s.preset);
+  if (s.shape !== 'disk') p.set('shape', s.shape);
+  if (s.shape === 'ellipse') p.set('axes', [s.ellipseA_um, s.ellipseB_um, s.ellipseAngleDeg].map(num).join('_'));
+  // vertices in full (a drawn polygon's are rounded to 0.1 pm, a traced mask's are not): the link
+  // rebuilds the same cells — a traced outline's vertices and the cell centres can lie on one
+  // lattice, where any rounding moves cells in or out
+  if (s.shape === 'polygon') p.set('poly', s.vertices_um.map((v) => v.map(String).join('_')).join('~'));
   p.set('d', num(s.diameter_um));
   p.set('h', num(s.spacing_um));
   p.set('knee', [s.thetaKnee, s.log10DHigh, s.log10DLow].map(num).join('_'));
@@ -202,6 +228,33 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
     }
     if (ok) s.segments = segs;
   }
+  const shape = p.get('shape');
+  if (shape !== null) {
+    if ((SHAPES as string[]).includes(shape)) s.shape = shape as ShapeName;
+    else errors.push(`shape = '${shape}' in the URL is not allowed: use ${SHAPES.join(', ')} (a mask image becomes a polygon)`);
+  }
+  const axes = p.get('axes');
+  if (axes !== null) {
+    const v = axes.split('_').map(Number);
+    if (v.length !== 3 || v.some((x) => !Number.isFinite(x)) || !(v[0] > 0 && v[0] <= 50 && v[1] > 0 && v[1] <= 50)) {
+      errors.push(`axes = '${axes}' in the URL is not allowed: give the ellipse's full axes and angle as a_b_angleDeg with 0 < a, b ≤ 50 µm (e.g. 2.4_1.6_30)`);
+      if (s.shape === 'ellipse') s.shape = 'disk';
+    } else [s.ellipseA_um, s.ellipseB_um, s.ellipseAngleDeg] = v;
+  }
+  const poly = p.get('poly');
+  if (poly !== null) {
+    const verts = poly.split('~').filter((x) => x).map((part) => part.split('_').map(Number));
+    const problem = verts.length < 3 ? `it has ${verts.length} vertices, a polygon needs at least 3`
+      : verts.some((v) => v.length !== 2 || v.some((x) => !Number.isFinite(x) || Math.abs(x) > 50)) ? 'a vertex is not x_y with |x|, |y| ≤ 50 µm'
+      : polygonProblem(verts as [number, number][]);
+    if (problem) {
+      errors.push(`poly = '${poly.slice(0, 60)}${poly.length > 60 ? '…' : ''}' in the URL is not allowed (${problem}): give vertices x_y in µm joined by ~ (e.g. -1_-1~1_-1~0_1)`);
+      if (s.shape === 'polygon') s.shape = 'disk';
+    } else s.vertices_um = verts as [number, number][];
+  } else if (s.shape === 'polygon') {
+    errors.push(`shape = polygon in the URL needs poly (its vertices x_y in µm joined by ~): showing a disk`);
+    s.shape = 'disk';
+  }
   const view = p.get('view');
   if (view !== null) {
     if (view === 'theta' || view === 'diff') s.view = view;
@@ -214,5 +267,50 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
 
 /** What needs a new problem (grid, wall weights, diffusivity table) when it changes. */
 export function problemKey(s: DemoState): string {
-  return JSON.stringify([s.diameter_um, s.spacing_um, s.thetaKnee, s.log10DHigh, s.log10DLow, s.normalize, s.segments, s.cutoff]);
+  return JSON.stringify([particleConfig(s), s.diameter_um, s.spacing_um, s.thetaKnee, s.log10DHigh, s.log10DLow, s.normalize, s.segments, s.cutoff]);
+}
+
+/** SPEC §3's `particle` of the state's shape: disk (diameter_um), ellipse (axes_um, angleDeg), polygon (vertices_um). */
+export function particleConfig(s: DemoState): Record<string, unknown> {
+  if (s.shape === 'ellipse') return { shape: 'ellipse', axes_um: [s.ellipseA_um, s.ellipseB_um], angleDeg: s.ellipseAngleDeg };
+  if (s.shape === 'polygon') return { shape: 'polygon', vertices_um: s.vertices_um.map((v) => [v[0], v[1]]) };
+  return { shape: 'disk', diameter_um: s.diameter_um };
+}
+
+/** The shape keys of the state for a resolved config's particle (a refused change goes back to it). */
+export function shapeFromParticle(p: Record<string, unknown>, s: DemoState): Partial<DemoState> {
+  if (p.shape === 'ellipse') {
+    const [a, b] = p.axes_um as [number, number];
+    return { shape: 'ellipse', ellipseA_um: a, ellipseB_um: b, ellipseAngleDeg: (p.angleDeg as number) ?? 0 };
+  }
+  if (p.shape === 'polygon') return { shape: 'polygon', vertices_um: (p.vertices_um as [number, number][]).map((v) => [v[0], v[1]]) };
+  return { shape: 'disk', diameter_um: (p.diameter_um as number) ?? s.diameter_um };
+}
+
+/**
+ * Why a polygon cannot be a particle (it crosses itself, or encloses no area), or null when it can:
+ * the check the simulation's own config does (src/solver/problem.ts), made before anything rebuilds.
+ */
+export function polygonProblem(v: [number, number][]): string | null {
+  if (v.length < 3) return `it has ${v.length} vertices, a polygon needs at least 3`;
+  const crossing = selfIntersection(v);
+  if (crossing) return `it crosses itself: edges ${crossing[0] + 1} and ${crossing[1] + 1} intersect; draw the outline once around, without crossings`;
+  if (!(Math.abs(polygonArea(v)) > 1e-6)) return 'it encloses no area: give at least 3 distinct, non-collinear vertices';
+  return null;
+}
+
+/**
+ * Vertices centred on their centroid and rounded to 0.1 pm, so that the URL holds them exactly
+ * (a coarser rounding moves the outline across a cell centre now and then: one cell more or less).
+ */
+export function centredVertices(v: [number, number][]): [number, number][] {
+  let a = 0, cx = 0, cy = 0;
+  for (let i = 0; i < v.length; i++) {
+    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const c = x0 * y1 - x1 * y0;
+    a += c; cx += (x0 + x1) * c; cy += (y0 + y1) * c;
+  }
+  cx /= 3 * a; cy /= 3 * a;
+  const r = (x: number) => Math.round(x * 1e7) / 1e7;
+  return v.map(([x, y]) => [r(x - cx), r(y - cy)]);
 }

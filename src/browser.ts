@@ -66,6 +66,17 @@ export {
   type FrameProcessor, type FrameProcessorOptions, type ProcessedFrame, type CpuProcessorOptions,
 } from './imaging/processor';
 
+// ---- a movie from the bytes of a file and the analysis without files: a web page runs `ionflux
+// analyze`'s own code on a dropped TIFF (the demo's observed movie); analyzeMovie in 'ionflux' writes
+// its folder from the same runAnalysis
+export { openTiffBytes, openTiffSource, memoryBytes, parseImageJDescription, type ByteSource, type MovieSource, type SampleType, type OpenMovieOptions } from './io/tiffMovie';
+export { parseCapacityCsv, capacityAtFrames, interpolateAt, type CapacityRecord } from './io/capacityCsv';
+export {
+  runAnalysis, csvNumber,
+  type AnalysisCore, type DiffSink, type AnalyzeOptions, type ParticleResult, type ProcessorFactory,
+} from './imaging/analysisCore';
+export { outlineFromMask, largestComponent, traceBoundary, smoothLoop } from './model/maskTrace';
+
 // ---- figures as RGBA pixels (PNG encoding is Node-only: encodePng in 'ionflux')
 export { renderField, renderMontage, type FieldFigureOptions, type FigureImage } from './render/figure';
 export { renderThetaSnapshot, defaultThetaRange, type ThetaFigure, type ThetaFigureOptions } from './render/thetaFigure';

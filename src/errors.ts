@@ -47,19 +47,30 @@ const ERRNO_CAUSE: Record<string, string> = {
   ETXTBSY: 'the file is busy',
 };
 
+/**
+ * An error of node:fs & co.: the fields of Node's ErrnoException, spelled out so that this module's
+ * types need no Node typings (a browser bundle imports UserError from here).
+ */
+export interface ErrnoError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
 /** An error from node:fs & co. (it carries an errno code such as ENOSPC). */
-export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code as string);
+export function isErrnoError(e: unknown): e is ErrnoError {
+  return e instanceof Error && typeof (e as ErrnoError).code === 'string' && /^E[A-Z0-9]+$/.test((e as ErrnoError).code as string);
 }
 
 /** "no space left on the device" for an errno error; the code itself for one not listed. */
-export function errnoCause(e: NodeJS.ErrnoException): string {
+export function errnoCause(e: ErrnoError): string {
   const code = e.code ?? '';
   return ERRNO_CAUSE[code] ? `${ERRNO_CAUSE[code]} (${code})` : code || e.message;
 }
 
 /** One line describing an errno error from `what` (e.g. "writing --out 'x'"). */
-export function describeFsError(e: NodeJS.ErrnoException, what?: string): string {
+export function describeFsError(e: ErrnoError, what?: string): string {
   const where = e.path ? ` '${e.path}'` : '';
   const op = what ?? `${e.syscall ?? 'file operation'}${where}`;
   return `${op}: ${errnoCause(e)}`;

@@ -2,21 +2,18 @@
 /**
  * The public API of `import … from 'ionflux'` in Node: everything of src/browser.ts (config, the
  * simulation, backends, the forward model, the pure imaging functions) plus what needs the file
- * system — movie and image readers, the whole-movie analysis that writes its folder, the capacity
+ * system — movie and image readers (from files; from bytes is in src/browser.ts), the whole-movie analysis that writes its folder, the capacity
  * file, the output writers (npy, TIFF, PNG, the CLI's simulation folder). Re-exports only.
  */
 export * from './browser';
 
 // ---- files in: movies (multi-page TIFF, BigTIFF, PNG/TIFF folders), single images, capacity CSV
-export { openMovie, readImage, parseImageJDescription, type MovieSource, type SampleType } from './io/movie';
-export { readCapacityFile, parseCapacityCsv, capacityAtFrames, interpolateAt, type CapacityRecord } from './io/capacity';
+export { openMovie, readImage } from './io/movie';
+export { readCapacityFile } from './io/capacity';
 export { outlineFromMaskFile } from './model/maskOutline';
 
 // ---- the paper's single-particle analysis of a movie (what `ionflux analyze` runs)
-export {
-  analyzeMovie,
-  type AnalyzeOptions, type AnalyzeResult, type AnalyzeSummary, type ParticleResult, type ProcessorFactory,
-} from './imaging/analyze';
+export { analyzeMovie, type AnalyzeResult, type AnalyzeSummary } from './imaging/analyze';
 
 // ---- parameter sweeps (docs/sweeps.md): plan, run into a resumable folder, merge shards.
 // sweepWorkerMain is what the CPU pool's threads run after loading this bundle.

@@ -1,5 +1,6 @@
 /**
- * The paper's single-particle analysis of an operando movie, as one streaming pipeline (SPEC §2, §6):
+ * `ionflux analyze`'s files (SPEC §6) from the analysis in src/imaging/analysisCore.ts (which the demo
+ * page runs too). The paper's single-particle analysis of an operando movie, as one streaming pipeline (SPEC §2, §6):
  *
  *   reference frame → particles (Otsu segmentation or a user mask)
  *   pass 1, frames in batches: read → drift by phase correlation → frame processor (ΔI/I0 map with
@@ -19,78 +20,21 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors';
-import type { Progress } from '../cli/progress';
-import type { FrameData, MovieSource } from '../io/movie';
-import { resolveCalibration } from '../io/calibration';
-import { capacityAtFrames, type CapacityRecord } from '../io/capacity';
+import type { MovieSource } from '../io/movie';
 import { encodePng } from '../render/png';
 import { renderField, renderMontage } from '../render/figure';
 import { drawLabelOutlines, drawParticleMarks } from '../render/annotate';
 import { montageLegend, renderAnalyzeTraces, writeAnalyzeIndex } from '../render/analyzeFigures';
-import { labelMetrics } from './diffmap';
-import type { FrameProcessor, FrameProcessorOptions } from './processor';
-import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
-import { DriftEstimator, driftClipLevel, driftRegion } from './drift';
-import { createDiffStack, type DiffStackMode } from './diffStack';
-import { classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
-import { lineThroughParticle, linePositions_um, offsetDirectionDeg, resampleRows, sampleLine, type LineCut } from './kymograph';
+import type { Segmentation } from './segment';
+import { createDiffStack, type DiffStackWriter } from './diffStack';
+import { asymmetricFraction } from './classify';
+import { linePositions_um, resampleRows } from './kymograph';
+import {
+  csvNumber, defaultMontageFrames, runAnalysis,
+  type AnalyzeOptions, type DiffSink, type ParticleResult, type ProcessorFactory,
+} from './analysisCore';
 
-export interface AnalyzeOptions {
-  /**
-   * 'full' (default, SPEC §6): diff.tif holds every whole frame; 'particles': particle_<id>/diff.tif
-   * holds each particle's crop only (large movies: the whole-frame float32 stack is 2× a 16-bit movie)
-   */
-  diffStack?: DiffStackMode;
-  /** reference frame index, 0-based; default 0 */
-  reference?: number;
-  /** overrides the movie's metadata */
-  pixel_um?: number;
-  frame_s?: number;
-  /** time of frame 0 on the capacity file's clock, s; default 0 */
-  timeOffset_s?: number;
-  capacity?: CapacityRecord | null;
-  /** a user mask instead of segmentation (nonzero or label values), same size as the frames */
-  mask?: { data: ArrayLike<number>; width: number; height: number; name: string } | null;
-  /** ΔI/I0 below which a particle pixel is unreacted; default 0.05 (the paper) */
-  threshold?: number;
-  asymThreshold?: number;
-  asymWindow?: [number, number];
-  minArea_px?: number;
-  connectivity?: Connectivity;
-  keepBorder?: boolean;
-  /** Gaussian σ (px) applied to the reference before Otsu; default 0 */
-  segSigma_px?: number;
-  /** a fixed intensity threshold instead of Otsu's */
-  segThreshold?: number;
-  /** drift correction; default true */
-  drift?: boolean;
-  maxDrift_px?: number;
-  /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
-  smoothRadius?: number;
-  /** kymograph line angle (degrees CCW from +x); default: direction of the largest offset */
-  lineAngleDeg?: number | null;
-  kymoAxis?: 'auto' | 'time' | 'capacity';
-  /** frames shown in montage.png; default 6 evenly spaced */
-  montageFrames?: number[] | null;
-  /** colour range ±diffRange of the figures; default from the data (99th percentile of |ΔI/I0|) */
-  diffRange?: number | null;
-  /** frames per processor call; default 16 */
-  batch?: number;
-  backendLabel?: string;
-  progress?: Progress;
-  warn?: (message: string) => void;
-}
-
-export interface ParticleResult {
-  particle: Particle;
-  classification: Classification;
-  /** per frame */
-  meanDiff: number[];
-  comOffset_um: (number | null)[];
-  comOffsetRel: (number | null)[];
-  unreactedFraction: number[];
-  line: LineCut | null;
-}
+export { csvNumber, type AnalyzeOptions, type ParticleResult, type ProcessorFactory } from './analysisCore';
 
 export interface AnalyzeSummary {
   frames: number;
@@ -112,19 +56,6 @@ export interface AnalyzeResult {
   segmentation: Segmentation;
   times_s: number[];
   capacity_mAh_g: number[] | null;
-}
-
-export type ProcessorFactory = (opts: FrameProcessorOptions) => Promise<FrameProcessor> | FrameProcessor;
-
-/** CSV cell: up to 7 significant digits, empty for null / NaN */
-export function csvNumber(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '';
-  if (Number.isInteger(v)) return String(v);
-  return String(Number(v.toPrecision(7)));
-}
-
-function toFloat32(frame: FrameData): Float32Array {
-  return frame instanceof Float32Array ? frame.slice() : Float32Array.from(frame);
 }
 
 /** NaN-aware block mean by an integer factor (montage of large frames). */
@@ -171,226 +102,40 @@ function robustRange(values: Iterable<ArrayLike<number>>, mask?: (i: number) => 
   return Math.max(0.01, max);
 }
 
-/** `count` frames evenly spaced over the movie, leaving out the reference (its map is zero) when possible */
-function defaultMontageFrames(frames: number, reference: number, count = 6): number[] {
-  const pool = frames > 1 ? Array.from({ length: frames }, (_, i) => i).filter((i) => i !== reference) : [0];
-  if (pool.length <= count) return pool;
-  const out = new Set<number>();
-  for (let k = 0; k < count; k++) out.add(pool[Math.round((k * (pool.length - 1)) / (count - 1))]);
-  return [...out];
-}
-
-function checkPositive(name: string, v: number | undefined, allowZero = false): void {
-  if (v === undefined) return;
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${v} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
-}
-
-/** smaller frames cannot hold a particle away from the border (segmentation drops border particles) */
-const MIN_FRAME_PX = 4;
-
-/** correlation peaks below this (1 = a perfect match) are not trusted: the frame is left uncorrected */
-const MIN_DRIFT_PEAK = 0.05;
-
-/**
- * Drift is measured on what the reaction does not change: the particles' silhouettes and the
- * background (intensities clipped between the two, src/imaging/drift.ts), inside the particles'
- * bounding box plus the largest drift searched (the FFTs cost that box, not the frame).
- */
-function createDriftEstimator(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftEstimator {
-  const margin = maxDrift_px ?? Math.max(16, Math.floor(Math.min(width, height) / 8));
-  const region = driftRegion(labels, width, height, 2 * margin);
-  return new DriftEstimator(reference, width, height, {
-    maxShift_px: maxDrift_px ?? margin,
-    clipAbove: driftClipLevel(reference, width, height, labels),
-    region,
-  });
-}
-
 /**
  * Runs the whole analysis of `movie` and writes SPEC §6's files into `outDir` (an existing, empty
  * folder: the CLI hands in the staging folder of writeOutputDir, so nothing half-written is left).
  */
 export async function analyzeMovie(movie: MovieSource, outDir: string, createProcessor: ProcessorFactory, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const started = Date.now();
-  const warnings: string[] = [];
-  const warn = (m: string) => { warnings.push(m); options.warn?.(m); };
   const { width, height, frames } = movie;
-  if (!(width >= MIN_FRAME_PX && height >= MIN_FRAME_PX)) {
-    throw new UserError(`${movie.path} has frames of ${width}×${height} pixels: a movie to analyse needs frames of at least ${MIN_FRAME_PX}×${MIN_FRAME_PX} pixels holding whole particles`);
-  }
-  if (frames < 2) warn(`${movie.path} has only ${frames} frame: ΔI/I0 of the reference against itself is 0 everywhere, so there is no reaction to follow (give the whole movie)`);
   const ref = options.reference ?? 0;
-  if (!Number.isInteger(ref) || ref < 0 || ref >= frames) {
-    throw new UserError(`--reference = ${ref} is not allowed for ${movie.path}: it has ${frames} frames, use 0 … ${frames - 1}`);
-  }
-  checkPositive('--pixel-um', options.pixel_um);
-  if (options.pixel_um !== undefined && (options.pixel_um > 50 || options.pixel_um < 0.001)) {
-    warn(`--pixel-um = ${options.pixel_um} µm is far from an optical microscope's pixel (0.01 … 10 µm): lengths and areas follow it (is it in µm?)`);
-  }
-  checkPositive('--frame-s', options.frame_s);
-  const threshold = options.threshold ?? 0.05;
-  if (!Number.isFinite(threshold)) throw new UserError(`--threshold = ${threshold} is not allowed: use a number (ΔI/I0, the paper uses 0.05)`);
-  const asymThreshold = options.asymThreshold ?? DEFAULT_ASYM_THRESHOLD;
-  checkPositive('--asym-threshold', asymThreshold, true);
-  const asymWindow = options.asymWindow ?? DEFAULT_FRACTION_WINDOW;
-  const batch = options.batch ?? 16;
-  if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
-
-  // calibration: flag, else metadata, else 1 (with a warning); errors (non-square pixels, a capacity
-  // file without frame times) before any warning
-  const resolved = resolveCalibration(movie.path, movie.calibration, { pixel_um: options.pixel_um, frame_s: options.frame_s });
-  const calibration = resolved.calibration;
-  const pixel_um = calibration.pixel_um.value;
-  const frame_s = calibration.frame_s.value;
-  const pixelSource = calibration.pixel_um.source === 'flag' ? 'option' : calibration.pixel_um.source === 'default' ? 'default' : 'metadata';
-  const frameSource = calibration.frame_s.source === 'flag' ? 'option' : calibration.frame_s.source === 'default' ? 'default' : 'metadata';
-  const capacity = options.capacity ?? null;
-  if (capacity && frameSource === 'default') {
-    throw new UserError(`--capacity ${capacity.path} needs frame times but ${movie.path} has no frame interval in its metadata (OME TimeIncrement, ImageJ finterval, HDF5 frame_interval_s): give --frame-s`);
-  }
-  for (const w of resolved.warnings) warn(w);
-  const timeOffset = options.timeOffset_s ?? 0;
-  const times_s = Array.from({ length: frames }, (_, i) => timeOffset + i * frame_s);
-  const cap = capacity ? capacityAtFrames(capacity, times_s) : null;
-  if (cap && cap.capacity_mAh_g.some((v) => Number.isNaN(v))) {
-    const outside = cap.capacity_mAh_g.filter((v) => Number.isNaN(v)).length;
-    warn(`capacity file ${capacity!.path} covers ${capacity!.time_s[0]}…${capacity!.time_s[capacity!.time_s.length - 1]} s; ${outside} of ${frames} frames fall outside it (capacity left empty)`);
-  }
-
-  // ---- reference and particles
-  const progress = options.progress;
-  const referenceFrame = await movie.readFrame(ref);
-  const reference = toFloat32(referenceFrame);
-  let nonFinite = 0;
-  for (let i = 0; i < reference.length; i++) if (!Number.isFinite(reference[i])) nonFinite++;
-  if (nonFinite) warn(`reference frame ${ref} of ${movie.path} has ${nonFinite} NaN or infinite pixel(s) (${((100 * nonFinite) / reference.length).toFixed(2)} %): ΔI/I0 is NaN there and they count as background`);
-  let seg: Segmentation;
-  if (options.mask) {
-    const m = options.mask;
-    if (m.width !== width || m.height !== height) {
-      throw new UserError(`mask ${m.name} is ${m.width}×${m.height} pixels but the movie's frames are ${width}×${height}: the mask must match the frames`);
-    }
-    seg = segmentFromMask(m.data, width, height, { pixel_um, connectivity: options.connectivity });
-  } else {
-    // Otsu on the frame as stored: integer movies get one histogram bin per value, as skimage does
-    seg = segmentParticles(referenceFrame, width, height, {
-      pixel_um, minArea_px: options.minArea_px, connectivity: options.connectivity, dropBorder: !options.keepBorder,
-      sigma_px: options.segSigma_px, threshold: options.segThreshold,
-    });
-  }
-  const particles = seg.particles;
-  const nLabels = particles.length;
-  if (nLabels === 0) {
-    warn(options.mask
-      ? `mask ${options.mask.name} has no nonzero pixels: no particle to analyse (tables left empty)`
-      : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty`);
-  }
-
-  // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
-  const drift = (options.drift ?? true) && frames > 1 ? createDriftEstimator(reference, width, height, seg.labels, options.maxDrift_px) : null;
-  const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
-  const driftPeak: number[] = new Array(frames).fill(1);
   const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames, ref)).filter((f) => f >= 0 && f < frames);
-  for (const f of options.montageFrames ?? []) {
-    if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
-  }
   const montage = new Map<number, Float32Array>();
-  const results: ParticleResult[] = particles.map((p) => ({
-    particle: p,
-    classification: { asymmetric: null, maxComOffsetRel: null, maxFrame: null, frames: [] },
-    meanDiff: new Array(frames).fill(NaN),
-    comOffset_um: new Array(frames).fill(null),
-    comOffsetRel: new Array(frames).fill(null),
-    unreactedFraction: new Array(frames).fill(NaN),
-    line: null,
-  }));
-  const unreactedCom_px: ([number, number] | null)[][] = particles.map(() => new Array(frames).fill(null));
-  const kymoRows: Float32Array[][] = particles.map(() => []);
-  const anglesKnown = options.lineAngleDeg !== undefined && options.lineAngleDeg !== null;
-  if (anglesKnown) {
-    results.forEach((r) => { r.line = lineThroughParticle(r.particle, seg.labels, width, height, options.lineAngleDeg!); });
-  }
-
   const diffMode = options.diffStack ?? 'full';
   // a crop reaches past the particle by the largest drift searched, the smoothing radius and a few
   // pixels for the kymograph line's ends
   const cropMargin = (options.maxDrift_px ?? 16) + (options.smoothRadius ?? 0) + 4;
-  const writer = await createDiffStack(outDir, diffMode, { width, height, frames, pixel_um, frame_s, particles, margin_px: cropMargin });
-  let processor: FrameProcessor | null = null;
-  try {
-    processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
-    const readBatch = async (start: number) => {
-      const out: FrameData[] = [];
-      for (let i = start; i < Math.min(frames, start + batch); i++) out.push(await movie.readFrame(i));
-      return out;
-    };
-    let next: Promise<FrameData[]> | null = readBatch(0);
-    for (let start = 0; start < frames; start += batch) {
-      const batchFrames = await next!;
-      next = start + batch < frames ? readBatch(start + batch) : null;
-      next?.catch(() => {}); // surfaced when awaited
-      const shifts: ([number, number] | undefined)[] = batchFrames.map((f, k) => {
-        const i = start + k;
-        if (!drift || i === ref) return undefined;
-        const est = drift.estimate(f);
-        driftPeak[i] = est.peak;
-        // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
-        if (est.peak < MIN_DRIFT_PEAK) return undefined;
-        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
-        return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
-      });
-      const processed = await processor.process(batchFrames, shifts);
-      for (let k = 0; k < processed.length; k++) {
-        const i = start + k;
-        const { diff, labelStats } = processed[k];
-        await writer.writePage(diff);
-        if (montageFrames.includes(i)) montage.set(i, diff.slice());
-        for (let p = 0; p < nLabels; p++) {
-          const m = labelMetrics(labelStats, p + 1, pixel_um);
-          const r = results[p];
-          r.meanDiff[i] = m.meanDiff;
-          r.comOffset_um[i] = m.comOffset_um;
-          r.comOffsetRel[i] = m.comOffsetRel;
-          r.unreactedFraction[i] = m.unreactedFraction;
-          unreactedCom_px[p][i] = m.unreactedCom_um ? [m.unreactedCom_um[0] / pixel_um, m.unreactedCom_um[1] / pixel_um] : null;
-          if (anglesKnown) kymoRows[p].push(sampleLine(diff, width, height, r.line!));
-        }
-      }
-      progress?.update((anglesKnown ? 1 : 0.8) * Math.min(1, (start + batch) / frames), `frame ${Math.min(frames, start + batch)}/${frames}`);
-    }
-    await writer.close();
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  } finally {
-    processor?.destroy();
-  }
-  const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
-  if (drift && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
-
-  // ---- classification and kymograph lines
-  for (let p = 0; p < nLabels; p++) {
-    const r = results[p];
-    r.classification = classifyParticle(r.comOffsetRel, r.unreactedFraction, { threshold: asymThreshold, fractionWindow: asymWindow });
-    if (!anglesKnown) {
-      const window = r.classification.frames.length ? r.classification.frames : Array.from({ length: frames }, (_, i) => i);
-      const angle = offsetDirectionDeg(r.particle.centroid_px, unreactedCom_px[p], r.comOffsetRel, window);
-      r.line = lineThroughParticle(r.particle, seg.labels, width, height, angle);
-    }
-  }
-  if (!anglesKnown && nLabels > 0) {
-    // pass 2: read back the ΔI/I0 stack(s) one page at a time
-    const back = await writer.openReader();
-    try {
-      for (let i = 0; i < frames; i++) {
-        const diff = await back.readFrame(i);
-        for (let p = 0; p < nLabels; p++) kymoRows[p].push(sampleLine(diff, width, height, results[p].line!));
-        if (i % 16 === 0) progress?.update(0.8 + 0.2 * (i / frames), `kymographs ${i}/${frames}`);
-      }
-    } finally {
-      await back.close();
-    }
-  }
+  // the ΔI/I0 pages go to diff.tif (or the particles' crops), and the montage keeps its few frames
+  const stack: { writer: DiffStackWriter | null } = { writer: null };
+  const sink: DiffSink = {
+    begin: async (info) => { stack.writer = await createDiffStack(outDir, diffMode, { ...info, margin_px: cropMargin }); },
+    page: async (i, diff) => {
+      await stack.writer!.writePage(diff);
+      if (montageFrames.includes(i)) montage.set(i, diff.slice());
+    },
+    end: () => stack.writer!.close(),
+    abort: async () => { await stack.writer?.abort(); },
+    reread: () => stack.writer!.openReader(),
+  };
+  const core = await runAnalysis(movie, createProcessor, options, sink);
+  const writer = stack.writer!;
+  const { particles: results, segmentation: seg, times_s, capacityAtFrames: cap, capacity, calibration, pixel_um, frame_s } = core;
+  const { pixelSource, frameSource, threshold, asymThreshold, asymWindow, batch, drift_px, driftPeak, unreactedCom_px, kymoRows, anglesKnown, warnings } = core;
+  const timeOffset = core.timeOffset_s;
+  const particles = seg.particles;
+  const nLabels = particles.length;
+  const progress = options.progress;
 
   // ---- figures and tables
   const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
@@ -524,8 +269,8 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       dropBorder: options.mask ? false : !options.keepBorder,
       segSigma_px: options.segSigma_px ?? 0,
       diffStack: diffMode === 'full' ? { mode: 'full', file: 'diff.tif' } : { mode: 'particles', files: writer.files, crops_px: writer.crops },
-      drift: drift !== null,
-      driftMethod: drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
+      drift: core.drift,
+      driftMethod: core.drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
       smoothRadius: options.smoothRadius ?? 0,
       lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
       kymoAxis: kymoAxisReq,

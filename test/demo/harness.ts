@@ -57,7 +57,9 @@ export interface Metrics {
   last: { time_s: number; comOffset_um: number | null; comOffsetVector_um: [number, number] | null; unreactedFraction: number; meanTheta: number } | null;
   segments: { fromDeg: number; toDeg: number; eta: number }[];
   editedMidRun: boolean;
-  grid: { nx: number; ny: number; spacing_um: number; cells: number } | null;
+  grid: { nx: number; ny: number; spacing_um: number; cells: number; area_um2: number } | null;
+  /** the resolved config's particle (SPEC §3) */
+  particle: Record<string, unknown> | null;
   bench: { stepsPerS: number; fps: number; cellUpdatesPerS: number; budget: number };
   frames: number;
   messages: string[];
