@@ -89,17 +89,6 @@ export interface ParticleResult {
   line: LineCut | null;
 }
 
-export interface ParticleResult {
-  particle: Particle;
-  classification: Classification;
-  /** per frame */
-  meanDiff: number[];
-  comOffset_um: (number | null)[];
-  comOffsetRel: (number | null)[];
-  unreactedFraction: number[];
-  line: LineCut | null;
-}
-
 export type ProcessorFactory = (opts: FrameProcessorOptions) => Promise<FrameProcessor> | FrameProcessor;
 
 /** CSV cell: up to 7 significant digits, empty for null / NaN */
