@@ -17,6 +17,8 @@ export {
   analyzeMovie,
   type AnalyzeOptions, type AnalyzeResult, type AnalyzeSummary, type ParticleResult, type ProcessorFactory,
 } from './imaging/analyze';
+// what analyze's drift worker thread runs after loading this bundle (src/imaging/driftService.ts)
+export { driftWorkerMain } from './imaging/driftService';
 
 // ---- parameter sweeps (docs/sweeps.md): plan, run into a resumable folder, merge shards.
 // sweepWorkerMain is what the CPU pool's threads run after loading this bundle.

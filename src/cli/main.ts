@@ -18,6 +18,8 @@ import { registerFit } from './fit';
 
 // a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
 export { sweepWorkerMain } from '../sweep/execute';
+// analyze's drift worker thread loads this bundle and runs this (src/imaging/driftService.ts)
+export { driftWorkerMain } from '../imaging/driftService';
 
 /** The exit code and the one line for an error thrown by a command. */
 export function classifyError(e: unknown): { code: number; line: string } {

@@ -30,7 +30,8 @@ import { montageLegend, renderAnalyzeTraces, writeAnalyzeIndex } from '../render
 import { labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
-import { DriftEstimator, driftClipLevel, driftRegion } from './drift';
+import { driftBinning, driftClipLevel, driftRegion, type DriftEstimate, type DriftOptions } from './drift';
+import { createDriftService, type DriftService } from './driftService';
 import { createDiffStack, type DiffStackMode } from './diffStack';
 import { classifyParticle, asymmetricFraction, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
 import { lineThroughParticle, linePositions_um, offsetDirectionDeg, resampleRows, sampleLine, type LineCut } from './kymograph';
@@ -65,6 +66,10 @@ export interface AnalyzeOptions {
   /** drift correction; default true */
   drift?: boolean;
   maxDrift_px?: number;
+  /** estimated drifts below this (|[dx, dy]|, px) are left uncorrected; default DEFAULT_MIN_DRIFT_PX (0.15) */
+  minDrift_px?: number;
+  /** drift worker threads (createDriftService); default 2 on a machine with 2 or more cores */
+  driftWorkers?: number;
   /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
   smoothRadius?: number;
   /** kymograph line angle (degrees CCW from +x); default: direction of the largest offset */
@@ -192,18 +197,31 @@ const MIN_FRAME_PX = 4;
 const MIN_DRIFT_PEAK = 0.05;
 
 /**
+ * Estimated drifts smaller than this (pixels, |[dx, dy]|) are not corrected: the estimate's own error.
+ * A reaction front that moves lopsidedly through a blurred particle shifts its silhouette's rim by a
+ * fraction of a pixel, which phase correlation reads as 0.02–0.09 px of drift on synth movies of
+ * fig4c with a stage that never moved (docs/analyze.md; 0.034 px at most on the stationary movies of
+ * test/imaging/driftRobust.test.ts). Correcting that much moves rim pixels across the unreacted
+ * threshold (unreacted fraction off by up to 0.04). A real drift below 0.15 px left as it is moves
+ * the COM offsets by less than that; one above is corrected in full.
+ */
+export const DEFAULT_MIN_DRIFT_PX = 0.15;
+
+/**
  * Drift is measured on what the reaction does not change: the particles' silhouettes and the
  * background (intensities clipped between the two, src/imaging/drift.ts), inside the particles'
- * bounding box plus the largest drift searched (the FFTs cost that box, not the frame).
+ * bounding box plus the largest drift searched (the FFTs cost that box, not the frame), on 2×2 block
+ * means where that box is larger than 1024 px (driftBinning), in a worker thread where one can start.
  */
-function createDriftEstimator(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftEstimator {
+function driftOptions(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftOptions {
   const margin = maxDrift_px ?? Math.max(16, Math.floor(Math.min(width, height) / 8));
   const region = driftRegion(labels, width, height, 2 * margin);
-  return new DriftEstimator(reference, width, height, {
+  return {
     maxShift_px: maxDrift_px ?? margin,
     clipAbove: driftClipLevel(reference, width, height, labels),
     region,
-  });
+    bin: driftBinning(region.width, region.height),
+  };
 }
 
 /**
@@ -287,8 +305,12 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   }
 
   // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
-  const drift = (options.drift ?? true) && frames > 1 ? createDriftEstimator(reference, width, height, seg.labels, options.maxDrift_px) : null;
+  const minDrift = options.minDrift_px ?? DEFAULT_MIN_DRIFT_PX;
+  checkPositive('--min-drift-px', minDrift, true);
+  const driftOpts = (options.drift ?? true) && frames > 1 ? driftOptions(reference, width, height, seg.labels, options.maxDrift_px) : null;
+  // the drift applied to each frame, and the estimate (which may be below --min-drift-px)
   const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
+  const driftEst_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
   const montageFrames = (options.montageFrames ?? defaultMontageFrames(frames, ref)).filter((f) => f >= 0 && f < frames);
   for (const f of options.montageFrames ?? []) {
@@ -317,29 +339,48 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   const cropMargin = (options.maxDrift_px ?? 16) + (options.smoothRadius ?? 0) + 4;
   const writer = await createDiffStack(outDir, diffMode, { width, height, frames, pixel_um, frame_s, particles, margin_px: cropMargin });
   let processor: FrameProcessor | null = null;
+  let drift: DriftService | null = null;
   try {
     processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
-    const readBatch = async (start: number) => {
-      const out: FrameData[] = [];
-      for (let i = start; i < Math.min(frames, start + batch); i++) out.push(await movie.readFrame(i));
-      return out;
+    drift = driftOpts ? await createDriftService(reference, width, height, driftOpts, { workers: options.driftWorkers }) : null;
+    // Pass 1 as a pipeline of three stages, so that both cores stay busy:
+    //   read: the frames of batch k + 1 are read (and each handed to the drift worker as soon as it is
+    //         read) while batch k is mapped;
+    //   drift: the worker estimates frame after frame, queued one batch ahead of the maps;
+    //   maps:  batch k's ΔI/I0 maps and label sums (this thread + the processor's helpers, or the
+    //          GPU), then its diff.tif pages and trace rows, in frame order.
+    // The results are those of the stages run one after another: every stage sees the same inputs.
+    type Batch = { start: number; frames: FrameData[]; drifts: (Promise<DriftEstimate> | null)[] };
+    const readBatch = async (start: number): Promise<Batch> => {
+      const b: Batch = { start, frames: [], drifts: [] };
+      for (let i = start; i < Math.min(frames, start + batch); i++) {
+        const f = await movie.readFrame(i);
+        b.frames.push(f);
+        const d = drift && i !== ref ? drift.estimate(f) : null;
+        d?.catch(() => {}); // surfaced when awaited
+        b.drifts.push(d);
+      }
+      return b;
     };
-    let next: Promise<FrameData[]> | null = readBatch(0);
+    const shiftOf = (i: number, est: DriftEstimate | null): [number, number] | undefined => {
+      if (!est) return undefined;
+      driftPeak[i] = est.peak;
+      // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
+      if (est.peak < MIN_DRIFT_PEAK) return undefined;
+      driftEst_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
+      // a shift within the estimate's own error is no measurement either (DEFAULT_MIN_DRIFT_PX)
+      if (Math.hypot(est.shift[0], est.shift[1]) < minDrift) return undefined;
+      drift_px[i] = driftEst_px[i];
+      return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
+    };
+    let next: Promise<Batch> | null = readBatch(0);
     for (let start = 0; start < frames; start += batch) {
-      const batchFrames = await next!;
+      const cur: Batch = await next!;
       next = start + batch < frames ? readBatch(start + batch) : null;
       next?.catch(() => {}); // surfaced when awaited
-      const shifts: ([number, number] | undefined)[] = batchFrames.map((f, k) => {
-        const i = start + k;
-        if (!drift || i === ref) return undefined;
-        const est = drift.estimate(f);
-        driftPeak[i] = est.peak;
-        // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
-        if (est.peak < MIN_DRIFT_PEAK) return undefined;
-        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
-        return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
-      });
-      const processed = await processor.process(batchFrames, shifts);
+      const estimates = await Promise.all(cur.drifts);
+      const shifts = estimates.map((e, k) => shiftOf(start + k, e));
+      const processed = await processor.process(cur.frames, shifts);
       for (let k = 0; k < processed.length; k++) {
         const i = start + k;
         const { diff, labelStats } = processed[k];
@@ -364,9 +405,10 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     throw e;
   } finally {
     processor?.destroy();
+    drift?.close();
   }
   const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
-  if (drift && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
+  if (driftOpts && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
 
   // ---- classification and kymograph lines
   for (let p = 0; p < nLabels; p++) {
@@ -499,9 +541,9 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   }
   await writeFile(path.join(outDir, 'traces.csv'), tLines.join('\n') + '\n');
 
-  const fLines = ['frame,time_s,capacity_mAh_g,voltage_V,driftX_px,driftY_px,driftPeak'];
+  const fLines = ['frame,time_s,capacity_mAh_g,voltage_V,driftX_px,driftY_px,driftPeak,driftEstX_px,driftEstY_px'];
   for (let i = 0; i < frames; i++) {
-    fLines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(cap?.voltage_V?.[i]), csvNumber(drift_px[i][0]), csvNumber(drift_px[i][1]), csvNumber(driftPeak[i])].join(','));
+    fLines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(cap?.voltage_V?.[i]), csvNumber(drift_px[i][0]), csvNumber(drift_px[i][1]), csvNumber(driftPeak[i]), csvNumber(driftEst_px[i][0]), csvNumber(driftEst_px[i][1])].join(','));
   }
   await writeFile(path.join(outDir, 'frames.csv'), fLines.join('\n') + '\n');
 
@@ -524,8 +566,10 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       dropBorder: options.mask ? false : !options.keepBorder,
       segSigma_px: options.segSigma_px ?? 0,
       diffStack: diffMode === 'full' ? { mode: 'full', file: 'diff.tif' } : { mode: 'particles', files: writer.files, crops_px: writer.crops },
-      drift: drift !== null,
-      driftMethod: drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
+      drift: driftOpts !== null,
+      driftMethod: driftOpts ? `phase correlation on the particles' bounding box (+ margin)${driftOpts.bin! > 1 ? ` in ${driftOpts.bin}×${driftOpts.bin} block means` : ''}, intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 ${driftOpts.bin! > 1 ? 'block' : 'px'}), 3-point Gaussian peak fit; frames with a correlation peak below ${MIN_DRIFT_PEAK} or an estimate below ${minDrift} px left uncorrected` : null,
+      driftThread: drift?.where ?? null,
+      minDrift_px: driftOpts ? minDrift : null,
       smoothRadius: options.smoothRadius ?? 0,
       lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
       kymoAxis: kymoAxisReq,

@@ -142,10 +142,17 @@ async function rawStrips(img: GeoTIFFImage, info: PageInfo): Promise<{ offsets: 
 
 /** The typed array of `bits`-bit samples of SampleFormat `format` over `buf` (in this machine's byte order). */
 function samplesOf(buf: Buffer, bits: number, format: number): ArrayLike<number> {
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+  // a page buffer of its own (pageBuffer) is viewed as it is; any other is copied out first
+  const whole = buf.byteOffset === 0 && buf.length === buf.buffer.byteLength;
+  const ab = whole ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
   return format === 3 ? (bits === 32 ? new Float32Array(ab) : new Float64Array(ab))
     : format === 2 ? (bits === 8 ? new Int8Array(ab) : bits === 16 ? new Int16Array(ab) : new Int32Array(ab))
     : bits === 8 ? new Uint8Array(ab) : bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
+}
+
+/** A Buffer over an ArrayBuffer of its own (never a slice of Node's shared pool), so samplesOf need not copy it. */
+function pageBuffer(bytes: number): Buffer {
+  return Buffer.from(new ArrayBuffer(bytes));
 }
 
 /** Swaps `buf` in place to this machine's byte order when the file's differs. */
@@ -426,7 +433,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
     async readFrame(index: number): Promise<FrameData> {
       if (!(Number.isInteger(index) && index >= 0 && index < frames)) throw new Error(`${name}: frame ${index} out of range 0…${frames - 1}`);
       if (contiguous && rawHandle) {
-        const buf = Buffer.alloc(contiguous.pageBytes);
+        const buf = pageBuffer(contiguous.pageBytes);
         const { bytesRead } = await rawHandle.read(buf, 0, buf.length, contiguous.offset + index * contiguous.pageBytes);
         if (bytesRead < buf.length) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
         toMachineOrder(buf, contiguous.littleEndian, info.bits);
@@ -438,7 +445,7 @@ async function openTiffMovie(file: string, fileSize: number, options: OpenMovieO
         await checkPageExtent(img, fileSize, name, page);
         const strips = await rawStrips(img, info);
         if (strips && rawHandle) {
-          const buf = Buffer.alloc(info.width * info.height * (info.bits / 8));
+          const buf = pageBuffer(info.width * info.height * (info.bits / 8));
           let at = 0;
           for (let k = 0; k < strips.offsets.length; k++) {
             const { bytesRead } = await rawHandle.read(buf, at, strips.counts[k], strips.offsets[k]);

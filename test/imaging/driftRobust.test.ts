@@ -105,6 +105,29 @@ describe('analyze end to end', () => {
         const [tx, ty] = (drift as (f: number) => [number, number])(i);
         expect(Math.hypot(dx - tx, dy - ty)).toBeLessThan(name === 'still' ? 0.1 : 0.2);
       });
+      // frames.csv keeps the estimate beside the drift applied: the still movie's estimates (a few
+      // hundredths of a pixel) stay below --min-drift-px, so nothing is shifted
+      const rows = readFileSync(path.join(out, 'frames.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      expect(rows[0].slice(4)).toEqual(['driftX_px', 'driftY_px', 'driftPeak', 'driftEstX_px', 'driftEstY_px']);
+      for (const r of rows.slice(1)) {
+        const applied = [Number(r[4]), Number(r[5])], est = [Number(r[7]), Number(r[8])];
+        expect(Math.hypot(...est)).toBeLessThan(name === 'still' ? 0.1 : 99);
+        expect(applied).toEqual(Math.hypot(...est) < 0.15 ? [0, 0] : est);
+      }
     }
+  });
+
+  it('--min-drift-px 0 applies every estimate; a bad value is refused', async () => {
+    const frames = movie(() => [0, 0], 7, 2.5);
+    const file = path.join(tmp, 'still0.tif');
+    await writeTiffStack(file, frames, { width: W, height: H, sampleType: 'float32', imagej: { pixel_um: 0.05, frame_s: 60 } });
+    const out = path.join(tmp, 'still0-out');
+    expect((await runCli(['analyze', file, '--backend', 'cpu', '--quiet', '--min-drift-px', '0', '--out', out])).code).toBe(0);
+    const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(s.parameters.minDrift_px).toBe(0);
+    expect(s.drift_px.slice(1).some(([dx, dy]: [number, number]) => dx !== 0 || dy !== 0)).toBe(true);
+    const bad = await runCli(['analyze', file, '--backend', 'cpu', '--quiet', '--min-drift-px', '-1', '--out', path.join(tmp, 'bad')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--min-drift-px = '-1' is not allowed: use a number ≥ 0/);
   });
 });
