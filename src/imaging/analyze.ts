@@ -68,7 +68,7 @@ export interface AnalyzeOptions {
   maxDrift_px?: number;
   /** estimated drifts below this (|[dx, dy]|, px) are left uncorrected; default DEFAULT_MIN_DRIFT_PX (0.15) */
   minDrift_px?: number;
-  /** drift worker threads (createDriftService); default 2 on a machine with 2 or more cores */
+  /** drift worker threads (createDriftService); default 1 below 4 cores, else 2 */
   driftWorkers?: number;
   /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
   smoothRadius?: number;
@@ -333,6 +333,16 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     results.forEach((r) => { r.line = lineThroughParticle(r.particle, seg.labels, width, height, options.lineAngleDeg!); });
   }
 
+  // colour ranges come from particle pixels away from the particle's edge: at the edge (and in the
+  // background beside it) I0 is small or mixed, and resampling of drifted frames makes |ΔI/I0| large
+  const interior = (i: number, label: number) => {
+    const c = i % width, r = (i - c) / width;
+    const l = seg.labels;
+    return l[i] === label && label !== 0 && c > 0 && r > 0 && c < width - 1 && r < height - 1 &&
+      l[i - 1] === label && l[i + 1] === label && l[i - width] === label && l[i + width] === label;
+  };
+  const particleMask = (i: number) => interior(i, seg.labels[i]);
+  let colourRange = 0.1;
   const diffMode = options.diffStack ?? 'full';
   // a crop reaches past the particle by the largest drift searched, the smoothing radius and a few
   // pixels for the kymograph line's ends
@@ -399,7 +409,9 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       }
       progress?.update((anglesKnown ? 1 : 0.8) * Math.min(1, (start + batch) / frames), `frame ${Math.min(frames, start + batch)}/${frames}`);
     }
-    await writer.close();
+    // diff.tif's ImageJ display range: the figures' colour range (below), symmetric about 0
+    colourRange = options.diffRange ?? robustRange(montage.values(), nLabels ? particleMask : undefined);
+    await writer.close([-colourRange, colourRange]);
   } catch (e) {
     await writer.abort();
     throw e;
@@ -437,16 +449,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   // ---- figures and tables
   const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
   const capValues = cap?.capacity_mAh_g ?? null;
-  // colour ranges come from particle pixels away from the particle's edge: at the edge (and in the
-  // background beside it) I0 is small or mixed, and resampling of drifted frames makes |ΔI/I0| large
-  const interior = (i: number, label: number) => {
-    const c = i % width, r = (i - c) / width;
-    const l = seg.labels;
-    return l[i] === label && label !== 0 && c > 0 && r > 0 && c < width - 1 && r < height - 1 &&
-      l[i - 1] === label && l[i + 1] === label && l[i - width] === label && l[i + width] === label;
-  };
-  const particleMask = (i: number) => interior(i, seg.labels[i]);
-  const range = options.diffRange ?? robustRange(montage.values(), nLabels ? particleMask : undefined);
+  const range = colourRange;
   if (montage.size) {
     const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
     const panels = montageFrames.filter((f) => montage.has(f)).map((f) => {

@@ -26,10 +26,10 @@ export interface DriftServiceOptions {
   /** false: always in this thread. Default: worker threads where the code runs from a built bundle in Node */
   worker?: boolean;
   /**
-   * worker threads, taking frames in turn (1 to 8). Default: 2 where the machine has at least 2 cores,
-   * else 1: on 2 cores the drift estimate is the longest stage of a frame (~0.1 core-s for a 2048²
-   * frame, against ~0.07 for its map, label sums and diff.tif page), so one drift thread would be the
-   * pipeline's bottleneck while a core waits (docs/performance.md).
+   * worker threads, taking frames in turn (1 to 8). Default: 1 below 4 cores, else 2. On 2 cores one
+   * drift thread (~0.1 core-s for a 2048² frame on 2×2 blocks) and this thread with the map helper
+   * (~0.1–0.15 core-s: map, label sums, diff.tif page, reads, GC) keep both cores about equally busy;
+   * a second drift thread measured no faster there and holds another ~60 MB (docs/performance.md).
    */
   workers?: number;
 }
@@ -75,7 +75,7 @@ export async function createDriftService(reference: Float32Array, width: number,
   let n = service.workers;
   if (n === undefined) {
     const os = await import('node:os');
-    n = Math.min(2, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+    n = (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) >= 4 ? 2 : 1;
   }
   if (!(Number.isInteger(n) && n >= 1 && n <= 8)) throw new Error(`drift workers = ${service.workers} is not allowed: use an integer from 1 to 8`);
   const workers = Array.from({ length: n }, () => startWorker(Worker, url, reference, width, height, options));
