@@ -68,7 +68,7 @@ export interface AnalyzeOptions {
   maxDrift_px?: number;
   /** estimated drifts below this (|[dx, dy]|, px) are left uncorrected; default DEFAULT_MIN_DRIFT_PX (0.15) */
   minDrift_px?: number;
-  /** drift worker threads (createDriftService); default 1 below 4 cores, else 2 */
+  /** drift worker threads (createDriftService); default 2 on a machine with 2 or more cores */
   driftWorkers?: number;
   /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
   smoothRadius?: number;

@@ -26,10 +26,12 @@ export interface DriftServiceOptions {
   /** false: always in this thread. Default: worker threads where the code runs from a built bundle in Node */
   worker?: boolean;
   /**
-   * worker threads, taking frames in turn (1 to 8). Default: 1 below 4 cores, else 2. On 2 cores one
-   * drift thread (~0.1 core-s for a 2048² frame on 2×2 blocks) and this thread with the map helper
-   * (~0.1–0.15 core-s: map, label sums, diff.tif page, reads, GC) keep both cores about equally busy;
-   * a second drift thread measured no faster there and holds another ~60 MB (docs/performance.md).
+   * worker threads, taking frames in turn (1 to 8). Default: 2 on a machine with 2 or more cores,
+   * else 1. Per 2048² frame the drift estimate is ~0.13 core-s (2×2 blocks) and everything else
+   * ~0.08 (map and label sums on two threads, diff.tif page, reads, the copy to the drift thread), so
+   * with one drift thread that thread is the pipeline's bottleneck and a core waits part of the time;
+   * with two the work can be shared out evenly (docs/performance.md). Each holds its own estimator
+   * (~60 MB at 1024² blocks).
    */
   workers?: number;
 }
@@ -75,7 +77,7 @@ export async function createDriftService(reference: Float32Array, width: number,
   let n = service.workers;
   if (n === undefined) {
     const os = await import('node:os');
-    n = (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) >= 4 ? 2 : 1;
+    n = (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) >= 2 ? 2 : 1;
   }
   if (!(Number.isInteger(n) && n >= 1 && n <= 8)) throw new Error(`drift workers = ${service.workers} is not allowed: use an integer from 1 to 8`);
   const workers = Array.from({ length: n }, () => startWorker(Worker, url, reference, width, height, options));
