@@ -68,7 +68,7 @@ export interface AnalyzeOptions {
   maxDrift_px?: number;
   /** estimated drifts below this (|[dx, dy]|, px) are left uncorrected; default DEFAULT_MIN_DRIFT_PX (0.15) */
   minDrift_px?: number;
-  /** drift worker threads (createDriftService); default 2 on a machine with 2 or more cores */
+  /** drift threads: 0 = this thread; default: this thread for small movies (DRIFT_THREAD_MIN_WORK), else 2 on 2 or more cores */
   driftWorkers?: number;
   /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
   smoothRadius?: number;
@@ -225,6 +225,20 @@ function driftOptions(reference: Float32Array, width: number, height: number, la
 }
 
 /**
+ * Below this much drift work (the padded FFT area in pixels × the frames) the estimate stays in this
+ * thread: a drift thread loads the bundle first (~0.25 s of CPU each), which costs more than it saves
+ * on a small movie (512² × 20: 2.6 against 2.05 CPU-s with two threads). 2^24 is e.g. 64 frames of a
+ * 512² region, or 16 of a 2048² frame on 2×2 blocks.
+ */
+const DRIFT_THREAD_MIN_WORK = 2 ** 24;
+
+function driftWork(o: DriftOptions, frames: number): number {
+  const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
+  const b = o.bin ?? 1;
+  return pow2(Math.floor(o.region!.width / b)) * pow2(Math.floor(o.region!.height / b)) * frames;
+}
+
+/**
  * Runs the whole analysis of `movie` and writes SPEC §6's files into `outDir` (an existing, empty
  * folder: the CLI hands in the staging folder of writeOutputDir, so nothing half-written is left).
  */
@@ -352,7 +366,10 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   let drift: DriftService | null = null;
   try {
     processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
-    drift = driftOpts ? await createDriftService(reference, width, height, driftOpts, { workers: options.driftWorkers }) : null;
+    if (driftOpts) {
+      const threads = options.driftWorkers ?? (driftWork(driftOpts, frames) < DRIFT_THREAD_MIN_WORK ? 0 : undefined);
+      drift = await createDriftService(reference, width, height, driftOpts, threads === 0 ? { worker: false } : { workers: threads });
+    }
     // Pass 1 as a pipeline of three stages, so that both cores stay busy:
     //   read: the frames of batch k + 1 are read (and each handed to the drift worker as soon as it is
     //         read) while batch k is mapped;

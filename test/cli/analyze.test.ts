@@ -257,11 +257,17 @@ describe('as a child process (node <bundle> analyze …)', () => {
     // in process, from the sources, the drift estimate runs in this thread; the bundle runs it in worker threads
     const here = path.join(tmp, 'drift-here'), there = path.join(tmp, 'drift-workers');
     expect((await run(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', here])).code).toBe(0);
-    const r = node(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', there]);
+    // a movie this small stays in the main thread by default: ask for the threads
+    const r = node(['analyze', movie, '--backend', 'cpu', '--quiet', '--drift-threads', '2', '--out', there]);
     expect(r.status).toBe(0);
     const summary = (d: string) => JSON.parse(readFileSync(path.join(d, 'summary.json'), 'utf8'));
     expect(summary(here).parameters.driftThread).toBe('main thread');
     expect(summary(there).parameters.driftThread).toBe('worker thread');
+    // by default a movie this small (96 × 56 × 10) keeps the estimate in the main thread, bundle or not
+    const small = path.join(tmp, 'drift-default');
+    expect(node(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', small]).status).toBe(0);
+    expect(summary(small).parameters.driftThread).toBe('main thread');
+    expect(readFileSync(path.join(small, 'traces.csv'), 'utf8')).toBe(readFileSync(path.join(here, 'traces.csv'), 'utf8'));
     expect(summary(there).drift_px).toEqual(summary(here).drift_px);
     // the movie drifts by (0.2, −0.1) px a frame: frames 1 (0.22 px) onward are corrected
     expect(summary(there).drift_px[9][0]).toBeGreaterThan(1.6);
@@ -285,7 +291,7 @@ describe('as a child process (node <bundle> analyze …)', () => {
     const big = path.join(tmp, 'big.tif');
     await writeTiffStack(big, frames, { width: W, height: H, sampleType: 'uint16', imagej: { pixel_um: 0.1, frame_s: 10 } });
     const out = path.join(tmp, 'child-sigint');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify('file://' + cli)}); process.exitCode = await main(process.argv.slice(1));`, 'analyze', big, '--backend', 'cpu', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify('file://' + cli)}); process.exitCode = await main(process.argv.slice(1));`, 'analyze', big, '--backend', 'cpu', '--drift-threads', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => { err += String(d); });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
