@@ -94,7 +94,11 @@ class Fft2 {
     this.colIn = new Float64Array(2 * ny);
   }
 
-  forwardReal(data: Float64Array): void {
+  /**
+   * `mirror` false: the columns u > nx/2 are left as they were (inverseToReal never reads them, so a
+   * spectrum that only goes on to it needs only u ≤ nx/2).
+   */
+  forwardReal(data: Float64Array, mirror = true): void {
     const { nx, ny, half, cols, rowBlock, colBlock, rowReal } = this;
     const B = Fft2.BLOCK;
     const fx = this.fx as unknown as { realTransform(out: Float64Array, data: Float64Array): void };
@@ -125,7 +129,7 @@ class Fft2 {
           const re = colBlock[2 * (b * ny + v)], im = colBlock[2 * (b * ny + v) + 1];
           data[row + 2 * u] = re;
           data[row + 2 * u + 1] = im;
-          if (u > 0 && u < nx - u) { data[mirrorRow + 2 * (nx - u)] = re; data[mirrorRow + 2 * (nx - u) + 1] = -im; }
+          if (mirror && u > 0 && u < nx - u) { data[mirrorRow + 2 * (nx - u)] = re; data[mirrorRow + 2 * (nx - u) + 1] = -im; }
         }
       }
     }
@@ -290,16 +294,21 @@ export class DriftEstimator {
   estimate(frame: ArrayLike<number>): DriftEstimate {
     const { nx, ny, work, refSpectrum } = this;
     this.load(frame, work);
-    this.fft.forwardReal(work);
-    for (let k = 0; k < nx * ny; k++) {
-      const a = work[2 * k], b = work[2 * k + 1];
-      const c = refSpectrum[2 * k], d = refSpectrum[2 * k + 1];
-      // F · conj(R)
-      const re = a * c + b * d, im = b * c - a * d;
-      const mag = Math.sqrt(re * re + im * im);
-      const s = mag > 1e-30 ? this.lowpass[k] / mag : 0;
-      work[2 * k] = re * s;
-      work[2 * k + 1] = im * s;
+    this.fft.forwardReal(work, false);
+    // the cross-power spectrum is Hermitian and inverseToReal reads the columns u ≤ nx/2 only: half
+    // of it is computed (the same values as the whole, so the same result bit for bit)
+    const lowpass = this.lowpass, half = nx / 2;
+    for (let v = 0; v < ny; v++) {
+      for (let u = 0, k = v * nx; u <= half; u++, k++) {
+        const a = work[2 * k], b = work[2 * k + 1];
+        const c = refSpectrum[2 * k], d = refSpectrum[2 * k + 1];
+        // F · conj(R)
+        const re = a * c + b * d, im = b * c - a * d;
+        const mag = Math.sqrt(re * re + im * im);
+        const s = mag > 1e-30 ? lowpass[k] / mag : 0;
+        work[2 * k] = re * s;
+        work[2 * k + 1] = im * s;
+      }
     }
     this.fft.inverseToReal(work);
     // Peak search over |shift| ≤ maxShift (wrapped indices).
