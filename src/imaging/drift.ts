@@ -281,13 +281,16 @@ export class DriftEstimator {
       }
     }
     const mean = wsum > 0 ? sum / wsum : 0;
-    out.fill(0);
+    // only the real parts: forwardReal reads nothing else; the zero padding is written here too (the
+    // array holds the last estimate's correlation surface), so no fill of the whole array is needed
     for (let r = 0; r < height; r++) {
       for (let c = 0; c < width; c++) {
         const v = b[r * width + c];
         out[2 * (r * nx + c)] = Number.isFinite(v) ? (v - mean) * this.window[r * width + c] : 0;
       }
+      for (let c = width; c < nx; c++) out[2 * (r * nx + c)] = 0;
     }
+    for (let k = height * nx; k < this.ny * nx; k++) out[2 * k] = 0;
   }
 
   /** Drift of `frame` relative to the reference (see the sign convention at the top of this file). */
