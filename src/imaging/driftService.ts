@@ -14,8 +14,8 @@ import { workerExecArgv } from '../solver/workerFlags';
 import { DriftEstimator, type DriftEstimate, type DriftOptions } from './drift';
 
 export interface DriftService {
-  /** where the estimates are computed: 'worker thread' or 'main thread' */
-  readonly where: 'worker thread' | 'main thread';
+  /** where the estimates are computed: 'worker thread', 'main thread', or how a worker's failure moved them */
+  readonly where: string;
   /** the drift of `frame` against the reference; estimates are computed in the order asked */
   estimate(frame: FrameData): Promise<DriftEstimate>;
   /** stops the worker (pending estimates are rejected); idempotent */
@@ -80,10 +80,20 @@ export async function createDriftService(reference: Float32Array, width: number,
     n = (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) >= 2 ? 2 : 1;
   }
   if (!(Number.isInteger(n) && n >= 1 && n <= 8)) throw new Error(`drift workers = ${service.workers} is not allowed: use an integer from 1 to 8`);
-  const workers = Array.from({ length: n }, () => startWorker(Worker, url, reference, width, height, options));
+  // a worker that cannot load the bundle or dies (this code bundled into someone else's bundle, a
+  // crash) hands its frames to an estimator in this thread: the same estimates, only not overlapped
+  let local: DriftEstimator | null = null;
+  let failure: string | null = null;
+  const fallback = (why: Error) => {
+    failure ??= why.message.split('\n')[0];
+    return (local ??= new DriftEstimator(reference, width, height, options));
+  };
+  const workers = Array.from({ length: n }, () => startWorker(Worker, url, reference, width, height, options, fallback));
   let turn = 0;
   return {
-    where: 'worker thread',
+    get where() {
+      return failure ? `main thread (a drift worker thread failed: ${failure})` : 'worker thread';
+    },
     estimate(frame) {
       // frames in turn: each worker answers its own in order, and every estimate is its own promise
       const w = workers[turn];
@@ -97,21 +107,33 @@ export async function createDriftService(reference: Float32Array, width: number,
 }
 
 /** One worker thread with its own DriftEstimator of the reference. */
-function startWorker(Worker: typeof import('node:worker_threads').Worker, url: string, reference: Float32Array, width: number, height: number, options: DriftOptions) {
+function startWorker(Worker: typeof import('node:worker_threads').Worker, url: string, reference: Float32Array, width: number, height: number, options: DriftOptions, fallback: (why: Error) => DriftEstimator) {
   const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.driftWorkerMain())`, {
     eval: true,
     execArgv: workerExecArgv(),
     // geotiff's `web-worker` dependency, loaded with the bundle, reads workerData.mod in any thread: give it an object
     workerData: {},
   });
-  const pending = new Map<number, { resolve: (e: DriftEstimate) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { frame: FrameData; resolve: (e: DriftEstimate) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let dead: Error | null = null;
+  let closed = false;
+  const onThisThread = (frame: FrameData, why: Error): Promise<DriftEstimate> => {
+    try {
+      return Promise.resolve(fallback(why).estimate(frame));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
   const fail = (e: Error) => {
     dead ??= e;
-    for (const p of pending.values()) p.reject(dead);
+    const owed = [...pending.values()];
     pending.clear();
     worker.unref();
+    for (const p of owed) {
+      if (closed) p.reject(dead);
+      else onThisThread(p.frame, dead).then(p.resolve, p.reject);
+    }
   };
   worker.on('message', (m: Reply) => {
     const p = pending.get(m.id);
@@ -128,15 +150,17 @@ function startWorker(Worker: typeof import('node:worker_threads').Worker, url: s
   worker.postMessage({ init: { reference, width, height, options } });
   return {
     estimate(frame: FrameData): Promise<DriftEstimate> {
-      if (dead) return Promise.reject(dead);
+      if (closed) return Promise.reject(new Error('drift estimation was stopped'));
+      if (dead) return onThisThread(frame, dead);
       const id = nextId++;
-      const done = new Promise<DriftEstimate>((resolve, reject) => pending.set(id, { resolve, reject }));
+      const done = new Promise<DriftEstimate>((resolve, reject) => pending.set(id, { frame, resolve, reject }));
       worker.ref(); // a reply is owed
       worker.postMessage({ id, frame }); // structured clone: the worker gets its own copy
       return done;
     },
     close() {
-      if (dead) return;
+      if (closed) return;
+      closed = true;
       fail(new Error('drift estimation was stopped'));
       void worker.terminate();
     },
