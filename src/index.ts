@@ -13,7 +13,12 @@ export { readCapacityFile } from './io/capacity';
 export { outlineFromMaskFile } from './model/maskOutline';
 
 // ---- the paper's single-particle analysis of a movie (what `ionflux analyze` runs)
-export { analyzeMovie, type AnalyzeResult, type AnalyzeSummary } from './imaging/analyze';
+export {
+  analyzeMovie,
+  type AnalyzeOptions, type AnalyzeResult, type AnalyzeSummary, type ParticleResult, type ProcessorFactory,
+} from './imaging/analyze';
+// what analyze's drift worker thread runs after loading this bundle (src/imaging/driftService.ts)
+export { driftWorkerMain } from './imaging/driftService';
 
 // ---- parameter sweeps (docs/sweeps.md): plan, run into a resumable folder, merge shards.
 // sweepWorkerMain is what the CPU pool's threads run after loading this bundle.

@@ -9,7 +9,10 @@
  *     tifffile + scikit-image + SciPy script doing the same work (Otsu particles of the reference,
  *     phase-correlation drift per frame, bilinear shift, ΔI/I0, per-particle mean, unreacted area and
  *     COM), timed in the same run when python3 has those packages (Debian: python3-skimage,
- *     python3-tifffile), else a row saying it was skipped.
+ *     python3-tifffile), else a row saying it was skipped. The two are run alternately, sample by
+ *     sample (3 each), and the medians reported: the machine's load changes between samples, not
+ *     within a pair. Each row also gives frames per CPU-second (all threads), which the load moves
+ *     far less than the wall time (docs/performance.md).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -53,7 +56,7 @@ async function simulateRows(ctx: BenchContext): Promise<BenchRow[]> {
 
 /** The peer: a tifffile + scikit-image + SciPy script of the same analysis, frames/s on stdout (JSON). */
 const SKIMAGE_SCRIPT = `
-import json, sys, time
+import json, resource, sys, time
 import numpy as np, tifffile
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -77,44 +80,72 @@ with tifffile.TiffFile(path) as tf:
         com = ndi.center_of_mass(unreacted, lab, idx)
     n = len(pages)
 dt = time.perf_counter() - t0
-print(json.dumps({"frames": n, "seconds": dt, "fps": n / dt, "particles": int(lab.max())}))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"frames": n, "seconds": dt, "fps": n / dt, "cpu_s": ru.ru_utime + ru.ru_stime, "particles": int(lab.max())}))
 `;
 
-function skimagePeer(movie: string): { fps: number; seconds: number } | string {
+/** The first python3 that has the whole stack (a pyenv python3 may have NumPy only), or why there is none. */
+function skimagePython(): { exe: string } | string {
   if (!findNumpyPython()) return 'skipped: no python3 with NumPy';
-  // the first python3 that has the whole stack (a pyenv python3 may have NumPy only)
   const exe = [process.env.IONFLUX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)
     .find((e) => spawnSync(e as string, ['-c', 'import skimage, scipy, tifffile'], { encoding: 'utf8' }).status === 0) as string | undefined;
-  if (!exe) return 'skipped: python3 lacks scikit-image, SciPy or tifffile (Debian: apt-get install python3-skimage python3-tifffile)';
+  return exe ? { exe } : 'skipped: python3 lacks scikit-image, SciPy or tifffile (Debian: apt-get install python3-skimage python3-tifffile)';
+}
+
+/** One run of the peer script: frames/s over its timed loop and its CPU seconds (startup and imports excluded). */
+function skimagePeer(exe: string, movie: string): { fps: number; seconds: number; cpu_s: number; process_s: number } | string {
+  const t0 = performance.now();
   const r = spawnSync(exe, ['-c', SKIMAGE_SCRIPT, movie], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const process_s = (performance.now() - t0) / 1000; // with Python's start and imports, as ionflux is timed
   if (r.status !== 0) return `FAILED: ${r.stderr.trim().split('\n').pop()}`;
   const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-  return { fps: out.fps, seconds: out.seconds };
+  return { fps: out.fps, seconds: out.seconds, cpu_s: out.cpu_s, process_s };
 }
 
 async function analyzeRows(ctx: BenchContext): Promise<BenchRow[]> {
   const [side, frames] = ctx.quick ? [512, 20] : [2048, 100];
+  const samples = 3;
   const size = `${side}²×${frames} u16`;
   const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-analyze-'));
   try {
     const movie = path.join(dir, 'movie.tif');
     ctx.log(`analyze-e2e: writing ${size}`);
     await writeLargeMovie(movie, side, side, frames);
+    const python = skimagePython();
+    const ours: { fps: number; cpu_s: number; rss: number | null }[] = [];
+    const theirs: { fps: number; cpu_s: number; process_s: number }[] = [];
+    let failure = '', peerFailure = typeof python === 'string' ? python : '';
+    for (let k = 0; k < samples; k++) {
+      // alternately, so that a change in the machine's load hits both alike
+      const out = path.join(dir, `out-${k}`);
+      ctx.log(`analyze-e2e: sample ${k + 1}/${samples}: ionflux analyze --backend cpu (child process)`);
+      const r = measureChildPeakRss(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out]);
+      if (r.status !== 0) failure = r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
+      else ours.push({ fps: frames / r.wall_s, cpu_s: r.cpu_s ?? NaN, rss: r.maxRss_kB });
+      rmSync(out, { recursive: true, force: true });
+      if (typeof python !== 'string' && !peerFailure) {
+        ctx.log(`analyze-e2e: sample ${k + 1}/${samples}: the tifffile + scikit-image script`);
+        const p = skimagePeer(python.exe, movie);
+        if (typeof p === 'string') peerFailure = p;
+        else theirs.push({ fps: p.fps, cpu_s: p.cpu_s, process_s: p.process_s });
+      }
+    }
+    const spread = (xs: number[]) => `${((100 * (Math.max(...xs) - Math.min(...xs))) / median(xs)).toFixed(0)}%`;
+    const perCpu = (xs: { cpu_s: number }[]) => median(xs.map((x) => frames / x.cpu_s));
     const rows: BenchRow[] = [];
-    const peer = skimagePeer(movie);
-    const peerRow: BenchRow = typeof peer === 'string'
-      ? { id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: NaN, unit: 'frames/s', better: 'higher', note: peer }
-      : { id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: peer.fps, unit: 'frames/s', better: 'higher', note: 'tifffile + scikit-image phase_cross_correlation (upsample 20) + scipy.ndimage shift/mean/sum/COM per frame' };
-    const out = path.join(dir, 'out');
-    ctx.log('analyze-e2e: ionflux analyze --backend cpu (child process)');
-    const r = measureChildPeakRss(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out]);
-    const ok = r.status === 0;
-    rows.push({
-      id: 'e2e.analyze.cpu', case: 'analyze-e2e', backend: 'cpu', size, value: ok ? frames / r.wall_s : NaN, unit: 'frames/s', better: 'higher',
-      ratioTo: ['e2e.analyze.skimage'],
-      note: ok ? `whole process, all outputs (diff.tif, traces, kymographs, figures); peak RSS ${r.maxRss_kB ? (r.maxRss_kB / 1024).toFixed(0) : '?'} MiB` : `FAILED: ${r.stderr.trim().split('\n').pop()}`,
-    });
-    rows.push(peerRow);
+    rows.push(ours.length && !failure
+      ? {
+        id: 'e2e.analyze.cpu', case: 'analyze-e2e', backend: 'cpu', size, value: median(ours.map((x) => x.fps)), unit: 'frames/s', better: 'higher', spread: spread(ours.map((x) => x.fps)),
+        ratioTo: ['e2e.analyze.skimage'],
+        note: `whole process, all outputs (diff.tif, traces, kymographs, figures); median of ${ours.length}, interleaved with the script; ${perCpu(ours).toFixed(2)} frames per CPU-second; peak RSS ${ours[0].rss ? (ours[0].rss / 1024).toFixed(0) : '?'} MiB`,
+      }
+      : { id: 'e2e.analyze.cpu', case: 'analyze-e2e', backend: 'cpu', size, value: NaN, unit: 'frames/s', better: 'higher', note: `FAILED: ${failure}` });
+    rows.push(theirs.length && !peerFailure
+      ? {
+        id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: median(theirs.map((x) => x.fps)), unit: 'frames/s', better: 'higher', spread: spread(theirs.map((x) => x.fps)),
+        note: `tifffile + scikit-image phase_cross_correlation (upsample 20) + scipy.ndimage shift/mean/sum/COM per frame, timed loop only (whole process: ${median(theirs.map((x) => frames / x.process_s)).toFixed(2)} frames/s); median of ${theirs.length}; ${perCpu(theirs).toFixed(2)} frames per CPU-second of the loop`,
+      }
+      : { id: 'e2e.analyze.skimage', case: 'analyze-e2e', backend: 'skimage', size, value: NaN, unit: 'frames/s', better: 'higher', note: peerFailure });
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -175,7 +175,7 @@ function projectRoot(): string {
 }
 
 /** Runs `node bin/ionflux.js ...args` in a child; its own peak RSS is written on exit by a wrapper. */
-export function measureChildPeakRss(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; maxRss_kB: number | null; wall_s: number; stderr: string } {
+export function measureChildPeakRss(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; maxRss_kB: number | null; cpu_s: number | null; wall_s: number; stderr: string } {
   const root = projectRoot();
   const bin = path.join(root, 'bin', 'ionflux.js');
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ionflux-rss-'));
@@ -183,7 +183,7 @@ export function measureChildPeakRss(args: string[], options: { cwd?: string; env
   // the wrapper makes the CLI believe it was started directly, and reports maxRSS (kB) as it exits
   const wrapper = `
 import { writeFileSync } from 'node:fs';
-process.on('exit', () => writeFileSync(process.env.IONFLUX_RSS_FILE, JSON.stringify({ maxRSS_kB: process.resourceUsage().maxRSS })));
+process.on('exit', () => { const u = process.resourceUsage(); writeFileSync(process.env.IONFLUX_RSS_FILE, JSON.stringify({ maxRSS_kB: u.maxRSS, cpu_us: u.userCPUTime + u.systemCPUTime })); });
 process.argv = [process.argv[0], ${JSON.stringify(bin)}, ...JSON.parse(process.env.IONFLUX_RSS_ARGS)];
 await import(${JSON.stringify(pathToFileURL(bin).href)});
 `;
@@ -195,10 +195,14 @@ await import(${JSON.stringify(pathToFileURL(bin).href)});
     maxBuffer: 1 << 26,
   });
   const wall_s = (performance.now() - t0) / 1000;
-  let maxRss_kB: number | null = null;
-  if (existsSync(rssFile)) maxRss_kB = JSON.parse(readFileSync(rssFile, 'utf8')).maxRSS_kB;
+  let maxRss_kB: number | null = null, cpu_s: number | null = null;
+  if (existsSync(rssFile)) {
+    const u = JSON.parse(readFileSync(rssFile, 'utf8'));
+    maxRss_kB = u.maxRSS_kB;
+    cpu_s = u.cpu_us / 1e6; // all threads of the process
+  }
   rmSync(tmp, { recursive: true, force: true });
-  return { status: r.status, maxRss_kB, wall_s, stderr: r.stderr ?? '' };
+  return { status: r.status, maxRss_kB, cpu_s, wall_s, stderr: r.stderr ?? '' };
 }
 
 /**

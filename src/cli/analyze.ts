@@ -65,6 +65,8 @@ interface CliOptions {
   segThreshold?: number;
   drift: boolean;
   maxDriftPx?: number;
+  minDriftPx?: number;
+  driftThreads?: number;
   smoothPx: number;
   lineAngle?: number;
   kymoAxis: 'auto' | 'time' | 'capacity';
@@ -100,6 +102,8 @@ export function registerAnalyze(program: Command): void {
     .option('--seg-threshold <X>', 'fixed intensity threshold instead of Otsu', number('--seg-threshold'))
     .option('--no-drift', 'skip drift correction')
     .option('--max-drift-px <X>', 'largest drift searched, pixels (default a quarter of the frame)', number('--max-drift-px', { positive: true }))
+    .option('--drift-threads <N>', 'worker threads for the drift estimate (0 = the main thread; default: the main thread for small movies, else 2)', number('--drift-threads', { integer: true, min: 0 }))
+    .option('--min-drift-px <X>', 'estimated drifts smaller than this are left uncorrected, pixels (default 0.15: the estimate\'s own error; 0 = correct every estimate)', number('--min-drift-px', { min: 0 }))
     .option('--smooth-px <R>', 'box-mean radius of the ΔI/I0 maps, pixels', number('--smooth-px', { integer: true, min: 0 }), 0)
     .option('--line-angle <DEG>', 'kymograph line angle, degrees counter-clockwise from +x (default: direction of the largest COM offset)', number('--line-angle'))
     .addOption(new Option('--kymo-axis <AXIS>', 'kymograph vertical axis').choices(['auto', 'time', 'capacity']).default('auto'))
@@ -137,7 +141,7 @@ export function registerAnalyze(program: Command): void {
           threshold: o.threshold, asymThreshold: o.asymThreshold, asymWindow: o.asymWindow,
           minArea_px: o.minAreaPx, connectivity: Number(o.connectivity) as 4 | 8, keepBorder: o.keepBorder,
           segSigma_px: o.segSigmaPx, segThreshold: o.segThreshold,
-          drift: o.drift, maxDrift_px: o.maxDriftPx, smoothRadius: o.smoothPx,
+          drift: o.drift, maxDrift_px: o.maxDriftPx, minDrift_px: o.minDriftPx, driftWorkers: o.driftThreads, smoothRadius: o.smoothPx,
           lineAngleDeg: o.lineAngle ?? null, kymoAxis: o.kymoAxis, montageFrames: o.montageFrames ?? null,
           diffRange: o.diffRange ?? null, batch: o.batch, diffStack: o.diffStack, backendLabel: b.label, progress,
           warn: (m) => process.stderr.write(`ionflux: warning: ${m}\n`),

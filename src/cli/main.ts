@@ -20,6 +20,8 @@ import { registerFit } from './fit';
 export { sweepWorkerMain } from '../sweep/execute';
 // … and a CPU pool thread of `ionflux fit` this (src/fit/pool.ts)
 export { fitWorkerMain } from '../fit/pool';
+// analyze's drift worker thread loads this bundle and runs this (src/imaging/driftService.ts)
+export { driftWorkerMain } from '../imaging/driftService';
 
 /** The exit code and the one line for an error thrown by a command. */
 export function classifyError(e: unknown): { code: number; line: string } {

@@ -27,7 +27,8 @@ import { capacityAtFrames, type CapacityRecord } from '../io/capacityCsv';
 import { labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
-import { DriftEstimator, driftClipLevel, driftRegion } from './drift';
+import { DriftEstimator, driftBinning, driftClipLevel, driftRegion, type DriftEstimate, type DriftOptions } from './drift';
+import type { DriftService } from './driftService';
 import type { DiffStackMode } from './diffStack';
 import { classifyParticle, DEFAULT_ASYM_THRESHOLD, DEFAULT_FRACTION_WINDOW, type Classification } from './classify';
 import { lineThroughParticle, offsetDirectionDeg, sampleLine, type LineCut } from './kymograph';
@@ -62,6 +63,15 @@ export interface AnalyzeOptions {
   /** drift correction; default true */
   drift?: boolean;
   maxDrift_px?: number;
+  /** estimated drifts below this (|[dx, dy]|, px) are left uncorrected; default DEFAULT_MIN_DRIFT_PX (0.15) */
+  minDrift_px?: number;
+  /** drift threads: 0 = this thread; default: this thread for small movies, else 2 on 2 or more cores (analyze's DriftFactory) */
+  driftWorkers?: number;
+  /**
+   * where the drift estimates are computed (analyze: worker threads, src/imaging/driftService.ts);
+   * default: a DriftEstimator in this thread (the demo page)
+   */
+  createDrift?: DriftFactory;
   /** box-mean radius of the ΔI/I0 maps (processor smoothRadius); default 0 */
   smoothRadius?: number;
   /** kymograph line angle (degrees CCW from +x); default: direction of the largest offset */
@@ -98,10 +108,26 @@ export function csvNumber(v: number | null | undefined): string {
   return String(Number(v.toPrecision(7)));
 }
 
+/**
+ * Makes the drift service of a movie: `options` as DriftEstimator takes them, `frames` to be estimated
+ * and the driftWorkers option (a factory may ignore it).
+ */
+export type DriftFactory = (reference: Float32Array, width: number, height: number, options: DriftOptions, frames: number, workers?: number) => Promise<DriftService>;
+
+/** The drift estimator in this thread, behind DriftService's promise-returning interface. */
+function driftInThread(reference: Float32Array, width: number, height: number, options: DriftOptions): Promise<DriftService> {
+  const estimator = new DriftEstimator(reference, width, height, options);
+  return Promise.resolve({
+    where: 'main thread',
+    estimate: async (frame: FrameData) => estimator.estimate(frame),
+    close() {},
+  });
+}
+
 /** Where the ΔI/I0 pages go (and come back from for the kymograph lines). */
 export interface DiffSink {
   /** once the particles are known, before the first page */
-  begin(info: { width: number; height: number; frames: number; pixel_um: number; frame_s: number; particles: Particle[] }): Promise<void>;
+  begin(info: { width: number; height: number; frames: number; pixel_um: number; frame_s: number; particles: Particle[]; labels: Int32Array }): Promise<void>;
   /** frame `index`'s ΔI/I0 map (the processor's array: copy it to keep it) */
   page(index: number, diff: Float32Array): Promise<void>;
   /** after the last page */
@@ -131,8 +157,15 @@ export interface AnalysisCore {
   asymWindow: [number, number];
   batch: number;
   drift: boolean;
+  /** the drift applied to each frame, and the estimate (which may be below minDrift_px) */
   drift_px: [number, number][];
+  driftEst_px: [number, number][];
   driftPeak: number[];
+  /** what the estimate ran on (region, 2×2 blocks or not), null without drift correction */
+  driftOptions: DriftOptions | null;
+  minDrift_px: number;
+  /** where the estimates were computed (DriftService.where), null without drift correction */
+  driftThread: string | null;
   /** per particle, per frame: the unreacted region's COM, px (null where there is none) */
   unreactedCom_px: ([number, number] | null)[][];
   /** per particle, per frame: ΔI/I0 sampled along the particle's line */
@@ -166,21 +199,34 @@ function checkPositive(name: string, v: number | undefined, allowZero = false): 
 const MIN_FRAME_PX = 4;
 
 /** correlation peaks below this (1 = a perfect match) are not trusted: the frame is left uncorrected */
-const MIN_DRIFT_PEAK = 0.05;
+export const MIN_DRIFT_PEAK = 0.05;
+
+/**
+ * Estimated drifts smaller than this (pixels, |[dx, dy]|) are not corrected: the estimate's own error.
+ * A reaction front that moves lopsidedly through a blurred particle shifts its silhouette's rim by a
+ * fraction of a pixel, which phase correlation reads as 0.02–0.09 px of drift on synth movies of
+ * fig4c with a stage that never moved (docs/analyze.md; 0.034 px at most on the stationary movies of
+ * test/imaging/driftRobust.test.ts). Correcting that much moves rim pixels across the unreacted
+ * threshold (unreacted fraction off by up to 0.04). A real drift below 0.15 px left as it is moves
+ * the COM offsets by less than that; one above is corrected in full.
+ */
+export const DEFAULT_MIN_DRIFT_PX = 0.15;
 
 /**
  * Drift is measured on what the reaction does not change: the particles' silhouettes and the
  * background (intensities clipped between the two, src/imaging/drift.ts), inside the particles'
- * bounding box plus the largest drift searched (the FFTs cost that box, not the frame).
+ * bounding box plus the largest drift searched (the FFTs cost that box, not the frame), on 2×2 block
+ * means where that box is larger than 1024 px (driftBinning).
  */
-function createDriftEstimator(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftEstimator {
+function driftOptions(reference: Float32Array, width: number, height: number, labels: Int32Array, maxDrift_px?: number): DriftOptions {
   const margin = maxDrift_px ?? Math.max(16, Math.floor(Math.min(width, height) / 8));
   const region = driftRegion(labels, width, height, 2 * margin);
-  return new DriftEstimator(reference, width, height, {
+  return {
     maxShift_px: maxDrift_px ?? margin,
     clipAbove: driftClipLevel(reference, width, height, labels),
     region,
-  });
+    bin: driftBinning(region.width, region.height),
+  };
 }
 
 /**
@@ -263,8 +309,12 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   }
 
   // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
-  const drift = (options.drift ?? true) && frames > 1 ? createDriftEstimator(reference, width, height, seg.labels, options.maxDrift_px) : null;
+  const minDrift = options.minDrift_px ?? DEFAULT_MIN_DRIFT_PX;
+  checkPositive('--min-drift-px', minDrift, true);
+  const driftOpts = (options.drift ?? true) && frames > 1 ? driftOptions(reference, width, height, seg.labels, options.maxDrift_px) : null;
+  // the drift applied to each frame, and the estimate (which may be below --min-drift-px)
   const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
+  const driftEst_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
   for (const f of options.montageFrames ?? []) {
     if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
@@ -285,31 +335,50 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     results.forEach((r) => { r.line = lineThroughParticle(r.particle, seg.labels, width, height, options.lineAngleDeg!); });
   }
 
-  await sink.begin({ width, height, frames, pixel_um, frame_s, particles });
+  await sink.begin({ width, height, frames, pixel_um, frame_s, particles, labels: seg.labels });
   let processor: FrameProcessor | null = null;
+  let drift: DriftService | null = null;
   try {
     processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
-    const readBatch = async (start: number) => {
-      const out: FrameData[] = [];
-      for (let i = start; i < Math.min(frames, start + batch); i++) out.push(await movie.readFrame(i));
-      return out;
+    if (driftOpts) drift = await (options.createDrift ?? driftInThread)(reference, width, height, driftOpts, frames, options.driftWorkers);
+    // Pass 1 as a pipeline of three stages, so that both cores stay busy:
+    //   read: the frames of batch k + 1 are read (and each handed to the drift service as soon as it
+    //         is read) while batch k is mapped;
+    //   drift: the service (worker threads in analyze) estimates frame after frame, one batch ahead;
+    //   maps:  batch k's ΔI/I0 maps and label sums (this thread + the processor's helpers, or the
+    //          GPU), then its sink pages and trace rows, in frame order.
+    // The results are those of the stages run one after another: every stage sees the same inputs.
+    type Batch = { frames: FrameData[]; drifts: (Promise<DriftEstimate> | null)[] };
+    const readBatch = async (start: number): Promise<Batch> => {
+      const b: Batch = { frames: [], drifts: [] };
+      for (let i = start; i < Math.min(frames, start + batch); i++) {
+        const f = await movie.readFrame(i);
+        b.frames.push(f);
+        const d = drift && i !== ref ? drift.estimate(f) : null;
+        d?.catch(() => {}); // surfaced when awaited
+        b.drifts.push(d);
+      }
+      return b;
     };
-    let next: Promise<FrameData[]> | null = readBatch(0);
+    const shiftOf = (i: number, est: DriftEstimate | null): [number, number] | undefined => {
+      if (!est) return undefined;
+      driftPeak[i] = est.peak;
+      // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
+      if (est.peak < MIN_DRIFT_PEAK) return undefined;
+      driftEst_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
+      // a shift within the estimate's own error is no measurement either (DEFAULT_MIN_DRIFT_PX)
+      if (Math.hypot(est.shift[0], est.shift[1]) < minDrift) return undefined;
+      drift_px[i] = driftEst_px[i];
+      return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
+    };
+    let next: Promise<Batch> | null = readBatch(0);
     for (let start = 0; start < frames; start += batch) {
-      const batchFrames = await next!;
+      const cur: Batch = await next!;
       next = start + batch < frames ? readBatch(start + batch) : null;
       next?.catch(() => {}); // surfaced when awaited
-      const shifts: ([number, number] | undefined)[] = batchFrames.map((f, k) => {
-        const i = start + k;
-        if (!drift || i === ref) return undefined;
-        const est = drift.estimate(f);
-        driftPeak[i] = est.peak;
-        // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
-        if (est.peak < MIN_DRIFT_PEAK) return undefined;
-        drift_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
-        return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
-      });
-      const processed = await processor.process(batchFrames, shifts);
+      const estimates = await Promise.all(cur.drifts);
+      const shifts = estimates.map((e, k) => shiftOf(start + k, e));
+      const processed = await processor.process(cur.frames, shifts);
       for (let k = 0; k < processed.length; k++) {
         const i = start + k;
         const { diff, labelStats } = processed[k];
@@ -333,9 +402,10 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     throw e;
   } finally {
     processor?.destroy();
+    drift?.close();
   }
   const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
-  if (drift && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
+  if (driftOpts && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
 
   // ---- classification and kymograph lines
   for (let p = 0; p < nLabels; p++) {
@@ -364,6 +434,6 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   return {
     particles: results, segmentation: seg, times_s, capacityAtFrames: cap, capacity, calibration, pixel_um, frame_s,
     pixelSource, frameSource, referenceFrame: ref, threshold, asymThreshold, asymWindow, batch,
-    drift: drift !== null, drift_px, driftPeak, unreactedCom_px, kymoRows, anglesKnown, timeOffset_s: timeOffset, warnings,
+    drift: driftOpts !== null, drift_px, driftEst_px, driftPeak, driftOptions: driftOpts, minDrift_px: minDrift, driftThread: drift?.where ?? null, unreactedCom_px, kymoRows, anglesKnown, timeOffset_s: timeOffset, warnings,
   };
 }

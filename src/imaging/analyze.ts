@@ -30,9 +30,11 @@ import { createDiffStack, type DiffStackWriter } from './diffStack';
 import { asymmetricFraction } from './classify';
 import { linePositions_um, resampleRows } from './kymograph';
 import {
-  csvNumber, defaultMontageFrames, runAnalysis,
-  type AnalyzeOptions, type DiffSink, type ParticleResult, type ProcessorFactory,
+  csvNumber, defaultMontageFrames, MIN_DRIFT_PEAK, runAnalysis,
+  type AnalyzeOptions, type DiffSink, type DriftFactory, type ParticleResult, type ProcessorFactory,
 } from './analysisCore';
+import { createDriftService } from './driftService';
+import type { DriftOptions } from './drift';
 
 export { csvNumber, type AnalyzeOptions, type ParticleResult, type ProcessorFactory } from './analysisCore';
 
@@ -103,6 +105,42 @@ function robustRange(values: Iterable<ArrayLike<number>>, mask?: (i: number) => 
 }
 
 /**
+ * Below this much drift work (the padded FFT area in pixels × the frames) the estimate stays in this
+ * thread: a drift thread loads the bundle first (~0.25 s of CPU each), which costs more than it saves
+ * on a small movie (512² × 20: 2.6 against 2.05 CPU-s with two threads). 2^24 is e.g. 64 frames of a
+ * 512² region, or 16 of a 2048² frame on 2×2 blocks.
+ */
+const DRIFT_THREAD_MIN_WORK = 2 ** 24;
+
+function driftWork(o: DriftOptions, frames: number): number {
+  const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
+  const b = o.bin ?? 1;
+  return pow2(Math.floor(o.region!.width / b)) * pow2(Math.floor(o.region!.height / b)) * frames;
+}
+
+/** analyze's drift: worker threads (src/imaging/driftService.ts), in this thread for small movies or driftWorkers = 0 */
+const driftThreads: DriftFactory = (reference, width, height, o, frames, workers) => {
+  const threads = workers ?? (driftWork(o, frames) < DRIFT_THREAD_MIN_WORK ? 0 : undefined);
+  return createDriftService(reference, width, height, o, threads === 0 ? { worker: false } : { workers: threads });
+};
+
+function driftMethod(o: DriftOptions | null, minDrift: number): string | null {
+  if (!o) return null;
+  const blocks = (o.bin ?? 1) > 1;
+  return `phase correlation on the particles' bounding box (+ margin)${blocks ? ` in ${o.bin}×${o.bin} block means` : ''}, intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 ${blocks ? 'block' : 'px'}), 3-point Gaussian peak fit; frames with a correlation peak below ${MIN_DRIFT_PEAK} or an estimate below ${minDrift} px left uncorrected`;
+}
+
+/** colour ranges come from particle pixels away from the particle's edge: at the edge (and in the
+ * background beside it) I0 is small or mixed, and resampling of drifted frames makes |ΔI/I0| large */
+function interiorOf(labels: Int32Array, width: number, height: number) {
+  return (i: number, label: number) => {
+    const c = i % width, r = (i - c) / width;
+    return labels[i] === label && label !== 0 && c > 0 && r > 0 && c < width - 1 && r < height - 1 &&
+      labels[i - 1] === label && labels[i + 1] === label && labels[i - width] === label && labels[i + width] === label;
+  };
+}
+
+/**
  * Runs the whole analysis of `movie` and writes SPEC §6's files into `outDir` (an existing, empty
  * folder: the CLI hands in the staging folder of writeOutputDir, so nothing half-written is left).
  */
@@ -117,21 +155,32 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   // pixels for the kymograph line's ends
   const cropMargin = (options.maxDrift_px ?? 16) + (options.smoothRadius ?? 0) + 4;
   // the ΔI/I0 pages go to diff.tif (or the particles' crops), and the montage keeps its few frames
-  const stack: { writer: DiffStackWriter | null } = { writer: null };
+  const stack: { writer: DiffStackWriter | null; labels: Int32Array | null; particles: number } = { writer: null, labels: null, particles: 0 };
+  // the figures' colour range, known once the montage frames are in: also diff.tif's display range
+  let range = 0.1;
   const sink: DiffSink = {
-    begin: async (info) => { stack.writer = await createDiffStack(outDir, diffMode, { ...info, margin_px: cropMargin }); },
+    begin: async ({ labels, ...info }) => {
+      stack.labels = labels;
+      stack.particles = info.particles.length;
+      stack.writer = await createDiffStack(outDir, diffMode, { ...info, margin_px: cropMargin });
+    },
     page: async (i, diff) => {
       await stack.writer!.writePage(diff);
       if (montageFrames.includes(i)) montage.set(i, diff.slice());
     },
-    end: () => stack.writer!.close(),
+    end: () => {
+      const interior = interiorOf(stack.labels!, width, height);
+      range = options.diffRange ?? robustRange(montage.values(), stack.particles ? (i) => interior(i, stack.labels![i]) : undefined);
+      // diff.tif's ImageJ display range: the figures' colour range, symmetric about 0 (no scan of every page)
+      return stack.writer!.close([-range, range]);
+    },
     abort: async () => { await stack.writer?.abort(); },
     reread: () => stack.writer!.openReader(),
   };
-  const core = await runAnalysis(movie, createProcessor, options, sink);
+  const core = await runAnalysis(movie, createProcessor, { createDrift: driftThreads, ...options }, sink);
   const writer = stack.writer!;
   const { particles: results, segmentation: seg, times_s, capacityAtFrames: cap, capacity, calibration, pixel_um, frame_s } = core;
-  const { pixelSource, frameSource, threshold, asymThreshold, asymWindow, batch, drift_px, driftPeak, unreactedCom_px, kymoRows, anglesKnown, warnings } = core;
+  const { pixelSource, frameSource, threshold, asymThreshold, asymWindow, batch, drift_px, driftEst_px, driftPeak, unreactedCom_px, kymoRows, anglesKnown, warnings } = core;
   const timeOffset = core.timeOffset_s;
   const particles = seg.particles;
   const nLabels = particles.length;
@@ -140,16 +189,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   // ---- figures and tables
   const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
   const capValues = cap?.capacity_mAh_g ?? null;
-  // colour ranges come from particle pixels away from the particle's edge: at the edge (and in the
-  // background beside it) I0 is small or mixed, and resampling of drifted frames makes |ΔI/I0| large
-  const interior = (i: number, label: number) => {
-    const c = i % width, r = (i - c) / width;
-    const l = seg.labels;
-    return l[i] === label && label !== 0 && c > 0 && r > 0 && c < width - 1 && r < height - 1 &&
-      l[i - 1] === label && l[i + 1] === label && l[i - width] === label && l[i + width] === label;
-  };
-  const particleMask = (i: number) => interior(i, seg.labels[i]);
-  const range = options.diffRange ?? robustRange(montage.values(), nLabels ? particleMask : undefined);
+  const interior = interiorOf(seg.labels, width, height);
   if (montage.size) {
     const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
     const panels = montageFrames.filter((f) => montage.has(f)).map((f) => {
@@ -244,9 +284,9 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   }
   await writeFile(path.join(outDir, 'traces.csv'), tLines.join('\n') + '\n');
 
-  const fLines = ['frame,time_s,capacity_mAh_g,voltage_V,driftX_px,driftY_px,driftPeak'];
+  const fLines = ['frame,time_s,capacity_mAh_g,voltage_V,driftX_px,driftY_px,driftPeak,driftEstX_px,driftEstY_px'];
   for (let i = 0; i < frames; i++) {
-    fLines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(cap?.voltage_V?.[i]), csvNumber(drift_px[i][0]), csvNumber(drift_px[i][1]), csvNumber(driftPeak[i])].join(','));
+    fLines.push([i, csvNumber(times_s[i]), csvNumber(capValues?.[i]), csvNumber(cap?.voltage_V?.[i]), csvNumber(drift_px[i][0]), csvNumber(drift_px[i][1]), csvNumber(driftPeak[i]), csvNumber(driftEst_px[i][0]), csvNumber(driftEst_px[i][1])].join(','));
   }
   await writeFile(path.join(outDir, 'frames.csv'), fLines.join('\n') + '\n');
 
@@ -270,7 +310,9 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       segSigma_px: options.segSigma_px ?? 0,
       diffStack: diffMode === 'full' ? { mode: 'full', file: 'diff.tif' } : { mode: 'particles', files: writer.files, crops_px: writer.crops },
       drift: core.drift,
-      driftMethod: core.drift ? 'phase correlation on the particles\' bounding box (+ margin), intensities clipped a quarter of the way from background to particle (silhouettes: the reaction does not pull it), Hann window, Gaussian-weighted (σ 1 px), 3-point Gaussian peak fit; frames with a correlation peak below 0.05 left uncorrected' : null,
+      driftMethod: driftMethod(core.driftOptions, core.minDrift_px),
+      driftThread: core.driftThread,
+      minDrift_px: core.driftOptions ? core.minDrift_px : null,
       smoothRadius: options.smoothRadius ?? 0,
       lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
       kymoAxis: kymoAxisReq,

@@ -23,7 +23,8 @@ export interface DiffStackWriter {
   /** the crops, in frame pixels (empty for 'full') */
   readonly crops: CropBox[];
   writePage(diff: Float32Array): Promise<void>;
-  close(): Promise<void>;
+  /** `displayRange`: the ImageJ display range written into the stack(s) (analyze: ±the figures' colour range) */
+  close(displayRange?: [number, number]): Promise<void>;
   abort(): Promise<void>;
   /** reads the maps back, frame by frame, as whole frames (NaN outside the crops) */
   openReader(): Promise<{ readFrame(index: number): Promise<Float32Array>; close(): Promise<void> }>;
@@ -50,14 +51,16 @@ export function cropOf(p: Particle, width: number, height: number, margin: numbe
 
 export async function createDiffStack(outDir: string, mode: DiffStackMode, o: DiffStackOptions): Promise<DiffStackWriter> {
   const imagej = { pixel_um: o.pixel_um, frame_s: o.frame_s };
+  // the display range comes from close() (the figures' colour range): no scan of every page for it
+  const scanRange = false;
   if (mode === 'full') {
     const file = path.join(outDir, 'diff.tif');
-    const w = await createTiffStackWriter(file, { width: o.width, height: o.height, sampleType: 'float32', frames: o.frames, imagej });
+    const w = await createTiffStackWriter(file, { width: o.width, height: o.height, sampleType: 'float32', frames: o.frames, imagej, scanRange });
     return {
       files: ['diff.tif'],
       crops: [],
       writePage: (diff) => w.writePage(diff),
-      close: () => w.close(),
+      close: (range) => w.close(range),
       abort: () => w.abort(),
       async openReader() {
         const m = await openMovie(file);
@@ -72,7 +75,7 @@ export async function createDiffStack(outDir: string, mode: DiffStackMode, o: Di
   try {
     for (let k = 0; k < crops.length; k++) {
       await mkdir(path.join(outDir, `particle_${crops[k].id}`), { recursive: true });
-      writers.push(await createTiffStackWriter(path.join(outDir, files[k]), { width: crops[k].width, height: crops[k].height, sampleType: 'float32', frames: o.frames, imagej }));
+      writers.push(await createTiffStackWriter(path.join(outDir, files[k]), { width: crops[k].width, height: crops[k].height, sampleType: 'float32', frames: o.frames, imagej, scanRange }));
     }
   } catch (e) {
     for (const w of writers) await w.abort();
@@ -88,7 +91,7 @@ export async function createDiffStack(outDir: string, mode: DiffStackMode, o: Di
         await writers[k].writePage(page);
       }
     },
-    async close() { for (const w of writers) await w.close(); },
+    async close(range) { for (const w of writers) await w.close(range); },
     async abort() { for (const w of writers) await w.abort(); },
     async openReader() {
       const movies: Awaited<ReturnType<typeof openMovie>>[] = [];

@@ -38,6 +38,13 @@ export interface DriftOptions {
    * the cost is two FFTs of the region's padded size instead of the frame's. Default: the whole frame.
    */
   region?: { x0: number; y0: number; width: number; height: number };
+  /**
+   * correlate b×b block means of the region (an integer ≥ 1; default 1): the FFTs cost 1/b² as much,
+   * and the shift is measured in blocks and returned in pixels (b × the block shift). Large frames
+   * only (see driftBinning): the particles' silhouettes and the background texture are many blocks
+   * wide there, so the sub-pixel fit keeps its accuracy in pixels (test/imaging/drift.test.ts).
+   */
+  bin?: number;
 }
 
 export interface DriftEstimate {
@@ -87,7 +94,11 @@ class Fft2 {
     this.colIn = new Float64Array(2 * ny);
   }
 
-  forwardReal(data: Float64Array): void {
+  /**
+   * `mirror` false: the columns u > nx/2 are left as they were (inverseToReal never reads them, so a
+   * spectrum that only goes on to it needs only u ≤ nx/2).
+   */
+  forwardReal(data: Float64Array, mirror = true): void {
     const { nx, ny, half, cols, rowBlock, colBlock, rowReal } = this;
     const B = Fft2.BLOCK;
     const fx = this.fx as unknown as { realTransform(out: Float64Array, data: Float64Array): void };
@@ -118,7 +129,7 @@ class Fft2 {
           const re = colBlock[2 * (b * ny + v)], im = colBlock[2 * (b * ny + v) + 1];
           data[row + 2 * u] = re;
           data[row + 2 * u + 1] = im;
-          if (u > 0 && u < nx - u) { data[mirrorRow + 2 * (nx - u)] = re; data[mirrorRow + 2 * (nx - u) + 1] = -im; }
+          if (mirror && u > 0 && u < nx - u) { data[mirrorRow + 2 * (nx - u)] = re; data[mirrorRow + 2 * (nx - u) + 1] = -im; }
         }
       }
     }
@@ -176,8 +187,11 @@ export class DriftEstimator {
   private readonly work: Float64Array;
   private readonly maxShift: number;
   private readonly clipAbove: number;
+  /** block size (options.bin) and the block means of the region (NaN where no sample is finite) */
+  private readonly bin: number;
+  private readonly binned: Float64Array;
 
-  /** the correlated region: origin in the frame and size */
+  /** the correlated region: origin in the frame, and its size in blocks */
   private readonly x0: number;
   private readonly y0: number;
   private readonly width: number;
@@ -189,12 +203,18 @@ export class DriftEstimator {
     const bad = !(Number.isInteger(reg.x0) && Number.isInteger(reg.y0) && Number.isInteger(reg.width) && Number.isInteger(reg.height)) ||
       reg.x0 < 0 || reg.y0 < 0 || reg.width < 2 || reg.height < 2 || reg.x0 + reg.width > frameWidth || reg.y0 + reg.height > frameHeight;
     if (bad) throw new RangeError(`drift region ${JSON.stringify(reg)} does not lie inside the ${frameWidth}×${frameHeight} frame`);
+    const bin = (this.bin = options.bin ?? 1);
+    if (!(Number.isInteger(bin) && bin >= 1 && reg.width >= 2 * bin && reg.height >= 2 * bin)) {
+      throw new RangeError(`drift bin = ${options.bin} is not allowed for a ${reg.width}×${reg.height} region: use an integer ≥ 1 that leaves at least 2×2 blocks`);
+    }
     this.x0 = reg.x0; this.y0 = reg.y0;
-    const width = (this.width = reg.width), height = (this.height = reg.height);
+    const width = (this.width = Math.floor(reg.width / bin)), height = (this.height = Math.floor(reg.height / bin));
+    this.binned = new Float64Array(width * height);
     this.nx = nextPow2(width);
     this.ny = nextPow2(height);
     this.fft = new Fft2(this.nx, this.ny);
-    this.maxShift = options.maxShift_px ?? Math.floor(Math.min(width, height) / 4);
+    // searched in blocks: the largest shift in pixels, rounded up to whole blocks
+    this.maxShift = options.maxShift_px !== undefined ? Math.ceil(options.maxShift_px / bin) : Math.floor(Math.min(width, height) / 4);
     const wx = new Float64Array(width), wy = new Float64Array(height);
     for (let i = 0; i < width; i++) wx[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / width);
     for (let i = 0; i < height; i++) wy[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / height);
@@ -218,41 +238,80 @@ export class DriftEstimator {
     this.fft.forwardReal(this.refSpectrum);
   }
 
-  /** mean-subtracted, windowed, zero-padded (and clipped) copy of `image` into `out` (complex interleaved) */
-  private load(image: ArrayLike<number>, out: Float64Array): void {
-    const { width, height, nx, x0, y0, frameWidth } = this;
+  /**
+   * The region's (clipped) b×b block means into `binned`: clipped first, so that a particle stays a
+   * flat silhouette; non-finite samples are left out of a block's mean (NaN when none is finite).
+   * With b = 1 this is the clipped sample itself.
+   */
+  private bin_(image: ArrayLike<number>): Float64Array {
+    const { width, height, x0, y0, frameWidth, bin, binned } = this;
     const clip = this.clipAbove;
+    if (bin === 1) {
+      for (let r = 0; r < height; r++) {
+        const row = (y0 + r) * frameWidth + x0;
+        for (let c = 0; c < width; c++) binned[r * width + c] = Math.min(image[row + c], clip);
+      }
+      return binned;
+    }
+    for (let r = 0; r < height; r++) {
+      for (let c = 0; c < width; c++) {
+        let s = 0, n = 0;
+        for (let dr = 0; dr < bin; dr++) {
+          const row = (y0 + r * bin + dr) * frameWidth + x0 + c * bin;
+          for (let dc = 0; dc < bin; dc++) {
+            const v = Math.min(image[row + dc], clip);
+            if (Number.isFinite(v)) { s += v; n++; }
+          }
+        }
+        binned[r * width + c] = n ? s / n : NaN;
+      }
+    }
+    return binned;
+  }
+
+  /** mean-subtracted, windowed, zero-padded (and clipped, binned) copy of `image` into `out` (complex interleaved) */
+  private load(image: ArrayLike<number>, out: Float64Array): void {
+    const { width, height, nx } = this;
+    const b = this.bin_(image);
     let sum = 0, wsum = 0;
     for (let r = 0; r < height; r++) {
       for (let c = 0; c < width; c++) {
-        const v = Math.min(image[(y0 + r) * frameWidth + x0 + c], clip);
+        const v = b[r * width + c];
         if (Number.isFinite(v)) { sum += this.window[r * width + c] * v; wsum += this.window[r * width + c]; }
       }
     }
     const mean = wsum > 0 ? sum / wsum : 0;
-    out.fill(0);
+    // only the real parts: forwardReal reads nothing else; the zero padding is written here too (the
+    // array holds the last estimate's correlation surface), so no fill of the whole array is needed
     for (let r = 0; r < height; r++) {
       for (let c = 0; c < width; c++) {
-        const v = Math.min(image[(y0 + r) * frameWidth + x0 + c], clip);
+        const v = b[r * width + c];
         out[2 * (r * nx + c)] = Number.isFinite(v) ? (v - mean) * this.window[r * width + c] : 0;
       }
+      for (let c = width; c < nx; c++) out[2 * (r * nx + c)] = 0;
     }
+    for (let k = height * nx; k < this.ny * nx; k++) out[2 * k] = 0;
   }
 
   /** Drift of `frame` relative to the reference (see the sign convention at the top of this file). */
   estimate(frame: ArrayLike<number>): DriftEstimate {
     const { nx, ny, work, refSpectrum } = this;
     this.load(frame, work);
-    this.fft.forwardReal(work);
-    for (let k = 0; k < nx * ny; k++) {
-      const a = work[2 * k], b = work[2 * k + 1];
-      const c = refSpectrum[2 * k], d = refSpectrum[2 * k + 1];
-      // F · conj(R)
-      const re = a * c + b * d, im = b * c - a * d;
-      const mag = Math.sqrt(re * re + im * im);
-      const s = mag > 1e-30 ? this.lowpass[k] / mag : 0;
-      work[2 * k] = re * s;
-      work[2 * k + 1] = im * s;
+    this.fft.forwardReal(work, false);
+    // the cross-power spectrum is Hermitian and inverseToReal reads the columns u ≤ nx/2 only: half
+    // of it is computed (the same values as the whole, so the same result bit for bit)
+    const lowpass = this.lowpass, half = nx / 2;
+    for (let v = 0; v < ny; v++) {
+      for (let u = 0, k = v * nx; u <= half; u++, k++) {
+        const a = work[2 * k], b = work[2 * k + 1];
+        const c = refSpectrum[2 * k], d = refSpectrum[2 * k + 1];
+        // F · conj(R)
+        const re = a * c + b * d, im = b * c - a * d;
+        const mag = Math.sqrt(re * re + im * im);
+        const s = mag > 1e-30 ? lowpass[k] / mag : 0;
+        work[2 * k] = re * s;
+        work[2 * k + 1] = im * s;
+      }
     }
     this.fft.inverseToReal(work);
     // Peak search over |shift| ≤ maxShift (wrapped indices).
@@ -281,7 +340,7 @@ export class DriftEstimator {
     const sx = refine(at(bx - 1, by), c0, at(bx + 1, by));
     const sy = refine(at(bx, by - 1), c0, at(bx, by + 1));
     const norm = this.perfectPeak;
-    return { shift: [bx + sx, by + sy], peak: norm > 0 ? c0 / norm : 0 };
+    return { shift: [this.bin * (bx + sx), this.bin * (by + sy)], peak: norm > 0 ? c0 / norm : 0 };
   }
 }
 
@@ -336,6 +395,21 @@ export function driftRegion(labels: ArrayLike<number>, width: number, height: nu
   const x1 = Math.min(width, xmax + 1 + m), y1 = Math.min(height, ymax + 1 + m);
   if ((x1 - x0) * (y1 - y0) > 0.6 * width * height) return full;
   return { x0, y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Regions up to this size (pixels per side, padded to a power of two) are correlated at full resolution. */
+export const DRIFT_FULL_RES_MAX_PX = 1024;
+
+/**
+ * The block size for a drift region of width × height pixels: the smallest power of two b whose
+ * b×b block means pad to at most DRIFT_FULL_RES_MAX_PX per side (1 for regions up to 1024 px: every
+ * test movie and most cameras' particle boxes; 2 for a 2048² frame). The FFT cost grows as the padded
+ * area: a 2048² region costs ~4.5× a 1024² one, and the block-mean pass costs one read per pixel.
+ */
+export function driftBinning(width: number, height: number): number {
+  let b = 1;
+  while (nextPow2(Math.floor(Math.max(width, height) / b)) > DRIFT_FULL_RES_MAX_PX && Math.min(width, height) / (2 * b) >= 64) b *= 2;
+  return b;
 }
 
 /** Convenience: drift of one frame relative to a reference. */

@@ -140,9 +140,15 @@ async function rawStrips(img: GeoTIFFImage, info: PageInfo): Promise<{ offsets: 
   return total === info.width * info.height * (info.bits / 8) ? { offsets: o, counts: c } : null;
 }
 
+/** Whether `buf` spans the whole of its ArrayBuffer (a page read of its own, not a view into a file's bytes). */
+function isOwn(buf: Uint8Array): boolean {
+  return buf.byteOffset === 0 && buf.length === buf.buffer.byteLength;
+}
+
 /** The typed array of `bits`-bit samples of SampleFormat `format` over `buf` (in this machine's byte order). */
 function samplesOf(buf: Uint8Array, bits: number, format: number): ArrayLike<number> {
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+  // a buffer of its own (ownBytes) is viewed as it is; any other is copied out first
+  const ab = isOwn(buf) ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
   return format === 3 ? (bits === 32 ? new Float32Array(ab) : new Float64Array(ab))
     : format === 2 ? (bits === 8 ? new Int8Array(ab) : bits === 16 ? new Int16Array(ab) : new Int32Array(ab))
     : bits === 8 ? new Uint8Array(ab) : bits === 16 ? new Uint16Array(ab) : new Uint32Array(ab);
@@ -439,13 +445,22 @@ export async function openTiffSource(name: string, openTiff: () => Promise<GeoTI
         await checkPageExtent(img, fileSize, name, page);
         const strips = await rawStrips(img, info);
         if (strips && rawHandle) {
-          const buf = new Uint8Array(info.width * info.height * (info.bits / 8));
-          let at = 0;
-          for (let k = 0; k < strips.offsets.length; k++) {
-            const strip = await rawHandle.read(strips.offsets[k], strips.counts[k]);
-            buf.set(strip, at);
-            if (strip.length < strips.counts[k]) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
-            at += strips.counts[k];
+          let buf: Uint8Array;
+          if (strips.offsets.length === 1) {
+            // one strip (ImageJ, tifffile): the read is the page; a view into a file's bytes is copied
+            // (it is swapped in place below)
+            const strip = await rawHandle.read(strips.offsets[0], strips.counts[0]);
+            if (strip.length < strips.counts[0]) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
+            buf = isOwn(strip) ? strip : new Uint8Array(strip);
+          } else {
+            buf = new Uint8Array(info.width * info.height * (info.bits / 8));
+            let at = 0;
+            for (let k = 0; k < strips.offsets.length; k++) {
+              const strip = await rawHandle.read(strips.offsets[k], strips.counts[k]);
+              buf.set(strip, at);
+              if (strip.length < strips.counts[k]) throw new UserError(`${name} is truncated: frame ${index} is incomplete`);
+              at += strips.counts[k];
+            }
           }
           toMachineOrder(buf, tiff.littleEndian, info.bits);
           return toFrame([samplesOf(buf, info.bits, info.format)], type, n);

@@ -36,6 +36,12 @@ export interface TiffStackWriterOptions {
   bigTiff?: boolean | 'auto';
   /** ImageJ description and calibration; omit for a plain TIFF */
   imagej?: ImageJMetadata;
+  /**
+   * float32 only: true (default) scans every page for the ImageJ display range (min=, max=); false
+   * skips the scan (a pass over every sample, ~25 ms for a 2048² page here) and the range is the one
+   * given to close(), or none.
+   */
+  scanRange?: boolean;
 }
 
 export interface TiffStackWriter {
@@ -45,8 +51,11 @@ export interface TiffStackWriter {
   readonly pagesWritten: number;
   /** appends one page (row-major, width × height samples of the declared type) */
   writePage(page: TiffPage): Promise<void>;
-  /** writes the remaining IFDs and closes the file; must be called exactly once */
-  close(): Promise<void>;
+  /**
+   * writes the remaining IFDs and closes the file; must be called exactly once. `displayRange`: the
+   * ImageJ min=/max= to write instead of the scanned data range (float32).
+   */
+  close(displayRange?: [number, number]): Promise<void>;
   /** closes the file without finishing it (after an error; the caller removes the file) */
   abort(): Promise<void>;
 }
@@ -240,7 +249,7 @@ export async function createTiffStackWriter(path: string, options: TiffStackWrit
       if (!bigTiff && offset + pageStride + (pagesWritten + 2) * ifdSize(nEntries0) > CLASSIC_LIMIT) {
         throw new Error(`TIFF writer: ${path} would pass 4 GiB as a classic TIFF (declared ${frames} pages, writing page ${pagesWritten + 1}); use bigTiff`);
       }
-      if (sampleType === 'float32') {
+      if (sampleType === 'float32' && options.scanRange !== false) {
         const f = page as Float32Array;
         for (let i = 0; i < f.length; i++) {
           const v = f[i];
@@ -258,11 +267,12 @@ export async function createTiffStackWriter(path: string, options: TiffStackWrit
       if (pageStride !== pageBytes) await writeAt(new Uint8Array(1), offset + pageBytes);
       pagesWritten++;
     },
-    async close() {
+    async close(displayRange?: [number, number]) {
       if (closed) throw new Error('TIFF writer: closed twice');
       closed = true;
       try {
         if (pagesWritten === 0) throw new Error(`TIFF writer: no page was written to ${path}`);
+        if (displayRange) [min, max] = displayRange;
         if (sampleType !== 'float32') { min = NaN; max = NaN; }
         // IFDs 1 … N−1 after the data; each names the shared rationals of IFD 0.
         const ifdStart = pageOffset(pagesWritten);

@@ -4,7 +4,7 @@
  * exit codes and the one-line messages on stderr. Failures must leave nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -252,6 +252,63 @@ describe('as a child process (node <bundle> analyze …)', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     nothingLeft(out);
   });
+
+  test('drift in worker threads (the bundle): traces, frames and drift byte-identical to the estimate in this thread', async () => {
+    // in process, from the sources, the drift estimate runs in this thread; the bundle runs it in worker threads
+    const here = path.join(tmp, 'drift-here'), there = path.join(tmp, 'drift-workers');
+    expect((await run(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', here])).code).toBe(0);
+    // a movie this small stays in the main thread by default: ask for the threads
+    const r = node(['analyze', movie, '--backend', 'cpu', '--quiet', '--drift-threads', '2', '--out', there]);
+    expect(r.status).toBe(0);
+    const summary = (d: string) => JSON.parse(readFileSync(path.join(d, 'summary.json'), 'utf8'));
+    expect(summary(here).parameters.driftThread).toBe('main thread');
+    expect(summary(there).parameters.driftThread).toBe('worker thread');
+    // by default a movie this small (96 × 56 × 10) keeps the estimate in the main thread, bundle or not
+    const small = path.join(tmp, 'drift-default');
+    expect(node(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', small]).status).toBe(0);
+    expect(summary(small).parameters.driftThread).toBe('main thread');
+    expect(readFileSync(path.join(small, 'traces.csv'), 'utf8')).toBe(readFileSync(path.join(here, 'traces.csv'), 'utf8'));
+    expect(summary(there).drift_px).toEqual(summary(here).drift_px);
+    // the movie drifts by (0.2, −0.1) px a frame: frames 1 (0.22 px) onward are corrected
+    expect(summary(there).drift_px[9][0]).toBeGreaterThan(1.6);
+    for (const f of ['traces.csv', 'frames.csv', 'particles.csv', 'particle_1/kymograph.csv', 'particle_2/kymograph.csv']) {
+      expect(readFileSync(path.join(there, f), 'utf8'), f).toBe(readFileSync(path.join(here, f), 'utf8'));
+    }
+  }, 60_000);
+
+  test('SIGINT while frames are in flight between the threads: exit 130 at once, nothing written', async () => {
+    // 640² × 48 16-bit frames (several seconds of work): drift workers, map helper and reads all busy
+    const W = 640, H = 640, n = 48;
+    const frames: Uint16Array[] = [];
+    for (let f = 0; f < n; f++) {
+      const fr = new Uint16Array(W * H);
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+        const d = Math.hypot(x - 300 - f * 0.3, y - 320), core = Math.hypot(x - 320 - f * 0.3, y - 320);
+        fr[y * W + x] = 1000 + ((x * 7 + y * 13) & 63) + (d < 150 ? 8000 + (core > 140 - 2 * f ? 2000 : 0) : 0);
+      }
+      frames.push(fr);
+    }
+    const big = path.join(tmp, 'big.tif');
+    await writeTiffStack(big, frames, { width: W, height: H, sampleType: 'uint16', imagej: { pixel_um: 0.1, frame_s: 10 } });
+    const out = path.join(tmp, 'child-sigint');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify('file://' + cli)}); process.exitCode = await main(process.argv.slice(1));`, 'analyze', big, '--backend', 'cpu', '--drift-threads', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => { err += String(d); });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // the first progress line comes from pass 1, a second or more after the start
+    const t0 = Date.now();
+    while (!/analyze: \d+% frame/.test(err)) {
+      if (Date.now() - t0 > 90_000) throw new Error(`analyze did not report progress: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const killed = Date.now();
+    child.kill('SIGINT');
+    const e = await exited;
+    expect({ ...e, stderr: err }).toMatchObject({ code: 130, signal: null });
+    expect(Date.now() - killed).toBeLessThan(5_000);
+    expect(err).toMatch(/stopped by SIGINT/);
+    nothingLeft(out);
+  }, 180_000);
 
   test('not an image: exit 1, one line', () => {
     const f = path.join(tmp, 'child-text.tif');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { analyzeMovie, type AnalyzeOptions } from '../../src/imaging/analyze';
 import { createCpuProcessor } from '../../src/imaging/processor';
-import { openMovie } from '../../src/io/movie';
+import { openMovie, parseImageJDescription } from '../../src/io/movie';
 import { parseCapacityCsv } from '../../src/io/capacity';
 import { writeSynthMovie, type SynthOptions } from '../helpers/synthMovie';
 
@@ -159,6 +159,9 @@ describe('analyze: known answers on synthetic movies', () => {
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     for (const k of ['frames', 'width', 'height', 'pixel_um', 'frame_s', 'referenceFrame', 'particles', 'asymmetricFraction', 'drift_px', 'parameters']) expect(summary).toHaveProperty(k);
     expect(summary.drift_px.length).toBe(6);
+    // diff.tif's ImageJ display range is the figures' colour range, symmetric about 0
+    const desc = parseImageJDescription(readFileSync(path.join(out, 'diff.tif')).subarray(0, 4096).toString('latin1').match(/ImageJ=[^\0]*/)![0]);
+    expect([Number(desc!.min), Number(desc!.max)]).toEqual([-summary.colourRange, summary.colourRange]);
     const kymo = csv(path.join(out, 'particle_1/kymograph.csv'));
     expect(kymo[0].slice(0, 3)).toEqual(['frame', 'time_s', 'capacity_mAh_g']);
     expect(kymo.length).toBe(7);

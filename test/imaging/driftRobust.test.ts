@@ -18,7 +18,7 @@ import { rng } from '../helpers/random';
 const W = 96, H = 96, R = 30;
 
 /** Gaussian blur (σ px) and shot noise (Poisson-like, σ = √I · scale) of a float frame */
-function optics(frame: ArrayLike<number>, sigma: number, noiseScale: number, seed: number): Float32Array {
+function optics(frame: ArrayLike<number>, sigma: number, noiseScale: number, seed: number, W = 96, H = 96): Float32Array {
   const rad = Math.ceil(3 * sigma), k: number[] = [];
   for (let i = -rad; i <= rad; i++) k.push(Math.exp(-(i * i) / (2 * sigma * sigma)));
   const ks = k.reduce((a, b) => a + b, 0);
@@ -39,23 +39,26 @@ function optics(frame: ArrayLike<number>, sigma: number, noiseScale: number, see
   return out;
 }
 
-function movie(drift: (f: number) => [number, number], seed: number, coreDir: number): Float32Array[] {
+/** the movie at `scale` × the size (particle, blur and frame; drift in pixels of the scaled frame) */
+function movie(drift: (f: number) => [number, number], seed: number, coreDir: number, scale = 1): Float32Array[] {
+  const r = R * scale;
   const o: SynthOptions = {
-    width: W, height: H, frames: 12, sampleType: 'float32', supersample: 4, brightening: 0.3, drift,
+    width: W * scale, height: H * scale, frames: 12, sampleType: 'float32', supersample: scale > 1 ? 2 : 4, brightening: 0.3, drift,
     particles: [{
-      cx: 48.3, cy: 47.6, radius_px: R,
+      cx: 48.3 * scale, cy: 47.6 * scale, radius_px: r,
       // the core shrinks towards one side: its centre moves by up to 0.6 R
-      coreRadius: (s) => R * Math.sqrt(Math.max(0, 1 - s)) * 0.95,
-      coreOffset: (_f, s) => [0.6 * R * s * Math.cos(coreDir), -0.6 * R * s * Math.sin(coreDir)],
+      coreRadius: (s) => r * Math.sqrt(Math.max(0, 1 - s)) * 0.95,
+      coreOffset: (_f, s) => [0.6 * r * s * Math.cos(coreDir), -0.6 * r * s * Math.sin(coreDir)],
     }],
   };
-  return synthFrames(o).map((f, i) => optics(f, 1.5, 0.5, seed * 100 + i));
+  return synthFrames(o).map((f, i) => optics(f, 1.5 * scale, 0.5, seed * 100 + i, W * scale, H * scale));
 }
 
-function estimates(frames: Float32Array[], options: { clip: boolean }) {
+function estimates(frames: Float32Array[], options: { clip: boolean; scale?: number; bin?: number }) {
+  const w = W * (options.scale ?? 1), h = H * (options.scale ?? 1);
   const ref = frames[0];
-  const clip = options.clip ? driftClipLevel(ref, W, H) : undefined;
-  const est = new DriftEstimator(ref, W, H, { clipAbove: clip });
+  const clip = options.clip ? driftClipLevel(ref, w, h) : undefined;
+  const est = new DriftEstimator(ref, w, h, { clipAbove: clip, bin: options.bin });
   return frames.slice(1).map((f) => est.estimate(f));
 }
 
@@ -88,6 +91,25 @@ describe('drift estimation is not fooled by a moving reaction front', () => {
   });
 });
 
+describe('on 2×2 block means (how large frames are correlated): the same movies at twice the size', () => {
+  const cases = [0, 1, 2, 3].map((k) => ({ seed: k + 11, dir: (k * Math.PI) / 2 + 0.3 }));
+
+  it('stationary with a strongly moving front: |drift| < 0.1 px; a known drift within 0.2 px', () => {
+    let still = 0, moving = 0;
+    for (const { seed, dir } of cases) {
+      for (const e of estimates(movie(() => [0, 0], seed, dir, 2), { clip: true, scale: 2, bin: 2 })) still = Math.max(still, Math.hypot(...e.shift));
+      const drift = (f: number): [number, number] => [0.61 * f, -0.37 * f];
+      estimates(movie(drift, seed, dir, 2), { clip: true, scale: 2, bin: 2 }).forEach((e, k) => {
+        const [dx, dy] = drift(k + 1);
+        moving = Math.max(moving, Math.hypot(e.shift[0] - dx, e.shift[1] - dy));
+      });
+    }
+    console.log(`192² on 2×2 blocks: worst |drift| ${still.toFixed(3)} px still, worst error ${moving.toFixed(3)} px with a known drift`);
+    expect(still).toBeLessThan(0.1);
+    expect(moving).toBeLessThan(0.2);
+  });
+});
+
 describe('analyze end to end', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-drift-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -105,6 +127,29 @@ describe('analyze end to end', () => {
         const [tx, ty] = (drift as (f: number) => [number, number])(i);
         expect(Math.hypot(dx - tx, dy - ty)).toBeLessThan(name === 'still' ? 0.1 : 0.2);
       });
+      // frames.csv keeps the estimate beside the drift applied: the still movie's estimates (a few
+      // hundredths of a pixel) stay below --min-drift-px, so nothing is shifted
+      const rows = readFileSync(path.join(out, 'frames.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      expect(rows[0].slice(4)).toEqual(['driftX_px', 'driftY_px', 'driftPeak', 'driftEstX_px', 'driftEstY_px']);
+      for (const r of rows.slice(1)) {
+        const applied = [Number(r[4]), Number(r[5])], est = [Number(r[7]), Number(r[8])];
+        expect(Math.hypot(...est)).toBeLessThan(name === 'still' ? 0.1 : 99);
+        expect(applied).toEqual(Math.hypot(...est) < 0.15 ? [0, 0] : est);
+      }
     }
+  });
+
+  it('--min-drift-px 0 applies every estimate; a bad value is refused', async () => {
+    const frames = movie(() => [0, 0], 7, 2.5);
+    const file = path.join(tmp, 'still0.tif');
+    await writeTiffStack(file, frames, { width: W, height: H, sampleType: 'float32', imagej: { pixel_um: 0.05, frame_s: 60 } });
+    const out = path.join(tmp, 'still0-out');
+    expect((await runCli(['analyze', file, '--backend', 'cpu', '--quiet', '--min-drift-px', '0', '--out', out])).code).toBe(0);
+    const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(s.parameters.minDrift_px).toBe(0);
+    expect(s.drift_px.slice(1).some(([dx, dy]: [number, number]) => dx !== 0 || dy !== 0)).toBe(true);
+    const bad = await runCli(['analyze', file, '--backend', 'cpu', '--quiet', '--min-drift-px', '-1', '--out', path.join(tmp, 'bad')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--min-drift-px = '-1' is not allowed: use a number ≥ 0/);
   });
 });

@@ -45,6 +45,26 @@ describe('TIFF stack writer', () => {
     await movie.close();
   });
 
+  it('scanRange false: no scan of the pages, the display range given to close() (or none)', async () => {
+    const w = 6, h = 4;
+    for (const range of [[-0.25, 0.25], undefined] as const) {
+      const file = path.join(dir, `range-${range ? 'given' : 'none'}.tif`);
+      const tw = await createTiffStackWriter(file, { width: w, height: h, sampleType: 'float32', frames: 2, imagej: { pixel_um: 0.05 }, scanRange: false });
+      await tw.writePage(ramp(w * h, 0));
+      await tw.writePage(ramp(w * h, 1));
+      await tw.close(range ? [range[0], range[1]] : undefined);
+      const tiff = await fromFile(file);
+      const desc = parseImageJDescription(await (await tiff.getImage(0)).getFileDirectory().loadValue('ImageDescription'));
+      await tiff.close();
+      if (range) expect([desc!.min, desc!.max]).toEqual(['-0.25', '0.25']);
+      else expect(desc!.min).toBeUndefined();
+      // the pixels are those written
+      const m = await openMovie(file);
+      expect(Array.from((await m.readFrame(1)) as Float32Array)).toEqual(Array.from(ramp(w * h, 1)));
+      await m.close();
+    }
+  });
+
   it('keeps the ImageJ layout: all pixel data contiguous after the first IFD', async () => {
     const file = path.join(dir, 'layout.tif');
     const w = 4, h = 3;

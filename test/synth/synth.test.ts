@@ -44,10 +44,13 @@ describe('round trip: analyze of a synth movie of fig4c gives back the simulatio
     const movie = await synthesizeMovie(presetConfig('fig4c'));
     const synth_s = (performance.now() - t0) / 1000;
     expect(movie.truth.frames).toBe(41);
-    // the movie has no stage drift: analyze's drift estimate would read the lopsided front as up to
-    // 0.08 px of drift (docs/analyze.md), so it is switched off; reference frame 0, threshold 0.05 as in the paper
-    const { result } = await writeAndAnalyze(movie, { drift: false, reference: 0, threshold: 0.05 });
+    // analyze as a user runs it, drift correction on: the movie has no stage drift, and the estimate
+    // reads the lopsided front as 0.02–0.09 px, below --min-drift-px (0.15 px, the estimate's own
+    // error), so no frame is shifted; reference frame 0, threshold 0.05 as in the paper
+    const { result } = await writeAndAnalyze(movie, { reference: 0, threshold: 0.05 });
     expect(result.particles).toHaveLength(1);
+    expect(result.summary.parameters.drift).toBe(true);
+    expect(result.summary.drift_px.every(([dx, dy]) => dx === 0 && dy === 0)).toBe(true);
     const truth = movie.truth.particles[0];
     const sim = movie.runs[0].result.snapshots.filter((s) => movie.times_s.some((t) => Math.abs(t - s.time_s) < 1e-6));
     expect(sim).toHaveLength(41);
