@@ -19,6 +19,7 @@ import { similarity } from '../../src/compare/register';
 import { COMPARISON_COLUMNS } from '../../src/compare/output';
 import { runCli } from '../helpers/cli';
 import { configOf, writeSimulation, writeSynth } from '../helpers/compareFixtures';
+import { writeSynthMovie } from '../helpers/synthMovie';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-compare-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -163,4 +164,33 @@ describe('bad input: one line, exit 1, nothing written', () => {
     unlinkSync(path.join(broken, 'theta_0300s.npy'));
     await expectRefused(['--sim', broken, '--observed', path.join(tmp, 'aged-movie', 'movie.tif')], /theta_0300s\.npy, which is missing/);
   }, 30_000);
+});
+
+describe('the observed particle is analyze\'s own', () => {
+  // readObservedParticle runs analyze's analysis (runAnalysis): the same ids, drift and ΔI/I0
+  test('two particles: one must be chosen; a blank movie: no particle, one error naming the threshold', async () => {
+    const two = path.join(tmp, 'two.tif');
+    await writeSynthMovie(two, { width: 96, height: 64, frames: 4, particles: [{ cx: 24, cy: 32, radius_px: 12 }, { cx: 70, cy: 32, radius_px: 12 }] }, { pixel_um: 0.1, frame_s: 60 });
+    const movie = await openMovie(two);
+    try {
+      await expect(readObservedParticle(movie)).rejects.toThrow(/--observed .*two\.tif holds 2 particles \(ids 1, 2\): choose one with --particle ID/);
+      const p = await readObservedParticle(movie, { particle: 2, drift: false });
+      expect(p.id).toBe(2);
+      expect(p.diff).toHaveLength(4);
+      // the rim has reacted (ΔI/I0 = 0.3 there), the core not: analyze's unreacted fraction falls
+      expect(p.stats[3].unreactedFraction).toBeLessThan(p.stats[1].unreactedFraction);
+    } finally {
+      await movie.close();
+    }
+    const blank = path.join(tmp, 'blank.tif');
+    await writeTiffStack(blank, Array.from({ length: 3 }, () => new Uint16Array(48 * 48).fill(500)), { width: 48, height: 48, sampleType: 'uint16' });
+    const b = await openMovie(blank);
+    const warned: string[] = [];
+    try {
+      await expect(readObservedParticle(b, { warn: (w) => warned.push(w) })).rejects.toThrow(/^--observed no particle found in reference frame 0 of .*blank\.tif \(threshold .*\): nothing to compare$/);
+      expect(warned.join('\n')).not.toMatch(/no particle found/);
+    } finally {
+      await b.close();
+    }
+  });
 });
