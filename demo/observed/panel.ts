@@ -88,6 +88,10 @@ export class ObservedPanel {
   private drawnKey = '';
   /** the frame canvas's transform: image px → canvas px */
   private fit = { scale: 1, x0: 0, y0: 0 };
+  /** what drawFrame drew last, kept: on a 1024² movie the colour map and the outlines (a walk over
+   *  every pixel) take tens of ms of the main thread, and the frame is redrawn at every trace row */
+  private frameImage: { movie: ObservedMovie; frame: number; canvas: HTMLCanvasElement } | null = null;
+  private outlines: { movie: ObservedMovie; selLabel: number; paths: [Path2D, Path2D] } | null = null;
 
   constructor(host: HTMLElement, private readonly app: ObservedHost) {
     const drop = el('div', { id: 'drop-zone', className: 'drop' }, host);
@@ -351,25 +355,18 @@ export class ObservedPanel {
     const scale = Math.min(FRAME_W / m.width, (FRAME_H - 18) / m.height);
     this.fit = { scale, x0: (FRAME_W - m.width * scale) / 2, y0: 18 + (FRAME_H - 18 - m.height * scale) / 2 };
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.image(m.pages[this.frame], m.width, m.height, m.range), this.fit.x0, this.fit.y0, m.width * scale, m.height * scale);
+    if (this.frameImage?.movie !== m || this.frameImage.frame !== this.frame) {
+      this.frameImage = { movie: m, frame: this.frame, canvas: this.image(m.pages[this.frame], m.width, m.height, m.range) };
+    }
+    ctx.drawImage(this.frameImage.canvas, this.fit.x0, this.fit.y0, m.width * scale, m.height * scale);
     // outlines along the label boundaries, the selected particle in yellow, ids at the centroids
-    const labels = m.core.segmentation.labels;
     const sel = this.particleIndex(this.selected);
     const selLabel = sel >= 0 ? m.core.particles[sel].particle.label : -1;
+    if (this.outlines?.movie !== m || this.outlines.selLabel !== selLabel) this.outlines = { movie: m, selLabel, paths: this.outlinePaths(m, selLabel) };
     for (const pass of [0, 1]) {
       ctx.strokeStyle = pass ? '#ffd400' : '#000';
       ctx.lineWidth = pass ? 2 : 1.2;
-      ctx.beginPath();
-      for (let r = 0; r < m.height; r++) for (let c = 0; c < m.width; c++) {
-        const l = labels[r * m.width + c];
-        if (!l || (l === selLabel) !== (pass === 1)) continue;
-        const x = this.fit.x0 + c * scale, y = this.fit.y0 + r * scale;
-        if (c === 0 || labels[r * m.width + c - 1] !== l) { ctx.moveTo(x, y); ctx.lineTo(x, y + scale); }
-        if (c === m.width - 1 || labels[r * m.width + c + 1] !== l) { ctx.moveTo(x + scale, y); ctx.lineTo(x + scale, y + scale); }
-        if (r === 0 || labels[(r - 1) * m.width + c] !== l) { ctx.moveTo(x, y); ctx.lineTo(x + scale, y); }
-        if (r === m.height - 1 || labels[(r + 1) * m.width + c] !== l) { ctx.moveTo(x, y + scale); ctx.lineTo(x + scale, y + scale); }
-      }
-      ctx.stroke();
+      ctx.stroke(this.outlines.paths[pass]);
     }
     ctx.font = 'bold 12px system-ui, sans-serif';
     ctx.textAlign = 'center';
@@ -386,6 +383,24 @@ export class ObservedPanel {
     const c = m.core, cap = c.capacityAtFrames?.capacity_mAh_g[this.frame];
     const how = this.follow && this.match ? `at the simulation's ${this.match.by}${this.match.beyond ? ' (movie ended)' : ''}` : 'picked';
     ctx.fillText(`ΔI/I0 · frame ${this.frame} · ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? ` · ${cap.toFixed(1)} mAh/g` : ''} · ${how}`, 4, 13);
+  }
+
+  /** the label boundaries on the frame canvas: [the other particles, the selected one] */
+  private outlinePaths(m: ObservedMovie, selLabel: number): [Path2D, Path2D] {
+    const labels = m.core.segmentation.labels;
+    const { scale, x0, y0 } = this.fit;
+    const paths: [Path2D, Path2D] = [new Path2D(), new Path2D()];
+    for (let r = 0; r < m.height; r++) for (let c = 0; c < m.width; c++) {
+      const l = labels[r * m.width + c];
+      if (!l) continue;
+      const path = paths[l === selLabel ? 1 : 0];
+      const x = x0 + c * scale, y = y0 + r * scale;
+      if (c === 0 || labels[r * m.width + c - 1] !== l) { path.moveTo(x, y); path.lineTo(x, y + scale); }
+      if (c === m.width - 1 || labels[r * m.width + c + 1] !== l) { path.moveTo(x + scale, y); path.lineTo(x + scale, y + scale); }
+      if (r === 0 || labels[(r - 1) * m.width + c] !== l) { path.moveTo(x, y); path.lineTo(x + scale, y); }
+      if (r === m.height - 1 || labels[(r + 1) * m.width + c] !== l) { path.moveTo(x, y + scale); path.lineTo(x + scale, y + scale); }
+    }
+    return paths;
   }
 
   private drawParticle(m: ObservedMovie, p: number, trace: TraceRow[]): void {

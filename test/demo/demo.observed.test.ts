@@ -254,6 +254,8 @@ describe('a large movie is analysed in a Web Worker', () => {
       expect(await page.locator('#observed-progress').isVisible()).toBe(true);
       expect(await page.locator('#observed-cancel').isVisible()).toBe(true);
       const m0 = await metrics(page), t0 = Date.now();
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(path.join(ARTIFACTS, 'demo-observed-progress.png'), await page.screenshot());
       const fractions: number[] = [];
       while ((await summary()).busy) {
         fractions.push((await summary()).progress?.fraction ?? NaN);
@@ -273,6 +275,8 @@ describe('a large movie is analysed in a Web Worker', () => {
       expect(Math.max(...fractions.filter(Number.isFinite))).toBeGreaterThan(Math.min(...fractions.filter(Number.isFinite)));
       expect(s).toMatchObject({ name: 'big.tif', thread: 'worker', frames: BIG.frames, width: BIG.width, height: BIG.height, lastError: null, progress: null, progressShown: false });
       expect(s.particles.length).toBe(BIG.particles);
+      await page.waitForTimeout(300);
+      writeFileSync(path.join(ARTIFACTS, 'demo-observed-big.png'), await page.locator('#observed').screenshot());
 
       // ---- the same movie again under another name, cancelled half-way: big.tif stays
       const again = path.join(dir, 'again.tif');
