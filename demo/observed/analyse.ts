@@ -4,10 +4,13 @@
  * parsed by src/io/capacityCsv.ts, and the analysis — segmentation, drift, ΔI/I0, per-particle
  * traces, classification, kymograph lines — is src/imaging/analysisCore.ts's runAnalysis with the
  * CPU frame processor (analyze --backend cpu), the ΔI/I0 pages kept in memory instead of diff.tif.
+ *
+ * analyseMovie runs in a Web Worker (analysisWorker.ts, started by inWorker.ts), never on the page's
+ * main thread: a real movie takes seconds to minutes, and the live simulation must keep drawing.
  */
 import { openTiffBytes } from '../../src/io/tiffMovie';
 import { parseCapacityCsv, type CapacityRecord } from '../../src/io/capacityCsv';
-import { runAnalysis, type AnalysisCore, type DiffSink } from '../../src/imaging/analysisCore';
+import { runAnalysis, type AnalysisCore, type DiffSink, type Progress } from '../../src/imaging/analysisCore';
 import { createCpuProcessor } from '../../src/imaging/processor';
 
 /** the ΔI/I0 pages the page keeps (float32, every frame): larger movies are for the CLI */
@@ -24,8 +27,10 @@ export interface ObservedMovie {
   /** colour range ±range of the views: 99th percentile of |ΔI/I0| inside the particles */
   range: number;
   capacityName: string | null;
-  /** wall time of the analysis in the page, ms */
+  /** wall time of the analysis, ms */
   analysis_ms: number;
+  /** where it ran: 'worker' (a Web Worker, the page's way) or 'main' */
+  thread: 'worker' | 'main';
 }
 
 /** Parses a capacity CSV dropped on the page (SPEC §6's format, as `analyze --capacity`). */
@@ -37,7 +42,7 @@ export function parseCapacity(name: string, text: string): CapacityRecord {
  * Analyses the bytes of a TIFF movie. Throws UserError (a message for the page) on a file that is
  * not a TIFF, is truncated, holds no frames to compare, or is too large to keep in the page.
  */
-export async function analyseMovie(name: string, bytes: ArrayBuffer, capacity: CapacityRecord | null, warn: (m: string) => void): Promise<ObservedMovie> {
+export async function analyseMovie(name: string, bytes: ArrayBuffer, capacity: CapacityRecord | null, warn: (m: string) => void, progress?: Progress): Promise<ObservedMovie> {
   const started = performance.now();
   const movie = await openTiffBytes(name, bytes);
   try {
@@ -53,8 +58,9 @@ export async function analyseMovie(name: string, bytes: ArrayBuffer, capacity: C
       abort: async () => {},
       reread: async () => ({ readFrame: async (i: number) => pages[i], close: async () => {} }),
     };
-    const core = await runAnalysis(movie, (o) => createCpuProcessor(o), { capacity, warn }, sink);
-    return { name, width: movie.width, height: movie.height, frames: movie.frames, core, pages, range: colourRange(core, pages, movie.width), capacityName: capacity?.path ?? null, analysis_ms: performance.now() - started };
+    const core = await runAnalysis(movie, (o) => createCpuProcessor(o), { capacity, warn, progress }, sink);
+    const thread = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined' ? 'worker' : 'main';
+    return { name, width: movie.width, height: movie.height, frames: movie.frames, core, pages, range: colourRange(core, pages, movie.width), capacityName: capacity?.path ?? null, analysis_ms: performance.now() - started, thread };
   } finally {
     await movie.close();
   }

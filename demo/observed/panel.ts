@@ -1,7 +1,8 @@
 /**
  * The observed movie beside the simulation (issue 10 item 5). Drop an ImageJ TIFF stack on the page
  * (or choose it, with a capacity CSV in `analyze --capacity`'s format) and it is analysed in the
- * browser with `ionflux analyze`'s own code (analyse.ts). The panel shows
+ * browser with `ionflux analyze`'s own code (analyse.ts), in a Web Worker (inWorker.ts) so that the
+ * simulation keeps running meanwhile, with a progress bar and a Cancel button. The panel shows
  *   - the observed ΔI/I0 frame with every particle outlined and numbered, at the simulation's charge
  *     passed (with a capacity record) or its time — or at a frame picked with the slider;
  *   - for the particle clicked: its ΔI/I0 movie (its crop, the line cut drawn across it), the
@@ -23,7 +24,8 @@ import type { CapacityRecord } from '../../src/io/capacityCsv';
 import type { TraceRow } from '../sim/liveRun';
 import { lut } from '../render/layout';
 import type { ShapeTools } from '../ui/shapes';
-import { analyseMovie, matchFrame, parseCapacity, type ObservedMovie } from './analyse';
+import { matchFrame, parseCapacity, type ObservedMovie } from './analyse';
+import { AnalysisCancelled, analyseInWorker, type AnalysisJob } from './inWorker';
 
 export interface ObservedHost {
   message(text: string): void;
@@ -48,8 +50,14 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLEl
 
 export class ObservedPanel {
   movie: ObservedMovie | null = null;
-  /** the bytes of the movie shown (a capacity file dropped later re-runs the analysis on them) */
-  private movieFile: { name: string; bytes: ArrayBuffer } | null = null;
+  /** the movie file being analysed or shown (a capacity file dropped later re-runs the analysis on it) */
+  private movieFile: { name: string; file: Blob } | null = null;
+  /** the file of the movie shown, which stays when an analysis fails or is cancelled */
+  private shownFile: { name: string; file: Blob } | null = null;
+  /** the analysis running in its worker, if any */
+  private job: AnalysisJob | null = null;
+  progress: { fraction: number; status: string } | null = null;
+  cancelled = 0;
   private capacity: CapacityRecord | null = null;
   selected: number | null = null;
   /** the observed frame shown; follows the simulation unless the slider was moved */
@@ -63,6 +71,9 @@ export class ObservedPanel {
   private simLine: { problem: Problem; camera: Camera; line: LineCut; labels: Int32Array } | null = null;
   private sampling = false;
   private readonly status: HTMLElement;
+  private readonly progressRow: HTMLElement;
+  private readonly progressBar: HTMLProgressElement;
+  private readonly progressText: HTMLElement;
   private readonly frameCanvas: HTMLCanvasElement;
   private readonly crop: HTMLCanvasElement;
   private readonly kymoObs: HTMLCanvasElement;
@@ -77,6 +88,10 @@ export class ObservedPanel {
   private drawnKey = '';
   /** the frame canvas's transform: image px → canvas px */
   private fit = { scale: 1, x0: 0, y0: 0 };
+  /** what drawFrame drew last, kept: on a 1024² movie the colour map and the outlines (a walk over
+   *  every pixel) take tens of ms of the main thread, and the frame is redrawn at every trace row */
+  private frameImage: { movie: ObservedMovie; frame: number; canvas: HTMLCanvasElement } | null = null;
+  private outlines: { movie: ObservedMovie; selLabel: number; paths: [Path2D, Path2D] } | null = null;
 
   constructor(host: HTMLElement, private readonly app: ObservedHost) {
     const drop = el('div', { id: 'drop-zone', className: 'drop' }, host);
@@ -88,6 +103,11 @@ export class ObservedPanel {
     choose.onclick = () => this.fileInput.click();
     this.fileInput.onchange = () => { void this.takeFiles(Array.from(this.fileInput.files ?? [])); this.fileInput.value = ''; };
     this.status = el('div', { id: 'observed-status', className: 'status', textContent: 'No observed movie yet.' }, host);
+    this.progressRow = el('div', { id: 'observed-progress-row', className: 'row' }, host);
+    this.progressRow.hidden = true;
+    this.progressBar = el('progress', { id: 'observed-progress', max: 1, value: 0 }, this.progressRow);
+    this.progressText = el('span', { id: 'observed-progress-text' }, this.progressRow);
+    el('button', { id: 'observed-cancel', textContent: 'Cancel' }, this.progressRow).onclick = () => this.cancel();
     this.frameCanvas = el('canvas', { id: 'observed-frame', width: FRAME_W, height: FRAME_H }, host);
     this.frameCanvas.addEventListener('click', (ev) => this.onFrameClick(ev));
     const row = el('div', { className: 'row' }, host);
@@ -144,7 +164,7 @@ export class ObservedPanel {
     const movies = files.filter((f) => !isCsv(f) && !isMask(f));
     if (movies.length > 1) this.app.message(`${movies.length} movies were dropped: analysing ${movies[0].name} only`);
     if (movies.length) {
-      this.movieFile = { name: movies[0].name, bytes: await movies[0].arrayBuffer() };
+      this.movieFile = { name: movies[0].name, file: movies[0] };
       await this.analyse();
     } else if (this.capacity && this.movieFile && files.some(isCsv)) {
       await this.analyse(); // a capacity file for the movie already shown
@@ -158,18 +178,26 @@ export class ObservedPanel {
     this.status.classList.add('error');
   }
 
+  /** Stops the running analysis (its worker terminated); the movie shown before stays. */
+  cancel(): void {
+    this.job?.cancel();
+  }
+
   private async analyse(): Promise<void> {
     const file = this.movieFile!;
+    // a movie dropped while another is analysed replaces that analysis
+    this.job?.cancel();
     this.busy = true;
     this.lastError = null;
     this.status.classList.remove('error');
-    this.status.textContent = `Analysing ${file.name} with ionflux analyze's code…`;
-    // let the status paint before the analysis takes the main thread
-    await new Promise((r) => setTimeout(r, 30));
-    const warnings: string[] = [];
+    this.status.textContent = `Analysing ${file.name} with ionflux analyze's code (in a Web Worker)…`;
+    this.showProgress(0, 'starting');
+    const job = analyseInWorker(file.name, file.file, this.capacity, (f, s) => { if (this.job === job) this.showProgress(f, s); });
+    this.job = job;
     try {
-      const movie = await analyseMovie(file.name, file.bytes, this.capacity, (w) => warnings.push(w));
+      const { movie, warnings } = await job.result;
       this.movie = movie;
+      this.shownFile = file;
       this.warnings = warnings;
       for (const w of warnings) this.app.message(`${file.name}: ${w}`);
       this.selected = movie.core.particles.length ? movie.core.particles[0].particle.id : null;
@@ -179,17 +207,35 @@ export class ObservedPanel {
       this.scrub.max = String(movie.frames - 1);
       const c = movie.core;
       this.status.textContent = `${movie.name}: ${movie.width}×${movie.height} px × ${movie.frames} frames, ${c.pixel_um} µm/px (${c.pixelSource}), ${c.frame_s} s/frame (${c.frameSource}); ` +
-        `${c.particles.length} particle(s)${movie.capacityName ? `; capacity from ${movie.capacityName}` : ''}. Click a particle.`;
+        `${c.particles.length} particle(s)${movie.capacityName ? `; capacity from ${movie.capacityName}` : ''}; analysed in ${(movie.analysis_ms / 1000).toFixed(1)} s. Click a particle.`;
       this.plot?.destroy();
       this.plot = null;
     } catch (e) {
-      const m = (e as Error).message;
-      this.fail(`the movie ${file.name} could not be analysed: ${m}`);
-      this.movieFile = this.movie ? this.movieFile : null;
+      if (this.job !== job) return; // replaced by a newer drop: that one reports
+      this.movieFile = this.shownFile;
+      if (e instanceof AnalysisCancelled) {
+        this.cancelled++;
+        this.app.message(e.message);
+        this.status.textContent = this.movie ? `${e.message} — still showing ${this.movie.name}.` : `${e.message}.`;
+      } else {
+        this.fail(`the movie ${file.name} could not be analysed: ${(e as Error).message}`);
+      }
     } finally {
-      this.busy = false;
-      this.drawnKey = '';
+      if (this.job === job) {
+        this.job = null;
+        this.busy = false;
+        this.progress = null;
+        this.progressRow.hidden = true;
+        this.drawnKey = '';
+      }
     }
+  }
+
+  private showProgress(fraction: number, status: string): void {
+    this.progress = { fraction, status };
+    this.progressRow.hidden = false;
+    this.progressBar.value = fraction;
+    this.progressText.textContent = ` ${(100 * fraction).toFixed(0)} % · ${status} `;
   }
 
   private particleIndex(id: number | null): number {
@@ -309,25 +355,18 @@ export class ObservedPanel {
     const scale = Math.min(FRAME_W / m.width, (FRAME_H - 18) / m.height);
     this.fit = { scale, x0: (FRAME_W - m.width * scale) / 2, y0: 18 + (FRAME_H - 18 - m.height * scale) / 2 };
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.image(m.pages[this.frame], m.width, m.height, m.range), this.fit.x0, this.fit.y0, m.width * scale, m.height * scale);
+    if (this.frameImage?.movie !== m || this.frameImage.frame !== this.frame) {
+      this.frameImage = { movie: m, frame: this.frame, canvas: this.image(m.pages[this.frame], m.width, m.height, m.range) };
+    }
+    ctx.drawImage(this.frameImage.canvas, this.fit.x0, this.fit.y0, m.width * scale, m.height * scale);
     // outlines along the label boundaries, the selected particle in yellow, ids at the centroids
-    const labels = m.core.segmentation.labels;
     const sel = this.particleIndex(this.selected);
     const selLabel = sel >= 0 ? m.core.particles[sel].particle.label : -1;
+    if (this.outlines?.movie !== m || this.outlines.selLabel !== selLabel) this.outlines = { movie: m, selLabel, paths: this.outlinePaths(m, selLabel) };
     for (const pass of [0, 1]) {
       ctx.strokeStyle = pass ? '#ffd400' : '#000';
       ctx.lineWidth = pass ? 2 : 1.2;
-      ctx.beginPath();
-      for (let r = 0; r < m.height; r++) for (let c = 0; c < m.width; c++) {
-        const l = labels[r * m.width + c];
-        if (!l || (l === selLabel) !== (pass === 1)) continue;
-        const x = this.fit.x0 + c * scale, y = this.fit.y0 + r * scale;
-        if (c === 0 || labels[r * m.width + c - 1] !== l) { ctx.moveTo(x, y); ctx.lineTo(x, y + scale); }
-        if (c === m.width - 1 || labels[r * m.width + c + 1] !== l) { ctx.moveTo(x + scale, y); ctx.lineTo(x + scale, y + scale); }
-        if (r === 0 || labels[(r - 1) * m.width + c] !== l) { ctx.moveTo(x, y); ctx.lineTo(x + scale, y); }
-        if (r === m.height - 1 || labels[(r + 1) * m.width + c] !== l) { ctx.moveTo(x, y + scale); ctx.lineTo(x + scale, y + scale); }
-      }
-      ctx.stroke();
+      ctx.stroke(this.outlines.paths[pass]);
     }
     ctx.font = 'bold 12px system-ui, sans-serif';
     ctx.textAlign = 'center';
@@ -344,6 +383,24 @@ export class ObservedPanel {
     const c = m.core, cap = c.capacityAtFrames?.capacity_mAh_g[this.frame];
     const how = this.follow && this.match ? `at the simulation's ${this.match.by}${this.match.beyond ? ' (movie ended)' : ''}` : 'picked';
     ctx.fillText(`ΔI/I0 · frame ${this.frame} · ${fmtTime(c.times_s[this.frame])}${cap !== undefined && Number.isFinite(cap) ? ` · ${cap.toFixed(1)} mAh/g` : ''} · ${how}`, 4, 13);
+  }
+
+  /** the label boundaries on the frame canvas: [the other particles, the selected one] */
+  private outlinePaths(m: ObservedMovie, selLabel: number): [Path2D, Path2D] {
+    const labels = m.core.segmentation.labels;
+    const { scale, x0, y0 } = this.fit;
+    const paths: [Path2D, Path2D] = [new Path2D(), new Path2D()];
+    for (let r = 0; r < m.height; r++) for (let c = 0; c < m.width; c++) {
+      const l = labels[r * m.width + c];
+      if (!l) continue;
+      const path = paths[l === selLabel ? 1 : 0];
+      const x = x0 + c * scale, y = y0 + r * scale;
+      if (c === 0 || labels[r * m.width + c - 1] !== l) { path.moveTo(x, y); path.lineTo(x, y + scale); }
+      if (c === m.width - 1 || labels[r * m.width + c + 1] !== l) { path.moveTo(x + scale, y); path.lineTo(x + scale, y + scale); }
+      if (r === 0 || labels[(r - 1) * m.width + c] !== l) { path.moveTo(x, y); path.lineTo(x + scale, y); }
+      if (r === m.height - 1 || labels[(r + 1) * m.width + c] !== l) { path.moveTo(x, y + scale); path.lineTo(x + scale, y + scale); }
+    }
+    return paths;
   }
 
   private drawParticle(m: ObservedMovie, p: number, trace: TraceRow[]): void {
@@ -469,6 +526,11 @@ export class ObservedPanel {
           frame_s: m?.core.frame_s ?? null,
           capacity: m?.capacityName ?? null,
           analysis_ms: m?.analysis_ms ?? null,
+          thread: m?.thread ?? null,
+          progress: this.progress ? { ...this.progress } : null,
+          progressShown: getComputedStyle(this.progressRow).display !== 'none',
+          cancelled: this.cancelled,
+          status: this.status.textContent,
           particles: m ? m.core.particles.map((r) => ({ id: r.particle.id, label: r.particle.label, area_px: r.particle.area_px, area_um2: r.particle.area_um2, centroid_um: r.particle.centroid_um, asymmetric: r.classification.asymmetric, lineAngleDeg: r.line?.angleDeg ?? null })) : [],
           selected: this.selected,
           frame: this.frame,
@@ -490,6 +552,7 @@ export class ObservedPanel {
         return [b.left + ((this.fit.x0 + r.particle.centroid_px[0] * this.fit.scale) * b.width) / FRAME_W, b.top + ((this.fit.y0 + r.particle.centroid_px[1] * this.fit.scale) * b.height) / FRAME_H];
       },
       simulate: () => this.simulateSelected(),
+      cancel: () => this.cancel(),
     };
   }
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * How the demo page animates WHILE an observed movie is analysed, in headless Chromium on SwiftShader
+ * (../shared/RUNTIME.md): for each built site (`vite build --mode demo --outDir DIR`) the default
+ * fig4c page runs a few seconds, then the movie is chosen with the file picker (#observed-file) and,
+ * from that moment until the analysis is done, the page's own frame counter
+ * (window.ionfluxDemo.metrics().frames), its simulated time and the longest gap between two
+ * animation frames (a requestAnimationFrame loop added to the page) are recorded. An analysis on the
+ * main thread shows as one long gap; in a worker the gaps stay near a frame. Sites are taken in
+ * turn, round after round, so that a loaded machine weighs on all of them alike.
+ *
+ *   node bench/demo-analysis-worker.mjs --movie M.tif [--rounds 3] LABEL=DIR …
+ */
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(name); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
+const movie = opt('--movie');
+const rounds = Number(opt('--rounds', '3'));
+const hash = opt('--hash', 'h=0.04&speed=300&trace=30');
+const sites = args.map((a) => { const [label, dir] = a.split('='); return { label, dir: path.resolve(dir) }; });
+if (!movie || !sites.length) { console.error('usage: node bench/demo-analysis-worker.mjs --movie M.tif [--rounds 3] LABEL=DIR …'); process.exit(2); }
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+function serve(root) {
+  const server = createServer(async (req, res) => {
+    const rel = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
+    try { res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(await readFile(file)); } catch { res.writeHead(404).end(); }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` })));
+}
+
+const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--use-angle=swiftshader'];
+const browser = await chromium.launch({ executablePath: process.env.IONFLUX_CHROMIUM ?? '/usr/bin/chromium', args: ARGS, headless: true });
+
+const snap = (page) => page.evaluate(() => ({ frames: window.ionfluxDemo.metrics().frames, time_s: window.ionfluxDemo.metrics().time_s, gap: window.__gap, now: performance.now() }));
+const rows = [];
+for (let r = 0; r < rounds; r++) {
+  for (const site of sites) {
+    const { server, url } = await serve(site.dir);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(`${url}#${hash}`);
+      await page.waitForFunction(() => window.ionfluxDemo?.ready === true, null, { timeout: 60_000 });
+      // the longest gap between two animation frames since the last reset
+      await page.evaluate(() => { let last = performance.now(); window.__gap = 0; const f = (t) => { window.__gap = Math.max(window.__gap, t - last); last = t; requestAnimationFrame(f); }; requestAnimationFrame(f); });
+      await page.waitForTimeout(3000);
+      await page.evaluate(() => { window.__gap = 0; });
+      const i0 = await snap(page);
+      await page.waitForTimeout(3000);
+      const i1 = await snap(page);
+      await page.evaluate(() => { window.__gap = 0; });
+      const a0 = await snap(page);
+      await page.locator('#observed-file').setInputFiles(movie);
+      await page.waitForFunction(() => { const s = window.ionfluxDemo.observed.summary(); return !s.busy && (s.name || s.lastError); }, null, { timeout: 300_000, polling: 100 });
+      const a1 = await snap(page);
+      const s = await page.evaluate(() => window.ionfluxDemo.observed.summary());
+      const rate = (x, y) => ({ fps: (1000 * (y.frames - x.frames)) / (y.now - x.now), sim: (1000 * (y.time_s - x.time_s)) / (y.now - x.now), gap: y.gap, s: (y.now - x.now) / 1000 });
+      rows.push({ round: r, site: site.label, idle: rate(i0, i1), during: rate(a0, a1), analysis: `${s.name} ${s.width}×${s.height}×${s.frames} in ${(s.analysis_ms / 1000).toFixed(1)} s (${s.thread ?? 'main'})${s.lastError ? ` ERROR ${s.lastError}` : ''}` });
+    } finally {
+      await page.close();
+      server.close();
+    }
+  }
+}
+await browser.close();
+const f = (x) => `${x.fps.toFixed(1)} frames/s, ${x.sim.toFixed(1)} sim-s/s, longest frame gap ${x.gap.toFixed(0)} ms over ${x.s.toFixed(1)} s`;
+for (const x of rows) console.log(`round ${x.round}  ${x.site.padEnd(4)} idle: ${f(x.idle)} | during ${x.analysis}: ${f(x.during)}`);
