@@ -100,13 +100,13 @@ import json, sys, time
 t_start = time.perf_counter()
 import numpy as np
 engine, pdir, out_path, max_steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-if engine == 'numba':
+if engine in ('numba', 'numba2'):
     try:
         import numba
     except Exception as e:
         print(json.dumps({"skipped": "numba not importable (%s); Debian: apt-get install python3-numba" % str(e).split(chr(10))[0][:60]}))
         sys.exit(0)
-    numba.set_num_threads(1)
+    numba.set_num_threads(2 if engine == 'numba2' else 1)
 P = json.load(open(pdir + '/problem.json'))
 f32 = np.float32
 mask = np.load(pdir + '/mask.npy') > 0.5
@@ -155,6 +155,30 @@ if engine == 'numpy':
     def segment(n, r, dxi):
         run(n, (f32(r) * m)[1:-1, 1:-1].copy(), dxi)
         return state[0]
+elif engine == 'numba2':
+    # two threads (prange over rows): a Φ̃ array pass, then the stencil pass, then the wall flux
+    @numba.njit(cache=True, parallel=True)
+    def run(a, b, n, m, nin, r, table0, slope, N, th0, wr, wc, dxi, phi):
+        n0, n1 = a.shape
+        for s in range(n):
+            for y in numba.prange(n0):
+                for x in range(n1):
+                    t = (th0 - a[y, x]) * np.float32(N)
+                    jj = min(max(int(np.floor(t)), 0), N - 1)
+                    phi[y, x] = (table0[jj] + (t - np.float32(jj)) * slope[jj]) * m[y, x]
+            for y in numba.prange(1, n0 - 1):
+                for x in range(1, n1 - 1):
+                    lap = (phi[y - 1, x] + phi[y + 1, x] + phi[y, x - 1] + phi[y, x + 1]) - nin[y, x] * phi[y, x]
+                    b[y, x] = a[y, x] - r * m[y, x] * lap
+            for w in range(wr.shape[0]):
+                b[wr[w], wc[w]] += dxi[w]
+            a, b = b, a
+        return a, b
+    phibuf = np.zeros((ny, nx), f32)
+    state = [xi, xi.copy()]
+    def segment(n, r, dxi):
+        state[0], state[1] = run(state[0], state[1], n, m, nin, f32(r), table0, slope, N, th0, wr, wc, dxi, phibuf)
+        return state[0]
 else:
     @numba.njit(cache=True)
     def phirow(xi, m, table0, slope, N, th0, y, dst):
@@ -199,7 +223,7 @@ step_s = time.perf_counter() - t0
 cur = state[0]
 theta = np.where(mask, th0 - cur, np.float32(np.nan)).astype(f32)
 np.save(out_path, theta)
-print(json.dumps({"engine": engine, "version": (numba.__version__ if engine == 'numba' else np.__version__), "load_s": t_loaded - t_start, "step_s": step_s, "total_s": time.perf_counter() - t_start, "steps": steps, "cells": cells, "meanTheta": trace[-1], "trace": trace}))
+print(json.dumps({"engine": engine, "version": (np.__version__ if engine == 'numpy' else numba.__version__), "load_s": t_loaded - t_start, "step_s": step_s, "total_s": time.perf_counter() - t_start, "steps": steps, "cells": cells, "meanTheta": trace[-1], "trace": trace}))
 `;
 
 interface PeerRun { skipped?: string; load_s?: number; step_s?: number; total_s?: number; process_s?: number; steps?: number; meanTheta?: number; version?: string; field?: Float32Array }
@@ -211,7 +235,7 @@ function median(xs: number[]): number {
 const spread = (xs: number[]) => (xs.length > 1 ? `${((100 * (Math.max(...xs) - Math.min(...xs))) / median(xs)).toFixed(0)}%` : '');
 
 /** The python3 for each engine: the first one that imports it (a pyenv python3 may have NumPy, no Numba). */
-function peerPython(engine: 'numpy' | 'numba'): string | null {
+function peerPython(engine: 'numpy' | 'numba' | 'numba2'): string | null {
   if (engine === 'numpy') return findNumpyPython();
   const candidates = [process.env.IONFLUX_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
   return candidates.find((e) => spawnSync(e, ['-c', 'import numba, numpy'], { encoding: 'utf8' }).status === 0) ?? findNumpyPython();
@@ -219,7 +243,7 @@ function peerPython(engine: 'numpy' | 'numba'): string | null {
 
 function runPeer(exe: string, script: string, engine: string, pdir: string, out: string, maxSteps: number, cacheDir: string): PeerRun {
   const t0 = performance.now();
-  const r = spawnSync(exe, [script, engine, pdir, out, String(maxSteps)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 1 << 24, env: { ...process.env, NUMBA_CACHE_DIR: cacheDir, NUMBA_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } });
+  const r = spawnSync(exe, [script, engine, pdir, out, String(maxSteps)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 1 << 24, env: { ...process.env, NUMBA_CACHE_DIR: cacheDir, NUMBA_NUM_THREADS: engine === 'numba2' ? '2' : '1', OMP_NUM_THREADS: '1' } });
   const process_s = (performance.now() - t0) / 1000;
   if (r.status !== 0) return { skipped: `FAILED: ${r.signal ? `killed (${r.signal})` : (r.stderr ?? '').trim().split('\n').pop()}` };
   const res = JSON.parse(r.stdout.trim().split('\n').pop() as string) as PeerRun;
@@ -259,7 +283,7 @@ async function simulatePeersRows(ctx: BenchContext): Promise<BenchRow[]> {
   const dir = mkdtempSync(path.join(process.env.IONFLUX_BENCH_DIR ?? os.tmpdir(), 'ionflux-bench-simpeers-'));
   const script = path.join(dir, 'peer.py');
   writeFileSync(script, PEER_SCRIPT);
-  const engines = (['numpy', 'numba'] as const).map((engine) => ({ engine, exe: peerPython(engine) }));
+  const engines = (['numpy', 'numba', 'numba2'] as const).map((engine) => ({ engine, exe: peerPython(engine) }));
   try {
     for (const h of spacings) {
       // more samples where they are cheap; one at 0.005 µm (minutes per run)
@@ -278,10 +302,10 @@ async function simulatePeersRows(ctx: BenchContext): Promise<BenchRow[]> {
       const skipped = new Map<string, string>();
       for (const e of engines) {
         if (!e.exe) skipped.set(e.engine, 'skipped: no python3 with NumPy');
-        else if (e.engine === 'numba') {
+        else if (e.engine !== 'numpy') {
           // warm-up: compile once into the cache folder (a Numba user's second run loads it)
-          const w = runPeer(e.exe, script, 'numba', pdir, path.join(dir, 'warm.npy'), 1, dir);
-          if (w.skipped) skipped.set('numba', w.skipped.startsWith('FAILED') ? w.skipped : `skipped: ${w.skipped}`);
+          const w = runPeer(e.exe, script, e.engine, pdir, path.join(dir, 'warm.npy'), 1, dir);
+          if (w.skipped) skipped.set(e.engine, w.skipped.startsWith('FAILED') ? w.skipped : `skipped: ${w.skipped}`);
         }
       }
       for (let k = 0; k < samples; k++) {
@@ -303,20 +327,21 @@ async function simulatePeersRows(ctx: BenchContext): Promise<BenchRow[]> {
       const okOurs = !failed && !ref.failure;
       rows.push({
         id: id('ionflux'), case: caseName, backend: 'ionflux cpu', size, value: okOurs ? median(ours.map((o) => o.process_s)) : NaN, unit: 's', better: 'lower', spread: spread(ours.map((o) => o.process_s)),
-        ratioTo: [id('numpy'), id('numba')],
+        ratioTo: [id('numpy'), id('numba'), id('numba2')],
         note: okOurs ? `whole process: node bin/ionflux.js simulate --backend cpu --quiet (${ref.backend}), all outputs; median of ${ours.length}` : `FAILED: ${(failed ?? ref).failure}`,
       });
       rows.push({
         id: id('ionflux-run'), case: caseName, backend: 'ionflux cpu (run loop)', size, value: okOurs ? median(ours.map((o) => o.run_s)) : NaN, unit: 's', better: 'lower', spread: spread(ours.map((o) => o.run_s)),
-        ratioTo: [id('numpy-loop'), id('numba-loop')],
+        ratioTo: [id('numpy-loop'), id('numba-loop'), id('numba2-loop')],
         note: `summary.json wallTime_s: the time loop with its trace rows and snapshot (no start-up, problem build or file writes); final mean θ ${ref.meanTheta}`,
       });
       for (const e of engines) {
         const runs = peers.get(e.engine) as PeerRun[];
         const why = skipped.get(e.engine);
         const label = e.engine === 'numpy' ? 'NumPy' : 'Numba';
+        const backend = e.engine === 'numba2' ? 'numba-2t' : e.engine;
         if (why || !runs.length) {
-          for (const b of [e.engine, `${e.engine}-loop`]) rows.push({ id: id(b), case: caseName, backend: b === e.engine ? e.engine : `${e.engine} (loop)`, size, value: NaN, unit: 's', better: 'lower', note: why ?? 'no samples' });
+          for (const b of [e.engine, `${e.engine}-loop`]) rows.push({ id: id(b), case: caseName, backend: b === e.engine ? (e.engine === 'numba2' ? 'numba-2t' : e.engine) : `${e.engine === 'numba2' ? 'numba-2t' : e.engine} (loop)`, size, value: NaN, unit: 's', better: 'lower', note: why ?? 'no samples' });
           continue;
         }
         // the work is proven equal: same final mean θ (and field) as ionflux's, same number of steps
@@ -325,13 +350,15 @@ async function simulatePeersRows(ctx: BenchContext): Promise<BenchRow[]> {
         const dField = okOurs && ref.field && p.field ? maxFieldDiff(p.field, ref.field) : NaN;
         const mismatch = !okOurs ? 'ionflux failed: nothing to compare with' : p.steps !== info.steps ? `the peer took ${p.steps} steps, ionflux ${info.steps}` : !(dMean <= MEAN_THETA_TOLERANCE) ? `final mean θ ${p.meanTheta} differs from ionflux's ${ref.meanTheta} by ${dMean.toExponential(2)} (> ${MEAN_THETA_TOLERANCE})` : '';
         const check = `final mean θ ${(p.meanTheta as number).toFixed(7)} (|Δ| vs ionflux ${dMean.toExponential(1)}), max |Δθ| over the field ${dField.toExponential(1)}`;
-        const what = e.engine === 'numpy' ? 'NumPy float32, vectorised, in-place ops and preallocated temporaries' : 'Numba @njit float32, one fused pass per step (rolling 3-row Φ̃ buffer), 1 thread, compile cache warm';
+        const what = e.engine === 'numpy' ? 'NumPy float32, vectorised, in-place ops and preallocated temporaries'
+          : e.engine === 'numba' ? 'Numba @njit float32, one fused pass per step (rolling 3-row Φ̃ buffer), 1 thread, compile cache warm'
+            : 'Numba @njit(parallel) float32, prange over rows: Φ̃ pass then stencil pass, 2 threads, compile cache warm';
         rows.push({
-          id: id(e.engine), case: caseName, backend: e.engine, size, value: mismatch ? NaN : median(runs.map((r) => r.process_s as number)), unit: 's', better: 'lower', spread: spread(runs.map((r) => r.process_s as number)),
+          id: id(e.engine), case: caseName, backend, size, value: mismatch ? NaN : median(runs.map((r) => r.process_s as number)), unit: 's', better: 'lower', spread: spread(runs.map((r) => r.process_s as number)),
           note: mismatch ? `MISMATCH: ${mismatch}` : `whole process: ${e.exe} peer (${label} ${p.version}: ${what}); imports + load ${median(runs.map((r) => r.load_s as number)).toFixed(2)} s; problem build by ionflux not counted; ${check}; median of ${runs.length}`,
         });
         rows.push({
-          id: id(`${e.engine}-loop`), case: caseName, backend: `${e.engine} (loop)`, size, value: mismatch ? NaN : median(runs.map((r) => r.step_s as number)), unit: 's', better: 'lower', spread: spread(runs.map((r) => r.step_s as number)),
+          id: id(`${e.engine}-loop`), case: caseName, backend: `${backend} (loop)`, size, value: mismatch ? NaN : median(runs.map((r) => r.step_s as number)), unit: 's', better: 'lower', spread: spread(runs.map((r) => r.step_s as number)),
           note: mismatch ? `MISMATCH: ${mismatch}` : `the peer's stepping loop with its mean-θ trace (${info.steps} steps)`,
         });
       }

@@ -23,10 +23,10 @@ test('simulate-peers --quick: rows at 0.02 µm, ratios, the peers agree with ion
   if (!c) throw new Error('no bench case "simulate-peers"');
   const rows = await c.run({ gpu: null, quick: true, log: () => {}, numpy: () => null });
   const byId = new Map(rows.map((r) => [r.id, r]));
-  expect([...byId.keys()].sort()).toEqual(['simpeers-0.02-ionflux', 'simpeers-0.02-ionflux-run', 'simpeers-0.02-numba', 'simpeers-0.02-numba-loop', 'simpeers-0.02-numpy', 'simpeers-0.02-numpy-loop']);
+  expect([...byId.keys()].sort()).toEqual(['simpeers-0.02-ionflux', 'simpeers-0.02-ionflux-run', 'simpeers-0.02-numba', 'simpeers-0.02-numba-loop', 'simpeers-0.02-numba2', 'simpeers-0.02-numba2-loop', 'simpeers-0.02-numpy', 'simpeers-0.02-numpy-loop']);
   const ours = byId.get('simpeers-0.02-ionflux')!;
   expect(ours.value, ours.note).toBeGreaterThan(0);
-  expect(ours.ratioTo).toEqual(['simpeers-0.02-numpy', 'simpeers-0.02-numba']);
+  expect(ours.ratioTo).toEqual(['simpeers-0.02-numpy', 'simpeers-0.02-numba', 'simpeers-0.02-numba2']);
   expect(ours.size).toContain('3000 steps');
   // 5 min at 100 mA/g out of 275 mAh/g: Δθ = 100·(5/60)/275 exactly, by conservation
   expect(byId.get('simpeers-0.02-ionflux-run')!.note).toMatch(/final mean θ 0\.96969/);
@@ -39,9 +39,11 @@ test('simulate-peers --quick: rows at 0.02 µm, ratios, the peers agree with ion
     expect(d).toBeLessThanOrEqual(MEAN_THETA_TOLERANCE);
     expect(byId.get('simpeers-0.02-numpy-loop')!.value).toBeGreaterThan(0);
   }
-  const nb = byId.get('simpeers-0.02-numba')!;
-  if (!Number.isFinite(nb.value)) expect(nb.note).toMatch(/skipped|FAILED/);
-  else expect(nb.note).toMatch(/Numba/);
+  for (const k of ['numba', 'numba2']) {
+    const nb = byId.get(`simpeers-0.02-${k}`)!;
+    if (!Number.isFinite(nb.value)) expect(nb.note).toMatch(/skipped|FAILED/);
+    else expect(nb.note).toMatch(/Numba .*\|Δ\| vs ionflux/);
+  }
 }, 180000);
 
 test.skipIf(!python)('the NumPy peer conserves the charge passed through the wall (known answer)', async () => {
