@@ -164,7 +164,7 @@ async function diffMapRows(ctx: BenchContext): Promise<BenchRow[]> {
  * The ionflux folder (the one holding bin/ionflux.js): found upward from this module, which lives in
  * bench/cases/ in the sources but inside dist/cli.js once bundled; else the working directory.
  */
-function projectRoot(): string {
+export function projectRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(path.join(dir, 'bin', 'ionflux.js'))) return dir;

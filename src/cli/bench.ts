@@ -13,6 +13,7 @@ import { formatTable, runNumpy, type BenchCase, type BenchRow } from '../../benc
 import { solverCases } from '../../bench/cases/solver';
 import { imagingCases } from '../../bench/cases/imaging';
 import { endToEndCases } from '../../bench/cases/endToEnd';
+import { simulatePeersCases } from '../../bench/cases/simulatePeers';
 import { sweepCases } from '../../bench/cases/sweep';
 import { setupCases } from '../../bench/cases/setup';
 import { fitCases } from '../../bench/cases/fit';
@@ -38,7 +39,7 @@ function checkJsonTarget(file: string): void {
   }
 }
 
-export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...sweepCases, ...setupCases, ...fitCases];
+export const ALL_CASES: BenchCase[] = [...solverCases, ...imagingCases, ...endToEndCases, ...simulatePeersCases, ...sweepCases, ...setupCases, ...fitCases];
 
 export interface BenchOptions {
   quick?: boolean;
