@@ -293,7 +293,7 @@ describe('a large movie is analysed in a Web Worker', () => {
       // the frame rate is back within a few seconds (under load a window right after the cancel has
       // been seen at 0 frames/s: the terminated worker's memory is released and the old movie redrawn)
       const windows: number[] = [];
-      await expect.poll(async () => { const r = await rate(1000); windows.push(r.fps); return r.fps; }, { timeout: 15_000, intervals: [0] }).toBeGreaterThan(10);
+      await expect.poll(async () => { const r = await rate(1000); windows.push(r.fps); return r.fps; }, { timeout: 15_000, interval: 0 }).toBeGreaterThan(10);
       console.log(`[demo.observed] frames/s after Cancel, 1 s windows: ${windows.map((f) => f.toFixed(0)).join(' ')}`);
       // SwiftShader takes a few steps a second here (the GPU work shares the 2 cores): wait for more
       const steps = (await metrics(page)).steps;
