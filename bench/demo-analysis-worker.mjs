@@ -11,10 +11,8 @@
  *
  *   node bench/demo-analysis-worker.mjs --movie M.tif [--rounds 3] LABEL=DIR …
  */
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, serve } from './demoSite.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
@@ -24,19 +22,8 @@ const hash = opt('--hash', 'h=0.04&speed=300&trace=30');
 const sites = args.map((a) => { const [label, dir] = a.split('='); return { label, dir: path.resolve(dir) }; });
 if (!movie || !sites.length) { console.error('usage: node bench/demo-analysis-worker.mjs --movie M.tif [--rounds 3] LABEL=DIR …'); process.exit(2); }
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-function serve(root) {
-  const server = createServer(async (req, res) => {
-    const rel = decodeURIComponent((req.url ?? '/').split('?')[0]);
-    const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
-    try { res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(await readFile(file)); } catch { res.writeHead(404).end(); }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` })));
-}
 
-const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
-  '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--use-angle=swiftshader'];
-const browser = await chromium.launch({ executablePath: process.env.IONFLUX_CHROMIUM ?? '/usr/bin/chromium', args: ARGS, headless: true });
+const browser = await launchChromium();
 
 const snap = (page) => page.evaluate(() => ({ frames: window.ionfluxDemo.metrics().frames, time_s: window.ionfluxDemo.metrics().time_s, gap: window.__gap, now: performance.now() }));
 const rows = [];

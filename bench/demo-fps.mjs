@@ -10,10 +10,8 @@
  *
  * SITE_DIR: a folder written by `vite build --mode demo` (npm run build:demo → dist/demo).
  */
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, serve } from './demoSite.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
@@ -21,22 +19,8 @@ const rounds = Number(opt('rounds', 3)), seconds = Number(opt('seconds', 8)), ha
 const sites = args.map((a) => { const [name, dir] = a.split('='); return { name, dir: path.resolve(dir) }; });
 if (!sites.length) { console.error('usage: node bench/demo-fps.mjs [--rounds N] [--seconds S] [--hash H] NAME=SITE_DIR …'); process.exit(2); }
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-function serve(root) {
-  const server = createServer(async (req, res) => {
-    const rel = decodeURIComponent((req.url ?? '/').split('?')[0]);
-    const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
-    try { res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(await readFile(file)); }
-    catch { res.writeHead(404).end(); }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` })));
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.IONFLUX_CHROMIUM ?? '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
-    '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--use-angle=swiftshader'],
-});
+const browser = await launchChromium();
 const served = await Promise.all(sites.map(async (s) => ({ ...s, ...(await serve(s.dir)) })));
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const results = Object.fromEntries(sites.map((s) => [s.name, []]));
