@@ -413,10 +413,11 @@ class App {
   private restoreFrom(problem: Problem | null): void {
     if (!problem) return;
     const c = problem.config;
-    const d = c.material.diffusivity as { thetaKnee: number; log10DHigh: number; log10DLow: number };
+    const d = c.material.diffusivity as { preset: string; D_m2_s?: number; thetaKnee?: number; log10DHigh?: number; log10DLow?: number };
     Object.assign(this.state, {
       ...shapeFromParticle(c.particle as Record<string, unknown>, this.state), spacing_um: c.grid.spacing_um,
-      thetaKnee: d.thetaKnee, log10DHigh: d.log10DHigh, log10DLow: d.log10DLow, cutoff: c.cutoff.surfaceTheta,
+      diffusivity: d.preset, ...(d.D_m2_s ? { log10DConst: Math.log10(d.D_m2_s) } : {}),
+      ...(d.preset === 'knee' ? { thetaKnee: d.thetaKnee, log10DHigh: d.log10DHigh, log10DLow: d.log10DLow } : {}), cutoff: c.cutoff.surfaceTheta,
       normalize: c.surface.normalize, segments: c.surface.segments.map((s) => ({ ...s })),
     });
     this.bins = binsFromSegments(this.state.segments);

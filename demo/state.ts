@@ -4,8 +4,9 @@
  *
  * Hash format (URLSearchParams after '#'): preset, shape (disk | ellipse | polygon; absent = disk),
  * axes (ellipse: a_b_angleDeg, full axes in µm), poly (polygon: vertices x_y in µm joined by ~), d (diameter µm), h (grid spacing µm), knee
- * (θ*, log10 D_hi, log10 D_lo as "0.85_-15_-16.5"), i (current mA/g), t (charge minutes), rest
- * (rest minutes), cut (cut-off θs), norm (total-current | clean-flux), seg (blocked arcs
+ * (θ*, log10 D_hi, log10 D_lo as "0.85_-15_-16.5"), dif (diffusivity preset: knee, colclasure-nmc532,
+ * oregan2022-nmc811, constant; absent = knee), logD (constant: log10 D in m²/s), i (current mA/g), t (charge
+ * minutes), rest (rest minutes), dis (then discharge minutes at the same current), cut (cut-off θs), norm (total-current | clean-flux), seg (blocked arcs
  * "from_to_eta" joined by "~", degrees ccw from +x), brush (η of the brush), speed (simulated s per
  * wall s), view (theta | diff), play (1 | 0), budget (steps per frame; absent or 0: adaptive), trace (trace interval in s, default 10). An unknown key, a part that is not key=value, or a
  * value that does not parse is reported (parseHash returns the message) and the default kept.
@@ -31,12 +32,17 @@ export interface DemoState {
   /** where the polygon came from (drawn, a mask file, an observed particle), for the page's text */
   shapeSource: string;
   spacing_um: number;
+  /** SPEC §1's diffusivity preset; the knee's parameters below, log10 D for "constant" */
+  diffusivity: DiffusivityName;
+  log10DConst: number;
   thetaKnee: number;
   log10DHigh: number;
   log10DLow: number;
   current_mA_g: number;
   charge_min: number;
   rest_min: number;
+  /** then a discharge at the same current, min (0: none); it stops at cutoff.surfaceThetaMax (1.0) */
+  discharge_min: number;
   cutoff: number;
   normalize: 'total-current' | 'clean-flux';
   segments: SurfaceSegment[];
@@ -52,6 +58,9 @@ export interface DemoState {
   traceInterval_s: number;
 }
 
+export type DiffusivityName = 'knee' | 'colclasure-nmc532' | 'oregan2022-nmc811' | 'constant';
+export const DIFFUSIVITIES: DiffusivityName[] = ['knee', 'colclasure-nmc532', 'oregan2022-nmc811', 'constant'];
+
 export const DEFAULT_PRESET = 'fig4c';
 export const SPEED_MAX = 1200;
 
@@ -59,13 +68,15 @@ export const SPEED_MAX = 1200;
 export function stateFromPreset(name: string, base?: Partial<DemoState>): DemoState {
   const raw = presetConfig(name) as {
     particle: { diameter_um: number }; grid: { spacing_um: number };
-    material: { diffusivity: { thetaKnee?: number; log10DHigh?: number; log10DLow?: number } };
+    material: { diffusivity: { preset?: string; D_m2_s?: number; thetaKnee?: number; log10DHigh?: number; log10DLow?: number } };
     surface: { normalize: DemoState['normalize']; segments: SurfaceSegment[] };
     protocol: { step: string; current_mA_g?: number; duration_min: number }[];
     cutoff: { surfaceTheta: number };
   };
   const charge = raw.protocol.find((s) => s.step === 'charge');
   const rest = raw.protocol.find((s) => s.step === 'rest');
+  const discharge = raw.protocol.find((s) => s.step === 'discharge');
+  const dif = raw.material.diffusivity;
   return {
     preset: name,
     shape: 'disk',
@@ -76,12 +87,15 @@ export function stateFromPreset(name: string, base?: Partial<DemoState>): DemoSt
     vertices_um: base?.vertices_um?.map((v) => [v[0], v[1]] as [number, number]) ?? [],
     shapeSource: base?.shapeSource ?? '',
     spacing_um: raw.grid.spacing_um,
+    diffusivity: (DIFFUSIVITIES as string[]).includes(dif.preset ?? 'knee') ? (dif.preset ?? 'knee') as DiffusivityName : 'knee',
+    log10DConst: dif.D_m2_s ? Math.log10(dif.D_m2_s) : -15,
     thetaKnee: raw.material.diffusivity.thetaKnee ?? 0.85,
     log10DHigh: raw.material.diffusivity.log10DHigh ?? -15,
     log10DLow: raw.material.diffusivity.log10DLow ?? -16.5,
     current_mA_g: charge?.current_mA_g ?? 100,
     charge_min: charge?.duration_min ?? 20,
     rest_min: rest?.duration_min ?? 0,
+    discharge_min: discharge?.duration_min ?? 0,
     cutoff: raw.cutoff.surfaceTheta,
     normalize: raw.surface.normalize,
     segments: raw.surface.segments.map((s) => ({ ...s })),
@@ -105,10 +119,11 @@ export function defaultState(): DemoState {
 export function rawConfig(s: DemoState): Record<string, unknown> {
   const protocol: Record<string, unknown>[] = [{ step: 'charge', current_mA_g: s.current_mA_g, duration_min: s.charge_min }];
   if (s.rest_min > 0) protocol.push({ step: 'rest', duration_min: s.rest_min });
+  if (s.discharge_min > 0) protocol.push({ step: 'discharge', current_mA_g: s.current_mA_g, duration_min: s.discharge_min });
   return {
     particle: particleConfig(s),
     grid: { spacing_um: s.spacing_um },
-    material: { capacity_mAh_g: 275.0, diffusivity: { preset: 'knee', thetaKnee: s.thetaKnee, log10DHigh: s.log10DHigh, log10DLow: s.log10DLow } },
+    material: { capacity_mAh_g: 275.0, diffusivity: diffusivityConfig(s) },
     initialTheta: 1.0,
     surface: { normalize: s.normalize, segments: s.segments.map((g) => ({ ...g })) },
     protocol,
@@ -118,8 +133,15 @@ export function rawConfig(s: DemoState): Record<string, unknown> {
   };
 }
 
+/** SPEC §1's material.diffusivity of the state */
+export function diffusivityConfig(s: DemoState): Record<string, unknown> {
+  if (s.diffusivity === 'knee') return { preset: 'knee', thetaKnee: s.thetaKnee, log10DHigh: s.log10DHigh, log10DLow: s.log10DLow };
+  if (s.diffusivity === 'constant') return { preset: 'constant', D_m2_s: Number((10 ** s.log10DConst).toPrecision(6)) };
+  return { preset: s.diffusivity };
+}
+
 /** the keys the hash may hold */
-export const HASH_KEYS = ['preset', 'shape', 'axes', 'poly', 'd', 'h', 'knee', 'i', 't', 'rest', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
+export const HASH_KEYS = ['preset', 'shape', 'axes', 'poly', 'd', 'h', 'knee', 'dif', 'logD', 'i', 't', 'rest', 'dis', 'cut', 'norm', 'seg', 'brush', 'speed', 'view', 'play', 'budget', 'trace'];
 
 const num = (v: number) => String(Number(v.toPrecision(6)));
 
@@ -135,10 +157,13 @@ export function encodeHash(s: DemoState): string {
   if (s.shape === 'polygon') p.set('poly', s.vertices_um.map((v) => v.map(String).join('_')).join('~'));
   p.set('d', num(s.diameter_um));
   p.set('h', num(s.spacing_um));
+  if (s.diffusivity !== 'knee') p.set('dif', s.diffusivity);
+  if (s.diffusivity === 'constant') p.set('logD', num(s.log10DConst));
   p.set('knee', [s.thetaKnee, s.log10DHigh, s.log10DLow].map(num).join('_'));
   p.set('i', num(s.current_mA_g));
   p.set('t', num(s.charge_min));
   p.set('rest', num(s.rest_min));
+  if (s.discharge_min > 0) p.set('dis', num(s.discharge_min));
   p.set('cut', num(s.cutoff));
   p.set('norm', s.normalize);
   p.set('seg', s.segments.map((g) => [g.fromDeg, g.toDeg, g.eta].map(num).join('_')).join('~'));
@@ -195,6 +220,13 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
   number('i', 'current, mA/g', 0, 5000, (v) => (s.current_mA_g = v), true);
   number('t', 'charge duration, min', 0, 10000, (v) => (s.charge_min = v), true);
   number('rest', 'rest duration, min', 0, 10000, (v) => (s.rest_min = v));
+  number('dis', 'discharge duration after the rest, min', 0, 10000, (v) => (s.discharge_min = v));
+  number('logD', 'log10 of the constant diffusivity, m²/s', -25, -5, (v) => (s.log10DConst = v));
+  const dif = p.get('dif');
+  if (dif !== null) {
+    if ((DIFFUSIVITIES as string[]).includes(dif)) s.diffusivity = dif as DiffusivityName;
+    else errors.push(`dif = '${dif}' in the URL is not a diffusivity preset: use ${DIFFUSIVITIES.join(', ')}`);
+  }
   number('cut', 'cut-off surface θ', 0, 1, (v) => (s.cutoff = v));
   number('brush', 'brush η', 0, 1, (v) => (s.brushEta = v));
   number('speed', 'simulated s per s', 0, SPEED_MAX, (v) => (s.speed = v), true);
@@ -267,7 +299,7 @@ export function parseHash(hash: string): { state: DemoState; errors: string[] } 
 
 /** What needs a new problem (grid, wall weights, diffusivity table) when it changes. */
 export function problemKey(s: DemoState): string {
-  return JSON.stringify([particleConfig(s), s.diameter_um, s.spacing_um, s.thetaKnee, s.log10DHigh, s.log10DLow, s.normalize, s.segments, s.cutoff]);
+  return JSON.stringify([particleConfig(s), s.diameter_um, s.spacing_um, diffusivityConfig(s), s.normalize, s.segments, s.cutoff]);
 }
 
 /** SPEC §3's `particle` of the state's shape: disk (diameter_um), ellipse (axes_um, angleDeg), polygon (vertices_um). */

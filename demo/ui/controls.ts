@@ -6,7 +6,7 @@
  */
 import GUI from 'lil-gui';
 import { PRESETS } from '../../src/browser';
-import { SPEED_MAX, type DemoState } from '../state';
+import { DIFFUSIVITIES, SPEED_MAX, type DemoState } from '../state';
 
 export interface ControlActions {
   /** a value changed; `key` names it (the app decides: rebuild the grid, the problem, or a uniform) */
@@ -47,7 +47,9 @@ export class Controls {
     const particle = gui.addFolder('particle and grid (rebuild)');
     particle.add(s, 'diameter_um', 0.4, 10, 0.1).name('diameter (µm)').onFinishChange(on('diameter_um'));
     particle.add(s, 'spacing_um', 0.005, 0.2, 0.005).name('grid spacing (µm)').onFinishChange(on('spacing_um'));
-    const d = gui.addFolder('diffusivity: knee preset');
+    const d = gui.addFolder('diffusivity (rebuild)');
+    d.add(s, 'diffusivity', DIFFUSIVITIES).name('preset').onChange(on('diffusivity'));
+    d.add(s, 'log10DConst', -19, -12, 0.1).name('constant: log10 D (m²/s)').onFinishChange(on('log10DConst'));
     d.add(s, 'thetaKnee', 0.05, 0.99, 0.01).name('knee θ* (–)').onFinishChange(on('thetaKnee'));
     d.add(s, 'log10DHigh', -19, -12, 0.1).name('log10 D below θ* (m²/s)').onFinishChange(on('log10DHigh'));
     d.add(s, 'log10DLow', -19, -12, 0.1).name('log10 D at θ = 1 (m²/s)').onFinishChange(on('log10DLow'));
@@ -55,6 +57,7 @@ export class Controls {
     p.add(s, 'current_mA_g', 1, 2000, 1).name('current (mA/g)').onFinishChange(on('current_mA_g'));
     p.add(s, 'charge_min', 1, 600, 1).name('charge (min)').onFinishChange(on('charge_min'));
     p.add(s, 'rest_min', 0, 600, 1).name('then rest (min)').onFinishChange(on('rest_min'));
+    p.add(s, 'discharge_min', 0, 600, 1).name('then discharge (min)').onFinishChange(on('discharge_min'));
     p.add(s, 'cutoff', 0, 0.95, 0.01).name('cut-off surface θs (–)').onFinishChange(on('cutoff'));
     p.add(s, 'normalize', ['total-current', 'clean-flux']).name('normalisation').onChange(on('normalize'));
     const b = gui.addFolder('surface blocking (drag on the rim)');

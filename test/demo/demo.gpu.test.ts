@@ -145,9 +145,11 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('the page\'s trace equals `ionflux simulate --config` on the exported config (CPU reference) within the solver tolerance', async () => {
-    await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=3&rest=1&trace=20&budget=40&speed=1200', async (page, errors) => {
+    // charge, rest, then discharge, on the constant-D preset: the protocol and diffusivity controls
+    // (30 s of discharge: at 100 mA/g the surface reaches the upper cut-off θs = 1 after ~39 s)
+    await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=3&rest=1&dis=0.5&dif=constant&logD=-15.2&trace=10&budget=40&speed=1200', async (page, errors) => {
     const m = await waitForDone(page);
-    expect(m.time_s).toBeCloseTo(240, 6);
+    expect(m.time_s).toBeCloseTo(270, 6);
     expect(m.editedMidRun).toBe(false);
     const trace = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): Record<string, number | null>[] } }).ionfluxDemo.trace());
     const [download] = await Promise.all([page.waitForEvent('download'), clickButton(page, 'export config')]);
@@ -157,14 +159,15 @@ describe('demo page on WebGPU (SwiftShader)', () => {
       await download.saveAs(cfgFile);
       const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
       expect(cfg.surface.segments).toEqual([{ fromDeg: 135, toDeg: 225, eta: 0.3 }]);
-      expect(cfg.protocol).toEqual([{ step: 'charge', current_mA_g: 100, duration_min: 3 }, { step: 'rest', duration_min: 1 }]);
+      expect(cfg.protocol).toEqual([{ step: 'charge', current_mA_g: 100, duration_min: 3 }, { step: 'rest', duration_min: 1 }, { step: 'discharge', current_mA_g: 100, duration_min: 0.5 }]);
+      expect(cfg.material.diffusivity).toEqual({ preset: 'constant', D_m2_s: 6.30957e-16 });
       const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ionflux.js'), 'simulate', '--config', cfgFile, '--backend', 'cpu', '--out', path.join(dir, 'out'), '--quiet'], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       const lines = readFileSync(path.join(dir, 'out/trace.csv'), 'utf8').trim().split('\n');
       const head = lines[0].split(',');
       const cli = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, k) => [head[k], v === '' ? null : Number(v)])));
       expect(trace.length).toBe(cli.length);
-      expect(cli.length).toBe(13); // 0 … 240 s every 20 s
+      expect(cli.length).toBe(28); // 0 … 270 s every 10 s
       for (let i = 0; i < cli.length; i++) {
         const p = trace[i], c = cli[i];
         expect(p.time_s as number).toBeCloseTo(c.time_s as number, 6);
@@ -175,6 +178,9 @@ describe('demo page on WebGPU (SwiftShader)', () => {
         if (c.comOffset_um !== null) expect(Math.abs((p.comOffset_um as number) - (c.comOffset_um as number))).toBeLessThanOrEqual(1e-4);
       }
       expect(cli[cli.length - 1].capacity_mAh_g as number).toBeGreaterThan(1); // it really ran
+      // the discharge put a sixth of the charge back: 3 min out, 0.5 min in at the same current
+      const at = (t: number) => cli.find((c) => Math.abs((c.time_s as number) - t) < 1e-6)!.capacity_mAh_g as number;
+      expect(at(270)).toBeCloseTo((5 / 6) * at(180), 3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -141,7 +141,8 @@ describe('the observed movie beside the simulation', () => {
       }
       expect(Math.max(...traces.filter((r) => r.particle === 1).map((r) => r.meanDiff))).toBeGreaterThan(0.1); // the movie has a reaction to follow
       // matched by charge passed (a capacity record came with it)
-      expect(s.match.by).toBe('charge');
+      // (the match is made on the panel's next frame after the result arrives)
+      await expect.poll(async () => (await demo(page).observed()).match?.by, { timeout: 10_000 }).toBe('charge');
 
       // a real click on particle 2, then on particle 1
       const [x2, y2] = await demo(page).point(2);
@@ -219,9 +220,9 @@ describe('the observed movie beside the simulation', () => {
       expect(m.particle).toMatchObject({ shape: 'disk' });
       await page.locator('#observed-file').setInputFiles(moviePath);
       await page.waitForFunction(() => (window as any).ionfluxDemo.observed.summary().name === 'movie.tif', null, { timeout: 60_000 });
+      await expect.poll(async () => (await demo(page).observed()).match?.by, { timeout: 10_000 }).toBe('time');
       const s = await demo(page).observed();
       expect(s.particles.length).toBe(2);
-      expect(s.match.by).toBe('time');
       // at the simulation's time: frame = round(t / 120 s) while the movie lasts
       const t = (await metrics(page)).time_s;
       expect(Math.abs(s.frame - Math.min(FRAMES - 1, Math.round(t / FRAME_S)))).toBeLessThanOrEqual(1);

@@ -4,7 +4,8 @@
  * the key, the value and what is allowed, and the config is SPEC §3's particle.
  */
 import { describe, expect, test } from 'vitest';
-import { centredVertices, defaultState, encodeHash, parseHash, particleConfig, polygonProblem } from '../../demo/state';
+import { centredVertices, defaultState, DIFFUSIVITIES, encodeHash, parseHash, particleConfig, polygonProblem, rawConfig } from '../../demo/state';
+import { resolveConfig } from '../../src/model/config';
 import { polygonCentroid } from '../../src/model/geometry';
 
 describe('demo state: particle shapes', () => {
@@ -47,5 +48,32 @@ describe('demo state: particle shapes', () => {
     expect(Math.abs(cx)).toBeLessThan(1e-6);
     expect(Math.abs(cy)).toBeLessThan(1e-6);
     expect(c[0][0]).toBeCloseTo(-19 / 28, 6);
+  });
+});
+
+describe('demo state: diffusivity preset and protocol', () => {
+  test('each SPEC diffusivity preset and a charge / rest / discharge protocol survive the hash and resolve as configs', () => {
+    for (const dif of DIFFUSIVITIES) {
+      const s = defaultState();
+      Object.assign(s, { diffusivity: dif, log10DConst: -15.3, charge_min: 10, rest_min: 2, discharge_min: 4 });
+      const back = parseHash(encodeHash(s));
+      expect(back.errors).toEqual([]);
+      const raw = rawConfig(back.state);
+      expect(raw.protocol).toEqual([
+        { step: 'charge', current_mA_g: 100, duration_min: 10 }, { step: 'rest', duration_min: 2 }, { step: 'discharge', current_mA_g: 100, duration_min: 4 },
+      ]);
+      const d = resolveConfig(raw).material.diffusivity as { preset: string; D_m2_s?: number };
+      expect(d.preset).toBe(dif);
+      if (dif === 'constant') expect(d.D_m2_s).toBeCloseTo(10 ** -15.3, 21);
+    }
+    // no discharge unless asked: the paper's charge-then-rest
+    expect((rawConfig(defaultState()).protocol as unknown[]).map((p) => (p as { step: string }).step)).toEqual(['charge']);
+  });
+
+  test('a bad preset or log10 D in a hash gets a message naming it, and the default', () => {
+    const r = parseHash('preset=fig4c&dif=mpet&logD=3');
+    expect(r.errors.join('\n')).toMatch(/dif = 'mpet' in the URL is not a diffusivity preset: use knee, colclasure-nmc532, oregan2022-nmc811, constant/);
+    expect(r.errors.join('\n')).toMatch(/logD = '3' in the URL \(log10 of the constant diffusivity, m²\/s\) is not allowed: give a number in \[-25, -5\]/);
+    expect(r.state.diffusivity).toBe('knee');
   });
 });
