@@ -12,7 +12,7 @@
  * ~20 s per case on a 2-core VM (12 cases; --quick: 4). Writes FILE.json (default
  * bench/results/DATE-fit-coverage.json) and prints a table.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,12 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outIdx = args.indexOf('--out');
 const out = outIdx >= 0 ? args[outIdx + 1] : path.join(ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}-fit-coverage${quick ? '-quick' : ''}.json`);
+// checked before the fits: a results file of this script's own is replaced; any other file at --out is not
+if (existsSync(out)) {
+  let ours = false;
+  try { ours = JSON.parse(readFileSync(out, 'utf8')).fitCoverage === 1; } catch { /* not ours */ }
+  if (!ours) { console.error(`fit-coverage: ${out} exists and is not a fit-coverage result: give another --out`); process.exit(1); }
+}
 
 // the movies of test/fit/fit.test.ts: 20 min at 100 mA/g, a frame a minute, 0.04 µm grid, default camera
 const MOVIE = ['grid.spacing_um=0.04', 'synth.frame_s=60'];

@@ -27,6 +27,9 @@ export interface ControlActions {
 export class Controls {
   readonly gui: GUI;
   private readonly playCtl: ReturnType<GUI['add']>;
+  /** the constant preset's log10 D and the knee's three parameters: shown for their preset only */
+  private readonly constCtl: ReturnType<GUI['add']>;
+  private readonly kneeCtls: ReturnType<GUI['add']>[];
 
   constructor(host: HTMLElement, private readonly state: DemoState, actions: ControlActions) {
     const gui = (this.gui = new GUI({ container: host, title: 'ionflux — live particle', width: 300 }));
@@ -48,11 +51,14 @@ export class Controls {
     particle.add(s, 'diameter_um', 0.4, 10, 0.1).name('diameter (µm)').onFinishChange(on('diameter_um'));
     particle.add(s, 'spacing_um', 0.005, 0.2, 0.005).name('grid spacing (µm)').onFinishChange(on('spacing_um'));
     const d = gui.addFolder('diffusivity (rebuild)');
-    d.add(s, 'diffusivity', DIFFUSIVITIES).name('preset').onChange(on('diffusivity'));
-    d.add(s, 'log10DConst', -19, -12, 0.1).name('constant: log10 D (m²/s)').onFinishChange(on('log10DConst'));
-    d.add(s, 'thetaKnee', 0.05, 0.99, 0.01).name('knee θ* (–)').onFinishChange(on('thetaKnee'));
-    d.add(s, 'log10DHigh', -19, -12, 0.1).name('log10 D below θ* (m²/s)').onFinishChange(on('log10DHigh'));
-    d.add(s, 'log10DLow', -19, -12, 0.1).name('log10 D at θ = 1 (m²/s)').onFinishChange(on('log10DLow'));
+    d.add(s, 'diffusivity', DIFFUSIVITIES).name('preset').onChange(() => { this.showDiffusivity(); actions.changed('diffusivity'); });
+    this.constCtl = d.add(s, 'log10DConst', -19, -12, 0.1).name('constant: log10 D (m²/s)').onFinishChange(on('log10DConst'));
+    this.kneeCtls = [
+      d.add(s, 'thetaKnee', 0.05, 0.99, 0.01).name('knee θ* (–)').onFinishChange(on('thetaKnee')),
+      d.add(s, 'log10DHigh', -19, -12, 0.1).name('log10 D below θ* (m²/s)').onFinishChange(on('log10DHigh')),
+      d.add(s, 'log10DLow', -19, -12, 0.1).name('log10 D at θ = 1 (m²/s)').onFinishChange(on('log10DLow')),
+    ];
+    this.showDiffusivity();
     const p = gui.addFolder('protocol');
     p.add(s, 'current_mA_g', 1, 2000, 1).name('current (mA/g)').onFinishChange(on('current_mA_g'));
     p.add(s, 'charge_min', 1, 600, 1).name('charge (min)').onFinishChange(on('charge_min'));
@@ -81,9 +87,16 @@ export class Controls {
     share.add({ csv: () => actions.saveCsv() }, 'csv').name('save trace (CSV)');
   }
 
+  /** the parameters of the diffusivity preset chosen (the others' are hidden) */
+  private showDiffusivity(): void {
+    this.constCtl.show(this.state.diffusivity === 'constant');
+    for (const c of this.kneeCtls) c.show(this.state.diffusivity === 'knee');
+  }
+
   /** shows the state's values (after a preset, a hash change, or a clamp) */
   refresh(): void {
     this.playCtl.name(this.state.playing ? '⏸ pause' : '▶ play');
+    this.showDiffusivity();
     for (const c of this.gui.controllersRecursive()) c.updateDisplay();
   }
 }
