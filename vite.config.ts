@@ -134,6 +134,7 @@ export default defineConfig(({ mode }) => {
   }
   return {
     plugins: [cleanOutDirExceptDemo()],
+    ssr: { noExternal: ['zod', 'commander', 'pngjs'] },
     build: {
       ssr: 'src/cli/main.ts',
       outDir: 'dist',

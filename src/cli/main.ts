@@ -7,21 +7,49 @@
 import { Command, CommanderError } from 'commander';
 import { EnvironmentError, EXIT, describeFsError, isErrnoError, oneLine, UserError } from '../errors';
 import { GpuUnavailableError } from '../gpu/device';
+import { setThreadBundle } from '../threadBundle';
 import { VERSION } from '../version';
-import { registerSimulate } from './simulate';
-import { registerAnalyze } from './analyze';
-import { registerBench } from './bench';
-import { registerSweep } from './sweep';
-import { registerSynth } from './synth';
-import { registerCompare } from './compare';
-import { registerFit } from './fit';
 
-// a CPU pool thread of `ionflux sweep` loads this bundle and runs this (src/sweep/execute.ts)
-export { sweepWorkerMain } from '../sweep/execute';
-// … and a CPU pool thread of `ionflux fit` this (src/fit/pool.ts)
-export { fitWorkerMain } from '../fit/pool';
-// analyze's drift worker thread loads this bundle and runs this (src/imaging/driftService.ts)
-export { driftWorkerMain } from '../imaging/driftService';
+/**
+ * The commands in the order `--help` lists them, each module loaded only when needed: `ionflux
+ * simulate …` loads (and compiles) the simulation's code only, not the analysis, fitting or bench
+ * code (docs/performance.md, start-up). Vite makes each a chunk of its own.
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  simulate: async () => (await import('./simulate')).registerSimulate,
+  analyze: async () => (await import('./analyze')).registerAnalyze,
+  synth: async () => (await import('./synth')).registerSynth,
+  compare: async () => (await import('./compare')).registerCompare,
+  fit: async () => (await import('./fit')).registerFit,
+  sweep: async () => (await import('./sweep')).registerSweep,
+  bench: async () => (await import('./bench')).registerBench,
+};
+
+// Worker threads load this file (src/threadBundle.ts) and run one of these; each loads its chunk.
+setThreadBundle(import.meta.url);
+/** a CPU pool thread of `ionflux sweep` (src/sweep/execute.ts) */
+export async function sweepWorkerMain(): Promise<void> {
+  return (await import('../sweep/execute')).sweepWorkerMain();
+}
+/** a CPU pool thread of `ionflux fit` (src/fit/pool.ts) */
+export async function fitWorkerMain(): Promise<void> {
+  return (await import('../fit/pool')).fitWorkerMain();
+}
+/** a drift thread of `ionflux analyze` (src/imaging/driftService.ts) */
+export async function driftWorkerMain(): Promise<void> {
+  return (await import('../imaging/driftService')).driftWorkerMain();
+}
+
+/**
+ * The commands that argv needs: the one it names (`ionflux simulate …`, `ionflux help simulate`),
+ * none for `--version`, or all of them (`ionflux`, `--help`, a mistyped command, which commander answers with a
+ * suggestion from the full list).
+ */
+export function commandsFor(argv: string[]): string[] {
+  const first = argv[0] === 'help' ? argv[1] : argv[0];
+  if (first === '-V' || first === '--version') return [];
+  return first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+}
 
 /** The exit code and the one line for an error thrown by a command. */
 export function classifyError(e: unknown): { code: number; line: string } {
@@ -45,14 +73,8 @@ export async function main(argv: string[]): Promise<number> {
       // commander's own usage errors in the same one-line form as ours ("(Did you mean …?)" included)
       outputError: (s, write) => write(`ionflux: ${oneLine(s.replace(/^error: /, '').trim())}\n`),
     });
-  registerSimulate(program);
-  registerAnalyze(program);
-  registerSynth(program);
-  registerCompare(program);
-  registerFit(program);
-  registerSweep(program);
-  registerBench(program);
   try {
+    for (const register of await Promise.all(commandsFor(argv).map((name) => COMMANDS[name]()))) register(program);
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (e) {

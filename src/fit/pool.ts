@@ -13,13 +13,13 @@ import { runSimulation, SimulationLimitError, type RunResult } from '../solver/r
 import { workerExecArgv } from '../solver/workerFlags';
 import { defaultJobs } from '../sweep/execute';
 import type { BatchOutcome, BatchRunner } from './batch';
+import { threadBundle } from '../threadBundle';
 
 type Reply = { kind: 'ok'; result: RunResult } | { kind: 'limit'; reason: string } | { kind: 'error'; name: string; message: string; stack?: string };
 
-/** The bundle a pool thread loads (this module's own file once built), or null from the sources. */
+/** The bundle a pool thread loads (src/threadBundle.ts), or null from the sources. */
 function bundleUrl(): string | null {
-  const url = import.meta.url;
-  return url.startsWith('file:') && url.endsWith('.js') ? url : null;
+  return threadBundle(import.meta.url);
 }
 
 /** Whether a fit's CPU pool can start here (Node, from a built bundle). */

@@ -12,6 +12,7 @@
 import type { FrameData } from '../io/movie';
 import { workerExecArgv } from '../solver/workerFlags';
 import { DriftEstimator, type DriftEstimate, type DriftOptions } from './drift';
+import { threadBundle } from '../threadBundle';
 
 export interface DriftService {
   /** where the estimates are computed: 'worker thread', 'main thread', or how a worker's failure moved them */
@@ -36,10 +37,9 @@ export interface DriftServiceOptions {
   workers?: number;
 }
 
-/** The bundle a worker loads (this module's own file once built), or null from the sources. */
+/** The bundle a worker thread loads (src/threadBundle.ts), or null from the sources. */
 function bundleUrl(): string | null {
-  const url = import.meta.url;
-  return url.startsWith('file:') && url.endsWith('.js') ? url : null;
+  return threadBundle(import.meta.url);
 }
 
 type Reply = { id: number; shift: [number, number]; peak: number } | { id: number; error: string };

@@ -120,36 +120,80 @@ export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: 
   };
 }
 
-/** The camera frame of a θ field (NaN outside the particle), relative to θ0. */
-export function forwardModel(theta: Float32Array, camera: Camera, theta0: number): CameraImage {
-  const { width, height, wx, wy, mask } = camera;
+/**
+ * What forwardModel keeps per camera between frames: the denominator blur(mask) depends only on
+ * which cells are inside (finite θ), the same for every frame of a run, so it is computed once per
+ * inside pattern (checked on every call, O(cells)); the row pass's buffer is reused.
+ */
+interface FrameCache {
+  /** 1 where θ was finite when `den` was computed */
+  inside: Uint8Array;
+  /** the per-pixel denominator Σ_q wy·Σ_p wx over inside cells, in forwardModel's order of sums */
+  den: Float64Array;
+  /** θ0 − θ where finite, 0 elsewhere (θ0 of the last call) */
+  u: Float64Array;
+  tmp: Float64Array;
+}
+const frameCaches = new WeakMap<Camera, FrameCache>();
+
+/** Σ_j wx[p][j]·src[i][j] for each grid row i and pixel p, then Σ_k wy[q][k]·tmp[k][p]: dst[q][p] */
+function separableGather(src: Float64Array, camera: Camera, tmp: Float64Array, dst: Float64Array): void {
+  const { width, height, wx, wy } = camera;
   const { nx, ny } = camera.grid;
-  // rows: tmp[i][p] = Σ_j wx[p][j]·f[i][j]   (numerator and denominator together)
-  const tmpNum = new Float64Array(ny * width), tmpDen = new Float64Array(ny * width);
   for (let i = 0; i < ny; i++) {
     const row = i * nx;
     for (let p = 0; p < width; p++) {
-      const w = wx.weights[p], j0 = wx.starts[p];
-      let num = 0, den = 0;
-      for (let k = 0; k < w.length; k++) {
-        const t = theta[row + j0 + k];
-        if (t === t) { num += w[k] * (theta0 - t); den += w[k]; } // t === t: inside (not NaN)
-      }
-      tmpNum[i * width + p] = num;
-      tmpDen[i * width + p] = den;
+      const w = wx.weights[p], j0 = row + wx.starts[p];
+      let acc = 0;
+      for (let k = 0; k < w.length; k++) acc += w[k] * src[j0 + k];
+      tmp[i * width + p] = acc;
     }
   }
-  const diff = new Float32Array(width * height);
   for (let q = 0; q < height; q++) {
     const w = wy.weights[q], i0 = wy.starts[q];
     for (let p = 0; p < width; p++) {
-      let num = 0, den = 0;
-      for (let k = 0; k < w.length; k++) {
-        num += w[k] * tmpNum[(i0 + k) * width + p];
-        den += w[k] * tmpDen[(i0 + k) * width + p];
-      }
-      diff[q * width + p] = mask[q * width + p] && den > 0 ? (camera.kappa * num) / den : NaN;
+      let acc = 0;
+      for (let k = 0; k < w.length; k++) acc += w[k] * tmp[(i0 + k) * width + p];
+      dst[q * width + p] = acc;
     }
+  }
+}
+
+/**
+ * The camera frame of a θ field (NaN outside the particle), relative to θ0. The numerator and the
+ * denominator are each one separable gather over the grid, with cells outside contributing exact
+ * zeros (the same sums, term for term, as skipping them); the denominator is cached per camera.
+ */
+export function forwardModel(theta: Float32Array, camera: Camera, theta0: number): CameraImage {
+  const { width, height, mask } = camera;
+  const { nx, ny } = camera.grid;
+  const n = nx * ny;
+  const old = frameCaches.get(camera);
+  const u = old?.u ?? new Float64Array(n);
+  let same = old !== undefined;
+  for (let i = 0; i < n; i++) {
+    const t = theta[i], ins = t === t; // t === t: inside (not NaN)
+    if (same && (old as FrameCache).inside[i] !== +ins) same = false;
+    u[i] = ins ? theta0 - t : 0;
+  }
+  let c = old as FrameCache;
+  if (!same) {
+    // a new camera, or another inside pattern than the cached one: the denominator again
+    const inside = new Uint8Array(n), ones = new Float64Array(n);
+    for (let i = 0; i < n; i++) ones[i] = inside[i] = theta[i] === theta[i] ? 1 : 0;
+    const tmp = old?.tmp ?? new Float64Array(ny * width);
+    const den = new Float64Array(width * height);
+    separableGather(ones, camera, tmp, den);
+    c = { inside, den, u, tmp };
+    frameCaches.set(camera, c);
+  }
+  const num = new Float64Array(width * height);
+  separableGather(u, camera, c.tmp, num);
+  const diff = new Float32Array(width * height);
+  const kappa = camera.kappa;
+  for (let i = 0; i < width * height; i++) {
+    const den = c.den[i];
+    diff[i] = mask[i] && den > 0 ? (kappa * num[i]) / den : NaN;
   }
   return { width, height, pixel_um: camera.pixel_um, diff, mask, origin_um: camera.origin_um };
 }

@@ -21,12 +21,13 @@ import { INV_QUANTA, OUTSIDE_Q, QUANTA, stateMismatch, thetaField, wallQuanta } 
 
 /**
  * Grids with at least this many particle cells use a second thread where one is available. Measured
- * with the wasm step while the 2-core VM had a free core (docs/performance.md): 2 threads / 1 thread
- * = 0.82 at 12 k cells, 1.01 at 25 k, 1.19 at 51 k, 1.45 at 204 k, 1.76 at 820 k (waking the helper
- * costs ~40–70 µs per step there). While other sessions keep both cores busy a second thread gets no
- * CPU of its own (the scheduler shares the CPU per session) and costs 5–20 %.
+ * with the wasm step on the quiet 2-core VM (docs/performance.md), 2 threads / 1 thread: 1.30 at
+ * 5 k cells, 1.43 at 11 k (fig4c), 1.67 at 45 k, 1.69 at 181 k — since both threads spin ~0.2 ms
+ * before sleeping (a futex wake cost ~40–70 µs per step, which had put the threshold at 32 k cells)
+ * and small grids take 2 chunks of rows instead of 16. While other processes keep both cores busy a
+ * second thread gets no CPU of its own and costs 5–20 %.
  */
-export const THREAD_MIN_CELLS = 1 << 15;
+export const THREAD_MIN_CELLS = 1 << 12;
 
 /**
  * The step arithmetic (all bit-identical): 'auto' = 'wasm' where WebAssembly SIMD exists, else 'js';
@@ -102,8 +103,8 @@ export class CpuSolver implements Solver {
 
   /**
    * A solver with a second thread when the grid is large and worker threads exist (Node).
-   * `threads` and `kernel` force the choices; `handshakeTestHooks` is for the stress test of the
-   * split kernels' handshake (cpuThreads.ts) only.
+   * `threads` and `kernel` force the choices; `handshakeTestHooks` are for the stress tests of the
+   * two-thread handshakes (cpuThreads.ts; of the wasm helper, helperDelay_us only).
    */
   static async create(problem: Problem, options: { threads?: boolean; kernel?: CpuKernel; handshakeTestHooks?: HandshakeTestHooks } = {}): Promise<CpuSolver> {
     const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
@@ -111,7 +112,7 @@ export class CpuSolver implements Solver {
     if (!want || !canThread) return new CpuSolver(problem, false, options.kernel);
     const solver = new CpuSolver(problem, true, options.kernel === 'js' ? 'split' : options.kernel);
     if (solver.wasm) {
-      await solver.wasm.startHelper();
+      await solver.wasm.startHelper({ helperDelay_us: options.handshakeTestHooks?.helperDelay_us });
       solver.backend = solver.backend.replace(')', ', 2 threads)');
       return solver;
     }
@@ -129,6 +130,7 @@ export class CpuSolver implements Solver {
   setStep(params: StepParams): void {
     this.params = params;
     this.quanta = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quanta);
+    this.wasm?.setQuanta(this.quanta);
     this.stopped = false;
   }
 
@@ -144,6 +146,8 @@ export class CpuSolver implements Solver {
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
     const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
+    // the wasm stepper does the wall flux and stop test in its memory too (the same arithmetic)
+    const wasmWalls = this.wasm?.hasWalls ? this.wasm : null;
     for (let s = 0; s < n; s++) {
       // the event loop gets a turn every ~100 ms of stepping, counted across calls (a run's many short
       // advance() calls between trace rows would otherwise never give one): Ctrl-C, timers keep working
@@ -166,7 +170,11 @@ export class CpuSolver implements Solver {
         stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
       }
       let minS = Infinity, maxS = -Infinity, guard = false;
-      for (let w = 0; w < index.length; w++) {
+      if (wasmWalls) {
+        guard = wasmWalls.walls((1 - this.cur) as 0 | 1, surfaceFactor, gAbove, gBelow, check);
+        minS = wasmWalls.wallRange[0];
+        maxS = wasmWalls.wallRange[1];
+      } else for (let w = 0; w < index.length; w++) {
         const i = index[w];
         out[i] = out[i] + quanta[w];
         if (out[i] > gAbove || out[i] < gBelow) guard = true;

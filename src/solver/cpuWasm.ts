@@ -202,25 +202,69 @@ function stepFunction(simd: boolean): FuncBuilder {
   return f;
 }
 
+/**
+ * walls(out, idx, qu, offs, count, tab, θ0, 1/QUANTA, N, sf, gAbove, gBelow, check, res) → guard:
+ * the wall flux and the stop test of CpuSolver.advance after a step, the same operations in the
+ * same order as its JS loop: out[idx[w]] += qu[w] (int32, wrapping); guard |= the new value outside
+ * [gBelow, gAbove]; where `check`, Φ̃s = f32(a + (x − j)·(b − a)) − sf·offs[w] of the new value
+ * (offs float64), its min and max (NaN-free: compares, as the JS `<` and `>`) stored at res, res + 8.
+ */
+function wallsFunction(): FuncBuilder {
+  const f = new FuncBuilder('walls', [['out', 'i32'], ['idx', 'i32'], ['qu', 'i32'], ['offs', 'i32'], ['count', 'i32'], ['tab', 'i32'], ['theta0', 'f64'], ['invQ', 'f64'], ['N', 'i32'], ['sf', 'f64'], ['gAbove', 'i32'], ['gBelow', 'i32'], ['check', 'i32'], ['res', 'i32']], ['i32']);
+  f.locals({ w: 'i32', at: 'i32', v: 'i32', j: 'i32', guard: 'i32', x: 'f64', ps: 'f64', mn: 'f64', mx: 'f64', Nf: 'f64' });
+  f.get('N').op('f64.convert_i32_s').set('Nf');
+  f.f64(Infinity).set('mn');
+  f.f64(-Infinity).set('mx');
+  f.block().loop();
+  f.get('w', 'count').op('i32.ge_s').brIf(1);
+  // v = out[i] + qu[w], stored; the range guard
+  f.get('out').get('idx').get('w').i32(2).op('i32.shl', 'i32.add').mem('i32.load').i32(2).op('i32.shl', 'i32.add').set('at');
+  f.get('at').mem('i32.load').get('qu').get('w').i32(2).op('i32.shl', 'i32.add').mem('i32.load').op('i32.add').set('v');
+  f.get('at', 'v').mem('i32.store');
+  f.get('guard').get('v', 'gAbove').op('i32.gt_s').get('v', 'gBelow').op('i32.lt_s', 'i32.or', 'i32.or').set('guard');
+  f.get('check').if();
+  f.get('theta0', 'v').op('f64.convert_i32_s').get('invQ').op('f64.mul', 'f64.sub').get('Nf').op('f64.mul').tee('x');
+  f.op('i32.trunc_sat_f64_s').set('j');
+  f.i32(0).get('j').get('j').i32(0).op('i32.lt_s', 'select').set('j');
+  f.get('N').i32(1).op('i32.sub').get('j').get('j').get('N').i32(1).op('i32.sub', 'i32.gt_s', 'select').set('j');
+  f.get('tab').get('j').i32(4).op('i32.shl', 'i32.add').set('at');
+  f.get('at').mem('f64.load').get('x', 'j').op('f64.convert_i32_s', 'f64.sub').get('at').mem('f64.load', 8).op('f64.mul', 'f64.add', 'f32.demote_f64', 'f64.promote_f32');
+  f.get('sf').get('offs').get('w').i32(3).op('i32.shl', 'i32.add').mem('f64.load').op('f64.mul', 'f64.sub').set('ps');
+  f.get('ps', 'mn', 'ps', 'mn').op('f64.lt', 'select').set('mn');
+  f.get('ps', 'mx', 'ps', 'mx').op('f64.gt', 'select').set('mx');
+  f.op('end');
+  f.get('w').i32(1).op('i32.add').set('w');
+  f.br(0).op('end', 'end');
+  f.get('res', 'mn').mem('f64.store');
+  f.get('res', 'mx').mem('f64.store', 8);
+  f.get('guard');
+  return f;
+}
+
 /** The module's bytes (built once per flavour and memory kind). */
 const built = new Map<string, Uint8Array<ArrayBuffer>>();
 export function stepModuleBytes(flavour: WasmFlavour, shared: boolean): Uint8Array<ArrayBuffer> {
   const key = `${flavour}/${shared}`;
   let b = built.get(key);
   if (!b) {
-    b = assembleModule([phiFunction(flavour === 'simd'), stepFunction(flavour === 'simd')], { shared });
+    b = assembleModule([phiFunction(flavour === 'simd'), stepFunction(flavour === 'simd'), wallsFunction()], { shared });
     built.set(key, b);
   }
   return b;
 }
 
 type StepFn = (q: number, out: number, rows: number, r0: number, r1: number, halo: number, tab: number, theta0: number, invQ: number, N: number, rQ: number, nx: number, phiA: number, phiB: number, fv: number, spare: number) => number;
+type WallsFn = (out: number, idx: number, qu: number, offs: number, count: number, tab: number, theta0: number, invQ: number, N: number, sf: number, gAbove: number, gBelow: number, check: number, res: number) => number;
 
 /** One thread's scratch rows (byte offsets in the memory). */
 interface Scratch { phiA: number; phiB: number; fv: number; spare: number }
 
 /** The grid and table a stepper needs (a Problem's, see problem.ts). */
-export interface WasmGrid { inside: Uint8Array; nx: number; ny: number; cells: number }
+export interface WasmGrid {
+  inside: Uint8Array; nx: number; ny: number; cells: number;
+  /** the wall cells (linear indices) and their surface offsets: `walls()` needs them */
+  walls?: { index: ArrayLike<number>; surfaceOffset_m: ArrayLike<number> };
+}
 
 export interface WasmStepOptions {
   /** 'simd' (default) or 'scalar' */
@@ -231,42 +275,64 @@ export interface WasmStepOptions {
   shared?: boolean;
 }
 
-// control words: 0 step generation (main → helper), 1 step done (helper → main), 2 quit, 3 failed
-// (message length), 4 next chunk to take; params (float64): 0 which state buffer is current, 1 rQ,
-// 2 the helper's max |Φ̃|
-const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
-/** chunks of rows per step with two threads (taken in turn: a thread slowed by other work takes fewer) */
-const CHUNKS = 16;
+// control words: 0 step generation (main → helper), 2 quit, 3 failed (message length), 4 the chunk
+// claim word (the step's tag << 8 | the next chunk), 5 chunks completed in this step; params
+// (float64): 0 which state buffer is current, 1 rQ, 2 + k chunk k's max |Φ̃|
+const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, SPIN_MS = 0.2, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
+/**
+ * Chunks of rows per step with two threads, taken in turn (a thread slowed by other work takes
+ * fewer): an even number, at most CHUNKS, at least 2, about CHUNK_ROWS rows each — every chunk recomputes the Φ̃ and
+ * vertical fluxes of the row above it, so short chunks cost a larger share (measured, fig4c's 122²:
+ * 2 threads / 1 thread 1.44× with 2 chunks, 1.29× with 8, 1.19× with 16).
+ */
+const CHUNKS = 16, CHUNK_ROWS = 32;
 
+/**
+ * The handshake: the main thread publishes a step (params, a fresh claim word tagged with the
+ * step's generation, then the generation) and both threads claim chunks with compare-and-swap on
+ * the tagged word, so a helper that wakes late — or has not started yet — finds the tag changed and
+ * takes nothing from a step it did not see begin. The main thread then waits only until every
+ * chunk is completed (word 5): it never waits for a helper that took no chunk, so a helper thread
+ * that is still booting, or descheduled by other work, costs nothing but its share.
+ */
+const TAG_MASK = 0x7fffff;
 const helperSource = `
 'use strict';
-const { workerData: w, parentPort } = require('node:worker_threads');
+const { workerData: w } = require('node:worker_threads');
 const ctrl = new Int32Array(w.ctrl), params = new Float64Array(w.params);
+const n = w.chunks.length / 2;
+/** the next chunk of the step tagged \`tag\`, or -1 (another step's word, or none left) */
+function claim(tag) {
+  for (;;) {
+    const c = Atomics.load(ctrl, 4);
+    if ((c >>> 8) !== tag || (c & 255) >= n) return -1;
+    if (Atomics.compareExchange(ctrl, 4, c, c + 1) === c) return c & 255;
+  }
+}
 let gen = 0;
 try {
-  const step = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), { e: { m: w.memory } }).exports.step;
-  parentPort.postMessage('ready');
+  const step = new WebAssembly.Instance(w.module, { e: { m: w.memory } }).exports.step;
   for (;;) {
     let v;
+    // spin briefly first: the next step usually comes within microseconds, and a futex wake costs ~50 µs
+    for (let i = 0, until = performance.now() + ${SPIN_MS}; (v = Atomics.load(ctrl, 0)) === gen && ((++i & 63) !== 0 || performance.now() < until););
     while ((v = Atomics.load(ctrl, 0)) === gen) Atomics.wait(ctrl, 0, v); // sleeps on the value just tested
     gen = v;
     if (Atomics.load(ctrl, 2)) break;
-    const cur = params[0] | 0, b = w.scratch, ch = w.chunks;
-    let m = 0;
-    for (let k; (k = Atomics.add(ctrl, 4, 1)) < ch.length / 2;) {
-      m = Math.max(m, step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, params[1], w.nx, b.phiA, b.phiB, b.fv, b.spare));
+    const tag = gen & ${TAG_MASK}, cur = params[0] | 0, rQ = params[1], b = w.scratch, ch = w.chunks;
+    if (w.delay_us > 0) for (const until = performance.now() + w.delay_us / 1000; performance.now() < until;); // tests: a late helper
+    for (let k; (k = claim(tag)) >= 0;) {
+      params[2 + k] = step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, rQ, w.nx, b.phiA, b.phiB, b.fv, b.spare);
+      Atomics.add(ctrl, 5, 1);
+      Atomics.notify(ctrl, 5);
     }
-    params[2] = m;
-    Atomics.store(ctrl, 1, gen);
-    Atomics.notify(ctrl, 1);
   }
 } catch (e) {
   // the main thread may be inside Atomics.wait, where no message reaches it: the reason goes to shared memory
   const text = new TextEncoder().encode(String((e && e.stack) || e)).slice(0, ${MESSAGE_BYTES});
   new Uint8Array(w.message).set(text);
   Atomics.store(ctrl, 3, text.length || 1);
-  Atomics.notify(ctrl, 1);
-  parentPort.postMessage('failed');
+  Atomics.notify(ctrl, 5);
 }
 `;
 
@@ -294,8 +360,13 @@ export class WasmStepper {
   readonly flavour: WasmFlavour;
   private readonly memory: WebAssembly.Memory;
   private readonly bytes: Uint8Array<ArrayBuffer>;
+  /** compiled once: the helper thread instantiates the same module, so it shares the optimised code */
+  private readonly module: WebAssembly.Module;
   private readonly fn: StepFn;
+  private readonly wallsFn: WallsFn;
   private readonly at: { q0: number; q1: number; rows: number; tab: number };
+  /** the wall list in the memory (byte offsets; count 0: no walls given) */
+  private readonly wall: { idx: number; qu: number; offs: number; res: number; count: number; quanta: Int32Array; range: Float64Array };
   private readonly scratch: Scratch[];
   /** [r0, r1) row pairs: chunk k of a two-thread step */
   private readonly chunks: Int32Array;
@@ -315,7 +386,8 @@ export class WasmStepper {
     // chunks of about equal cell count (at least 4 rows each) for two threads
     const rowCells = new Float64Array(ny);
     for (let y = 0; y < ny; y++) for (let c = 0; c < nx; c++) rowCells[y] += grid.inside[y * nx + c];
-    const nChunks = Math.max(1, Math.min(CHUNKS, Math.floor((ny - 2) / 4)));
+    const wanted = Math.max(2, Math.min(CHUNKS, Math.floor((ny - 2) / CHUNK_ROWS)));
+    const nChunks = Math.max(1, Math.min(wanted - (wanted % 2), Math.floor((ny - 2) / 4))); // even: equal shares on a quiet machine
     const bounds = [1];
     for (let y = 1, acc = 0; y < ny - 1; y++) {
       acc += rowCells[y];
@@ -326,18 +398,28 @@ export class WasmStepper {
     let top = 0;
     const take = (bytes: number) => { const a = top; top += Math.ceil(bytes / 16) * 16; return a; };
     const q0 = take(4 * n + 16), q1 = take(4 * n + 16), rows = take(4 * this.rows.length), tab = take(16 * N);
+    const count = grid.walls?.index.length ?? 0;
+    const wIdx = take(4 * count), wQu = take(4 * count), wOffs = take(8 * count), wRes = take(16);
     this.scratch = Array.from({ length: opts.shared ? 2 : 1 }, () => ({ phiA: take(4 * (nx + 8)), phiB: take(4 * (nx + 8)), fv: take(4 * nx), spare: take(4 * nx) }));
     const pages = Math.ceil(top / 65536);
     this.memory = opts.shared ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.at = { q0, q1, rows, tab };
     const buf = this.memory.buffer;
+    this.wall = { idx: wIdx, qu: wQu, offs: wOffs, res: wRes, count, quanta: new Int32Array(buf, wQu, count), range: new Float64Array(buf, wRes, 2) };
+    if (grid.walls) {
+      new Int32Array(buf, wIdx, count).set(grid.walls.index);
+      new Float64Array(buf, wOffs, count).set(grid.walls.surfaceOffset_m);
+    }
     this.q = [new Int32Array(buf, q0, n), new Int32Array(buf, q1, n)];
     new Int32Array(buf, rows, this.rows.length).set(this.rows);
     const pairs = new Float64Array(buf, tab, 2 * N);
     for (let j = 0; j < N; j++) { pairs[2 * j] = table[j]; pairs[2 * j + 1] = table[j + 1] - table[j]; } // the float64 b − a of the JS lookup
     for (const b of this.scratch) { new Float32Array(buf, b.phiA, nx + 8).fill(NaN); new Float32Array(buf, b.phiB, nx + 8).fill(NaN); }
     this.bytes = stepModuleBytes(opts.flavour, opts.shared);
-    this.fn = new WebAssembly.Instance(new WebAssembly.Module(this.bytes), { e: { m: this.memory } }).exports.step as StepFn;
+    this.module = new WebAssembly.Module(this.bytes);
+    const exports = new WebAssembly.Instance(this.module, { e: { m: this.memory } }).exports;
+    this.fn = exports.step as StepFn;
+    this.wallsFn = exports.walls as WallsFn;
   }
 
   /**
@@ -362,28 +444,30 @@ export class WasmStepper {
     return this.helper ? 2 : 1;
   }
 
-  /** Starts the helper thread (Node worker_threads; the memory must be shared). */
-  async startHelper(): Promise<void> {
+  /**
+   * Starts the helper thread (Node worker_threads; the memory must be shared). It is not awaited:
+   * steps run on this thread alone until the helper has booted (~25 ms) and claims chunks.
+   * `helperDelay_us` (tests only): the helper spins this long after it sees a step begin.
+   */
+  async startHelper(hooks: { helperDelay_us?: number } = {}): Promise<void> {
     if (this.helper || this.scratch.length < 2) return;
     const { Worker } = await import('node:worker_threads');
-    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(24)), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
+    const nChunks = this.chunks.length / 2;
+    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(8 * (2 + nChunks))), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
     const worker = new Worker(helperSource, {
       eval: true,
       // the helper's source is CommonJS: a parent started with --input-type=module (node -e of an ES
       // module) must not hand that flag down, or `require` is undefined in the helper
       execArgv: workerExecArgv(),
       workerData: {
-        ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, bytes: this.bytes, scratch: this.scratch[1], chunks: Array.from(this.chunks),
+        ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, module: this.module, scratch: this.scratch[1], chunks: Array.from(this.chunks),
         q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,
+        delay_us: hooks.helperDelay_us ?? 0,
       },
     }) as unknown as WorkerLike;
     const helper = { worker, ctrl, params, message, gen: 0, failure: null as string | null, stopping: false };
     worker.on('error', (e) => { helper.failure ??= `the CPU solver's helper thread failed: ${(e as Error).message}`; });
     worker.on('exit', (code) => { if (!helper.stopping) helper.failure ??= `the CPU solver's helper thread exited (code ${code as number})`; });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(this.helperMessage(helper) ?? 'the CPU solver\'s helper thread failed to start'))));
-      worker.once('error', (e) => reject(e as Error));
-    });
     worker.unref(); // never keeps the process alive
     this.helper = helper;
   }
@@ -402,7 +486,8 @@ export class WasmStepper {
 
   /**
    * One step from q[cur] into q[1 − cur], rQ = r·QUANTA. Returns undefined when done, or a promise
-   * when the helper was slow to answer (the step is done when it resolves; the event loop ran meanwhile).
+   * when the helper was slow to finish a chunk it took (the step is done when it resolves; the
+   * event loop ran meanwhile).
    */
   step(cur: 0 | 1, rQ: number): Promise<void> | undefined {
     const h = this.helper;
@@ -412,20 +497,31 @@ export class WasmStepper {
     }
     const fail = this.helperMessage(h);
     if (fail) throw new Error(fail);
-    h.params[0] = cur;
-    h.params[1] = rQ;
-    Atomics.store(h.ctrl, 4, 0);
-    const gen = ++h.gen;
-    Atomics.store(h.ctrl, 0, gen);
-    Atomics.notify(h.ctrl, 0);
-    const ch = this.chunks;
-    let m0 = 0;
-    for (let k; (k = Atomics.add(h.ctrl, 4, 1)) < ch.length / 2;) m0 = Math.max(m0, this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ));
-    const done = () => this.check(Math.max(m0, h.params[2]), cur, rQ);
-    if (this.waitHelper(h, gen, SYNC_WAIT_MS)) { done(); return undefined; }
+    const ch = this.chunks, n = ch.length / 2, ctrl = h.ctrl, params = h.params;
+    params[0] = cur;
+    params[1] = rQ;
+    const gen = ++h.gen, tag = gen & TAG_MASK;
+    Atomics.store(ctrl, 5, 0);
+    Atomics.store(ctrl, 4, tag << 8);
+    Atomics.store(ctrl, 0, gen);
+    Atomics.notify(ctrl, 0);
+    for (;;) {
+      const c = Atomics.load(ctrl, 4);
+      if ((c & 255) >= n) break; // only this thread changes the tag
+      if (Atomics.compareExchange(ctrl, 4, c, c + 1) !== c) continue;
+      const k = c & 255;
+      params[2 + k] = this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ);
+      Atomics.add(ctrl, 5, 1);
+    }
+    const done = () => {
+      let m = 0;
+      for (let k = 0; k < n; k++) m = Math.max(m, params[2 + k]);
+      this.check(m, cur, rQ);
+    };
+    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { done(); return undefined; }
     return (async () => {
       const t0 = performance.now();
-      while (!this.waitHelper(h, gen, WAIT_SLICE_MS)) {
+      while (!this.waitHelper(h, n, WAIT_SLICE_MS)) {
         await new Promise((resolve) => setTimeout(resolve, 0)); // signals and worker events run here
         if (performance.now() - t0 > STALL_LIMIT_MS) throw new Error(`the CPU solver's helper thread has not answered for ${STALL_LIMIT_MS / 1000} s; run again, or with --backend gpu`);
       }
@@ -433,18 +529,45 @@ export class WasmStepper {
     })();
   }
 
-  /** Waits up to budget_ms for the helper's step `gen`; throws when it failed. */
-  private waitHelper(h: NonNullable<WasmStepper['helper']>, gen: number, budget_ms: number): boolean {
+  /** Waits up to budget_ms until all n chunks of the step are completed; throws when the helper failed. */
+  private waitHelper(h: NonNullable<WasmStepper['helper']>, n: number, budget_ms: number): boolean {
+    const ctrl = h.ctrl;
+    // the helper is at most one chunk behind: spin a little before sleeping
+    for (let i = 0, spinUntil = performance.now() + SPIN_MS; Atomics.load(ctrl, 5) !== n && ((++i & 63) !== 0 || performance.now() < spinUntil););
     const until = performance.now() + budget_ms;
     for (;;) {
-      const v = Atomics.load(h.ctrl, 1);
-      if (v === gen) return true;
+      const v = Atomics.load(ctrl, 5);
+      if (v === n) return true;
       const fail = this.helperMessage(h);
       if (fail) throw new Error(fail);
       const left = until - performance.now();
       if (left <= 0) return false;
-      Atomics.wait(h.ctrl, 1, v, Math.min(WAIT_SLICE_MS, left)); // on v, the value just tested
+      Atomics.wait(ctrl, 5, v, Math.min(WAIT_SLICE_MS, left)); // on v, the value just tested
     }
+  }
+
+  /** Whether `walls()` has the wall list (the grid passed to `create` had `walls`). */
+  get hasWalls(): boolean {
+    return this.wall.count > 0;
+  }
+
+  /** The wall quanta of the current step (wallQuanta of quanta.ts), one per wall cell. */
+  setQuanta(quanta: Int32Array): void {
+    this.wall.quanta.set(quanta);
+  }
+
+  /**
+   * After a step into q[out]: the wall flux and the stop test (see wallsFunction). Returns whether the
+   * range guard fired; `wallRange` then holds [min, max] of Φ̃s − sf·offset (±Infinity without `check`).
+   */
+  walls(out: 0 | 1, surfaceFactor: number, guardAboveQ: number, guardBelowQ: number, check: boolean): boolean {
+    const w = this.wall, a = this.at;
+    return this.wallsFn(out ? a.q1 : a.q0, w.idx, w.qu, w.offs, w.count, a.tab, this.theta0, this.invQ, this.N, surfaceFactor, guardAboveQ, guardBelowQ, check ? 1 : 0, w.res) !== 0;
+  }
+
+  /** [min, max] of the last `walls()` */
+  get wallRange(): Float64Array {
+    return this.wall.range;
   }
 
   /** The flux-range guard (see the file comment): recompute the step in JS when the bound fails. */

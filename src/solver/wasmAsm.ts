@@ -30,8 +30,8 @@ function sleb(v: number, out: number[]): void {
 /** Plain opcodes (no immediates). */
 const OPS = {
   'i32.eqz': [0x45], 'i32.eq': [0x46], 'i32.ne': [0x47], 'i32.lt_s': [0x48], 'i32.gt_s': [0x4a], 'i32.le_s': [0x4c], 'i32.ge_s': [0x4e],
-  'f32.gt': [0x5e], 'f32.abs': [0x8b], 'f32.max': [0x97],
-  'i32.add': [0x6a], 'i32.sub': [0x6b], 'i32.mul': [0x6c], 'i32.and': [0x71], 'i32.shl': [0x74],
+  'f32.gt': [0x5e], 'f32.abs': [0x8b], 'f32.max': [0x97], 'f64.lt': [0x63], 'f64.gt': [0x64],
+  'i32.add': [0x6a], 'i32.sub': [0x6b], 'i32.mul': [0x6c], 'i32.and': [0x71], 'i32.or': [0x72], 'i32.shl': [0x74],
   'f64.add': [0xa0], 'f64.sub': [0xa1], 'f64.mul': [0xa2],
   'f64.convert_i32_s': [0xb7], 'f32.demote_f64': [0xb6], 'f64.promote_f32': [0xbb],
   'i32.trunc_sat_f64_s': [0xfc, 0x02],
@@ -52,7 +52,7 @@ const SIMD = {
 /** Memory instructions: [prefix, code, natural alignment log2] */
 const MEM = {
   'i32.load': [-1, 0x28, 2], 'f32.load': [-1, 0x2a, 2], 'f64.load': [-1, 0x2b, 3],
-  'i32.store': [-1, 0x36, 2], 'f32.store': [-1, 0x38, 2],
+  'i32.store': [-1, 0x36, 2], 'f32.store': [-1, 0x38, 2], 'f64.store': [-1, 0x39, 3],
   'v128.load': [0xfd, 0x00, 4], 'v128.store': [0xfd, 0x0b, 4], 'v128.load64_zero': [0xfd, 0x5d, 3],
 } as const;
 

@@ -21,6 +21,7 @@ import { workerExecArgv } from '../solver/workerFlags';
 import { UserError } from '../errors';
 import { problemOf, simulatePlanned, writeRunFolder } from './simulateRun';
 import type { PlannedRun, SweepSpec } from './spec';
+import { threadBundle } from '../threadBundle';
 
 export interface ExecuteContext {
   baseDir: string;
@@ -46,10 +47,9 @@ export async function executeInProcess(runs: PlannedRun[], ctx: ExecuteContext):
   }
 }
 
-/** The bundle a pool thread loads (this module's own file once built), or null from the sources. */
+/** The bundle a pool thread loads (src/threadBundle.ts), or null from the sources. */
 function bundleUrl(): string | null {
-  const url = import.meta.url;
-  return url.startsWith('file:') && url.endsWith('.js') ? url : null;
+  return threadBundle(import.meta.url);
 }
 
 /** Whether a CPU pool can start here (Node, running from a built bundle). */

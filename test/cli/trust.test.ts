@@ -4,7 +4,7 @@
  * Each case here lost data or printed a stack before the output manifest (src/io/output.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -264,6 +264,28 @@ describe('CLI conventions', () => {
     const r = cli.run(['--version']);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+  });
+
+  test('each command module loads on demand: --help lists all, a typo gets a suggestion, help NAME its options', () => {
+    const all = cli.run(['--help']);
+    expect(all.status).toBe(0);
+    for (const name of ['simulate', 'analyze', 'synth', 'compare', 'fit', 'sweep', 'bench']) expect(all.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    const typo = cli.run(['simulat', '--preset', 'fig4c']);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(/unknown command 'simulat'.*Did you mean simulate\?/);
+    const help = cli.run(['help', 'analyze']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--drift-threads/);
+  });
+
+  test('node options the user gives (a V8 heap limit) do not break the worker threads', () => {
+    const out = path.join(tmp, 'heapflag');
+    const script = `const { main } = await import(${JSON.stringify('file://' + cli.entry)}); process.exitCode = await main(process.argv.slice(1));`;
+    // fig4c's 122² grid steps on two threads; a V8 option in a Worker's execArgv used to fail it
+    const r = spawnSync(process.execPath, ['--max-old-space-size=2048', '--input-type=module', '-e', script, '--', 'simulate', '--preset', 'fig4c', '--set', 'protocol.0.duration_min=1', '--set', 'snapshots_min=[]', '--backend', 'cpu', '--quiet', '--out', out], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).backend).toBe('cpu (wasm SIMD, 2 threads)');
   });
 
   test('an error message is one line of bounded length, whatever it carries', () => {

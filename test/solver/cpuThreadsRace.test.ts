@@ -100,3 +100,26 @@ test(`the default kernel's own two-thread handshake (wasm SIMD): ${STEPS} short 
     two.destroy();
   }
 }, 30_000);
+
+test('the wasm step never waits for a helper that took no chunk: a helper late to every step costs nothing, the state is the same', async () => {
+  const { problem, params } = await smallProblem();
+  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
+  // the helper spins 5 ms after it sees each step begin: a main thread that waited for it every step
+  // (the handshake before) would take ≥ 200 × 5 ms = 1 s; one that only waits for chunks the helper
+  // has claimed finishes the steps mostly alone (~50 µs each)
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { helperDelay_us: 5000 } });
+  try {
+    one.setStep(params);
+    two.setStep(params);
+    const t0 = performance.now();
+    const b = await two.advance(200);
+    const wall_s = (performance.now() - t0) / 1000;
+    const a = await one.advance(200);
+    expect(b.steps).toBe(a.steps);
+    expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
+    expect(wall_s).toBeLessThan(0.5);
+  } finally {
+    one.destroy();
+    two.destroy();
+  }
+});
