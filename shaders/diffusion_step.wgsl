@@ -24,24 +24,39 @@
 // lane's workgroups read the same slot, so they agree. A stopped lane's workgroups copy their cells
 // through unchanged (no table lookups), so later steps of a submit are cheap no-ops, the ping-pong
 // buffers stay consistent and the step that crossed is kept, exactly like the CPU reference. Slots
-// rotate with `phase` = j mod 3: step j accumulates into slot j, reads slot j − 1 and the lane's first
-// workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next), carries a stop
+// rotate with step j of the submit (mod 3): step j accumulates into slot j, reads slot j − 1 and the
+// lane's first workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next), carries a stop
 // into slot j and counts the step (state[1]) when it is taken. `finalize`, one invocation per lane
-// after the last step of a submit (phase = that submit's step count mod 3), makes the same decision
+// after the last step of a submit (from the submit's step count, ticket[1]), makes the same decision
 // from the last slot, stores it in state[0] for the host's readback and leaves the slots as a new
 // submit expects them (slot 2 = "the step before": empty, carrying the stop; slots 0 and 1 empty).
 // Dispatch: (x, y) walk `tiles` (the tiles that hold an inside cell of any lane of the batch, so
 // tiles wholly outside cost nothing), z walks activeLanes (kirchhoff.wgsl).
-// Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes, 3 q in, 4 q out,
-// 5 run states (atomic), 6 wall cells, 7 step data (wall quanta and guard limits per lane, the tile
-// list, per lane the tile starts of its wall list and the list itself), 8 the phase (uniform).
+// Which step of the submit a dispatch is (d: the ping-pong parity, and the slot phase d mod 3) is
+// counted on the GPU where the dispatch is small (COUNT_STEPS; src/kernels/diffusionStep.ts says
+// when), so that the host records a step as one dispatchWorkgroups and nothing else: every
+// workgroup takes a ticket, atomicAdd on one word at its start; d = ticket / (workgroups per
+// dispatch). All tickets of a dispatch are taken before any of the next (a dispatch boundary lies
+// between), and all accesses are read-modify-writes of one atomic word, whose modification order is
+// total, so every workgroup of step d gets a ticket in [d·M, (d + 1)·M) with no memory-ordering
+// assumption across words. The first ticket of a dispatch records d + 1 in ticket[1] for finalize.
+// Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes, 3 q before even steps,
+// 4 q before odd steps, 5 run states (atomic), 6 wall cells, 7 step data (wall quanta and guard
+// limits per lane, the tile list, per lane the tile starts of its wall list and the list itself),
+// 8 the step counter.
 
-@group(0) @binding(3) var<storage, read> qIn: array<i32>;
-@group(0) @binding(4) var<storage, read_write> qOut: array<i32>;
+// the state before the even steps of a submit (0, 2, …) and before the odd ones: step d reads one
+// and writes the other, so one bind group serves every step of a submit
+@group(0) @binding(3) var<storage, read_write> qEven: array<i32>;
+@group(0) @binding(4) var<storage, read_write> qOdd: array<i32>;
 @group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read> walls: array<Wall>;
 @group(0) @binding(7) var<storage, read> stepData: array<u32>;
-@group(0) @binding(8) var<uniform> phase: vec4u; // x: this dispatch's step index mod 3
+// COUNT_STEPS: the step counter, cleared at the start of each submit (0 workgroups started in this
+// submit, 1 steps started; see main). Else the host binds one of six 8-byte blocks per step, whose
+// word 0 is the step's index mod 6 (all that the parity and the slot phase need).
+@group(0) @binding(8) var<storage, read_write> ticket: array<atomic<u32>, 2>;
+override COUNT_STEPS: bool = true;
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
@@ -64,6 +79,18 @@ var<workgroup> head: vec2u;
 var<workgroup> tileMin: atomic<u32>;
 var<workgroup> tileMax: atomic<u32>;
 var<workgroup> tileGuard: atomic<u32>;
+var<workgroup> stepOfSubmit: u32;
+
+/** q at linear index j before step d (odd: an odd step of the submit) */
+fn loadQ(odd: bool, j: u32) -> i32 {
+  if (odd) { return qOdd[j]; }
+  return qEven[j];
+}
+
+/** q at linear index i after step d */
+fn storeQ(odd: bool, i: u32, v: i32) {
+  if (odd) { qEven[i] = v; } else { qOdd[i] = v; }
+}
 
 /** Word `w` of slot `slot` of a lane's run state (slots: minKey, maxKey, guard, stop). */
 fn slotWord(s0: u32, slot: u32, w: u32) -> u32 {
@@ -88,13 +115,26 @@ fn clearSlot(s0: u32, slot: u32, stop: u32) {
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nw: vec3u) {
+  if (li == 0u) {
+    if (COUNT_STEPS) {
+      // this dispatch's step d within the submit (see the header); overhanging workgroups count too
+      let perStep = nw.x * nw.y * nw.z;
+      let t = atomicAdd(&ticket[0], 1u);
+      stepOfSubmit = t / perStep;
+      if (t % perStep == 0u) { atomicMax(&ticket[1], t / perStep + 1u); }
+    } else {
+      stepOfSubmit = atomicLoad(&ticket[0]); // d mod 6, from the block the host bound
+    }
+  }
+  let d = workgroupUniformLoad(&stepOfSubmit);
   let slotIndex = wg.y * SLOTS_X + wg.x;
   if (slotIndex >= TILE_COUNT) { return; } // the dispatch grid's last row may overhang the list
   let lane = selectLane(wg.z);
   let base = lane * U.nx * U.ny;
   let s0 = lane * STATE_WORDS;
-  let cur = phase.x;
+  let cur = d % 3u;
+  let odd = (d & 1u) == 1u;
   let tileId = stepData[TILE_LIST_AT + slotIndex];
   let tx = tileId % TILES_X;
   let ty = tileId / TILES_X;
@@ -119,8 +159,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let i = base + gy * U.nx + gx;
   if (h.x != 0u) {
     if (inGrid) {
-      let c = qIn[i];
-      if (c != OUTSIDE_Q) { qOut[i] = c; }
+      let c = loadQ(odd, i);
+      if (c != OUTSIDE_Q) { storeQ(odd, i, c); }
     }
     return;
   }
@@ -132,7 +172,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     let cy = y0 + i32(t / tw);
     var p = OUTSIDE_PHI;
     if (cx >= 0 && cy >= 0 && u32(cx) < U.nx && u32(cy) < U.ny) {
-      let v = qIn[base + u32(cy) * U.nx + u32(cx)];
+      let v = loadQ(odd, base + u32(cy) * U.nx + u32(cx));
       if (v != OUTSIDE_Q) { p = phiOfTheta(thetaOfQ(v)); }
     }
     tile[t] = p;
@@ -140,7 +180,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   workgroupBarrier();
   // the stencil (no early return: the wall pass below has barriers)
   var c = OUTSIDE_Q;
-  if (inGrid) { c = qIn[i]; }
+  if (inGrid) { c = loadQ(odd, i); }
   var v = c;
   if (c != OUTSIDE_Q) {
     let t = (lid.y + 1u) * tw + lid.x + 1u;
@@ -181,13 +221,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (atomicLoad(&tileGuard) != 0u) { atomicMax(&state[slotWord(s0, cur, 2u)], 1u); }
     }
   }
-  if (c != OUTSIDE_Q) { qOut[i] = v; }
+  if (c != OUTSIDE_Q) { storeQ(odd, i, v); }
 }
 
 @compute @workgroup_size(1)
 fn finalize(@builtin(workgroup_id) wg: vec3u) {
   let s0 = selectLane(wg.x) * STATE_WORDS;
-  let stop = stopAfter(s0, (phase.x + 2u) % 3u);
+  // after the submit's last step: its step count (host-phased: the block of step count mod 6)
+  let steps = select(atomicLoad(&ticket[0]), atomicLoad(&ticket[1]), COUNT_STEPS);
+  let stop = stopAfter(s0, (steps + 2u) % 3u);
   atomicStore(&state[s0], stop);
   clearSlot(s0, 0u, 0u);
   clearSlot(s0, 1u, 0u);

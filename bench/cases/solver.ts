@@ -291,7 +291,8 @@ const gpuBatchCase: BenchCase = {
  * (GPU, GPU with every tile dispatched, CPU, GPU, …). Rows: steps/s of each; the host's encode +
  * submit time per step (GpuBatch.hostCost: createCommandEncoder to queue.submit returning, readbacks
  * not included; one submit per sample, encoded while the GPU is idle; median over the samples) and
- * the steps per dispatch the solver records. The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
+ * the steps per dispatch the solver records; the same with the other step counter (StepCounter:
+ * the GPU counts its steps, one host call per step, or the host phases them, two). The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
  * almost nothing to do: its steps/s is the host-bound rate and its host µs per step the encode cost
  * with 4096 steps per submit (the per-submit costs spread thin).
  */
@@ -320,8 +321,10 @@ const gpuStepHostCase: BenchCase = {
       const batch = await GpuBatch.create(ctx.gpu, [problem]);
       // the same problem with every tile of the grid dispatched (the fused kernel's tile list off)
       const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
+      // the other step counter (the default is 'auto': the GPU counts up to 1024 workgroups per dispatch)
+      const other = await GpuBatch.create(ctx.gpu, [problem], { stepCounter: batch.stepCounter === 'gpu' ? 'host' : 'gpu' });
       const cpu = await CpuSolver.create(problem);
-      const gpus = [batch, allTiles];
+      const gpus = [batch, allTiles, other];
       try {
         for (const b of gpus) b.lanes[0].setStep(params);
         await batch.lanes[0].advance(guess); // warm-up (pipelines, first submits), then the rate
@@ -330,10 +333,11 @@ const gpuStepHostCase: BenchCase = {
         const perStep_s = (performance.now() - w0) / 1000 / guess;
         const steps = Math.max(16, Math.min(4096, Math.floor(2 ** 30 / problem.grid.cells), Math.round((ctx.quick ? 0.25 : 0.5) / perStep_s)));
         await allTiles.lanes[0].advance(guess);
+        await other.lanes[0].advance(guess);
         cpu.setStep(params);
         await cpu.advance(cpuSteps);
-        const times: number[][] = [[], [], []];
-        const host: number[] = [];
+        const times: number[][] = [[], [], [], []];
+        const host: number[] = [], hostOther: number[] = [];
         let dispatches = 0, gpuSteps = 0;
         for (let r = 0; r < rounds; r++) {
           for (const [k, b] of gpus.entries()) {
@@ -346,17 +350,21 @@ const gpuStepHostCase: BenchCase = {
               dispatches += b.hostCost.dispatches;
               gpuSteps += b.hostCost.steps;
             }
+            if (k === 2) hostOther.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
           }
           const t0 = performance.now();
           await cpu.advance(cpuSteps);
-          times[2].push((performance.now() - t0) / 1000);
+          times[3].push((performance.now() - t0) / 1000);
         }
-        const [g, a, c] = times.map(timingOf);
-        const h = timingOf(host);
+        const [g, a, o, c] = times.map(timingOf);
+        const h = timingOf(host), ho = timingOf(hostOther);
+        const counted = (b: GpuBatch) => (b.stepCounter === 'gpu' ? 'steps counted on the GPU' : 'steps phased by the host');
         rows.push({ id: id('cpu'), case: 'steps/s, disk', backend: 'cpu-ref', size, value: cpuSteps / c.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(c), note: cpu.backend });
-        rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only; ${batch.lanes[0].backend}` });
+        rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only, ${counted(batch)}; ${batch.lanes[0].backend}` });
         rows.push({ id: id('gpu-all'), case: 'steps/s, disk', backend: 'gpu-all-tiles', size, value: steps / a.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(a), ratioTo: [id('cpu')], note: 'every tile of the grid dispatched' });
-        rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample` });
+        rows.push({ id: id('gpu-other'), case: 'steps/s, disk', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: steps / o.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(o), ratioTo: [id('gpu')], note: counted(other) });
+        rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), ratioTo: [id('host-other')], note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample; ${counted(batch)}` });
+        rows.push({ id: id('host-other'), case: 'host µs per step (encode + submit)', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: ho.median_s, unit: 'µs', better: 'lower', spread: spreadOf(ho), note: `min ${ho.min_s.toFixed(1)} µs; ${counted(other)}` });
         rows.push({ id: id('spd'), case: 'steps per dispatch', backend: 'gpu', size, value: gpuSteps / dispatches, unit: 'steps', better: 'higher', note: `${dispatches} dispatches for ${gpuSteps} steps` });
       } finally {
         for (const b of gpus) b.lanes[0].destroy();

@@ -1,7 +1,10 @@
 /**
  * Owner of shaders/diffusion_step.wgsl: one whole step per dispatch (diffusion, boundary flux, θs
- * min/max, stop decision), and `finalize` once per submit. Builds both pipelines and the six bind
- * groups (two ping-pong parities × three step-slot phases) once; the encode methods only record.
+ * min/max, stop decision), and `finalize` once per submit. Builds both pipelines and the two bind
+ * groups (which ξ buffer a submit starts from) once; the encode methods only record. Which step of
+ * the submit a dispatch is comes from one of two places (`StepCounter`): counted on the GPU, one
+ * atomic ticket per workgroup (a step is then one dispatchWorkgroups, the bind group set once per
+ * pass), or phased by the host (a step is setBindGroup of one of six 8-byte blocks + the dispatch).
  * Also the batch's tiling: which 16×16 tiles a step dispatches (those holding an inside cell of any
  * lane, or all of them) and, per lane, its wall cells sorted by tile, all in one "step data" buffer
  * that starts with the lanes' wall quanta (rewritten by each setStep).
@@ -42,6 +45,17 @@ export interface StepTiling {
 }
 
 export const TILE = 16;
+
+/**
+ * 'gpu': the kernel counts its steps (one host call per step; every workgroup takes a ticket, an
+ * atomicAdd on one word). 'host': a bind group per step says which step it is (two host calls).
+ * 'auto': 'gpu' up to GPU_COUNT_MAX_WORKGROUPS workgroups per dispatch, where the host's encode cost
+ * is what bounds a step, else 'host', where tens of thousands of same-word atomics per step would
+ * contend in the GPU's L2 (~1 per clock) for longer than a bandwidth-bound step takes. The crossover
+ * is an estimate: `bench/gpu-check.sh` measures both on a GPU.
+ */
+export type StepCounter = 'gpu' | 'host' | 'auto';
+export const GPU_COUNT_MAX_WORKGROUPS = 1024;
 
 /**
  * The tiles to dispatch for lanes with these inside masks (nx×ny each): those holding an inside
@@ -85,37 +99,44 @@ export class DiffusionStepKernel {
   static readonly WG = TILE;
   private readonly main: GPUComputePipeline;
   private readonly finalizePipeline: GPUComputePipeline;
-  /** bindGroups[k][p] reads xi[k], writes xi[1 − k], at step-slot phase p */
-  private readonly bindGroups: [GPUBindGroup[], GPUBindGroup[]];
-  private readonly phases: GPUBuffer;
+  /** bindGroups[k]: a submit starting from xi[k] (its even steps read xi[k], its odd steps xi[1 − k]) */
+  private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
+  /** the kernel's step counter (2 u32, cleared at the start of every submit), or six blocks of d mod 6 */
+  private readonly ticket: GPUBuffer;
+  /** host-phased: hostGroups[k][p] is bindGroups[k] with block p (steps ≡ p mod 6) */
+  private readonly hostGroups: [GPUBindGroup[], GPUBindGroup[]] | null;
+  readonly counter: 'gpu' | 'host';
   private readonly slotsX: number;
   private readonly slotsY: number;
 
-  constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers) {
+  constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers, maxLanes: number, counter: StepCounter = 'auto') {
     const T = tiling.tiles.length;
     // the dispatch grid walks the tile list; a second dimension only past the adapter's per-dimension limit
     this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
     this.slotsY = Math.ceil(T / this.slotsX);
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + source });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
-    const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, rw, ro, ro, { type: 'uniform' }];
+    const types: GPUBufferBindingLayout[] = [ro, ro, ro, rw, rw, rw, ro, ro, rw];
     const bgl = device.createBindGroupLayout({
       label: 'DiffusionStep.layout',
       entries: types.map((buffer, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer })),
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'DiffusionStep.pipelineLayout', bindGroupLayouts: [bgl] });
+    this.counter = counter === 'auto' ? (this.slotsX * this.slotsY * maxLanes <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host') : counter;
     const constants = {
+      COUNT_STEPS: this.counter === 'gpu' ? 1 : 0,
       WG_X: TILE, WG_Y: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
       TILE_LIST_AT: layout.tileListAt, TILE_START_AT: layout.tileStartAt, TILE_WALLS_AT: layout.tileWallsAt,
     };
     this.main = device.createComputePipeline({ label: 'DiffusionStep.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants } });
     this.finalizePipeline = device.createComputePipeline({ label: 'DiffusionStep.finalize', layout: pipelineLayout, compute: { module, entryPoint: 'finalize', constants } });
-    // the phase of a dispatch: three 16-byte uniforms 256 bytes apart (the offset alignment)
-    const stride = device.limits.minUniformBufferOffsetAlignment;
-    this.phases = device.createBuffer({ label: 'DiffusionStep.phases', size: 2 * stride + 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    const phaseWords = new Uint32Array((2 * stride + 16) / 4);
-    for (let p = 0; p < 3; p++) phaseWords[(p * stride) / 4] = p;
-    device.queue.writeBuffer(this.phases, 0, phaseWords);
+    const stride = device.limits.minStorageBufferOffsetAlignment;
+    this.ticket = device.createBuffer({ label: 'DiffusionStep.ticket', size: 5 * stride + 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    if (this.counter === 'host') {
+      const words = new Uint32Array((5 * stride + 16) / 4);
+      for (let p = 0; p < 6; p++) words[(p * stride) / 4] = p;
+      device.queue.writeBuffer(this.ticket, 0, words);
+    }
     const make = (k: 0 | 1, p: number) => device.createBindGroup({
       label: `DiffusionStep.bindGroup${k}.${p}`,
       layout: bgl,
@@ -128,31 +149,38 @@ export class DiffusionStepKernel {
         { binding: 5, resource: { buffer: b.state } },
         { binding: 6, resource: { buffer: b.walls } },
         { binding: 7, resource: { buffer: b.stepData } },
-        { binding: 8, resource: { buffer: this.phases, offset: p * stride, size: 16 } },
+        { binding: 8, resource: { buffer: this.ticket, offset: p * stride, size: 8 } },
       ],
     });
-    this.bindGroups = [[0, 1, 2].map((p) => make(0, p)), [0, 1, 2].map((p) => make(1, p))];
+    this.bindGroups = [make(0, 0), make(1, 0)];
+    this.hostGroups = this.counter === 'host' ? [[0, 1, 2, 3, 4, 5].map((p) => make(0, p)), [0, 1, 2, 3, 4, 5].map((p) => make(1, p))] : null;
   }
 
-  /** Sets the step pipeline on a pass (once per pass, before step()). */
-  begin(pass: GPUComputePassEncoder): void {
+  /** Starts a submit's steps (before its first pass): step 0 is the next dispatch. */
+  beginSubmit(enc: GPUCommandEncoder): void {
+    if (this.counter === 'gpu') enc.clearBuffer(this.ticket, 0, 16);
+  }
+
+  /** Sets the step pipeline and the submit's bind group on a pass (once per pass, before step()). */
+  begin(pass: GPUComputePassEncoder, submitFrom: 0 | 1): void {
     pass.setPipeline(this.main);
+    pass.setBindGroup(0, this.bindGroups[submitFrom]);
   }
 
-  /** Records step number `j` of a submit for the first `lanes` active lanes, reading xi[from]. */
-  step(pass: GPUComputePassEncoder, from: 0 | 1, j: number, lanes: number): void {
-    pass.setBindGroup(0, this.bindGroups[from][j % 3]);
+  /** Records step `j` of the submit (which started from xi[submitFrom]) for the first `lanes` active lanes. */
+  step(pass: GPUComputePassEncoder, submitFrom: 0 | 1, j: number, lanes: number): void {
+    if (this.hostGroups) pass.setBindGroup(0, this.hostGroups[submitFrom][j % 6]);
     pass.dispatchWorkgroups(this.slotsX, this.slotsY, lanes);
   }
 
-  /** Records the stop decision after a submit's `steps` steps (leaves the step pipeline unset). */
-  finalize(pass: GPUComputePassEncoder, steps: number, lanes: number): void {
+  /** Records the stop decision after the submit's `steps` steps (on a pass begun with begin()). */
+  finalize(pass: GPUComputePassEncoder, submitFrom: 0 | 1, steps: number, lanes: number): void {
     pass.setPipeline(this.finalizePipeline);
-    pass.setBindGroup(0, this.bindGroups[0][steps % 3]);
+    if (this.hostGroups) pass.setBindGroup(0, this.hostGroups[submitFrom][steps % 6]);
     pass.dispatchWorkgroups(lanes);
   }
 
   destroy(): void {
-    this.phases.destroy();
+    this.ticket.destroy();
   }
 }

@@ -28,11 +28,12 @@
  * beyond one event-loop turn, but each round it misses costs the others a round of their own.
  * Why a batch: a particle of a few hundred cells across is a few dozen workgroups, a sliver of a GPU,
  * and a step costs a dispatch whatever its size; 64 such lanes fill it for the same one.
- * Host cost: a step is two encoder calls (setBindGroup, dispatchWorkgroups); hostCost counts it.
+ * Host cost: a step is one encoder call where the kernel counts which step of the submit it is
+ * (small dispatches), else two (setBindGroup, dispatchWorkgroups); hostCost counts it.
  */
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
-import { DiffusionStepKernel, stepTiling, tileWallTable, type StepDataLayout } from '../kernels/diffusionStep';
+import { DiffusionStepKernel, stepTiling, tileWallTable, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { CLEAR_STATE, keyValue, packWalls, RUN_STATE_BYTES, SurfaceThetaKernel, WALL_STRIDE } from '../kernels/surfaceTheta';
@@ -171,7 +172,7 @@ export class GpuBatch {
   /** the forward-model kernels, one per camera, built on the first optics() call with it */
   private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
-  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all') {
+  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter) {
     const device = (this.device = gpu.device);
     const { nx, ny } = problems[0].grid;
     const n = (this.cells = nx * ny);
@@ -247,7 +248,7 @@ export class GpuBatch {
     this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
     this.diffusion = new DiffusionStepKernel(device, tiling, layout, {
       laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state, walls: wallBuf, stepData: this.stepData,
-    });
+    }, L, counter);
     this.surface = new SurfaceThetaKernel(device, {
       measureUniforms: this.measureUniforms, phiTable, measureLane: this.measureLane, xi: this.xi, walls: wallBuf, measureState: this.measureState,
     });
@@ -293,7 +294,7 @@ export class GpuBatch {
    * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
    * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
    * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
-   * counted: the step kernel's 0.5 KiB of phase uniforms.)
+   * counted: the step kernel's 16-byte step counter.)
    */
   static bytes(problem: Problem, lanes: number): number {
     if (lanes <= 0) return 0;
@@ -307,6 +308,11 @@ export class GpuBatch {
       + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
   }
 
+  /** Who counts the steps of a submit: 'gpu' (one host call per step) or 'host' (two); see StepCounter. */
+  get stepCounter(): 'gpu' | 'host' {
+    return this.diffusion.counter;
+  }
+
   /**
    * A batch of `problems`, one lane each (at least one; all with the same nx×ny grid), checked
    * against the adapter's limits. Throws when the shapes differ or the batch does not fit
@@ -314,8 +320,10 @@ export class GpuBatch {
    * runSimulation) and destroy() it when that ends, also when it throws.
    * `options.tiles`: which 16×16 tiles a step dispatches, those holding an inside cell of some lane
    * (the default) or every tile of the grid (the same results, for measuring what skipping saves).
+   * `options.stepCounter`: who says which step of a submit a dispatch is (StepCounter in
+   * src/kernels/diffusionStep.ts; the same results either way).
    */
-  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all' } = {}): Promise<GpuBatch> {
+  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter } = {}): Promise<GpuBatch> {
     if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
     const { nx, ny } = problems[0].grid;
     problems.forEach((p, i) => {
@@ -329,7 +337,7 @@ export class GpuBatch {
     if (problems.length > fit) {
       throw new Error(`GpuBatch.create: ${problems.length} lanes of a ${nx}×${ny} grid do not fit the adapter (${gpu.report.name}): at most ${fit} per batch (its storage-buffer and dispatch limits); split the problems into batches of at most ${fit}`);
     }
-    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle'));
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle', options.stepCounter ?? 'auto'));
   }
 
   /** Why one lane of this grid does not fit the adapter, or null. */
@@ -485,20 +493,19 @@ export class GpuBatch {
    * each, then the stop decision (finalize) that the submit's readback reports; returns the parity after.
    */
   private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number): 0 | 1 {
+    const start = from;
+    this.diffusion.beginSubmit(enc);
     for (let s = 0; s < steps; ) {
       const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
       const p = Math.min(STEPS_PER_PASS, steps - s);
-      this.diffusion.begin(pass);
-      for (let j = s; j < s + p; j++) {
-        this.diffusion.step(pass, from, j, count);
-        from = (1 - from) as 0 | 1;
-      }
+      this.diffusion.begin(pass, start);
+      for (let j = s; j < s + p; j++) this.diffusion.step(pass, start, j, count);
       s += p;
-      if (s === steps) this.diffusion.finalize(pass, steps, count);
+      if (s === steps) this.diffusion.finalize(pass, start, steps, count);
       pass.end();
     }
     this.hostCost.dispatches += steps + 1;
-    return from;
+    return (steps % 2 === 0 ? start : 1 - start) as 0 | 1;
   }
 
   /**

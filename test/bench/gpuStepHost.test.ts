@@ -1,7 +1,8 @@
 /**
  * The `gpu step host` bench case on the software adapter at one tiny grid: it reports the rows the
  * issue asks for (GPU and CPU steps/s with their ratio, host µs per step, steps per dispatch) and the
- * fused step's figures are what they must be — one dispatch per step plus one finalize per submit.
+ * fused step's figures are what they must be — one dispatch per step plus one finalize per submit —
+ * and the step counted on the GPU is compared with the host-phased one.
  */
 import { afterEach, expect, test } from 'vitest';
 import { useGpu } from '../helpers/gpu';
@@ -16,7 +17,7 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   if (!c) throw new Error('no bench case "gpu step host"');
   const rows = await c.run({ gpu: gpu(), quick: true, log: () => {}, numpy: () => null });
   const byId = new Map(rows.map((r) => [r.id, r]));
-  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-host', 'gpuhost-32-spd']);
+  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-gpu-other', 'gpuhost-32-host', 'gpuhost-32-host-other', 'gpuhost-32-spd']);
   for (const r of rows) expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
   expect(byId.get('gpuhost-32-gpu')?.ratioTo).toContain('gpuhost-32-cpu');
   // one submit per sample of ≥ 16 steps: dispatches = steps + 1 per submit
@@ -24,4 +25,7 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   expect(spd.value).toBeGreaterThan(0.94);
   expect(spd.value).toBeLessThan(1);
   expect(byId.get('gpuhost-32-host')?.unit).toBe('µs');
+  // 32² is a 4-workgroup dispatch: its steps are counted on the GPU, the comparison row phases them on the host
+  expect(byId.get('gpuhost-32-gpu')?.note).toMatch(/steps counted on the GPU/);
+  expect(byId.get('gpuhost-32-gpu-other')?.backend).toBe('gpu-host-phased');
 }, 120000);

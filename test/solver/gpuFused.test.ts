@@ -134,7 +134,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     }
   });
 
-  test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles', async () => {
+  test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles, steps counted on the GPU or by the host', async () => {
     // 82² (6×6 tiles, the corner ones without particle cells), charging without a cut-off
     const p = await problem({}, 0.03);
     const par = params(p, { stopBelowPhi: -Infinity, stopAbovePhi: Infinity });
@@ -142,7 +142,9 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     const model = f32Lane(p, par);
     const fused = await GpuBatch.create(gpu(), [p]);
     const all = await GpuBatch.create(gpu(), [p], { tiles: 'all' });
-    const lanes = [fused.lanes[0], all.lanes[0]];
+    const hostPhased = await GpuBatch.create(gpu(), [p], { stepCounter: 'host' });
+    expect([fused.stepCounter, all.stepCounter, hostPhased.stepCounter]).toEqual(['gpu', 'gpu', 'host']);
+    const lanes = [fused.lanes[0], all.lanes[0], hostPhased.lanes[0]];
     try {
       for (const s of [cpu, ...lanes]) s.setStep(par);
       for (const n of [1, 2, 3, 4, 5, 7, 255, 256, 257, 4097]) {
@@ -152,6 +154,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
         const q = await gpuQ(lanes[0]);
         expect(sameInts(q, model.q), `after ${n}`).toBe(true);
         expect(sameInts(await gpuQ(lanes[1]), q)).toBe(true);
+        expect(sameInts(await gpuQ(lanes[2]), q)).toBe(true);
         const [sc, sg] = [await cpu.stats(), await lanes[0].stats()];
         expect(sg.minSurfaceTheta).toBeCloseTo(sc.minSurfaceTheta, 6);
         expect(sg.maxSurfaceTheta).toBeCloseTo(sc.maxSurfaceTheta, 6);
@@ -177,11 +180,11 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       // a guard limit that the wall cells reach long before the cut-off
       { name: 'range guard', over: { guardAboveQ: Math.round(0.1 * 2 ** 28) }, reason: 'range' },
     ];
-    for (const c of cases) {
+    for (const c of cases.flatMap((k) => (['gpu', 'host'] as const).map((counter) => ({ ...k, name: `${k.name}, steps counted by the ${counter}`, counter })))) {
       const par = params(p, c.over);
       const cpu = await CpuSolver.create(p);
       const model = f32Lane(p, par);
-      const batch = await GpuBatch.create(gpu(), [p]);
+      const batch = await GpuBatch.create(gpu(), [p], { stepCounter: c.counter });
       const lane = batch.lanes[0];
       try {
         cpu.setStep(par);
