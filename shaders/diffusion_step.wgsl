@@ -46,7 +46,9 @@
 // 8 the step counter.
 
 // the state before the even steps of a submit (0, 2, …) and before the odd ones: step d reads one
-// and writes the other, so one bind group serves every step of a submit
+// and writes the other, so one bind group serves every step of a submit. Host-phased
+// (src/kernels/diffusionStep.ts hostPhasedSource): qEven is each step's input, read-only, and qOdd its
+// output, as the per-step bind group says.
 @group(0) @binding(3) var<storage, read_write> qEven: array<i32>;
 @group(0) @binding(4) var<storage, read_write> qOdd: array<i32>;
 @group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;

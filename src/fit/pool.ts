@@ -10,7 +10,7 @@ import type { SimulationConfig } from '../model/config';
 import { buildProblem } from '../solver/problem';
 import { CpuSolver } from '../solver/cpu';
 import { runSimulation, SimulationLimitError, type RunResult } from '../solver/run';
-import { workerExecArgv } from '../solver/workerFlags';
+import { newWorker } from '../solver/workerFlags';
 import { defaultJobs } from '../sweep/execute';
 import type { BatchOutcome, BatchRunner } from './batch';
 import { threadBundle } from '../threadBundle';
@@ -55,7 +55,7 @@ export function cpuPoolBatchRunner(jobs = defaultJobs()): PoolBatchRunner {
       if (!workers) {
         const { Worker } = await import('node:worker_threads');
         // geotiff's `web-worker` dependency, loaded with the bundle, reads workerData.mod in any thread: give it an object
-        workers = Array.from({ length: Math.max(1, jobs) }, () => new Worker(`import(${JSON.stringify(url)}).then((m) => m.fitWorkerMain())`, { eval: true, execArgv: workerExecArgv(), workerData: {} }));
+        workers = Array.from({ length: Math.max(1, jobs) }, () => newWorker(Worker, `import(${JSON.stringify(url)}).then((m) => m.fitWorkerMain())`, { workerData: {} }));
       }
       const pool = workers;
       for (const w of pool) w.ref();

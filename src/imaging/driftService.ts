@@ -10,7 +10,7 @@
  * the same promise-returning interface.
  */
 import type { FrameData } from '../io/movie';
-import { workerExecArgv } from '../solver/workerFlags';
+import { newWorker } from '../solver/workerFlags';
 import { DriftEstimator, type DriftEstimate, type DriftOptions } from './drift';
 import { threadBundle } from '../threadBundle';
 
@@ -108,9 +108,7 @@ export async function createDriftService(reference: Float32Array, width: number,
 
 /** One worker thread with its own DriftEstimator of the reference. */
 function startWorker(Worker: typeof import('node:worker_threads').Worker, url: string, reference: Float32Array, width: number, height: number, options: DriftOptions, fallback: (why: Error) => DriftEstimator) {
-  const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.driftWorkerMain())`, {
-    eval: true,
-    execArgv: workerExecArgv(),
+  const worker = newWorker(Worker, `import(${JSON.stringify(url)}).then((m) => m.driftWorkerMain())`, {
     // geotiff's `web-worker` dependency, loaded with the bundle, reads workerData.mod in any thread: give it an object
     workerData: {},
   });

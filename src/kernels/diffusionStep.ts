@@ -95,6 +95,24 @@ export function tileWallTable(nx: number, tiling: StepTiling, wallIndex: Uint32A
   return { start, order };
 }
 
+/**
+ * The kernel's source for host-phased steps: each step's bind group binds its input at binding 3,
+ * read-only (a GPU may then load it through its read-only cache path), and its output at binding 4,
+ * so loadQ/storeQ ignore the parity. Exact substitutions: a change of those lines fails here.
+ */
+function hostPhasedSource(src: string): string {
+  const swaps: [string, string][] = [
+    ['@group(0) @binding(3) var<storage, read_write> qEven: array<i32>;', '@group(0) @binding(3) var<storage, read> qEven: array<i32>;'],
+    ['  if (odd) { return qOdd[j]; }\n  return qEven[j];', '  return qEven[j];'],
+    ['  if (odd) { qEven[i] = v; } else { qOdd[i] = v; }', '  qOdd[i] = v;'],
+  ];
+  for (const [from, to] of swaps) {
+    if (!src.includes(from)) throw new Error(`diffusion_step.wgsl: the host-phased variant expects the line '${from}'`);
+    src = src.replace(from, to);
+  }
+  return src;
+}
+
 export class DiffusionStepKernel {
   static readonly WG = TILE;
   private readonly main: GPUComputePipeline;
@@ -114,15 +132,16 @@ export class DiffusionStepKernel {
     // the dispatch grid walks the tile list; a second dimension only past the adapter's per-dimension limit
     this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
     this.slotsY = Math.ceil(T / this.slotsX);
-    const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + source });
+    this.counter = counter === 'auto' ? (this.slotsX * this.slotsY * maxLanes <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host') : counter;
+    const host = this.counter === 'host';
+    const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + (host ? hostPhasedSource(source) : source) });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
-    const types: GPUBufferBindingLayout[] = [ro, ro, ro, rw, rw, rw, ro, ro, rw];
+    const types: GPUBufferBindingLayout[] = [ro, ro, ro, host ? ro : rw, rw, rw, ro, ro, rw];
     const bgl = device.createBindGroupLayout({
       label: 'DiffusionStep.layout',
       entries: types.map((buffer, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer })),
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'DiffusionStep.pipelineLayout', bindGroupLayouts: [bgl] });
-    this.counter = counter === 'auto' ? (this.slotsX * this.slotsY * maxLanes <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host') : counter;
     const constants = {
       COUNT_STEPS: this.counter === 'gpu' ? 1 : 0,
       WG_X: TILE, WG_Y: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
@@ -144,8 +163,10 @@ export class DiffusionStepKernel {
         { binding: 0, resource: { buffer: b.laneUniforms } },
         { binding: 1, resource: { buffer: b.phiTable } },
         { binding: 2, resource: { buffer: b.activeLanes } },
-        { binding: 3, resource: { buffer: b.xi[k] } },
-        { binding: 4, resource: { buffer: b.xi[1 - k] } },
+        // counted on the GPU: xi[k] before even steps, the other before odd ones; host-phased: the
+        // input of a step with block p (steps ≡ p mod 6, so parity p mod 2), then its output
+        { binding: 3, resource: { buffer: b.xi[host ? k ^ (p & 1) : k] } },
+        { binding: 4, resource: { buffer: b.xi[1 - (host ? k ^ (p & 1) : k)] } },
         { binding: 5, resource: { buffer: b.state } },
         { binding: 6, resource: { buffer: b.walls } },
         { binding: 7, resource: { buffer: b.stepData } },

@@ -14,7 +14,7 @@
  * that Ctrl-C / SIGTERM handlers run and the helper's 'error' / 'exit' events arrive.
  */
 import { phiRuns, stencilRuns } from './cpuKernels';
-import { workerExecArgv } from './workerFlags';
+import { newWorker } from './workerFlags';
 
 export interface SharedState {
   q: [Int32Array, Int32Array];
@@ -129,11 +129,8 @@ export class CpuThreads {
     let acc = 0, split = 0;
     while (split < s.runs.length && acc < total / 2) { acc += s.runs[split + 1] - s.runs[split]; split += 2; }
     const self = new CpuThreads(s, split, hooks);
-    const worker = new Worker(workerSource(phiRuns.toString(), stencilRuns.toString()), {
-      eval: true,
-      // the helper's source is CommonJS: a parent started with --input-type=module (node -e of an ES
-      // module) must not hand that flag down, or `require` is undefined in the helper
-      execArgv: workerExecArgv(),
+    // CommonJS source: newWorker keeps a parent's --input-type=module from reaching it
+    const worker = newWorker(Worker, workerSource(phiRuns.toString(), stencilRuns.toString()), {
       workerData: {
         ctrl: self.ctrl.buffer, params: self.params.buffer, message: self.message.buffer, q0: s.q[0].buffer, q1: s.q[1].buffer,
         phi: s.phi.buffer, runs: s.runs.buffer, table: s.table.buffer,

@@ -22,7 +22,7 @@
  */
 import { assembleModule, FuncBuilder } from './wasmAsm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
-import { workerExecArgv } from './workerFlags';
+import { newWorker } from './workerFlags';
 
 /** Which loop body the module gets: 4-wide SIMD with scalar row ends, or scalar only. */
 export type WasmFlavour = 'simd' | 'scalar';
@@ -319,9 +319,12 @@ try {
     while ((v = Atomics.load(ctrl, 0)) === gen) Atomics.wait(ctrl, 0, v); // sleeps on the value just tested
     gen = v;
     if (Atomics.load(ctrl, 2)) break;
-    const tag = gen & ${TAG_MASK}, cur = params[0] | 0, rQ = params[1], b = w.scratch, ch = w.chunks;
+    const tag = gen & ${TAG_MASK}, b = w.scratch, ch = w.chunks;
     if (w.delay_us > 0) for (const until = performance.now() + w.delay_us / 1000; performance.now() < until;); // tests: a late helper
     for (let k; (k = claim(tag)) >= 0;) {
+      // the parameters after the claim: a successful claim is of the step now published (even if the
+      // helper slept through 2^23 generations and the tag came round again)
+      const cur = params[0] | 0, rQ = params[1];
       params[2 + k] = step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, rQ, w.nx, b.phiA, b.phiB, b.fv, b.spare);
       Atomics.add(ctrl, 5, 1);
       Atomics.notify(ctrl, 5);
@@ -454,11 +457,8 @@ export class WasmStepper {
     const { Worker } = await import('node:worker_threads');
     const nChunks = this.chunks.length / 2;
     const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(8 * (2 + nChunks))), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
-    const worker = new Worker(helperSource, {
-      eval: true,
-      // the helper's source is CommonJS: a parent started with --input-type=module (node -e of an ES
-      // module) must not hand that flag down, or `require` is undefined in the helper
-      execArgv: workerExecArgv(),
+    // CommonJS source: newWorker keeps a parent's --input-type=module from reaching it
+    const worker = newWorker(Worker, helperSource, {
       workerData: {
         ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, module: this.module, scratch: this.scratch[1], chunks: Array.from(this.chunks),
         q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,

@@ -294,7 +294,7 @@ export class GpuBatch {
    * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
    * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
    * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
-   * counted: the step kernel's 16-byte step counter.)
+   * counted: the step kernel's step counter, 1–2 KiB.)
    */
   static bytes(problem: Problem, lanes: number): number {
     if (lanes <= 0) return 0;

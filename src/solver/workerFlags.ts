@@ -1,11 +1,12 @@
 /**
- * Node flags for ionflux's worker threads: undefined (inherit the parent's, which Node accepts
- * whatever they are) unless the parent has --input-type, else the parent's less --input-type. The
- * helpers' source is CommonJS evaluated with `eval: true`; a parent started as `node --input-type=module
- * -e …` (how a script runs an ES module inline) would hand that flag down and leave `require`
- * undefined. A list given explicitly must not hold V8 options (`node --max-old-space-size=8192
- * bin/ionflux.js …`: ERR_WORKER_INVALID_EXEC_ARGV), so those are dropped from it.
+ * Starting ionflux's worker threads with the parent's Node flags. The helpers' source is CommonJS
+ * evaluated with `eval: true`; a parent started as `node --input-type=module -e …` (how a script runs
+ * an ES module inline) would hand that flag down and leave `require` undefined, so then the flags are
+ * given explicitly, less --input-type. Otherwise the worker inherits them (Node accepts any there).
  */
+type WorkerClass = typeof import('node:worker_threads').Worker;
+
+/** The parent's flags less --input-type, or undefined (inherit them) when it has none. */
 export function workerExecArgv(): string[] | undefined {
   const argv = process.execArgv;
   if (!argv.some((a) => a === '--input-type' || a.startsWith('--input-type='))) return undefined;
@@ -13,15 +14,23 @@ export function workerExecArgv(): string[] | undefined {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--input-type') { i++; continue; }
     if (argv[i].startsWith('--input-type=')) continue;
-    if (isV8Option(argv[i])) continue;
     out.push(argv[i]);
   }
   return out;
 }
 
-/** Node's own options are those it lists (process.allowedNodeEnvironmentFlags) less the V8 ones it forwards. */
-const V8_IN_NODE_OPTIONS = ['--max-old-space-size', '--max-semi-space-size', '--stack-trace-limit', '--huge-max-old-generation-size', '--jitless', '--abort-on-uncaught-exception', '--disallow-code-generation-from-strings', '--interpreted-frames-native-stack', '--perf-basic-prof', '--perf-basic-prof-only-functions', '--perf-prof', '--perf-prof-unwinding-info', '--expose-gc'];
-function isV8Option(arg: string): boolean {
-  const name = arg.split('=')[0].replace(/_/g, '-');
-  return V8_IN_NODE_OPTIONS.includes(name) || !process.allowedNodeEnvironmentFlags.has(name.replace(/^--no-/, '--')) && !process.allowedNodeEnvironmentFlags.has(name);
+/**
+ * `new Worker(source, { eval: true, … })` with workerExecArgv(). An explicit list may hold options that
+ * Node refuses in a worker (V8 options such as --max-old-space-size=8192, process-wide ones such as
+ * --title: ERR_WORKER_INVALID_EXEC_ARGV); then the worker starts with none, which none of ionflux's
+ * workers needs.
+ */
+export function newWorker(Worker: WorkerClass, source: string, options: { workerData?: unknown } = {}): InstanceType<WorkerClass> {
+  const execArgv = workerExecArgv();
+  try {
+    return new Worker(source, { eval: true, execArgv, ...options });
+  } catch (e) {
+    if (execArgv === undefined || (e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(source, { eval: true, execArgv: [], ...options });
+  }
 }

@@ -17,7 +17,7 @@ import type { GpuContext } from '../gpu/device';
 import { CpuSolver } from '../solver/cpu';
 import { GpuBatch } from '../solver/gpu';
 import type { Problem } from '../solver/problem';
-import { workerExecArgv } from '../solver/workerFlags';
+import { newWorker } from '../solver/workerFlags';
 import { UserError } from '../errors';
 import { problemOf, simulatePlanned, writeRunFolder } from './simulateRun';
 import type { PlannedRun, SweepSpec } from './spec';
@@ -72,9 +72,7 @@ export async function executeOnPool(runs: PlannedRun[], jobs: number, ctx: Execu
   const workers: InstanceType<typeof Worker>[] = [];
   let failure: Error | null = null;
   const one = async (): Promise<void> => {
-    const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => m.sweepWorkerMain())`, {
-      eval: true,
-      execArgv: workerExecArgv(),
+    const worker = newWorker(Worker, `import(${JSON.stringify(url)}).then((m) => m.sweepWorkerMain())`, {
       // geotiff's `web-worker` dependency, loaded with the bundle, reads workerData.mod in any thread: give it an object
       workerData: {},
     });

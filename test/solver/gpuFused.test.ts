@@ -211,14 +211,15 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     }
   });
 
-  test('a batch of lanes with different masks, one stopping early, each = the CPU', async () => {
+  test.each(['gpu', 'host'] as const)('a batch of lanes with different masks, one stopping early, each = the CPU (steps counted by the %s)', async (counter) => {
     const octagon = [[1.2, 0.5], [0.5, 1.2], [-0.5, 1.2], [-1.2, 0.5], [-1.2, -0.5], [-0.5, -1.2], [0.5, -1.2], [1.2, -0.5]];
     const ps = await Promise.all([
       problem({ protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }], cutoff: { surfaceTheta: 0.6 } }),
       problem({ particle: { shape: 'polygon', vertices_um: octagon }, initialTheta: 0.9 }),
       problem({ surface: { normalize: 'total-current', segments: [{ fromDeg: 135, toDeg: 225, eta: 0.3 }, { fromDeg: -30, toDeg: 30, eta: 0.6 }] } }),
     ]);
-    const batch = await GpuBatch.create(gpu(), ps);
+    const batch = await GpuBatch.create(gpu(), ps, { stepCounter: counter });
+    expect(batch.stepCounter).toBe(counter);
     const cpus = await Promise.all(ps.map((p) => CpuSolver.create(p)));
     try {
       const pars = ps.map((p) => params(p));
