@@ -12,7 +12,7 @@
  *   node bench/demo-analysis-worker.mjs --movie M.tif [--rounds 3] LABEL=DIR …
  */
 import path from 'node:path';
-import { launchChromium, serve } from './demoSite.mjs';
+import { launchChromium, openSite } from './demoSite.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
@@ -29,11 +29,8 @@ const snap = (page) => page.evaluate(() => ({ frames: window.ionfluxDemo.metrics
 const rows = [];
 for (let r = 0; r < rounds; r++) {
   for (const site of sites) {
-    const { server, url } = await serve(site.dir);
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const { page, close } = await openSite(browser, site.dir, hash);
     try {
-      await page.goto(`${url}#${hash}`);
-      await page.waitForFunction(() => window.ionfluxDemo?.ready === true, null, { timeout: 60_000 });
       // the longest gap between two animation frames since the last reset
       await page.evaluate(() => { let last = performance.now(); window.__gap = 0; const f = (t) => { window.__gap = Math.max(window.__gap, t - last); last = t; requestAnimationFrame(f); }; requestAnimationFrame(f); });
       await page.waitForTimeout(3000);
@@ -50,8 +47,7 @@ for (let r = 0; r < rounds; r++) {
       const rate = (x, y) => ({ fps: (1000 * (y.frames - x.frames)) / (y.now - x.now), sim: (1000 * (y.time_s - x.time_s)) / (y.now - x.now), gap: y.gap, s: (y.now - x.now) / 1000 });
       rows.push({ round: r, site: site.label, idle: rate(i0, i1), during: rate(a0, a1), analysis: `${s.name} ${s.width}×${s.height}×${s.frames} in ${(s.analysis_ms / 1000).toFixed(1)} s (${s.thread ?? 'main'})${s.lastError ? ` ERROR ${s.lastError}` : ''}` });
     } finally {
-      await page.close();
-      server.close();
+      await close();
     }
   }
 }

@@ -13,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { launchChromium, serve } from './demoSite.mjs';
+import { launchChromium, openSite } from './demoSite.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
@@ -43,11 +43,8 @@ async function sample(page) {
 const rows = [];
 for (let r = 0; r < rounds; r++) {
   for (const site of sites) {
-    const { server, url } = await serve(site.dir);
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const { page, close } = await openSite(browser, site.dir);
     try {
-      await page.goto(url);
-      await page.waitForFunction(() => window.ionfluxDemo?.ready === true, null, { timeout: 60_000 });
       await page.waitForTimeout(3000); // the adaptive budget settles
       rows.push({ round: r, site: site.label, case: 'fig4c', ...(await sample(page)) });
       if (await page.locator('#drop-zone').count()) {
@@ -58,8 +55,7 @@ for (let r = 0; r < rounds; r++) {
         rows.push({ round: r, site: site.label, case: `fig4c + ${s.name} (${s.width}×${s.height}×${s.frames}, ${s.particles.length} particle(s)) analysed in ${s.analysis_ms?.toFixed(0)} ms`, ...(await sample(page)) });
       }
     } finally {
-      await page.close();
-      server.close();
+      await close();
     }
   }
 }

@@ -30,3 +30,21 @@ export const SWIFTSHADER_ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--en
 export function launchChromium() {
   return chromium.launch({ executablePath: process.env.IONFLUX_CHROMIUM ?? '/usr/bin/chromium', args: SWIFTSHADER_ARGS, headless: true });
 }
+
+/**
+ * The built site in `dir` served and opened in a new page of `browser` at `#hash`, once the demo
+ * says it is ready: { page, close } (close() closes the page and stops the server).
+ */
+export async function openSite(browser, dir, hash = '') {
+  const { server, url } = await serve(dir);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const close = async () => { await page.close(); server.close(); };
+  try {
+    await page.goto(hash ? `${url}#${hash}` : url);
+    await page.waitForFunction(() => window.ionfluxDemo?.ready === true, null, { timeout: 60_000 });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { page, close };
+}

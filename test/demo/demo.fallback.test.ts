@@ -3,28 +3,17 @@
  * gives no adapter), so the page runs the CPU reference in a Web Worker and draws it with regl —
  * and says so in its banner. Real headless Chromium, the Vite-built page on 127.0.0.1.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import type { Browser } from 'playwright-core';
-import { launch, metrics, NO_WEBGPU_ARGS, serveDemo, withDemo, type DemoSite } from './harness';
+import { metrics, NO_WEBGPU_ARGS, useDemo, withDemo } from './harness';
 
-let site: DemoSite;
-let browser: Browser;
+const demo = useDemo(NO_WEBGPU_ARGS);
 
-beforeAll(async () => {
-  site = await serveDemo();
-  browser = await launch(NO_WEBGPU_ARGS);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-});
 
 test('without the WebGPU flags the CPU worker + regl path runs, the banner says why, and the core shrinks', async () => {
-  await withDemo(browser, site.url, 'preset=fig4c&h=0.04&t=8&trace=30&speed=600', async (page, errors) => {
+  await withDemo(demo.browser, demo.site.url, 'preset=fig4c&h=0.04&t=8&trace=30&speed=600', async (page, errors) => {
     const m0 = await metrics(page);
     expect(m0.path).toBe('cpu');
     expect(m0.pathReason).toMatch(/no WebGPU (device|adapter)|no WebGPU adapter/i);
@@ -55,7 +44,7 @@ test('without the WebGPU flags the CPU worker + regl path runs, the banner says 
 }, 200_000);
 
 test('CPU path: a change of current carries the running state over (the time is not reset), the capacity then grows at the new rate', async () => {
-  await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=20&trace=10&speed=120', async (page, errors) => {
+  await withDemo(demo.browser, demo.site.url, 'preset=fig4c&h=0.06&t=20&trace=10&speed=120', async (page, errors) => {
     const m = () => page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): { path: string; time_s: number; editedMidRun: boolean } } }).ionfluxDemo.metrics());
     expect((await m()).path).toBe('cpu');
     await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= 60, null, { timeout: 60_000 });

@@ -5,14 +5,14 @@
  * Runs use a coarse grid (h = 0.06 µm, 41×41 cells) and a fixed step budget: SwiftShader on this
  * 2-core machine takes ~5 ms per step whatever the grid size.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
-import type { Browser, Page } from 'playwright-core';
-import { launch, metrics, serveDemo, waitForDone, withDemo, type DemoSite } from './harness';
+import type { Page } from 'playwright-core';
+import { metrics, useDemo, waitForDone, withDemo } from './harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** screenshots for a person to look at (git-ignored) */
@@ -20,18 +20,8 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 /** |Δθ| GPU vs CPU, the solver's stated tolerance (test/solver/gpuVsCpu.test.ts) */
 const TOL = 2e-6;
 
-let site: DemoSite;
-let browser: Browser;
+const demo = useDemo();
 
-beforeAll(async () => {
-  site = await serveDemo();
-  browser = await launch();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-});
 
 const png = (buf: Buffer) => PNG.sync.read(buf);
 const px = (img: PNG, x: number, y: number) => { const i = 4 * (y * img.width + x); return [img.data[i], img.data[i + 1], img.data[i + 2]]; };
@@ -55,7 +45,7 @@ async function clickButton(page: Page, text: string): Promise<void> {
 
 describe('demo page on WebGPU (SwiftShader)', () => {
   test('opens on fig4c running on WebGPU with no console errors; the canvas changes over time; the default view as a screenshot', async () => {
-    await withDemo(browser, site.url, '', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, '', async (page, errors) => {
     const m0 = await metrics(page);
     expect(m0.path).toBe('webgpu');
     expect(m0.adapter).toMatch(/swiftshader|google/i);
@@ -110,7 +100,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('no blocking (fig4a): the core\'s COM stays within a cell of the particle\'s centre', async () => {
-    await withDemo(browser, site.url, 'preset=fig4a&h=0.06&t=5&trace=30&budget=40&speed=1200', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4a&h=0.06&t=5&trace=30&budget=40&speed=1200', async (page, errors) => {
     const m = await waitForDone(page);
     expect(m.time_s).toBeCloseTo(300, 6);
     const trace = await page.evaluate(() => (window as unknown as { ionfluxDemo: { trace(): { comOffset_um: number | null; unreactedFraction: number }[] } }).ionfluxDemo.trace());
@@ -122,7 +112,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('painting η = 0.3 on the left quarter of the rim by a mouse drag displaces the core towards the blocked (left) side', async () => {
-    await withDemo(browser, site.url, 'preset=fig4a&h=0.06&t=5&trace=30&budget=40&speed=1200&play=0&brush=0.3', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4a&h=0.06&t=5&trace=30&budget=40&speed=1200&play=0&brush=0.3', async (page, errors) => {
     await paintRim(page, 135, 225);
     const act = (deg: number) => page.evaluate((d) => (window as unknown as { ionfluxDemo: { activity(d: number): number } }).ionfluxDemo.activity(d), deg);
     expect(await act(180)).toBeCloseTo(0.3, 6);
@@ -147,7 +137,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   test('the page\'s trace equals `ionflux simulate --config` on the exported config (CPU reference) within the solver tolerance', async () => {
     // charge, rest, then discharge, on the constant-D preset: the protocol and diffusivity controls
     // (30 s of discharge: at 100 mA/g the surface reaches the upper cut-off θs = 1 after ~39 s)
-    await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=3&rest=1&dis=0.5&dif=constant&logD=-15.2&trace=10&budget=40&speed=1200', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4c&h=0.06&t=3&rest=1&dis=0.5&dif=constant&logD=-15.2&trace=10&budget=40&speed=1200', async (page, errors) => {
     const m = await waitForDone(page);
     expect(m.time_s).toBeCloseTo(270, 6);
     expect(m.editedMidRun).toBe(false);
@@ -189,7 +179,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('the ΔI/I0 view runs the forward model on the GPU state; the trace saves as CSV', async () => {
-    await withDemo(browser, site.url, 'preset=fig4c&view=diff&h=0.06&t=2&trace=20&budget=40&speed=1200', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4c&view=diff&h=0.06&t=2&trace=20&budget=40&speed=1200', async (page, errors) => {
       const m = await waitForDone(page);
       const shot = await page.locator('#view').screenshot();
       writeFileSync(path.join(ARTIFACTS, 'demo-diff.png'), shot);
@@ -215,7 +205,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('a new current goes on from the running state (setStep); a new grid spacing restarts the run on the new grid', async () => {
-    await withDemo(browser, site.url, 'preset=fig4c&h=0.06&t=20&trace=20&budget=20&speed=600', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4c&h=0.06&t=20&trace=20&budget=20&speed=600', async (page, errors) => {
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { time_s: number } } }).ionfluxDemo.metrics().time_s >= 60, null, { timeout: 120_000 });
       const input = (name: string) => page.locator('.lil-controller', { hasText: name }).locator('input').first();
       await input('current (mA/g)').fill('200');
@@ -253,7 +243,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
       ['i=abc', /i = 'abc' in the URL \(current, mA\/g\) is not allowed/],
     ];
     for (const [hash, re] of cases) {
-      await withDemo(browser, site.url, `play=0&${hash}`, async (page, errors) => {
+      await withDemo(demo.browser, demo.site.url, `play=0&${hash}`, async (page, errors) => {
       await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length > 0, null, { timeout: 30_000 });
       expect(await page.locator('#messages').textContent()).toMatch(re);
       const m = await metrics(page);
@@ -265,7 +255,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 240_000);
 
   test('η typed outside [0, 1] into the brush control gets a message; the brush stays in range', async () => {
-    await withDemo(browser, site.url, 'play=0&h=0.06', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'play=0&h=0.06', async (page, errors) => {
       const eta = page.locator('.lil-controller', { hasText: 'brush η' }).locator('input').first();
       await eta.fill('1.5');
       await eta.press('Enter');
@@ -279,7 +269,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
 
   test('the link reopens the same simulation (painted arc, current, grid) and exports the same config', async () => {
     const cfg = () => (window as unknown as { ionfluxDemo: { config(): unknown } }).ionfluxDemo.config();
-    const [url, config] = await withDemo(browser, site.url, 'preset=fig4a&h=0.06&play=0', async (page) => {
+    const [url, config] = await withDemo(demo.browser, demo.site.url, 'preset=fig4a&h=0.06&play=0', async (page) => {
       await paintRim(page, 60, 100);
       const input = page.locator('.lil-controller', { hasText: 'current (mA/g)' }).locator('input').first();
       await input.fill('150');
@@ -288,7 +278,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
       return [page.url(), await page.evaluate(cfg)] as const;
     });
     expect(url).toMatch(/seg=(59|60)_10[01]_0\.3/); // the pointer lands on whole px: ±0.3° at the ring, one 1° bin
-    await withDemo(browser, url.slice(0, url.indexOf('#')), url.slice(url.indexOf('#') + 1), async (page, errors) => {
+    await withDemo(demo.browser, url.slice(0, url.indexOf('#')), url.slice(url.indexOf('#') + 1), async (page, errors) => {
       const again = await page.evaluate(cfg) as { surface: unknown; protocol: unknown };
       expect(again).toEqual(config);
       expect(again.protocol).toEqual([{ step: 'charge', current_mA_g: 150, duration_min: 20 }]);
@@ -314,7 +304,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   const destroy = (page: Page) => page.evaluate(() => { (window as unknown as { ionfluxDemo: { loseDevice(): boolean } }).ionfluxDemo.loseDevice(); });
 
   test('device.destroy(): a new device, the GpuSolver rebuilt from the last read-back state — the run goes on at that time, not t = 0', async () => {
-    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'h=0.06&budget=10&speed=30', async (page, errors) => {
       const before = await loseDeviceAt(page, 60, destroy);
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { recoveries: number } } }).ionfluxDemo.metrics().recoveries === 1, null, { timeout: 60_000 });
       const after = await page.evaluate(M);
@@ -342,9 +332,9 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 180_000);
 
   test('a GPU process crash: recovered on a new WebGPU device from the last read-back state', async () => {
-    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page) => {
+    await withDemo(demo.browser, demo.site.url, 'h=0.06&budget=10&speed=30', async (page) => {
       const before = await loseDeviceAt(page, 40, async () => {
-        const cdp = await browser.newBrowserCDPSession();
+        const cdp = await demo.browser.newBrowserCDPSession();
         await cdp.send('Browser.crashGpuProcess' as never);
       });
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { recoveries: number } } }).ionfluxDemo.metrics().recoveries === 1, null, { timeout: 60_000 });
@@ -358,7 +348,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
   }, 180_000);
 
   test('a lost device with no adapter to be had: the CPU worker goes on from the same read-back state, with a banner', async () => {
-    await withDemo(browser, site.url, 'h=0.06&budget=10&speed=30', async (page) => {
+    await withDemo(demo.browser, demo.site.url, 'h=0.06&budget=10&speed=30', async (page) => {
       const before = await loseDeviceAt(page, 40, async (p) => {
         // the browser has no adapter to give any more (as after a driver removal): requestAdapter → null
         await p.evaluate(() => { navigator.gpu.requestAdapter = async () => null; });

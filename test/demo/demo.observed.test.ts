@@ -13,8 +13,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import type { Browser, Page } from 'playwright-core';
-import { launch, metrics, NO_WEBGPU_ARGS, serveDemo, withDemo, type DemoSite } from './harness';
+import type { Page } from 'playwright-core';
+import { launch, metrics, NO_WEBGPU_ARGS, useDemo, withDemo } from './harness';
 import { writeSynthMovie } from '../helpers/synthMovie';
 import { runCli } from '../helpers/cli';
 import { buildProblem } from '../../src/solver/problem';
@@ -28,8 +28,8 @@ const PIXEL_UM = 0.05, FRAME_S = 120, FRAMES = 12;
 /** a coarse grid and a fast clock: SwiftShader on this 2-core machine takes ~5 ms per step */
 const HASH = 'h=0.04&speed=300&trace=30';
 
-let site: DemoSite;
-let browser: Browser;
+/** the demo served and Chromium for this file */
+const served = useDemo();
 let dir: string;
 let moviePath: string, capacityPath: string;
 /** a larger movie (1024×1024 px × 40 frames, 9 particles) whose analysis takes seconds */
@@ -79,13 +79,9 @@ beforeAll(async () => {
     const c = l.split(',').map(Number);
     return { id: c[0], area_um2: c[1] };
   });
-  site = await serveDemo();
-  browser = await launch();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -112,7 +108,7 @@ async function cliCells(config: SimulationConfig, baseDir = dir): Promise<number
 
 describe('the observed movie beside the simulation', () => {
   test('a dropped ImageJ TIFF (+ capacity CSV) is analysed in the page: its particles outlined, its traces equal to ionflux analyze; clicking one and "simulate this particle" runs on its mask', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       await dropFiles(page, [
         { name: 'movie.tif', mimeType: 'image/tiff', buffer: readFileSync(moviePath) },
         { name: 'capacity.csv', mimeType: 'text/csv', buffer: readFileSync(capacityPath) },
@@ -186,7 +182,7 @@ describe('the observed movie beside the simulation', () => {
       // the URL reopens the same particle
       const url = page.url();
       expect(url).toMatch(/shape=polygon&poly=/);
-      await withDemo(browser, url.replace(/^[^#]*/, site.url), '', async (p2) => {
+      await withDemo(served.browser, url.replace(/^[^#]*/, served.site.url), '', async (p2) => {
         await waitShape(p2, 'polygon');
         expect((await metrics(p2)).grid?.cells).toBe(m.grid.cells);
       });
@@ -196,7 +192,7 @@ describe('the observed movie beside the simulation', () => {
   }, 300_000);
 
   test('without a capacity record the frames are matched by time; bad files get a message, never a blank page', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       // not an image
       await dropFiles(page, [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') }]);
       await waitAnalysed(page);
@@ -234,7 +230,7 @@ describe('the observed movie beside the simulation', () => {
 
 describe('a large movie is analysed in a Web Worker', () => {
   test('while it is analysed the simulation keeps animating and the progress shows; Cancel stops it, the movie shown stays and the page keeps working', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       const summary = () => demo(page).observed();
       // the page's own frame counter and simulated time, over a window of wall time
       const rate = async (ms: number) => {
@@ -316,7 +312,7 @@ describe('the observed movie on the CPU fallback', () => {
     const cpuBrowser = await launch(NO_WEBGPU_ARGS);
     try {
       // slow enough that the worker's run (thousands of steps per second) lasts past the analysis
-      await withDemo(cpuBrowser, site.url, 'h=0.04&speed=20&trace=30', async (page, errors) => {
+      await withDemo(cpuBrowser, served.site.url, 'h=0.04&speed=20&trace=30', async (page, errors) => {
         expect((await metrics(page)).path).toBe('cpu');
         await dropFiles(page, [{ name: 'movie.tif', mimeType: 'image/tiff', buffer: readFileSync(moviePath) }]);
         await waitAnalysed(page);
@@ -336,7 +332,7 @@ describe('the observed movie on the CPU fallback', () => {
 
 describe('particle shapes', () => {
   test('an ellipse typed into the controls: the grid, the URL and the exported config carry it, and the CLI builds the same grid', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       await page.locator('.lil-gui .lil-controller').filter({ has: page.locator('.lil-name', { hasText: /^shape$/ }) }).locator('select').selectOption('ellipse');
       const set = async (name: string, v: string) => {
         const input = page.locator('.lil-gui .lil-controller', { hasText: name }).locator('input');
@@ -354,7 +350,7 @@ describe('particle shapes', () => {
       expect(config.particle).toEqual({ shape: 'ellipse', axes_um: [2, 1.2], angleDeg: 30 });
       expect(await cliCells(config)).toBe(m.grid.cells);
       expect(page.url()).toMatch(/shape=ellipse&axes=2_1\.2_30/);
-      await withDemo(browser, page.url().replace(/^[^#]*/, site.url), '', async (p2) => {
+      await withDemo(served.browser, page.url().replace(/^[^#]*/, served.site.url), '', async (p2) => {
         await waitShape(p2, 'ellipse');
         expect((await metrics(p2)).grid?.cells).toBe(m.grid.cells);
       });
@@ -363,7 +359,7 @@ describe('particle shapes', () => {
   }, 240_000);
 
   test('a polygon drawn by clicking (closed on its first vertex) becomes the particle; a self-crossing one (closed by a double-click) is refused with a message', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       const click = async (p: [number, number]) => { const [x, y] = await demo(page).viewPoint(p); await page.mouse.click(x, y); };
       await page.locator('.lil-gui button', { hasText: 'draw a polygon' }).click();
       // a 2 µm square around the particle's centre, then a click on the first vertex
@@ -410,7 +406,7 @@ describe('particle shapes', () => {
   }, 240_000);
 
   test('a mask image (PNG) dropped on the page becomes the particle, as `particle.shape = "mask"` builds it', async () => {
-    await withDemo(browser, site.url, HASH, async (page, errors) => {
+    await withDemo(served.browser, served.site.url, HASH, async (page, errors) => {
       // an L-shaped particle, 60×50 px of 0.05 µm (the default mask pixel)
       const png = new PNG({ width: 60, height: 50 });
       for (let r = 0; r < 50; r++) for (let c = 0; c < 60; c++) {

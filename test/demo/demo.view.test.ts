@@ -5,27 +5,17 @@
  * at (checked from the page's exported state, with the screen points worked out here from the zoom
  * alone, not from the page's own helper) — and the PNG exports (view and plots), decoded here.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import type { Browser, Download, Page } from 'playwright-core';
-import { launch, metrics, serveDemo, withDemo, type DemoSite } from './harness';
+import type { Download, Page } from 'playwright-core';
+import { metrics, useDemo, withDemo } from './harness';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
 
-let site: DemoSite;
-let browser: Browser;
+const demo = useDemo();
 
-beforeAll(async () => {
-  site = await serveDemo();
-  browser = await launch();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-});
 
 type ViewMetrics = { view: { zoom: number; matrix: number[] }; layout: { pxPerUm: number } };
 const viewMetrics = (page: Page) => page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): ViewMetrics } }).ionfluxDemo.metrics());
@@ -46,7 +36,7 @@ function pngHeader(buf: Buffer): { width: number; height: number } {
 
 describe('demo view: pan / zoom and PNG export', () => {
   test('the wheel zooms about the cursor; a drag on the zoomed ring paints η at the angle drawn there; pan and reset', async () => {
-    await withDemo(browser, site.url, 'preset=fig4a&h=0.06&play=0&brush=0.3', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'preset=fig4a&h=0.06&play=0&brush=0.3', async (page, errors) => {
       const box = (await page.locator('#overlay').boundingBox()) as { x: number; y: number }; // the canvases' area, inside #view's border
       const m0 = await viewMetrics(page);
       expect(m0.view.zoom).toBe(1);
@@ -124,7 +114,7 @@ describe('demo view: pan / zoom and PNG export', () => {
   }, 180_000);
 
   test('"save view PNG" and each plot\'s "save PNG" download valid PNGs of the right size', async () => {
-    await withDemo(browser, site.url, 'h=0.06&speed=120', async (page, errors) => {
+    await withDemo(demo.browser, demo.site.url, 'h=0.06&speed=120', async (page, errors) => {
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { traceRows: number } } }).ionfluxDemo.metrics().traceRows >= 4, null, { timeout: 60_000 });
       const [dv] = await Promise.all([page.waitForEvent('download'), page.locator('#viewbar button[data-action="save-view-png"]').click()]);
       expect(dv.suggestedFilename()).toBe('ionflux-view.png');

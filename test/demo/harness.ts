@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { build } from 'vite';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, haveChromium, serveStatic } from '../helpers/browser';
 
@@ -43,6 +44,27 @@ export async function serveDemo(): Promise<DemoSite> {
 
 export async function launch(args: string[] = WEBGPU_ARGS): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+}
+
+/**
+ * One served demo and one Chromium for the test file that calls this at its top level (built and
+ * launched before its tests, closed after them); `site` and `browser` are for use inside the tests.
+ */
+export function useDemo(args: string[] = WEBGPU_ARGS): { readonly site: DemoSite; readonly browser: Browser } {
+  let site: DemoSite | undefined, browser: Browser | undefined;
+  beforeAll(async () => {
+    site = await serveDemo();
+    browser = await launch(args);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`useDemo: the ${what} is not ready (use it inside a test, after beforeAll)`);
+    return v;
+  };
+  return { get site() { return ready(site, 'demo site'); }, get browser() { return ready(browser, 'browser'); } };
 }
 
 export interface Metrics {

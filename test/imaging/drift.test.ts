@@ -5,15 +5,18 @@ import { unreactedStats } from '../../src/imaging/unreacted';
 import { synthFrames } from '../helpers/synthMovie';
 
 const W = 96, H = 80;
-/** a textured scene: three particles of different sizes, no reaction (brightening 0) */
-function scene(drift: [number, number], noise = 0, seed = 1) {
+/**
+ * A textured scene: three particles of different sizes, no reaction (brightening 0); `scale`
+ * enlarges the frame and the particles alike.
+ */
+function scene(drift: [number, number], noise = 0, seed = 1, scale = 1, supersample = 6) {
   return synthFrames({
-    width: W, height: H, frames: 1, brightening: 0, noise, seed, sampleType: 'float32', supersample: 6,
+    width: scale * W, height: scale * H, frames: 1, brightening: 0, noise, seed, sampleType: 'float32', supersample,
     drift: () => drift,
     particles: [
-      { cx: 30.3, cy: 28.7, radius_px: 12 },
-      { cx: 66.1, cy: 50.2, radius_px: 9, intensity: 700 },
-      { cx: 40, cy: 60, radius_px: 5, intensity: 1400 },
+      { cx: scale * 30.3, cy: scale * 28.7, radius_px: scale * 12 },
+      { cx: scale * 66.1, cy: scale * 50.2, radius_px: scale * 9, intensity: 700 },
+      { cx: scale * 40, cy: scale * 60, radius_px: scale * 5, intensity: 1400 },
     ],
   })[0];
 }
@@ -104,15 +107,7 @@ describe('drift on b×b block means (large frames)', () => {
   // the scene above at twice the size (the particles 2× as large), as a 2048² frame's particles are
   // many pixels wide: correlated on 2×2 blocks, the shift comes back in pixels
   const W2 = 2 * W, H2 = 2 * H;
-  const big = (drift: [number, number], noise = 0, seed = 1) => synthFrames({
-    width: W2, height: H2, frames: 1, brightening: 0, noise, seed, sampleType: 'float32', supersample: 4,
-    drift: () => drift,
-    particles: [
-      { cx: 60.6, cy: 57.4, radius_px: 24 },
-      { cx: 132.2, cy: 100.4, radius_px: 18, intensity: 700 },
-      { cx: 80, cy: 120, radius_px: 10, intensity: 1400 },
-    ],
-  })[0];
+  const big = (drift: [number, number], noise = 0, seed = 1) => scene(drift, noise, seed, 2, 4);
   const reference = big([0, 0]);
   const binned = new DriftEstimator(reference, W2, H2, { bin: 2 });
 
