@@ -213,6 +213,41 @@ const cpuStepCase: BenchCase = {
 };
 
 /**
+ * Where a second CPU thread pays (THREAD_MIN_CELLS in src/solver/cpu.ts): the fig4c particle at
+ * grid spacings from 0.03 to 0.005 µm (5 k to 181 k cells; --quick: 0.03, 0.02, 0.01), one and two
+ * threads of the default (wasm SIMD) step, charging without a cut-off, samples interleaved (7
+ * rounds, 3 --quick) of ~3·10⁷ cell-updates each. Rows: µs per step of each, the ratio.
+ */
+const cpuThreadsCase: BenchCase = {
+  name: 'cpu threads',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    const spacings = ctx.quick ? [0.03, 0.02, 0.01] : [0.03, 0.025, 0.02, 0.015, 0.01, 0.005];
+    for (const h of spacings) {
+      ctx.log(`cpu threads ${h} µm`);
+      const raw = presetConfig('fig4c');
+      raw.grid = { spacing_um: h };
+      const problem = await buildProblem(resolveConfig(raw));
+      const dt = maxStableDt(problem, reachableRange(problem));
+      const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+      const solvers = [await CpuSolver.create(problem, { threads: false }), await CpuSolver.create(problem, { threads: true })];
+      try {
+        for (const sv of solvers) { sv.setStep(params); await sv.advance(200); } // warm-up: code, and the helper's start
+        const n = Math.max(50, Math.round((ctx.quick ? 1e7 : 3e7) / problem.grid.cells));
+        const [one, two] = await timeInterleaved(solvers.map((sv) => () => sv.advance(n)), ctx.quick ? 3 : 7);
+        const size = `${h} µm (${problem.grid.nx}², ${problem.grid.cells} cells)`;
+        const id = (k: string) => `cputhreads-${h}-${k}`;
+        rows.push({ id: id('1'), case: 'CPU step, µs per step', backend: 'cpu-1t', size, value: (1e6 * one.median_s) / n, unit: 'µs', better: 'lower', spread: spreadOf(one), note: solvers[0].backend });
+        rows.push({ id: id('2'), case: 'CPU step, µs per step', backend: 'cpu-2t', size, value: (1e6 * two.median_s) / n, unit: 'µs', better: 'lower', spread: spreadOf(two), ratioTo: [id('1')], note: `${solvers[1].backend}; advance(${n}) per sample` });
+      } finally {
+        for (const sv of solvers) sv.destroy();
+      }
+    }
+    return rows;
+  },
+};
+
+/**
  * The GPU solver's host-boundness and batching (issue 8 item 4, issue 7 item 5), on the fig4c
  * problem (122² grid): time per step of one lane stepping alone (long advance: submits of 4096 steps,
  * each ending in a 32-byte readback), the whole fig4c run (12 000 steps, 121 outputs), and time per
@@ -423,6 +458,7 @@ export const solverCases: BenchCase[] = [
     },
   },
   cpuStepCase,
+  cpuThreadsCase,
   gpuBatchCase,
   gpuStepHostCase,
   {

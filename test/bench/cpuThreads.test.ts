@@ -1,0 +1,21 @@
+/**
+ * The `cpu threads` bench case, --quick: a one-thread and a two-thread row per spacing, with the
+ * two-thread solver really on two threads and its ratio to the one-thread row.
+ */
+import { expect, test } from 'vitest';
+import { solverCases } from '../../bench/cases/solver';
+
+test('cpu threads: µs per step on 1 and 2 threads at three spacings', async () => {
+  const c = solverCases.find((k) => k.name === 'cpu threads');
+  if (!c) throw new Error('no bench case "cpu threads"');
+  const rows = await c.run({ gpu: null, quick: true, log: () => {}, numpy: () => null });
+  expect(rows.map((r) => r.id)).toEqual(['0.03', '0.02', '0.01'].flatMap((h) => [`cputhreads-${h}-1`, `cputhreads-${h}-2`]));
+  for (const r of rows) {
+    expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
+    expect(r.unit).toBe('µs');
+  }
+  for (const r of rows.filter((k) => k.id.endsWith('-2'))) {
+    expect(r.note).toMatch(/2 threads/);
+    expect(r.ratioTo).toEqual([r.id.replace(/-2$/, '-1')]);
+  }
+}, 120_000);
