@@ -109,13 +109,16 @@ function fmt(v: number): string {
   return v.toPrecision(4);
 }
 
-/** Renders rows as a fixed-width table, with one ratio column per compared row. */
+/**
+ * Renders rows as a fixed-width table, with one ratio column per compared row. A ratio needs a figure
+ * on both sides: a skipped peer (value NaN, its note says why) gets no `NaN×` entry.
+ */
 export function formatTable(rows: BenchRow[]): string {
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ratio = (r: BenchRow) =>
-    (r.ratioTo ?? [])
+    (Number.isFinite(r.value) ? r.ratioTo ?? [] : [])
       .map((id) => byId.get(id))
-      .filter((o): o is BenchRow => Boolean(o))
+      .filter((o): o is BenchRow => o !== undefined && Number.isFinite(o.value))
       .map((o) => `${(r.better === 'higher' ? r.value / o.value : o.value / r.value).toFixed(2)}× vs ${o.backend}`)
       .join(', ');
   const table = [['case', 'backend', 'size', 'value', 'unit', 'spread', 'speed-up', 'note']];
