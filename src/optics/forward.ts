@@ -121,6 +121,44 @@ export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: 
 }
 
 /**
+ * Which sums a frame needs: ΔI/I0 is NaN off the camera's mask, so only the mask's pixels are
+ * computed — the columns that hold a mask pixel in the row pass, over the grid rows that the mask
+ * rows' PSF windows reach, and each camera row's first-to-last mask pixel in the column pass. The
+ * pixels computed are the same sums, term for term, as a pass over every pixel. fig4c's 62² camera
+ * (0.05 µm pixels) has 1 804 mask pixels in 48 of its 62 columns: a warm forwardModel 0.40 → 0.32 ms.
+ */
+interface GatherPlan {
+  /** the camera columns with a mask pixel */
+  cols: Int32Array;
+  /** [first, end) grid rows of the row pass */
+  rows: [number, number];
+  /** per camera row q: [first, end) pixel columns of the column pass (empty: first = end) */
+  spans: Int32Array;
+}
+
+function gatherPlan(camera: Camera): GatherPlan {
+  const { width, height, mask, wy } = camera;
+  const colHas = new Uint8Array(width), spans = new Int32Array(2 * height);
+  let i0 = camera.grid.ny, i1 = 0;
+  for (let q = 0; q < height; q++) {
+    let p0 = -1, p1 = -1;
+    for (let p = 0; p < width; p++) {
+      if (!mask[q * width + p]) continue;
+      if (p0 < 0) p0 = p;
+      p1 = p + 1;
+      colHas[p] = 1;
+    }
+    if (p0 < 0) continue;
+    spans[2 * q] = p0;
+    spans[2 * q + 1] = p1;
+    i0 = Math.min(i0, wy.starts[q]);
+    i1 = Math.max(i1, wy.starts[q] + wy.weights[q].length);
+  }
+  const cols = Int32Array.from(Array.from(colHas).flatMap((h, p) => (h ? [p] : [])));
+  return { cols, rows: [Math.min(i0, i1), i1], spans };
+}
+
+/**
  * What forwardModel keeps per camera between frames: the denominator blur(mask) depends only on
  * which cells are inside (finite θ), the same for every frame of a run, so it is computed once per
  * inside pattern (checked on every call, O(cells)); the row pass's buffer is reused.
@@ -128,21 +166,27 @@ export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: 
 interface FrameCache {
   /** 1 where θ was finite when `den` was computed */
   inside: Uint8Array;
-  /** the per-pixel denominator Σ_q wy·Σ_p wx over inside cells, in forwardModel's order of sums */
+  /** the per-pixel denominator Σ_q wy·Σ_p wx over inside cells, in forwardModel's order of sums (mask pixels only) */
   den: Float64Array;
   /** θ0 − θ where finite, 0 elsewhere (θ0 of the last call) */
   u: Float64Array;
   tmp: Float64Array;
+  plan: GatherPlan;
 }
 const frameCaches = new WeakMap<Camera, FrameCache>();
 
-/** Σ_j wx[p][j]·src[i][j] for each grid row i and pixel p, then Σ_k wy[q][k]·tmp[k][p]: dst[q][p] */
-function separableGather(src: Float64Array, camera: Camera, tmp: Float64Array, dst: Float64Array): void {
+/**
+ * Σ_j wx[p][j]·src[i][j] for grid rows i and pixels p, then Σ_k wy[q][k]·tmp[k][p]: dst[q][p], for
+ * the pixels of `plan` (dst elsewhere is left as it is)
+ */
+function separableGather(src: Float64Array, camera: Camera, plan: GatherPlan, tmp: Float64Array, dst: Float64Array): void {
   const { width, height, wx, wy } = camera;
-  const { nx, ny } = camera.grid;
-  for (let i = 0; i < ny; i++) {
+  const nx = camera.grid.nx;
+  const { cols, rows, spans } = plan;
+  for (let i = rows[0]; i < rows[1]; i++) {
     const row = i * nx;
-    for (let p = 0; p < width; p++) {
+    for (let c = 0; c < cols.length; c++) {
+      const p = cols[c];
       const w = wx.weights[p], j0 = row + wx.starts[p];
       let acc = 0;
       for (let k = 0; k < w.length; k++) acc += w[k] * src[j0 + k];
@@ -151,7 +195,7 @@ function separableGather(src: Float64Array, camera: Camera, tmp: Float64Array, d
   }
   for (let q = 0; q < height; q++) {
     const w = wy.weights[q], i0 = wy.starts[q];
-    for (let p = 0; p < width; p++) {
+    for (let p = spans[2 * q]; p < spans[2 * q + 1]; p++) {
       let acc = 0;
       for (let k = 0; k < w.length; k++) acc += w[k] * tmp[(i0 + k) * width + p];
       dst[q * width + p] = acc;
@@ -182,13 +226,14 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
     const inside = new Uint8Array(n), ones = new Float64Array(n);
     for (let i = 0; i < n; i++) ones[i] = inside[i] = theta[i] === theta[i] ? 1 : 0;
     const tmp = old?.tmp ?? new Float64Array(ny * width);
+    const plan = old?.plan ?? gatherPlan(camera);
     const den = new Float64Array(width * height);
-    separableGather(ones, camera, tmp, den);
-    c = { inside, den, u, tmp };
+    separableGather(ones, camera, plan, tmp, den);
+    c = { inside, den, u, tmp, plan };
     frameCaches.set(camera, c);
   }
   const num = new Float64Array(width * height);
-  separableGather(u, camera, c.tmp, num);
+  separableGather(u, camera, c.plan, c.tmp, num);
   const diff = new Float32Array(width * height);
   const kappa = camera.kappa;
   for (let i = 0; i < width * height; i++) {
