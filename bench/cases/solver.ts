@@ -13,6 +13,7 @@ import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem } f
 import { CpuSolver, type CpuKernel } from '../../src/solver/cpu';
 import { GpuBatch, GpuSolver } from '../../src/solver/gpu';
 import { runSimulation } from '../../src/solver/run';
+import { createCamera, forwardModel } from '../../src/optics/forward';
 import type { Solver } from '../../src/solver/types';
 import { findNumpyPython, spreadOf, timeInterleaved, timeIt, type BenchCase, type BenchContext, type BenchRow, type Timing } from '../harness';
 
@@ -248,6 +249,27 @@ const cpuThreadsCase: BenchCase = {
 };
 
 /**
+ * The CPU forward model of one trace row (`CpuSolver.optics`, `measureField`): ms per frame of
+ * `forwardModel` on fig4c's camera (62², 0.05 µm pixels) with a θ field on the particle, warm (20
+ * untimed calls, then 101 timed; --quick 31). What the trace rows of a CPU run cost besides the steps.
+ */
+const forwardModelCase: BenchCase = {
+  name: 'forward model',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const problem = await buildProblem(resolveConfig(presetConfig('fig4c')));
+    const { grid } = problem;
+    const camera = createCamera(grid, problem.config.optics);
+    const theta = Float32Array.from(grid.inside, (v, i) => (v ? 0.9 + 0.05 * Math.sin(i) : NaN));
+    const t = await timeIt(() => forwardModel(theta, camera, problem.theta0), { warmup: 20, samples: ctx.quick ? 31 : 101 });
+    const mask = camera.mask.reduce((a, b) => a + b, 0);
+    return [{
+      id: 'forward-cpu', case: 'forward model, ms per frame (warm)', backend: 'cpu', size: `${grid.nx}² grid → ${camera.width}×${camera.height} px`,
+      value: t.median_s * 1e3, unit: 'ms', better: 'lower', spread: spreadOf(t), note: `${mask} mask pixels; median of ${t.samples} calls`,
+    }];
+  },
+};
+
+/**
  * The GPU solver's host-boundness and batching (issue 8 item 4, issue 7 item 5), on the fig4c
  * problem (122² grid): time per step of one lane stepping alone (long advance: submits of 4096 steps,
  * each ending in a 32-byte readback), the whole fig4c run (12 000 steps, 121 outputs), and time per
@@ -459,6 +481,7 @@ export const solverCases: BenchCase[] = [
   },
   cpuStepCase,
   cpuThreadsCase,
+  forwardModelCase,
   gpuBatchCase,
   gpuStepHostCase,
   {
