@@ -351,7 +351,9 @@ const gpuBatchCase: BenchCase = {
  * the steps per dispatch the solver records; the same with the other step counter (StepCounter:
  * the GPU counts its steps, one host call per step, or the host phases them, two). The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
  * almost nothing to do: its steps/s is the host-bound rate and its host µs per step the encode cost
- * with 4096 steps per submit (the per-submit costs spread thin).
+ * with 4096 steps per submit (the per-submit costs spread thin). And temporal blocking (K steps per
+ * dispatch, shaders/diffusion_block.wgsl; K: the first of IONFLUX_BENCH_STEPS_PER_DISPATCH, default 4): its
+ * steps/s, host µs per step and steps per dispatch, in the same interleaved samples.
  */
 const gpuStepHostCase: BenchCase = {
   name: 'gpu step host',
@@ -380,8 +382,10 @@ const gpuStepHostCase: BenchCase = {
       const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
       // the other step counter (the default is 'auto': the GPU counts up to 1024 workgroups per dispatch)
       const other = await GpuBatch.create(ctx.gpu, [problem], { stepCounter: batch.stepCounter === 'gpu' ? 'host' : 'gpu' });
+      const K = blockSizes()[0] ?? 4;
+      const blocked = await GpuBatch.create(ctx.gpu, [problem], { stepsPerDispatch: K });
       const cpu = await CpuSolver.create(problem);
-      const gpus = [batch, allTiles, other];
+      const gpus = [batch, allTiles, other, blocked];
       try {
         for (const b of gpus) b.lanes[0].setStep(params);
         await batch.lanes[0].advance(guess); // warm-up (pipelines, first submits), then the rate
@@ -391,11 +395,12 @@ const gpuStepHostCase: BenchCase = {
         const steps = Math.max(16, Math.min(4096, Math.floor(2 ** 30 / problem.grid.cells), Math.round((ctx.quick ? 0.25 : 0.5) / perStep_s)));
         await allTiles.lanes[0].advance(guess);
         await other.lanes[0].advance(guess);
+        await blocked.lanes[0].advance(guess);
         cpu.setStep(params);
         await cpu.advance(cpuSteps);
-        const times: number[][] = [[], [], [], []];
-        const host: number[] = [], hostOther: number[] = [];
-        let dispatches = 0, gpuSteps = 0;
+        const times: number[][] = [[], [], [], [], []];
+        const host: number[] = [], hostOther: number[] = [], hostBlocked: number[] = [];
+        let dispatches = 0, gpuSteps = 0, blockedDispatches = 0, blockedSteps = 0;
         for (let r = 0; r < rounds; r++) {
           for (const [k, b] of gpus.entries()) {
             Object.assign(b.hostCost, { encode_ms: 0, steps: 0, dispatches: 0, submits: 0 });
@@ -408,21 +413,29 @@ const gpuStepHostCase: BenchCase = {
               gpuSteps += b.hostCost.steps;
             }
             if (k === 2) hostOther.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
+            if (k === 3) {
+              hostBlocked.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
+              blockedDispatches += b.hostCost.dispatches;
+              blockedSteps += b.hostCost.steps;
+            }
           }
           const t0 = performance.now();
           await cpu.advance(cpuSteps);
-          times[3].push((performance.now() - t0) / 1000);
+          times[4].push((performance.now() - t0) / 1000);
         }
-        const [g, a, o, c] = times.map(timingOf);
-        const h = timingOf(host), ho = timingOf(hostOther);
+        const [g, a, o, bl, c] = times.map(timingOf);
+        const h = timingOf(host), ho = timingOf(hostOther), hb = timingOf(hostBlocked);
         const counted = (b: GpuBatch) => (b.stepCounter === 'gpu' ? 'steps counted on the GPU' : 'steps phased by the host');
         rows.push({ id: id('cpu'), case: 'steps/s, disk', backend: 'cpu-ref', size, value: cpuSteps / c.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(c), note: cpu.backend });
         rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only, ${counted(batch)}; ${batch.lanes[0].backend}` });
         rows.push({ id: id('gpu-all'), case: 'steps/s, disk', backend: 'gpu-all-tiles', size, value: steps / a.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(a), ratioTo: [id('cpu')], note: 'every tile of the grid dispatched' });
         rows.push({ id: id('gpu-other'), case: 'steps/s, disk', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: steps / o.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(o), ratioTo: [id('gpu')], note: counted(other) });
+        rows.push({ id: id('gpu-blocked'), case: 'steps/s, disk', backend: `gpu-${K}-per-dispatch`, size, value: steps / bl.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(bl), ratioTo: [id('gpu')], note: `temporal blocking: ${K} steps per dispatch in workgroup memory (diffusion_block.wgsl)` });
         rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), ratioTo: [id('host-other')], note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample; ${counted(batch)}` });
         rows.push({ id: id('host-other'), case: 'host µs per step (encode + submit)', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: ho.median_s, unit: 'µs', better: 'lower', spread: spreadOf(ho), note: `min ${ho.min_s.toFixed(1)} µs; ${counted(other)}` });
+        rows.push({ id: id('host-blocked'), case: 'host µs per step (encode + submit)', backend: `gpu-${K}-per-dispatch`, size, value: hb.median_s, unit: 'µs', better: 'lower', spread: spreadOf(hb), ratioTo: [id('host')], note: `min ${hb.min_s.toFixed(1)} µs; a dynamic uniform offset per block` });
         rows.push({ id: id('spd'), case: 'steps per dispatch', backend: 'gpu', size, value: gpuSteps / dispatches, unit: 'steps', better: 'higher', note: `${dispatches} dispatches for ${gpuSteps} steps` });
+        rows.push({ id: id('spd-blocked'), case: 'steps per dispatch', backend: `gpu-${K}-per-dispatch`, size, value: blockedSteps / blockedDispatches, unit: 'steps', better: 'higher', note: `${blockedDispatches} dispatches for ${blockedSteps} steps (⌈m/${K}⌉ blocks, a resolving block and finalize per submit of m)` });
       } finally {
         for (const b of gpus) b.lanes[0].destroy();
         cpu.destroy();
@@ -431,6 +444,20 @@ const gpuStepHostCase: BenchCase = {
     return rows;
   },
 };
+
+/** The block sizes the GPU rows also measure: IONFLUX_BENCH_STEPS_PER_DISPATCH (a comma list, 1 for none), default 4 and 8. */
+function blockSizes(): number[] {
+  const v = process.env.IONFLUX_BENCH_STEPS_PER_DISPATCH?.split(',').map(Number) ?? [4, 8];
+  return v.filter((k) => Number.isInteger(k) && k > 1);
+}
+
+/**
+ * Memory traffic per cell-update of K steps per dispatch: each 16×16 tile reads its (16 + 2K)²
+ * region once and writes its 256 cells once per K steps (the wall lists, a few words per tile, aside).
+ */
+function blockedBytes(K: number): number {
+  return (4 * (16 + 2 * K) ** 2 + 4 * 256) / (256 * K);
+}
 
 export const solverCases: BenchCase[] = [
   {
@@ -457,22 +484,28 @@ export const solverCases: BenchCase[] = [
           }
         }
         if (ctx.gpu) {
-          let solver: GpuSolver | null = null;
-          try {
-            solver = await GpuSolver.create(ctx.gpu, problem);
-            const steps = Math.max(50, Math.min(2000, Math.round(2e9 / problem.grid.cells / 20)));
-            const g = await stepRate(problem, solver, steps, ctx.quick ? 3 : 5);
-            rows.push({ id: id('gpu'), case: 'cell-updates/s', backend: 'gpu', size, value: g.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(g.t), ratioTo: [id('cpu'), id('numpy')], note: `${steps} steps per submit` });
-            const perStep = g.t.median_s / steps;
-            rows.push({ id: id('gpu-step'), case: 'time per step', backend: 'gpu', size, value: perStep * 1e6, unit: 'µs', better: 'lower' });
-            // 8 bytes per cell-update (read ξ, write ξ) over the whole grid the kernel sweeps
-            const gbs = (8 * problem.grid.nx * problem.grid.ny) / perStep / 1e9;
-            rows.push({ id: id('gpu-bw'), case: 'effective bandwidth', backend: 'gpu', size, value: gbs, unit: 'GB/s', better: 'higher', note: '8 B per grid cell per step' });
-            rows.push({ id: id('gpu-mem'), case: 'GPU memory per cell', backend: 'gpu', size, value: solver.bytesPerCell, unit: 'B', better: 'lower' });
-          } catch (e) {
-            rows.push({ id: id('gpu'), case: 'cell-updates/s', backend: 'gpu', size, value: NaN, unit: 'cells/s', better: 'higher', note: `skipped: ${(e as Error).message.slice(0, 80)}` });
-          } finally {
-            solver?.destroy();
+          // one step per dispatch, then temporal blocking (K steps per dispatch in workgroup memory)
+          for (const K of [1, ...blockSizes()]) {
+            const tag = K === 1 ? 'gpu' : `gpu-k${K}`;
+            const backend = K === 1 ? 'gpu' : `gpu-${K}-per-dispatch`;
+            let solver: GpuSolver | null = null;
+            try {
+              solver = await GpuSolver.create(ctx.gpu, problem, { stepsPerDispatch: K });
+              const steps = Math.max(50, Math.min(2000, Math.round(2e9 / problem.grid.cells / 20)));
+              const g = await stepRate(problem, solver, steps, ctx.quick ? 3 : 5);
+              rows.push({ id: id(tag), case: 'cell-updates/s', backend, size, value: g.rate, unit: 'cells/s', better: 'higher', spread: spreadOf(g.t), ratioTo: K === 1 ? [id('cpu'), id('numpy')] : [id('gpu')], note: `${steps} steps per submit` });
+              const perStep = g.t.median_s / steps;
+              rows.push({ id: id(`${tag}-step`), case: 'time per step', backend, size, value: perStep * 1e6, unit: 'µs', better: 'lower' });
+              // 8 bytes per cell-update (read ξ, write ξ) over the whole grid the kernel sweeps; a
+              // blocked kernel moves less than that, so its figure is the single-step equivalent
+              const gbs = (8 * problem.grid.nx * problem.grid.ny) / perStep / 1e9;
+              rows.push({ id: id(`${tag}-bw`), case: 'effective bandwidth', backend, size, value: gbs, unit: 'GB/s', better: 'higher', note: K === 1 ? '8 B per grid cell per step' : `8 B per grid cell per step (what single steps move; ${K} per dispatch move ~${blockedBytes(K).toFixed(1)} B)` });
+              if (K === 1) rows.push({ id: id('gpu-mem'), case: 'GPU memory per cell', backend, size, value: solver.bytesPerCell, unit: 'B', better: 'lower' });
+            } catch (e) {
+              rows.push({ id: id(tag), case: 'cell-updates/s', backend, size, value: NaN, unit: 'cells/s', better: 'higher', note: `skipped: ${(e as Error).message.slice(0, 80)}` });
+            } finally {
+              solver?.destroy();
+            }
           }
         }
       }

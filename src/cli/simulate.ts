@@ -1,5 +1,5 @@
 /**
- * `ionflux simulate --config FILE | --preset NAME [--set key.path=value …] [--backend auto|gpu|cpu] --out DIR`
+ * `ionflux simulate --config FILE | --preset NAME [--set key.path=value …] [--backend auto|gpu|cpu] [--steps-per-dispatch K] --out DIR`
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
 import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
 import { estimatedSteps, type Problem } from '../solver/problem';
+import { MAX_STEPS_PER_DISPATCH } from '../kernels/diffusionBlock';
 import { errnoCause, isErrnoError, UserError } from './errors';
 import { createProgress } from './progress';
 
@@ -21,6 +22,16 @@ export interface SimulateOptions {
   out: string;
   quiet?: boolean;
   thetaRange?: [number, number];
+  stepsPerDispatch?: number;
+}
+
+/** --steps-per-dispatch K: whole steps per GPU dispatch, 1 … MAX_STEPS_PER_DISPATCH */
+export function parseStepsPerDispatch(value: string): number {
+  const k = Number(value.trim());
+  if (value.trim() === '' || !Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
+    throw new InvalidArgumentError(`--steps-per-dispatch = '${value}' is not allowed: use a whole number from 1 to ${MAX_STEPS_PER_DISPATCH} (1: one step per dispatch; more: temporal blocking on the GPU)`);
+  }
+  return k;
 }
 
 /** --theta-range LO,HI: the θ colour range of the snapshot PNGs */
@@ -96,13 +107,14 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   }
   const backend = await selectBackend(backendRequest);
   if (!opts.quiet) process.stderr.write(`ionflux simulate: ${source}, ${problem.grid.nx}×${problem.grid.ny} grid (${problem.grid.cells} cells), backend ${backend.label}\n`);
+  if (!opts.quiet && (opts.stepsPerDispatch ?? 1) > 1 && backend.kind !== 'gpu') process.stderr.write(`ionflux simulate: --steps-per-dispatch ${opts.stepsPerDispatch} applies to the GPU solver only; the CPU reference steps as always\n`);
   const work = estimatedSteps(problem) * problem.grid.cells;
   if (work > 1e11) {
     process.stderr.write(`ionflux simulate: warning: this run needs about ${work.toExponential(1)} cell-updates (${estimatedSteps(problem).toExponential(1)} steps of ${problem.grid.cells} cells): hours on a CPU; a coarser grid.spacing_um or a GPU shortens it (Ctrl-C stops it cleanly)\n`);
   }
   let solver;
   try {
-    solver = await createSolver(problem, backend);
+    solver = await createSolver(problem, backend, { stepsPerDispatch: opts.stepsPerDispatch });
   } catch (e) {
     backend.gpu?.device.destroy();
     if (backendRequest !== 'auto' || backend.kind !== 'gpu') throw new UserError((e as Error).message);
@@ -159,6 +171,7 @@ export function registerSimulate(program: Command): void {
     'config file (JSON, docs/config.md)', 'grid.spacing_um=0.01',
   )
     .option('--theta-range <LO,HI>', 'θ colour range of the PNGs (default: θ0 − 2·Δθ of the protocol … θ0, the same for runs of one protocol)', parseThetaRange)
+    .option('--steps-per-dispatch <k>', `GPU only: whole steps per dispatch, 1 (default) to ${MAX_STEPS_PER_DISPATCH}; above 1, temporal blocking in workgroup memory (the same results; pays where memory bandwidth bounds a step: docs/performance.md)`, parseStepsPerDispatch)
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => simulateCommand(o as SimulateOptions));
 }

@@ -13,14 +13,14 @@ export class FieldReduceKernel {
   readonly workgroups: number;
   readonly partials: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
-  private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
+  private readonly bindGroups: GPUBindGroup[];
 
   /** enough workgroups for n cells that no invocation sums more than CELLS_PER_INVOCATION of them */
   static workgroupsFor(n: number): number {
     return Math.max(1, Math.ceil(n / FieldReduceKernel.WG / CELLS_PER_INVOCATION));
   }
 
-  constructor(device: GPUDevice, n: number, xi: [GPUBuffer, GPUBuffer]) {
+  constructor(device: GPUDevice, n: number, xi: readonly GPUBuffer[]) {
     this.workgroups = FieldReduceKernel.workgroupsFor(n);
     const uniforms = device.createBuffer({ label: 'FieldReduce.uniforms', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(uniforms, 0, new Uint32Array([n, 0, 0, 0]));
@@ -32,7 +32,7 @@ export class FieldReduceKernel {
       compute: { module, entryPoint: 'main', constants: { WG: FieldReduceKernel.WG } },
     });
     const layout = this.pipeline.getBindGroupLayout(0);
-    const make = (k: 0 | 1) => device.createBindGroup({
+    const make = (k: number) => device.createBindGroup({
       label: `FieldReduce.bindGroup${k}`,
       layout,
       entries: [
@@ -41,10 +41,10 @@ export class FieldReduceKernel {
         { binding: 2, resource: { buffer: this.partials } },
       ],
     });
-    this.bindGroups = [make(0), make(1)];
+    this.bindGroups = xi.map((_, k) => make(k));
   }
 
-  encode(pass: GPUComputePassEncoder, k: 0 | 1): void {
+  encode(pass: GPUComputePassEncoder, k: number): void {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroups[k]);
     pass.dispatchWorkgroups(this.workgroups);

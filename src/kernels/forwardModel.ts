@@ -23,12 +23,12 @@ export class ForwardModelKernel {
   static readonly WG = 16;
   private readonly rowsPipeline: GPUComputePipeline;
   private readonly colsPipeline: GPUComputePipeline;
-  private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
+  private readonly bindGroups: GPUBindGroup[];
   private readonly owned: GPUBuffer[] = [];
   readonly diff: GPUBuffer;
   readonly reduce: LabelReduceKernel;
 
-  constructor(gpu: GpuContext, private readonly camera: Camera, xi: [GPUBuffer, GPUBuffer]) {
+  constructor(gpu: GpuContext, private readonly camera: Camera, xi: readonly GPUBuffer[]) {
     const device = gpu.device;
     const { width, height } = camera;
     const { nx, ny } = camera.grid;
@@ -58,7 +58,7 @@ export class ForwardModelKernel {
     this.colsPipeline = device.createComputePipeline({ label: 'ForwardModel.cols', layout: 'auto', compute: { module, entryPoint: 'cols', constants } });
     // one explicit layout would serve both entry points; 'auto' layouts differ per pipeline, so
     // each pass gets its own bind group built against its pipeline
-    const make = (pipeline: GPUComputePipeline, k: 0 | 1, label: string) => device.createBindGroup({
+    const make = (pipeline: GPUComputePipeline, k: number, label: string) => device.createBindGroup({
       label: `ForwardModel.${label}${k}`,
       layout: pipeline.getBindGroupLayout(0),
       entries: [
@@ -72,7 +72,7 @@ export class ForwardModelKernel {
         { binding: 7, resource: { buffer: this.diff } },
       ].filter((e) => (label === 'rows' ? [0, 1, 2, 3, 5] : [0, 2, 4, 5, 6, 7]).includes(e.binding)),
     });
-    this.bindGroups = [make(this.rowsPipeline, 0, 'rows'), make(this.rowsPipeline, 1, 'rows')];
+    this.bindGroups = xi.map((_, k) => make(this.rowsPipeline, k, 'rows'));
     this.colsGroup = make(this.colsPipeline, 0, 'cols');
     const labels = Int32Array.from(camera.mask);
     this.reduce = new LabelReduceKernel(gpu, { width, height, labels, nLabels: 1, maxBatch: 1, diff: this.diff });
@@ -81,7 +81,7 @@ export class ForwardModelKernel {
   private readonly colsGroup: GPUBindGroup;
 
   /** Records the camera image of xi[k] and its particle sums (threshold: unreacted ΔI/I0). */
-  encode(pass: GPUComputePassEncoder, k: 0 | 1, threshold: number): void {
+  encode(pass: GPUComputePassEncoder, k: number, threshold: number): void {
     const { width, height } = this.camera;
     const WG = ForwardModelKernel.WG;
     pass.setPipeline(this.rowsPipeline);

@@ -13,7 +13,8 @@ export interface SurfaceThetaBuffers {
   phiTable: GPUBuffer;
   /** u32: the one lane measured */
   measureLane: GPUBuffer;
-  xi: [GPUBuffer, GPUBuffer];
+  /** the ξ buffers a lane's state may be in (two, or three with temporal blocking) */
+  xi: readonly GPUBuffer[];
   walls: GPUBuffer;
   measureState: GPUBuffer;
 }
@@ -58,7 +59,7 @@ export class SurfaceThetaKernel {
   static readonly WG = 64;
   private readonly pipeline: GPUComputePipeline;
   /** bindGroups[k] measures on xi[k] */
-  private readonly bindGroups: [GPUBindGroup, GPUBindGroup];
+  private readonly bindGroups: GPUBindGroup[];
 
   constructor(device: GPUDevice, b: SurfaceThetaBuffers) {
     const module = device.createShaderModule({ label: 'SurfaceTheta.module', code: kirchhoff + source });
@@ -68,7 +69,7 @@ export class SurfaceThetaKernel {
       compute: { module, entryPoint: 'main', constants: { WG: SurfaceThetaKernel.WG } },
     });
     const layout = this.pipeline.getBindGroupLayout(0);
-    const make = (k: 0 | 1) => device.createBindGroup({
+    const make = (k: number) => device.createBindGroup({
       label: `SurfaceTheta.bindGroup${k}`,
       layout,
       entries: [
@@ -80,11 +81,11 @@ export class SurfaceThetaKernel {
         { binding: 5, resource: { buffer: b.measureState } },
       ],
     });
-    this.bindGroups = [make(0), make(1)];
+    this.bindGroups = b.xi.map((_, k) => make(k));
   }
 
   /** Records a θs measurement of the measured lane (nWalls wall cells) on xi[k] into its measuring state. */
-  encode(pass: GPUComputePassEncoder, k: 0 | 1, nWalls: number): void {
+  encode(pass: GPUComputePassEncoder, k: number, nWalls: number): void {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroups[k]);
     pass.dispatchWorkgroups(Math.max(1, Math.ceil(nWalls / SurfaceThetaKernel.WG)));

@@ -10,6 +10,9 @@
  * uniforms, Φ̃ table (identical ones shared), walls (sorted by tile), wall quanta and 64-byte run
  * state, so lanes may differ in mask, surface, D(θ), θ0, current, Δt and cut-off; a lane that stops
  * is copied through unchanged while the others go on. Reports measure θs with surface_theta.wgsl.
+ * With `stepsPerDispatch` K > 1 a dispatch is K steps instead (temporal blocking: diffusion_block.wgsl,
+ * the same integers; the state rotates through three ξ buffers so that a block that overshot a stop
+ * can be redone from its input by the next dispatch), and a submit ends with a resolving block.
  *
  * Each lane is a `Solver` (GpuSolver), driven by its own runSimulation coroutine. lane.advance(n)
  * posts a request; once every live lane has one pending (or the lanes without one have been idle for
@@ -34,6 +37,7 @@
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
 import { DiffusionStepKernel, stepTiling, tileWallTable, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
+import { blockSlotWords, clearBlockSlots, DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH } from '../kernels/diffusionBlock';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { CLEAR_STATE, keyValue, packWalls, RUN_STATE_BYTES, SurfaceThetaKernel, WALL_STRIDE } from '../kernels/surfaceTheta';
@@ -72,8 +76,8 @@ interface Lane {
   readonly quantaStaging: Int32Array<ArrayBuffer>;
   params: StepParams | null;
   stepsReported: number;
-  /** which ξ buffer holds the lane's state */
-  current: 0 | 1;
+  /** which ξ buffer holds the lane's state (0 or 1; 0–2 with temporal blocking) */
+  current: number;
   request: AdvanceRequest | null;
   inRound: boolean;
   /** stats / field / optics calls in flight */
@@ -102,9 +106,9 @@ export class GpuSolver implements Solver {
   /** @param bytesPerCell GPU memory of the batch per lane and grid cell */
   constructor(private readonly ops: LaneOps, readonly backend: string, readonly bytesPerCell: number) {}
 
-  /** A batch of one: checks the grid against the adapter's limits, then builds buffers and pipelines. */
-  static async create(gpu: GpuContext, problem: Problem): Promise<GpuSolver> {
-    return (await GpuBatch.create(gpu, [problem])).lanes[0];
+  /** A batch of one: checks the grid against the adapter's limits, then builds buffers and pipelines (options: GpuBatch.create's). */
+  static async create(gpu: GpuContext, problem: Problem, options: { stepsPerDispatch?: number } = {}): Promise<GpuSolver> {
+    return (await GpuBatch.create(gpu, [problem], options)).lanes[0];
   }
 
   setStep(params: StepParams): void { this.ops.setStep(params); }
@@ -147,7 +151,8 @@ export class GpuBatch {
   private readonly device: GPUDevice;
   private readonly cells: number;
   private readonly laneState: Lane[];
-  private readonly xi: [GPUBuffer, GPUBuffer];
+  /** the ξ buffers the state ping-pongs between: two, or three with temporal blocking (diffusion_block.wgsl) */
+  private readonly xi: GPUBuffer[];
   private readonly laneUniforms: GPUBuffer;
   private readonly measureUniforms: GPUBuffer;
   private readonly activeLanes: GPUBuffer;
@@ -161,9 +166,11 @@ export class GpuBatch {
    * else a scratch buffer that one lane's ξ is copied into (fieldInput)
    */
   private readonly scratch: GPUBuffer | null;
-  private readonly fieldBuffers: [GPUBuffer, GPUBuffer];
+  private readonly fieldBuffers: GPUBuffer[];
   private readonly owned: GPUBuffer[] = [];
-  private readonly diffusion: DiffusionStepKernel;
+  /** one step per dispatch (stepsPerDispatch 1), or several (temporal blocking) */
+  private readonly diffusion: DiffusionStepKernel | null;
+  private readonly blocked: DiffusionBlockKernel | null;
   private readonly surface: SurfaceThetaKernel;
   private readonly reduce: FieldReduceKernel;
   private roundRunning = false;
@@ -172,7 +179,7 @@ export class GpuBatch {
   /** the forward-model kernels, one per camera, built on the first optics() call with it */
   private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
-  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter) {
+  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter, stepsPerDispatch: number) {
     const device = (this.device = gpu.device);
     const { nx, ny } = problems[0].grid;
     const n = (this.cells = nx * ny);
@@ -203,7 +210,7 @@ export class GpuBatch {
       quantaAt += nWalls + 2;
       return lane;
     });
-    this.xi = [buffer('xi0', 4 * n * L, S.STORAGE | S.COPY_SRC | S.COPY_DST), buffer('xi1', 4 * n * L, S.STORAGE | S.COPY_SRC | S.COPY_DST)];
+    this.xi = Array.from({ length: stepsPerDispatch > 1 ? 3 : 2 }, (_, k) => buffer(`xi${k}`, 4 * n * L, S.STORAGE | S.COPY_SRC | S.COPY_DST));
     const init = new Int32Array(n * L);
     const phi = new Float32Array(tableAt);
     const walls = new Uint8Array(Math.max(1, wallAt) * WALL_STRIDE);
@@ -214,8 +221,7 @@ export class GpuBatch {
       if (w.index.length) walls.set(new Uint8Array(packWalls(w.index, w.fluxWeight, w.surfaceOffset_m)), lane.wallOffset * WALL_STRIDE);
     }
     for (const t of tables) phi.set(t.phi, t.offset);
-    device.queue.writeBuffer(this.xi[0], 0, init);
-    device.queue.writeBuffer(this.xi[1], 0, init);
+    for (const xi of this.xi) device.queue.writeBuffer(xi, 0, init);
     const phiTable = buffer('phiTable', phi.byteLength, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(phiTable, 0, phi);
     const wallBuf = buffer('walls', walls.byteLength, S.STORAGE | S.COPY_DST);
@@ -246,16 +252,17 @@ export class GpuBatch {
     this.measureState = buffer('measureState', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
     this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
-    this.diffusion = new DiffusionStepKernel(device, tiling, layout, {
-      laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, xi: this.xi, state: this.state, walls: wallBuf, stepData: this.stepData,
-    }, L, counter);
+    const stepBuffers = { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, state: this.state, walls: wallBuf, stepData: this.stepData };
+    this.diffusion = stepsPerDispatch > 1 ? null : new DiffusionStepKernel(device, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1]] }, L, counter);
+    this.blocked = stepsPerDispatch > 1 ? new DiffusionBlockKernel(device, stepsPerDispatch, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1], this.xi[2]] }, L) : null;
+    if (this.blocked) this.owned.push(this.blocked.slots);
     this.surface = new SurfaceThetaKernel(device, {
       measureUniforms: this.measureUniforms, phiTable, measureLane: this.measureLane, xi: this.xi, walls: wallBuf, measureState: this.measureState,
     });
     this.reduce = new FieldReduceKernel(device, n, this.fieldBuffers);
     this.owned.push(this.reduce.partials);
     const bytesPerCell = this.owned.reduce((a, b) => a + b.size, 0) / (n * L);
-    const backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''})`;
+    const backend = `gpu (${gpu.report.name}${gpu.report.software ? ', software adapter' : ''}${stepsPerDispatch > 1 ? `, ${stepsPerDispatch} steps per dispatch` : ''})`;
     this.lanes = this.laneState.map((lane) => new GpuSolver(this.laneOps(lane), backend, bytesPerCell));
   }
 
@@ -264,9 +271,10 @@ export class GpuBatch {
    * (maxStorageBufferBindingSize, maxBufferSize: the ξ buffers hold every lane, so do the wall
    * and step-data buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit
    * (maxComputeWorkgroupsPerDimension: one workgroup layer per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
-   * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes).
+   * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes);
+   * `stepsPerDispatch` as GpuBatch.create's (above 1, a third ξ buffer).
    */
-  static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity): number {
+  static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity, stepsPerDispatch = 1): number {
     if (GpuBatch.gridError(gpu, problem)) return 0;
     const lim = gpu.device.limits;
     const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
@@ -279,11 +287,11 @@ export class GpuBatch {
       Math.floor(maxBytes / STEP_UNIFORMS_BYTES),
       lim.maxComputeWorkgroupsPerDimension,
     );
-    if (GpuBatch.bytes(problem, hi) <= memory_bytes) return hi;
+    if (GpuBatch.bytes(problem, hi, stepsPerDispatch) <= memory_bytes) return hi;
     let lo = 0; // bytes(lo) ≤ memory_bytes < bytes(hi)
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      if (GpuBatch.bytes(problem, mid) <= memory_bytes) lo = mid;
+      if (GpuBatch.bytes(problem, mid, stepsPerDispatch) <= memory_bytes) lo = mid;
       else hi = mid;
     }
     return lo;
@@ -291,26 +299,36 @@ export class GpuBatch {
 
   /**
    * GPU memory a batch of `lanes` lanes like `problem` (same grid, walls and Φ̃ table) allocates, in
-   * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane, its walls,
+   * bytes (a lane's bytesPerCell is this over lanes·nx·ny): two int32 ξ buffers per lane (three and
+   * the slot sets of diffusion_block.wgsl with stepsPerDispatch > 1), its walls,
    * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
    * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
    * counted: the step kernel's step counter, 1–2 KiB.)
    */
-  static bytes(problem: Problem, lanes: number): number {
+  static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1): number {
     if (lanes <= 0) return 0;
     const { nx, ny, walls } = problem.grid;
     const n = nx * ny, nWalls = walls.index.length;
     const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
     const tiling = stepTiling(nx, ny, [problem.grid.inside]);
     const stepWords = (nWalls + 2) * lanes + tiling.tiles.length + lanes * (tiling.tilesX * tiling.tilesY + 1) + nWalls * lanes;
-    return 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
+    const blocked = stepsPerDispatch > 1 ? size(4 * n * lanes) + size(4 * blockSlotWords(stepsPerDispatch) * lanes) : 0;
+    return blocked + 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
       + size(4 * stepWords) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
       + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
   }
 
-  /** Who counts the steps of a submit: 'gpu' (one host call per step) or 'host' (two); see StepCounter. */
+  /**
+   * Who counts the steps of a submit: 'gpu' (one host call per step) or 'host' (two); see StepCounter.
+   * With several steps per dispatch, the host (two calls per block of steps).
+   */
   get stepCounter(): 'gpu' | 'host' {
-    return this.diffusion.counter;
+    return this.diffusion?.counter ?? 'host';
+  }
+
+  /** Steps a dispatch takes: 1, or the block size of temporal blocking (GpuBatch.create's stepsPerDispatch). */
+  get stepsPerDispatch(): number {
+    return this.blocked?.k ?? 1;
   }
 
   /**
@@ -322,9 +340,17 @@ export class GpuBatch {
    * (the default) or every tile of the grid (the same results, for measuring what skipping saves).
    * `options.stepCounter`: who says which step of a submit a dispatch is (StepCounter in
    * src/kernels/diffusionStep.ts; the same results either way).
+   * `options.stepsPerDispatch`: 1 (the default: diffusion_step.wgsl), or 2–8 steps per dispatch in
+   * workgroup memory (temporal blocking, diffusion_block.wgsl: the same integers, a third ξ buffer,
+   * less memory traffic and host work per step, more arithmetic; `ionflux bench` and
+   * bench/gpu-check.sh measure which pays on an adapter).
    */
-  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter } = {}): Promise<GpuBatch> {
+  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter; stepsPerDispatch?: number } = {}): Promise<GpuBatch> {
     if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
+    const k = options.stepsPerDispatch ?? 1;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
+      throw new Error(`GpuBatch.create: stepsPerDispatch = ${k}: allowed are whole numbers from 1 to ${MAX_STEPS_PER_DISPATCH}`);
+    }
     const { nx, ny } = problems[0].grid;
     problems.forEach((p, i) => {
       if (p.grid.nx !== nx || p.grid.ny !== ny) {
@@ -333,11 +359,11 @@ export class GpuBatch {
     });
     const gridError = GpuBatch.gridError(gpu, problems[0]);
     if (gridError) throw new Error(gridError);
-    const fit = Math.min(...problems.map((p) => GpuBatch.maxLanes(gpu, p)));
+    const fit = Math.min(...problems.map((p) => GpuBatch.maxLanes(gpu, p, Infinity, k)));
     if (problems.length > fit) {
       throw new Error(`GpuBatch.create: ${problems.length} lanes of a ${nx}×${ny} grid do not fit the adapter (${gpu.report.name}): at most ${fit} per batch (its storage-buffer and dispatch limits); split the problems into batches of at most ${fit}`);
     }
-    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle', options.stepCounter ?? 'auto'));
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle', options.stepCounter ?? 'auto', k));
   }
 
   /** Why one lane of this grid does not fit the adapter, or null. */
@@ -397,7 +423,16 @@ export class GpuBatch {
     lane.quantaStaging[n] = params.guardAboveQ ?? 0x7fffffff;
     lane.quantaStaging[n + 1] = params.guardBelowQ ?? -0x80000000;
     this.device.queue.writeBuffer(this.stepData, 4 * lane.quantaOffset, lane.quantaStaging);
+    this.clearRunState(lane);
+  }
+
+  /** The lane's run state and step slots as a new run starts them: no steps, no stop. */
+  private clearRunState(lane: Lane): void {
     this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
+    if (this.blocked) {
+      const clear = clearBlockSlots(this.blocked.k);
+      this.device.queue.writeBuffer(this.blocked.slots, lane.index * clear.byteLength, clear);
+    }
     lane.stepsReported = 0;
   }
 
@@ -443,8 +478,9 @@ export class GpuBatch {
       const k = Math.min(...members.map((l) => (l.request as AdvanceRequest).remaining));
       const count = members.length;
       this.device.queue.writeBuffer(this.activeLanes, 0, Uint32Array.from(members, (l) => l.index));
-      // all members step from one ξ buffer: lanes that sat out rounds copy their region across once
-      let from: 0 | 1 = 2 * members.filter((l) => l.current === 1).length > count ? 1 : 0;
+      // all members step from one ξ buffer (the one most of them are in): lanes that sat out rounds copy their region across once
+      const inBuffer = this.xi.map((_, b) => members.filter((l) => l.current === b).length);
+      let from = inBuffer.indexOf(Math.max(...inBuffer));
       let rejoin = members.filter((l) => l.current !== from);
       const perSubmit = Math.max(1, Math.min(STEPS_PER_SUBMIT, Math.floor(CELL_STEPS_PER_SUBMIT / (count * this.cells))));
       let submitted = 0, allStopped = false;
@@ -490,22 +526,29 @@ export class GpuBatch {
 
   /**
    * Records one submit's `steps` steps of the first `count` active lanes from xi[from], one dispatch
-   * each, then the stop decision (finalize) that the submit's readback reports; returns the parity after.
+   * each (or one per block of steps), then the stop decision (finalize) that the submit's readback
+   * reports; returns the buffer holding the state after.
    */
-  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: 0 | 1, count: number): 0 | 1 {
-    const start = from;
-    this.diffusion.beginSubmit(enc);
+  private encodeSteps(enc: GPUCommandEncoder, steps: number, from: number, count: number): number {
+    if (this.blocked) {
+      const { to, dispatches } = this.blocked.encodeSubmit(enc, steps, from, count, STEPS_PER_PASS);
+      this.hostCost.dispatches += dispatches;
+      return to;
+    }
+    const diffusion = this.diffusion as DiffusionStepKernel;
+    const start = from as 0 | 1;
+    diffusion.beginSubmit(enc);
     for (let s = 0; s < steps; ) {
       const pass = enc.beginComputePass({ label: 'GpuBatch.steps' });
       const p = Math.min(STEPS_PER_PASS, steps - s);
-      this.diffusion.begin(pass, start);
-      for (let j = s; j < s + p; j++) this.diffusion.step(pass, start, j, count);
+      diffusion.begin(pass, start);
+      for (let j = s; j < s + p; j++) diffusion.step(pass, start, j, count);
       s += p;
-      if (s === steps) this.diffusion.finalize(pass, start, steps, count);
+      if (s === steps) diffusion.finalize(pass, start, steps, count);
       pass.end();
     }
     this.hostCost.dispatches += steps + 1;
-    return (steps % 2 === 0 ? start : 1 - start) as 0 | 1;
+    return steps % 2 === 0 ? start : 1 - start;
   }
 
   /**
@@ -544,7 +587,7 @@ export class GpuBatch {
   }
 
   /** Makes fieldBuffers hold the lane's ξ (a copy, unless a batch of one); returns which of them to read. */
-  private fieldInput(enc: GPUCommandEncoder, lane: Lane): 0 | 1 {
+  private fieldInput(enc: GPUCommandEncoder, lane: Lane): number {
     if (!this.scratch) return lane.current;
     enc.copyBufferToBuffer(this.xi[lane.current], 4 * this.cells * lane.index, this.scratch, 0, 4 * this.cells);
     return 0;
@@ -598,8 +641,7 @@ export class GpuBatch {
     if (why) throw new Error(`GpuSolver.writeState: ${why}`);
     this.device.queue.writeBuffer(this.xi[lane.current], 4 * this.cells * lane.index, q.buffer, q.byteOffset, q.byteLength);
     // the fused step decides a stop from the step before; a written state has none (as after setStep)
-    this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
-    lane.stepsReported = 0;
+    this.clearRunState(lane);
   }
 
   private async optics(lane: Lane, camera: Camera, threshold: number): Promise<UnreactedStats> {
@@ -640,7 +682,8 @@ export class GpuBatch {
     clearTimeout(this.idleTimer);
     for (const k of this.forwardKernels.values()) void k.then((kernel) => kernel.destroy(), () => {});
     this.forwardKernels.clear();
-    this.diffusion.destroy();
+    this.diffusion?.destroy();
+    this.blocked?.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

@@ -14,7 +14,7 @@ export type { Solver, FieldStats } from './types';
 export { CpuSolver, GpuBatch, GpuSolver };
 
 /** The solver for `backend` (selectBackend): a GpuSolver on its device, else a CpuSolver (two threads on large grids in Node). */
-export async function createSolver(problem: Problem, backend: Backend): Promise<Solver> {
-  if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem);
+export async function createSolver(problem: Problem, backend: Backend, options: { stepsPerDispatch?: number } = {}): Promise<Solver> {
+  if (backend.kind === 'gpu' && backend.gpu) return GpuSolver.create(backend.gpu, problem, options);
   return CpuSolver.create(problem);
 }

@@ -2,7 +2,8 @@
  * The `gpu step host` bench case on the software adapter at one tiny grid: it reports the rows the
  * issue asks for (GPU and CPU steps/s with their ratio, host µs per step, steps per dispatch) and the
  * fused step's figures are what they must be — one dispatch per step plus one finalize per submit —
- * and the step counted on the GPU is compared with the host-phased one.
+ * and the step counted on the GPU is compared with the host-phased one; temporal blocking (4 steps
+ * per dispatch) has its rows, with ⌈m/4⌉ + 2 dispatches per submit of m steps.
  */
 import { afterEach, expect, test } from 'vitest';
 import { useGpu } from '../helpers/gpu';
@@ -17,7 +18,7 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   if (!c) throw new Error('no bench case "gpu step host"');
   const rows = await c.run({ gpu: gpu(), quick: true, log: () => {}, numpy: () => null });
   const byId = new Map(rows.map((r) => [r.id, r]));
-  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-gpu-other', 'gpuhost-32-host', 'gpuhost-32-host-other', 'gpuhost-32-spd']);
+  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-gpu-blocked', 'gpuhost-32-gpu-other', 'gpuhost-32-host', 'gpuhost-32-host-blocked', 'gpuhost-32-host-other', 'gpuhost-32-spd', 'gpuhost-32-spd-blocked']);
   for (const r of rows) expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
   expect(byId.get('gpuhost-32-gpu')?.ratioTo).toContain('gpuhost-32-cpu');
   // one submit per sample of ≥ 16 steps: dispatches = steps + 1 per submit
@@ -25,6 +26,11 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   expect(spd.value).toBeGreaterThan(0.94);
   expect(spd.value).toBeLessThan(1);
   expect(byId.get('gpuhost-32-host')?.unit).toBe('µs');
+  // 4 steps per dispatch: ⌈m/4⌉ blocks + a resolving block + finalize per submit of m ≥ 16 steps
+  const blocked = byId.get('gpuhost-32-spd-blocked') as { value: number };
+  expect(blocked.value).toBeGreaterThan(16 / 6);
+  expect(blocked.value).toBeLessThan(4);
+  expect(byId.get('gpuhost-32-gpu-blocked')?.backend).toBe('gpu-4-per-dispatch');
   // 32² is a 4-workgroup dispatch: its steps are counted on the GPU, the comparison row phases them on the host
   expect(byId.get('gpuhost-32-gpu')?.note).toMatch(/steps counted on the GPU/);
   expect(byId.get('gpuhost-32-gpu-other')?.backend).toBe('gpu-host-phased');

@@ -92,6 +92,19 @@ describe('simulate writes SPEC §5 files', () => {
     expect(summary.config.surface.segments).toEqual([{ fromDeg: 90, toDeg: 270, eta: 0.3 }]);
     expect(summary.snapshots[0].comOffsetVector_um[0]).toBeLessThan(0);
   });
+
+  test('--steps-per-dispatch 3 (temporal blocking on the GPU): the same trace and fields as one step per dispatch', async () => {
+    const args = ['simulate', '--preset', 'fig4d', '--set', 'grid.spacing_um=0.06', '--set', 'protocol.0.duration_min=3', '--set', 'snapshots_min=[3]', '--backend', 'gpu', '--quiet'];
+    const one = path.join(tmp, 'blocked-1'), three = path.join(tmp, 'blocked-3');
+    expect((await run([...args, '--out', one])).code).toBe(0);
+    expect((await run([...args, '--steps-per-dispatch', '3', '--out', three])).code).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(three, 'summary.json'), 'utf8'));
+    expect(summary.backend).toMatch(/^gpu .*3 steps per dispatch\)$/);
+    expect(summary.steps).toBe(JSON.parse(readFileSync(path.join(one, 'summary.json'), 'utf8')).steps);
+    const files = readdirSync(one).filter((f) => f.endsWith('.csv') || f.endsWith('.npy'));
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect(readFileSync(path.join(three, f)).equals(readFileSync(path.join(one, f))), f).toBe(true);
+  });
 });
 
 describe('bad input: one line, non-zero exit, nothing written', () => {
@@ -111,6 +124,8 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     ['mask file not an image', { ...small, particle: { shape: 'mask', file: 'ok.json', pixel_um: 0.05 } }, /particle\.file = 'ok\.json' is not a PNG or TIFF image/],
     ['grid too large', small, /at most .* cells are allowed/, ['--set', 'grid.spacing_um=0.00005']],
     ['bad backend', small, /--backend = 'tpu' is not allowed: use one of auto, gpu, cpu/, ['--backend', 'tpu']],
+    ['steps per dispatch above 8', small, /--steps-per-dispatch = '9' is not allowed: use a whole number from 1 to 8/, ['--steps-per-dispatch', '9']],
+    ['steps per dispatch not whole', small, /--steps-per-dispatch = '2\.5' is not allowed/, ['--steps-per-dispatch', '2.5']],
     ['--set into __proto__', small, /--set '__proto__\.x=5' is not allowed: '__proto__' is not a config key/, ['--set', '__proto__.x=5']],
     ['self-intersecting polygon', { ...small, particle: { shape: 'polygon', vertices_um: [[0, 0], [3, 0], [3, 2], [1, -1], [0, 2]] } }, /particle\.vertices_um is self-intersecting/],
     ['snapshots in the same second', { ...small, snapshots_min: [0, 0.005] }, /both fall on 0 s/],

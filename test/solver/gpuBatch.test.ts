@@ -182,7 +182,13 @@ describe('GpuBatch: lanes = batches of one = CPU reference', () => {
     // per lane at least the two int32 ξ; less than a batch of one: the four share one Φ̃ table (16 kB, 9 B per cell here)
     expect(four.lanes[0].bytesPerCell).toBeGreaterThanOrEqual(8);
     expect(four.lanes[0].bytesPerCell).toBeLessThan(one.bytesPerCell - 5);
+    // temporal blocking: a third ξ buffer and the lanes' slot sets, counted the same way
+    const blocked = await GpuBatch.create(gpu(), [disk, disk], { stepsPerDispatch: 4 });
+    expect(blocked.lanes[0].bytesPerCell * 2 * 42 * 42).toBe(GpuBatch.bytes(disk, 2, 4));
+    expect(GpuBatch.bytes(disk, 2, 4) - GpuBatch.bytes(disk, 2)).toBeGreaterThanOrEqual(4 * 2 * 42 * 42);
+    expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 2, 4), 4)).toBe(2);
+    await expect(GpuBatch.create(gpu(), [disk], { stepsPerDispatch: 9 })).rejects.toThrow(/stepsPerDispatch = 9: allowed are whole numbers from 1 to 8/);
     one.destroy();
-    for (const lane of four.lanes) lane.destroy();
+    for (const lane of [...four.lanes, ...blocked.lanes]) lane.destroy();
   });
 });

@@ -12,6 +12,10 @@
  * Advances of awkward lengths cross the slot rotation and the submit boundaries (≤ 4096 steps per
  * submit); the cut-off is reached inside a submit; the θ-range guard stops a run; dispatching every
  * tile of the grid or only the particle's gives the same state.
+ * Temporal blocking (several steps per dispatch, shaders/diffusion_block.wgsl) is held to the same
+ * model: block sizes that do and do not divide the advances, a stop on a block's last sub-step
+ * (k = 2: the block stands) and inside one (k ≥ 3: the next dispatch redoes it from its input), and
+ * lanes of one batch stopping in different blocks.
  */
 import { describe, expect, test } from 'vitest';
 import { useGpu } from '../helpers/gpu';
@@ -144,7 +148,9 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     const all = await GpuBatch.create(gpu(), [p], { tiles: 'all' });
     const hostPhased = await GpuBatch.create(gpu(), [p], { stepCounter: 'host' });
     expect([fused.stepCounter, all.stepCounter, hostPhased.stepCounter]).toEqual(['gpu', 'gpu', 'host']);
-    const lanes = [fused.lanes[0], all.lanes[0], hostPhased.lanes[0]];
+    const blocked = await Promise.all([3, 8].map((k) => GpuBatch.create(gpu(), [p], { stepsPerDispatch: k })));
+    expect(blocked.map((b) => b.stepsPerDispatch)).toEqual([3, 8]);
+    const lanes = [fused.lanes[0], all.lanes[0], hostPhased.lanes[0], ...blocked.map((b) => b.lanes[0])];
     try {
       for (const s of [cpu, ...lanes]) s.setStep(par);
       for (const n of [1, 2, 3, 4, 5, 7, 255, 256, 257, 4097]) {
@@ -153,8 +159,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
         for (const lane of lanes) expect(await lane.advance(n)).toEqual(want);
         const q = await gpuQ(lanes[0]);
         expect(sameInts(q, model.q), `after ${n}`).toBe(true);
-        expect(sameInts(await gpuQ(lanes[1]), q)).toBe(true);
-        expect(sameInts(await gpuQ(lanes[2]), q)).toBe(true);
+        for (const lane of lanes.slice(1)) expect(sameInts(await gpuQ(lane), q), `after ${n}, ${lane.backend}`).toBe(true);
         const [sc, sg] = [await cpu.stats(), await lanes[0].stats()];
         expect(sg.minSurfaceTheta).toBeCloseTo(sc.minSurfaceTheta, 6);
         expect(sg.maxSurfaceTheta).toBeCloseTo(sc.maxSurfaceTheta, 6);
@@ -163,6 +168,8 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       // the state moved: a kernel that did nothing would pass the comparisons above
       expect(p.theta0 - (await cpu.stats()).meanTheta).toBeGreaterThan(1e-3);
       expect(fused.hostCost.dispatches).toBeLessThan(fused.hostCost.steps + 2 * fused.hostCost.submits);
+      // 8 steps per dispatch: ⌈m/8⌉ blocks + 2 per submit of m steps
+      expect(blocked[1].hostCost.dispatches).toBeLessThan(blocked[1].hostCost.steps / 8 + 3 * blocked[1].hostCost.submits);
     } finally {
       cpu.destroy();
       for (const l of lanes) l.destroy();
@@ -180,11 +187,16 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       // a guard limit that the wall cells reach long before the cut-off
       { name: 'range guard', over: { guardAboveQ: Math.round(0.1 * 2 ** 28) }, reason: 'range' },
     ];
-    for (const c of cases.flatMap((k) => (['gpu', 'host'] as const).map((counter) => ({ ...k, name: `${k.name}, steps counted by the ${counter}`, counter })))) {
+    const variants = [
+      ...(['gpu', 'host'] as const).map((counter) => ({ label: `steps counted by the ${counter}`, options: { stepCounter: counter } })),
+      // the last piece stops on its 2nd step: a block's last sub-step (k = 2), inside a block (k = 5)
+      ...[2, 5].map((k) => ({ label: `${k} steps per dispatch`, options: { stepsPerDispatch: k } })),
+    ];
+    for (const c of cases.flatMap((k) => variants.map((v) => ({ ...k, name: `${k.name}, ${v.label}`, options: v.options })))) {
       const par = params(p, c.over);
       const cpu = await CpuSolver.create(p);
       const model = f32Lane(p, par);
-      const batch = await GpuBatch.create(gpu(), [p], { stepCounter: c.counter });
+      const batch = await GpuBatch.create(gpu(), [p], c.options);
       const lane = batch.lanes[0];
       try {
         cpu.setStep(par);
@@ -211,15 +223,19 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     }
   });
 
-  test.each(['gpu', 'host'] as const)('a batch of lanes with different masks, one stopping early, each = the CPU (steps counted by the %s)', async (counter) => {
+  test.each([
+    { label: 'steps counted by the gpu', options: { stepCounter: 'gpu' as const } },
+    { label: 'steps counted by the host', options: { stepCounter: 'host' as const } },
+    { label: '4 steps per dispatch', options: { stepsPerDispatch: 4 } },
+  ])('a batch of lanes with different masks, one stopping early, each = the CPU ($label)', async ({ options }) => {
     const octagon = [[1.2, 0.5], [0.5, 1.2], [-0.5, 1.2], [-1.2, 0.5], [-1.2, -0.5], [-0.5, -1.2], [0.5, -1.2], [1.2, -0.5]];
     const ps = await Promise.all([
       problem({ protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }], cutoff: { surfaceTheta: 0.6 } }),
       problem({ particle: { shape: 'polygon', vertices_um: octagon }, initialTheta: 0.9 }),
       problem({ surface: { normalize: 'total-current', segments: [{ fromDeg: 135, toDeg: 225, eta: 0.3 }, { fromDeg: -30, toDeg: 30, eta: 0.6 }] } }),
     ]);
-    const batch = await GpuBatch.create(gpu(), ps, { stepCounter: counter });
-    expect(batch.stepCounter).toBe(counter);
+    const batch = await GpuBatch.create(gpu(), ps, options);
+    expect(batch.stepCounter).toBe(options.stepCounter ?? 'host');
     const cpus = await Promise.all(ps.map((p) => CpuSolver.create(p)));
     try {
       const pars = ps.map((p) => params(p));

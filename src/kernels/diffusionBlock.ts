@@ -1,0 +1,144 @@
+/**
+ * Owner of shaders/diffusion_block.wgsl: up to K steps per dispatch (temporal blocking), bit for bit
+ * the same as K dispatches of diffusion_step.wgsl. The state rotates through three ξ buffers (a
+ * block that overshot a stop is redone from its intact input by the next one; see the WGSL), the
+ * lanes' slot sets live in their own buffer, and which block a dispatch is (its phase b mod 3 and
+ * its sub-step count) comes from a dynamic offset into a small uniform buffer of every such pair, so
+ * a block costs the host two calls (setBindGroup with the offset, dispatchWorkgroups).
+ * A submit of m steps records ⌈m/K⌉ blocks, one resolving block and `finalize`; encodeSubmit returns
+ * the buffer that then holds the state.
+ */
+import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
+import source from '../../shaders/diffusion_block.wgsl?raw';
+import { EMPTY_MAX_KEY, EMPTY_MIN_KEY } from './surfaceTheta';
+import { TILE, type StepDataLayout, type StepTiling } from './diffusionStep';
+
+/** Steps per dispatch this kernel allows: its halo must lie within the neighbouring tiles, and its workgroup memory fit 16 KiB. */
+export const MAX_STEPS_PER_DISPATCH = 8;
+
+export interface DiffusionBlockBuffers {
+  laneUniforms: GPUBuffer;
+  phiTable: GPUBuffer;
+  activeLanes: GPUBuffer;
+  xi: readonly [GPUBuffer, GPUBuffer, GPUBuffer];
+  state: GPUBuffer;
+  walls: GPUBuffer;
+  stepData: GPUBuffer;
+}
+
+/** u32 words of one lane's three slot sets (diffusion_block.wgsl setWords) */
+export function blockSlotWords(k: number): number {
+  return 3 * (2 + 3 * k);
+}
+
+/** One lane's slot sets as setStep, writeState and finalize leave them: nothing run, no stop carried. */
+export function clearBlockSlots(k: number): Uint32Array<ArrayBuffer> {
+  const words = new Uint32Array(blockSlotWords(k));
+  for (let set = 0; set < 3; set++) {
+    const at = set * (2 + 3 * k);
+    for (let s = 0; s < k; s++) {
+      words[at + 2 + 3 * s] = EMPTY_MIN_KEY;
+      words[at + 3 + 3 * s] = EMPTY_MAX_KEY;
+    }
+  }
+  return words;
+}
+
+export class DiffusionBlockKernel {
+  private readonly main: GPUComputePipeline;
+  private readonly finalizePipeline: GPUComputePipeline;
+  /** groups[r]: a block reading xi[r], writing xi[r + 1], redoing from xi[r + 2] (mod 3) */
+  private readonly groups: GPUBindGroup[];
+  private readonly blockInfo: GPUBuffer;
+  /** the lanes' slot sets, blockSlotWords(k) u32 each */
+  readonly slots: GPUBuffer;
+  private readonly stride: number;
+  private readonly slotsX: number;
+  private readonly slotsY: number;
+
+  constructor(device: GPUDevice, readonly k: number, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBlockBuffers, lanes: number) {
+    if (!Number.isInteger(k) || k < 2 || k > MAX_STEPS_PER_DISPATCH) {
+      throw new Error(`DiffusionBlockKernel: k = ${k} steps per dispatch: allowed are whole numbers from 2 to ${MAX_STEPS_PER_DISPATCH}`);
+    }
+    const T = tiling.tiles.length;
+    this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
+    this.slotsY = Math.ceil(T / this.slotsX);
+    const module = device.createShaderModule({ label: 'DiffusionBlock.module', code: kirchhoff + source });
+    const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
+    const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, ro, rw, ro, ro, rw, { type: 'uniform', hasDynamicOffset: true, minBindingSize: 8 }];
+    const bgl = device.createBindGroupLayout({
+      label: 'DiffusionBlock.layout',
+      entries: types.map((buffer, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer })),
+    });
+    const pipelineLayout = device.createPipelineLayout({ label: 'DiffusionBlock.pipelineLayout', bindGroupLayouts: [bgl] });
+    const constants = {
+      K: k, WG: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
+      TILE_LIST_AT: layout.tileListAt, TILE_START_AT: layout.tileStartAt, TILE_WALLS_AT: layout.tileWallsAt,
+    };
+    this.main = device.createComputePipeline({ label: 'DiffusionBlock.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants } });
+    this.finalizePipeline = device.createComputePipeline({ label: 'DiffusionBlock.finalize', layout: pipelineLayout, compute: { module, entryPoint: 'finalize', constants } });
+    // every (phase, sub-steps) pair a block can be, one per aligned entry
+    this.stride = device.limits.minUniformBufferOffsetAlignment;
+    const entries = 3 * (k + 1);
+    this.blockInfo = device.createBuffer({ label: 'DiffusionBlock.blockInfo', size: entries * this.stride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const info = new Uint32Array((entries * this.stride) / 4);
+    for (let phase = 0; phase < 3; phase++) {
+      for (let n = 0; n <= k; n++) info.set([phase, n], (this.entry(phase, n) * this.stride) / 4);
+    }
+    device.queue.writeBuffer(this.blockInfo, 0, info);
+    const slotBytes = 4 * blockSlotWords(k) * lanes;
+    this.slots = device.createBuffer({ label: 'DiffusionBlock.slots', size: slotBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const clear = clearBlockSlots(k), all = new Uint32Array(blockSlotWords(k) * lanes);
+    for (let l = 0; l < lanes; l++) all.set(clear, l * clear.length);
+    device.queue.writeBuffer(this.slots, 0, all);
+    this.groups = [0, 1, 2].map((r) => device.createBindGroup({
+      label: `DiffusionBlock.bindGroup${r}`,
+      layout: bgl,
+      entries: [
+        { binding: 0, resource: { buffer: b.laneUniforms } },
+        { binding: 1, resource: { buffer: b.phiTable } },
+        { binding: 2, resource: { buffer: b.activeLanes } },
+        { binding: 3, resource: { buffer: b.xi[r] } },
+        { binding: 4, resource: { buffer: b.xi[(r + 1) % 3] } },
+        { binding: 5, resource: { buffer: b.xi[(r + 2) % 3] } },
+        { binding: 6, resource: { buffer: b.state } },
+        { binding: 7, resource: { buffer: b.walls } },
+        { binding: 8, resource: { buffer: b.stepData } },
+        { binding: 9, resource: { buffer: this.slots } },
+        { binding: 10, resource: { buffer: this.blockInfo, size: 8 } },
+      ],
+    }));
+  }
+
+  private entry(phase: number, n: number): number {
+    return phase * (this.k + 1) + n;
+  }
+
+  /** The dispatches of one submit of `steps` steps (≥ 1) from xi[from] for the first `lanes` active lanes: returns the buffer holding the state after it. */
+  encodeSubmit(enc: GPUCommandEncoder, steps: number, from: number, lanes: number, blocksPerPass: number): { to: number; dispatches: number } {
+    const blocks = Math.ceil(steps / this.k);
+    // blocks 0 … blocks − 1 step, block `blocks` resolves the last of them
+    for (let b = 0; b <= blocks; ) {
+      const pass = enc.beginComputePass({ label: 'GpuBatch.blocks' });
+      pass.setPipeline(this.main);
+      const end = Math.min(blocks + 1, b + blocksPerPass);
+      for (; b < end; b++) {
+        const n = b < blocks ? Math.min(this.k, steps - b * this.k) : 0;
+        pass.setBindGroup(0, this.groups[(from + b) % 3], [this.entry(b % 3, n) * this.stride]);
+        pass.dispatchWorkgroups(this.slotsX, this.slotsY, lanes);
+      }
+      if (b > blocks) {
+        pass.setPipeline(this.finalizePipeline);
+        pass.setBindGroup(0, this.groups[0], [this.entry(blocks % 3, 0) * this.stride]);
+        pass.dispatchWorkgroups(lanes);
+      }
+      pass.end();
+    }
+    return { to: (from + blocks + 1) % 3, dispatches: blocks + 2 };
+  }
+
+  destroy(): void {
+    this.blockInfo.destroy();
+    this.slots.destroy();
+  }
+}
