@@ -1,11 +1,12 @@
 /**
- * `ionflux sweep --spec FILE | --preset NAME --out DIR [--backend …] [--jobs N] [--shard-index i --shard-count n] [--dry-run]`
+ * `ionflux sweep --spec FILE | --preset NAME --out DIR [--backend …] [--jobs N] [--steps-per-dispatch K] [--shard-index i --shard-count n] [--dry-run]`
  * `ionflux sweep merge DIR… --out DIR`
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseBackend } from '../gpu/backend';
+import { parseStepsPerDispatch } from './simulate';
 import { estimateWork, mergeSweeps, planSweep, resolveShard, runSweep, SweepSpecError, SWEEP_PRESETS, sweepPreset } from '../sweep';
 import { readManifest, readRunRecord } from '../sweep/folder';
 import { errnoCause, isErrnoError, UserError } from './errors';
@@ -17,6 +18,7 @@ interface SweepCliOptions {
   out?: string;
   backend: string;
   jobs?: number;
+  stepsPerDispatch?: number;
   shardIndex?: string;
   shardCount?: string;
   dryRun?: boolean;
@@ -78,7 +80,7 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
   if (!opts.out) throw new UserError('give --out DIR (the sweep folder), or --dry-run to list the runs');
   log(`${source}: ${plan.runs.length} runs${plan.duplicates ? ` (${plan.duplicates} duplicate${plan.duplicates > 1 ? 's' : ''} dropped)` : ''}${shardText}${shard.source === 'slurm' ? ' (from the Slurm array task)' : ''}`);
   const progress = createProgress('sweep', { quiet: opts.quiet });
-  const result = await runSweep(plan, { out: opts.out, baseDir, backend, jobs: opts.jobs, log, onProgress: (f, s) => progress.update(f, s), handleSignals: true })
+  const result = await runSweep(plan, { out: opts.out, baseDir, backend, jobs: opts.jobs, stepsPerDispatch: opts.stepsPerDispatch, log, onProgress: (f, s) => progress.update(f, s), handleSignals: true })
     .catch((e: unknown) => { throw e instanceof SweepSpecError ? new UserError(e.message) : e; });
   progress.done(`${result.total} runs`);
   log(result.computed === 0 && result.resumed === result.total
@@ -106,6 +108,7 @@ export function registerSweep(program: Command): void {
     .option('--out <dir>', 'sweep folder (new, empty, or one this sweep wrote: it resumes)')
     .option('--backend <backend>', 'auto (a real GPU, else the CPU pool), gpu (any WebGPU adapter), or cpu', 'auto')
     .option('--jobs <n>', 'runs at once: CPU threads (default: the cores) or lanes per GPU batch (default 256)', parseJobs)
+    .option('--steps-per-dispatch <k>', 'GPU batches: whole steps per dispatch, 1 (default) to 8 (temporal blocking: the same results, fewer dispatches; docs/performance.md)', parseStepsPerDispatch)
     .option('--shard-index <i>', 'this shard (0-based); default: from SLURM_ARRAY_TASK_ID')
     .option('--shard-count <n>', 'number of shards; default: SLURM_ARRAY_TASK_COUNT')
     .option('--dry-run', 'list the runs and the work (cells × steps), run nothing')

@@ -134,12 +134,12 @@ export async function sweepWorkerMain(): Promise<void> {
  * The runs on the GPU in batches: consecutive runs of the same grid shape, up to `maxLanes` (and
  * what the adapter's memory holds) at a time, each batch stepped by one set of dispatches.
  */
-export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes: number, ctx: ExecuteContext): Promise<void> {
+export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes: number, ctx: ExecuteContext, stepsPerDispatch = 1): Promise<void> {
   const groups = new Map<string, { run: PlannedRun; problem: Problem }[]>();
   const flush = async (key: string) => {
     const group = groups.get(key);
     groups.delete(key);
-    if (group?.length) await runBatch(group, gpu, ctx);
+    if (group?.length) await runBatch(group, gpu, ctx, stepsPerDispatch);
   };
   for (const run of runs) {
     if (ctx.stopped()) return;
@@ -148,7 +148,7 @@ export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes
     const group = groups.get(key) ?? [];
     group.push({ run, problem });
     groups.set(key, group);
-    const cap = Math.max(1, Math.min(maxLanes, GpuBatch.maxLanes(gpu, problem, GPU_MEMORY_BUDGET)));
+    const cap = Math.max(1, Math.min(maxLanes, GpuBatch.maxLanes(gpu, problem, GPU_MEMORY_BUDGET, stepsPerDispatch)));
     if (group.length >= cap) await flush(key);
   }
   for (const key of [...groups.keys()]) { if (ctx.stopped()) return; await flush(key); }
@@ -161,8 +161,8 @@ export async function executeOnGpu(runs: PlannedRun[], gpu: GpuContext, maxLanes
  */
 const GPU_MEMORY_BUDGET = 2 ** 30;
 
-async function runBatch(group: { run: PlannedRun; problem: Problem }[], gpu: GpuContext, ctx: ExecuteContext): Promise<void> {
-  const batch = await GpuBatch.create(gpu, group.map((g) => g.problem));
+async function runBatch(group: { run: PlannedRun; problem: Problem }[], gpu: GpuContext, ctx: ExecuteContext, stepsPerDispatch: number): Promise<void> {
+  const batch = await GpuBatch.create(gpu, group.map((g) => g.problem), { stepsPerDispatch });
   // every lane's coroutine runs to its end (a lane left waiting would hold up the others)
   const settled = await Promise.allSettled(group.map(async ({ run, problem }, k) => {
     const lane = batch.lanes[k];

@@ -60,6 +60,8 @@ export interface SweepOptions {
   backend?: BackendRequest;
   /** runs at once: CPU pool threads (default: the cores), or lanes per GPU batch (default 256) */
   jobs?: number;
+  /** GPU batches: whole steps per dispatch, 1 (default) … 8 (temporal blocking; GpuBatch.create) */
+  stepsPerDispatch?: number;
   log?: (line: string) => void;
   onProgress?: (fraction: number, status: string) => void;
   /** stops the sweep: no new run starts, the finished ones are kept (runs in flight finish first) */
@@ -125,7 +127,7 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<
       try {
         if (backend.kind === 'gpu' && backend.gpu) {
           backendLabel = backend.label;
-          await executeOnGpu(todo, backend.gpu, options.jobs ?? 256, ctx);
+          await executeOnGpu(todo, backend.gpu, options.jobs ?? 256, ctx, options.stepsPerDispatch ?? 1);
         } else {
           // one thread per core at most: more only share the cores and each loads the whole bundle
           if (options.jobs !== undefined && options.jobs > defaultJobs()) log(`--jobs ${options.jobs}: the CPU pool runs at most one thread per core (${defaultJobs()})`);

@@ -1,6 +1,6 @@
 /**
  * A sweep on the GPU (the software adapter in CI): runs batched as lanes of one GpuBatch give the
- * same files, bit for bit, as the same runs one per batch, and agree with the CPU pool within the
+ * same files, bit for bit, as the same runs one per batch (and as a batch of 4 steps per dispatch), and agree with the CPU pool within the
  * solver's stated GPU–CPU tolerance (|Δθ| ≤ 2e-6, test/solver/gpuVsCpu.test.ts).
  */
 import { afterAll, describe, expect, test } from 'vitest';
@@ -28,6 +28,8 @@ describe('sweep on the GPU', () => {
     expect(plan.runs).toHaveLength(8);
     const batched = await runSweep(plan, { out: path.join(tmp, 'batched'), backend: 'gpu' });
     const single = await runSweep(plan, { out: path.join(tmp, 'single'), backend: 'gpu', jobs: 1 });
+    // temporal blocking: 4 steps per dispatch, lanes stopping in different blocks, the same files
+    const blocked = await runSweep(plan, { out: path.join(tmp, 'blocked'), backend: 'gpu', stepsPerDispatch: 4 });
     const cpu = await runSweep(plan, { out: path.join(tmp, 'cpu'), backend: 'cpu' });
     expect([batched.computed, single.computed, cpu.computed]).toEqual([8, 8, 8]);
     expect(batched.backend).toMatch(/^gpu/);
@@ -35,6 +37,7 @@ describe('sweep on the GPU', () => {
     expect(stops).toEqual(new Set(['protocol-end', 'cutoff']));
     for (const run of plan.runs) {
       expect(trace(path.join(tmp, 'batched'), run.id)).toBe(trace(path.join(tmp, 'single'), run.id));
+      expect(trace(path.join(tmp, 'blocked'), run.id)).toBe(trace(path.join(tmp, 'single'), run.id));
       const g = rows(trace(path.join(tmp, 'batched'), run.id));
       const c = rows(trace(path.join(tmp, 'cpu'), run.id));
       expect(g.length).toBe(c.length);
