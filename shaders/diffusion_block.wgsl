@@ -9,8 +9,9 @@
 // tiles: K ≤ 16). Sub-step s (0 ≤ s < n ≤ K) evaluates Φ̃ on the cells at least s cells inside the
 // region, then updates those at least s + 1 inside with the same stencil, truncations and wall quanta
 // as diffusion_step.wgsl, in place (the stencil reads only Φ̃). After n sub-steps the tile's own
-// cells are exact and are written out; the halo was recomputed redundantly (for K = 4, 1.43× the
-// Φ̃ evaluations of 4 single steps: a win where memory bounds the step, a loss where compute does).
+// cells are exact and are written out; the halo was recomputed redundantly (for K = 4, 1.38× the
+// Φ̃ evaluations and 1.43× the stencil updates of 4 single steps: a win where memory bounds the
+// step, a loss where compute does).
 // The θs min/max and the θ-range guard of each sub-step go, from the tile's own wall cells, into
 // that sub-step's slot of the block's slot set (integer atomics: order-independent).
 //
@@ -34,8 +35,9 @@
 // sets 0 and 1 empty, set 2 = "the block before": no sub-steps, carrying the stop).
 // Bindings (group 0): 0 StepUniforms per lane, 1 Φ̃ tables, 2 active lanes (kirchhoff.wgsl), 3 the
 // block's input, 4 its output, 5 the previous block's input, 6 run states ([0] stop flag, [1] steps
-// taken, as diffusion_step.wgsl), 7 wall cells, 8 step data (diffusion_step.wgsl's layout), 9 the
-// lanes' slot sets, 10 the block (its phase b mod 3 and its sub-step count; a dynamic offset).
+// taken, as diffusion_step.wgsl) and, from word SLOTS_AT, the lanes' slot sets (one binding fewer: as
+// many storage buffers as diffusion_step.wgsl), 7 wall cells, 8 step data (diffusion_step.wgsl's
+// layout), 9 the block (its phase b mod 3 and its sub-step count; a dynamic offset).
 
 @group(0) @binding(3) var<storage, read> qIn: array<i32>;
 @group(0) @binding(4) var<storage, read_write> qOut: array<i32>;
@@ -43,13 +45,12 @@
 @group(0) @binding(6) var<storage, read_write> state: array<atomic<u32>>;
 @group(0) @binding(7) var<storage, read> walls: array<Wall>;
 @group(0) @binding(8) var<storage, read> stepData: array<u32>;
-@group(0) @binding(9) var<storage, read_write> slots: array<atomic<u32>>;
 
 struct Block {
   phase: u32, // b mod 3: which slot set is this block's
   steps: u32, // its sub-steps n (0 for the resolving block)
 }
-@group(0) @binding(10) var<uniform> block: Block;
+@group(0) @binding(9) var<uniform> block: Block;
 
 // sub-steps per block at most: the halo width
 override K: u32 = 4;
@@ -61,6 +62,8 @@ override SLOTS_X: u32 = 1;
 override TILE_LIST_AT: u32 = 0;
 override TILE_START_AT: u32 = 0;
 override TILE_WALLS_AT: u32 = 0;
+// where the slot sets start in `state`: after every lane's run state
+override SLOTS_AT: u32 = 0;
 
 const OUTSIDE_PHI: f32 = 1e30;
 const MODE_STEP: u32 = 0u;
@@ -82,24 +85,24 @@ var<workgroup> decision: vec3u;
 fn setWords() -> u32 { return 2u + 3u * K; }
 
 fn setWord(l0: u32, which: u32, w: u32) -> u32 {
-  return l0 + which * setWords() + w;
+  return SLOTS_AT + l0 + which * setWords() + w;
 }
 
 fn clearSet(l0: u32, which: u32, carry: u32) {
-  atomicStore(&slots[setWord(l0, which, 0u)], carry);
-  atomicStore(&slots[setWord(l0, which, 1u)], 0u);
+  atomicStore(&state[setWord(l0, which, 0u)], carry);
+  atomicStore(&state[setWord(l0, which, 1u)], 0u);
   for (var s = 0u; s < K; s++) {
-    atomicStore(&slots[setWord(l0, which, 2u + 3u * s)], EMPTY_MIN_KEY);
-    atomicStore(&slots[setWord(l0, which, 3u + 3u * s)], EMPTY_MAX_KEY);
-    atomicStore(&slots[setWord(l0, which, 4u + 3u * s)], 0u);
+    atomicStore(&state[setWord(l0, which, 2u + 3u * s)], EMPTY_MIN_KEY);
+    atomicStore(&state[setWord(l0, which, 3u + 3u * s)], EMPTY_MAX_KEY);
+    atomicStore(&state[setWord(l0, which, 4u + 3u * s)], 0u);
   }
 }
 
 /** The stop reason after sub-step s of the block whose set is `set`: range guard, cut-off, or 0. */
 fn subStepStop(l0: u32, which: u32, s: u32) -> u32 {
-  if (atomicLoad(&slots[setWord(l0, which, 4u + 3u * s)]) != 0u) { return 2u; }
-  let below = U.checkBelow != 0u && keyValue(atomicLoad(&slots[setWord(l0, which, 2u + 3u * s)])) <= U.stopBelowPhi;
-  let above = U.checkAbove != 0u && keyValue(atomicLoad(&slots[setWord(l0, which, 3u + 3u * s)])) >= U.stopAbovePhi;
+  if (atomicLoad(&state[setWord(l0, which, 4u + 3u * s)]) != 0u) { return 2u; }
+  let below = U.checkBelow != 0u && keyValue(atomicLoad(&state[setWord(l0, which, 2u + 3u * s)])) <= U.stopBelowPhi;
+  let above = U.checkAbove != 0u && keyValue(atomicLoad(&state[setWord(l0, which, 3u + 3u * s)])) >= U.stopAbovePhi;
   return select(0u, 1u, below || above);
 }
 
@@ -117,8 +120,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (li == 0u) {
     // judge the block before (see the header)
     let prev = (cur + 2u) % 3u;
-    let carried = atomicLoad(&slots[setWord(l0, prev, 0u)]);
-    let nPrev = atomicLoad(&slots[setWord(l0, prev, 1u)]);
+    let carried = atomicLoad(&state[setWord(l0, prev, 0u)]);
+    let nPrev = atomicLoad(&state[setWord(l0, prev, 1u)]);
     var mode = MODE_STEP;
     var stop = carried;
     var run = block.steps;
@@ -142,8 +145,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     decision = vec3u(mode, stop, run);
     if (slotIndex == 0u) {
       clearSet(l0, (cur + 1u) % 3u, 0u);
-      atomicStore(&slots[setWord(l0, cur, 0u)], stop);
-      atomicStore(&slots[setWord(l0, cur, 1u)], select(0u, run, mode == MODE_STEP));
+      atomicStore(&state[setWord(l0, cur, 0u)], stop);
+      atomicStore(&state[setWord(l0, cur, 1u)], select(0u, run, mode == MODE_STEP));
       atomicAdd(&state[lane * STATE_WORDS + 1u], counted);
     }
     for (var s = 0u; s < K; s++) {
@@ -256,10 +259,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var s = 0u; s < run; s++) {
       let mn = atomicLoad(&subMin[s]);
       if (mn != EMPTY_MIN_KEY) {
-        atomicMin(&slots[setWord(l0, cur, 2u + 3u * s)], mn);
-        atomicMax(&slots[setWord(l0, cur, 3u + 3u * s)], atomicLoad(&subMax[s]));
+        atomicMin(&state[setWord(l0, cur, 2u + 3u * s)], mn);
+        atomicMax(&state[setWord(l0, cur, 3u + 3u * s)], atomicLoad(&subMax[s]));
       }
-      if (atomicLoad(&subGuard[s]) != 0u) { atomicMax(&slots[setWord(l0, cur, 4u + 3u * s)], 1u); }
+      if (atomicLoad(&subGuard[s]) != 0u) { atomicMax(&state[setWord(l0, cur, 4u + 3u * s)], 1u); }
     }
   }
   if (inGrid) {
@@ -273,7 +276,7 @@ fn finalize(@builtin(workgroup_id) wg: vec3u) {
   let lane = selectLane(wg.x);
   let l0 = lane * 3u * setWords();
   // after the resolving block: its set carries the run's stop
-  let stop = atomicLoad(&slots[setWord(l0, block.phase, 0u)]);
+  let stop = atomicLoad(&state[setWord(l0, block.phase, 0u)]);
   atomicStore(&state[lane * STATE_WORDS], stop);
   clearSet(l0, 0u, 0u);
   clearSet(l0, 1u, 0u);

@@ -382,10 +382,11 @@ const gpuStepHostCase: BenchCase = {
       const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
       // the other step counter (the default is 'auto': the GPU counts up to 1024 workgroups per dispatch)
       const other = await GpuBatch.create(ctx.gpu, [problem], { stepCounter: batch.stepCounter === 'gpu' ? 'host' : 'gpu' });
-      const K = blockSizes()[0] ?? 4;
-      const blocked = await GpuBatch.create(ctx.gpu, [problem], { stepsPerDispatch: K });
+      // temporal blocking, unless IONFLUX_BENCH_STEPS_PER_DISPATCH=1
+      const K = blockSizes()[0];
+      const blocked = K ? await GpuBatch.create(ctx.gpu, [problem], { stepsPerDispatch: K }) : null;
       const cpu = await CpuSolver.create(problem);
-      const gpus = [batch, allTiles, other, blocked];
+      const gpus = blocked ? [batch, allTiles, other, blocked] : [batch, allTiles, other];
       try {
         for (const b of gpus) b.lanes[0].setStep(params);
         await batch.lanes[0].advance(guess); // warm-up (pipelines, first submits), then the rate
@@ -395,7 +396,7 @@ const gpuStepHostCase: BenchCase = {
         const steps = Math.max(16, Math.min(4096, Math.floor(2 ** 30 / problem.grid.cells), Math.round((ctx.quick ? 0.25 : 0.5) / perStep_s)));
         await allTiles.lanes[0].advance(guess);
         await other.lanes[0].advance(guess);
-        await blocked.lanes[0].advance(guess);
+        await blocked?.lanes[0].advance(guess);
         cpu.setStep(params);
         await cpu.advance(cpuSteps);
         const times: number[][] = [[], [], [], [], []];
@@ -430,12 +431,12 @@ const gpuStepHostCase: BenchCase = {
         rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only, ${counted(batch)}; ${batch.lanes[0].backend}` });
         rows.push({ id: id('gpu-all'), case: 'steps/s, disk', backend: 'gpu-all-tiles', size, value: steps / a.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(a), ratioTo: [id('cpu')], note: 'every tile of the grid dispatched' });
         rows.push({ id: id('gpu-other'), case: 'steps/s, disk', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: steps / o.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(o), ratioTo: [id('gpu')], note: counted(other) });
-        rows.push({ id: id('gpu-blocked'), case: 'steps/s, disk', backend: `gpu-${K}-per-dispatch`, size, value: steps / bl.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(bl), ratioTo: [id('gpu')], note: `temporal blocking: ${K} steps per dispatch in workgroup memory (diffusion_block.wgsl)` });
+        if (blocked) rows.push({ id: id('gpu-blocked'), case: 'steps/s, disk', backend: `gpu-${K}-per-dispatch`, size, value: steps / bl.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(bl), ratioTo: [id('gpu')], note: `temporal blocking: ${K} steps per dispatch in workgroup memory (diffusion_block.wgsl)` });
         rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), ratioTo: [id('host-other')], note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample; ${counted(batch)}` });
         rows.push({ id: id('host-other'), case: 'host µs per step (encode + submit)', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: ho.median_s, unit: 'µs', better: 'lower', spread: spreadOf(ho), note: `min ${ho.min_s.toFixed(1)} µs; ${counted(other)}` });
-        rows.push({ id: id('host-blocked'), case: 'host µs per step (encode + submit)', backend: `gpu-${K}-per-dispatch`, size, value: hb.median_s, unit: 'µs', better: 'lower', spread: spreadOf(hb), ratioTo: [id('host')], note: `min ${hb.min_s.toFixed(1)} µs; a dynamic uniform offset per block` });
+        if (blocked) rows.push({ id: id('host-blocked'), case: 'host µs per step (encode + submit)', backend: `gpu-${K}-per-dispatch`, size, value: hb.median_s, unit: 'µs', better: 'lower', spread: spreadOf(hb), ratioTo: [id('host')], note: `min ${hb.min_s.toFixed(1)} µs; a dynamic uniform offset per block` });
         rows.push({ id: id('spd'), case: 'steps per dispatch', backend: 'gpu', size, value: gpuSteps / dispatches, unit: 'steps', better: 'higher', note: `${dispatches} dispatches for ${gpuSteps} steps` });
-        rows.push({ id: id('spd-blocked'), case: 'steps per dispatch', backend: `gpu-${K}-per-dispatch`, size, value: blockedSteps / blockedDispatches, unit: 'steps', better: 'higher', note: `${blockedDispatches} dispatches for ${blockedSteps} steps (⌈m/${K}⌉ blocks, a resolving block and finalize per submit of m)` });
+        if (blocked) rows.push({ id: id('spd-blocked'), case: 'steps per dispatch', backend: `gpu-${K}-per-dispatch`, size, value: blockedSteps / blockedDispatches, unit: 'steps', better: 'higher', note: `${blockedDispatches} dispatches for ${blockedSteps} steps (⌈m/${K}⌉ blocks, a resolving block and finalize per submit of m)` });
       } finally {
         for (const b of gpus) b.lanes[0].destroy();
         cpu.destroy();

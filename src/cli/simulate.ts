@@ -28,7 +28,7 @@ export interface SimulateOptions {
 /** --steps-per-dispatch K: whole steps per GPU dispatch, 1 … MAX_STEPS_PER_DISPATCH */
 export function parseStepsPerDispatch(value: string): number {
   const k = Number(value.trim());
-  if (value.trim() === '' || !Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
+  if (!/^\d+$/.test(value.trim()) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
     throw new InvalidArgumentError(`--steps-per-dispatch = '${value}' is not allowed: use a whole number from 1 to ${MAX_STEPS_PER_DISPATCH} (1: one step per dispatch; more: temporal blocking on the GPU)`);
   }
   return k;

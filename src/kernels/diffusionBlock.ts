@@ -2,7 +2,7 @@
  * Owner of shaders/diffusion_block.wgsl: up to K steps per dispatch (temporal blocking), bit for bit
  * the same as K dispatches of diffusion_step.wgsl. The state rotates through three ξ buffers (a
  * block that overshot a stop is redone from its intact input by the next one; see the WGSL), the
- * lanes' slot sets live in their own buffer, and which block a dispatch is (its phase b mod 3 and
+ * lanes' slot sets follow their run states in the run-state buffer, and which block a dispatch is (its phase b mod 3 and
  * its sub-step count) comes from a dynamic offset into a small uniform buffer of every such pair, so
  * a block costs the host two calls (setBindGroup with the offset, dispatchWorkgroups).
  * A submit of m steps records ⌈m/K⌉ blocks, one resolving block and `finalize`; encodeSubmit returns
@@ -10,10 +10,14 @@
  */
 import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
 import source from '../../shaders/diffusion_block.wgsl?raw';
-import { EMPTY_MAX_KEY, EMPTY_MIN_KEY } from './surfaceTheta';
+import { EMPTY_MAX_KEY, EMPTY_MIN_KEY, RUN_STATE_BYTES } from './surfaceTheta';
 import { TILE, type StepDataLayout, type StepTiling } from './diffusionStep';
 
-/** Steps per dispatch this kernel allows: its halo must lie within the neighbouring tiles, and its workgroup memory fit 16 KiB. */
+/**
+ * Steps per dispatch this kernel allows. Its halo must lie within the neighbouring tiles (K ≤ 16)
+ * and its workgroup memory, 12·(16 + 2K)² + 12K + 16 bytes, within WebGPU's guaranteed 16 KiB
+ * (K ≤ 10; 12.4 KB at 8). 8 leaves room and already moves ~2.5 B per cell-update.
+ */
 export const MAX_STEPS_PER_DISPATCH = 8;
 
 export interface DiffusionBlockBuffers {
@@ -21,6 +25,7 @@ export interface DiffusionBlockBuffers {
   phiTable: GPUBuffer;
   activeLanes: GPUBuffer;
   xi: readonly [GPUBuffer, GPUBuffer, GPUBuffer];
+  /** the lanes' run states (RUN_STATE_BYTES each), then their slot sets (blockSlotBytes each) */
   state: GPUBuffer;
   walls: GPUBuffer;
   stepData: GPUBuffer;
@@ -29,6 +34,11 @@ export interface DiffusionBlockBuffers {
 /** u32 words of one lane's three slot sets (diffusion_block.wgsl setWords) */
 export function blockSlotWords(k: number): number {
   return 3 * (2 + 3 * k);
+}
+
+/** Bytes of the run-state buffer for `lanes` lanes: their run states, then (K > 1) their slot sets. */
+export function runStateBufferBytes(lanes: number, k: number): number {
+  return RUN_STATE_BYTES * lanes + (k > 1 ? 4 * blockSlotWords(k) * lanes : 0);
 }
 
 /** One lane's slot sets as setStep, writeState and finalize leave them: nothing run, no stop carried. */
@@ -50,8 +60,6 @@ export class DiffusionBlockKernel {
   /** groups[r]: a block reading xi[r], writing xi[r + 1], redoing from xi[r + 2] (mod 3) */
   private readonly groups: GPUBindGroup[];
   private readonly blockInfo: GPUBuffer;
-  /** the lanes' slot sets, blockSlotWords(k) u32 each */
-  readonly slots: GPUBuffer;
   private readonly stride: number;
   private readonly slotsX: number;
   private readonly slotsY: number;
@@ -65,7 +73,7 @@ export class DiffusionBlockKernel {
     this.slotsY = Math.ceil(T / this.slotsX);
     const module = device.createShaderModule({ label: 'DiffusionBlock.module', code: kirchhoff + source });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
-    const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, ro, rw, ro, ro, rw, { type: 'uniform', hasDynamicOffset: true, minBindingSize: 8 }];
+    const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, ro, rw, ro, ro, { type: 'uniform', hasDynamicOffset: true, minBindingSize: 8 }];
     const bgl = device.createBindGroupLayout({
       label: 'DiffusionBlock.layout',
       entries: types.map((buffer, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer })),
@@ -74,6 +82,7 @@ export class DiffusionBlockKernel {
     const constants = {
       K: k, WG: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
       TILE_LIST_AT: layout.tileListAt, TILE_START_AT: layout.tileStartAt, TILE_WALLS_AT: layout.tileWallsAt,
+      SLOTS_AT: (RUN_STATE_BYTES / 4) * lanes,
     };
     this.main = device.createComputePipeline({ label: 'DiffusionBlock.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants } });
     this.finalizePipeline = device.createComputePipeline({ label: 'DiffusionBlock.finalize', layout: pipelineLayout, compute: { module, entryPoint: 'finalize', constants } });
@@ -86,11 +95,10 @@ export class DiffusionBlockKernel {
       for (let n = 0; n <= k; n++) info.set([phase, n], (this.entry(phase, n) * this.stride) / 4);
     }
     device.queue.writeBuffer(this.blockInfo, 0, info);
-    const slotBytes = 4 * blockSlotWords(k) * lanes;
-    this.slots = device.createBuffer({ label: 'DiffusionBlock.slots', size: slotBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    if (b.state.size < runStateBufferBytes(lanes, k)) throw new Error(`DiffusionBlockKernel: the run-state buffer has ${b.state.size} bytes, ${runStateBufferBytes(lanes, k)} needed`);
     const clear = clearBlockSlots(k), all = new Uint32Array(blockSlotWords(k) * lanes);
     for (let l = 0; l < lanes; l++) all.set(clear, l * clear.length);
-    device.queue.writeBuffer(this.slots, 0, all);
+    device.queue.writeBuffer(b.state, RUN_STATE_BYTES * lanes, all);
     this.groups = [0, 1, 2].map((r) => device.createBindGroup({
       label: `DiffusionBlock.bindGroup${r}`,
       layout: bgl,
@@ -104,8 +112,7 @@ export class DiffusionBlockKernel {
         { binding: 6, resource: { buffer: b.state } },
         { binding: 7, resource: { buffer: b.walls } },
         { binding: 8, resource: { buffer: b.stepData } },
-        { binding: 9, resource: { buffer: this.slots } },
-        { binding: 10, resource: { buffer: this.blockInfo, size: 8 } },
+        { binding: 9, resource: { buffer: this.blockInfo, size: 8 } },
       ],
     }));
   }
@@ -139,6 +146,5 @@ export class DiffusionBlockKernel {
 
   destroy(): void {
     this.blockInfo.destroy();
-    this.slots.destroy();
   }
 }

@@ -37,7 +37,7 @@
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
 import { DiffusionStepKernel, stepTiling, tileWallTable, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
-import { blockSlotWords, clearBlockSlots, DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH } from '../kernels/diffusionBlock';
+import { clearBlockSlots, DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH, runStateBufferBytes } from '../kernels/diffusionBlock';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { CLEAR_STATE, keyValue, packWalls, RUN_STATE_BYTES, SurfaceThetaKernel, WALL_STRIDE } from '../kernels/surfaceTheta';
@@ -248,14 +248,14 @@ export class GpuBatch {
     this.measureUniforms = buffer('measureUniforms', STEP_UNIFORMS_BYTES * L, S.STORAGE | S.COPY_DST);
     this.activeLanes = buffer('activeLanes', 4 * L, S.STORAGE | S.COPY_DST);
     this.measureLane = buffer('measureLane', 4, S.STORAGE | S.COPY_DST);
-    this.state = buffer('state', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
+    // the run states (read back after every submit), then with K > 1 the slot sets of diffusion_block.wgsl
+    this.state = buffer('state', runStateBufferBytes(L, stepsPerDispatch), S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.measureState = buffer('measureState', RUN_STATE_BYTES * L, S.STORAGE | S.COPY_SRC | S.COPY_DST);
     this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
     this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
     const stepBuffers = { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, state: this.state, walls: wallBuf, stepData: this.stepData };
     this.diffusion = stepsPerDispatch > 1 ? null : new DiffusionStepKernel(device, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1]] }, L, counter);
     this.blocked = stepsPerDispatch > 1 ? new DiffusionBlockKernel(device, stepsPerDispatch, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1], this.xi[2]] }, L) : null;
-    if (this.blocked) this.owned.push(this.blocked.slots);
     this.surface = new SurfaceThetaKernel(device, {
       measureUniforms: this.measureUniforms, phiTable, measureLane: this.measureLane, xi: this.xi, walls: wallBuf, measureState: this.measureState,
     });
@@ -303,7 +303,8 @@ export class GpuBatch {
    * the slot sets of diffusion_block.wgsl with stepsPerDispatch > 1), its walls,
    * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
    * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
-   * counted: the step kernel's step counter, 1–2 KiB.)
+   * counted: the step kernel's step counter, 1–2 KiB, or the block kernel's table of blocks,
+   * 3(K + 1) entries of 256 B.)
    */
   static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1): number {
     if (lanes <= 0) return 0;
@@ -312,10 +313,10 @@ export class GpuBatch {
     const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
     const tiling = stepTiling(nx, ny, [problem.grid.inside]);
     const stepWords = (nWalls + 2) * lanes + tiling.tiles.length + lanes * (tiling.tilesX * tiling.tilesY + 1) + nWalls * lanes;
-    const blocked = stepsPerDispatch > 1 ? size(4 * n * lanes) + size(4 * blockSlotWords(stepsPerDispatch) * lanes) : 0;
-    return blocked + 2 * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
+    const xiBuffers = stepsPerDispatch > 1 ? 3 : 2;
+    return xiBuffers * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
       + size(4 * stepWords) + 2 * size(STEP_UNIFORMS_BYTES * lanes) + size(4 * lanes) + size(4)
-      + 2 * size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
+      + size(runStateBufferBytes(lanes, stepsPerDispatch)) + size(RUN_STATE_BYTES * lanes) + (lanes > 1 ? size(4 * n) : 0) + size(FieldReduceKernel.workgroupsFor(n) * PARTIAL_BYTES);
   }
 
   /**
@@ -350,6 +351,9 @@ export class GpuBatch {
     const k = options.stepsPerDispatch ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
       throw new Error(`GpuBatch.create: stepsPerDispatch = ${k}: allowed are whole numbers from 1 to ${MAX_STEPS_PER_DISPATCH}`);
+    }
+    if (k > 1 && options.stepCounter && options.stepCounter !== 'auto') {
+      throw new Error(`GpuBatch.create: stepCounter = '${options.stepCounter}' is for one step per dispatch; with stepsPerDispatch = ${k} the host says which block a dispatch is (leave stepCounter out)`);
     }
     const { nx, ny } = problems[0].grid;
     problems.forEach((p, i) => {
@@ -431,7 +435,7 @@ export class GpuBatch {
     this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
     if (this.blocked) {
       const clear = clearBlockSlots(this.blocked.k);
-      this.device.queue.writeBuffer(this.blocked.slots, lane.index * clear.byteLength, clear);
+      this.device.queue.writeBuffer(this.state, RUN_STATE_BYTES * this.laneState.length + lane.index * clear.byteLength, clear);
     }
     lane.stepsReported = 0;
   }
@@ -497,7 +501,7 @@ export class GpuBatch {
           }
           rejoin = [];
           from = this.encodeSteps(enc, m, from, count);
-          inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: this.state.size }]));
+          inFlight.push(submitWithReadback(this.device, enc, [{ buffer: this.state, size: RUN_STATE_BYTES * this.laneState.length }]));
           this.hostCost.encode_ms += performance.now() - t0;
           this.hostCost.steps += m;
           this.hostCost.submits++;

@@ -126,6 +126,7 @@ describe('bad input: one line, non-zero exit, nothing written', () => {
     ['bad backend', small, /--backend = 'tpu' is not allowed: use one of auto, gpu, cpu/, ['--backend', 'tpu']],
     ['steps per dispatch above 8', small, /--steps-per-dispatch = '9' is not allowed: use a whole number from 1 to 8/, ['--steps-per-dispatch', '9']],
     ['steps per dispatch not whole', small, /--steps-per-dispatch = '2\.5' is not allowed/, ['--steps-per-dispatch', '2.5']],
+    ['steps per dispatch in hex', small, /--steps-per-dispatch = '0x4' is not allowed/, ['--steps-per-dispatch', '0x4']],
     ['--set into __proto__', small, /--set '__proto__\.x=5' is not allowed: '__proto__' is not a config key/, ['--set', '__proto__.x=5']],
     ['self-intersecting polygon', { ...small, particle: { shape: 'polygon', vertices_um: [[0, 0], [3, 0], [3, 2], [1, -1], [0, 2]] } }, /particle\.vertices_um is self-intersecting/],
     ['snapshots in the same second', { ...small, snapshots_min: [0, 0.005] }, /both fall on 0 s/],

@@ -31,7 +31,7 @@ describe('sweep on the GPU', () => {
     // temporal blocking: 4 steps per dispatch, lanes stopping in different blocks, the same files
     const blocked = await runSweep(plan, { out: path.join(tmp, 'blocked'), backend: 'gpu', stepsPerDispatch: 4 });
     const cpu = await runSweep(plan, { out: path.join(tmp, 'cpu'), backend: 'cpu' });
-    expect([batched.computed, single.computed, cpu.computed]).toEqual([8, 8, 8]);
+    expect([batched.computed, single.computed, blocked.computed, cpu.computed]).toEqual([8, 8, 8, 8]);
     expect(batched.backend).toMatch(/^gpu/);
     const stops = new Set(cpu.records.map((r) => r.stopReason));
     expect(stops).toEqual(new Set(['protocol-end', 'cutoff']));
