@@ -65,7 +65,6 @@ override TILE_WALLS_AT: u32 = 0;
 // where the slot sets start in `state`: after every lane's run state
 override SLOTS_AT: u32 = 0;
 
-const OUTSIDE_PHI: f32 = 1e30;
 const MODE_STEP: u32 = 0u;
 const MODE_COPY: u32 = 1u;
 const MODE_REDO: u32 = 2u;
@@ -227,17 +226,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (lx > s && lx + s + 1u < W && ly > s && ly + s + 1u < W) {
         let c = qS[t];
         if (c != OUTSIDE_Q) {
-          let pc = phiS[t];
-          var acc = 0;
-          let w = phiS[t - 1u];
-          if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
-          let e = phiS[t + 1u];
-          if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
-          let n = phiS[t - W];
-          if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
-          let so = phiS[t + W];
-          if (so < OUTSIDE_PHI * 0.5) { acc += i32(rq * (so - pc)); }
-          var v = c - acc;
+          var v = c - faceFluxSum(phiS[t], phiS[t - 1u], phiS[t + 1u], phiS[t - W], phiS[t + W], rq);
           let k = wallS[t];
           if (k >= 0) {
             v = v + bitcast<i32>(stepData[qk + u32(k)]);

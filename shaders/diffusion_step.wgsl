@@ -72,8 +72,6 @@ override TILE_LIST_AT: u32 = 0;
 override TILE_START_AT: u32 = 0;
 override TILE_WALLS_AT: u32 = 0;
 
-// Φ̃ of outside cells in the tile: far above any table value, tested with > OUTSIDE_PHI / 2
-const OUTSIDE_PHI: f32 = 1e30;
 var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
 var<workgroup> newQ: array<i32, WG_X * WG_Y>;
 // read by invocation 0, broadcast with workgroupUniformLoad: x stop reason, y the tile's wall count
@@ -187,17 +185,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (c != OUTSIDE_Q) {
     let t = (lid.y + 1u) * tw + lid.x + 1u;
     let pc = tile[t];
-    let rq = U.r * QUANTA;
-    var acc = 0;
-    let w = tile[t - 1u];
-    if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
-    let e = tile[t + 1u];
-    if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
-    let n = tile[t - tw];
-    if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
-    let s = tile[t + tw];
-    if (s < OUTSIDE_PHI * 0.5) { acc += i32(rq * (s - pc)); }
-    v = c - acc;
+    v = c - faceFluxSum(pc, tile[t - 1u], tile[t + 1u], tile[t - tw], tile[t + tw], U.r * QUANTA);
   }
   if (h.y != 0u) {
     // the tile's wall cells: flux, guard and θs on the new values

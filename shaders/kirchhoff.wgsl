@@ -1,6 +1,6 @@
-// Shared chunk (prepended to diffusion_step.wgsl and surface_theta.wgsl): the per-lane step uniforms,
-// the fixed-point state, the run-state layout, wall cells, order-preserving float keys, the lane of
-// an invocation, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale,
+// Shared chunk (prepended to diffusion_step.wgsl, diffusion_block.wgsl and surface_theta.wgsl): the
+// per-lane step uniforms, the fixed-point state, the run-state layout, wall cells, order-preserving
+// float keys, the lane of an invocation, the stencil's face-flux sum, and the Kirchhoff potential lookup Φ̃(θ) = Φ(θ)/D_scale,
 // linear between the N+1 table nodes θ = i/N and linear extrapolation outside [0, 1], exactly as
 // src/model/diffusivity.ts phiOf().
 // A batch holds several problems ("lanes") of the same nx×ny grid side by side: lane l's cells are
@@ -72,6 +72,23 @@ fn selectLane(slot: u32) -> u32 {
   let lane = activeLanes[slot];
   U = laneUniforms[lane];
   return lane;
+}
+
+// Φ̃ of an outside cell where a kernel keeps a tile of Φ̃: far above any table value, tested with < OUTSIDE_PHI / 2
+const OUTSIDE_PHI: f32 = 1e30;
+
+/**
+ * Σ trunc(rq·(Φ̃_j − Φ̃_c)) over a cell's inside 4-neighbours j (west, east, north, south; OUTSIDE_PHI
+ * for an outside one, whose face carries no flux), in quanta: the cell's new q is q − this. One
+ * definition for the single-step and the blocked kernel, so both take the same integers.
+ */
+fn faceFluxSum(pc: f32, w: f32, e: f32, n: f32, s: f32, rq: f32) -> i32 {
+  var acc = 0;
+  if (w < OUTSIDE_PHI * 0.5) { acc += i32(rq * (w - pc)); }
+  if (e < OUTSIDE_PHI * 0.5) { acc += i32(rq * (e - pc)); }
+  if (n < OUTSIDE_PHI * 0.5) { acc += i32(rq * (n - pc)); }
+  if (s < OUTSIDE_PHI * 0.5) { acc += i32(rq * (s - pc)); }
+  return acc;
 }
 
 fn thetaOfQ(q: i32) -> f32 {

@@ -5,7 +5,8 @@
  * unless IONFLUX_ALLOW_NO_GPU=1 says that this machine is known to have none.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { acquireGpu, type GpuContext } from '../../src/gpu/device';
+import { acquireGpu, readBuffer, type GpuContext } from '../../src/gpu/device';
+import type { GpuSolver } from '../../src/solver/gpu';
 
 export function useGpu(): () => GpuContext {
   let ctx: GpuContext | undefined;
@@ -44,4 +45,10 @@ export function compareArrays(a: ArrayLike<number>, b: ArrayLike<number>, floor 
     maxRel = Math.max(maxRel, d / Math.max(Math.abs(y), floor));
   }
   return { maxAbs, maxRel, nanMismatch };
+}
+
+/** A GPU lane's int32 state, as its ξ buffer holds it (GpuSolver.stateBinding). */
+export async function laneState(gpu: GpuContext, lane: GpuSolver): Promise<Int32Array> {
+  const b = lane.stateBinding();
+  return new Int32Array(await readBuffer(gpu.device, b.buffer, b.size, b.offset));
 }

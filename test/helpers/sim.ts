@@ -1,6 +1,6 @@
 /** Runs a raw config on the CPU reference or on a GPU context; returns the problem and the result. */
-import { resolveConfig } from '../../src/model/config';
-import { buildProblem, type Problem } from '../../src/solver/problem';
+import { presetConfig, resolveConfig } from '../../src/model/config';
+import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem, type StepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuSolver } from '../../src/solver/gpu';
 import { runSimulation, type RunResult } from '../../src/solver/run';
@@ -27,4 +27,14 @@ export function constantDDisk(opts: { R_um: number; D: number; spacing_um: numbe
     snapshots_min: opts.times_s.map((t) => t / 60),
     output: { traceInterval_s: Math.max(...opts.times_s) },
   };
+}
+
+/** fig4c's particle on a coarse grid (42² at 0.06 µm), `over` on top: the GPU step tests' problem. */
+export async function fig4cProblem(over: Record<string, unknown> = {}, spacing_um = 0.06): Promise<Problem> {
+  return buildProblem(resolveConfig({ ...presetConfig('fig4c'), grid: { spacing_um }, ...over }));
+}
+
+/** The step parameters of the problem's first protocol step at its largest stable Δt, `over` on top. */
+export function firstStepParams(p: Problem, over: Partial<StepParams> = {}): StepParams {
+  return { ...stepParams(p, p.config.protocol[0], maxStableDt(p, reachableRange(p))), ...over };
 }

@@ -13,24 +13,15 @@
  * A mutation that breaks only the resolving block's redo fails the first test (found in review).
  */
 import { describe, expect, test } from 'vitest';
-import { useGpu } from '../helpers/gpu';
+import { laneState, useGpu } from '../helpers/gpu';
+import { fig4cProblem as problem, firstStepParams as params } from '../helpers/sim';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem, type StepParams } from '../../src/solver/problem';
 import { GpuBatch, type GpuSolver } from '../../src/solver/gpu';
-import { readBuffer } from '../../src/gpu/device';
 import { OUTSIDE_Q } from '../../src/solver/quanta';
 
 const gpu = useGpu();
-async function problem(over: Record<string, unknown> = {}, spacing_um = 0.06): Promise<Problem> {
-  return buildProblem(resolveConfig({ ...presetConfig('fig4c'), grid: { spacing_um }, ...over }));
-}
-function params(p: Problem, over: Partial<StepParams> = {}): StepParams {
-  return { ...stepParams(p, p.config.protocol[0], maxStableDt(p, reachableRange(p))), ...over };
-}
-async function gpuQ(lane: GpuSolver): Promise<Int32Array> {
-  const b = lane.stateBinding();
-  return new Int32Array(await readBuffer(gpu().device, b.buffer, b.size, b.offset));
-}
+const gpuQ = (lane: GpuSolver) => laneState(gpu(), lane);
 function firstDiff(a: Int32Array, b: Int32Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return a.length === b.length ? -1 : a.length;

@@ -18,12 +18,11 @@
  * lanes of one batch stopping in different blocks.
  */
 import { describe, expect, test } from 'vitest';
-import { useGpu } from '../helpers/gpu';
-import { presetConfig, resolveConfig } from '../../src/model/config';
-import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem, type StepParams } from '../../src/solver/problem';
+import { laneState, useGpu } from '../helpers/gpu';
+import { fig4cProblem as problem, firstStepParams as params } from '../helpers/sim';
+import type { Problem, StepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuBatch } from '../../src/solver/gpu';
-import { readBuffer } from '../../src/gpu/device';
 import { OUTSIDE_Q, wallQuanta } from '../../src/solver/quanta';
 import { stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
 import type { AdvanceResult } from '../../src/solver/types';
@@ -35,20 +34,8 @@ function sameInts(a: Int32Array, b: Int32Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** fig4c's particle on a coarse grid (42² at 0.06 µm), `over` on top */
-async function problem(over: Record<string, unknown> = {}, spacing_um = 0.06): Promise<Problem> {
-  return buildProblem(resolveConfig({ ...presetConfig('fig4c'), grid: { spacing_um }, ...over }));
-}
-
-function params(p: Problem, over: Partial<StepParams> = {}): StepParams {
-  return { ...stepParams(p, p.config.protocol[0], maxStableDt(p, reachableRange(p))), ...over };
-}
-
 /** The GPU lane's int32 state (what its ξ buffer holds). */
-async function gpuQ(lane: GpuSolver): Promise<Int32Array> {
-  const b = lane.stateBinding();
-  return new Int32Array(await readBuffer(gpu().device, b.buffer, b.size, b.offset));
-}
+const gpuQ = (lane: GpuSolver) => laneState(gpu(), lane);
 
 const f = Math.fround;
 
