@@ -11,7 +11,7 @@
 import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
 import source from '../../shaders/diffusion_block.wgsl?raw';
 import { EMPTY_MAX_KEY, EMPTY_MIN_KEY, RUN_STATE_BYTES } from './surfaceTheta';
-import { TILE, type StepDataLayout, type StepTiling } from './diffusionStep';
+import { TILE, tileDispatchGrid, type StepDataLayout, type StepTiling } from './diffusionStep';
 
 /**
  * Steps per dispatch this kernel allows. Its halo must lie within the neighbouring tiles (K ≤ 16)
@@ -25,7 +25,7 @@ export interface DiffusionBlockBuffers {
   phiTable: GPUBuffer;
   activeLanes: GPUBuffer;
   xi: readonly [GPUBuffer, GPUBuffer, GPUBuffer];
-  /** the lanes' run states (RUN_STATE_BYTES each), then their slot sets (blockSlotBytes each) */
+  /** the lanes' run states (RUN_STATE_BYTES each), then their slot sets (4·blockSlotWords(k) bytes each) */
   state: GPUBuffer;
   walls: GPUBuffer;
   stepData: GPUBuffer;
@@ -61,6 +61,8 @@ export class DiffusionBlockKernel {
   private readonly groups: GPUBindGroup[];
   private readonly blockInfo: GPUBuffer;
   private readonly stride: number;
+  /** one lane's slot sets cleared (clearBlockSlots), for setStep and writeState */
+  readonly clearSlots: Uint32Array<ArrayBuffer>;
   private readonly slotsX: number;
   private readonly slotsY: number;
 
@@ -69,8 +71,7 @@ export class DiffusionBlockKernel {
       throw new Error(`DiffusionBlockKernel: k = ${k} steps per dispatch: allowed are whole numbers from 2 to ${MAX_STEPS_PER_DISPATCH}`);
     }
     const T = tiling.tiles.length;
-    this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
-    this.slotsY = Math.ceil(T / this.slotsX);
+    ({ slotsX: this.slotsX, slotsY: this.slotsY } = tileDispatchGrid(device, T));
     const module = device.createShaderModule({ label: 'DiffusionBlock.module', code: kirchhoff + source });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
     const types: GPUBufferBindingLayout[] = [ro, ro, ro, ro, rw, ro, rw, ro, ro, { type: 'uniform', hasDynamicOffset: true, minBindingSize: 8 }];
@@ -96,7 +97,7 @@ export class DiffusionBlockKernel {
     }
     device.queue.writeBuffer(this.blockInfo, 0, info);
     if (b.state.size < runStateBufferBytes(lanes, k)) throw new Error(`DiffusionBlockKernel: the run-state buffer has ${b.state.size} bytes, ${runStateBufferBytes(lanes, k)} needed`);
-    const clear = clearBlockSlots(k), all = new Uint32Array(blockSlotWords(k) * lanes);
+    const clear = (this.clearSlots = clearBlockSlots(k)), all = new Uint32Array(blockSlotWords(k) * lanes);
     for (let l = 0; l < lanes; l++) all.set(clear, l * clear.length);
     device.queue.writeBuffer(b.state, RUN_STATE_BYTES * lanes, all);
     this.groups = [0, 1, 2].map((r) => device.createBindGroup({

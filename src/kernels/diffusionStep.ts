@@ -80,6 +80,15 @@ export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which:
 }
 
 /**
+ * The dispatch grid that walks a tile list of `tiles` entries: one row, a second dimension only past
+ * the adapter's per-dimension limit (both step kernels; the WGSL's SLOTS_X is the row width).
+ */
+export function tileDispatchGrid(device: GPUDevice, tiles: number): { slotsX: number; slotsY: number } {
+  const slotsX = Math.min(tiles, device.limits.maxComputeWorkgroupsPerDimension);
+  return { slotsX, slotsY: Math.ceil(tiles / slotsX) };
+}
+
+/**
  * One lane's walls grouped by tile: `start[t]`…`start[t + 1]` index `order`, which holds the wall
  * numbers k (into the lane's wall list, whose order the wall quanta follow) of tile t's wall cells.
  */
@@ -129,9 +138,7 @@ export class DiffusionStepKernel {
 
   constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers, maxLanes: number, counter: StepCounter = 'auto') {
     const T = tiling.tiles.length;
-    // the dispatch grid walks the tile list; a second dimension only past the adapter's per-dimension limit
-    this.slotsX = Math.min(T, device.limits.maxComputeWorkgroupsPerDimension);
-    this.slotsY = Math.ceil(T / this.slotsX);
+    ({ slotsX: this.slotsX, slotsY: this.slotsY } = tileDispatchGrid(device, T));
     this.counter = counter === 'auto' ? (this.slotsX * this.slotsY * maxLanes <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host') : counter;
     const host = this.counter === 'host';
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + (host ? hostPhasedSource(source) : source) });

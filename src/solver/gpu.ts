@@ -37,7 +37,7 @@
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
 import { DiffusionStepKernel, stepTiling, tileWallTable, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
-import { clearBlockSlots, DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH, runStateBufferBytes } from '../kernels/diffusionBlock';
+import { DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH, runStateBufferBytes } from '../kernels/diffusionBlock';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
 import { CLEAR_STATE, keyValue, packWalls, RUN_STATE_BYTES, SurfaceThetaKernel, WALL_STRIDE } from '../kernels/surfaceTheta';
@@ -434,7 +434,7 @@ export class GpuBatch {
   private clearRunState(lane: Lane): void {
     this.device.queue.writeBuffer(this.state, lane.index * RUN_STATE_BYTES, CLEAR_STATE);
     if (this.blocked) {
-      const clear = clearBlockSlots(this.blocked.k);
+      const clear = this.blocked.clearSlots;
       this.device.queue.writeBuffer(this.state, RUN_STATE_BYTES * this.laneState.length + lane.index * clear.byteLength, clear);
     }
     lane.stepsReported = 0;

@@ -83,6 +83,7 @@ describe('ionflux sweep (process)', () => {
       [['sweep', '--preset', 'fig5c', '--out', path.join(tmp, 'x')], /--preset 'fig5c' is not allowed: the built-in sweeps are fig5b/],
       [['sweep', '--preset', 'fig5b', '--shard-index', '4', '--shard-count', '4', '--out', path.join(tmp, 'x')], /--shard-index = 4 is out of range/],
       [['sweep', '--preset', 'fig5b', '--jobs', '0', '--out', path.join(tmp, 'x')], /--jobs = '0' is not allowed/],
+      [['sweep', '--preset', 'fig5b', '--steps-per-dispatch', '9', '--out', path.join(tmp, 'x')], /--steps-per-dispatch = '9' is not allowed: use a whole number from 1 to 8/],
       [['sweep', '--preset', 'fig5b'], /give --out DIR/],
       [['sweep', 'merge', path.join(tmp, 'nowhere'), '--out', path.join(tmp, 'm')], /sweep merge: '.*nowhere' does not exist/],
     ];
