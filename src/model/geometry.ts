@@ -117,6 +117,30 @@ export function scanlineCrossings(v: Vec2[], y: number): number[] {
   return xs.sort((a, b) => a - b);
 }
 
+/**
+ * scanlineCrossings for the n rows y_k = top − (k + ½)·step, k = 0 … n − 1 (a grid's or a camera's
+ * rows, top down): the same crossings in the same order, from one pass over the edges — each edge
+ * visits only the rows its y range spans, O(vertices + crossings) instead of O(vertices × rows).
+ */
+export function scanlineRows(v: Vec2[], top: number, step: number, n: number): number[][] {
+  const rows: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0, j = v.length - 1; i < v.length; j = i++) {
+    const a = v[i], b = v[j];
+    const xi = a[0], yi = a[1], xj = b[0], yj = b[1];
+    // a row crosses the edge when lo ≤ y < hi; the index bounds are widened by one row each way
+    // against rounding, and the test itself is scanlineCrossings', so no row is gained or lost
+    const lo = Math.min(yi, yj), hi = Math.max(yi, yj);
+    const k0 = Math.max(0, Math.floor((top - hi) / step - 0.5) - 1);
+    const k1 = Math.min(n - 1, Math.ceil((top - lo) / step - 0.5) + 1);
+    for (let k = k0; k <= k1; k++) {
+      const y = top - (k + 0.5) * step;
+      if (yi > y !== yj > y) rows[k].push(((xj - xi) * (y - yi)) / (yj - yi) + xi);
+    }
+  }
+  for (const xs of rows) xs.sort((p, q) => p - q);
+  return rows;
+}
+
 /** Outward unit normal of edge i (from vertex i to i+1) of a counter-clockwise polygon. */
 export function edgeNormal(v: Vec2[], i: number): Vec2 {
   const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];

@@ -11,7 +11,7 @@
  * Discrete area and perimeter (A_d = N·h², P_d = Σ_f |n·e_f|·h) define q0 = k·A_d/P_d, which makes
  * the extracted charge equal to current × time to round-off on any grid.
  */
-import { edgeNormal, OutlineIndex, scanlineCrossings, type Outline, type Vec2 } from './geometry';
+import { edgeNormal, OutlineIndex, scanlineRows, type Outline, type Vec2 } from './geometry';
 import { surfaceActivity, type FluxNormalization, type SurfaceSegment } from './surface';
 
 export interface WallCells {
@@ -91,9 +91,9 @@ export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry
 
   const inside = new Uint8Array(nx * ny);
   let cells = 0;
+  const crossings = scanlineRows(v, yTop_um, h, ny);
   for (let row = 0; row < ny; row++) {
-    const y = yTop_um - (row + 0.5) * h;
-    const xs = scanlineCrossings(v, y);
+    const xs = crossings[row];
     for (let k = 0; k + 1 < xs.length; k += 2) {
       const c0 = Math.max(0, Math.ceil((xs[k] - x0_um) / h - 0.5));
       const c1 = Math.min(nx - 1, Math.ceil((xs[k + 1] - x0_um) / h - 0.5) - 1);

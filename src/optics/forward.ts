@@ -5,7 +5,7 @@
  *   ΔI/I0 = κ·blur(mask·(θ0 − θ)) / blur(mask), independent of I_base.
  * The blur is separable: rows then columns, each a short Gaussian gather (cut at 3.5σ).
  */
-import { scanlineCrossings } from '../model/geometry';
+import { scanlineRows } from '../model/geometry';
 import type { ParticleGrid } from '../model/grid';
 
 export interface OpticsParams {
@@ -102,12 +102,12 @@ export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: 
   const gridDown = Float64Array.from({ length: ny }, (_, i) => (i + 0.5) * h);
   const mask = new Uint8Array(width * height);
   const verts = grid.outline.vertices;
+  // scanline fill: a pixel centre is inside when an odd number of the outline's crossings of its
+  // row lie to its right — insidePolygon's even-odd rule with the same crossing arithmetic, so the
+  // mask is identical, in O(vertices + crossings + pixels) instead of O(vertices × pixels)
+  const crossings = scanlineRows(verts, origin_um[1], pix, height);
   for (let q = 0; q < height; q++) {
-    // scanline fill: a pixel centre is inside when an odd number of the outline's crossings of its
-    // row lie to its right — insidePolygon's even-odd rule with the same crossing arithmetic, so the
-    // mask is identical, in O(vertices + width) per row instead of O(vertices × width)
-    const y = origin_um[1] - (q + 0.5) * pix;
-    const xs = scanlineCrossings(verts, y);
+    const xs = crossings[q];
     for (let p = 0, k = 0; p < width; p++) {
       while (k < xs.length && xs[k] <= camX[p]) k++;
       mask[q * width + p] = (xs.length - k) & 1;

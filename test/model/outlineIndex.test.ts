@@ -4,7 +4,7 @@
  * same mask, bit for bit — so the wall weights, and with them every simulation, are unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { diskOutline, ellipseOutline, firstCrossing, insidePolygon, nearestOnOutline, OutlineIndex, polygonOutline, type Vec2 } from '../../src/model/geometry';
+import { diskOutline, ellipseOutline, firstCrossing, insidePolygon, nearestOnOutline, OutlineIndex, polygonOutline, scanlineCrossings, scanlineRows, type Vec2 } from '../../src/model/geometry';
 import { buildGrid } from '../../src/model/grid';
 import { createCamera } from '../../src/optics/forward';
 import { rng } from '../helpers/random';
@@ -55,4 +55,40 @@ describe('camera mask by scanline = insidePolygon per pixel', () => {
       expect(inside).toBeGreaterThan(100);
     });
   }
+});
+
+describe('scanlineRows = scanlineCrossings row by row', () => {
+  const same = (name: string, v: Vec2[], top: number, step: number, n: number) => {
+    const rows = scanlineRows(v, top, step, n);
+    expect(rows.length).toBe(n);
+    let crossings = 0;
+    for (let k = 0; k < n; k++) {
+      const want = scanlineCrossings(v, top - (k + 0.5) * step);
+      // the same numbers in the same order (Object.is: even a −0 stays where it was)
+      if (rows[k].length !== want.length || rows[k].some((x, m) => !Object.is(x, want[m]))) {
+        throw new Error(`${name}: row ${k} has [${rows[k].join(', ')}], scanlineCrossings says [${want.join(', ')}]`);
+      }
+      crossings += want.length;
+    }
+    return crossings;
+  };
+  for (const [name, o] of Object.entries(outlines)) {
+    it(`${name}, grid rows and camera rows`, () => {
+      const grid = buildGrid(o, 0.02, [], 'total-current');
+      expect(same(name, o.vertices, grid.yTop_um, 0.02, grid.ny)).toBeGreaterThan(2 * (grid.ny - 4));
+      expect(same(name, o.vertices, grid.yTop_um + 0.37, 0.05, 80)).toBeGreaterThan(0);
+    });
+  }
+  it('vertices on the rows, horizontal edges, rows above and below the outline', () => {
+    // a staircase whose every vertex lies exactly on a row line y_k = 1 − (k + ½)·0.25
+    const y = (k: number) => 1 - (k + 0.5) * 0.25;
+    const stairs: Vec2[] = [[0, y(7)], [3, y(7)], [3, y(1)], [2, y(1)], [2, y(3)], [1, y(3)], [1, y(0)], [0, y(0)]];
+    expect(same('stairs', stairs, 1, 0.25, 10)).toBeGreaterThan(0);
+    // random polygons with vertices snapped to the rows half the time
+    const rand = rng(11);
+    for (let t = 0; t < 200; t++) {
+      const v: Vec2[] = Array.from({ length: 3 + Math.floor(rand() * 12) }, () => [rand() * 4 - 1, rand() < 0.5 ? y(Math.floor(rand() * 9)) : rand() * 3 - 1.5] as Vec2);
+      same(`random ${t}`, v, 1, 0.25, 12);
+    }
+  });
 });

@@ -62,6 +62,24 @@ describe('encodePng / decodePngGrey', () => {
     expect(new Uint8Array(PNG.sync.read(Buffer.from(bytes)).data)).toEqual(rgba);
   });
 
+  it("writes pngjs's own bytes for its Paeth filter (PNG.sync.write, filterType 4)", () => {
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+    for (const [width, height] of [[1, 1], [1, 5], [6, 1], [7, 5], [64, 33], [300, 200]]) {
+      // noise, flat patches and smooth ramps: every branch of the predictor, bytes wrapping both ways
+      const rgba = new Uint8Array(width * height * 4);
+      for (let i = 0; i < rgba.length; i++) {
+        const x = (i >> 2) % width, y = Math.floor((i >> 2) / width);
+        rgba[i] = x < width / 3 ? Math.floor(rand() * 256) : y < height / 2 ? 200 + (i & 3) : (x * 7 + y * 3 + (i & 3) * 60) & 255;
+      }
+      // and some rows the same as the row above (a figure's flat margins)
+      for (let y = 1; y < height; y += 3) rgba.copyWithin(y * width * 4, (y - 1) * width * 4, y * width * 4);
+      const ours = encodePng({ rgba, width, height });
+      const theirs = PNG.sync.write({ width, height, data: Buffer.from(rgba) } as PNG, { colorType: 6, inputColorType: 6, bitDepth: 8, filterType: 4 });
+      expect(Buffer.from(ours).equals(theirs), `${width}×${height}`).toBe(true);
+    }
+  });
+
   it('rejects an rgba buffer of the wrong size', () => {
     expect(() => encodePng({ rgba: new Uint8Array(10), width: 2, height: 2 })).toThrow(/16/);
   });
