@@ -20,7 +20,7 @@
  * possible), so a step copies nothing. Layout (byte offsets, 16-aligned): q0, q1, row table,
  * lookup pairs, then per thread two Φ̃ rows (nx + 8 float32), the V row and a spare output row.
  */
-import { assembleModule, FuncBuilder } from './wasmAsm';
+import { assembleModule, FuncBuilder } from '../wasm/asm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
 import { newWorker } from './workerFlags';
 

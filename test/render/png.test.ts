@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { decodePngGrey, encodePng } from '../../src/render/png';
+import { decodePngGrey, encodePng, paethFiltered } from '../../src/render/png';
 
 /** CRC-32 as PNG chunks use it. */
 function crc32(bytes: Uint8Array): number {
@@ -62,10 +62,11 @@ describe('encodePng / decodePngGrey', () => {
     expect(new Uint8Array(PNG.sync.read(Buffer.from(bytes)).data)).toEqual(rgba);
   });
 
-  it("writes pngjs's own bytes for its Paeth filter (PNG.sync.write, filterType 4)", () => {
+  it("writes pngjs's own bytes for its Paeth filter (PNG.sync.write, filterType 4), through wasm SIMD and JS alike", () => {
+    expect(WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).toBe(true);
     let seed = 3;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
-    for (const [width, height] of [[1, 1], [1, 5], [6, 1], [7, 5], [64, 33], [300, 200]]) {
+    for (const [width, height] of [[1, 1], [1, 5], [6, 1], [3, 4], [7, 5], [64, 33], [300, 200]]) {
       // noise, flat patches and smooth ramps: every branch of the predictor, bytes wrapping both ways
       const rgba = new Uint8Array(width * height * 4);
       for (let i = 0; i < rgba.length; i++) {
@@ -77,6 +78,8 @@ describe('encodePng / decodePngGrey', () => {
       const ours = encodePng({ rgba, width, height });
       const theirs = PNG.sync.write({ width, height, data: Buffer.from(rgba) } as PNG, { colorType: 6, inputColorType: 6, bitDepth: 8, filterType: 4 });
       expect(Buffer.from(ours).equals(theirs), `${width}×${height}`).toBe(true);
+      // the SIMD rows and the JS rows: the same scanlines
+      expect(Buffer.from(paethFiltered(rgba, width, height)).equals(paethFiltered(rgba, width, height, 'js')), `${width}×${height}, wasm = js`).toBe(true);
     }
   });
 

@@ -1,6 +1,7 @@
 /**
- * A tiny WebAssembly assembler: just enough to write the CPU step kernel (cpuWasm.ts) as readable
- * instructions instead of a committed byte array, and to build its module when the solver starts
+ * A tiny WebAssembly assembler: just enough to write the CPU step kernel (solver/cpuWasm.ts) and the
+ * PNG filter (render/png.ts) as readable instructions instead of committed byte arrays, and to build
+ * their modules when first needed
  * (microseconds; no build step, no dependency, and the bytes cannot drift from their source).
  * One module: an imported memory `e.m`, functions with i32/f64/f32/v128 parameters and locals,
  * each exported under its name. Opcodes: the WebAssembly 2.0 core and fixed-width SIMD tables.
@@ -41,7 +42,9 @@ const OPS = {
 /** SIMD opcodes without immediates (0xfd prefix, LEB128 code). */
 const SIMD = {
   'i32x4.splat': 0x11, 'f32x4.splat': 0x13, 'f64x2.splat': 0x14,
-  'i32x4.eq': 0x37, 'v128.bitselect': 0x52,
+  'i16x8.le_s': 0x33, 'i32x4.eq': 0x37, 'v128.and': 0x4e, 'v128.bitselect': 0x52,
+  'i8x16.narrow_i16x8_u': 0x66, 'i8x16.sub': 0x71,
+  'i16x8.abs': 0x80, 'i16x8.add': 0x8e, 'i16x8.sub': 0x91,
   'f32x4.demote_f64x2_zero': 0x5e, 'f64x2.promote_low_f32x4': 0x5f,
   'i32x4.shl': 0xab, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1, 'i32x4.min_s': 0xb6, 'i32x4.max_s': 0xb8,
   'f32x4.abs': 0xe0, 'f32x4.pmax': 0xeb,
@@ -54,6 +57,7 @@ const MEM = {
   'i32.load': [-1, 0x28, 2], 'f32.load': [-1, 0x2a, 2], 'f64.load': [-1, 0x2b, 3],
   'i32.store': [-1, 0x36, 2], 'f32.store': [-1, 0x38, 2], 'f64.store': [-1, 0x39, 3],
   'v128.load': [0xfd, 0x00, 4], 'v128.store': [0xfd, 0x0b, 4], 'v128.load64_zero': [0xfd, 0x5d, 3],
+  'i16x8.load8x8_u': [0xfd, 0x02, 3],
 } as const;
 
 export type Op = keyof typeof OPS | keyof typeof SIMD;
@@ -104,6 +108,8 @@ export class FuncBuilder {
     uleb(align, this.code); uleb(offset, this.code);
     return this;
   }
+  /** v128.store64_lane: the vector's 64-bit lane `lane` to the address on the stack below it, plus `offset` */
+  storeLane64(lane: number, offset = 0): this { this.code.push(0xfd, 0x5b, 3); uleb(offset, this.code); this.code.push(lane); return this; }
   /** i8x16.shuffle of the two vectors on the stack (lanes 0–15 the first, 16–31 the second) */
   shuffle(lanes: number[]): this { this.code.push(0xfd, 0x0d, ...lanes); return this; }
   /** i32x4.extract_lane */
