@@ -54,7 +54,7 @@ export {
   segmentParticles, segmentFromMask, otsuThreshold, labelComponents, fillHoles, particleTable, gaussianBlur,
   type Segmentation, type SegmentOptions, type OtsuOptions, type Particle, type Connectivity,
 } from './imaging/segment';
-export { unreactedStats, statsFromSums, type UnreactedStats } from './imaging/unreacted';
+export { unreactedStats, statsFromSums, type UnreactedStats } from './observables/unreacted';
 export { estimateDrift, shiftFrame, DriftEstimator, type DriftOptions, type DriftEstimate } from './imaging/drift';
 export { lineThroughParticle, sampleLine, linePositions_um, offsetDirectionDeg, resampleRows, type LineCut } from './imaging/kymograph';
 export {

@@ -7,7 +7,7 @@
  * No files here (src/compare/output.ts writes them), so it runs in a browser too.
  */
 import { UserError } from '../errors';
-import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 import type { ObservedParticle } from './observed';
 import { registerParticles, warpToObserved, type RegisterOptions, type Registration } from './register';
 import type { SimulatedSide } from './simulated';

@@ -13,7 +13,7 @@ import type { CapacityRecord } from '../io/capacity';
 import { runAnalysis, type DiffSink } from '../imaging/analysisCore';
 import { createCpuProcessor } from '../imaging/processor';
 import type { Particle } from '../imaging/segment';
-import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 
 export interface ObservedParticle {
   /** the movie, as named by the caller */

@@ -22,7 +22,7 @@ import { resolveConfig, type SimulationConfig } from '../model/config';
 import { KNEE_DEFAULTS } from '../model/diffusivity';
 import { buildProblem, type Problem } from '../solver/problem';
 import type { Camera } from '../optics/forward';
-import { unreactedStats } from '../imaging/unreacted';
+import { unreactedStats } from '../observables/unreacted';
 import type { ObservedParticle } from '../compare/observed';
 import { Cmaes, type CmaesState } from './cmaes';
 import type { BatchOutcome, BatchRunner } from './batch';

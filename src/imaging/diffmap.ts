@@ -25,7 +25,7 @@
  */
 
 /** A camera frame, row-major [height][width]: 8-bit, 16-bit or float32 intensities. */
-import { statsFromSums, type UnreactedStats } from './unreacted';
+import { statsFromSums, type UnreactedStats } from '../observables/unreacted';
 export type FrameData = Uint8Array | Uint16Array | Float32Array;
 
 export interface DiffMapOptions {
@@ -481,7 +481,7 @@ export function diffMapCpu(frame: FrameData, reference: Float32Array | PreparedR
 
 /**
  * Per-label reductions of a ΔI/I0 map: the sums behind the paper's asymmetry metric, with the same
- * pixel definitions as src/imaging/unreacted.ts (particle pixels counted whatever their ΔI/I0;
+ * pixel definitions as src/observables/unreacted.ts (particle pixels counted whatever their ΔI/I0;
  * ΔI/I0 sums and the unreacted region over the pixels whose ΔI/I0 is finite — NaN pixels skipped).
  *
  * @param diff      ΔI/I0 map, row-major [height][width] (height = diff.length / width)
@@ -578,12 +578,12 @@ export function labelReduceRuns(diff: Float32Array, runs: Int32Array, base: Floa
   }
 }
 
-/** The asymmetry metric of one label from its 8 reduced numbers (src/imaging/unreacted.ts). */
+/** The asymmetry metric of one label from its 8 reduced numbers (src/observables/unreacted.ts). */
 export type LabelMetrics = UnreactedStats;
 
 /**
  * Turns label `label`'s 8 numbers of a `labelReduceCpu` / `ProcessedFrame.labelStats` array into
- * the paper's metric, with the same formulas as `unreactedStats` in src/imaging/unreacted.ts.
+ * the paper's metric, with the same formulas as `unreactedStats` in src/observables/unreacted.ts.
  */
 export function labelMetrics(labelStats: Float64Array, label: number, pixel_um: number): LabelMetrics {
   const o = (label - 1) * LABEL_STATS_STRIDE;

@@ -16,7 +16,7 @@ import type { CpuThreads, HandshakeTestHooks } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { forwardModel, type Camera } from '../optics/forward';
-import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 import { INV_QUANTA, OUTSIDE_Q, QUANTA, stateMismatch, thetaField, wallQuanta } from './quanta';
 
 /**

@@ -45,7 +45,7 @@ import type { Problem, StepParams } from './problem';
 import { INV_QUANTA, OUTSIDE_Q, stateMismatch, thetaField, wallQuanta } from './quanta';
 import type { AdvanceResult, FieldStats, Solver } from './types';
 import { ForwardModelKernel } from '../kernels/forwardModel';
-import { statsFromSums, type UnreactedStats } from '../imaging/unreacted';
+import { statsFromSums, type UnreactedStats } from '../observables/unreacted';
 import type { Camera } from '../optics/forward';
 
 /** steps recorded per compute pass (one dispatch each) */

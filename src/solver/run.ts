@@ -4,7 +4,7 @@
  * and measures the outputs. It drives the CPU and the GPU solver alike.
  */
 import { createCamera, forwardModel, type Camera, type CameraImage } from '../optics/forward';
-import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 import { maxStableDt, maxWallQuantaPerStep, reachableRange, stepParams, stepSign, type Problem } from './problem';
 import { INV_QUANTA } from './quanta';
 import { phiOf } from '../model/diffusivity';

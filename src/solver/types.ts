@@ -3,7 +3,7 @@
  * WGSL one (GpuSolver). The time loop (run.ts) drives either without knowing which.
  */
 import type { Camera } from '../optics/forward';
-import type { UnreactedStats } from '../imaging/unreacted';
+import type { UnreactedStats } from '../observables/unreacted';
 import type { StepParams } from './problem';
 
 export interface FieldStats {

@@ -17,7 +17,7 @@ import { ConfigError } from '../model/config';
 import type { ParticleGrid } from '../model/grid';
 import { createCamera, forwardModel, intensityImage, type Camera } from '../optics/forward';
 import { blurImage, exposeFrame, sampleBilinear, smoothTexture, type SensorNoise } from '../optics/sensor';
-import { unreactedStats, type UnreactedStats } from '../imaging/unreacted';
+import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 
 /** The camera and sensor of a synthetic movie (the resolved synth section plus the optics). */
 export interface SynthCamera {

@@ -1,6 +1,6 @@
 /**
  * The float32 references of src/imaging/diffmap.ts on inputs with known answers, and against
- * brute-force definitions (box mean) and src/imaging/unreacted.ts (label sums).
+ * brute-force definitions (box mean) and src/observables/unreacted.ts (label sums).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,7 +15,7 @@ import {
   prepareReference,
   type FrameData,
 } from '../../src/imaging/diffmap';
-import { unreactedStats } from '../../src/imaging/unreacted';
+import { unreactedStats } from '../../src/observables/unreacted';
 import { createCpuProcessor } from '../../src/imaging/processor';
 import { rng } from '../helpers/random';
 
@@ -214,7 +214,7 @@ describe('labelReduceCpu', () => {
     return { labels, diff };
   }
 
-  it('agrees with unreactedStats (src/imaging/unreacted.ts) label by label', () => {
+  it('agrees with unreactedStats (src/observables/unreacted.ts) label by label', () => {
     const w = 64, h = 45, nLabels = 6, pixel_um = 0.05;
     const { labels, diff } = scene(w, h, nLabels, 7);
     const stats = labelReduceCpu(diff, labels, nLabels, w, 0.05);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DriftEstimator, driftBinning, estimateDrift, shiftFrame } from '../../src/imaging/drift';
 import { diffMapCpu } from '../../src/imaging/diffmap';
-import { unreactedStats } from '../../src/imaging/unreacted';
+import { unreactedStats } from '../../src/observables/unreacted';
 import { synthFrames } from '../helpers/synthMovie';
 
 const W = 96, H = 80;
