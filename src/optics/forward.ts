@@ -7,6 +7,7 @@
  */
 import { scanlineRows } from '../model/geometry';
 import type { ParticleGrid } from '../model/grid';
+import { WasmGather } from './gatherWasm';
 
 export interface OpticsParams {
   kappa: number;
@@ -161,7 +162,8 @@ function gatherPlan(camera: Camera): GatherPlan {
 /**
  * What forwardModel keeps per camera between frames: the denominator blur(mask) depends only on
  * which cells are inside (finite θ), the same for every frame of a run, so it is computed once per
- * inside pattern (checked on every call, O(cells)); the row pass's buffer is reused.
+ * inside pattern (checked on every call, O(cells)); the row pass's buffer is reused, and so is the
+ * WebAssembly gather (gatherWasm.ts) where the engine has wasm SIMD.
  */
 interface FrameCache {
   /** 1 where θ was finite when `den` was computed */
@@ -172,12 +174,15 @@ interface FrameCache {
   u: Float64Array;
   tmp: Float64Array;
   plan: GatherPlan;
+  /** the SIMD gather, made on the first call that may use it (null: no wasm SIMD) */
+  wasm?: WasmGather | null;
 }
 const frameCaches = new WeakMap<Camera, FrameCache>();
 
 /**
  * Σ_j wx[p][j]·src[i][j] for grid rows i and pixels p, then Σ_k wy[q][k]·tmp[k][p]: dst[q][p], for
- * the pixels of `plan` (dst elsewhere is left as it is)
+ * the pixels of `plan` (dst elsewhere is left as it is). WasmGather does the same sums in the same
+ * order, two at a time.
  */
 function separableGather(src: Float64Array, camera: Camera, plan: GatherPlan, tmp: Float64Array, dst: Float64Array): void {
   const { width, height, wx, wy } = camera;
@@ -207,8 +212,9 @@ function separableGather(src: Float64Array, camera: Camera, plan: GatherPlan, tm
  * The camera frame of a θ field (NaN outside the particle), relative to θ0. The numerator and the
  * denominator are each one separable gather over the grid, with cells outside contributing exact
  * zeros (the same sums, term for term, as skipping them); the denominator is cached per camera.
+ * `kernel: 'js'` keeps the gather in JS (the tests compare the two; the bits are the same).
  */
-export function forwardModel(theta: Float32Array, camera: Camera, theta0: number): CameraImage {
+export function forwardModel(theta: Float32Array, camera: Camera, theta0: number, kernel: 'auto' | 'js' = 'auto'): CameraImage {
   const { width, height, mask } = camera;
   const { nx, ny } = camera.grid;
   const n = nx * ny;
@@ -227,13 +233,11 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
     for (let i = 0; i < n; i++) ones[i] = inside[i] = theta[i] === theta[i] ? 1 : 0;
     const tmp = old?.tmp ?? new Float64Array(ny * width);
     const plan = old?.plan ?? gatherPlan(camera);
-    const den = new Float64Array(width * height);
-    separableGather(ones, camera, plan, tmp, den);
-    c = { inside, den, u, tmp, plan };
+    c = { inside, den: new Float64Array(width * height), u, tmp, plan, wasm: old?.wasm };
+    gather(c, ones, camera, kernel, c.den);
     frameCaches.set(camera, c);
   }
-  const num = new Float64Array(width * height);
-  separableGather(u, camera, c.plan, c.tmp, num);
+  const num = gather(c, u, camera, kernel);
   const diff = new Float32Array(width * height);
   const kappa = camera.kappa;
   for (let i = 0; i < width * height; i++) {
@@ -241,6 +245,22 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
     diff[i] = mask[i] && den > 0 ? (kappa * num[i]) / den : NaN;
   }
   return { width, height, pixel_um: camera.pixel_um, diff, mask, origin_um: camera.origin_um };
+}
+
+/** blur(src) at the plan's pixels, through the wasm gather where there is one (its buffer) or into `into` / a new array */
+function gather(c: FrameCache, src: Float64Array, camera: Camera, kernel: 'auto' | 'js', into?: Float64Array): Float64Array {
+  if (kernel === 'auto' && c.wasm === undefined) {
+    c.wasm = WasmGather.create({ width: camera.width, height: camera.height, nx: camera.grid.nx, ny: camera.grid.ny, wx: camera.wx, wy: camera.wy, ...c.plan });
+  }
+  if (kernel === 'auto' && c.wasm) {
+    const out = c.wasm.run(src);
+    if (!into) return out;
+    into.set(out);
+    return into;
+  }
+  const dst = into ?? new Float64Array(camera.width * camera.height);
+  separableGather(src, camera, c.plan, c.tmp, dst);
+  return dst;
 }
 
 /**

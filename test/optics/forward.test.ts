@@ -65,6 +65,10 @@ describe('forwardModel', () => {
         const got = forwardModel(theta, cam, 1).diff;
         expect(Array.from(got)).toEqual(Array.from(straightforward(theta, cam, 1)));
       }
+      // the JS gather on a camera of its own: the same bits as the wasm SIMD one used above
+      const camJs = createCamera(grid, { kappa: 1, psfSigma_um: sigma, pixel_um: 0.05 });
+      const theta = field(grid.inside, rand);
+      expect(Array.from(forwardModel(theta, camJs, 1, 'js').diff)).toEqual(Array.from(forwardModel(theta, cam, 1).diff));
       // another inside pattern on the same camera (cells dropped at random): the denominator follows
       const fewer = Uint8Array.from(grid.inside, (v) => (v && rand() > 0.1 ? 1 : 0));
       for (const inside of [fewer, grid.inside]) {
