@@ -2,7 +2,7 @@
  * PNG in and out: RGBA8 figures out (a Paeth filter and node:zlib, byte-identical to pngjs's encoder),
  * grey float images in through pngjs (camera frames, masks).
  */
-import { constants as zlibConstants, deflateSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { assembleModule, FuncBuilder } from '../wasm/asm';
 
@@ -35,7 +35,7 @@ export function encodePng(img: RgbaImage): Uint8Array {
   view.setUint32(4, height);
   ihdr[8] = 8; // bits per channel
   ihdr[9] = 6; // RGBA; compression, filter method and interlace stay 0
-  const idat = deflateSync(paethFiltered(rgba, width, height), { level: 9, strategy: zlibConstants.Z_RLE });
+  const idat = zlib.deflateSync(paethFiltered(rgba, width, height), { level: 9, strategy: zlib.constants.Z_RLE });
   return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
 
@@ -156,7 +156,10 @@ function pngChunk(type: string, data: Uint8Array): Uint8Array {
 }
 
 let crcTable: Uint32Array | undefined;
+/** CRC-32 (ISO 3309, as PNG uses): zlib's own from Node 20.15 on, else a table in JS */
 function crc32(bytes: Uint8Array): number {
+  const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+  if (native) return native(bytes);
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

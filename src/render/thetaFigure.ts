@@ -164,7 +164,9 @@ export function drawRimBand(
   if (!segments.length || vertices.length < 2) return;
   const gap = 0.75 * cell_px + 2;
   const width = Math.max(4, Math.round(1.5 * cell_px));
-  const cover = new Map<number, number>(); // pixel index → opacity
+  // pixel index → opacity, the pixels in the order first covered (typed arrays: ~80 k updates on a fine outline)
+  const cover = new Float64Array(img.width * img.height), covered = new Uint8Array(img.width * img.height);
+  const order: number[] = [];
   const n = vertices.length;
   for (let i = 0; i < n; i++) {
     const a = vertices[i], b = vertices[(i + 1) % n];
@@ -187,9 +189,10 @@ export function drawRimBand(
         const x = Math.floor(fx + d * nx), y = Math.floor(fy + d * ny);
         if (x < clip.x || y < clip.y || x >= clip.x + clip.width || y >= clip.y + clip.height) continue;
         const idx = y * img.width + x;
-        cover.set(idx, Math.max(cover.get(idx) ?? 0, alpha));
+        if (!covered[idx]) { covered[idx] = 1; order.push(idx); }
+        cover[idx] = Math.max(cover[idx], alpha);
       }
     }
   }
-  for (const [idx, alpha] of cover) blendPixel(img, idx % img.width, Math.floor(idx / img.width), RIM_RGB, alpha);
+  for (const idx of order) blendPixel(img, idx % img.width, Math.floor(idx / img.width), RIM_RGB, cover[idx]);
 }
