@@ -157,7 +157,7 @@ export class CpuSolver implements Solver {
       }
       const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
       if (this.wasm) {
-        const pending = this.wasm.step(this.cur, rQ);
+        const pending = this.wasm.step(this.cur, rQ, wasmWalls ? { surfaceFactor, guardAboveQ: gAbove, guardBelowQ: gBelow, check } : undefined);
         if (pending) { await pending; this.lastYield = performance.now(); }
       } else if (this.fused) {
         const f = this.fused;
@@ -171,7 +171,8 @@ export class CpuSolver implements Solver {
       }
       let minS = Infinity, maxS = -Infinity, guard = false;
       if (wasmWalls) {
-        guard = wasmWalls.walls((1 - this.cur) as 0 | 1, surfaceFactor, gAbove, gBelow, check);
+        // done with the step (by each chunk's thread for its rows)
+        guard = wasmWalls.guard;
         minS = wasmWalls.wallRange[0];
         maxS = wasmWalls.wallRange[1];
       } else for (let w = 0; w < index.length; w++) {

@@ -253,6 +253,30 @@ export function stepModuleBytes(flavour: WasmFlavour, shared: boolean): Uint8Arr
   return b;
 }
 
+/** The wall step's parameters (CpuSolver's step parameters; see walls()). */
+export interface WallStep { surfaceFactor: number; guardAboveQ: number; guardBelowQ: number; check: boolean }
+
+/**
+ * Where each chunk's wall cells sit in the wall list: chunk k (rows r0 … r1 − 1) owns the cells with
+ * r0·nx ≤ index < r1·nx, a run of the list when it is in row order (as gridGeometry makes it). Null
+ * when it is not, or there are no walls: the wall step then stays on the main thread, after the chunks.
+ */
+function wallSlices(index: ArrayLike<number> | undefined, chunks: Int32Array, nx: number): Int32Array | null {
+  if (!index || index.length === 0) return null;
+  for (let w = 1; w < index.length; w++) if (index[w] <= index[w - 1]) return null;
+  const n = chunks.length / 2, out = new Int32Array(n + 1);
+  let w = 0;
+  for (let k = 0; k < n; k++) {
+    while (w < index.length && index[w] < chunks[2 * k] * nx) w++;
+    if (k === 0 && w > 0) return null; // a wall cell above the first chunk: no chunk would do it
+    out[k] = w;
+  }
+  while (w < index.length && index[w] < chunks[2 * n - 1] * nx) w++;
+  if (w !== index.length) return null; // a wall cell below the last chunk
+  out[n] = w;
+  return out;
+}
+
 type StepFn = (q: number, out: number, rows: number, r0: number, r1: number, halo: number, tab: number, theta0: number, invQ: number, N: number, rQ: number, nx: number, phiA: number, phiB: number, fv: number, spare: number) => number;
 type WallsFn = (out: number, idx: number, qu: number, offs: number, count: number, tab: number, theta0: number, invQ: number, N: number, sf: number, gAbove: number, gBelow: number, check: number, res: number) => number;
 
@@ -277,7 +301,10 @@ export interface WasmStepOptions {
 
 // control words: 0 step generation (main → helper), 2 quit, 3 failed (message length), 4 the chunk
 // claim word (the step's tag << 8 | the next chunk), 5 chunks completed in this step; params
-// (float64): 0 which state buffer is current, 1 rQ, 2 + k chunk k's max |Φ̃|
+// (float64): 0 which state buffer is current, 1 rQ, 2–5 the wall step's surface factor, guard above
+// and below (quanta) and stop test (1/0), 6 whether the chunks do their wall cells (1/0), then per
+// chunk k: P_MAX + k its max |Φ̃|, P_MAX + n + k its wall cells' range guard (1/0)
+const P_SF = 2, P_ABOVE = 3, P_BELOW = 4, P_CHECK = 5, P_WALLS = 6, P_MAX = 7;
 const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, SPIN_MS = 0.2, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
 /**
  * Chunks of rows per step with two threads, taken in turn (a thread slowed by other work takes
@@ -311,7 +338,7 @@ function claim(tag) {
 }
 let gen = 0;
 try {
-  const step = new WebAssembly.Instance(w.module, { e: { m: w.memory } }).exports.step;
+  const ex = new WebAssembly.Instance(w.module, { e: { m: w.memory } }).exports, step = ex.step, walls = ex.walls;
   for (;;) {
     let v;
     // spin briefly first: the next step usually comes within microseconds, and a futex wake costs ~50 µs
@@ -325,7 +352,12 @@ try {
       // the parameters after the claim: a successful claim is of the step now published (even if the
       // helper slept through 2^23 generations and the tag came round again)
       const cur = params[0] | 0, rQ = params[1];
-      params[2 + k] = step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, rQ, w.nx, b.phiA, b.phiB, b.fv, b.spare);
+      params[${P_MAX} + k] = step(cur ? w.q1 : w.q0, cur ? w.q0 : w.q1, w.rows, ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, w.tab, w.theta0, w.invQ, w.N, rQ, w.nx, b.phiA, b.phiB, b.fv, b.spare);
+      if (params[${P_WALLS}]) {
+        // the chunk's wall cells (rows r0 … r1 − 1 of the new state): their flux, range guard and θs range
+        const ws = w.wallStart, x = w.wall, w0 = ws[k];
+        params[${P_MAX} + n + k] = walls(cur ? w.q0 : w.q1, x.idx + 4 * w0, x.qu + 4 * w0, x.offs + 8 * w0, ws[k + 1] - w0, w.tab, w.theta0, w.invQ, w.N, params[${P_SF}], params[${P_ABOVE}] | 0, params[${P_BELOW}] | 0, params[${P_CHECK}] | 0, x.res + 16 * (k + 1));
+      }
       Atomics.add(ctrl, 5, 1);
       Atomics.notify(ctrl, 5);
     }
@@ -369,10 +401,16 @@ export class WasmStepper {
   private readonly wallsFn: WallsFn;
   private readonly at: { q0: number; q1: number; rows: number; tab: number };
   /** the wall list in the memory (byte offsets; count 0: no walls given) */
-  private readonly wall: { idx: number; qu: number; offs: number; res: number; count: number; quanta: Int32Array; range: Float64Array };
+  private readonly wall: { idx: number; qu: number; offs: number; res: number; count: number; quanta: Int32Array; range: Float64Array; all: Float64Array };
   private readonly scratch: Scratch[];
   /** [r0, r1) row pairs: chunk k of a two-thread step */
   private readonly chunks: Int32Array;
+  /** chunk k's wall cells are wall[wallStart[k] … wallStart[k + 1] − 1] (null: the list is not in row order) */
+  private readonly wallStart: Int32Array | null;
+  /** the range guard of the last step with walls (see step) */
+  private lastGuard = false;
+  /** chunks the helper thread has done, over all steps (tests and the bench: is it taking its share?) */
+  helperChunks = 0;
   private readonly rows: Int32Array;
   private readonly nx: number;
   private readonly ny: number;
@@ -402,17 +440,19 @@ export class WasmStepper {
     const take = (bytes: number) => { const a = top; top += Math.ceil(bytes / 16) * 16; return a; };
     const q0 = take(4 * n + 16), q1 = take(4 * n + 16), rows = take(4 * this.rows.length), tab = take(16 * N);
     const count = grid.walls?.index.length ?? 0;
-    const wIdx = take(4 * count), wQu = take(4 * count), wOffs = take(8 * count), wRes = take(16);
+    // wall results: slot 0 the whole step's [min, max], slot k + 1 chunk k's
+    const wIdx = take(4 * count), wQu = take(4 * count), wOffs = take(8 * count), wRes = take(16 * (1 + this.chunks.length / 2));
     this.scratch = Array.from({ length: opts.shared ? 2 : 1 }, () => ({ phiA: take(4 * (nx + 8)), phiB: take(4 * (nx + 8)), fv: take(4 * nx), spare: take(4 * nx) }));
     const pages = Math.ceil(top / 65536);
     this.memory = opts.shared ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.at = { q0, q1, rows, tab };
     const buf = this.memory.buffer;
-    this.wall = { idx: wIdx, qu: wQu, offs: wOffs, res: wRes, count, quanta: new Int32Array(buf, wQu, count), range: new Float64Array(buf, wRes, 2) };
+    this.wall = { idx: wIdx, qu: wQu, offs: wOffs, res: wRes, count, quanta: new Int32Array(buf, wQu, count), range: new Float64Array(buf, wRes, 2), all: new Float64Array(buf, wRes, 2 * (1 + this.chunks.length / 2)) };
     if (grid.walls) {
       new Int32Array(buf, wIdx, count).set(grid.walls.index);
       new Float64Array(buf, wOffs, count).set(grid.walls.surfaceOffset_m);
     }
+    this.wallStart = wallSlices(grid.walls?.index, this.chunks, nx);
     this.q = [new Int32Array(buf, q0, n), new Int32Array(buf, q1, n)];
     new Int32Array(buf, rows, this.rows.length).set(this.rows);
     const pairs = new Float64Array(buf, tab, 2 * N);
@@ -456,12 +496,13 @@ export class WasmStepper {
     if (this.helper || this.scratch.length < 2) return;
     const { Worker } = await import('node:worker_threads');
     const nChunks = this.chunks.length / 2;
-    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(8 * (2 + nChunks))), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
+    const ctrl = new Int32Array(new SharedArrayBuffer(32)), params = new Float64Array(new SharedArrayBuffer(8 * (P_MAX + 2 * nChunks))), message = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES));
     // CommonJS source: newWorker keeps a parent's --input-type=module from reaching it
     const worker = newWorker(Worker, helperSource, {
       workerData: {
         ctrl: ctrl.buffer, params: params.buffer, message: message.buffer, memory: this.memory, module: this.module, scratch: this.scratch[1], chunks: Array.from(this.chunks),
         q0: this.at.q0, q1: this.at.q1, rows: this.at.rows, tab: this.at.tab, theta0: this.theta0, invQ: this.invQ, N: this.N, nx: this.nx,
+        wall: { idx: this.wall.idx, qu: this.wall.qu, offs: this.wall.offs, res: this.wall.res }, wallStart: Array.from(this.wallStart ?? []),
         delay_us: hooks.helperDelay_us ?? 0,
       },
     }) as unknown as WorkerLike;
@@ -485,38 +526,71 @@ export class WasmStepper {
   }
 
   /**
-   * One step from q[cur] into q[1 − cur], rQ = r·QUANTA. Returns undefined when done, or a promise
-   * when the helper was slow to finish a chunk it took (the step is done when it resolves; the
-   * event loop ran meanwhile).
+   * One step from q[cur] into q[1 − cur], rQ = r·QUANTA, and with `walls` the wall step after it (the
+   * flux into the wall cells, the range guard and θs range of `walls()`; then `guard` and `wallRange`
+   * hold the results). With the helper, each chunk's thread does the wall cells of its own rows
+   * right after its stencil — the same integer additions on disjoint cells, and min/max and "or"
+   * taken over the chunks are the same as over the list — so the wall step is not left on this
+   * thread alone. Returns undefined when done, or a promise when the helper was slow to finish a
+   * chunk it took (the step is done when it resolves; the event loop ran meanwhile).
    */
-  step(cur: 0 | 1, rQ: number): Promise<void> | undefined {
+  step(cur: 0 | 1, rQ: number, walls?: WallStep): Promise<void> | undefined {
     const h = this.helper;
     if (!h) {
       this.check(this.run(1, this.ny - 1, 0, this.scratch[0], cur, rQ), cur, rQ);
+      if (walls) this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
       return undefined;
     }
     const fail = this.helperMessage(h);
     if (fail) throw new Error(fail);
     const ch = this.chunks, n = ch.length / 2, ctrl = h.ctrl, params = h.params;
+    const chunked = walls !== undefined && this.wallStart !== null;
     params[0] = cur;
     params[1] = rQ;
+    params[P_WALLS] = chunked ? 1 : 0;
+    if (walls) {
+      params[P_SF] = walls.surfaceFactor;
+      params[P_ABOVE] = walls.guardAboveQ;
+      params[P_BELOW] = walls.guardBelowQ;
+      params[P_CHECK] = walls.check ? 1 : 0;
+    }
     const gen = ++h.gen, tag = gen & TAG_MASK;
     Atomics.store(ctrl, 5, 0);
     Atomics.store(ctrl, 4, tag << 8);
     Atomics.store(ctrl, 0, gen);
     Atomics.notify(ctrl, 0);
+    let mine = 0;
     for (;;) {
       const c = Atomics.load(ctrl, 4);
       if ((c & 255) >= n) break; // only this thread changes the tag
       if (Atomics.compareExchange(ctrl, 4, c, c + 1) !== c) continue;
       const k = c & 255;
-      params[2 + k] = this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ);
+      params[P_MAX + k] = this.run(ch[2 * k], ch[2 * k + 1], k > 0 ? 1 : 0, this.scratch[0], cur, rQ);
+      if (chunked) params[P_MAX + n + k] = this.chunkWalls(k, (1 - cur) as 0 | 1, walls);
       Atomics.add(ctrl, 5, 1);
+      mine++;
     }
+    this.helperChunks += n - mine;
     const done = () => {
       let m = 0;
-      for (let k = 0; k < n; k++) m = Math.max(m, params[2 + k]);
-      this.check(m, cur, rQ);
+      for (let k = 0; k < n; k++) m = Math.max(m, params[P_MAX + k]);
+      const recomputed = this.check(m, cur, rQ);
+      if (!walls) return;
+      if (!chunked || recomputed) {
+        // the JS recomputation wrote the whole new state: its wall cells once more, all of them
+        this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
+        return;
+      }
+      const res = this.wall.all;
+      let mn = Infinity, mx = -Infinity, guard = false;
+      for (let k = 0; k < n; k++) {
+        mn = Math.min(mn, res[2 * (k + 1)]);
+        mx = Math.max(mx, res[2 * (k + 1) + 1]);
+        guard ||= params[P_MAX + n + k] !== 0;
+      }
+      res[0] = mn;
+      res[1] = mx;
+      this.lastGuard = guard;
     };
     if (this.waitHelper(h, n, SYNC_WAIT_MS)) { done(); return undefined; }
     return (async () => {
@@ -527,6 +601,17 @@ export class WasmStepper {
       }
       done();
     })();
+  }
+
+  /** the range guard of the last step() with walls */
+  get guard(): boolean {
+    return this.lastGuard;
+  }
+
+  /** chunk k's wall cells (walls() on a slice of the list), results in slot k + 1; returns the guard as 1/0 */
+  private chunkWalls(k: number, out: 0 | 1, walls: WallStep): number {
+    const w = this.wall, a = this.at, ws = this.wallStart as Int32Array, w0 = ws[k];
+    return this.wallsFn(out ? a.q1 : a.q0, w.idx + 4 * w0, w.qu + 4 * w0, w.offs + 8 * w0, ws[k + 1] - w0, a.tab, this.theta0, this.invQ, this.N, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check ? 1 : 0, w.res + 16 * (k + 1));
   }
 
   /** Waits up to budget_ms until all n chunks of the step are completed; throws when the helper failed. */
@@ -571,13 +656,14 @@ export class WasmStepper {
   }
 
   /** The flux-range guard (see the file comment): recompute the step in JS when the bound fails. */
-  private check(maxAbsPhi: number, cur: 0 | 1, rQ: number): void {
-    if (Math.abs(rQ) * 2 * maxAbsPhi < 2 ** 31) return;
+  private check(maxAbsPhi: number, cur: 0 | 1, rQ: number): boolean {
+    if (Math.abs(rQ) * 2 * maxAbsPhi < 2 ** 31) return false;
     const nx = this.nx;
     this.fallback ??= { phiA: new Float32Array(nx + 8).fill(NaN), phiB: new Float32Array(nx + 8).fill(NaN), fv: new Int32Array(nx), spare: new Int32Array(nx) };
     const f = this.fallback;
     fusedRows(this.q[cur], this.q[1 - cur], this.rows, 1, this.ny - 1, false, this.table, this.N, this.theta0, this.invQ, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
     this.jsSteps++;
+    return true;
   }
 
   stop(): void {

@@ -124,6 +124,39 @@ describe.each(shapes)('%s', (_name, particle, spacing) => {
   });
 });
 
+test.runIf(wasmSimdAvailable())("wasm, 2 threads: each chunk's thread steps its own wall cells = the whole wall list after the step, on 1 thread", async () => {
+  // 0.02 µm: 2 chunks; 0.01 µm: 6 chunks, each with its own run of wall cells
+  for (const spacing of [0.02, 0.01]) {
+    const pr = await problemOf(shapes[0][1], spacing);
+    const two = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA, { shared: true }) as WasmStepper;
+    const one = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA) as WasmStepper;
+    await two.startHelper();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the helper boots meanwhile
+    const q = randomState(pr, 7, 0.2, 0.9);
+    const walls = pr.grid.walls.index.length;
+    const quanta = Int32Array.from({ length: walls }, (_, w) => -40_000 - ((w * 7919) % 30_000));
+    for (const w of [one, two]) { w.q[0].set(q); w.q[1].fill(OUTSIDE_Q); w.setQuanta(quanta); }
+    // every third step a guard inside the walls' values (it fires on some cells, and so in some
+    // chunks and not others), else none
+    let cur: 0 | 1 = 0, fired = 0;
+    for (let step = 0; step < 300; step++) {
+      const values = Array.from(pr.grid.walls.index, (i) => one.q[cur][i]).sort((a, b) => a - b);
+      const guardAboveQ = step % 3 === 0 ? values[Math.floor(0.99 * values.length)] : 0x7fffffff;
+      const wallStep = { surfaceFactor: 1e4 * (step % 3), guardAboveQ, guardBelowQ: -0x80000000, check: step % 4 !== 3 };
+      one.step(cur, rQs[step % 2], wallStep);
+      await two.step(cur, rQs[step % 2], wallStep);
+      cur = (1 - cur) as 0 | 1;
+      expect(firstDifference(two.q[cur], one.q[cur]), `${spacing} µm, step ${step}`).toBe(-1);
+      expect(two.guard, `${spacing} µm, step ${step}: guard`).toBe(one.guard);
+      expect(Array.from(two.wallRange), `${spacing} µm, step ${step}: θs range`).toEqual(Array.from(one.wallRange));
+      if (one.guard) fired++;
+    }
+    expect(fired).toBeGreaterThan(10);
+    expect(two.helperChunks, `${spacing} µm: the helper took chunks`).toBeGreaterThan(100);
+    two.stop();
+  }
+});
+
 test.runIf(wasmSimdAvailable())('wasm: a flux bound over 2³¹ is recomputed in JS, still = split JS (ToInt32 wrapping)', async () => {
   const pr = await problemOf(shapes[0][1], 0.1);
   const w = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA) as WasmStepper;
