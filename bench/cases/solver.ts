@@ -360,8 +360,7 @@ const gpuStepHostCase: BenchCase = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     if (!ctx.gpu) return [];
     const rows: BenchRow[] = [];
-    // IONFLUX_BENCH_SIZES=256,1024 picks the grids (for A/B runs of one size)
-    const sizes = process.env.IONFLUX_BENCH_SIZES?.split(',').map(Number).filter((v) => v >= 8) ?? (ctx.quick ? [32, 256] : [32, 128, 256, 1024]);
+    const sizes = benchSizes() ?? (ctx.quick ? [32, 256] : [32, 128, 256, 1024]);
     const rounds = ctx.quick ? 3 : 5;
     for (const n of sizes) {
       ctx.log(`gpu step host ${n}²`);
@@ -446,6 +445,11 @@ const gpuStepHostCase: BenchCase = {
   },
 };
 
+/** IONFLUX_BENCH_SIZES=256,1024: the grids of the `gpu step host` and `diffusion step` cases (for A/B runs of one size), or null */
+function benchSizes(): number[] | null {
+  return process.env.IONFLUX_BENCH_SIZES?.split(',').map(Number).filter((v) => Number.isInteger(v) && v >= 8) ?? null;
+}
+
 /** The block sizes the GPU rows also measure: IONFLUX_BENCH_STEPS_PER_DISPATCH (a comma list, 1 for none), default 4 and 8. */
 function blockSizes(): number[] {
   const v = process.env.IONFLUX_BENCH_STEPS_PER_DISPATCH?.split(',').map(Number) ?? [4, 8];
@@ -465,7 +469,7 @@ export const solverCases: BenchCase[] = [
     name: 'diffusion step',
     async run(ctx: BenchContext): Promise<BenchRow[]> {
       const rows: BenchRow[] = [];
-      const sizes = ctx.quick ? [256, 512] : [256, 1024, 4096];
+      const sizes = benchSizes() ?? (ctx.quick ? [256, 512] : [256, 1024, 4096]);
       for (const n of sizes) {
         ctx.log(`diffusion step ${n}²`);
         const problem = await diskProblem(n);
