@@ -137,7 +137,14 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
     panel.x + ((x_um - g.x0_um) / g.spacing_um + P) * sx,
     panel.y + ((g.yTop_um - y_um) / g.spacing_um + P) * sy,
   ];
-  drawRimBand(fig, g.outline.vertices, g.outline.centroid, segments, toFigure, sx, panel);
+  // the band is the same on every snapshot of a run (same outline, surface and layout): computed once
+  const key = JSON.stringify([panel, sx, sy, fig.width, g.x0_um, g.yTop_um, g.spacing_um, segments]);
+  let band = RIM_BANDS.get(g.outline.vertices);
+  if (band?.key !== key) {
+    band = { key, coverage: rimBandCoverage(fig.width, g.outline.vertices, g.outline.centroid, segments, toFigure, sx, panel) };
+    RIM_BANDS.set(g.outline.vertices, band);
+  }
+  blendRimBand(fig, band.coverage);
 
   const [cx, cy] = g.outline.centroid;
   const particleCom_px = toFigure(cx, cy);
@@ -161,11 +168,35 @@ export function drawRimBand(
   cell_px: number,
   clip: Rect,
 ): void {
-  if (!segments.length || vertices.length < 2) return;
+  blendRimBand(img, rimBandCoverage(img.width, vertices, centre, segments, toFigure, cell_px, clip));
+}
+
+/** The rim band's pixels (indices in an image `imgWidth` wide, in the order first covered) and their opacities. */
+interface RimCoverage { pixels: Int32Array; alpha: Float64Array }
+const RIM_BANDS = new WeakMap<[number, number][], { key: string; coverage: RimCoverage }>();
+
+function blendRimBand(img: FigureImage, c: RimCoverage): void {
+  for (let k = 0; k < c.pixels.length; k++) {
+    const idx = c.pixels[k];
+    blendPixel(img, idx % img.width, Math.floor(idx / img.width), RIM_RGB, c.alpha[k]);
+  }
+}
+
+function rimBandCoverage(
+  imgWidth: number,
+  vertices: [number, number][],
+  centre: [number, number],
+  segments: { fromDeg: number; toDeg: number; eta: number }[],
+  toFigure: (x: number, y: number) => [number, number],
+  cell_px: number,
+  clip: Rect,
+): RimCoverage {
+  if (!segments.length || vertices.length < 2) return { pixels: new Int32Array(0), alpha: new Float64Array(0) };
   const gap = 0.75 * cell_px + 2;
   const width = Math.max(4, Math.round(1.5 * cell_px));
   // pixel index → opacity, the pixels in the order first covered (typed arrays: ~80 k updates on a fine outline)
-  const cover = new Float64Array(img.width * img.height), covered = new Uint8Array(img.width * img.height);
+  const size = imgWidth * (clip.y + clip.height);
+  const cover = new Float64Array(size), covered = new Uint8Array(size);
   const order: number[] = [];
   const n = vertices.length;
   for (let i = 0; i < n; i++) {
@@ -188,11 +219,12 @@ export function drawRimBand(
       for (let d = gap; d <= gap + width; d += 0.5) {
         const x = Math.floor(fx + d * nx), y = Math.floor(fy + d * ny);
         if (x < clip.x || y < clip.y || x >= clip.x + clip.width || y >= clip.y + clip.height) continue;
-        const idx = y * img.width + x;
+        const idx = y * imgWidth + x;
         if (!covered[idx]) { covered[idx] = 1; order.push(idx); }
         cover[idx] = Math.max(cover[idx], alpha);
       }
     }
   }
-  for (const idx of order) blendPixel(img, idx % img.width, Math.floor(idx / img.width), RIM_RGB, cover[idx]);
+  const pixels = Int32Array.from(order);
+  return { pixels, alpha: Float64Array.from(pixels, (idx) => cover[idx]) };
 }
