@@ -50,6 +50,8 @@ export class CpuSolver implements Solver {
   private readonly runs: Int32Array;
   private params: StepParams | null = null;
   private quanta: Int32Array<ArrayBuffer>;
+  /** the fluxPerStep that `quanta` was made for (NaN: none yet) */
+  private quantaFor = NaN;
   private stopped = false;
   /** the wasm step, whose memory holds bufs (null: the JS kernels) */
   private readonly wasm: WasmStepper | null = null;
@@ -129,8 +131,12 @@ export class CpuSolver implements Solver {
 
   setStep(params: StepParams): void {
     this.params = params;
-    this.quanta = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quanta);
-    this.wasm?.setQuanta(this.quanta);
+    // a run sets the same Δt segment after segment (one per trace row): the same quanta
+    if (params.fluxPerStep !== this.quantaFor) {
+      this.quanta = wallQuanta(this.problem.grid.walls.fluxWeight, params.fluxPerStep, this.quanta);
+      this.wasm?.setQuanta(this.quanta);
+      this.quantaFor = params.fluxPerStep;
+    }
     this.stopped = false;
   }
 
