@@ -1,7 +1,8 @@
 /**
  * `--backend auto|gpu|cpu`: which engine a command runs on. `auto` takes a real GPU, else the CPU
  * reference (a software WebGPU adapter such as Mesa lavapipe is slower than the CPU reference, so
- * auto passes it over and says so); `gpu` insists on an adapter
+ * auto passes it over and says so; on Linux with no GPU device node it does not even ask Dawn);
+ * `gpu` insists on an adapter
  * (software accepted) and fails clearly without one; `cpu` never touches WebGPU.
  */
 import { acquireGpu, GpuUnavailableError, SoftwareAdapterOnly, type GpuContext } from './device';
@@ -26,11 +27,42 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
 }
 
 /**
+ * The names in /dev through which a GPU driver reaches hardware on Linux: DRM (/dev/dri: AMD, Intel,
+ * Mesa drivers), NVIDIA's /dev/nvidia*, WSL2's /dev/dxg, Adreno's /dev/kgsl*, Mali's /dev/mali*.
+ */
+export function gpuDeviceNodes(names: readonly string[]): string[] {
+  return names.filter((n) => /^(dri|nvidia.*|dxg|kgsl.*|mali.*)$/.test(n));
+}
+
+/**
+ * Why no hardware adapter can exist here, or null when one may: on Linux a GPU is reached through a
+ * device node, so a /dev without any (a VM or container with no GPU passed through) answers the
+ * question without loading Dawn and asking Vulkan (~50 ms, and the native library's warnings).
+ * Elsewhere (other systems, browsers, an unreadable /dev) the adapter is asked.
+ */
+async function noGpuHardware(): Promise<string | null> {
+  if (typeof process === 'undefined' || process.platform !== 'linux' || !process.versions?.node) return null;
+  try {
+    const fs = 'node:fs'; // a variable, so that browser bundlers leave the Node-only import alone
+    const { readdirSync } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs');
+    return gpuDeviceNodes(readdirSync('/dev')).length === 0 ? 'no GPU device on this machine (/dev has no dri, nvidia*, dxg, kgsl* or mali*)' : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Under `auto` any failure to get a working device (no adapter, a driver error, a lost device) falls
  * back to the CPU with the reason in the label; under `gpu` it is a GpuUnavailableError (one line).
+ * `auto` on Linux without a GPU device node takes the CPU at once (noGpuHardware); `probeAlways`
+ * (tests) asks the adapter anyway.
  */
-export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void): Promise<Backend> {
+export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void, options: { probeAlways?: boolean } = {}): Promise<Backend> {
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
+  if (request === 'auto' && !options.probeAlways) {
+    const none = await noGpuHardware();
+    if (none) return { kind: 'cpu', label: `cpu (TypeScript reference; ${none}: --backend gpu looks for a software WebGPU adapter)` };
+  }
   try {
     // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
     // the CPU reference (docs/performance.md): auto takes the faster path; --backend gpu still uses it.

@@ -4,14 +4,15 @@
  * while `--backend gpu` still takes it.
  */
 import { expect, test } from 'vitest';
-import { selectBackend } from '../../src/gpu/backend';
+import { readdirSync } from 'node:fs';
+import { gpuDeviceNodes, selectBackend } from '../../src/gpu/backend';
 import { acquireGpu } from '../../src/gpu/device';
 
 test('auto passes over a software adapter and says why; gpu takes it; cpu never opens one', async () => {
   const probe = await acquireGpu();
   const software = probe.report.software;
   probe.device.destroy();
-  const auto = await selectBackend('auto');
+  const auto = await selectBackend('auto', undefined, { probeAlways: true });
   if (software) {
     expect(auto.kind).toBe('cpu');
     expect(auto.gpu).toBeUndefined();
@@ -25,4 +26,22 @@ test('auto passes over a software adapter and says why; gpu takes it; cpu never 
   expect(gpu.label).toMatch(software ? /software adapter/ : /^gpu \(/);
   gpu.gpu?.device.destroy();
   expect((await selectBackend('cpu')).label).toBe('cpu (TypeScript reference)');
+});
+
+test('gpuDeviceNodes: the /dev names a GPU driver uses, and nothing else', () => {
+  expect(gpuDeviceNodes(['null', 'tty0', 'dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0', 'fb0', 'driver', 'vfio'])).toEqual(['dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0']);
+  expect(gpuDeviceNodes(['null', 'zero', 'random', 'shm', 'pts'])).toEqual([]);
+});
+
+test.runIf(process.platform === 'linux')('auto on Linux without a GPU device node takes the CPU at once and says why; with one it asks the adapter', async () => {
+  const nodes = gpuDeviceNodes(readdirSync('/dev'));
+  const auto = await selectBackend('auto');
+  if (nodes.length === 0) {
+    expect(auto.kind).toBe('cpu');
+    expect(auto.label).toBe('cpu (TypeScript reference; no GPU device on this machine (/dev has no dri, nvidia*, dxg, kgsl* or mali*): --backend gpu looks for a software WebGPU adapter)');
+  } else {
+    // a device node: the adapter decides (a real GPU, or the software-only message)
+    expect(auto.label).not.toMatch(/no GPU device on this machine/);
+    auto.gpu?.device.destroy();
+  }
 });
