@@ -22,9 +22,10 @@ import { INV_QUANTA, OUTSIDE_Q, QUANTA, stateMismatch, thetaField, wallQuanta } 
 /**
  * Grids with at least this many particle cells use a second thread where one is available. Measured
  * with the wasm step on the quiet 2-core VM (`ionflux bench --only "cpu threads"`, docs/performance.md),
- * 2 threads / 1 thread: 1.41 at 5 k cells, 1.52 at 11 k (fig4c), 1.68 at 45 k, 1.77 at 181 k — since both threads spin ~0.2 ms
- * before sleeping (a futex wake cost ~40–70 µs per step, which had put the threshold at 32 k cells)
- * and small grids take 2 chunks of rows instead of 16. While other processes keep both cores busy a
+ * 2 threads / 1 thread: 1.67 at 5 k cells, 1.77 at 11 k (fig4c), 1.79 at 45 k and 181 k — since both threads spin ~0.2 ms
+ * before sleeping (a futex wake cost ~40–70 µs per step, which had put the threshold at 32 k cells),
+ * small grids take 2 chunks of rows instead of 16, and each thread does its own chunk's wall cells
+ * (1.41–1.77 before that, 2026-12-02). While other processes keep both cores busy a
  * second thread gets no CPU of its own and costs 5–20 %.
  */
 export const THREAD_MIN_CELLS = 1 << 12;
