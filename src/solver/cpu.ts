@@ -209,24 +209,10 @@ export class CpuSolver implements Solver {
 
   async stats(): Promise<FieldStats> {
     const q = this.bufs[this.cur], theta0 = this.problem.theta0;
-    let sum = 0, count = 0, mn = Infinity, mx = -Infinity; // sum: exact integer in float64 (< 2^53)
-    for (let k = 0; k < this.runs.length; k += 2) {
-      for (let i = this.runs[k]; i < this.runs[k + 1]; i++) {
-        const v = q[i];
-        sum += v; count++;
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
-      }
-    }
-    const { index, surfaceOffset_m } = this.problem.grid.walls;
-    const sf = this.params?.surfaceFactor ?? 0;
-    let minS = Infinity, maxS = -Infinity;
-    for (let w = 0; w < index.length; w++) {
-      const ts = thetaOfPhi(this.problem.table, phiOf(this.problem.table, theta0 - q[index[w]] * INV_QUANTA) - sf * surfaceOffset_m[w]);
-      if (ts < minS) minS = ts;
-      if (ts > maxS) maxS = ts;
-    }
-    return { meanTheta: theta0 - (sum / count) * INV_QUANTA, minTheta: theta0 - mx * INV_QUANTA, maxTheta: theta0 - mn * INV_QUANTA, minSurfaceTheta: minS, maxSurfaceTheta: maxS };
+    const s = stateSums(q, this.runs);
+    const w = this.problem.grid.walls;
+    const [minS, maxS] = surfaceThetaRange(q, w.index, w.surfaceOffset_m, this.params?.surfaceFactor ?? 0, this.problem.table, theta0);
+    return { meanTheta: theta0 - (s.sum / s.count) * INV_QUANTA, minTheta: theta0 - s.max * INV_QUANTA, maxTheta: theta0 - s.min * INV_QUANTA, minSurfaceTheta: minS, maxSurfaceTheta: maxS };
   }
 
   async field(): Promise<Float32Array> {
@@ -255,4 +241,39 @@ export class CpuSolver implements Solver {
     this.threads = null;
     this.wasm?.stop();
   }
+}
+
+/** −0 as a value, not as an operation on 0 (a unary minus in the loop's function would need feedback of its own) */
+const NEG_ZERO = -0;
+
+/**
+ * Σ q, the cell count, min and max of q over the runs of inside cells. The sum is an exact integer in
+ * float64 (< 2⁵³). It starts at −0, a float64 to V8, so that the optimised loop adds in float64 from
+ * the first trace row: started at 0 (an int32 to V8) it overflowed int32 on the first large state,
+ * threw away its compiled code and was compiled again, in the middle of a run.
+ */
+function stateSums(q: Int32Array, runs: Int32Array): { sum: number; count: number; min: number; max: number } {
+  let sum = NEG_ZERO, count = 0, mn = Infinity, mx = -Infinity;
+  for (let k = 0; k < runs.length; k += 2) {
+    const end = runs[k + 1];
+    count += end - runs[k];
+    for (let i = runs[k]; i < end; i++) {
+      const v = q[i];
+      sum += v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+  }
+  return { sum: sum + 0, count, min: mn, max: mx };
+}
+
+/** [min, max] of θs at the wall cells (θ of Φ̃s = Φ̃(θ) − sf·offset), as the stop test measures it. */
+function surfaceThetaRange(q: Int32Array, index: Uint32Array, offset: Float32Array, sf: number, table: Problem['table'], theta0: number): [number, number] {
+  let minS = Infinity, maxS = -Infinity;
+  for (let w = 0; w < index.length; w++) {
+    const ts = thetaOfPhi(table, phiOf(table, theta0 - q[index[w]] * INV_QUANTA) - sf * offset[w]);
+    if (ts < minS) minS = ts;
+    if (ts > maxS) maxS = ts;
+  }
+  return [minS, maxS];
 }

@@ -571,36 +571,42 @@ export class WasmStepper {
       mine++;
     }
     this.helperChunks += n - mine;
-    const done = () => {
-      let m = 0;
-      for (let k = 0; k < n; k++) m = Math.max(m, params[P_MAX + k]);
-      const recomputed = this.check(m, cur, rQ);
-      if (!walls) return;
-      if (!chunked || recomputed) {
-        // the JS recomputation wrote the whole new state: its wall cells once more, all of them
-        this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
-        return;
-      }
-      const res = this.wall.all;
-      let mn = Infinity, mx = -Infinity, guard = false;
-      for (let k = 0; k < n; k++) {
-        mn = Math.min(mn, res[2 * (k + 1)]);
-        mx = Math.max(mx, res[2 * (k + 1) + 1]);
-        guard ||= params[P_MAX + n + k] !== 0;
-      }
-      res[0] = mn;
-      res[1] = mx;
-      this.lastGuard = guard;
-    };
-    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { done(); return undefined; }
-    return (async () => {
-      const t0 = performance.now();
-      while (!this.waitHelper(h, n, WAIT_SLICE_MS)) {
-        await new Promise((resolve) => setTimeout(resolve, 0)); // signals and worker events run here
-        if (performance.now() - t0 > STALL_LIMIT_MS) throw new Error(`the CPU solver's helper thread has not answered for ${STALL_LIMIT_MS / 1000} s; run again, or with --backend gpu`);
-      }
-      done();
-    })();
+    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { this.finishStep(n, cur, rQ, walls, chunked); return undefined; }
+    return this.slowStep(h, n, cur, rQ, walls, chunked);
+  }
+
+  /** step(), when the helper is slow to finish a chunk: waits with the event loop running, then finishes */
+  private async slowStep(h: NonNullable<WasmStepper['helper']>, n: number, cur: 0 | 1, rQ: number, walls: WallStep | undefined, chunked: boolean): Promise<void> {
+    const t0 = performance.now();
+    while (!this.waitHelper(h, n, WAIT_SLICE_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, 0)); // signals and worker events run here
+      if (performance.now() - t0 > STALL_LIMIT_MS) throw new Error(`the CPU solver's helper thread has not answered for ${STALL_LIMIT_MS / 1000} s; run again, or with --backend gpu`);
+    }
+    this.finishStep(n, cur, rQ, walls, chunked);
+  }
+
+  /** After every chunk of a step is done: the flux-range check, then the wall step's results (merged over the chunks, or all cells once more) */
+  private finishStep(n: number, cur: 0 | 1, rQ: number, walls: WallStep | undefined, chunked: boolean): void {
+    const params = (this.helper as NonNullable<WasmStepper['helper']>).params;
+    let m = 0;
+    for (let k = 0; k < n; k++) m = Math.max(m, params[P_MAX + k]);
+    const recomputed = this.check(m, cur, rQ);
+    if (!walls) return;
+    if (!chunked || recomputed) {
+      // the JS recomputation wrote the whole new state: its wall cells once more, all of them
+      this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
+      return;
+    }
+    const res = this.wall.all;
+    let mn = Infinity, mx = -Infinity, guard = false;
+    for (let k = 0; k < n; k++) {
+      mn = Math.min(mn, res[2 * (k + 1)]);
+      mx = Math.max(mx, res[2 * (k + 1) + 1]);
+      guard ||= params[P_MAX + n + k] !== 0;
+    }
+    res[0] = mn;
+    res[1] = mx;
+    this.lastGuard = guard;
   }
 
   /** the range guard of the last step() with walls */
