@@ -39,7 +39,7 @@ export function encodePng(img: RgbaImage): Uint8Array {
   return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
 
-const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 /**
  * The scanlines of an RGBA8 image, each led by filter type 4 and Paeth-filtered (PNG spec §9.4).
@@ -144,8 +144,8 @@ function paethModuleBytes(): Uint8Array<ArrayBuffer> {
   return assembleModule([f], { shared: false });
 }
 
-/** length, type, data, CRC-32 of type and data */
-function pngChunk(type: string, data: Uint8Array): Uint8Array {
+/** A PNG chunk: length, type, data, CRC-32 of type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);

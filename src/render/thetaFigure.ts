@@ -153,24 +153,6 @@ export function renderThetaSnapshot(problem: Problem, snap: Snapshot, opts: Thet
   return Object.assign(fig, { toFigure, particleCom_px, coreCom_px, range: [lo, hi] as [number, number] });
 }
 
-/**
- * The band of each blocked segment: figure pixels from `gap` to `gap + width` outside the outline
- * along its outward normal, where the angle about `centre` (CCW from +x, y up, as the config's
- * surface.segments) lies on the segment; blended once per pixel with the segment's opacity. The gap
- * clears the staircase of drawn cells (up to ~0.7 cell outside the true outline).
- */
-export function drawRimBand(
-  img: FigureImage,
-  vertices: [number, number][],
-  centre: [number, number],
-  segments: { fromDeg: number; toDeg: number; eta: number }[],
-  toFigure: (x: number, y: number) => [number, number],
-  cell_px: number,
-  clip: Rect,
-): void {
-  blendRimBand(img, rimBandCoverage(img.width, vertices, centre, segments, toFigure, cell_px, clip));
-}
-
 /** The rim band's pixels (indices in an image `imgWidth` wide, in the order first covered) and their opacities. */
 interface RimCoverage { pixels: Int32Array; alpha: Float64Array }
 const RIM_BANDS = new WeakMap<[number, number][], { key: string; coverage: RimCoverage }>();
@@ -182,6 +164,12 @@ function blendRimBand(img: FigureImage, c: RimCoverage): void {
   }
 }
 
+/**
+ * The band of each blocked segment: figure pixels from `gap` to `gap + width` outside the outline
+ * along its outward normal, where the angle about `centre` (CCW from +x, y up, as the config's
+ * surface.segments) lies on the segment; blended once per pixel with the segment's opacity. The gap
+ * clears the staircase of drawn cells (up to ~0.7 cell outside the true outline).
+ */
 function rimBandCoverage(
   imgWidth: number,
   vertices: [number, number][],

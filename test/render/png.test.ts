@@ -1,29 +1,10 @@
 import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { decodePngGrey, encodePng, paethFiltered } from '../../src/render/png';
+import { decodePngGrey, encodePng, paethFiltered, pngChunk, PNG_SIGNATURE } from '../../src/render/png';
 
-/** CRC-32 as PNG chunks use it. */
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-/** A minimal PNG writer for formats pngjs cannot write (palette, 4-bit grey): one IDAT, filter 0 rows. */
+/** A minimal PNG for formats pngjs cannot write (palette, 4-bit grey): one IDAT, filter 0 rows (chunks framed by png.ts, whose own bytes are checked against pngjs below). */
 function handMadePng(width: number, height: number, depth: number, colorType: number, rows: Uint8Array[], plte?: Uint8Array): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, data.length);
-    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-    out.set(data, 8);
-    dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return out;
-  };
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);
@@ -31,11 +12,11 @@ function handMadePng(width: number, height: number, depth: number, colorType: nu
   ihdr.set([depth, colorType, 0, 0, 0], 8);
   const raw = Buffer.concat(rows.map((r) => Buffer.concat([Buffer.from([0]), Buffer.from(r)])));
   const parts = [
-    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    ...(plte ? [chunk('PLTE', plte)] : []),
-    chunk('IDAT', new Uint8Array(deflateSync(raw))),
-    chunk('IEND', new Uint8Array(0)),
+    PNG_SIGNATURE,
+    pngChunk('IHDR', ihdr),
+    ...(plte ? [pngChunk('PLTE', plte)] : []),
+    pngChunk('IDAT', new Uint8Array(deflateSync(raw))),
+    pngChunk('IEND', new Uint8Array(0)),
   ];
   return new Uint8Array(Buffer.concat(parts));
 }
