@@ -32,6 +32,8 @@ const NODE_ONLY_STANDINS: Record<string, string> = {
   'node:os': 'export const availableParallelism = () => 1; export const cpus = () => [{}]; export default { availableParallelism, cpus };',
   // reached only where `process.versions.node` exists (src/solver/cpu.ts) or inside a try (processor.ts)
   'node:worker_threads': "export class Worker { constructor() { throw new Error('worker threads need Node'); } } export const workerData = undefined;",
+  // src/gpu/backend.ts lists /dev only where `process.platform` is 'linux' (never in a browser)
+  'node:fs': "export const readdirSync = () => { throw new Error('no file system in a browser'); };",
 };
 const MASK_STANDIN =
   "export async function outlineFromMaskFile(file) { throw new Error(`particle.file = '${file}': particle.shape 'mask' reads an image file, which needs Node; in a browser give the outline as particle.shape 'polygon' with vertices_um`); }";

@@ -5,6 +5,7 @@
  * `gpu` insists on an adapter
  * (software accepted) and fails clearly without one; `cpu` never touches WebGPU.
  */
+import { readdirSync } from 'node:fs'; // a stand-in in the browser bundle (vite.config.ts); used only on Linux in Node
 import { acquireGpu, GpuUnavailableError, SoftwareAdapterOnly, type GpuContext } from './device';
 
 export type BackendRequest = 'auto' | 'gpu' | 'cpu';
@@ -28,11 +29,14 @@ export function parseBackend(value: string, option = '--backend'): BackendReques
 
 /**
  * The names in /dev through which a GPU driver reaches hardware on Linux: DRM (/dev/dri: AMD, Intel,
- * Mesa drivers), NVIDIA's /dev/nvidia*, WSL2's /dev/dxg, Adreno's /dev/kgsl*, Mali's /dev/mali*.
+ * Mesa drivers), NVIDIA's /dev/nvidia*, WSL2's /dev/dxg, Adreno's /dev/kgsl*, Mali's /dev/mali*,
+ * Jetson's /dev/nvhost*, /dev/nvmap and /dev/nvgpu (passed to containers without /dev/dri), Vivante's
+ * /dev/galcore.
  */
 export function gpuDeviceNodes(names: readonly string[]): string[] {
-  return names.filter((n) => /^(dri|nvidia.*|dxg|kgsl.*|mali.*)$/.test(n));
+  return names.filter((n) => /^(dri|nvidia.*|dxg|kgsl.*|mali.*|nvhost.*|nvmap|nvgpu|galcore)$/.test(n));
 }
+const GPU_NODE_NAMES = 'dri, nvidia*, dxg, kgsl*, mali*, nvhost*, nvmap, nvgpu, galcore';
 
 /**
  * Why no hardware adapter can exist here, or null when one may: on Linux a GPU is reached through a
@@ -40,12 +44,10 @@ export function gpuDeviceNodes(names: readonly string[]): string[] {
  * question without loading Dawn and asking Vulkan (~50 ms, and the native library's warnings).
  * Elsewhere (other systems, browsers, an unreadable /dev) the adapter is asked.
  */
-async function noGpuHardware(): Promise<string | null> {
+function noGpuHardware(): string | null {
   if (typeof process === 'undefined' || process.platform !== 'linux' || !process.versions?.node) return null;
   try {
-    const fs = 'node:fs'; // a variable, so that browser bundlers leave the Node-only import alone
-    const { readdirSync } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs');
-    return gpuDeviceNodes(readdirSync('/dev')).length === 0 ? 'no GPU device on this machine (/dev has no dri, nvidia*, dxg, kgsl* or mali*)' : null;
+    return gpuDeviceNodes(readdirSync('/dev')).length === 0 ? `no GPU device on this machine (/dev has none of ${GPU_NODE_NAMES})` : null;
   } catch {
     return null;
   }
@@ -60,7 +62,7 @@ async function noGpuHardware(): Promise<string | null> {
 export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void, options: { probeAlways?: boolean } = {}): Promise<Backend> {
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
   if (request === 'auto' && !options.probeAlways) {
-    const none = await noGpuHardware();
+    const none = noGpuHardware();
     if (none) return { kind: 'cpu', label: `cpu (TypeScript reference; ${none}: --backend gpu looks for a software WebGPU adapter)` };
   }
   try {

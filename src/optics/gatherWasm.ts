@@ -88,11 +88,16 @@ export class WasmGather {
 
   /** The gather for a camera layout, or null where the engine has no WebAssembly SIMD. */
   static create(g: GatherLayout): WasmGather | null {
+    return WasmGather.available() ? new WasmGather(g, gatherModule as WebAssembly.Module) : null;
+  }
+
+  /** Whether the engine runs the kernel (false: forwardModel gathers in JS). */
+  static available(): boolean {
     if (gatherModule === undefined) {
       const bytes = gatherModuleBytes();
       gatherModule = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
     }
-    return gatherModule ? new WasmGather(g, gatherModule) : null;
+    return gatherModule !== null;
   }
 
   /** Σ_j wx·u over the rows, then Σ_k wy·(that) down the columns, for a row-major u (nx × ny); the image in `out`. */

@@ -89,6 +89,11 @@ function paethRow(px: Uint8Array, out: Uint8Array, o: number, r: number, stride:
 }
 
 type PaethRows = (p: number, stride: number, o: number, rows: number, blocks: number) => void;
+
+/** Whether the SIMD Paeth kernel runs here (false: every row goes through paethRow in JS). */
+export function paethWasmAvailable(): boolean {
+  return paethWasm(0) !== null;
+}
 let paethKernel: { memory: WebAssembly.Memory; rows: PaethRows } | null | undefined;
 
 /** The SIMD Paeth kernel with at least `bytes` of memory (grown as needed, kept between calls), or null without wasm SIMD. */

@@ -571,7 +571,7 @@ export class WasmStepper {
       mine++;
     }
     this.helperChunks += n - mine;
-    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { this.finishStep(n, cur, rQ, walls, chunked); return undefined; }
+    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { this.finishStep(h, n, cur, rQ, walls, chunked); return undefined; }
     return this.slowStep(h, n, cur, rQ, walls, chunked);
   }
 
@@ -582,12 +582,12 @@ export class WasmStepper {
       await new Promise((resolve) => setTimeout(resolve, 0)); // signals and worker events run here
       if (performance.now() - t0 > STALL_LIMIT_MS) throw new Error(`the CPU solver's helper thread has not answered for ${STALL_LIMIT_MS / 1000} s; run again, or with --backend gpu`);
     }
-    this.finishStep(n, cur, rQ, walls, chunked);
+    this.finishStep(h, n, cur, rQ, walls, chunked);
   }
 
   /** After every chunk of a step is done: the flux-range check, then the wall step's results (merged over the chunks, or all cells once more) */
-  private finishStep(n: number, cur: 0 | 1, rQ: number, walls: WallStep | undefined, chunked: boolean): void {
-    const params = (this.helper as NonNullable<WasmStepper['helper']>).params;
+  private finishStep(h: NonNullable<WasmStepper['helper']>, n: number, cur: 0 | 1, rQ: number, walls: WallStep | undefined, chunked: boolean): void {
+    const params = h.params; // h, not this.helper: stop() may have run while the step waited
     let m = 0;
     for (let k = 0; k < n; k++) m = Math.max(m, params[P_MAX + k]);
     const recomputed = this.check(m, cur, rQ);
@@ -607,6 +607,11 @@ export class WasmStepper {
     res[0] = mn;
     res[1] = mx;
     this.lastGuard = guard;
+  }
+
+  /** Whether each chunk's thread does its own wall cells (a wall list in row order; see step). */
+  get wallsInChunks(): boolean {
+    return this.wallStart !== null;
   }
 
   /** the range guard of the last step() with walls */

@@ -1,6 +1,7 @@
 /**
- * A tiny WebAssembly assembler: just enough to write the CPU step kernel (solver/cpuWasm.ts) and the
- * PNG filter (render/png.ts) as readable instructions instead of committed byte arrays, and to build
+ * A tiny WebAssembly assembler: just enough to write the CPU step kernel (solver/cpuWasm.ts), the
+ * forward model's gather (optics/gatherWasm.ts) and the PNG filter (render/png.ts) as readable
+ * instructions instead of committed byte arrays, and to build
  * their modules when first needed
  * (microseconds; no build step, no dependency, and the bytes cannot drift from their source).
  * One module: an imported memory `e.m`, functions with i32/f64/f32/v128 parameters and locals,

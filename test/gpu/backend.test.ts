@@ -29,7 +29,7 @@ test('auto passes over a software adapter and says why; gpu takes it; cpu never 
 });
 
 test('gpuDeviceNodes: the /dev names a GPU driver uses, and nothing else', () => {
-  expect(gpuDeviceNodes(['null', 'tty0', 'dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0', 'fb0', 'driver', 'vfio'])).toEqual(['dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0']);
+  expect(gpuDeviceNodes(['null', 'tty0', 'dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0', 'nvhost-ctrl-gpu', 'nvmap', 'nvgpu', 'galcore', 'fb0', 'driver', 'vfio'])).toEqual(['dri', 'nvidia0', 'nvidiactl', 'nvidia-uvm', 'dxg', 'kgsl-3d0', 'mali0', 'nvhost-ctrl-gpu', 'nvmap', 'nvgpu', 'galcore']);
   expect(gpuDeviceNodes(['null', 'zero', 'random', 'shm', 'pts'])).toEqual([]);
 });
 
@@ -38,7 +38,7 @@ test.runIf(process.platform === 'linux')('auto on Linux without a GPU device nod
   const auto = await selectBackend('auto');
   if (nodes.length === 0) {
     expect(auto.kind).toBe('cpu');
-    expect(auto.label).toBe('cpu (TypeScript reference; no GPU device on this machine (/dev has no dri, nvidia*, dxg, kgsl* or mali*): --backend gpu looks for a software WebGPU adapter)');
+    expect(auto.label).toBe('cpu (TypeScript reference; no GPU device on this machine (/dev has none of dri, nvidia*, dxg, kgsl*, mali*, nvhost*, nvmap, nvgpu, galcore): --backend gpu looks for a software WebGPU adapter)');
   } else {
     // a device node: the adapter decides (a real GPU, or the software-only message)
     expect(auto.label).not.toMatch(/no GPU device on this machine/);

@@ -84,6 +84,17 @@ describe('scanlineRows = scanlineCrossings row by row', () => {
     const y = (k: number) => 1 - (k + 0.5) * 0.25;
     const stairs: Vec2[] = [[0, y(7)], [3, y(7)], [3, y(1)], [2, y(1)], [2, y(3)], [1, y(3)], [1, y(0)], [0, y(0)]];
     expect(same('stairs', stairs, 1, 0.25, 10)).toBeGreaterThan(0);
+    // rows at steps that are not binary fractions, vertices exactly on rows (as the function computes
+    // them): the edge's row bounds from (top − y)/step fall on either side of the exact row
+    const r2 = rng(5);
+    for (const step of [0.02, 0.037, 0.1, 0.013]) {
+      const top = 1.3 + r2();
+      const yk = (k: number) => top - (k + 0.5) * step;
+      for (let t = 0; t < 400; t++) {
+        const v: Vec2[] = Array.from({ length: 3 + Math.floor(r2() * 10) }, () => [r2() * 4 - 1, yk(Math.floor(r2() * 60))] as Vec2);
+        same(`step ${step}, polygon ${t}`, v, top, step, 64);
+      }
+    }
     // random polygons with vertices snapped to the rows half the time
     const rand = rng(11);
     for (let t = 0; t < 200; t++) {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { diskOutline, ellipseOutline } from '../../src/model/geometry';
 import { buildGrid } from '../../src/model/grid';
 import { createCamera, forwardModel, type Camera } from '../../src/optics/forward';
+import { WasmGather } from '../../src/optics/gatherWasm';
 import { rng } from '../helpers/random';
 
 /** ΔI/I0 = κ·blur(mask·(θ0 − θ)) / blur(mask), both gathers per frame, NaN cells skipped */
@@ -56,6 +57,8 @@ describe('forwardModel', () => {
   });
 
   it('equals the straightforward form bit for bit, frame after frame, and when the inside pattern changes', () => {
+    // Node has wasm SIMD: the gather kernel must build here, or 'auto' below would be the JS gather again
+    expect(WasmGather.available()).toBe(true);
     const rand = rng(11);
     for (const [outline, h, sigma] of [[diskOutline(2.4), 0.02, 0.11], [ellipseOutline([2.4, 1.3], 30), 0.03, 0.25], [diskOutline(1.2), 0.02, 0]] as const) {
       const grid = buildGrid(outline, h, [], 'total-current');

@@ -127,3 +127,21 @@ describe('protocolPhaseAt', () => {
     expect(protocolPhaseAt([], 10)).toBeNull();
   });
 });
+
+describe('the rim band, computed once per run', () => {
+  it('is recomputed for other blocked segments on the same grid: the same pixels as a figure drawn afresh', async () => {
+    // two problems of one particle share its grid geometry (problem.ts), and so the band's cache entry
+    const a = await buildProblem(config());
+    const b = await buildProblem(config({ surface: { segments: [{ fromDeg: 10, toDeg: 80, eta: 0.1 }] } }));
+    expect(b.grid.outline.vertices).toBe(a.grid.outline.vertices);
+    renderThetaSnapshot(a, snapshot(a, 0.7, 0.6, null));
+    const afterA = renderThetaSnapshot(b, snapshot(b, 0.7, 0.6, null));
+    // b on an outline of its own (an equal copy): no cache entry to reuse
+    const fresh: Problem = { ...b, grid: { ...b.grid, outline: { ...b.grid.outline, vertices: b.grid.outline.vertices.map((v) => [v[0], v[1]] as [number, number]) } } };
+    const alone = renderThetaSnapshot(fresh, snapshot(fresh, 0.7, 0.6, null));
+    expect(afterA.width).toBe(alone.width);
+    expect(Buffer.from(afterA.rgba).equals(Buffer.from(alone.rgba))).toBe(true);
+    // and a's band is not b's: the figures differ
+    expect(Buffer.from(renderThetaSnapshot(a, snapshot(a, 0.7, 0.6, null)).rgba).equals(Buffer.from(alone.rgba))).toBe(false);
+  });
+});
