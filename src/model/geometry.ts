@@ -20,7 +20,8 @@ export interface Outline {
 export function polygonArea(v: Vec2[]): number {
   let a = 0;
   for (let i = 0; i < v.length; i++) {
-    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const va = v[i], vb = v[(i + 1) % v.length];
+    const x0 = va[0], y0 = va[1], x1 = vb[0], y1 = vb[1];
     a += x0 * y1 - x1 * y0;
   }
   return a / 2;
@@ -30,7 +31,8 @@ export function polygonCentroid(v: Vec2[]): Vec2 {
   let cx = 0, cy = 0;
   const a = polygonArea(v);
   for (let i = 0; i < v.length; i++) {
-    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const va = v[i], vb = v[(i + 1) % v.length];
+    const x0 = va[0], y0 = va[1], x1 = vb[0], y1 = vb[1];
     const c = x0 * y1 - x1 * y0;
     cx += (x0 + x1) * c;
     cy += (y0 + y1) * c;
@@ -101,7 +103,8 @@ export function ellipseOutline(axes_um: [number, number], angleDeg = 0, samples 
 export function insidePolygon(v: Vec2[], x: number, y: number): boolean {
   let inside = false;
   for (let i = 0, j = v.length - 1; i < v.length; j = i++) {
-    const [xi, yi] = v[i], [xj, yj] = v[j];
+    const va = v[i], vb = v[j];
+    const xi = va[0], yi = va[1], xj = vb[0], yj = vb[1];
     if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
@@ -111,7 +114,8 @@ export function insidePolygon(v: Vec2[], x: number, y: number): boolean {
 export function scanlineCrossings(v: Vec2[], y: number): number[] {
   const xs: number[] = [];
   for (let i = 0, j = v.length - 1; i < v.length; j = i++) {
-    const [xi, yi] = v[i], [xj, yj] = v[j];
+    const va = v[i], vb = v[j];
+    const xi = va[0], yi = va[1], xj = vb[0], yj = vb[1];
     if (yi > y !== yj > y) xs.push(((xj - xi) * (y - yi)) / (yj - yi) + xi);
   }
   return xs.sort((a, b) => a - b);
@@ -143,7 +147,8 @@ export function scanlineRows(v: Vec2[], top: number, step: number, n: number): n
 
 /** Outward unit normal of edge i (from vertex i to i+1) of a counter-clockwise polygon. */
 export function edgeNormal(v: Vec2[], i: number): Vec2 {
-  const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+  const va = v[i], vb = v[(i + 1) % v.length];
+  const x0 = va[0], y0 = va[1], x1 = vb[0], y1 = vb[1];
   const l = Math.hypot(x1 - x0, y1 - y0) || 1;
   return [(y1 - y0) / l, -(x1 - x0) / l];
 }
@@ -165,14 +170,15 @@ export class OutlineIndex {
 
   constructor(readonly v: Vec2[], readonly cell: number) {
     let xmin = Infinity, ymin = Infinity, xmax = -Infinity, ymax = -Infinity;
-    for (const [x, y] of v) { xmin = Math.min(xmin, x); ymin = Math.min(ymin, y); xmax = Math.max(xmax, x); ymax = Math.max(ymax, y); }
+    for (const vx of v) { const x = vx[0], y = vx[1]; xmin = Math.min(xmin, x); ymin = Math.min(ymin, y); xmax = Math.max(xmax, x); ymax = Math.max(ymax, y); }
     this.x0 = xmin - cell; this.y0 = ymin - cell;
     this.nbx = Math.max(1, Math.ceil((xmax - xmin) / cell) + 3);
     this.nby = Math.max(1, Math.ceil((ymax - ymin) / cell) + 3);
     this.buckets = Array.from({ length: this.nbx * this.nby }, () => []);
     this.seen = new Uint32Array(v.length);
     for (let i = 0; i < v.length; i++) {
-      const [ax, ay] = v[i], [bx, by] = v[(i + 1) % v.length];
+      const va = v[i], vb = v[(i + 1) % v.length];
+      const ax = va[0], ay = va[1], bx = vb[0], by = vb[1];
       this.visit(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by), (b) => this.buckets[b].push(i));
     }
   }
@@ -210,7 +216,8 @@ export class OutlineIndex {
 function nearestAmong(v: Vec2[], p: Vec2, edges: Iterable<number>): { point: Vec2; distance: number; edge: number } {
   let best = Infinity, bp: Vec2 = p, be = 0;
   for (const i of edges) {
-    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const va = v[i], vb = v[(i + 1) % v.length];
+    const x0 = va[0], y0 = va[1], x1 = vb[0], y1 = vb[1];
     const dx = x1 - x0, dy = y1 - y0;
     const l2 = dx * dx + dy * dy;
     const t = l2 > 0 ? Math.min(1, Math.max(0, ((p[0] - x0) * dx + (p[1] - y0) * dy) / l2)) : 0;
@@ -225,7 +232,8 @@ function crossingAmong(v: Vec2[], a: Vec2, b: Vec2, edges: Iterable<number>): { 
   let bestT = Infinity, be = -1;
   const rx = b[0] - a[0], ry = b[1] - a[1];
   for (const i of edges) {
-    const [x0, y0] = v[i], [x1, y1] = v[(i + 1) % v.length];
+    const va = v[i], vb = v[(i + 1) % v.length];
+    const x0 = va[0], y0 = va[1], x1 = vb[0], y1 = vb[1];
     const sx = x1 - x0, sy = y1 - y0;
     const den = rx * sy - ry * sx;
     if (den === 0) continue;

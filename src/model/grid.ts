@@ -75,20 +75,33 @@ export interface GridGeometry {
 }
 
 export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry {
-  const v = outline.vertices;
+  const frame = gridFrame(outline.vertices, spacing_um);
+  const { inside, cells } = insideCells(outline.vertices, frame);
+  return { ...frame, inside, cells, outline, ...wallGeometry(outline, inside, frame) };
+}
+
+// gridGeometry's stages as functions of their own: V8 compiles each loop with its own feedback
+// (a long function's first compiled loop ran into the rest without feedback and was compiled again)
+
+interface GridFrame { nx: number; ny: number; spacing_um: number; x0_um: number; yTop_um: number }
+
+/** The grid's size and position: the outline's bounding box, at least one outside cell on every side */
+function gridFrame(v: Vec2[], h: number): GridFrame {
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-  for (const [x, y] of v) {
+  for (const vx of v) {
+    const x = vx[0], y = vx[1];
     minX = Math.min(minX, x); maxX = Math.max(maxX, x);
     minY = Math.min(minY, y); maxY = Math.max(maxY, y);
   }
-  const h = spacing_um;
   // At least one outside cell on every side, so that inside cells never sit on the array's edge.
   const nx = Math.ceil((maxX - minX) / h - 1e-9) + 2;
   const ny = Math.ceil((maxY - minY) / h - 1e-9) + 2;
-  const x0_um = (minX + maxX) / 2 - (nx * h) / 2;
-  const yTop_um = (minY + maxY) / 2 + (ny * h) / 2;
-  const geo = { x0_um, yTop_um, spacing_um: h };
+  return { nx, ny, spacing_um: h, x0_um: (minX + maxX) / 2 - (nx * h) / 2, yTop_um: (minY + maxY) / 2 + (ny * h) / 2 };
+}
 
+/** 1 for the cells whose centres lie inside the outline (scanline fill), and their count */
+function insideCells(v: Vec2[], f: GridFrame): { inside: Uint8Array; cells: number } {
+  const { nx, ny, spacing_um: h, x0_um, yTop_um } = f;
   const inside = new Uint8Array(nx * ny);
   let cells = 0;
   const crossings = scanlineRows(v, yTop_um, h, ny);
@@ -102,7 +115,13 @@ export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry
       }
     }
   }
+  return { inside, cells };
+}
 
+/** The wall cells (inside cells with an outside neighbour): δ and φ of the nearest boundary point, and per outside face |n·e_f| and φ where the face's segment meets the boundary */
+function wallGeometry(outline: Outline, inside: Uint8Array, f: GridFrame): Pick<GridGeometry, 'wallIndex' | 'wallDelta_um' | 'wallAngleDeg' | 'faceStart' | 'faceWeight' | 'faceAngleDeg'> {
+  const v = outline.vertices;
+  const { nx, ny, spacing_um: h } = f;
   const [cx, cy] = outline.centroid;
   const angleOf = (p: Vec2) => ((Math.atan2(p[1] - cy, p[0] - cx) * 180) / Math.PI + 360) % 360;
   const dirs: { dr: number; dc: number; e: Vec2 }[] = [
@@ -118,7 +137,7 @@ export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry
     for (let col = 1; col < nx - 1; col++) {
       const i = row * nx + col;
       if (!inside[i]) continue;
-      const c = cellCentre(geo, row, col);
+      const c = cellCentre(f, row, col);
       const first = faceWeight.length;
       for (const d of dirs) {
         if (inside[i + d.dr * nx + d.dc]) continue;
@@ -139,7 +158,6 @@ export function gridGeometry(outline: Outline, spacing_um: number): GridGeometry
     }
   }
   return {
-    nx, ny, spacing_um: h, x0_um, yTop_um, inside, cells, outline,
     wallIndex: Uint32Array.from(index), wallDelta_um: Float64Array.from(delta), wallAngleDeg: Float64Array.from(angle),
     faceStart: Uint32Array.from(faceStart), faceWeight: Float64Array.from(faceWeight), faceAngleDeg: Float64Array.from(faceAngle),
   };

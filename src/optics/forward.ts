@@ -220,12 +220,7 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
   const n = nx * ny;
   const old = frameCaches.get(camera);
   const u = old?.u ?? new Float64Array(n);
-  let same = old !== undefined;
-  for (let i = 0; i < n; i++) {
-    const t = theta[i], ins = t === t; // t === t: inside (not NaN)
-    if (same && (old as FrameCache).inside[i] !== +ins) same = false;
-    u[i] = ins ? theta0 - t : 0;
-  }
+  const same = fieldInput(theta, theta0, u, old?.inside);
   let c = old as FrameCache;
   if (!same) {
     // a new camera, or another inside pattern than the cached one: the denominator again
@@ -238,13 +233,33 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
     frameCaches.set(camera, c);
   }
   const num = gather(c, u, camera, kernel);
-  const diff = new Float32Array(width * height);
-  const kappa = camera.kappa;
-  for (let i = 0; i < width * height; i++) {
-    const den = c.den[i];
-    diff[i] = mask[i] && den > 0 ? (kappa * num[i]) / den : NaN;
+  return { width, height, pixel_um: camera.pixel_um, diff: cameraRatio(num, c.den, mask, camera.kappa), mask, origin_um: camera.origin_um };
+}
+
+// forwardModel's loops as functions of their own: V8 compiles each with the feedback of its own
+// loop (one loop of a longer function compiled on its own first runs into the code after it
+// without feedback, and is thrown away and compiled again, on a background thread that a run's
+// stepping threads share the cores with)
+
+/** u = θ0 − θ where θ is finite, 0 elsewhere; whether the inside pattern equals `inside` (false without one) */
+function fieldInput(theta: Float32Array, theta0: number, u: Float64Array, inside: Uint8Array | undefined): boolean {
+  let same = inside !== undefined;
+  for (let i = 0; i < u.length; i++) {
+    const t = theta[i], ins = t === t; // t === t: inside (not NaN)
+    if (same && (inside as Uint8Array)[i] !== +ins) same = false;
+    u[i] = ins ? theta0 - t : 0;
   }
-  return { width, height, pixel_um: camera.pixel_um, diff, mask, origin_um: camera.origin_um };
+  return same;
+}
+
+/** ΔI/I0 = κ·num / den on the mask (den > 0), NaN elsewhere */
+function cameraRatio(num: Float64Array, den: Float64Array, mask: Uint8Array, kappa: number): Float32Array {
+  const diff = new Float32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) {
+    const d = den[i];
+    diff[i] = mask[i] && d > 0 ? (kappa * num[i]) / d : NaN;
+  }
+  return diff;
 }
 
 /** blur(src) at the plan's pixels, through the wasm gather where there is one (its buffer) or into `into` / a new array */

@@ -11,7 +11,7 @@
  */
 import { phiOf, thetaOfPhi } from '../model/diffusivity';
 import { fusedRows, phiRuns, rowTable, stencilRuns } from './cpuKernels';
-import { WasmStepper } from './cpuWasm';
+import { WasmStepper, type WallStep } from './cpuWasm';
 import type { CpuThreads, HandshakeTestHooks } from './cpuThreads';
 import type { Problem, StepParams } from './problem';
 import type { AdvanceResult, FieldStats, Solver } from './types';
@@ -53,6 +53,8 @@ export class CpuSolver implements Solver {
   private quanta: Int32Array<ArrayBuffer>;
   /** the fluxPerStep that `quanta` was made for (NaN: none yet) */
   private quantaFor = NaN;
+  /** jsWalls' results: the range guard (1/0), min and max of Φ̃s − sf·offset */
+  private readonly jsWallResult = new Float64Array(3);
   private stopped = false;
   /** the wasm step, whose memory holds bufs (null: the JS kernels) */
   private readonly wasm: WasmStepper | null = null;
@@ -145,16 +147,13 @@ export class CpuSolver implements Solver {
     const p = this.params;
     if (!p) throw new Error('CpuSolver.advance: setStep() first');
     if (this.stopped) return { steps: 0, stopped: true, reason: this.stopReason };
-    const { nx } = this.problem.grid;
-    const { index, surfaceOffset_m } = this.problem.grid.walls;
-    const table = this.problem.table.phi, N = this.problem.table.N;
-    const runs = this.runs, phi = this.phi, theta0 = this.problem.theta0, quanta = this.quanta;
     const { surfaceFactor, stopBelowPhi, stopAbovePhi } = p;
     const rQ = p.r * QUANTA;
     const check = stopBelowPhi > -Infinity || stopAbovePhi < Infinity;
-    const gAbove = p.guardAboveQ ?? 0x7fffffff, gBelow = p.guardBelowQ ?? -0x80000000;
+    const wallStep: WallStep = { surfaceFactor, guardAboveQ: p.guardAboveQ ?? 0x7fffffff, guardBelowQ: p.guardBelowQ ?? -0x80000000, check };
     // the wasm stepper does the wall flux and stop test in its memory too (the same arithmetic)
     const wasmWalls = this.wasm?.hasWalls ? this.wasm : null;
+    const js = this.jsWallResult;
     for (let s = 0; s < n; s++) {
       // the event loop gets a turn every ~100 ms of stepping, counted across calls (a run's many short
       // advance() calls between trace rows would otherwise never give one): Ctrl-C, timers keep working
@@ -162,39 +161,19 @@ export class CpuSolver implements Solver {
         await new Promise((resolve) => setTimeout(resolve, 0));
         this.lastYield = performance.now();
       }
-      const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
-      if (this.wasm) {
-        const pending = this.wasm.step(this.cur, rQ, wasmWalls ? { surfaceFactor, guardAboveQ: gAbove, guardBelowQ: gBelow, check } : undefined);
-        if (pending) { await pending; this.lastYield = performance.now(); }
-      } else if (this.fused) {
-        const f = this.fused;
-        fusedRows(q, out, f.rows, 1, this.problem.grid.ny - 1, false, table, N, theta0, INV_QUANTA, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
-      } else if (this.threads) {
-        const pending = this.threads.step(this.cur, rQ);
-        if (pending) { await pending; this.lastYield = performance.now(); }
-      } else {
-        phiRuns(q, phi, runs, 0, runs.length, table, N, theta0, INV_QUANTA);
-        stencilRuns(q, out, phi, runs, 0, runs.length, rQ, nx);
-      }
-      let minS = Infinity, maxS = -Infinity, guard = false;
+      const pending = this.wasm ? this.wasm.step(this.cur, rQ, wasmWalls ? wallStep : undefined) : this.jsStep(rQ);
+      if (pending) { await pending; this.lastYield = performance.now(); }
+      let guard: boolean, minS: number, maxS: number;
       if (wasmWalls) {
         // done with the step (by each chunk's thread for its rows)
         guard = wasmWalls.guard;
         minS = wasmWalls.wallRange[0];
         maxS = wasmWalls.wallRange[1];
-      } else for (let w = 0; w < index.length; w++) {
-        const i = index[w];
-        out[i] = out[i] + quanta[w];
-        if (out[i] > gAbove || out[i] < gBelow) guard = true;
-        if (check) {
-          const x = (theta0 - out[i] * INV_QUANTA) * N;
-          let j = x | 0;
-          j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
-          const a = table[j];
-          const ps = Math.fround(a + (x - j) * (table[j + 1] - a)) - surfaceFactor * surfaceOffset_m[w];
-          if (ps < minS) minS = ps;
-          if (ps > maxS) maxS = ps;
-        }
+      } else {
+        this.jsWalls(wallStep);
+        guard = js[0] !== 0;
+        minS = js[1];
+        maxS = js[2];
       }
       this.cur = (1 - this.cur) as 0 | 1;
       // the same order of tests as diffusion_step.wgsl stopAfter: the range guard first
@@ -205,6 +184,49 @@ export class CpuSolver implements Solver {
       }
     }
     return { steps: n, stopped: false };
+  }
+
+  /** One step from bufs[cur] into the other by the JS kernels (fused, two threads, or split). */
+  private jsStep(rQ: number): Promise<void> | undefined {
+    const q = this.bufs[this.cur], out = this.bufs[1 - this.cur];
+    const { nx, ny } = this.problem.grid;
+    const table = this.problem.table.phi, N = this.problem.table.N, theta0 = this.problem.theta0;
+    if (this.fused) {
+      const f = this.fused;
+      fusedRows(q, out, f.rows, 1, ny - 1, false, table, N, theta0, INV_QUANTA, rQ, nx, f.phiA, f.phiB, f.fv, f.spare);
+    } else if (this.threads) {
+      return this.threads.step(this.cur, rQ);
+    } else {
+      phiRuns(q, this.phi, this.runs, 0, this.runs.length, table, N, theta0, INV_QUANTA);
+      stencilRuns(q, out, this.phi, this.runs, 0, this.runs.length, rQ, nx);
+    }
+    return undefined;
+  }
+
+  /** The wall step after jsStep (wasm: WasmStepper.walls, the same operations): [guard 1/0, min, max of Φ̃s − sf·offset] into jsWallResult. */
+  private jsWalls(w: WallStep): void {
+    const out = this.bufs[1 - this.cur], quanta = this.quanta;
+    const { index, surfaceOffset_m } = this.problem.grid.walls;
+    const table = this.problem.table.phi, N = this.problem.table.N, theta0 = this.problem.theta0;
+    let minS = Infinity, maxS = -Infinity, guard = false;
+    for (let k = 0; k < index.length; k++) {
+      const i = index[k];
+      out[i] = out[i] + quanta[k];
+      if (out[i] > w.guardAboveQ || out[i] < w.guardBelowQ) guard = true;
+      if (w.check) {
+        const x = (theta0 - out[i] * INV_QUANTA) * N;
+        let j = x | 0;
+        j = j < 0 ? 0 : j > N - 1 ? N - 1 : j;
+        const a = table[j];
+        const ps = Math.fround(a + (x - j) * (table[j + 1] - a)) - w.surfaceFactor * surfaceOffset_m[k];
+        if (ps < minS) minS = ps;
+        if (ps > maxS) maxS = ps;
+      }
+    }
+    const r = this.jsWallResult;
+    r[0] = guard ? 1 : 0;
+    r[1] = minS;
+    r[2] = maxS;
   }
 
   async stats(): Promise<FieldStats> {
