@@ -7,29 +7,33 @@
 // table lookup per cell instead of five), then applies the stencil from the tile. Faces to outside
 // cells carry no diffusive flux. The grid has a margin of outside cells on every side, so inside
 // cells never index past the lane.
-// Boundary flux, in the same workgroup: the tile's new values wait in workgroup memory while one
-// invocation per wall cell of the tile (the lane's wall list sorted by tile, tileWallStart/tileWalls)
-//   adds q_w ← q_w + wallQuanta_w (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA into integers whose
-//   total per step is exact to ½ quantum: src/solver/quanta.ts), raises the θ-range guard when q_w is
-//   above wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge), and computes the true
-//   wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w as an order-preserving u32 key;
-// the tile's min/max keys and guard go through workgroup atomics, then one global atomicMin/atomicMax/
-// atomicMax per workgroup into the lane's slot for this step. Integer atomics are exact and
-// order-independent, so the result does not depend on which workgroup runs first.
+// Boundary flux, in the same workgroup: before the tile barrier one invocation per wall cell of the
+// tile (the lane's wall list sorted by tile, tileWallStart/tileWalls) marks its cell's wall number in
+// workgroup memory; after it, each wall cell's own invocation
+//   adds q_w ← q_w + wallQuanta_w to its new value (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA
+//   into integers whose total per step is exact to ½ quantum: src/solver/quanta.ts; i32 addition is
+//   associative, so the order of stencil and wall flux does not change the bits), raises the θ-range
+//   guard when q_w is above wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge),
+//   and tests the true wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w against the cut-offs
+//   (some wall cell at or past the charge cut-off is the same as their minimum there);
+// a cell that raised the guard or crossed a cut-off raises the lane's stop reason for this step, one
+// global atomicMax of 2 (guard) or 1 (cut-off) into the step's slot: the maximum is the CPU
+// reference's order (guard first). Integer atomics are exact and order-independent, so the result does
+// not depend on which workgroup runs first, and a step that stops nothing writes nothing.
 // The stop decision (why three slots): WGSL has no memory barrier across workgroups, so no workgroup
-// can know that the others have finished this step's min/max. Instead every workgroup of step j
-// decides from step j − 1's slot, complete because a dispatch boundary lies between them: stop if that
-// slot carries a stop already, else if its guard was raised (reason 2, first, as the CPU reference), else
-// if its min key reached the charge cut-off or its max key the discharge one (reason 1). All of a
-// lane's workgroups read the same slot, so they agree. A stopped lane's workgroups copy their cells
-// through unchanged (no table lookups), so later steps of a submit are cheap no-ops, the ping-pong
-// buffers stay consistent and the step that crossed is kept, exactly like the CPU reference. Slots
-// rotate with step j of the submit (mod 3): step j accumulates into slot j, reads slot j − 1 and the
-// lane's first workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next), carries a stop
-// into slot j and counts the step (state[1]) when it is taken. `finalize`, one invocation per lane
-// after the last step of a submit (from the submit's step count, ticket[1]), makes the same decision
-// from the last slot, stores it in state[0] for the host's readback and leaves the slots as a new
-// submit expects them (slot 2 = "the step before": empty, carrying the stop; slots 0 and 1 empty).
+// can know that the others have finished this step's wall cells. Instead every workgroup of step j
+// decides from step j − 1's slot, complete because a dispatch boundary lies between them: the reason
+// raised in it or carried into it, or 0. All of a lane's workgroups read the same slot, so they
+// agree. A stopped lane's workgroups copy their cells through unchanged (they learn of the stop
+// after the tile barrier), so later steps of a submit are no-ops, the ping-pong buffers stay
+// consistent and the step that crossed is kept, exactly like the CPU reference. Slots rotate with
+// step j of the submit (mod 3): step j accumulates into slot j, reads slot j − 1 and the lane's
+// first workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next),
+// carries a stop into slot j and counts the step (state[1]) when it is taken. `finalize`, one
+// invocation per lane after the last step of a submit (from the submit's step count, ticket[1]),
+// makes the same decision from the last slot, stores it in state[0] for the host's readback and
+// leaves the slots as a new submit expects them (slot 2 = "the step before", carrying the stop;
+// slots 0 and 1 zero).
 // Dispatch: (x, y) walk `tiles` (the tiles that hold an inside cell of any lane of the batch, so
 // tiles wholly outside cost nothing), z walks activeLanes (kirchhoff.wgsl).
 // Which step of the submit a dispatch is (d: the ping-pong parity, and the slot phase d mod 3) is
@@ -73,13 +77,12 @@ override TILE_START_AT: u32 = 0;
 override TILE_WALLS_AT: u32 = 0;
 
 var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
-var<workgroup> newQ: array<i32, WG_X * WG_Y>;
-// read by invocation 0, broadcast with workgroupUniformLoad: x stop reason, y the tile's wall count
+// Workgroup memory starts zeroed (WGSL), which is what these need at the start of a step:
+// per cell of the tile 0, or 1 + its wall number k when it is a wall cell (scattered by the tile's
+// wall-list invocations before the tile barrier, read by the cell's own invocation after it)
+var<workgroup> wallSlot: array<u32, WG_X * WG_Y>;
+// written by invocation 0 before the first barrier: x the step of the submit d, y the stop reason
 var<workgroup> head: vec2u;
-var<workgroup> tileMin: atomic<u32>;
-var<workgroup> tileMax: atomic<u32>;
-var<workgroup> tileGuard: atomic<u32>;
-var<workgroup> stepOfSubmit: u32;
 
 /** q at linear index j before step d (odd: an odd step of the submit) */
 fn loadQ(odd: bool, j: u32) -> i32 {
@@ -92,78 +95,65 @@ fn storeQ(odd: bool, i: u32, v: i32) {
   if (odd) { qEven[i] = v; } else { qOdd[i] = v; }
 }
 
-/** Word `w` of slot `slot` of a lane's run state (slots: minKey, maxKey, guard, stop). */
-fn slotWord(s0: u32, slot: u32, w: u32) -> u32 {
-  return s0 + SLOT0_WORD + 4u * slot + w;
-}
-
-/** The stop reason after the step whose slot is `slot`: carried, range guard, cut-off, or 0. */
-fn stopAfter(s0: u32, slot: u32) -> u32 {
-  let carried = atomicLoad(&state[slotWord(s0, slot, 3u)]);
-  if (carried != 0u) { return carried; }
-  if (atomicLoad(&state[slotWord(s0, slot, 2u)]) != 0u) { return 2u; }
-  let below = U.checkBelow != 0u && keyValue(atomicLoad(&state[slotWord(s0, slot, 0u)])) <= U.stopBelowPhi;
-  let above = U.checkAbove != 0u && keyValue(atomicLoad(&state[slotWord(s0, slot, 1u)])) >= U.stopAbovePhi;
-  return select(0u, 1u, below || above);
-}
-
-fn clearSlot(s0: u32, slot: u32, stop: u32) {
-  atomicStore(&state[slotWord(s0, slot, 0u)], EMPTY_MIN_KEY);
-  atomicStore(&state[slotWord(s0, slot, 1u)], EMPTY_MAX_KEY);
-  atomicStore(&state[slotWord(s0, slot, 2u)], 0u);
-  atomicStore(&state[slotWord(s0, slot, 3u)], stop);
+/** The word of step slot `slot` (0–2) in a lane's run state: the stop reason raised in or carried into that step. */
+fn slotWord(s0: u32, slot: u32) -> u32 {
+  return s0 + SLOT0_WORD + slot;
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nw: vec3u) {
+  // One barrier per step, between filling the tile and the stencil, and one more where the step is
+  // counted on the GPU (invocation 0's ticket says which step it is). Every barrier is in uniform control
+  // flow: the step and the stop (read_write memory) steer only branches without barriers, and a
+  // stopped lane's workgroups pass the barriers too. The code avoids branches where it can: a CPU
+  // implementation of the GPU (lavapipe) runs both sides of a divergent one.
+  let slotIndex = wg.y * SLOTS_X + wg.x;
+  let lane = selectLane(wg.z);
+  let s0 = lane * STATE_WORDS;
   if (li == 0u) {
+    var d: u32;
     if (COUNT_STEPS) {
       // this dispatch's step d within the submit (see the header); overhanging workgroups count too
       let perStep = nw.x * nw.y * nw.z;
       let t = atomicAdd(&ticket[0], 1u);
-      stepOfSubmit = t / perStep;
-      if (t % perStep == 0u) { atomicMax(&ticket[1], t / perStep + 1u); }
+      d = t / perStep;
+      if (t % perStep == 0u) { atomicMax(&ticket[1], d + 1u); }
     } else {
-      stepOfSubmit = atomicLoad(&ticket[0]); // d mod 6, from the block the host bound
+      d = atomicLoad(&ticket[0]); // d mod 6, from the block the host bound
+    }
+    if (slotIndex < TILE_COUNT) {
+      let cur = d % 3u;
+      let stop = atomicLoad(&state[slotWord(s0, (cur + 2u) % 3u)]);
+      head = vec2u(d, stop);
+      if (slotIndex == 0u) {
+        // the lane's first workgroup: next step's slot, the stop carried on, the step counted
+        atomicStore(&state[slotWord(s0, (cur + 1u) % 3u)], 0u);
+        if (stop != 0u) { atomicStore(&state[slotWord(s0, cur)], stop); }
+        else { atomicAdd(&state[s0 + 1u], 1u); }
+      }
     }
   }
-  let d = workgroupUniformLoad(&stepOfSubmit);
-  let slotIndex = wg.y * SLOTS_X + wg.x;
   if (slotIndex >= TILE_COUNT) { return; } // the dispatch grid's last row may overhang the list
-  let lane = selectLane(wg.z);
-  let base = lane * U.nx * U.ny;
-  let s0 = lane * STATE_WORDS;
-  let cur = d % 3u;
-  let odd = (d & 1u) == 1u;
   let tileId = stepData[TILE_LIST_AT + slotIndex];
   let tx = tileId % TILES_X;
   let ty = tileId / TILES_X;
-  let gx = tx * WG_X + lid.x;
-  let gy = ty * WG_Y + lid.y;
+  // the tile's slice of the lane's tile-sorted wall list (read-only storage at uniform indices: a
+  // uniform value, so `tileWalls != 0` below is a uniform branch that tiles without walls skip)
   let startAt = TILE_START_AT + lane * (TILES_X * TILES_Y + 1u) + tileId;
-  if (li == 0u) {
-    let stop = stopAfter(s0, (cur + 2u) % 3u);
-    head = vec2u(stop, stepData[startAt + 1u] - stepData[startAt]);
-    if (slotIndex == 0u) {
-      // the lane's first workgroup: next step's slot, the stop carried on, the step counted
-      clearSlot(s0, (cur + 1u) % 3u, 0u);
-      if (stop != 0u) { atomicStore(&state[slotWord(s0, cur, 3u)], stop); }
-      else { atomicAdd(&state[s0 + 1u], 1u); }
-    }
-    atomicStore(&tileMin, EMPTY_MIN_KEY);
-    atomicStore(&tileMax, EMPTY_MAX_KEY);
-    atomicStore(&tileGuard, 0u);
+  let wallsFrom = stepData[startAt];
+  let tileWalls = stepData[startAt + 1u] - wallsFrom;
+  // which step of the submit: from invocation 0's ticket, or from the block the host bound
+  var d: u32;
+  if (COUNT_STEPS) { workgroupBarrier(); d = head.x; } else { d = atomicLoad(&ticket[0]); }
+  let odd = (d & 1u) == 1u;
+  let base = lane * U.nx * U.ny;
+  if (li < tileWalls) {
+    // a tile has at most WG_X·WG_Y wall cells: one invocation each marks its cell
+    let k = stepData[TILE_WALLS_AT + U.wallOffset + wallsFrom + li];
+    let cell = walls[U.wallOffset + k].index;
+    wallSlot[(cell / U.nx - ty * WG_Y) * WG_X + (cell % U.nx - tx * WG_X)] = k + 1u;
   }
-  let h = workgroupUniformLoad(&head); // the whole workgroup belongs to one lane and one tile
-  let inGrid = gx < U.nx && gy < U.ny;
-  let i = base + gy * U.nx + gx;
-  if (h.x != 0u) {
-    if (inGrid) {
-      let c = loadQ(odd, i);
-      if (c != OUTSIDE_Q) { storeQ(odd, i, c); }
-    }
-    return;
-  }
+  // Φ̃ of the tile and its halo (also for a stopped lane, whose stop is read after the barrier)
   let tw = WG_X + 2u;
   let x0 = i32(tx * WG_X) - 1;
   let y0 = i32(ty * WG_Y) - 1;
@@ -178,37 +168,30 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     tile[t] = p;
   }
   workgroupBarrier();
-  // the stencil (no early return: the wall pass below has barriers)
+  let stopped = head.y != 0u;
+  let gx = tx * WG_X + lid.x;
+  let gy = ty * WG_Y + lid.y;
+  let i = base + gy * U.nx + gx;
   var c = OUTSIDE_Q;
-  if (inGrid) { c = loadQ(odd, i); }
+  if (gx < U.nx && gy < U.ny) { c = loadQ(odd, i); }
+  // the stencil (a stopped lane's cells are copied through unchanged)
   var v = c;
-  if (c != OUTSIDE_Q) {
+  if (c != OUTSIDE_Q && !stopped) {
     let t = (lid.y + 1u) * tw + lid.x + 1u;
-    let pc = tile[t];
-    v = c - faceFluxSum(pc, tile[t - 1u], tile[t + 1u], tile[t - tw], tile[t + tw], U.r * QUANTA);
+    v = c - faceFluxSum(tile[t], tile[t - 1u], tile[t + 1u], tile[t - tw], tile[t + tw], U.r * QUANTA);
   }
-  if (h.y != 0u) {
-    // the tile's wall cells: flux, guard and θs on the new values
-    newQ[li] = v;
-    workgroupBarrier();
-    if (li < h.y) {
-      let k = stepData[TILE_WALLS_AT + U.wallOffset + stepData[startAt] + li];
-      let wall = walls[U.wallOffset + k];
-      let at = (wall.index / U.nx - ty * WG_Y) * WG_X + (wall.index % U.nx - tx * WG_X);
+  if (tileWalls != 0u) {
+    // a wall cell: the boundary flux on its new value, then the θ-range guard and the cut-offs
+    let slot = wallSlot[li];
+    if (slot != 0u && !stopped) {
+      let k = slot - 1u;
       let qk = U.quantaOffset; // the wall quanta lead stepData
-      let vw = newQ[at] + bitcast<i32>(stepData[qk + k]);
-      newQ[at] = vw;
-      if (vw > bitcast<i32>(stepData[qk + U.nWalls]) || vw < bitcast<i32>(stepData[qk + U.nWalls + 1u])) { atomicMax(&tileGuard, 1u); }
-      let key = orderedKey(phiOfTheta(thetaOfQ(vw)) - U.surfaceFactor * wall.surfaceOffset);
-      atomicMin(&tileMin, key);
-      atomicMax(&tileMax, key);
-    }
-    workgroupBarrier();
-    v = newQ[li];
-    if (li == 0u) {
-      atomicMin(&state[slotWord(s0, cur, 0u)], atomicLoad(&tileMin));
-      atomicMax(&state[slotWord(s0, cur, 1u)], atomicLoad(&tileMax));
-      if (atomicLoad(&tileGuard) != 0u) { atomicMax(&state[slotWord(s0, cur, 2u)], 1u); }
+      v += bitcast<i32>(stepData[qk + k]);
+      let guard = v > bitcast<i32>(stepData[qk + U.nWalls]) || v < bitcast<i32>(stepData[qk + U.nWalls + 1u]);
+      let phiS = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * walls[U.wallOffset + k].surfaceOffset;
+      let cut = (U.checkBelow != 0u && phiS <= U.stopBelowPhi) || (U.checkAbove != 0u && phiS >= U.stopAbovePhi);
+      let reason = select(select(0u, 1u, cut), 2u, guard);
+      if (reason != 0u) { atomicMax(&state[slotWord(s0, d % 3u)], reason); }
     }
   }
   if (c != OUTSIDE_Q) { storeQ(odd, i, v); }
@@ -219,9 +202,9 @@ fn finalize(@builtin(workgroup_id) wg: vec3u) {
   let s0 = selectLane(wg.x) * STATE_WORDS;
   // after the submit's last step: its step count (host-phased: the block of step count mod 6)
   let steps = select(atomicLoad(&ticket[0]), atomicLoad(&ticket[1]), COUNT_STEPS);
-  let stop = stopAfter(s0, (steps + 2u) % 3u);
+  let stop = atomicLoad(&state[slotWord(s0, (steps + 2u) % 3u)]);
   atomicStore(&state[s0], stop);
-  clearSlot(s0, 0u, 0u);
-  clearSlot(s0, 1u, 0u);
-  clearSlot(s0, 2u, stop);
+  atomicStore(&state[slotWord(s0, 0u)], 0u);
+  atomicStore(&state[slotWord(s0, 1u)], 0u);
+  atomicStore(&state[slotWord(s0, 2u)], stop);
 }

@@ -49,13 +49,25 @@ export const TILE = 16;
 /**
  * 'gpu': the kernel counts its steps (one host call per step; every workgroup takes a ticket, an
  * atomicAdd on one word). 'host': a bind group per step says which step it is (two host calls).
- * 'auto': 'gpu' up to GPU_COUNT_MAX_WORKGROUPS workgroups per dispatch, where the host's encode cost
- * is what bounds a step, else 'host', where tens of thousands of same-word atomics per step would
- * contend in the GPU's L2 (~1 per clock) for longer than a bandwidth-bound step takes. The crossover
- * is an estimate: `bench/gpu-check.sh` measures both on a GPU.
+ * 'auto' (resolveStepCounter): 'gpu' up to GPU_COUNT_MAX_WORKGROUPS workgroups per dispatch, where
+ * the host's encode cost is what bounds a step, else 'host', where tens of thousands of same-word
+ * atomics per step would contend in the GPU's L2 (~1 per clock) for longer than a bandwidth-bound
+ * step takes. The crossover is an estimate: `bench/gpu-check.sh` measures both on a GPU. On a
+ * software adapter (lavapipe) the device's work is milliseconds per step and the host's µs do not
+ * count; there counting costs the device more (one more barrier per workgroup, and the parity read
+ * from workgroup memory, so both ξ loads of loadQ run: a CPU implementation runs both sides of a
+ * divergent branch) past SOFTWARE_COUNT_MAX_WORKGROUPS: 0.89× the steps/s of host phasing at 256²
+ * and 0.91× at 1024², measured on lavapipe (docs/performance.md).
  */
 export type StepCounter = 'gpu' | 'host' | 'auto';
 export const GPU_COUNT_MAX_WORKGROUPS = 1024;
+export const SOFTWARE_COUNT_MAX_WORKGROUPS = 16;
+
+/** Who counts the steps of a dispatch of `workgroups` workgroups (see StepCounter). */
+export function resolveStepCounter(counter: StepCounter, workgroups: number, software: boolean): 'gpu' | 'host' {
+  if (counter !== 'auto') return counter;
+  return workgroups <= (software ? SOFTWARE_COUNT_MAX_WORKGROUPS : GPU_COUNT_MAX_WORKGROUPS) ? 'gpu' : 'host';
+}
 
 /**
  * The tiles to dispatch for lanes with these inside masks (nx×ny each): those holding an inside
@@ -136,10 +148,10 @@ export class DiffusionStepKernel {
   private readonly slotsX: number;
   private readonly slotsY: number;
 
-  constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers, maxLanes: number, counter: StepCounter = 'auto') {
+  constructor(device: GPUDevice, tiling: StepTiling, layout: StepDataLayout, b: DiffusionBuffers, maxLanes: number, counter: StepCounter = 'auto', software = false) {
     const T = tiling.tiles.length;
     ({ slotsX: this.slotsX, slotsY: this.slotsY } = tileDispatchGrid(device, T));
-    this.counter = counter === 'auto' ? (this.slotsX * this.slotsY * maxLanes <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host') : counter;
+    this.counter = resolveStepCounter(counter, this.slotsX * this.slotsY * maxLanes, software);
     const host = this.counter === 'host';
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + (host ? hostPhasedSource(source) : source) });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;

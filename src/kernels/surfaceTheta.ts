@@ -28,13 +28,13 @@ export const EMPTY_MIN_KEY = 0xffffffff;
 export const EMPTY_MAX_KEY = 0;
 /**
  * A run state as setStep and a measurement start from: running, no steps, empty measurement keys,
- * three empty step slots (min key, max key, guard, stop carried).
+ * three step slots without a stop reason.
  */
 export const CLEAR_STATE = new Uint32Array([
   0, 0, EMPTY_MIN_KEY, EMPTY_MAX_KEY,
-  EMPTY_MIN_KEY, EMPTY_MAX_KEY, 0, 0,
-  EMPTY_MIN_KEY, EMPTY_MAX_KEY, 0, 0,
-  EMPTY_MIN_KEY, EMPTY_MAX_KEY, 0, 0,
+  0, 0, 0, 0,
+  0, 0, 0, 0,
+  0, 0, 0, 0,
 ]);
 
 export function packWalls(index: Uint32Array, fluxWeight: Float32Array, surfaceOffset: Float32Array): ArrayBuffer {

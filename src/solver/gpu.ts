@@ -254,7 +254,7 @@ export class GpuBatch {
     this.scratch = L > 1 ? buffer('scratch', 4 * n, S.STORAGE | S.COPY_DST) : null;
     this.fieldBuffers = this.scratch ? [this.scratch, this.scratch] : this.xi;
     const stepBuffers = { laneUniforms: this.laneUniforms, phiTable, activeLanes: this.activeLanes, state: this.state, walls: wallBuf, stepData: this.stepData };
-    this.diffusion = stepsPerDispatch > 1 ? null : new DiffusionStepKernel(device, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1]] }, L, counter);
+    this.diffusion = stepsPerDispatch > 1 ? null : new DiffusionStepKernel(device, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1]] }, L, counter, gpu.report.software);
     this.blocked = stepsPerDispatch > 1 ? new DiffusionBlockKernel(device, stepsPerDispatch, tiling, layout, { ...stepBuffers, xi: [this.xi[0], this.xi[1], this.xi[2]] }, L) : null;
     this.surface = new SurfaceThetaKernel(device, {
       measureUniforms: this.measureUniforms, phiTable, measureLane: this.measureLane, xi: this.xi, walls: wallBuf, measureState: this.measureState,

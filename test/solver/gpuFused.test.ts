@@ -24,7 +24,7 @@ import type { Problem, StepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuBatch } from '../../src/solver/gpu';
 import { OUTSIDE_Q, wallQuanta } from '../../src/solver/quanta';
-import { stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
+import { GPU_COUNT_MAX_WORKGROUPS, resolveStepCounter, SOFTWARE_COUNT_MAX_WORKGROUPS, stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
 import type { AdvanceResult } from '../../src/solver/types';
 import type { GpuSolver } from '../../src/solver/gpu';
 
@@ -125,14 +125,27 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     }
   });
 
+  test("'auto' step counting: on the GPU for small dispatches, by the host past the crossover (lower on a software adapter)", async () => {
+    expect(resolveStepCounter('auto', GPU_COUNT_MAX_WORKGROUPS, false)).toBe('gpu');
+    expect(resolveStepCounter('auto', GPU_COUNT_MAX_WORKGROUPS + 1, false)).toBe('host');
+    expect(resolveStepCounter('auto', SOFTWARE_COUNT_MAX_WORKGROUPS, true)).toBe('gpu');
+    expect(resolveStepCounter('auto', SOFTWARE_COUNT_MAX_WORKGROUPS + 1, true)).toBe('host');
+    expect(resolveStepCounter('gpu', 1e6, true)).toBe('gpu');
+    expect(resolveStepCounter('host', 1, false)).toBe('host');
+    // a real batch takes the rule with its adapter: 82² has 32 particle tiles
+    const batch = await GpuBatch.create(gpu(), [await problem({}, 0.03)]);
+    expect(batch.stepCounter).toBe(resolveStepCounter('auto', 32, gpu().report.software));
+    batch.lanes[0].destroy();
+  });
+
   test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles, steps counted on the GPU or by the host', async () => {
     // 82² (6×6 tiles, the corner ones without particle cells), charging without a cut-off
     const p = await problem({}, 0.03);
     const par = params(p, { stopBelowPhi: -Infinity, stopAbovePhi: Infinity });
     const cpu = await CpuSolver.create(p);
     const model = f32Lane(p, par);
-    const fused = await GpuBatch.create(gpu(), [p]);
-    const all = await GpuBatch.create(gpu(), [p], { tiles: 'all' });
+    const fused = await GpuBatch.create(gpu(), [p], { stepCounter: 'gpu' });
+    const all = await GpuBatch.create(gpu(), [p], { tiles: 'all', stepCounter: 'gpu' });
     const hostPhased = await GpuBatch.create(gpu(), [p], { stepCounter: 'host' });
     expect([fused.stepCounter, all.stepCounter, hostPhased.stepCounter]).toEqual(['gpu', 'gpu', 'host']);
     const blocked = await Promise.all([3, 8].map((k) => GpuBatch.create(gpu(), [p], { stepsPerDispatch: k })));
