@@ -11,15 +11,14 @@
 // tile (the lane's wall list sorted by tile, tileWallStart/tileWalls) marks its cell's wall number in
 // workgroup memory; after it, each wall cell's own invocation
 //   adds q_w ← q_w + wallQuanta_w to its new value (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA
-//   into integers whose total per step is exact to ½ quantum: src/solver/quanta.ts; i32 addition is
-//   associative, so the order of stencil and wall flux does not change the bits), raises the θ-range
+//   into integers whose total per step is exact to ½ quantum: src/solver/quanta.ts), raises the θ-range
 //   guard when q_w is above wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge),
 //   and tests the true wall value Φ̃(θs) = Φ̃(θ_w) − surfaceFactor·surfaceOffset_w against the cut-offs
 //   (some wall cell at or past the charge cut-off is the same as their minimum there);
 // a cell that raised the guard or crossed a cut-off raises the lane's stop reason for this step, one
 // global atomicMax of 2 (guard) or 1 (cut-off) into the step's slot: the maximum is the CPU
 // reference's order (guard first). Integer atomics are exact and order-independent, so the result does
-// not depend on which workgroup runs first, and a step that stops nothing writes nothing.
+// not depend on which workgroup runs first, and in a step that stops nothing no wall cell writes.
 // The stop decision (why three slots): WGSL has no memory barrier across workgroups, so no workgroup
 // can know that the others have finished this step's wall cells. Instead every workgroup of step j
 // decides from step j − 1's slot, complete because a dispatch boundary lies between them: the reason
@@ -28,8 +27,9 @@
 // after the tile barrier), so later steps of a submit are no-ops, the ping-pong buffers stay
 // consistent and the step that crossed is kept, exactly like the CPU reference. Slots rotate with
 // step j of the submit (mod 3): step j accumulates into slot j, reads slot j − 1 and the lane's
-// first workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next),
-// carries a stop into slot j and counts the step (state[1]) when it is taken. `finalize`, one
+// first workgroup resets slot j + 1 (read by nobody this step, accumulated into by the next: so a
+// slot holds its own step's reason only; as a stop, once raised, is carried on unchanged, the reset
+// changes no decision), carries a stop into slot j and counts the step (state[1]) when it is taken. `finalize`, one
 // invocation per lane after the last step of a submit (from the submit's step count, ticket[1]),
 // makes the same decision from the last slot, stores it in state[0] for the host's readback and
 // leaves the slots as a new submit expects them (slot 2 = "the step before", carrying the stop;

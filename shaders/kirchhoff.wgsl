@@ -38,7 +38,7 @@ struct StepUniforms {
 const QUANTA: f32 = 268435456.0; // 2^28
 const INV_QUANTA: f32 = 3.7252902984619140625e-9; // 2^-28
 const OUTSIDE_Q: i32 = 2147483647; // q of cells outside the particle
-// A lane's run state, state[lane·STATE_WORDS …] (src/kernels/diffusionStep.ts RUN_STATE_BYTES):
+// A lane's run state, state[lane·STATE_WORDS …] (src/kernels/surfaceTheta.ts RUN_STATE_BYTES):
 // [0] stop reason after the last submit (0 running, 1 cut-off, 2 θ-range guard), [1] steps taken,
 // [2] min key and [3] max key of a θs measurement (surface_theta.wgsl), [4 … 6] three step slots of
 // one word each (the stop reason raised in or carried into that step; diffusion_step.wgsl), [7 …]

@@ -53,20 +53,20 @@ export const TILE = 16;
  * the host's encode cost is what bounds a step, else 'host', where tens of thousands of same-word
  * atomics per step would contend in the GPU's L2 (~1 per clock) for longer than a bandwidth-bound
  * step takes. The crossover is an estimate: `bench/gpu-check.sh` measures both on a GPU. On a
- * software adapter (lavapipe) the device's work is milliseconds per step and the host's µs do not
- * count; there counting costs the device more (one more barrier per workgroup, and the parity read
- * from workgroup memory, so both ξ loads of loadQ run: a CPU implementation runs both sides of a
- * divergent branch) past SOFTWARE_COUNT_MAX_WORKGROUPS: 0.89× the steps/s of host phasing at 256²
- * and 0.91× at 1024², measured on lavapipe (docs/performance.md).
+ * software adapter (lavapipe) 'auto' is always 'host': there the device's work per step is
+ * 0.1–40 ms and the host's µs do not count, and counting costs the device more (one more barrier
+ * per workgroup, and the parity read from workgroup memory, so both ξ loads of loadQ run: a CPU
+ * implementation runs both sides of a divergent branch). Measured on lavapipe: counting gave 0.90–0.99×
+ * the steps/s of host phasing from 128² to 1024²; below, the runs' spread (20–99 %) hides either
+ * (docs/performance.md).
  */
 export type StepCounter = 'gpu' | 'host' | 'auto';
 export const GPU_COUNT_MAX_WORKGROUPS = 1024;
-export const SOFTWARE_COUNT_MAX_WORKGROUPS = 16;
 
 /** Who counts the steps of a dispatch of `workgroups` workgroups (see StepCounter). */
 export function resolveStepCounter(counter: StepCounter, workgroups: number, software: boolean): 'gpu' | 'host' {
   if (counter !== 'auto') return counter;
-  return workgroups <= (software ? SOFTWARE_COUNT_MAX_WORKGROUPS : GPU_COUNT_MAX_WORKGROUPS) ? 'gpu' : 'host';
+  return !software && workgroups <= GPU_COUNT_MAX_WORKGROUPS ? 'gpu' : 'host';
 }
 
 /**
@@ -108,6 +108,8 @@ export function tileWallTable(nx: number, tiling: StepTiling, wallIndex: Uint32A
   const { tilesX, tilesY } = tiling;
   const tileOf = (cell: number) => Math.floor(Math.floor(cell / nx) / TILE) * tilesX + Math.floor((cell % nx) / TILE);
   const start = new Uint32Array(tilesX * tilesY + 1);
+  // the kernel gives each wall cell of a tile its own invocation and workgroup slot: one entry per cell
+  if (new Set(wallIndex).size !== wallIndex.length) throw new Error('tileWallTable: a wall cell is listed twice (one entry per cell)');
   for (const cell of wallIndex) start[tileOf(cell) + 1]++;
   for (let t = 0; t < tilesX * tilesY; t++) start[t + 1] += start[t];
   const fill = start.slice(0, -1);

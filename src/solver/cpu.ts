@@ -176,7 +176,7 @@ export class CpuSolver implements Solver {
         maxS = js[2];
       }
       this.cur = (1 - this.cur) as 0 | 1;
-      // the same order of tests as diffusion_step.wgsl stopAfter: the range guard first
+      // the same order of tests as diffusion_step.wgsl: the range guard first
       if (guard || (check && (minS <= stopBelowPhi || maxS >= stopAbovePhi))) {
         this.stopped = true;
         this.stopReason = guard ? 'range' : 'cutoff';

@@ -24,7 +24,7 @@ import type { Problem, StepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuBatch } from '../../src/solver/gpu';
 import { OUTSIDE_Q, wallQuanta } from '../../src/solver/quanta';
-import { GPU_COUNT_MAX_WORKGROUPS, resolveStepCounter, SOFTWARE_COUNT_MAX_WORKGROUPS, stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
+import { GPU_COUNT_MAX_WORKGROUPS, resolveStepCounter, stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
 import type { AdvanceResult } from '../../src/solver/types';
 import type { GpuSolver } from '../../src/solver/gpu';
 
@@ -123,13 +123,15 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
         expect(Math.floor(Math.floor(cell / nx) / 16) * 8 + Math.floor((cell % nx) / 16)).toBe(tile);
       }
     }
+    // a cell listed twice would share a workgroup slot in the kernel: refused
+    expect(() => tileWallTable(nx, t, Uint32Array.from([...walls.index, walls.index[3]]))).toThrow(/listed twice/);
   });
 
-  test("'auto' step counting: on the GPU for small dispatches, by the host past the crossover (lower on a software adapter)", async () => {
+  test("'auto' step counting: on the GPU for small dispatches, by the host past the crossover and on a software adapter", async () => {
+    expect(resolveStepCounter('auto', 1, false)).toBe('gpu');
     expect(resolveStepCounter('auto', GPU_COUNT_MAX_WORKGROUPS, false)).toBe('gpu');
     expect(resolveStepCounter('auto', GPU_COUNT_MAX_WORKGROUPS + 1, false)).toBe('host');
-    expect(resolveStepCounter('auto', SOFTWARE_COUNT_MAX_WORKGROUPS, true)).toBe('gpu');
-    expect(resolveStepCounter('auto', SOFTWARE_COUNT_MAX_WORKGROUPS + 1, true)).toBe('host');
+    expect(resolveStepCounter('auto', 1, true)).toBe('host');
     expect(resolveStepCounter('gpu', 1e6, true)).toBe('gpu');
     expect(resolveStepCounter('host', 1, false)).toBe('host');
     // a real batch takes the rule with its adapter: 82² has 32 particle tiles
@@ -177,15 +179,27 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
   });
 
   test('the cut-off inside a submit and the θ-range guard: same stop step and reason as the CPU', async () => {
-    const p = await problem({
-      material: { capacity_mAh_g: 275, diffusivity: { preset: 'constant', D_m2_s: 3e-15 } },
-      protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }],
-      cutoff: { surfaceTheta: 0.6 },
+    const material = { capacity_mAh_g: 275, diffusivity: { preset: 'constant', D_m2_s: 3e-15 } };
+    const p = await problem({ material, protocol: [{ step: 'charge', current_mA_g: 3000, duration_min: 3 }], cutoff: { surfaceTheta: 0.6 } });
+    const pd = await problem({
+      material, initialTheta: 0.4, protocol: [{ step: 'discharge', current_mA_g: 3000, duration_min: 3 }], cutoff: { surfaceTheta: 0.2, surfaceThetaMax: 0.98 },
     });
-    const cases: { name: string; over: Partial<StepParams>; reason: AdvanceResult['reason'] }[] = [
-      { name: 'cut-off', over: {}, reason: 'cutoff' },
+    // a guard limit that trips on the cut-off's own step: the largest wall q of the steps before it
+    const cutoffAt = f32Lane(p, params(p)).advance(20000).steps;
+    const probe = f32Lane(p, params(p));
+    let before = -Infinity;
+    for (let s = 1; s < cutoffAt; s++) {
+      probe.advance(1);
+      for (const i of p.grid.walls.index) before = Math.max(before, probe.q[i]);
+    }
+    const cases: { name: string; p: Problem; over: Partial<StepParams>; reason: AdvanceResult['reason']; steps?: number }[] = [
+      { name: 'cut-off', p, over: {}, reason: 'cutoff' },
       // a guard limit that the wall cells reach long before the cut-off
-      { name: 'range guard', over: { guardAboveQ: Math.round(0.1 * 2 ** 28) }, reason: 'range' },
+      { name: 'range guard', p, over: { guardAboveQ: Math.round(0.1 * 2 ** 28) }, reason: 'range' },
+      // both on one step: the guard is the reason (its test comes first)
+      { name: 'range guard and cut-off on one step', p, over: { guardAboveQ: before }, reason: 'range', steps: cutoffAt },
+      // discharge: the lower guard limit (θ of a wall cell 0.1 above θ0), long before the upper cut-off
+      { name: 'lower range guard (discharge)', p: pd, over: { guardBelowQ: -Math.round(0.1 * 2 ** 28) }, reason: 'range' },
     ];
     const variants = [
       ...(['gpu', 'host'] as const).map((counter) => ({ label: `steps counted by the ${counter}`, options: { stepCounter: counter } })),
@@ -193,6 +207,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       ...[2, 5].map((k) => ({ label: `${k} steps per dispatch`, options: { stepsPerDispatch: k } })),
     ];
     for (const c of cases.flatMap((k) => variants.map((v) => ({ ...k, name: `${k.name}, ${v.label}`, options: v.options })))) {
+      const p = c.p;
       const par = params(p, c.over);
       const cpu = await CpuSolver.create(p);
       const model = f32Lane(p, par);
@@ -206,6 +221,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
         expect(want.stopped, c.name).toBe(true);
         expect(want.reason, c.name).toBe(c.reason);
         expect(want.steps, c.name).toBeGreaterThan(10);
+        if (c.steps !== undefined) expect(want.steps, c.name).toBe(c.steps);
         // in three pieces: the stop falls inside the last one, steps after it are no-ops
         const a = await lane.advance(Math.floor(want.steps / 3));
         const b = await lane.advance(want.steps - Math.floor(want.steps / 3) - 2);
