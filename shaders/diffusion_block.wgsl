@@ -12,8 +12,10 @@
 // cells are exact and are written out; the halo was recomputed redundantly (for K = 4, 1.38× the
 // Φ̃ evaluations and 1.43× the stencil updates of 4 single steps: a win where memory bounds the
 // step, a loss where compute does).
-// The θs min/max and the θ-range guard of each sub-step go, from the tile's own wall cells, into
-// that sub-step's slot of the block's slot set (integer atomics: order-independent).
+// A tile's own wall cell that trips the θ-range guard or a cut-off in sub-step s raises that
+// sub-step's stop reason in the block's slot set, one atomicMax of 2 (guard) or 1 (cut-off): the
+// maximum is the CPU reference's order, and integer atomics are order-independent (as
+// diffusion_step.wgsl).
 //
 // The stop decision: no workgroup can know, inside a dispatch, whether sub-step s ended the run
 // (that needs every tile's θs of sub-step s). So blocks run speculatively and the next dispatch
@@ -74,14 +76,11 @@ var<workgroup> qS: array<i32, (WG + 2u * K) * (WG + 2u * K)>;
 var<workgroup> phiS: array<f32, (WG + 2u * K) * (WG + 2u * K)>;
 // the wall number k of a region cell (into the lane's wall list), or −1
 var<workgroup> wallS: array<i32, (WG + 2u * K) * (WG + 2u * K)>;
-var<workgroup> subMin: array<atomic<u32>, K>;
-var<workgroup> subMax: array<atomic<u32>, K>;
-var<workgroup> subGuard: array<atomic<u32>, K>;
 // from invocation 0: x mode, y stop reason, z sub-steps to run
 var<workgroup> decision: vec3u;
 
-/** Words of a lane's slot set: [0] stop carried, [1] sub-steps the block ran, then per sub-step min key, max key, guard. */
-fn setWords() -> u32 { return 2u + 3u * K; }
+/** Words of a lane's slot set: [0] stop carried, [1] sub-steps the block ran, then per sub-step its stop reason (0 none). */
+fn setWords() -> u32 { return 2u + K; }
 
 fn setWord(l0: u32, which: u32, w: u32) -> u32 {
   return SLOTS_AT + l0 + which * setWords() + w;
@@ -90,19 +89,12 @@ fn setWord(l0: u32, which: u32, w: u32) -> u32 {
 fn clearSet(l0: u32, which: u32, carry: u32) {
   atomicStore(&state[setWord(l0, which, 0u)], carry);
   atomicStore(&state[setWord(l0, which, 1u)], 0u);
-  for (var s = 0u; s < K; s++) {
-    atomicStore(&state[setWord(l0, which, 2u + 3u * s)], EMPTY_MIN_KEY);
-    atomicStore(&state[setWord(l0, which, 3u + 3u * s)], EMPTY_MAX_KEY);
-    atomicStore(&state[setWord(l0, which, 4u + 3u * s)], 0u);
-  }
+  for (var s = 0u; s < K; s++) { atomicStore(&state[setWord(l0, which, 2u + s)], 0u); }
 }
 
-/** The stop reason after sub-step s of the block whose set is `set`: range guard, cut-off, or 0. */
+/** The stop reason after sub-step s of the block whose set is `which`: range guard (2), cut-off (1), or 0. */
 fn subStepStop(l0: u32, which: u32, s: u32) -> u32 {
-  if (atomicLoad(&state[setWord(l0, which, 4u + 3u * s)]) != 0u) { return 2u; }
-  let below = U.checkBelow != 0u && keyValue(atomicLoad(&state[setWord(l0, which, 2u + 3u * s)])) <= U.stopBelowPhi;
-  let above = U.checkAbove != 0u && keyValue(atomicLoad(&state[setWord(l0, which, 3u + 3u * s)])) >= U.stopAbovePhi;
-  return select(0u, 1u, below || above);
+  return atomicLoad(&state[setWord(l0, which, 2u + s)]);
 }
 
 @compute @workgroup_size(WG, WG)
@@ -147,11 +139,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       atomicStore(&state[setWord(l0, cur, 0u)], stop);
       atomicStore(&state[setWord(l0, cur, 1u)], select(0u, run, mode == MODE_STEP));
       atomicAdd(&state[lane * STATE_WORDS + 1u], counted);
-    }
-    for (var s = 0u; s < K; s++) {
-      atomicStore(&subMin[s], EMPTY_MIN_KEY);
-      atomicStore(&subMax[s], EMPTY_MAX_KEY);
-      atomicStore(&subGuard[s], 0u);
     }
   }
   let dec = workgroupUniformLoad(&decision);
@@ -232,10 +219,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
             v = v + bitcast<i32>(stepData[qk + u32(k)]);
             let own = lx >= K && lx < K + WG && ly >= K && ly < K + WG;
             if (own && mode == MODE_STEP) {
-              if (v > guardAbove || v < guardBelow) { atomicMax(&subGuard[s], 1u); }
-              let key = orderedKey(phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * walls[U.wallOffset + u32(k)].surfaceOffset);
-              atomicMin(&subMin[s], key);
-              atomicMax(&subMax[s], key);
+              let guard = v > guardAbove || v < guardBelow;
+              let phiW = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * walls[U.wallOffset + u32(k)].surfaceOffset;
+              let cut = (U.checkBelow != 0u && phiW <= U.stopBelowPhi) || (U.checkAbove != 0u && phiW >= U.stopAbovePhi);
+              let reason = select(select(0u, 1u, cut), 2u, guard);
+              if (reason != 0u) { atomicMax(&state[setWord(l0, cur, 2u + s)], reason); }
             }
           }
           qS[t] = v;
@@ -243,16 +231,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       }
     }
     workgroupBarrier();
-  }
-  if (li == 0u && mode == MODE_STEP) {
-    for (var s = 0u; s < run; s++) {
-      let mn = atomicLoad(&subMin[s]);
-      if (mn != EMPTY_MIN_KEY) {
-        atomicMin(&state[setWord(l0, cur, 2u + 3u * s)], mn);
-        atomicMax(&state[setWord(l0, cur, 3u + 3u * s)], atomicLoad(&subMax[s]));
-      }
-      if (atomicLoad(&subGuard[s]) != 0u) { atomicMax(&state[setWord(l0, cur, 4u + 3u * s)], 1u); }
-    }
   }
   if (inGrid) {
     let v = qS[(lid.y + K) * W + lid.x + K];

@@ -10,7 +10,7 @@
  */
 import kirchhoff from '../../shaders/kirchhoff.wgsl?raw';
 import source from '../../shaders/diffusion_block.wgsl?raw';
-import { EMPTY_MAX_KEY, EMPTY_MIN_KEY, RUN_STATE_BYTES } from './surfaceTheta';
+import { RUN_STATE_BYTES } from './surfaceTheta';
 import { TILE, tileDispatchGrid, type StepDataLayout, type StepTiling } from './diffusionStep';
 
 /**
@@ -33,7 +33,7 @@ export interface DiffusionBlockBuffers {
 
 /** u32 words of one lane's three slot sets (diffusion_block.wgsl setWords) */
 export function blockSlotWords(k: number): number {
-  return 3 * (2 + 3 * k);
+  return 3 * (2 + k);
 }
 
 /** Bytes of the run-state buffer for `lanes` lanes: their run states, then (K > 1) their slot sets. */
@@ -41,17 +41,9 @@ export function runStateBufferBytes(lanes: number, k: number): number {
   return RUN_STATE_BYTES * lanes + (k > 1 ? 4 * blockSlotWords(k) * lanes : 0);
 }
 
-/** One lane's slot sets as setStep, writeState and finalize leave them: nothing run, no stop carried. */
+/** One lane's slot sets as setStep, writeState and finalize leave them: nothing run, no stop carried, no sub-step's reason (all words 0). */
 export function clearBlockSlots(k: number): Uint32Array<ArrayBuffer> {
-  const words = new Uint32Array(blockSlotWords(k));
-  for (let set = 0; set < 3; set++) {
-    const at = set * (2 + 3 * k);
-    for (let s = 0; s < k; s++) {
-      words[at + 2 + 3 * s] = EMPTY_MIN_KEY;
-      words[at + 3 + 3 * s] = EMPTY_MAX_KEY;
-    }
-  }
-  return words;
+  return new Uint32Array(blockSlotWords(k));
 }
 
 export class DiffusionBlockKernel {

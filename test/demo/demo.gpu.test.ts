@@ -291,21 +291,32 @@ describe('demo page on WebGPU (SwiftShader)', () => {
 
   type Loss = { time_s: number; checkpoint_s: number | null; checkpointInterval_s: number; path: string };
   const M = () => (window as unknown as { ionfluxDemo: { metrics(): Loss & { recoveries: number; resumedFrom_s: number | null; messages: string[] } } }).ionfluxDemo.metrics();
-  /** Waits for a first read-back state, then loses the device in the same task as the numbers are read. */
-  async function loseDeviceAt(page: Page, t_s: number, how: (page: Page) => Promise<void>): Promise<Loss> {
+  /**
+   * Waits until t_s, then loses the device `how` says. The metrics before the loss are the ones `how`
+   * returns, sampled in the page's same turn as the loss (a read-back landing between a separate
+   * sample and the loss would move the checkpoint), or else sampled just before `how` runs.
+   */
+  async function loseDeviceAt(page: Page, t_s: number, how: (page: Page) => Promise<Loss | void>): Promise<Loss> {
     await page.waitForFunction((t) => {
       const m = (window as unknown as { ionfluxDemo: { metrics(): Loss } }).ionfluxDemo.metrics();
       return m.time_s >= t && m.checkpoint_s !== null && m.checkpointInterval_s > 0;
     }, t_s, { timeout: 90_000, polling: 100 });
-    const before = await page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): Loss } }).ionfluxDemo.metrics());
-    await how(page);
-    return before;
+    const sampled = await page.evaluate(() => (window as unknown as { ionfluxDemo: { metrics(): Loss } }).ionfluxDemo.metrics());
+    return (await how(page)) ?? sampled;
   }
-  const destroy = (page: Page) => page.evaluate(() => { (window as unknown as { ionfluxDemo: { loseDevice(): boolean } }).ionfluxDemo.loseDevice(); });
+  /** device.destroy() in the page, returning the metrics of the same turn; `noAdapter`: requestAdapter gives null from then on */
+  const destroy = (page: Page, noAdapter = false) => page.evaluate((none) => {
+    const demoApi = (window as unknown as { ionfluxDemo: { metrics(): Loss; loseDevice(): boolean } }).ionfluxDemo;
+    // the browser has no adapter to give any more (as after a driver removal): requestAdapter → null
+    if (none) navigator.gpu.requestAdapter = async () => null;
+    const m = demoApi.metrics();
+    demoApi.loseDevice();
+    return m;
+  }, noAdapter);
 
   test('device.destroy(): a new device, the GpuSolver rebuilt from the last read-back state — the run goes on at that time, not t = 0', async () => {
     await withDemo(demo.browser, demo.site.url, 'h=0.06&budget=10&speed=30', async (page, errors) => {
-      const before = await loseDeviceAt(page, 60, destroy);
+      const before = await loseDeviceAt(page, 60, (p) => destroy(p));
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { recoveries: number } } }).ionfluxDemo.metrics().recoveries === 1, null, { timeout: 60_000 });
       const after = await page.evaluate(M);
       expect(after.path).toBe('webgpu');
@@ -349,11 +360,7 @@ describe('demo page on WebGPU (SwiftShader)', () => {
 
   test('a lost device with no adapter to be had: the CPU worker goes on from the same read-back state, with a banner', async () => {
     await withDemo(demo.browser, demo.site.url, 'h=0.06&budget=10&speed=30', async (page) => {
-      const before = await loseDeviceAt(page, 40, async (p) => {
-        // the browser has no adapter to give any more (as after a driver removal): requestAdapter → null
-        await p.evaluate(() => { navigator.gpu.requestAdapter = async () => null; });
-        await destroy(p);
-      });
+      const before = await loseDeviceAt(page, 40, (p) => destroy(p, true));
       await page.waitForFunction(() => (window as unknown as { ionfluxDemo: { metrics(): { path: string; time_s: number } } }).ionfluxDemo.metrics().path === 'cpu', null, { timeout: 30_000 });
       expect(await page.locator('#banner').textContent()).toMatch(/CPU fallback: the WebGPU device was lost .* no new WebGPU device could be had/);
       const after = await page.evaluate(M);
