@@ -45,8 +45,6 @@ const OUTSIDE_Q: i32 = 2147483647; // q of cells outside the particle
 // unused.
 const STATE_WORDS: u32 = 16u;
 const SLOT0_WORD: u32 = 4u;
-const EMPTY_MIN_KEY: u32 = 0xffffffffu;
-const EMPTY_MAX_KEY: u32 = 0u;
 
 struct Wall {
   index: u32,         // the wall cell, y·nx + x within the lane
@@ -55,14 +53,10 @@ struct Wall {
   _pad: f32,
 }
 
-/** u32 key with the order of the float: atomicMin/atomicMax on keys are min/max on floats. */
+/** u32 key with the order of the float: atomicMin/atomicMax on keys are min/max on floats (surface_theta.wgsl; decoded by keyValue in src/kernels/surfaceTheta.ts). */
 fn orderedKey(f: f32) -> u32 {
   let b = bitcast<u32>(f);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-fn keyValue(k: u32) -> f32 {
-  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
 }
 
 // the uniforms of the invocation's lane (set once at the top of each entry point by selectLane)
