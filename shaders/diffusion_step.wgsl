@@ -3,13 +3,16 @@
 // Diffusion: ∂θ/∂t = ∇·(D(θ)∇θ) inside the particle, on the fixed-point state q = (θ0 − θ)·QUANTA:
 //   q_i ← q_i − Σ_{inside 4-neighbours j} trunc(r·QUANTA·(Φ̃(θ_j) − Φ̃(θ_i)))
 // (Kirchhoff face fluxes; truncation is odd, so cell j computes exactly the negative integer). Each
-// workgroup first evaluates Φ̃ once for its 16×16 tile plus a one-cell halo into workgroup memory (one
-// table lookup per cell instead of five), then applies the stencil from the tile. Faces to outside
+// workgroup first evaluates Φ̃ once for its tile plus a one-cell halo into workgroup memory (one
+// table lookup per cell instead of five), then applies the stencil from the tile. A tile is
+// (PER·WG_X)×(PER·WG_Y) cells, each invocation taking PER×PER of them: 16×16 with PER = 1 on a GPU,
+// 32×32 with PER = 2, 4 or 8 (4 by default on a CPU implementation; src/kernels/diffusionStep.ts
+// CellsPerInvocation). Faces to outside
 // cells carry no diffusive flux. The grid has a margin of outside cells on every side, so inside
 // cells never index past the lane.
-// Boundary flux, in the same workgroup: before the tile barrier one invocation per wall cell of the
-// tile (the lane's wall list sorted by tile, tileWallStart/tileWalls) marks its cell's wall number in
-// workgroup memory; after it, each wall cell's own invocation
+// Boundary flux, in the same workgroup: before the tile barrier the invocations mark the tile's wall
+// cells (the lane's wall list sorted by tile, tileWallStart/tileWalls), one per invocation and round,
+// with their wall numbers in workgroup memory; after it, the invocation that updates a wall cell
 //   adds q_w ← q_w + wallQuanta_w to its new value (the host splits sign·Δt·q0/h·fluxWeight_w·QUANTA
 //   into integers whose total per step is exact to ½ quantum: src/solver/quanta.ts), raises the θ-range
 //   guard when q_w is above wallQuanta[nWalls] (charge) or below wallQuanta[nWalls + 1] (discharge),
@@ -66,6 +69,9 @@ override COUNT_STEPS: bool = true;
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
+// cells per invocation along each axis: a tile is (PER·WG_X)×(PER·WG_Y) cells, invocation (x, y)
+// taking cells (x + a·WG_X, y + b·WG_Y) for a, b < PER (neighbouring invocations, neighbouring cells)
+override PER: u32 = 1;
 // the batch's tiling (src/kernels/diffusionStep.ts): tiles per row and column, the dispatched tiles
 // and the width of the dispatch grid that walks them, and where each table starts in stepData
 override TILES_X: u32 = 1;
@@ -76,11 +82,11 @@ override TILE_LIST_AT: u32 = 0;
 override TILE_START_AT: u32 = 0;
 override TILE_WALLS_AT: u32 = 0;
 
-var<workgroup> tile: array<f32, (WG_X + 2) * (WG_Y + 2)>;
+var<workgroup> tile: array<f32, (PER * WG_X + 2) * (PER * WG_Y + 2)>;
 // Workgroup memory starts zeroed (WGSL), which is what these need at the start of a step:
 // per cell of the tile 0, or 1 + its wall number k when it is a wall cell (scattered by the tile's
 // wall-list invocations before the tile barrier, read by the cell's own invocation after it)
-var<workgroup> wallSlot: array<u32, WG_X * WG_Y>;
+var<workgroup> wallSlot: array<u32, PER * WG_X * PER * WG_Y>;
 // written by invocation 0 before the first barrier: x the step of the submit d, y the stop reason
 var<workgroup> head: vec2u;
 
@@ -147,17 +153,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (COUNT_STEPS) { workgroupBarrier(); d = head.x; } else { d = atomicLoad(&ticket[0]); }
   let odd = (d & 1u) == 1u;
   let base = lane * U.nx * U.ny;
-  if (li < tileWalls) {
-    // a tile has at most WG_X·WG_Y wall cells: one invocation each marks its cell
-    let k = stepData[TILE_WALLS_AT + U.wallOffset + wallsFrom + li];
+  let TW = PER * WG_X;
+  let TH = PER * WG_Y;
+  for (var w = li; w < tileWalls; w += WG_X * WG_Y) {
+    // the tile's wall cells, one per invocation and round: each marks its cell
+    let k = stepData[TILE_WALLS_AT + U.wallOffset + wallsFrom + w];
     let cell = walls[U.wallOffset + k].index;
-    wallSlot[(cell / U.nx - ty * WG_Y) * WG_X + (cell % U.nx - tx * WG_X)] = k + 1u;
+    wallSlot[(cell / U.nx - ty * TH) * TW + (cell % U.nx - tx * TW)] = k + 1u;
   }
   // Φ̃ of the tile and its halo (also for a stopped lane, whose stop is read after the barrier)
-  let tw = WG_X + 2u;
-  let x0 = i32(tx * WG_X) - 1;
-  let y0 = i32(ty * WG_Y) - 1;
-  for (var t = li; t < tw * (WG_Y + 2u); t += WG_X * WG_Y) {
+  let tw = TW + 2u;
+  let x0 = i32(tx * TW) - 1;
+  let y0 = i32(ty * TH) - 1;
+  for (var t = li; t < tw * (TH + 2u); t += WG_X * WG_Y) {
     let cx = x0 + i32(t % tw);
     let cy = y0 + i32(t / tw);
     var p = OUTSIDE_PHI;
@@ -169,32 +177,38 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
   workgroupBarrier();
   let stopped = head.y != 0u;
-  let gx = tx * WG_X + lid.x;
-  let gy = ty * WG_Y + lid.y;
-  let i = base + gy * U.nx + gx;
-  var c = OUTSIDE_Q;
-  if (gx < U.nx && gy < U.ny) { c = loadQ(odd, i); }
-  // the stencil (a stopped lane's cells are copied through unchanged)
-  var v = c;
-  if (c != OUTSIDE_Q && !stopped) {
-    let t = (lid.y + 1u) * tw + lid.x + 1u;
-    v = c - faceFluxSum(tile[t], tile[t - 1u], tile[t + 1u], tile[t - tw], tile[t + tw], U.r * QUANTA);
-  }
-  if (tileWalls != 0u) {
-    // a wall cell: the boundary flux on its new value, then the θ-range guard and the cut-offs
-    let slot = wallSlot[li];
-    if (slot != 0u && !stopped) {
-      let k = slot - 1u;
-      let qk = U.quantaOffset; // the wall quanta lead stepData
-      v += bitcast<i32>(stepData[qk + k]);
-      let guard = v > bitcast<i32>(stepData[qk + U.nWalls]) || v < bitcast<i32>(stepData[qk + U.nWalls + 1u]);
-      let phiS = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * walls[U.wallOffset + k].surfaceOffset;
-      let cut = (U.checkBelow != 0u && phiS <= U.stopBelowPhi) || (U.checkAbove != 0u && phiS >= U.stopAbovePhi);
-      let reason = select(select(0u, 1u, cut), 2u, guard);
-      if (reason != 0u) { atomicMax(&state[slotWord(s0, d % 3u)], reason); }
+  for (var b = 0u; b < PER; b++) {
+    for (var a = 0u; a < PER; a++) {
+      let lx = lid.x + a * WG_X;
+      let ly = lid.y + b * WG_Y;
+      let gx = tx * TW + lx;
+      let gy = ty * TH + ly;
+      let i = base + gy * U.nx + gx;
+      var c = OUTSIDE_Q;
+      if (gx < U.nx && gy < U.ny) { c = loadQ(odd, i); }
+      // the stencil (a stopped lane's cells are copied through unchanged)
+      var v = c;
+      if (c != OUTSIDE_Q && !stopped) {
+        let t = (ly + 1u) * tw + lx + 1u;
+        v = c - faceFluxSum(tile[t], tile[t - 1u], tile[t + 1u], tile[t - tw], tile[t + tw], U.r * QUANTA);
+      }
+      if (tileWalls != 0u) {
+        // a wall cell: the boundary flux on its new value, then the θ-range guard and the cut-offs
+        let slot = wallSlot[ly * TW + lx];
+        if (slot != 0u && !stopped) {
+          let k = slot - 1u;
+          let qk = U.quantaOffset; // the wall quanta lead stepData
+          v += bitcast<i32>(stepData[qk + k]);
+          let guard = v > bitcast<i32>(stepData[qk + U.nWalls]) || v < bitcast<i32>(stepData[qk + U.nWalls + 1u]);
+          let phiS = phiOfTheta(thetaOfQ(v)) - U.surfaceFactor * walls[U.wallOffset + k].surfaceOffset;
+          let cut = (U.checkBelow != 0u && phiS <= U.stopBelowPhi) || (U.checkAbove != 0u && phiS >= U.stopAbovePhi);
+          let reason = select(select(0u, 1u, cut), 2u, guard);
+          if (reason != 0u) { atomicMax(&state[slotWord(s0, d % 3u)], reason); }
+        }
+      }
+      if (c != OUTSIDE_Q) { storeQ(odd, i, v); }
     }
   }
-  if (c != OUTSIDE_Q) { storeQ(odd, i, v); }
 }
 
 @compute @workgroup_size(1)

@@ -12,6 +12,7 @@ import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem } from '../../src/solver/problem';
 import { CpuSolver, type CpuKernel } from '../../src/solver/cpu';
 import { GpuBatch, GpuSolver } from '../../src/solver/gpu';
+import { tileSide } from '../../src/kernels/diffusionStep';
 import { runSimulation } from '../../src/solver/run';
 import { createCamera, forwardModel } from '../../src/optics/forward';
 import type { Solver } from '../../src/solver/types';
@@ -349,7 +350,9 @@ const gpuBatchCase: BenchCase = {
  * submit time per step (GpuBatch.hostCost: createCommandEncoder to queue.submit returning, readbacks
  * not included; one submit per sample, encoded while the GPU is idle; median over the samples) and
  * the steps per dispatch the solver records; the same with the other step counter (StepCounter:
- * the GPU counts its steps, one host call per step, or the host phases them, two). The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
+ * the GPU counts its steps, one host call per step, or the host phases them, two); the steps/s of
+ * the other tile size (CellsPerInvocation: 1 cell per invocation on 16×16-cell tiles where the
+ * default is more, else 2 on 32×32). The 32² grid (a 30-cell disk, 4 tiles) gives the GPU
  * almost nothing to do: its steps/s is the host-bound rate and its host µs per step the encode cost
  * with 4096 steps per submit (the per-submit costs spread thin). And temporal blocking (K steps per
  * dispatch, shaders/diffusion_block.wgsl; K: the first of IONFLUX_BENCH_STEPS_PER_DISPATCH, default 4): its
@@ -381,11 +384,14 @@ const gpuStepHostCase: BenchCase = {
       const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
       // the other step counter (the default is 'auto': the GPU counts up to 1024 workgroups per dispatch)
       const other = await GpuBatch.create(ctx.gpu, [problem], { stepCounter: batch.stepCounter === 'gpu' ? 'host' : 'gpu' });
+      // the other tile size (CellsPerInvocation: 1 cell per invocation where 'auto' takes more, as on a software adapter, else 2),
+      // with the default's step counter ('auto' would decide by the workgroups, which the tile size changes 4×)
+      const otherCells = await GpuBatch.create(ctx.gpu, [problem], { cellsPerInvocation: batch.cellsPerInvocation === 1 ? 2 : 1, stepCounter: batch.stepCounter });
       // temporal blocking, unless IONFLUX_BENCH_STEPS_PER_DISPATCH=1
       const K = blockSizes()[0];
       const blocked = K ? await GpuBatch.create(ctx.gpu, [problem], { stepsPerDispatch: K }) : null;
       const cpu = await CpuSolver.create(problem);
-      const gpus = blocked ? [batch, allTiles, other, blocked] : [batch, allTiles, other];
+      const gpus = blocked ? [batch, allTiles, other, otherCells, blocked] : [batch, allTiles, other, otherCells];
       try {
         for (const b of gpus) b.lanes[0].setStep(params);
         await batch.lanes[0].advance(guess); // warm-up (pipelines, first submits), then the rate
@@ -395,10 +401,11 @@ const gpuStepHostCase: BenchCase = {
         const steps = Math.max(16, Math.min(4096, Math.floor(2 ** 30 / problem.grid.cells), Math.round((ctx.quick ? 0.25 : 0.5) / perStep_s)));
         await allTiles.lanes[0].advance(guess);
         await other.lanes[0].advance(guess);
+        await otherCells.lanes[0].advance(guess);
         await blocked?.lanes[0].advance(guess);
         cpu.setStep(params);
         await cpu.advance(cpuSteps);
-        const times: number[][] = [[], [], [], [], []];
+        const times: number[][] = [[], [], [], [], [], []]; // the GPU batches as in gpus (blocked at 4), then the CPU
         const host: number[] = [], hostOther: number[] = [], hostBlocked: number[] = [];
         let dispatches = 0, gpuSteps = 0, blockedDispatches = 0, blockedSteps = 0;
         for (let r = 0; r < rounds; r++) {
@@ -413,7 +420,7 @@ const gpuStepHostCase: BenchCase = {
               gpuSteps += b.hostCost.steps;
             }
             if (k === 2) hostOther.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
-            if (k === 3) {
+            if (k === 4) {
               hostBlocked.push((1000 * b.hostCost.encode_ms) / b.hostCost.steps);
               blockedDispatches += b.hostCost.dispatches;
               blockedSteps += b.hostCost.steps;
@@ -421,15 +428,17 @@ const gpuStepHostCase: BenchCase = {
           }
           const t0 = performance.now();
           await cpu.advance(cpuSteps);
-          times[4].push((performance.now() - t0) / 1000);
+          times[5].push((performance.now() - t0) / 1000);
         }
-        const [g, a, o, bl, c] = times.map(timingOf);
+        const [g, a, o, oc, bl, c] = times.map(timingOf);
         const h = timingOf(host), ho = timingOf(hostOther), hb = timingOf(hostBlocked);
         const counted = (b: GpuBatch) => (b.stepCounter === 'gpu' ? 'steps counted on the GPU' : 'steps phased by the host');
         rows.push({ id: id('cpu'), case: 'steps/s, disk', backend: 'cpu-ref', size, value: cpuSteps / c.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(c), note: cpu.backend });
         rows.push({ id: id('gpu'), case: 'steps/s, disk', backend: 'gpu', size, value: steps / g.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(g), ratioTo: [id('cpu'), id('gpu-all')], note: `advance(${steps}) per sample, particle tiles only, ${counted(batch)}; ${batch.lanes[0].backend}` });
         rows.push({ id: id('gpu-all'), case: 'steps/s, disk', backend: 'gpu-all-tiles', size, value: steps / a.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(a), ratioTo: [id('cpu')], note: 'every tile of the grid dispatched' });
         rows.push({ id: id('gpu-other'), case: 'steps/s, disk', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: steps / o.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(o), ratioTo: [id('gpu')], note: counted(other) });
+        const cellsNote = (b: GpuBatch) => { const c = b.cellsPerInvocation, t = tileSide(c); return `${c} cell${c > 1 ? 's' : ''} per invocation along each axis (${t}×${t}-cell tiles, ${t / c}×${t / c} workgroups)`; };
+        rows.push({ id: id('gpu-cells'), case: 'steps/s, disk', backend: `gpu-${otherCells.cellsPerInvocation}-cell${otherCells.cellsPerInvocation > 1 ? 's' : ''}`, size, value: steps / oc.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(oc), ratioTo: [id('gpu')], note: `${cellsNote(otherCells)}; the default row: ${cellsNote(batch)}` });
         if (blocked) rows.push({ id: id('gpu-blocked'), case: 'steps/s, disk', backend: `gpu-${K}-per-dispatch`, size, value: steps / bl.median_s, unit: 'steps/s', better: 'higher', spread: spreadOf(bl), ratioTo: [id('gpu')], note: `temporal blocking: ${K} steps per dispatch in workgroup memory (diffusion_block.wgsl)` });
         rows.push({ id: id('host'), case: 'host µs per step (encode + submit)', backend: 'gpu', size, value: h.median_s, unit: 'µs', better: 'lower', spread: spreadOf(h), ratioTo: [id('host-other')], note: `min ${h.min_s.toFixed(1)} µs; one submit of ${steps} steps per sample; ${counted(batch)}` });
         rows.push({ id: id('host-other'), case: 'host µs per step (encode + submit)', backend: other.stepCounter === 'host' ? 'gpu-host-phased' : 'gpu-self-counted', size, value: ho.median_s, unit: 'µs', better: 'lower', spread: spreadOf(ho), note: `min ${ho.min_s.toFixed(1)} µs; ${counted(other)}` });

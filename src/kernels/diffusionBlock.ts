@@ -62,6 +62,7 @@ export class DiffusionBlockKernel {
     if (!Number.isInteger(k) || k < 2 || k > MAX_STEPS_PER_DISPATCH) {
       throw new Error(`DiffusionBlockKernel: k = ${k} steps per dispatch: allowed are whole numbers from 2 to ${MAX_STEPS_PER_DISPATCH}`);
     }
+    if (tiling.tile !== TILE) throw new Error(`DiffusionBlockKernel: the tiling has ${tiling.tile}-cell tiles; temporal blocking takes ${TILE}-cell tiles (one cell per invocation)`);
     const T = tiling.tiles.length;
     ({ slotsX: this.slotsX, slotsY: this.slotsY } = tileDispatchGrid(device, T));
     const module = device.createShaderModule({ label: 'DiffusionBlock.module', code: kirchhoff + source });

@@ -5,7 +5,7 @@
  * the submit a dispatch is comes from one of two places (`StepCounter`): counted on the GPU, one
  * atomic ticket per workgroup (a step is then one dispatchWorkgroups, the bind group set once per
  * pass), or phased by the host (a step is setBindGroup of one of six 8-byte blocks + the dispatch).
- * Also the batch's tiling: which 16×16 tiles a step dispatches (those holding an inside cell of any
+ * Also the batch's tiling: which tiles (16×16 or 32×32 cells, CellsPerInvocation) a step dispatches (those holding an inside cell of any
  * lane, or all of them) and, per lane, its wall cells sorted by tile, all in one "step data" buffer
  * that starts with the lanes' wall quanta (rewritten by each setStep).
  */
@@ -38,6 +38,10 @@ export interface StepDataLayout {
 
 /** The tiles of a batch's grid and those a step dispatches. */
 export interface StepTiling {
+  /** cells per tile side: tileSide(perInvocation) */
+  tile: number;
+  /** cells per invocation of the step kernel along each axis (CellsPerInvocation) */
+  perInvocation: 1 | 2 | 4 | 8;
   tilesX: number;
   tilesY: number;
   /** dispatched tile ids (ty·tilesX + tx), ascending */
@@ -70,25 +74,53 @@ export function resolveStepCounter(counter: StepCounter, workgroups: number, sof
 }
 
 /**
+ * Cells each invocation of the single-step kernel updates along each axis, c: 1 — a 16×16
+ * workgroup per 16×16-cell tile, the GPU layout — or 2, 4 or 8 — a (32/c)×(32/c) workgroup per
+ * 32×32-cell tile (the halo 13 % of the tile instead of 27 %: 11 % fewer Φ̃ evaluations; each
+ * invocation's fixed work, its lane's uniforms, tile and wall-list lookups, spread over c² cells).
+ * 'auto' (resolveCellsPerInvocation): SOFTWARE_CELLS_PER_INVOCATION on a software adapter, 1 on a
+ * GPU. A CPU implementation (lavapipe) runs a workgroup as 8-lane SIMD groups one after another,
+ * so what it pays for is instructions per cell, not occupancy: on lavapipe c = 2, 4 and 8 gave
+ * ~1.5–1.7×, ~1.8–2.1× and ~1.9–2.3× the steps/s of c = 1 at 256²–1024² (docs/performance.md;
+ * SwiftShader in Chromium: ~1.4× the demo's steps/s with c = 4; WARP unmeasured). A GPU wants
+ * many invocations in flight; `bench/gpu-check.sh` measures c = 2 beside 1 there. Temporal
+ * blocking takes 1.
+ */
+export type CellsPerInvocation = 1 | 2 | 4 | 8 | 'auto';
+export const SOFTWARE_CELLS_PER_INVOCATION = 4;
+
+/** Cells per invocation along each axis for a batch with `stepsPerDispatch` steps per dispatch (see CellsPerInvocation). */
+export function resolveCellsPerInvocation(per: CellsPerInvocation, stepsPerDispatch: number, software: boolean): 1 | 2 | 4 | 8 {
+  if (per !== 'auto') return per;
+  return stepsPerDispatch === 1 && software ? SOFTWARE_CELLS_PER_INVOCATION : 1;
+}
+
+/** The side of a tile, in cells, for `per` cells per invocation along each axis (CellsPerInvocation). */
+export function tileSide(per: 1 | 2 | 4 | 8): number {
+  return per === 1 ? TILE : 2 * TILE;
+}
+
+/**
  * The tiles to dispatch for lanes with these inside masks (nx×ny each): those holding an inside
  * cell of at least one lane (`particle`), or every tile of the grid (`all`, for comparison).
  */
-export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which: 'particle' | 'all' = 'particle'): StepTiling {
-  const tilesX = Math.ceil(nx / TILE), tilesY = Math.ceil(ny / TILE);
+export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which: 'particle' | 'all' = 'particle', perInvocation: 1 | 2 | 4 | 8 = 1): StepTiling {
+  const tile = tileSide(perInvocation);
+  const tilesX = Math.ceil(nx / tile), tilesY = Math.ceil(ny / tile);
   const used = new Uint8Array(tilesX * tilesY);
   if (which === 'all') used.fill(1);
   else {
     for (const inside of insides) {
       for (let y = 0; y < ny; y++) {
-        const row = y * nx, trow = ((y / TILE) | 0) * tilesX;
-        for (let x = 0; x < nx; x++) if (inside[row + x]) used[trow + ((x / TILE) | 0)] = 1;
+        const row = y * nx, trow = ((y / tile) | 0) * tilesX;
+        for (let x = 0; x < nx; x++) if (inside[row + x]) used[trow + ((x / tile) | 0)] = 1;
       }
     }
     if (!used.includes(1)) used[0] = 1; // a step still has a first workgroup to count it
   }
   const tiles: number[] = [];
   used.forEach((u, t) => { if (u) tiles.push(t); });
-  return { tilesX, tilesY, tiles: Uint32Array.from(tiles) };
+  return { tile, perInvocation, tilesX, tilesY, tiles: Uint32Array.from(tiles) };
 }
 
 /**
@@ -105,10 +137,10 @@ export function tileDispatchGrid(device: GPUDevice, tiles: number): { slotsX: nu
  * numbers k (into the lane's wall list, whose order the wall quanta follow) of tile t's wall cells.
  */
 export function tileWallTable(nx: number, tiling: StepTiling, wallIndex: Uint32Array): { start: Uint32Array; order: Uint32Array } {
-  const { tilesX, tilesY } = tiling;
-  const tileOf = (cell: number) => Math.floor(Math.floor(cell / nx) / TILE) * tilesX + Math.floor((cell % nx) / TILE);
+  const { tile, tilesX, tilesY } = tiling;
+  const tileOf = (cell: number) => Math.floor(Math.floor(cell / nx) / tile) * tilesX + Math.floor((cell % nx) / tile);
   const start = new Uint32Array(tilesX * tilesY + 1);
-  // the kernel gives each wall cell of a tile its own invocation and workgroup slot: one entry per cell
+  // the kernel gives each wall cell of a tile its own workgroup slot (marked by one invocation): one entry per cell
   if (new Set(wallIndex).size !== wallIndex.length) throw new Error('tileWallTable: a wall cell is listed twice (one entry per cell)');
   for (const cell of wallIndex) start[tileOf(cell) + 1]++;
   for (let t = 0; t < tilesX * tilesY; t++) start[t + 1] += start[t];
@@ -155,6 +187,8 @@ export class DiffusionStepKernel {
     ({ slotsX: this.slotsX, slotsY: this.slotsY } = tileDispatchGrid(device, T));
     this.counter = resolveStepCounter(counter, this.slotsX * this.slotsY * maxLanes, software);
     const host = this.counter === 'host';
+    const per = tiling.perInvocation;
+    const wg = tiling.tile / per;
     const module = device.createShaderModule({ label: 'DiffusionStep.module', code: kirchhoff + (host ? hostPhasedSource(source) : source) });
     const ro = { type: 'read-only-storage' } as const, rw = { type: 'storage' } as const;
     const types: GPUBufferBindingLayout[] = [ro, ro, ro, host ? ro : rw, rw, rw, ro, ro, rw];
@@ -165,7 +199,7 @@ export class DiffusionStepKernel {
     const pipelineLayout = device.createPipelineLayout({ label: 'DiffusionStep.pipelineLayout', bindGroupLayouts: [bgl] });
     const constants = {
       COUNT_STEPS: this.counter === 'gpu' ? 1 : 0,
-      WG_X: TILE, WG_Y: TILE, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
+      WG_X: wg, WG_Y: wg, PER: per, TILES_X: tiling.tilesX, TILES_Y: tiling.tilesY, TILE_COUNT: T, SLOTS_X: this.slotsX,
       TILE_LIST_AT: layout.tileListAt, TILE_START_AT: layout.tileStartAt, TILE_WALLS_AT: layout.tileWallsAt,
     };
     this.main = device.createComputePipeline({ label: 'DiffusionStep.main', layout: pipelineLayout, compute: { module, entryPoint: 'main', constants } });

@@ -3,7 +3,7 @@
  * first. A GpuBatch holds several problems of the same nx×ny grid ("lanes") side by side in one set
  * of buffers, and one run is a batch of one, so simulate, sweeps, fits and the demo step through the
  * same kernels: per step ONE dispatch for all stepping lanes together — diffusion_step `main` (the
- * 16×16 tiles that hold particle cells of some lane, z = lane, ping-pong ξ buffers): diffusion, the
+ * tiles that hold particle cells of some lane, z = lane, ping-pong ξ buffers): diffusion, the
  * boundary flux of the tile's wall cells, their θs min/max and the stop decision from the step
  * before (three rotating step slots in the run state; see the WGSL) — and once per submit its
  * `finalize` (one invocation per lane: the stop flag the readback reports). Each lane keeps its own
@@ -36,7 +36,7 @@
  */
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
-import { DiffusionStepKernel, stepTiling, tileWallTable, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
+import { DiffusionStepKernel, resolveCellsPerInvocation, stepTiling, tileWallTable, type CellsPerInvocation, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
 import { DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH, runStateBufferBytes } from '../kernels/diffusionBlock';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
@@ -107,7 +107,7 @@ export class GpuSolver implements Solver {
   constructor(private readonly ops: LaneOps, readonly backend: string, readonly bytesPerCell: number) {}
 
   /** A batch of one: checks the grid against the adapter's limits, then builds buffers and pipelines (options: GpuBatch.create's). */
-  static async create(gpu: GpuContext, problem: Problem, options: { stepsPerDispatch?: number } = {}): Promise<GpuSolver> {
+  static async create(gpu: GpuContext, problem: Problem, options: { stepsPerDispatch?: number; cellsPerInvocation?: CellsPerInvocation } = {}): Promise<GpuSolver> {
     return (await GpuBatch.create(gpu, [problem], options)).lanes[0];
   }
 
@@ -179,7 +179,7 @@ export class GpuBatch {
   /** the forward-model kernels, one per camera, built on the first optics() call with it */
   private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
-  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter, stepsPerDispatch: number) {
+  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter, stepsPerDispatch: number, private readonly per: 1 | 2 | 4 | 8) {
     const device = (this.device = gpu.device);
     const { nx, ny } = problems[0].grid;
     const n = (this.cells = nx * ny);
@@ -227,7 +227,7 @@ export class GpuBatch {
     const wallBuf = buffer('walls', walls.byteLength, S.STORAGE | S.COPY_DST);
     device.queue.writeBuffer(wallBuf, 0, walls);
     // the step data: wall quanta (written at setStep), the dispatched tiles, per lane its walls by tile
-    const tiling = stepTiling(nx, ny, problems.map((p) => p.grid.inside), tiles);
+    const tiling = stepTiling(nx, ny, problems.map((p) => p.grid.inside), tiles, per);
     const nTiles = tiling.tilesX * tiling.tilesY;
     const layout: StepDataLayout = {
       tileListAt: quantaAt,
@@ -272,13 +272,15 @@ export class GpuBatch {
    * and step-data buffers; lanes with different Φ̃ tables need room for each) and its dispatch limit
    * (maxComputeWorkgroupsPerDimension: one workgroup layer per lane); 0 if not even one fits. WebGPU does not expose the device's memory: pass
    * `memory_bytes` (what the batch may use) to size the batch to it too (GpuBatch.bytes);
-   * `stepsPerDispatch` as GpuBatch.create's (above 1, a third ξ buffer).
+   * `stepsPerDispatch` and `cellsPerInvocation` as GpuBatch.create's (above 1, a third ξ buffer).
    */
-  static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity, stepsPerDispatch = 1): number {
+  static maxLanes(gpu: GpuContext, problem: Problem, memory_bytes = Infinity, stepsPerDispatch = 1, cellsPerInvocation: CellsPerInvocation = 'auto'): number {
     if (GpuBatch.gridError(gpu, problem)) return 0;
+    const per = resolveCellsPerInvocation(cellsPerInvocation, stepsPerDispatch, gpu.report.software);
     const lim = gpu.device.limits;
     const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     const { nx, ny, walls } = problem.grid;
+    // tiles of the smallest side (16 cells): an upper bound on the tile tables of any cellsPerInvocation
     const nTiles = Math.ceil(nx / DiffusionStepKernel.WG) * Math.ceil(ny / DiffusionStepKernel.WG);
     let hi = Math.min(
       Math.floor(maxBytes / (4 * nx * ny)),
@@ -287,11 +289,11 @@ export class GpuBatch {
       Math.floor(maxBytes / STEP_UNIFORMS_BYTES),
       lim.maxComputeWorkgroupsPerDimension,
     );
-    if (GpuBatch.bytes(problem, hi, stepsPerDispatch) <= memory_bytes) return hi;
+    if (GpuBatch.bytes(problem, hi, stepsPerDispatch, per) <= memory_bytes) return hi;
     let lo = 0; // bytes(lo) ≤ memory_bytes < bytes(hi)
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      if (GpuBatch.bytes(problem, mid, stepsPerDispatch) <= memory_bytes) lo = mid;
+      if (GpuBatch.bytes(problem, mid, stepsPerDispatch, per) <= memory_bytes) lo = mid;
       else hi = mid;
     }
     return lo;
@@ -304,14 +306,16 @@ export class GpuBatch {
    * step data (wall quanta, walls by tile), uniforms and run states, and for the whole batch one Φ̃
    * table, the tile list, the reduction partials and (more than one lane) a scratch field. (Not
    * counted: the step kernel's step counter, 1–2 KiB, or the block kernel's table of blocks,
-   * 3(K + 1) entries of 256 B.)
+   * 3(K + 1) entries of 256 B.) `cellsPerInvocation`: the batch's (GpuBatch.cellsPerInvocation),
+   * which sets the tiles' size and so the tile tables'; the default, 1, is the most (16-cell tiles
+   * have the largest tables), so without it this is an upper bound on any adapter.
    */
-  static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1): number {
+  static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1, cellsPerInvocation: 1 | 2 | 4 | 8 = 1): number {
     if (lanes <= 0) return 0;
     const { nx, ny, walls } = problem.grid;
     const n = nx * ny, nWalls = walls.index.length;
     const size = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4); // as the constructor allocates
-    const tiling = stepTiling(nx, ny, [problem.grid.inside]);
+    const tiling = stepTiling(nx, ny, [problem.grid.inside], 'particle', cellsPerInvocation);
     const stepWords = (nWalls + 2) * lanes + tiling.tiles.length + lanes * (tiling.tilesX * tiling.tilesY + 1) + nWalls * lanes;
     const xiBuffers = stepsPerDispatch > 1 ? 3 : 2;
     return xiBuffers * size(4 * n * lanes) + size(4 * problem.table.phi.length) + size(WALL_STRIDE * Math.max(1, nWalls * lanes))
@@ -327,6 +331,11 @@ export class GpuBatch {
     return this.diffusion?.counter ?? 'host';
   }
 
+  /** Cells each invocation of the step kernel updates along each axis: 1, 2, 4 or 8 (GpuBatch.create's cellsPerInvocation, resolved). */
+  get cellsPerInvocation(): 1 | 2 | 4 | 8 {
+    return this.per;
+  }
+
   /** Steps a dispatch takes: 1, or the block size of temporal blocking (GpuBatch.create's stepsPerDispatch). */
   get stepsPerDispatch(): number {
     return this.blocked?.k ?? 1;
@@ -337,7 +346,7 @@ export class GpuBatch {
    * against the adapter's limits. Throws when the shapes differ or the batch does not fit
    * (GpuBatch.maxLanes tells how many lanes do). Drive each lane from its own coroutine (e.g.
    * runSimulation) and destroy() it when that ends, also when it throws.
-   * `options.tiles`: which 16×16 tiles a step dispatches, those holding an inside cell of some lane
+   * `options.tiles`: which tiles a step dispatches, those holding an inside cell of some lane
    * (the default) or every tile of the grid (the same results, for measuring what skipping saves).
    * `options.stepCounter`: who says which step of a submit a dispatch is (StepCounter in
    * src/kernels/diffusionStep.ts; the same results either way).
@@ -345,8 +354,12 @@ export class GpuBatch {
    * workgroup memory (temporal blocking, diffusion_block.wgsl: the same integers, a third ξ buffer,
    * less memory traffic and host work per step, more arithmetic; `ionflux bench` and
    * bench/gpu-check.sh measure which pays on an adapter).
+   * `options.cellsPerInvocation`: cells each invocation of the single-step kernel updates along each
+   * axis, 1 (16×16-cell tiles) or 2, 4, 8 (32×32), or 'auto' (CellsPerInvocation in
+   * src/kernels/diffusionStep.ts: more on a software adapter; the same results either way;
+   * temporal blocking takes 1).
    */
-  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter; stepsPerDispatch?: number } = {}): Promise<GpuBatch> {
+  static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter; stepsPerDispatch?: number; cellsPerInvocation?: CellsPerInvocation } = {}): Promise<GpuBatch> {
     if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
     const k = options.stepsPerDispatch ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
@@ -355,6 +368,14 @@ export class GpuBatch {
     if (k > 1 && options.stepCounter && options.stepCounter !== 'auto') {
       throw new Error(`GpuBatch.create: stepCounter = '${options.stepCounter}' is for one step per dispatch; with stepsPerDispatch = ${k} the host says which block a dispatch is (leave stepCounter out)`);
     }
+    const cells = options.cellsPerInvocation ?? 'auto';
+    if (cells !== 'auto' && cells !== 1 && cells !== 2 && cells !== 4 && cells !== 8) {
+      throw new Error(`GpuBatch.create: cellsPerInvocation = ${String(cells)}: allowed are 1, 2, 4, 8 and 'auto'`);
+    }
+    if (k > 1 && cells !== 'auto' && cells !== 1) {
+      throw new Error(`GpuBatch.create: cellsPerInvocation = ${cells} is for one step per dispatch; with stepsPerDispatch = ${k} each invocation takes one cell (leave cellsPerInvocation out)`);
+    }
+    const per = resolveCellsPerInvocation(cells, k, gpu.report.software);
     const { nx, ny } = problems[0].grid;
     problems.forEach((p, i) => {
       if (p.grid.nx !== nx || p.grid.ny !== ny) {
@@ -363,11 +384,11 @@ export class GpuBatch {
     });
     const gridError = GpuBatch.gridError(gpu, problems[0]);
     if (gridError) throw new Error(gridError);
-    const fit = Math.min(...problems.map((p) => GpuBatch.maxLanes(gpu, p, Infinity, k)));
+    const fit = Math.min(...problems.map((p) => GpuBatch.maxLanes(gpu, p, Infinity, k, per)));
     if (problems.length > fit) {
       throw new Error(`GpuBatch.create: ${problems.length} lanes of a ${nx}×${ny} grid do not fit the adapter (${gpu.report.name}): at most ${fit} per batch (its storage-buffer and dispatch limits); split the problems into batches of at most ${fit}`);
     }
-    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle', options.stepCounter ?? 'auto', k));
+    return withErrorScope(gpu.device, 'creating the GPU solver', () => new GpuBatch(gpu, problems, options.tiles ?? 'particle', options.stepCounter ?? 'auto', k, per));
   }
 
   /** Why one lane of this grid does not fit the adapter, or null. */
@@ -379,7 +400,7 @@ export class GpuBatch {
     if (bytes > maxBytes) {
       return `grid.spacing_um = ${spacing_um} gives a ${nx}×${ny} grid (${(bytes / 2 ** 20).toFixed(0)} MiB per state buffer): the adapter (${gpu.report.name}) allows at most ${(maxBytes / 2 ** 20).toFixed(0)} MiB per storage buffer; use a larger spacing or --backend cpu`;
     }
-    // a step's tiles are dispatched as rows of up to maxComputeWorkgroupsPerDimension workgroups
+    // a step's tiles are dispatched as rows of up to maxComputeWorkgroupsPerDimension workgroups (16-cell tiles, the most)
     const tiles = Math.ceil(nx / DiffusionStepKernel.WG) * Math.ceil(ny / DiffusionStepKernel.WG);
     const rows = Math.ceil(tiles / lim.maxComputeWorkgroupsPerDimension);
     if (rows > lim.maxComputeWorkgroupsPerDimension) {

@@ -3,12 +3,13 @@
  * issue asks for (GPU and CPU steps/s with their ratio, host µs per step, steps per dispatch) and the
  * fused step's figures are what they must be — one dispatch per step plus one finalize per submit —
  * and the step counted on the GPU is compared with the host-phased one; temporal blocking (4 steps
- * per dispatch) has its rows, with ⌈m/4⌉ + 2 dispatches per submit of m steps.
+ * per dispatch) has its rows, with ⌈m/4⌉ + 2 dispatches per submit of m steps, and the other tile
+ * size (cells per invocation) its steps/s.
  */
 import { afterEach, expect, test } from 'vitest';
 import { useGpu } from '../helpers/gpu';
 import { solverCases } from '../../bench/cases/solver';
-import { resolveStepCounter } from '../../src/kernels/diffusionStep';
+import { resolveCellsPerInvocation, resolveStepCounter } from '../../src/kernels/diffusionStep';
 
 const gpu = useGpu();
 afterEach(() => { delete process.env.IONFLUX_BENCH_SIZES; });
@@ -19,7 +20,7 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   if (!c) throw new Error('no bench case "gpu step host"');
   const rows = await c.run({ gpu: gpu(), quick: true, log: () => {}, numpy: () => null });
   const byId = new Map(rows.map((r) => [r.id, r]));
-  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-gpu-blocked', 'gpuhost-32-gpu-other', 'gpuhost-32-host', 'gpuhost-32-host-blocked', 'gpuhost-32-host-other', 'gpuhost-32-spd', 'gpuhost-32-spd-blocked']);
+  expect([...byId.keys()].sort()).toEqual(['gpuhost-32-cpu', 'gpuhost-32-gpu', 'gpuhost-32-gpu-all', 'gpuhost-32-gpu-blocked', 'gpuhost-32-gpu-cells', 'gpuhost-32-gpu-other', 'gpuhost-32-host', 'gpuhost-32-host-blocked', 'gpuhost-32-host-other', 'gpuhost-32-spd', 'gpuhost-32-spd-blocked']);
   for (const r of rows) expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
   expect(byId.get('gpuhost-32-gpu')?.ratioTo).toContain('gpuhost-32-cpu');
   // one submit per sample of ≥ 16 steps: dispatches = steps + 1 per submit
@@ -37,4 +38,8 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   const counted = resolveStepCounter('auto', 4, gpu().report.software) === 'gpu';
   expect(byId.get('gpuhost-32-gpu')?.note).toMatch(counted ? /steps counted on the GPU/ : /steps phased by the host/);
   expect(byId.get('gpuhost-32-gpu-other')?.backend).toBe(counted ? 'gpu-host-phased' : 'gpu-self-counted');
+  // the other tile size: 1 cell per invocation where 'auto' takes more (a software adapter), else 2
+  const other = resolveCellsPerInvocation('auto', 1, gpu().report.software) === 1 ? 2 : 1;
+  expect(byId.get('gpuhost-32-gpu-cells')?.backend).toBe(other === 1 ? 'gpu-1-cell' : 'gpu-2-cells');
+  expect(byId.get('gpuhost-32-gpu-cells')?.ratioTo).toEqual(['gpuhost-32-gpu']);
 }, 120000);

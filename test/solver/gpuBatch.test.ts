@@ -5,6 +5,7 @@
  * data) — and agree with the CPU reference within gpuVsCpu.test.ts's tolerance. Lanes differ in
  * current, surface η, D(θ) (so Δt and the step counts per output), cut-off, protocol and mask.
  */
+import { resolveCellsPerInvocation } from '../../src/kernels/diffusionStep';
 import { describe, expect, test } from 'vitest';
 import { compareArrays, useGpu } from '../helpers/gpu';
 import { presetConfig, resolveConfig } from '../../src/model/config';
@@ -174,10 +175,13 @@ describe('GpuBatch: lanes = batches of one = CPU reference', () => {
     // a memory budget: exactly what a batch allocates (GpuBatch.bytes = bytesPerCell · lanes · cells)
     const one = await GpuSolver.create(gpu(), disk);
     const four = await GpuBatch.create(gpu(), [disk, disk, disk, disk]);
-    expect(one.bytesPerCell * 42 * 42).toBe(GpuBatch.bytes(disk, 1));
-    expect(four.lanes[0].bytesPerCell * 4 * 42 * 42).toBe(GpuBatch.bytes(disk, 4));
-    expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4))).toBe(4);
-    expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4) - 1)).toBe(3);
+    // the tile size ('auto' cells per invocation) sets the size of the tile tables
+    const per = four.cellsPerInvocation;
+    expect(per).toBe(resolveCellsPerInvocation('auto', 1, gpu().report.software));
+    expect(Math.round(one.bytesPerCell * 42 * 42)).toBe(GpuBatch.bytes(disk, 1, 1, per));
+    expect(Math.round(four.lanes[0].bytesPerCell * 4 * 42 * 42)).toBe(GpuBatch.bytes(disk, 4, 1, per));
+    expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4, 1, per))).toBe(4);
+    expect(GpuBatch.maxLanes(gpu(), disk, GpuBatch.bytes(disk, 4, 1, per) - 1)).toBe(3);
     expect(GpuBatch.maxLanes(gpu(), disk, 1000)).toBe(0);
     // per lane at least the two int32 ξ; less than a batch of one: the four share one Φ̃ table (16 kB, 9 B per cell here)
     expect(four.lanes[0].bytesPerCell).toBeGreaterThanOrEqual(8);

@@ -24,7 +24,7 @@ import type { Problem, StepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuBatch } from '../../src/solver/gpu';
 import { OUTSIDE_Q, wallQuanta } from '../../src/solver/quanta';
-import { GPU_COUNT_MAX_WORKGROUPS, resolveStepCounter, stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
+import { GPU_COUNT_MAX_WORKGROUPS, resolveCellsPerInvocation, resolveStepCounter, SOFTWARE_CELLS_PER_INVOCATION, stepTiling, tileWallTable } from '../../src/kernels/diffusionStep';
 import type { AdvanceResult } from '../../src/solver/types';
 import type { GpuSolver } from '../../src/solver/gpu';
 
@@ -105,26 +105,45 @@ function f32Lane(p: Problem, par: StepParams) {
 }
 
 describe('fused GPU step = CPU reference, bit for bit', () => {
-  test('the tile tables: particle tiles cover every inside cell, walls grouped by tile keep their numbers', async () => {
-    const p = await problem({}, 0.02); // 122² grid: 8×8 tiles
+  test.each([
+    { size: 16, cells: 1 as const, per: 8, empty: true },
+    { size: 32, cells: 4 as const, per: 4, empty: false },
+  ])('the tile tables ($size-cell tiles): particle tiles cover every inside cell, walls grouped by tile keep their numbers', async ({ size, cells, per, empty }) => {
+    const p = await problem({}, 0.02); // 122² grid: 8×8 tiles of 16 cells, 4×4 of 32
     const { nx, ny, inside, walls } = p.grid;
-    const t = stepTiling(nx, ny, [inside]);
-    expect([t.tilesX, t.tilesY]).toEqual([8, 8]);
-    expect(t.tiles.length).toBeLessThan(64); // the corners hold no particle cell
-    const listed = new Set(t.tiles);
-    for (let i = 0; i < nx * ny; i++) if (inside[i]) expect(listed.has(Math.floor(Math.floor(i / nx) / 16) * 8 + Math.floor((i % nx) / 16))).toBe(true);
-    expect(stepTiling(nx, ny, [inside], 'all').tiles.length).toBe(64);
+    const t = stepTiling(nx, ny, [inside], 'particle', cells);
+    const all = per * per;
+    const tileOf = (i: number) => Math.floor(Math.floor(i / nx) / size) * per + Math.floor((i % nx) / size);
+    expect([t.tile, t.tilesX, t.tilesY]).toEqual([size, per, per]);
+    // exactly the tiles that hold a particle cell: 16-cell corner tiles hold none (32-cell ones reach into the disk)
+    const holding = new Set<number>();
+    for (let i = 0; i < nx * ny; i++) if (inside[i]) holding.add(tileOf(i));
+    expect([...t.tiles]).toEqual([...holding].sort((a, b) => a - b));
+    expect(t.tiles.length < all).toBe(empty);
+    expect(stepTiling(nx, ny, [inside], 'all', cells).tiles.length).toBe(all);
     const w = tileWallTable(nx, t, walls.index);
-    expect(w.start[64]).toBe(walls.index.length);
+    expect(w.start[all]).toBe(walls.index.length);
     expect([...w.order].sort((a, b) => a - b)).toEqual([...walls.index.keys()]);
-    for (let tile = 0; tile < 64; tile++) {
-      for (let j = w.start[tile]; j < w.start[tile + 1]; j++) {
-        const cell = walls.index[w.order[j]];
-        expect(Math.floor(Math.floor(cell / nx) / 16) * 8 + Math.floor((cell % nx) / 16)).toBe(tile);
-      }
+    for (let tile = 0; tile < all; tile++) {
+      for (let j = w.start[tile]; j < w.start[tile + 1]; j++) expect(tileOf(walls.index[w.order[j]])).toBe(tile);
     }
     // a cell listed twice would share a workgroup slot in the kernel: refused
     expect(() => tileWallTable(nx, t, Uint32Array.from([...walls.index, walls.index[3]]))).toThrow(/listed twice/);
+  });
+
+  test("cells per invocation: 'auto' takes more on a software adapter with one step per dispatch, else 1; bad values refused", async () => {
+    expect(resolveCellsPerInvocation('auto', 1, true)).toBe(SOFTWARE_CELLS_PER_INVOCATION);
+    expect(SOFTWARE_CELLS_PER_INVOCATION).toBeGreaterThan(1);
+    expect(resolveCellsPerInvocation('auto', 1, false)).toBe(1);
+    expect(resolveCellsPerInvocation('auto', 4, true)).toBe(1);
+    expect(resolveCellsPerInvocation(1, 1, true)).toBe(1);
+    expect(resolveCellsPerInvocation(2, 1, false)).toBe(2);
+    const p = await problem({}, 0.03);
+    const batch = await GpuBatch.create(gpu(), [p]);
+    expect(batch.cellsPerInvocation).toBe(resolveCellsPerInvocation('auto', 1, gpu().report.software));
+    batch.lanes[0].destroy();
+    await expect(GpuBatch.create(gpu(), [p], { cellsPerInvocation: 3 as 2 })).rejects.toThrow(/cellsPerInvocation = 3: allowed are 1, 2, 4, 8 and 'auto'/);
+    await expect(GpuBatch.create(gpu(), [p], { cellsPerInvocation: 4, stepsPerDispatch: 4 })).rejects.toThrow(/cellsPerInvocation = 4 is for one step per dispatch/);
   });
 
   test("'auto' step counting: on the GPU for small dispatches, by the host past the crossover and on a software adapter", async () => {
@@ -140,19 +159,26 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     batch.lanes[0].destroy();
   });
 
-  test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles, steps counted on the GPU or by the host', async () => {
-    // 82² (6×6 tiles, the corner ones without particle cells), charging without a cut-off
+  test('advances of awkward lengths (slot rotation, submit boundaries), particle tiles and all tiles, steps counted on the GPU or by the host, 1–8 cells per invocation', async () => {
+    // 82² (6×6 tiles of 16 cells, the corner ones without particle cells; 3×3 of 32, all holding some; the
+    // star test below has empty 32-cell tiles), charging without a cut-off
     const p = await problem({}, 0.03);
     const par = params(p, { stopBelowPhi: -Infinity, stopAbovePhi: Infinity });
     const cpu = await CpuSolver.create(p);
     const model = f32Lane(p, par);
-    const fused = await GpuBatch.create(gpu(), [p], { stepCounter: 'gpu' });
-    const all = await GpuBatch.create(gpu(), [p], { tiles: 'all', stepCounter: 'gpu' });
-    const hostPhased = await GpuBatch.create(gpu(), [p], { stepCounter: 'host' });
-    expect([fused.stepCounter, all.stepCounter, hostPhased.stepCounter]).toEqual(['gpu', 'gpu', 'host']);
+    const fused = await GpuBatch.create(gpu(), [p], { stepCounter: 'gpu', cellsPerInvocation: 1 });
+    const variants = await Promise.all([
+      { tiles: 'all', stepCounter: 'gpu', cellsPerInvocation: 1 },
+      { stepCounter: 'host', cellsPerInvocation: 1 },
+      { stepCounter: 'gpu', cellsPerInvocation: 4 },
+      { tiles: 'all', stepCounter: 'gpu', cellsPerInvocation: 4 },
+      { stepCounter: 'host', cellsPerInvocation: 2 },
+      { stepCounter: 'host', cellsPerInvocation: 8 },
+    ].map((o) => GpuBatch.create(gpu(), [p], o as Parameters<typeof GpuBatch.create>[2])));
+    expect([fused, ...variants].map((b) => `${b.stepCounter} ${b.cellsPerInvocation}`)).toEqual(['gpu 1', 'gpu 1', 'host 1', 'gpu 4', 'gpu 4', 'host 2', 'host 8']);
     const blocked = await Promise.all([3, 8].map((k) => GpuBatch.create(gpu(), [p], { stepsPerDispatch: k })));
-    expect(blocked.map((b) => b.stepsPerDispatch)).toEqual([3, 8]);
-    const lanes = [fused.lanes[0], all.lanes[0], hostPhased.lanes[0], ...blocked.map((b) => b.lanes[0])];
+    expect(blocked.map((b) => [b.stepsPerDispatch, b.cellsPerInvocation])).toEqual([[3, 1], [8, 1]]);
+    const lanes = [fused.lanes[0], ...variants.map((b) => b.lanes[0]), ...blocked.map((b) => b.lanes[0])];
     try {
       for (const s of [cpu, ...lanes]) s.setStep(par);
       for (const n of [1, 2, 3, 4, 5, 7, 255, 256, 257, 4097]) {
@@ -202,7 +228,8 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       { name: 'lower range guard (discharge)', p: pd, over: { guardBelowQ: -Math.round(0.1 * 2 ** 28) }, reason: 'range' },
     ];
     const variants = [
-      ...(['gpu', 'host'] as const).map((counter) => ({ label: `steps counted by the ${counter}`, options: { stepCounter: counter } })),
+      { label: 'steps counted by the gpu, 1 cell per invocation', options: { stepCounter: 'gpu' as const, cellsPerInvocation: 1 as const } },
+      { label: 'steps counted by the host, 4 cells per invocation', options: { stepCounter: 'host' as const, cellsPerInvocation: 4 as const } },
       // the last piece stops on its 2nd step: a block's last sub-step (k = 2), inside a block (k = 5)
       ...[2, 5].map((k) => ({ label: `${k} steps per dispatch`, options: { stepsPerDispatch: k } })),
     ];
@@ -240,8 +267,8 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
   });
 
   test.each([
-    { label: 'steps counted by the gpu', options: { stepCounter: 'gpu' as const } },
-    { label: 'steps counted by the host', options: { stepCounter: 'host' as const } },
+    { label: 'steps counted by the gpu, 1 cell per invocation', options: { stepCounter: 'gpu' as const, cellsPerInvocation: 1 as const } },
+    { label: 'steps counted by the host, 4 cells per invocation', options: { stepCounter: 'host' as const, cellsPerInvocation: 4 as const } },
     { label: '4 steps per dispatch', options: { stepsPerDispatch: 4 } },
   ])('a batch of lanes with different masks, one stopping early, each = the CPU ($label)', async ({ options }) => {
     const octagon = [[1.2, 0.5], [0.5, 1.2], [-0.5, 1.2], [-1.2, 0.5], [-1.2, -0.5], [-0.5, -1.2], [0.5, -1.2], [1.2, -0.5]];
@@ -252,6 +279,7 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
     ]);
     const batch = await GpuBatch.create(gpu(), ps, options);
     expect(batch.stepCounter).toBe(options.stepCounter ?? 'host');
+    expect(batch.cellsPerInvocation).toBe(options.cellsPerInvocation ?? 1);
     const cpus = await Promise.all(ps.map((p) => CpuSolver.create(p)));
     try {
       const pars = ps.map((p) => params(p));
@@ -269,6 +297,45 @@ describe('fused GPU step = CPU reference, bit for bit', () => {
       }
     } finally {
       for (const s of [...cpus, ...batch.lanes]) s.destroy();
+    }
+  });
+  test('a tile with more wall cells than invocations (32×32-cell tiles of 256, 64 or 16 invocations: the marking takes rounds) = the model and the CPU', async () => {
+    // a star of 48 thin spikes: near its hub most cells of a tile are wall cells
+    const vertices_um = Array.from({ length: 96 }, (_, i) => {
+      const a = (Math.PI * i) / 48, r = i % 2 ? 0.25 : 1.1;
+      return [r * Math.cos(a), r * Math.sin(a)];
+    });
+    const p = await problem({ particle: { shape: 'polygon', vertices_um } }, 0.01);
+    const { nx, ny, inside, walls } = p.grid;
+    const t = stepTiling(nx, ny, [inside], 'particle', 2);
+    const w = tileWallTable(nx, t, walls.index);
+    const most = Math.max(...w.start.slice(1).map((v, k) => v - w.start[k]));
+    expect(most).toBeGreaterThan(256);
+    // and tiles without particle cells, which only the all-tiles variant dispatches
+    expect(t.tiles.length).toBeLessThan(t.tilesX * t.tilesY);
+    const par = params(p, { stopBelowPhi: -Infinity, stopAbovePhi: Infinity });
+    const cpu = await CpuSolver.create(p);
+    const model = f32Lane(p, par);
+    const batches = await Promise.all([
+      ...([1, 2, 4, 8] as const).map((c) => ({ cellsPerInvocation: c, stepCounter: 'host' as const })),
+      { cellsPerInvocation: 4 as const, stepCounter: 'gpu' as const, tiles: 'all' as const },
+    ].map((o) => GpuBatch.create(gpu(), [p], o)));
+    try {
+      cpu.setStep(par);
+      for (const b of batches) b.lanes[0].setStep(par);
+      for (const n of [1, 50, 200]) {
+        const want = await cpu.advance(n);
+        expect(model.advance(n)).toEqual(want);
+        for (const b of batches) {
+          expect(await b.lanes[0].advance(n)).toEqual(want);
+          expect(sameInts(await gpuQ(b.lanes[0]), model.q), `after ${n}, ${b.cellsPerInvocation} cells per invocation`).toBe(true);
+        }
+      }
+      // the wall flux arrived: every wall cell moved (a kernel that skipped the later rounds would leave some unchanged)
+      for (const i of walls.index) expect(model.q[i]).not.toBe(0);
+    } finally {
+      cpu.destroy();
+      for (const b of batches) b.lanes[0].destroy();
     }
   });
 });
