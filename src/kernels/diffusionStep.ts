@@ -41,7 +41,7 @@ export interface StepTiling {
   /** cells per tile side: tileSide(perInvocation) */
   tile: number;
   /** cells per invocation of the step kernel along each axis (CellsPerInvocation) */
-  perInvocation: 1 | 2 | 4 | 8;
+  perInvocation: CellCount;
   tilesX: number;
   tilesY: number;
   /** dispatched tile ids (ty·tilesX + tx), ascending */
@@ -86,17 +86,19 @@ export function resolveStepCounter(counter: StepCounter, workgroups: number, sof
  * many invocations in flight; `bench/gpu-check.sh` measures c = 2 beside 1 there. Temporal
  * blocking takes 1.
  */
-export type CellsPerInvocation = 1 | 2 | 4 | 8 | 'auto';
+export const CELL_COUNTS = [1, 2, 4, 8] as const;
+export type CellCount = (typeof CELL_COUNTS)[number];
+export type CellsPerInvocation = CellCount | 'auto';
 export const SOFTWARE_CELLS_PER_INVOCATION = 4;
 
 /** Cells per invocation along each axis for a batch with `stepsPerDispatch` steps per dispatch (see CellsPerInvocation). */
-export function resolveCellsPerInvocation(per: CellsPerInvocation, stepsPerDispatch: number, software: boolean): 1 | 2 | 4 | 8 {
+export function resolveCellsPerInvocation(per: CellsPerInvocation, stepsPerDispatch: number, software: boolean): CellCount {
   if (per !== 'auto') return per;
   return stepsPerDispatch === 1 && software ? SOFTWARE_CELLS_PER_INVOCATION : 1;
 }
 
 /** The side of a tile, in cells, for `per` cells per invocation along each axis (CellsPerInvocation). */
-export function tileSide(per: 1 | 2 | 4 | 8): number {
+export function tileSide(per: CellCount): number {
   return per === 1 ? TILE : 2 * TILE;
 }
 
@@ -104,7 +106,7 @@ export function tileSide(per: 1 | 2 | 4 | 8): number {
  * The tiles to dispatch for lanes with these inside masks (nx×ny each): those holding an inside
  * cell of at least one lane (`particle`), or every tile of the grid (`all`, for comparison).
  */
-export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which: 'particle' | 'all' = 'particle', perInvocation: 1 | 2 | 4 | 8 = 1): StepTiling {
+export function stepTiling(nx: number, ny: number, insides: Uint8Array[], which: 'particle' | 'all' = 'particle', perInvocation: CellCount = 1): StepTiling {
   const tile = tileSide(perInvocation);
   const tilesX = Math.ceil(nx / tile), tilesY = Math.ceil(ny / tile);
   const used = new Uint8Array(tilesX * tilesY);

@@ -36,7 +36,7 @@
  */
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
-import { DiffusionStepKernel, resolveCellsPerInvocation, stepTiling, tileWallTable, type CellsPerInvocation, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
+import { CELL_COUNTS, DiffusionStepKernel, resolveCellsPerInvocation, stepTiling, tileWallTable, type CellCount, type CellsPerInvocation, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
 import { DiffusionBlockKernel, MAX_STEPS_PER_DISPATCH, runStateBufferBytes } from '../kernels/diffusionBlock';
 import { FieldReduceKernel, PARTIAL_BYTES } from '../kernels/fieldReduce';
 import { packStepUniforms, STEP_UNIFORMS_BYTES } from '../kernels/stepUniforms';
@@ -179,7 +179,7 @@ export class GpuBatch {
   /** the forward-model kernels, one per camera, built on the first optics() call with it */
   private readonly forwardKernels = new Map<Camera, Promise<ForwardModelKernel>>();
 
-  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter, stepsPerDispatch: number, private readonly per: 1 | 2 | 4 | 8) {
+  private constructor(private readonly gpu: GpuContext, problems: Problem[], tiles: 'particle' | 'all', counter: StepCounter, stepsPerDispatch: number, private readonly per: CellCount) {
     const device = (this.device = gpu.device);
     const { nx, ny } = problems[0].grid;
     const n = (this.cells = nx * ny);
@@ -310,7 +310,7 @@ export class GpuBatch {
    * which sets the tiles' size and so the tile tables'; the default, 1, is the most (16-cell tiles
    * have the largest tables), so without it this is an upper bound on any adapter.
    */
-  static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1, cellsPerInvocation: 1 | 2 | 4 | 8 = 1): number {
+  static bytes(problem: Problem, lanes: number, stepsPerDispatch = 1, cellsPerInvocation: CellCount = 1): number {
     if (lanes <= 0) return 0;
     const { nx, ny, walls } = problem.grid;
     const n = nx * ny, nWalls = walls.index.length;
@@ -332,7 +332,7 @@ export class GpuBatch {
   }
 
   /** Cells each invocation of the step kernel updates along each axis: 1, 2, 4 or 8 (GpuBatch.create's cellsPerInvocation, resolved). */
-  get cellsPerInvocation(): 1 | 2 | 4 | 8 {
+  get cellsPerInvocation(): CellCount {
     return this.per;
   }
 
@@ -369,8 +369,8 @@ export class GpuBatch {
       throw new Error(`GpuBatch.create: stepCounter = '${options.stepCounter}' is for one step per dispatch; with stepsPerDispatch = ${k} the host says which block a dispatch is (leave stepCounter out)`);
     }
     const cells = options.cellsPerInvocation ?? 'auto';
-    if (cells !== 'auto' && cells !== 1 && cells !== 2 && cells !== 4 && cells !== 8) {
-      throw new Error(`GpuBatch.create: cellsPerInvocation = ${String(cells)}: allowed are 1, 2, 4, 8 and 'auto'`);
+    if (cells !== 'auto' && !CELL_COUNTS.includes(cells)) {
+      throw new Error(`GpuBatch.create: cellsPerInvocation = ${String(cells)}: allowed are ${CELL_COUNTS.join(', ')} and 'auto'`);
     }
     if (k > 1 && cells !== 'auto' && cells !== 1) {
       throw new Error(`GpuBatch.create: cellsPerInvocation = ${cells} is for one step per dispatch; with stepsPerDispatch = ${k} each invocation takes one cell (leave cellsPerInvocation out)`);
