@@ -12,7 +12,8 @@ import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, maxStableDt, reachableRange, stepParams, type Problem } from '../../src/solver/problem';
 import { CpuSolver, type CpuKernel } from '../../src/solver/cpu';
 import { GpuBatch, GpuSolver } from '../../src/solver/gpu';
-import { tileSide } from '../../src/kernels/diffusionStep';
+import { CELL_COUNTS, tileSide, type CellCount } from '../../src/kernels/diffusionStep';
+import { UserError } from '../../src/errors';
 import { runSimulation } from '../../src/solver/run';
 import { createCamera, forwardModel } from '../../src/optics/forward';
 import type { Solver } from '../../src/solver/types';
@@ -384,9 +385,9 @@ const gpuStepHostCase: BenchCase = {
       const allTiles = await GpuBatch.create(ctx.gpu, [problem], { tiles: 'all' });
       // the other step counter (the default is 'auto': the GPU counts up to 1024 workgroups per dispatch)
       const other = await GpuBatch.create(ctx.gpu, [problem], { stepCounter: batch.stepCounter === 'gpu' ? 'host' : 'gpu' });
-      // the other tile size (CellsPerInvocation: 1 cell per invocation where 'auto' takes more, as on a software adapter, else 2),
-      // with the default's step counter ('auto' would decide by the workgroups, which the tile size changes 4×)
-      const otherCells = await GpuBatch.create(ctx.gpu, [problem], { cellsPerInvocation: batch.cellsPerInvocation === 1 ? 2 : 1, stepCounter: batch.stepCounter });
+      // the other tile size (CellsPerInvocation: 1 cell per invocation where 'auto' takes more, as on a software adapter, else 2;
+      // IONFLUX_BENCH_CELLS picks it), with the default's step counter ('auto' would decide by the workgroups, which the tile size changes 4×)
+      const otherCells = await GpuBatch.create(ctx.gpu, [problem], { cellsPerInvocation: benchCells() ?? (batch.cellsPerInvocation === 1 ? 2 : 1), stepCounter: batch.stepCounter });
       // temporal blocking, unless IONFLUX_BENCH_STEPS_PER_DISPATCH=1
       const K = blockSizes()[0];
       const blocked = K ? await GpuBatch.create(ctx.gpu, [problem], { stepsPerDispatch: K }) : null;
@@ -460,6 +461,15 @@ function benchSizes(): number[] | null {
 }
 
 /** The block sizes the GPU rows also measure: IONFLUX_BENCH_STEPS_PER_DISPATCH (a comma list, 1 for none), default 4 and 8. */
+/** IONFLUX_BENCH_CELLS=8: the cells per invocation of the `gpu step host` case's other-tile-size row (1, 2, 4 or 8), or null for its default */
+function benchCells(): CellCount | null {
+  const v = process.env.IONFLUX_BENCH_CELLS;
+  if (v === undefined) return null;
+  const c = Number(v) as CellCount;
+  if (!CELL_COUNTS.includes(c)) throw new UserError(`IONFLUX_BENCH_CELLS = '${v}': allowed are ${CELL_COUNTS.join(', ')}`);
+  return c;
+}
+
 function blockSizes(): number[] {
   const v = process.env.IONFLUX_BENCH_STEPS_PER_DISPATCH?.split(',').map(Number) ?? [4, 8];
   return v.filter((k) => Number.isInteger(k) && k > 1);

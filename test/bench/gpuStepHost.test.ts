@@ -12,7 +12,7 @@ import { solverCases } from '../../bench/cases/solver';
 import { resolveCellsPerInvocation, resolveStepCounter } from '../../src/kernels/diffusionStep';
 
 const gpu = useGpu();
-afterEach(() => { delete process.env.IONFLUX_BENCH_SIZES; });
+afterEach(() => { delete process.env.IONFLUX_BENCH_SIZES; delete process.env.IONFLUX_BENCH_CELLS; delete process.env.IONFLUX_BENCH_STEPS_PER_DISPATCH; });
 
 test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured', async () => {
   process.env.IONFLUX_BENCH_SIZES = '32';
@@ -42,4 +42,16 @@ test('gpu step host: rows at 32², steps per dispatch ≈ 1, host cost measured'
   const other = resolveCellsPerInvocation('auto', 1, gpu().report.software) === 1 ? 2 : 1;
   expect(byId.get('gpuhost-32-gpu-cells')?.backend).toBe(other === 1 ? 'gpu-1-cell' : 'gpu-2-cells');
   expect(byId.get('gpuhost-32-gpu-cells')?.ratioTo).toEqual(['gpuhost-32-gpu']);
+}, 120000);
+
+test('gpu step host: IONFLUX_BENCH_CELLS picks the other tile size row; a bad value is refused by name', async () => {
+  Object.assign(process.env, { IONFLUX_BENCH_SIZES: '32', IONFLUX_BENCH_STEPS_PER_DISPATCH: '1', IONFLUX_BENCH_CELLS: '8' });
+  const c = solverCases.find((k) => k.name === 'gpu step host');
+  if (!c) throw new Error('no bench case "gpu step host"');
+  const ctx = { gpu: gpu(), quick: true, log: () => {}, numpy: () => null };
+  const row = (await c.run(ctx)).find((r) => r.id === 'gpuhost-32-gpu-cells');
+  expect(row?.backend).toBe('gpu-8-cells');
+  expect(row?.note).toMatch(/^8 cells per invocation along each axis \(32×32-cell tiles, 4×4 workgroups\)/);
+  process.env.IONFLUX_BENCH_CELLS = '3';
+  await expect(c.run(ctx)).rejects.toThrow(/IONFLUX_BENCH_CELLS = '3': allowed are 1, 2, 4, 8/);
 }, 120000);
