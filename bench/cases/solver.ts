@@ -4,7 +4,7 @@
  * grid sizes; time to run the fig4c preset to 20 min; GPU memory per cell.
  * A "cell-update" is one particle cell advanced by one step (cells outside the disk not counted).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -220,35 +220,96 @@ const cpuStepCase: BenchCase = {
  * grid spacings from 0.03 to 0.005 µm (5 k to 181 k cells; --quick: 0.03, 0.02, 0.01), one and two
  * threads of the default (wasm SIMD) step, charging without a cut-off, samples interleaved (7
  * rounds, 3 --quick) of ~3·10⁷ cell-updates each. Rows: µs per step of each, the ratio.
+ * Then at 0.02 µm (fig4c's grid) with all cores but one kept busy by other processes (busy loops,
+ * started for these samples and stopped after): one thread, two threads as they run (the helper
+ * paced, src/solver/threadPacer.ts: they step alone while the two share a core) and two threads
+ * offered every step (alwaysTwoThreads: what they did before the pacing).
  */
 const cpuThreadsCase: BenchCase = {
   name: 'cpu threads',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     const spacings = ctx.quick ? [0.03, 0.02, 0.01] : [0.03, 0.025, 0.02, 0.015, 0.01, 0.005];
+    const row = (id: string, backend: string, size: string, t: Timing, n: number, note: string, ratioTo?: string[]): BenchRow =>
+      ({ id, case: 'CPU step, µs per step', backend, size, value: (1e6 * t.median_s) / n, unit: 'µs', better: 'lower', spread: spreadOf(t), ratioTo, note });
     for (const h of spacings) {
       ctx.log(`cpu threads ${h} µm`);
-      const raw = presetConfig('fig4c');
-      raw.grid = { spacing_um: h };
-      const problem = await buildProblem(resolveConfig(raw));
-      const dt = maxStableDt(problem, reachableRange(problem));
-      const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+      const problem = await fig4cAt(h);
       const solvers = [await CpuSolver.create(problem, { threads: false }), await CpuSolver.create(problem, { threads: true })];
       try {
-        for (const sv of solvers) { sv.setStep(params); await sv.advance(200); } // warm-up: code, and the helper's start
-        const n = Math.max(50, Math.round((ctx.quick ? 1e7 : 3e7) / problem.grid.cells));
-        const [one, two] = await timeInterleaved(solvers.map((sv) => () => sv.advance(n)), ctx.quick ? 3 : 7);
+        const { n, times: [one, two] } = await interleavedSteps(problem, solvers, ctx.quick);
         const size = `${h} µm (${problem.grid.nx}², ${problem.grid.cells} cells)`;
         const id = (k: string) => `cputhreads-${h}-${k}`;
-        rows.push({ id: id('1'), case: 'CPU step, µs per step', backend: 'cpu-1t', size, value: (1e6 * one.median_s) / n, unit: 'µs', better: 'lower', spread: spreadOf(one), note: solvers[0].backend });
-        rows.push({ id: id('2'), case: 'CPU step, µs per step', backend: 'cpu-2t', size, value: (1e6 * two.median_s) / n, unit: 'µs', better: 'lower', spread: spreadOf(two), ratioTo: [id('1')], note: `${solvers[1].backend}; advance(${n}) per sample` });
+        rows.push(row(id('1'), 'cpu-1t', size, one, n, solvers[0].backend));
+        rows.push(row(id('2'), 'cpu-2t', size, two, n, `${solvers[1].backend}; advance(${n}) per sample`, [id('1')]));
       } finally {
         for (const sv of solvers) sv.destroy();
       }
     }
+    const busy = Math.max(1, os.availableParallelism() - 1);
+    ctx.log(`cpu threads 0.02 µm, ${busy} core(s) busy`);
+    const problem = await fig4cAt(0.02);
+    const solvers = [
+      await CpuSolver.create(problem, { threads: false }),
+      await CpuSolver.create(problem, { threads: true }),
+      await CpuSolver.create(problem, { threads: true, handshakeTestHooks: { alwaysTwoThreads: true } }),
+    ];
+    const hogs = startBusyLoops(busy);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the loops are running
+      const { n, steps, times: [one, two, always] } = await interleavedSteps(problem, solvers, ctx.quick);
+      const size = `0.02 µm (${problem.grid.nx}², ${problem.grid.cells} cells), ${busy} of ${os.availableParallelism()} cores busy`;
+      const id = (k: string) => `cputhreads-busy-${k}`;
+      rows.push(row(id('1'), 'cpu-1t', size, one, n, solvers[0].backend));
+      rows.push(row(id('2'), 'cpu-2t', size, two, n, `2 threads, paced: ${(100 * (solvers[1].pacing?.soloSteps ?? 0) / steps).toFixed(0)} % of its steps on one thread`, [id('1')]));
+      rows.push(row(id('2always'), 'cpu-2t-every-step', size, always, n, 'two threads offered every step (alwaysTwoThreads), as before the pacing', [id('1')]));
+    } finally {
+      await stopBusyLoops(hogs);
+      for (const sv of solvers) sv.destroy();
+    }
     return rows;
   },
 };
+
+/** The fig4c problem at grid spacing h µm. */
+async function fig4cAt(h: number): Promise<Problem> {
+  const raw = presetConfig('fig4c');
+  raw.grid = { spacing_um: h };
+  return buildProblem(resolveConfig(raw));
+}
+
+/**
+ * Each solver charging `problem` without a cut-off: 200 steps of warm-up (code, the helper's start),
+ * then samples of n steps (~3·10⁷ cell-updates, 10⁷ --quick), interleaved solver by solver.
+ */
+async function interleavedSteps(problem: Problem, solvers: CpuSolver[], quick: boolean): Promise<{ n: number; steps: number; times: Timing[] }> {
+  const dt = maxStableDt(problem, reachableRange(problem));
+  const params = { ...stepParams(problem, problem.config.protocol[0], dt), stopBelowPhi: -Infinity, stopAbovePhi: Infinity };
+  const warm = 200, samples = quick ? 3 : 7;
+  for (const sv of solvers) { sv.setStep(params); await sv.advance(warm); }
+  const n = Math.max(50, Math.round((quick ? 1e7 : 3e7) / problem.grid.cells));
+  const times = await timeInterleaved(solvers.map((sv) => () => sv.advance(n)), samples);
+  // timeInterleaved calls each once untimed first: the steps each solver took in all
+  return { n, steps: warm + n * (1 + samples), times };
+}
+
+/**
+ * `count` processes that keep a core busy each: a busy loop that ends by itself after 5 minutes or
+ * when its parent is gone (a bench killed with SIGKILL leaves no loop behind).
+ */
+function startBusyLoops(count: number): ChildProcess[] {
+  const src = 'const p = process.ppid, end = Date.now() + 300000; for (let i = 0; ; i++) if ((i & 0xfffff) === 0 && (Date.now() > end || process.ppid !== p)) break;';
+  return Array.from({ length: count }, () => spawn(process.execPath, ['-e', src], { stdio: 'ignore' }));
+}
+
+/** Stops the busy loops and waits until they have exited. */
+async function stopBusyLoops(loops: ChildProcess[]): Promise<void> {
+  await Promise.all(loops.map((k) => new Promise<void>((resolve) => {
+    if (k.exitCode !== null || k.signalCode !== null) return resolve();
+    k.once('exit', () => resolve());
+    k.kill();
+  })));
+}
 
 /**
  * The CPU forward model of one trace row (`CpuSolver.optics`, `measureField`): ms per frame of

@@ -39,7 +39,8 @@ export const THREAD_MIN_CELLS = 1 << 12;
 export type CpuKernel = 'auto' | 'wasm' | 'wasm-scalar' | 'wasm-rect' | 'js' | 'split';
 
 export class CpuSolver implements Solver {
-  backend = 'cpu (TypeScript reference)';
+  /** what steps, e.g. 'cpu (wasm SIMD, 2 threads)' (see `backend`) */
+  private label = 'cpu (TypeScript reference)';
   readonly bytesPerCell: number;
   /** the two state buffers q = ξ·QUANTA (OUTSIDE_Q outside); cur is the current state */
   private readonly bufs: [Int32Array, Int32Array];
@@ -75,7 +76,7 @@ export class CpuSolver implements Solver {
     if (kernel === 'auto' || kernel === 'wasm' || kernel === 'wasm-scalar' || kernel === 'wasm-rect') {
       this.wasm = WasmStepper.create(problem.grid, problem.table.phi, problem.table.N, problem.theta0, INV_QUANTA, { flavour: kernel === 'wasm-scalar' ? 'scalar' : 'simd', mode: kernel === 'wasm-rect' ? 'rect' : 'runs', shared });
       if (!this.wasm && kernel !== 'auto') throw new Error(`CpuSolver: kernel '${kernel}' needs WebAssembly${kernel !== 'wasm-scalar' ? ' SIMD' : ''}${shared ? ' with shared memory' : ''}, which this engine lacks`);
-      if (this.wasm) this.backend = kernel === 'wasm-scalar' ? 'cpu (wasm)' : 'cpu (wasm SIMD)';
+      if (this.wasm) this.label = kernel === 'wasm-scalar' ? 'cpu (wasm)' : 'cpu (wasm SIMD)';
       else kernel = shared ? 'split' : 'js'; // a shared solver is for threads: the split kernels have them
     }
     if (kernel === 'js') {
@@ -109,7 +110,7 @@ export class CpuSolver implements Solver {
   /**
    * A solver with a second thread when the grid is large and worker threads exist (Node).
    * `threads` and `kernel` force the choices; `handshakeTestHooks` are for the stress tests of the
-   * two-thread handshakes (cpuThreads.ts; of the wasm helper, helperDelay_us only).
+   * two-thread handshakes (cpuThreads.ts; of the wasm helper: helperDelay_us, helperOffCpu_us, alwaysTwoThreads).
    */
   static async create(problem: Problem, options: { threads?: boolean; kernel?: CpuKernel; handshakeTestHooks?: HandshakeTestHooks } = {}): Promise<CpuSolver> {
     const want = options.threads ?? problem.grid.cells >= THREAD_MIN_CELLS;
@@ -117,8 +118,9 @@ export class CpuSolver implements Solver {
     if (!want || !canThread) return new CpuSolver(problem, false, options.kernel);
     const solver = new CpuSolver(problem, true, options.kernel === 'js' ? 'split' : options.kernel);
     if (solver.wasm) {
-      await solver.wasm.startHelper({ helperDelay_us: options.handshakeTestHooks?.helperDelay_us });
-      solver.backend = solver.backend.replace(')', ', 2 threads)');
+      const hooks = options.handshakeTestHooks;
+      await solver.wasm.startHelper({ helperDelay_us: hooks?.helperDelay_us, helperOffCpu_us: hooks?.helperOffCpu_us, alwaysTwoThreads: hooks?.alwaysTwoThreads });
+      solver.label = solver.label.replace(')', ', 2 threads)');
       return solver;
     }
     const { CpuThreads } = await import('./cpuThreads');
@@ -128,8 +130,23 @@ export class CpuSolver implements Solver {
       q: solver.bufs, phi: solver.phi, runs: solver.runs, table,
       nx: problem.grid.nx, N: problem.table.N, theta0: problem.theta0, invQuanta: INV_QUANTA,
     }, options.handshakeTestHooks);
-    solver.backend = 'cpu (TypeScript reference, 2 threads)';
+    solver.label = 'cpu (TypeScript reference, 2 threads)';
     return solver;
+  }
+
+  /**
+   * What steps, e.g. 'cpu (wasm SIMD, 2 threads)'; with the steps so far that ran on one thread
+   * because the two did not have a core each (threadPacer.ts), e.g. 'cpu (wasm SIMD, 2 threads;
+   * 9000 steps on one: the other core was busy)' — what summary.json records at the end of a run.
+   */
+  get backend(): string {
+    const solo = this.wasm?.pacing?.soloSteps ?? 0;
+    return solo > 0 ? `${this.label.slice(0, -1)}; ${solo} steps on one: the other core was busy)` : this.label;
+  }
+
+  /** The helper thread's pacing (WasmStepper.pacing; null on one thread, with the JS kernels, or with alwaysTwoThreads). */
+  get pacing(): WasmStepper['pacing'] {
+    return this.wasm?.pacing ?? null;
   }
 
   setStep(params: StepParams): void {

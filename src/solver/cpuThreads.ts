@@ -37,6 +37,10 @@ export interface HandshakeTestHooks {
   helperDelay_us?: number;
   /** the helper throws at this step (1-based) */
   helperFailAtStep?: number;
+  /** wasm helper: it sleeps this long after it claims a chunk (a helper taken off the CPU mid-step) */
+  helperOffCpu_us?: number;
+  /** wasm helper: every step is offered to it, even while the two threads share a core (threadPacer.ts) */
+  alwaysTwoThreads?: boolean;
 }
 
 // control words: 0 step generation (main → helper), 1 helper Φ done, 2 main Φ done, 3 helper

@@ -23,6 +23,7 @@
 import { assembleModule, FuncBuilder } from '../wasm/asm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
 import { newWorker } from './workerFlags';
+import { ThreadPacer } from './threadPacer';
 
 /** Which loop body the module gets: 4-wide SIMD with scalar row ends, or scalar only. */
 export type WasmFlavour = 'simd' | 'scalar';
@@ -302,9 +303,10 @@ export interface WasmStepOptions {
 // control words: 0 step generation (main → helper), 2 quit, 3 failed (message length), 4 the chunk
 // claim word (the step's tag << 8 | the next chunk), 5 chunks completed in this step; params
 // (float64): 0 which state buffer is current, 1 rQ, 2–5 the wall step's surface factor, guard above
-// and below (quanta) and stop test (1/0), 6 whether the chunks do their wall cells (1/0), then per
-// chunk k: P_MAX + k its max |Φ̃|, P_MAX + n + k its wall cells' range guard (1/0)
-const P_SF = 2, P_ABOVE = 3, P_BELOW = 4, P_CHECK = 5, P_WALLS = 6, P_MAX = 7;
+// and below (quanta) and stop test (1/0), 6 whether the chunks do their wall cells (1/0), 7 (tests)
+// how long the helper sleeps after it claims a chunk, µs, then per chunk k: P_MAX + k its max |Φ̃|,
+// P_MAX + n + k its wall cells' range guard (1/0)
+const P_SF = 2, P_ABOVE = 3, P_BELOW = 4, P_CHECK = 5, P_WALLS = 6, P_OFF_CPU = 7, P_MAX = 8;
 const WAIT_SLICE_MS = 20, SYNC_WAIT_MS = 200, SPIN_MS = 0.2, STALL_LIMIT_MS = 120_000, MESSAGE_BYTES = 512;
 /**
  * Chunks of rows per step with two threads, taken in turn (a thread slowed by other work takes
@@ -327,7 +329,7 @@ const helperSource = `
 'use strict';
 const { workerData: w } = require('node:worker_threads');
 const ctrl = new Int32Array(w.ctrl), params = new Float64Array(w.params);
-const n = w.chunks.length / 2;
+const n = w.chunks.length / 2, sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** the next chunk of the step tagged \`tag\`, or -1 (another step's word, or none left) */
 function claim(tag) {
   for (;;) {
@@ -349,6 +351,8 @@ try {
     const tag = gen & ${TAG_MASK}, b = w.scratch, ch = w.chunks;
     if (w.delay_us > 0) for (const until = performance.now() + w.delay_us / 1000; performance.now() < until;); // tests: a late helper
     for (let k; (k = claim(tag)) >= 0;) {
+      const off = params[${P_OFF_CPU}]; // tests: a helper taken off the CPU after it claimed a chunk
+      if (off > 0) Atomics.wait(sleeper, 0, 0, off / 1000);
       // the parameters after the claim: a successful claim is of the step now published (even if the
       // helper slept through 2^23 generations and the tag came round again)
       const cur = params[0] | 0, rQ = params[1];
@@ -388,7 +392,9 @@ export function wasmSimdAvailable(): boolean {
  * are cut into CHUNKS chunks of equal cell count that both threads take in turn from a shared
  * counter (a thread slowed by other processes takes fewer); a chunk recomputes the Φ̃ and vertical
  * fluxes of the row above it (its halo) instead of waiting for them, so there is one handshake per
- * step, at the end.
+ * step, at the end. While the two threads do not get a core each (another process holds one: the
+ * helper is then off the CPU with a chunk the main thread waits for, or the other way round), the
+ * steps run on this thread alone and the helper sleeps, with retries (threadPacer.ts).
  */
 export class WasmStepper {
   readonly q: [Int32Array, Int32Array];
@@ -411,6 +417,8 @@ export class WasmStepper {
   private lastGuard = false;
   /** chunks the helper thread has done, over all steps (tests and the bench: is it taking its share?) */
   helperChunks = 0;
+  /** whether a step is offered to the helper (null: always; see threadPacer.ts) */
+  private pacer: ThreadPacer | null = null;
   private readonly rows: Int32Array;
   private readonly nx: number;
   private readonly ny: number;
@@ -490,9 +498,12 @@ export class WasmStepper {
   /**
    * Starts the helper thread (Node worker_threads; the memory must be shared). It is not awaited:
    * steps run on this thread alone until the helper has booted (~25 ms) and claims chunks.
-   * `helperDelay_us` (tests only): the helper spins this long after it sees a step begin.
+   * Steps are offered to it while the two threads have a core each (threadPacer.ts). Tests only:
+   * `helperDelay_us`, the helper spins this long after it sees a step begin; `helperOffCpu_us`, it
+   * sleeps this long after it claims a chunk; `alwaysTwoThreads`, every
+   * step is offered to the helper, whatever it costs.
    */
-  async startHelper(hooks: { helperDelay_us?: number } = {}): Promise<void> {
+  async startHelper(hooks: { helperDelay_us?: number; helperOffCpu_us?: number; alwaysTwoThreads?: boolean } = {}): Promise<void> {
     if (this.helper || this.scratch.length < 2) return;
     const { Worker } = await import('node:worker_threads');
     const nChunks = this.chunks.length / 2;
@@ -506,6 +517,8 @@ export class WasmStepper {
         delay_us: hooks.helperDelay_us ?? 0,
       },
     }) as unknown as WorkerLike;
+    params[P_OFF_CPU] = hooks.helperOffCpu_us ?? 0;
+    this.pacer = hooks.alwaysTwoThreads ? null : new ThreadPacer();
     const helper = { worker, ctrl, params, message, gen: 0, failure: null as string | null, stopping: false };
     worker.on('error', (e) => { helper.failure ??= `the CPU solver's helper thread failed: ${(e as Error).message}`; });
     worker.on('exit', (code) => { if (!helper.stopping) helper.failure ??= `the CPU solver's helper thread exited (code ${code as number})`; });
@@ -535,10 +548,12 @@ export class WasmStepper {
    * chunk it took (the step is done when it resolves; the event loop ran meanwhile).
    */
   step(cur: 0 | 1, rQ: number, walls?: WallStep): Promise<void> | undefined {
-    const h = this.helper;
-    if (!h) {
+    const h = this.helper, pacer = this.pacer;
+    const t0 = pacer ? performance.now() : 0;
+    if (!h || (pacer && !pacer.useHelper(t0))) {
       this.check(this.run(1, this.ny - 1, 0, this.scratch[0], cur, rQ), cur, rQ);
       if (walls) this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
+      if (h && pacer) pacer.stepAlone();
       return undefined;
     }
     const fail = this.helperMessage(h);
@@ -571,8 +586,17 @@ export class WasmStepper {
       mine++;
     }
     this.helperChunks += n - mine;
-    if (this.waitHelper(h, n, SYNC_WAIT_MS)) { this.finishStep(h, n, cur, rQ, walls, chunked); return undefined; }
-    return this.slowStep(h, n, cur, rQ, walls, chunked);
+    if (this.waitHelper(h, n, SYNC_WAIT_MS)) {
+      this.finishStep(h, n, cur, rQ, walls, chunked);
+      pacer?.stepTogether(t0, performance.now(), n - mine);
+      return undefined;
+    }
+    return this.slowStep(h, n, cur, rQ, walls, chunked).then(() => pacer?.stepTogether(t0, performance.now(), n - mine));
+  }
+
+  /** The helper's pacing (threadPacer.ts): steps on one thread, spells, the last window's cores; null without a helper or with alwaysTwoThreads. */
+  get pacing(): Pick<ThreadPacer, 'soloSteps' | 'spells' | 'lastCores' | 'alone'> | null {
+    return this.pacer;
   }
 
   /** step(), when the helper is slow to finish a chunk: waits with the event loop running, then finishes */

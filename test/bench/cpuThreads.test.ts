@@ -1,7 +1,9 @@
 /**
  * The `cpu threads` bench case, --quick: a one-thread and a two-thread row per spacing, with the
- * two-thread solver really on two threads and its ratio to the one-thread row.
+ * two-thread solver really on two threads and its ratio to the one-thread row; then the rows with
+ * the other cores kept busy, whose busy-loop processes are gone when the case returns.
  */
+import { spawnSync } from 'node:child_process';
 import { expect, test } from 'vitest';
 import { solverCases } from '../../bench/cases/solver';
 
@@ -9,13 +11,17 @@ test('cpu threads: µs per step on 1 and 2 threads at three spacings', async () 
   const c = solverCases.find((k) => k.name === 'cpu threads');
   if (!c) throw new Error('no bench case "cpu threads"');
   const rows = await c.run({ gpu: null, quick: true, log: () => {}, numpy: () => null });
-  expect(rows.map((r) => r.id)).toEqual(['0.03', '0.02', '0.01'].flatMap((h) => [`cputhreads-${h}-1`, `cputhreads-${h}-2`]));
+  expect(rows.map((r) => r.id)).toEqual([...['0.03', '0.02', '0.01'].flatMap((h) => [`cputhreads-${h}-1`, `cputhreads-${h}-2`]), 'cputhreads-busy-1', 'cputhreads-busy-2', 'cputhreads-busy-2always']);
   for (const r of rows) {
     expect(Number.isFinite(r.value) && r.value > 0, r.id).toBe(true);
     expect(r.unit).toBe('µs');
   }
-  for (const r of rows.filter((k) => k.id.endsWith('-2'))) {
-    expect(r.note).toMatch(/2 threads/);
-    expect(r.ratioTo).toEqual([r.id.replace(/-2$/, '-1')]);
-  }
+  for (const r of rows.filter((k) => /-2(always)?$/.test(k.id))) expect(r.ratioTo).toEqual([r.id.replace(/-2(always)?$/, '-1')]);
+  for (const r of rows.filter((k) => k.id.endsWith('-2'))) expect(r.note).toMatch(/2 threads/);
+  // with the other cores busy: the share of steps on one thread is stated, and the busy loops are gone after
+  const busy = rows.find((r) => r.id === 'cputhreads-busy-2');
+  expect(busy?.size).toMatch(/cores busy/);
+  expect(busy?.note).toMatch(/\d+ % of its steps on one thread/);
+  const loops = spawnSync('pgrep', ['-f', 'process.ppid, end = Date.now']);
+  expect(loops.stdout.toString().trim(), 'busy loops left running').toBe('');
 }, 120_000);

@@ -12,7 +12,8 @@ test('2 threads = 1 thread, bit for bit, through a cut-off', async () => {
   raw.snapshots_min = [1, 2];
   const problem = await buildProblem(resolveConfig(raw));
   const one = new CpuSolver(problem);
-  const two = await CpuSolver.create(problem, { threads: true });
+  // every step offered to the helper, even on a busy machine (threadPacer.ts would step alone there)
+  const two = await CpuSolver.create(problem, { threads: true, handshakeTestHooks: { alwaysTwoThreads: true } });
   expect(two.backend).toMatch(/2 threads/);
   try {
     const a = await runSimulation(problem, one);

@@ -9,6 +9,7 @@ import { expect, test } from 'vitest';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, stepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
+import { PACER_DEFAULTS } from '../../src/solver/threadPacer';
 
 const STEPS = 3000;
 
@@ -82,7 +83,7 @@ test('while a slow helper computes, the main thread gives the event loop turns (
 test(`the default kernel's own two-thread handshake (wasm SIMD): ${STEPS} short steps, same state as one thread`, async () => {
   const { problem, params } = await smallProblem();
   const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
-  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm' });
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { alwaysTwoThreads: true } });
   expect(two.backend).toMatch(/wasm SIMD, 2 threads/);
   try {
     one.setStep(params);
@@ -107,7 +108,7 @@ test('the wasm step never waits for a helper that took no chunk: a helper late t
   // the helper spins 5 ms after it sees each step begin: a main thread that waited for it every step
   // (the handshake before) would take ≥ 200 × 5 ms = 1 s; one that only waits for chunks the helper
   // has claimed finishes the steps mostly alone (~50 µs each)
-  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { helperDelay_us: 5000 } });
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { helperDelay_us: 5000, alwaysTwoThreads: true } });
   try {
     one.setStep(params);
     two.setStep(params);
@@ -123,3 +124,29 @@ test('the wasm step never waits for a helper that took no chunk: a helper late t
     two.destroy();
   }
 });
+
+test('a helper that is off the CPU with a chunk it claimed: the steps go to one thread, retry two, and the state is the same', async () => {
+  const { problem, params } = await smallProblem();
+  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
+  // the helper sleeps 2 ms after every chunk it claims, as one that shares a core with the main
+  // thread is taken off it: two threads then get ~0.1 s of CPU per s, and the pacer steps alone
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { helperOffCpu_us: 2000 } });
+  try {
+    one.setStep(params);
+    two.setStep(params);
+    expect(two.pacing).not.toBeNull();
+    let steps = 0;
+    // at least two spells on one thread: the first, and one after a retry that found the same
+    for (const t0 = performance.now(); (two.pacing?.spells ?? 0) < 2 && performance.now() - t0 < 20_000;) steps += (await two.advance(50)).steps;
+    const pacing = two.pacing!;
+    expect(pacing.spells).toBeGreaterThanOrEqual(2);
+    expect(pacing.lastCores).toBeLessThan(PACER_DEFAULTS.minCores);
+    expect(pacing.soloSteps).toBeGreaterThan(0);
+    expect(two.backend).toMatch(new RegExp(`^cpu \\(wasm SIMD, 2 threads; ${pacing.soloSteps} steps on one: the other core was busy\\)$`));
+    expect((await one.advance(steps)).steps).toBe(steps);
+    expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
+  } finally {
+    one.destroy();
+    two.destroy();
+  }
+}, 30_000);

@@ -103,7 +103,7 @@ describe.each(shapes)('%s', (_name, particle, spacing) => {
           const s = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA, { flavour, mode, shared });
           expect(s).not.toBeNull();
           const w = s as WasmStepper;
-          if (shared) await w.startHelper();
+          if (shared) await w.startHelper({ alwaysTwoThreads: true }); // the two-thread path, even on a busy machine
           expect(w.threads).toBe(shared ? 2 : 1);
           let ref = randomState(pr, 99, -0.3, 1.3);
           w.q[0].set(ref);
@@ -130,7 +130,7 @@ test.runIf(wasmSimdAvailable())("wasm, 2 threads: each chunk's thread steps its 
     const pr = await problemOf(shapes[0][1], spacing);
     const two = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA, { shared: true }) as WasmStepper;
     const one = WasmStepper.create(pr.grid, pr.table.phi, pr.table.N, pr.theta0, INV_QUANTA) as WasmStepper;
-    await two.startHelper();
+    await two.startHelper({ alwaysTwoThreads: true });
     await new Promise((resolve) => setTimeout(resolve, 200)); // the helper boots meanwhile
     const q = randomState(pr, 7, 0.2, 0.9);
     const walls = pr.grid.walls.index.length;

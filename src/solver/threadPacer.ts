@@ -1,0 +1,121 @@
+/**
+ * Two threads only while they have two cores: whether the CPU step (cpuWasm.ts WasmStepper) hands
+ * chunks to its helper thread.
+ *
+ * Why: the two threads hand over every step (~25 µs at fig4c's 122²), so they need a core each.
+ * When other work keeps a core busy — another simulation, a sweep's jobs, a test suite, a browser —
+ * the two share one: the main thread finishes its chunk and waits while the helper, with a chunk
+ * claimed, is off the CPU, and then the other way round. Measured on the 2-core VM with one
+ * busy-loop process beside it: 80–160 µs per step on two threads against 46 µs on one
+ * (docs/performance.md, "When the other core is busy").
+ *
+ * How: the main thread measures, over windows of steps (at least `minSteps` steps and `window_ms`),
+ * how much CPU the process got per second of wall time. Two threads that each have a core use ~2 s
+ * per s (both spin while they wait for each other, which is short); two threads sharing one core get
+ * ~1. `strikes` windows in a row below `minCores` in which the helper took a chunk start a spell on
+ * one thread (one such window alone is a hiccup: early in a run, while the helper warms up, a
+ * window can dip to ~1.4 on a quiet machine): the helper gets no steps and sleeps. After the spell
+ * (`minSpell_ms`, doubled after each retry that finds the cores still busy, up to `maxSpell_ms`;
+ * back to the shortest after one that finds two) two threads are tried again, judged on their
+ * first window. A window in which the helper took no chunk (still
+ * booting, or off the CPU before it claimed one: the main thread did them all and waited for
+ * nothing) is not judged, and a pause between steps (trace rows, outputs: over `maxGap_ms`)
+ * starts a new window, so that the window holds steps only.
+ * How the rows are split between the threads does not change a single integer (the chunk tests of
+ * test/solver/cpuWasm.test.ts), so neither does this.
+ *
+ * Bookkeeping on the clocks it is given (ms), so that its decisions are tested on made-up clocks
+ * (test/solver/threadPacer.test.ts) and the wiring on a real helper thread.
+ */
+export interface PacerSettings {
+  minSteps: number;
+  window_ms: number;
+  /** CPU-seconds per second below which two threads are taken to share a core */
+  minCores: number;
+  /** windows in a row below minCores that start a spell */
+  strikes: number;
+  minSpell_ms: number;
+  maxSpell_ms: number;
+  maxGap_ms: number;
+}
+
+export const PACER_DEFAULTS: PacerSettings = { minSteps: 32, window_ms: 20, minCores: 1.3, strikes: 2, minSpell_ms: 50, maxSpell_ms: 2000, maxGap_ms: 2 };
+
+/** The process's CPU time (all threads), ms (Node; elsewhere there is no helper thread to pace). */
+export function processCpu_ms(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+export class ThreadPacer {
+  /** steps taken on one thread because two did not have two cores, over the pacer's life */
+  soloSteps = 0;
+  /** spells on one thread begun */
+  spells = 0;
+  /** CPU-seconds per second of the last judged window (NaN before one) */
+  lastCores = NaN;
+  private solo = false;
+  private until = 0;
+  private spell: number;
+  /** judged windows in a row below minCores */
+  private low = 0;
+  // the current window: since the end of its first step
+  private steps = 0;
+  private theirs = 0;
+  private start = 0;
+  private cpu0 = 0;
+  private last = -Infinity;
+
+  constructor(private readonly cpu_ms: () => number = processCpu_ms, private readonly s: PacerSettings = PACER_DEFAULTS) {
+    this.spell = s.minSpell_ms;
+  }
+
+  /** Whether the step about to start at `now` (ms) is offered to the helper. */
+  useHelper(now: number): boolean {
+    if (this.solo && now >= this.until) {
+      this.solo = false;
+      this.steps = 0;
+      this.low = this.s.strikes - 1; // a retry: its first window decides
+    }
+    return !this.solo;
+  }
+
+  /** A step on this thread alone (useHelper said no). */
+  stepAlone(): void {
+    this.soloSteps++;
+  }
+
+  /** A step offered to the helper began at `begin` and ended at `end` (ms); the helper did `theirs` of its chunks. */
+  stepTogether(begin: number, end: number, theirs: number): void {
+    if (this.steps === 0 || begin - this.last > this.s.maxGap_ms) {
+      this.steps = 1;
+      this.theirs = 0;
+      this.start = end;
+      this.cpu0 = this.cpu_ms();
+      this.last = end;
+      return;
+    }
+    this.steps++;
+    this.theirs += theirs;
+    this.last = end;
+    if (this.steps < this.s.minSteps || end - this.start < this.s.window_ms) return;
+    if (this.theirs > 0) {
+      this.lastCores = (this.cpu_ms() - this.cpu0) / (end - this.start);
+      if (this.lastCores >= this.s.minCores) {
+        this.low = 0;
+        this.spell = this.s.minSpell_ms;
+      } else if (++this.low >= this.s.strikes) {
+        this.solo = true;
+        this.until = end + this.spell;
+        this.spell = Math.min(2 * this.spell, this.s.maxSpell_ms);
+        this.spells++;
+      }
+    }
+    this.steps = 0;
+  }
+
+  /** Whether the steps now run on one thread. */
+  get alone(): boolean {
+    return this.solo;
+  }
+}
