@@ -15,7 +15,7 @@
  */
 import { createCamera, type Camera, type FieldStats, type Problem, type Solver, type UnreactedStats } from '../../src/browser';
 import { maxStableDt, reachableRange, stepParams, stepSign } from '../../src/solver/problem';
-import { widenRange, type Measurement } from '../../src/solver/run';
+import { surfaceAtCutoff, widenRange, type Measurement } from '../../src/solver/run';
 
 /** A trace row of the page: the CLI's Measurement (src/solver/run.ts) plus what the plots need. */
 export interface TraceRow extends Measurement {
@@ -234,7 +234,7 @@ export class LiveRun {
           this.solver.setStep(stepParams(this.problem, step, this.dtMax, this.guardDt));
           const st = await this.solver.stats();
           const c = this.problem.config.cutoff;
-          if (step.step === 'charge' ? st.minTheta <= c.surfaceTheta : st.maxTheta >= c.surfaceThetaMax) {
+          if (surfaceAtCutoff(st, step.step, c)) {
             this.nextStep('cutoff');
             continue;
           }

@@ -79,36 +79,40 @@ export async function compareCommand(o: CompareCli): Promise<void> {
   const open: MovieSource[] = [];
   try {
     const obsCap = await movieCapacity(o.observed, o.capacity, log);
-    const obsMovie = await openMovie(o.observed);
-    open.push(obsMovie);
-    const observed: ObservedParticle = await readObservedParticle(obsMovie, {
-      particle: o.particle ?? null, reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS,
-      capacity: obsCap.record, capacitySource: obsCap.source ?? undefined, drift: o.drift, threshold: o.threshold, flag: '--observed', warn,
-    });
-    let sim: SimulatedSide;
-    if (await isSimulationFolder(o.sim)) {
-      const folder = await loadSimulationFolder(o.sim);
-      sim = simulatedFromFields(folder.problem, folder.snapshots, { source: o.sim, psfSigma_um: o.psfUm, kappa: o.kappa, pixel_um: Math.min(folder.config.optics.pixel_um, observed.pixel_um) / 2 });
-    } else {
-      if (o.psfUm !== undefined || o.kappa !== undefined) throw new UserError(`--psf-um and --kappa apply to a simulate folder as --sim; ${o.sim} is a movie, whose frames are already images`);
-      const simCap = await movieCapacity(o.sim, o.simCapacity, log, '--sim-capacity');
-      const simMovie = await openMovie(o.sim).catch((e: unknown) => {
-        if (e instanceof UserError) throw new UserError(`--sim ${o.sim} is neither a simulate folder (summary.json) nor a readable movie: ${e.message}`);
-        throw e;
-      });
-      open.push(simMovie);
-      const p = await readObservedParticle(simMovie, { particle: o.simParticle ?? null, capacity: simCap.record, capacitySource: simCap.source ?? undefined, drift: o.drift, threshold: o.threshold, flag: '--sim', warn });
-      sim = simulatedFromMovie(p);
-    }
-    const result = compareParticles(observed, sim, {
-      align: o.align, frames: o.frames ?? null,
-      registration: { rotationDeg: o.rotation === 'auto' ? null : o.rotation, scale: o.scale === 'auto' ? null : o.scale },
-    });
-    for (const w of [...observed.warnings, ...result.warnings]) if (!observed.warnings.includes(w)) warn(w);
     const inputs = [{ flag: '--observed', path: o.observed }, { flag: '--sim', path: o.sim }, ...(obsCap.source ? [{ flag: '--capacity', path: obsCap.source }] : [])];
-    await writeOutputDir(o.out, (dir) => writeComparisonOutputs(dir, result, { lineAngleDeg: o.lineAngle ?? null }), { command: 'compare', inputs, estimatedBytes: 4 * 2 ** 20 });
+    // --out is checked (and locked) before the movies are read and aligned
+    const { value: result } = await writeOutputDir(o.out, async (dir) => {
+      const obsMovie = await openMovie(o.observed);
+      open.push(obsMovie);
+      const observed: ObservedParticle = await readObservedParticle(obsMovie, {
+        particle: o.particle ?? null, reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS,
+        capacity: obsCap.record, capacitySource: obsCap.source ?? undefined, drift: o.drift, threshold: o.threshold, flag: '--observed', warn,
+      });
+      let sim: SimulatedSide;
+      if (await isSimulationFolder(o.sim)) {
+        const folder = await loadSimulationFolder(o.sim);
+        sim = simulatedFromFields(folder.problem, folder.snapshots, { source: o.sim, psfSigma_um: o.psfUm, kappa: o.kappa, pixel_um: Math.min(folder.config.optics.pixel_um, observed.pixel_um) / 2 });
+      } else {
+        if (o.psfUm !== undefined || o.kappa !== undefined) throw new UserError(`--psf-um and --kappa apply to a simulate folder as --sim; ${o.sim} is a movie, whose frames are already images`);
+        const simCap = await movieCapacity(o.sim, o.simCapacity, log, '--sim-capacity');
+        const simMovie = await openMovie(o.sim).catch((e: unknown) => {
+          if (e instanceof UserError) throw new UserError(`--sim ${o.sim} is neither a simulate folder (summary.json) nor a readable movie: ${e.message}`);
+          throw e;
+        });
+        open.push(simMovie);
+        const p = await readObservedParticle(simMovie, { particle: o.simParticle ?? null, capacity: simCap.record, capacitySource: simCap.source ?? undefined, drift: o.drift, threshold: o.threshold, flag: '--sim', warn });
+        sim = simulatedFromMovie(p);
+      }
+      const result = compareParticles(observed, sim, {
+        align: o.align, frames: o.frames ?? null,
+        registration: { rotationDeg: o.rotation === 'auto' ? null : o.rotation, scale: o.scale === 'auto' ? null : o.scale },
+      });
+      for (const w of [...observed.warnings, ...result.warnings]) if (!observed.warnings.includes(w)) warn(w);
+      await writeComparisonOutputs(dir, result, { lineAngleDeg: o.lineAngle ?? null });
+      return { ...result, observedId: observed.id };
+    }, { command: 'compare', inputs, estimatedBytes: 4 * 2 ** 20 });
     const m = result.medians, f = (v: number | null, d = 3) => (v === null ? '—' : v.toFixed(d));
-    log(`particle ${observed.id}, ${result.frames.length} frames by ${result.alignment.mode}; rotation ${result.registration.rotationDeg.toFixed(1)}°, scale ${result.registration.scale.toFixed(3)}; median r ${f(m.pearsonR)}, RMSE ${f(m.rmse, 4)}, COM-offset error ${f(m.comOffsetError_um)} µm → ${o.out}`);
+    log(`particle ${result.observedId}, ${result.frames.length} frames by ${result.alignment.mode}; rotation ${result.registration.rotationDeg.toFixed(1)}°, scale ${result.registration.scale.toFixed(3)}; median r ${f(m.pearsonR)}, RMSE ${f(m.rmse, 4)}, COM-offset error ${f(m.comOffsetError_um)} µm → ${o.out}`);
   } finally {
     for (const m of open) await m.close();
   }

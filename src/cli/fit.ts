@@ -66,51 +66,61 @@ export async function fitCommand(o: FitCli): Promise<void> {
   }
   const cap = await movieCapacity(o.observed, o.capacity, log);
   const movie = await openMovie(o.observed);
-  let backend: Backend | null = null;
-  let pool: PoolBatchRunner | null = null;
+  // set inside writeOutputDir's callback, cleaned up here
+  const held: { backend?: Backend; pool?: PoolBatchRunner; journal?: ReturnType<typeof fileJournal> } = {};
+  const inputs = [{ flag: '--observed', path: o.observed }, ...(cap.source ? [{ flag: '--capacity', path: cap.source }] : [])];
+  const journalFile = `${path.resolve(o.out)}.fit-journal.jsonl`;
   try {
-    const observed = await readObservedParticle(movie, {
-      particle: o.particle ?? null, reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS,
-      capacity: cap.record, capacitySource: cap.source ?? undefined, drift: o.drift, threshold: o.threshold, warn,
+    // --out is checked (and locked) before the first simulation; the fit runs inside, and Ctrl-C
+    // says where the simulations done so far are kept
+    const { value: result } = await writeOutputDir(o.out, async (dir) => {
+      const observed = await readObservedParticle(movie, {
+        particle: o.particle ?? null, reference: o.reference, pixel_um: o.pixelUm, frame_s: o.frameS,
+        capacity: cap.record, capacitySource: cap.source ?? undefined, drift: o.drift, threshold: o.threshold, warn,
+      });
+      try {
+        held.backend = await selectBackend(request);
+      } catch (e) {
+        if (e instanceof GpuUnavailableError) throw new UserError(`--backend ${request}: ${e.message} (use --backend auto or cpu)`);
+        throw e;
+      }
+      // a generation as one batch: lanes of one GpuBatch, or the candidates over the CPU pool's threads
+      const backend = held.backend;
+      const runner = backend.kind === 'gpu' && backend.gpu ? gpuBatchRunner(backend.gpu) : fitPoolAvailable() && defaultJobs() > 1 ? (held.pool = cpuPoolBatchRunner()) : cpuBatchRunner();
+      const settings = {
+        movie: path.resolve(o.observed), particle: observed.id, capacity: cap.source, model: o.model, fitDiffusivity: !!o.fitDiffusivity, kappa: o.kappa ?? null,
+        psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMaG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
+        comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations ?? null, population: o.population ?? null, seed: o.seed,
+        reference: o.reference, pixel: o.pixelUm ?? null, frameS: o.frameS ?? null, threshold: o.threshold, drift: o.drift, version: VERSION,
+      };
+      const fitKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+      const journal = (held.journal = fileJournal(o.out, fitKey, log));
+      log(`particle ${observed.id} of ${o.observed} (${observed.particle.area_px} px, R_eq ${observed.particle.eqRadius_um.toFixed(2)} µm), model ${o.model}, ${runner.label}`);
+      const progress = createProgress('fit', { quiet: o.quiet });
+      const result = await fitSurface(observed, {
+        model: o.model, fitDiffusivity: o.fitDiffusivity, kappa: o.kappa ?? null, psfSigma_um: o.psfUm, theta0: o.theta0,
+        current_mA_g: o.currentMaG ?? null, grid_um: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
+        comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations, population: o.population, seed: o.seed,
+        runner, journal, warn, onProgress: (f, s) => progress.update(f, s),
+      });
+      progress.done(`${result.simulations} simulations`);
+      const comparison = await bestFitComparison(result, observed, runner);
+      await writeFitOutputs(dir, result, observed, comparison, { movie: o.observed, capacity: cap.source });
+      return result;
+    }, {
+      command: 'fit', inputs, estimatedBytes: 8 * 2 ** 20,
+      stopNote: `the fit's finished simulations are kept in '${journalFile}': the same command resumes from them`,
     });
-    try {
-      backend = await selectBackend(request);
-    } catch (e) {
-      if (e instanceof GpuUnavailableError) throw new UserError(`--backend ${request}: ${e.message} (use --backend auto or cpu)`);
-      throw e;
-    }
-    // a generation as one batch: lanes of one GpuBatch, or the candidates over the CPU pool's threads
-    const runner = backend.kind === 'gpu' && backend.gpu ? gpuBatchRunner(backend.gpu) : fitPoolAvailable() && defaultJobs() > 1 ? (pool = cpuPoolBatchRunner()) : cpuBatchRunner();
-    const settings = {
-      movie: path.resolve(o.observed), particle: observed.id, capacity: cap.source, model: o.model, fitDiffusivity: !!o.fitDiffusivity, kappa: o.kappa ?? null,
-      psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMaG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
-      comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations ?? null, population: o.population ?? null, seed: o.seed,
-      reference: o.reference, pixel: o.pixelUm ?? null, frameS: o.frameS ?? null, threshold: o.threshold, drift: o.drift, version: VERSION,
-    };
-    const fitKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
-    const journal = fileJournal(o.out, fitKey, log);
-    log(`particle ${observed.id} of ${o.observed} (${observed.particle.area_px} px, R_eq ${observed.particle.eqRadius_um.toFixed(2)} µm), model ${o.model}, ${runner.label}`);
-    const progress = createProgress('fit', { quiet: o.quiet });
-    const result = await fitSurface(observed, {
-      model: o.model, fitDiffusivity: o.fitDiffusivity, kappa: o.kappa ?? null, psfSigma_um: o.psfUm, theta0: o.theta0,
-      current_mA_g: o.currentMaG ?? null, grid_um: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
-      comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations, population: o.population, seed: o.seed,
-      runner, journal, warn, onProgress: (f, s) => progress.update(f, s),
-    });
-    progress.done(`${result.simulations} simulations`);
-    const comparison = await bestFitComparison(result, observed, runner);
-    const inputs = [{ flag: '--observed', path: o.observed }, ...(cap.source ? [{ flag: '--capacity', path: cap.source }] : [])];
-    await writeOutputDir(o.out, (dir) => writeFitOutputs(dir, result, observed, comparison, { movie: o.observed, capacity: cap.source }), { command: 'fit', inputs, estimatedBytes: 8 * 2 ** 20 });
-    journal.remove();
+    held.journal?.remove(); // the result is in place: nothing left to resume
     const b = result.parameterisation.report(result.best.values) as Record<string, number | number[]>;
     const show = result.model === 'arc'
       ? `centre ${(b.centerDeg as number).toFixed(1)}° [${result.intervals.centerDeg.lo.toFixed(0)}, ${result.intervals.centerDeg.hi.toFixed(0)}], span ${(b.spanDeg as number).toFixed(0)}° [${result.intervals.spanDeg.lo.toFixed(0)}, ${result.intervals.spanDeg.hi.toFixed(0)}], η ${(b.eta as number).toFixed(2)} [${result.intervals.eta.lo.toFixed(2)}, ${result.intervals.eta.hi.toFixed(2)}]`
       : `η per bin ${(b.eta as number[]).map((v) => v.toFixed(2)).join(' ')}`;
     log(`${show}; κ ${result.best.kappa.toFixed(3)}; ${result.simulations} simulations (${result.simulationsRun} run now), ${result.wallTime_s.toFixed(1)} s → ${o.out}`);
   } finally {
-    await pool?.close();
+    await held.pool?.close();
     await movie.close();
-    backend?.gpu?.device.destroy();
+    held.backend?.gpu?.device.destroy();
   }
 }
 
@@ -127,7 +137,7 @@ export function registerFit(program: Command): void {
     .option('--kappa <K>', 'κ of the forward model (default: fitted by least squares for each candidate)', number('--kappa', { positive: true }))
     .option('--psf-um <X>', 'PSF σ of the microscope, µm', number('--psf-um', { min: 0 }))
     .option('--theta0 <X>', 'θ at the reference frame', number('--theta0', { positive: true }))
-    .option('--current-mA-g <X>', 'the applied current, mA/g (default: the slope of the charge record)', number('--current-mA-g', { positive: true }))
+    .option('--current-mA-g <X>', "one constant charge at this current, mA/g (default: the charge record's own steps, or its slope when it is one charge)", number('--current-mA-g', { positive: true }))
     .option('--grid-um <X>', 'simulation grid spacing, µm (default R_eq/20)', number('--grid-um', { positive: true }))
     .option('--fit-frames <N>', 'frames fitted, evenly spaced after the reference', number('--fit-frames', { integer: true, min: 1 }), 6)
     .option('--frames <LIST>', 'the frames to fit instead, e.g. 5,10,20', frameListOption('--frames'))

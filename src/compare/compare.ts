@@ -108,7 +108,11 @@ const hasCapacity = (c: (number | null)[] | null) => !!c && c.some((v) => v !== 
 /**
  * Matches simulated snapshots to observed frames: each snapshot goes to the observed frame nearest in
  * charge (or time) within half the typical spacing of the observed frames; the reference frame is
- * left out (its ΔI/I0 is zero on both sides). Returns [frame, snapshot] pairs in frame order.
+ * left out (its ΔI/I0 is zero on both sides). By charge, frames within 2 % of the tolerance of the
+ * nearest are a tie, broken by time: during a rest the charge stands still, so every snapshot of the
+ * rest is as near in charge to every frame of it, and the nearest in time is the one it shows
+ * (before, they all went to the rest's first frame and all but one were dropped). Returns
+ * [frame, snapshot] pairs in frame order.
  */
 function align(obs: ObservedParticle, sim: SimulatedSide, mode: AlignMode, simFlag: string): { pairs: [number, number][]; alignment: Alignment } {
   const both = hasCapacity(obs.capacity_mAh_g) && hasCapacity(sim.capacity_mAh_g);
@@ -123,11 +127,18 @@ function align(obs: ObservedParticle, sim: SimulatedSide, mode: AlignMode, simFl
   for (let i = 1; i < xo.length; i++) { const d = Math.abs(xo[i] - xo[i - 1]); if (Number.isFinite(d) && d > 0) steps.push(d); }
   const tolerance = 0.5 * (median(steps) ?? (byCharge ? 1 : obs.frame_s));
   const best = new Map<number, { k: number; err: number }>();
+  const tie = byCharge ? 0.02 * tolerance : 0;
   xs.forEach((x, k) => {
     if (!Number.isFinite(x)) return;
-    let f = -1, err = Infinity;
-    xo.forEach((v, i) => { if (i !== obs.referenceFrame && Number.isFinite(v) && Math.abs(v - x) < err) { err = Math.abs(v - x); f = i; } });
-    if (f < 0 || err > tolerance * (1 + 1e-9)) return;
+    let err = Infinity;
+    xo.forEach((v, i) => { if (i !== obs.referenceFrame && Number.isFinite(v)) err = Math.min(err, Math.abs(v - x)); });
+    if (err > tolerance * (1 + 1e-9)) return;
+    let f = -1, dt = Infinity;
+    xo.forEach((v, i) => {
+      if (i === obs.referenceFrame || !Number.isFinite(v) || Math.abs(v - x) > err + tie) return;
+      const d = Math.abs(obs.times_s[i] - sim.times_s[k]);
+      if (f < 0 || d < dt) { f = i; dt = d; }
+    });
     const prev = best.get(f);
     if (!prev || err < prev.err) best.set(f, { k, err });
   });
@@ -168,7 +179,7 @@ export function compareParticles(obs: ObservedParticle, sim: SimulatedSide, opti
     }
     pairs = allPairs.filter(([f]) => want.includes(f));
   }
-  if (alignment.unmatchedFrames > 0 && !options.frames) warnings.push(`${alignment.unmatchedFrames} observed frame(s) have no simulated snapshot within ±${fmt(alignment.tolerance)} ${alignment.mode === 'charge' ? 'mAh/g' : 's'} and are not compared`);
+  if (alignment.unmatchedFrames > 0 && !options.frames) warnings.push(`${alignment.unmatchedFrames} observed frame(s) are not compared: each simulated snapshot is compared with the one frame nearest it in ${alignment.mode === 'charge' ? 'charge passed (±' + fmt(alignment.tolerance) + ' mAh/g; ties, as in a rest, by time)' : 'time (±' + fmt(alignment.tolerance) + ' s)'}, and these frames have none of their own (snapshots_min sets which are taken)`);
 
   const W = obs.crop.width, p = obs.pixel_um;
   const frames: FrameComparison[] = [];

@@ -123,6 +123,58 @@ function slope(t: number[], c: (number | null)[]): number | null {
   return den > 0 ? num / den : null;
 }
 
+type Step = { step: 'charge' | 'rest' | 'discharge'; current_mA_g?: number; duration_min: number };
+
+/**
+ * The protocol of a charge record from frame `ref` to frame `last`: the record's intervals between
+ * frames, each at its own current (Δcapacity/Δt), merged into steps while the current stays within
+ * 10 % of the record's largest; a step below 2 % of it is a rest, a negative one a discharge. Null
+ * when the record is one charge (the caller then takes its least-squares slope, as always) or has
+ * fewer than two points. A movie of a charge and then a rest (fig2e) was fitted as one charge at the
+ * average rate over both until 2026-12-03.
+ */
+function protocolOfRecord(times: number[], cap: (number | null)[], ref: number, last: number): Step[] | null {
+  const pts: [number, number][] = [];
+  for (let i = ref; i <= last; i++) { const c = cap[i]; if (c !== null && Number.isFinite(c)) pts.push([times[i], c]); }
+  if (pts.length < 2) return null;
+  const rate = (a: [number, number], b: [number, number]) => ((b[1] - a[1]) / (b[0] - a[0])) * 3600;
+  let peak = 0;
+  for (let k = 1; k < pts.length; k++) peak = Math.max(peak, Math.abs(rate(pts[k - 1], pts[k])));
+  if (!(peak > 0)) return null;
+  const steps: { from: number; to: number }[] = [];
+  for (let k = 1; k < pts.length; k++) {
+    const cur = steps[steps.length - 1];
+    if (cur && Math.abs(rate(pts[k - 1], pts[k]) - rate(pts[cur.from], pts[cur.to])) <= 0.1 * peak) cur.to = k;
+    else steps.push({ from: k - 1, to: k });
+  }
+  const out: Step[] = steps.map(({ from, to }) => {
+    const i = rate(pts[from], pts[to]), duration_min = (pts[to][0] - pts[from][0]) / 60;
+    if (Math.abs(i) < 0.02 * peak) return { step: 'rest', duration_min };
+    return { step: i > 0 ? 'charge' : 'discharge', current_mA_g: Number(Math.abs(i).toPrecision(8)), duration_min };
+  });
+  // neighbours of one kind (a rest split by noise) are one step
+  const merged: Step[] = [];
+  for (const st of out) {
+    const prev = merged[merged.length - 1];
+    if (prev && prev.step === 'rest' && st.step === 'rest') prev.duration_min += st.duration_min;
+    else merged.push({ ...st });
+  }
+  return merged.length === 1 && merged[0].step === 'charge' ? null : merged;
+}
+
+/** The first `end_min` minutes of `protocol` (its last step cut short, or the last one extended to reach it). */
+function protocolUpTo(protocol: Step[], end_min: number): Step[] {
+  const out: Step[] = [];
+  let t = 0;
+  for (const st of protocol) {
+    if (t >= end_min - 1e-9) break;
+    out.push({ ...st, duration_min: Math.min(st.duration_min, end_min - t) });
+    t += st.duration_min;
+  }
+  if (t < end_min - 1e-9) out[out.length - 1].duration_min += end_min - t;
+  return out;
+}
+
 /** Everything of the fit's forward problem that does not depend on the candidate. */
 interface Setup {
   obs: ObservedParticle;
@@ -152,7 +204,7 @@ function candidateConfig(s: Setup, u: number[], snapshots_s: number[]): Simulati
     if (d.preset !== 'knee') throw new UserError('--fit-diffusivity scales the knee diffusivity (material.diffusivity.preset "knee"); other presets have no scale to fit');
     material.diffusivity = { ...d, log10DHigh: (d.log10DHigh as number ?? KNEE_DEFAULTS.log10DHigh) + ls, log10DLow: (d.log10DLow as number ?? KNEE_DEFAULTS.log10DLow) + ls };
   }
-  const protocol = [{ ...(s.base.protocol as Record<string, unknown>[])[0], duration_min: Math.max(...snapshots_s) / 60 }];
+  const protocol = protocolUpTo(s.base.protocol as Step[], Math.max(...snapshots_s) / 60);
   return resolveConfig({ ...s.base, protocol, material, surface: { normalize: 'total-current', segments: s.par.segments(u) }, snapshots_min: snapshots_s.map((t) => t / 60) }, 'fit candidate');
 }
 
@@ -234,14 +286,23 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   for (const f of frames) if (!Number.isInteger(f) || f <= ref || f >= F) throw new UserError(`--frames: frame ${f} is not allowed: fit frames after the reference frame ${ref}, up to ${F - 1}`);
   const t_s = frames.map((f) => obs.times_s[f] - obs.times_s[ref]);
 
-  // the current
+  // the current: --current-mA-g, or the charge record — its own steps when it has rests or
+  // discharges, else its least-squares slope (one charge)
   let current = o.current_mA_g ?? null, currentSource = '--current-mA-g';
-  if (current === null) {
+  const fittedLast = frames[frames.length - 1];
+  // (the whole record: the candidates run to the last fitted frame, the best one to the last frame)
+  const recordSteps = current === null && obs.capacity_mAh_g ? protocolOfRecord(obs.times_s, obs.capacity_mAh_g, ref, last) : null;
+  if (recordSteps) {
+    const first = recordSteps.find((st) => st.step === 'charge');
+    if (!first) throw new UserError(`the charge record ${obs.capacitySource} has no charge over frames ${ref} … ${last}: fit models a charge (and what follows it); give --current-mA-g X for one constant charge`);
+    current = first.current_mA_g as number;
+    currentSource = `${obs.capacitySource} over frames ${ref} … ${last}: ${recordSteps.map((st) => `${st.step}${st.current_mA_g ? ` ${st.current_mA_g.toPrecision(3)} mA/g` : ''} ${st.duration_min.toPrecision(3)} min`).join(', ')}`;
+  } else if (current === null) {
     if (!obs.capacity_mAh_g) throw new UserError(`fit needs the applied current: give --capacity FILE (time_s,capacity_mAh_g of ${obs.source}) or --current-mA-g X`);
-    const k = slope(obs.times_s.slice(ref, last + 1), obs.capacity_mAh_g.slice(ref, last + 1));
-    if (k === null || !(k > 0)) throw new UserError(`the charge record ${obs.capacitySource} does not rise over frames ${ref} … ${last} (slope ${k === null ? 'undefined' : (k * 3600).toPrecision(3) + ' mA/g'}): fit models a charge at constant current; give --current-mA-g X`);
+    const k = slope(obs.times_s.slice(ref, fittedLast + 1), obs.capacity_mAh_g.slice(ref, fittedLast + 1));
+    if (k === null || !(k > 0)) throw new UserError(`the charge record ${obs.capacitySource} does not rise over frames ${ref} … ${fittedLast} (slope ${k === null ? 'undefined' : (k * 3600).toPrecision(3) + ' mA/g'}): fit models a charge at constant current; give --current-mA-g X`);
     current = k * 3600;
-    currentSource = `slope of ${obs.capacitySource} over frames ${ref} … ${last}`;
+    currentSource = `slope of ${obs.capacitySource} over frames ${ref} … ${fittedLast}`;
   }
   if (!(current > 0)) throw new UserError(`--current-mA-g = ${current} is not allowed: use a positive current (charge)`);
 
@@ -265,7 +326,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     particle: { shape: 'polygon', vertices_um: outline.vertices_um },
     grid: { spacing_um: grid_um },
     initialTheta: o.theta0 ?? 1,
-    protocol: [{ step: 'charge', current_mA_g: Number(current.toPrecision(8)), duration_min }],
+    protocol: recordSteps ?? [{ step: 'charge', current_mA_g: Number(current.toPrecision(8)), duration_min }],
     // the movie went on: a cut-off lower than the paper's 0.2 so that no plausible candidate stops early
     cutoff: { surfaceTheta: 0.05 },
     optics: { kappa: o.kappa ?? 1, psfSigma_um: psf, pixel_um: obs.pixel_um, unreactedThreshold: obs.threshold },

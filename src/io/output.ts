@@ -47,6 +47,8 @@ export interface OutputOptions {
   command?: string;
   /** where notices go (stale folders removed, files replaced/kept); default stderr */
   log?: (line: string) => void;
+  /** added to the line a signal prints, e.g. where the work done so far is kept for a resume */
+  stopNote?: string;
 }
 
 export interface OutputReport {
@@ -203,16 +205,20 @@ interface Existing {
   ours: Set<string>;
   /** everything else in the folder */
   others: string[];
+  /** the command whose output the folder holds (its manifest's), or null (none yet, or a plain-text marker) */
+  command: string | null;
 }
 
 function inspect(target: string, flag: string): Existing {
   const st = statOrNull(target);
-  if (!st) return { exists: false, legacy: false, ours: new Set(), others: [] };
+  if (!st) return { exists: false, legacy: false, ours: new Set(), others: [], command: null };
   let files: string[];
   try { files = listFiles(target); } catch (e) { envError(e, `${flag} '${target}' cannot be read`); }
-  if (!files.length && !readdirSync(target).length) return { exists: true, legacy: false, ours: new Set(), others: [] };
+  if (!files.length && !readdirSync(target).length) return { exists: true, legacy: false, ours: new Set(), others: [], command: null };
   if (!files.includes(OUTPUT_MARKER)) {
     const top = readdirSync(target).sort();
+    // a sweep's folder has its own bookkeeping (src/sweep/folder.ts, sweep.json), not this manifest
+    if (top.includes('sweep.json')) throw new OutputDirError(`${flag} '${target}' holds a sweep (sweep.json): it is written and resumed by \`ionflux sweep\` only; choose another folder`);
     throw new OutputDirError(`${flag} '${target}' is a folder with other files (${top.slice(0, 3).join(', ')}${top.length > 3 ? ', …' : ''}) and no ionflux output: ionflux writes only into new or empty folders or its own earlier outputs; choose a new folder`);
   }
   let manifest: Manifest | null = null;
@@ -227,7 +233,20 @@ function inspect(target: string, flag: string): Existing {
       if (unchanged(path.join(target, rel), r)) ours.add(rel);
     }
   }
-  return { exists: true, legacy: !manifest, ours, others: files.filter((f) => !ours.has(f)) };
+  return { exists: true, legacy: !manifest, ours, others: files.filter((f) => !ours.has(f)), command: manifest && typeof manifest.command === 'string' ? manifest.command : null };
+}
+
+/**
+ * A folder holding another command's output is refused: `simulate --out` pointed by mistake at the
+ * folder of an hour-long `analyze` would otherwise replace its maps and particle folders (ionflux
+ * wrote them, so the manifest allows it, but the user did not ask for it). A command replaces its
+ * own earlier output only.
+ */
+function checkSameCommand(target: string, flag: string, existing: Existing, command: string): void {
+  if (!existing.command || existing.command === command || existing.command === 'ionflux' || command === 'ionflux') return;
+  const files = [...existing.ours].filter((f) => f !== OUTPUT_MARKER);
+  if (!files.length) return;
+  throw new OutputDirError(`${flag} '${target}' holds the output of \`ionflux ${existing.command}\` (${files.length} file${files.length === 1 ? '' : 's'}: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}); \`ionflux ${command}\` replaces only its own earlier output: choose another folder`);
 }
 
 function realOrResolved(p: string): string {
@@ -342,7 +361,7 @@ function commit(target: string, staging: string, existing: Existing, command: st
 
 // ---------------------------------------------------------------------------------------------
 
-let active: { staging: string; lock: string; target: string } | null = null;
+let active: { staging: string; lock: string; target: string; stopNote?: string } | null = null;
 
 /** What a signal leaves: the staging folder and the lock removed, the folder as it was. */
 function onSignal(signal: NodeJS.Signals): void {
@@ -356,7 +375,7 @@ function onSignal(signal: NodeJS.Signals): void {
       left = `; the unfinished '${path.basename(a.staging)}' could not be removed (${isErrnoError(e) ? errnoCause(e) : String(e)}) and will be by the next run`;
     }
     try { unlinkSync(a.lock); } catch { /* exiting anyway */ }
-    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)${left}\n`);
+    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)${left}${a.stopNote ? `; ${a.stopNote}` : ''}\n`);
   } else {
     process.stderr.write(`ionflux: stopped by ${signal}\n`);
   }
@@ -383,6 +402,7 @@ export async function writeOutputDir<T>(dir: string, write: (staging: string) =>
   try {
     removeStalePartials(target, log);
     const existing = inspect(target, flag);
+    checkSameCommand(target, flag, existing, command);
     checkInputs(target, flag, existing, options.inputs ?? []);
     if (existing.exists) probeWritable(target, flag);
     checkFreeSpace(target, flag, options.estimatedBytes);
@@ -392,7 +412,7 @@ export async function writeOutputDir<T>(dir: string, write: (staging: string) =>
       writeFileSync(path.join(staging, STAGING_MARKER), JSON.stringify(me()) + '\n');
     } catch (e) { envError(e, `${flag} '${dir}': cannot write next to it`); }
 
-    active = { staging, lock, target };
+    active = { staging, lock, target, stopNote: options.stopNote };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let result: T;

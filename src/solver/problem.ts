@@ -139,10 +139,15 @@ function finishProblem(config: SimulationConfig, grid: ParticleGrid, warnings: s
   const h = config.grid.spacing_um;
   const o = config.optics;
   const camW = (grid.nx * h + 6 * o.psfSigma_um) / o.pixel_um, camH = (grid.ny * h + 6 * o.psfSigma_um) / o.pixel_um;
+  const span = fmtUm(Math.max(grid.nx, grid.ny) * h);
   if (camW * camH > 2 ** 24) {
-    throw new Error(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle: at most 16.8 M pixels are allowed (the paper's camera pixel is about 0.05 µm)`);
+    throw new Error(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle, which spans ${span} µm: at most 16.8 M pixels are allowed (lengths are in µm: the paper's particles are ~2–5 µm across, its camera pixel about 0.05 µm)`);
   }
   if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
+  // accepted, but a tired unit slip (nm for µm) makes them: say so rather than return empty offsets
+  const acrossPx = Math.max(grid.nx, grid.ny) * h / o.pixel_um;
+  if (acrossPx < 8) warnings.push(`optics.pixel_um = ${o.pixel_um} µm sees the particle (${span} µm across) in ${acrossPx < 1 ? 'less than one pixel' : `about ${Math.round(acrossPx)} pixels`}: too few for the camera-side outputs (comOffset_um stays empty); the paper's camera pixel is about 0.05 µm`);
+  if (grid.cells < 200) warnings.push(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: a coarse result (the presets use 0.02 µm, about 11 000 cells for 2.4 µm)`);
   const theta0 = config.initialTheta;
   const tableKey = JSON.stringify([config.material.diffusivity, theta0, config.cutoff.surfaceTheta]);
   let entry = TABLES.get(tableKey);
@@ -241,4 +246,9 @@ function rangeGuard(problem: Problem, step: ProtocolStep, guardDt_s: number): { 
     // discharge: θ_w + m·2⁻²⁸ ≤ 1 ⇔ q_w ≥ (θ0 − 1)·2²⁸ + m
     guardBelowQ: step.step === 'discharge' ? clamp(Math.ceil((theta0 - 1) * QUANTA) + m) : INT32_MIN,
   };
+}
+
+/** a length in µm for messages: 2.4, 0.05, 2400 */
+function fmtUm(v: number): string {
+  return Number(v.toPrecision(3)).toString();
 }

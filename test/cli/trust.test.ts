@@ -94,6 +94,27 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     expect(r.stderr).toMatch(/is a folder with other files \(data\.csv\) and no ionflux output/);
     expect(readdirSync(out)).toEqual(['data.csv']);
   });
+
+  test('another command\'s output is never replaced: simulate into an analyze folder (or a sweep\'s) is refused, and it stays', async () => {
+    const movie = path.join(tmp, 'movie2.tif');
+    await writeSynthMovie(movie, { width: 48, height: 40, frames: 4, noise: 2, seed: 3, particles: [{ cx: 24, cy: 20, radius_px: 10, coreRadius: (s) => 10 * Math.sqrt(1 - 0.5 * s) }] }, { pixel_um: 0.1, frame_s: 10 });
+    const out = path.join(tmp, 'analysis2');
+    expect((await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out])).code).toBe(0);
+    const before = readdirSync(out).sort();
+    const r = await runCli(['simulate', ...quick, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ionflux: --out '.*analysis2' holds the output of `ionflux analyze` \(\d+ files: .*\); `ionflux simulate` replaces only its own earlier output: choose another folder\n$/);
+    expect(readdirSync(out).sort()).toEqual(before);
+    // the same command replaces its own
+    expect((await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out])).code).toBe(0);
+    // a sweep's folder is named as one
+    const sweep = path.join(tmp, 'asweep');
+    mkdirSync(sweep);
+    writeFileSync(path.join(sweep, 'sweep.json'), '{}');
+    const r2 = await runCli(['simulate', ...quick, '--out', sweep]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/--out '.*asweep' holds a sweep \(sweep\.json\): it is written and resumed by `ionflux sweep` only; choose another folder/);
+  });
 });
 
 describe('killed, interrupted and concurrent runs', () => {

@@ -194,3 +194,20 @@ describe('the observed particle is analyze\'s own', () => {
     }
   });
 });
+
+describe('a movie with a rest (fig2e: charge 20 min, rest 10 min)', () => {
+  test('by charge, every snapshot is compared, those of the rest with the frames nearest in time (they are all at the same charge)', async () => {
+    const sets = ['grid.spacing_um=0.06', 'synth.frame_s=60'];
+    await writeSynth(path.join(tmp, 'rest-movie'), configOf('fig2e', sets));
+    await writeSimulation(path.join(tmp, 'sim-rest'), configOf('fig2e', sets));
+    const out = path.join(tmp, 'rest');
+    const { code, stderr } = await runCli(['compare', '--sim', path.join(tmp, 'sim-rest'), '--observed', path.join(tmp, 'rest-movie', 'movie.tif'), '--no-drift', '--out', out]);
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.alignment.mode).toBe('charge');
+    const rows = readCsv(path.join(out, 'comparison.csv'));
+    // fig2e's snapshots: every 5 min to 30, the last two in the rest (at the same charge passed);
+    // each with the observed frame of its time (a frame a minute), not all the rest's with its first
+    expect(rows.map((r) => Number(r.time_s))).toEqual([300, 600, 900, 1200, 1500, 1800]);
+  }, 120_000);
+});

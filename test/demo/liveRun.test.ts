@@ -57,7 +57,8 @@ describe('LiveRun (the demo page\'s loop) = runSimulation', () => {
   const cases: [string, Record<string, unknown>, number][] = [
     ['fig4c, charge then rest, slices of 7 steps', { ...presetConfig('fig4c'), grid: { spacing_um: 0.06 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 3 }, { step: 'rest', duration_min: 1.5 }], snapshots_min: [] }, 7],
     ['fig4a at 2000 mA/g to the cut-off, then a discharge; slices of 1 step', { ...presetConfig('fig4a'), grid: { spacing_um: 0.08 }, protocol: [{ step: 'charge', current_mA_g: 2000, duration_min: 30 }, { step: 'discharge', current_mA_g: 500, duration_min: 0.5 }], cutoff: { surfaceTheta: 0.6 }, initialTheta: 0.95, snapshots_min: [] }, 1],
-    ['the same with θ0 = 1: the discharge ends at once (the core is still at θ = 1); slices of 5', { ...presetConfig('fig4a'), grid: { spacing_um: 0.08 }, protocol: [{ step: 'charge', current_mA_g: 2000, duration_min: 30 }, { step: 'discharge', current_mA_g: 500, duration_min: 0.5 }], cutoff: { surfaceTheta: 0.6 }, snapshots_min: [] }, 5],
+    ['the same with θ0 = 1: the discharge runs too (the core still at θ = 1 is not the surface); slices of 5', { ...presetConfig('fig4a'), grid: { spacing_um: 0.08 }, protocol: [{ step: 'charge', current_mA_g: 2000, duration_min: 30 }, { step: 'discharge', current_mA_g: 500, duration_min: 0.5 }], cutoff: { surfaceTheta: 0.6 }, snapshots_min: [] }, 5],
+    ['a discharge whose surface is already at cutoff.surfaceThetaMax ends at once; slices of 5', { ...presetConfig('fig4a'), grid: { spacing_um: 0.08 }, initialTheta: 0.95, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1 }, { step: 'discharge', current_mA_g: 20, duration_min: 0.5 }], cutoff: { surfaceThetaMax: 0.9 }, snapshots_min: [] }, 5],
   ];
   for (const [name, raw, budget] of cases) {
     test(name, async () => {
@@ -80,6 +81,9 @@ describe('LiveRun (the demo page\'s loop) = runSimulation', () => {
         expect(ref.protocol[0].endReason).toBe('cutoff');
         expect(ref.protocol[0].end_s).toBeLessThan(30 * 60);
         expect(ref.protocol[1].end_s - ref.protocol[1].start_s).toBeCloseTo(30, 6);
+      }
+      if (name.includes('runs too')) {
+        expect(ref.protocol[1].end_s - ref.protocol[1].start_s).toBeGreaterThan(0);
       }
       if (name.includes('at once')) {
         expect(ref.protocol[1].endReason).toBe('cutoff');

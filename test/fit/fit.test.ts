@@ -81,6 +81,26 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
   }, 120_000);
 });
 
+describe('a movie of a charge and then a rest (fig2e)', () => {
+  test('is fitted with the charge record\'s own protocol, and recovers the blocking', async () => {
+    // fig2e: 70 mA/g for 20 min, then 10 min of rest; a quarter at η 0.3 centred on 180°
+    const obs = await observedOf('rest', configOf('fig2e', MOVIE));
+    const r = await fitSurface(obs, { model: 'arc', runner: cpuBatchRunner() });
+    const steps = r.config.protocol.map((p) => [p.step, p.step === 'rest' ? null : Number((p.current_mA_g as number).toFixed(2)), p.duration_min]);
+    expect(steps).toEqual([['charge', 70, 20], ['rest', null, 10]]);
+    expect(r.currentSource).toMatch(/charge 70\.0 mA\/g 20\.0 min, rest 10\.0 min/);
+    const [c, span, eta] = r.best.values;
+    report.push(`fig2e (charge + rest): centre ${c.toFixed(1)}°, span ${span.toFixed(1)}°, η ${eta.toFixed(3)} [${r.intervals.eta.lo.toFixed(3)}, ${r.intervals.eta.hi.toFixed(3)}]; ${r.simulations} simulations`);
+    expect(Math.abs(wrap(c - 180))).toBeLessThan(5);
+    expect(Math.abs(span - 90)).toBeLessThan(10);
+    expect(Math.abs(eta - 0.3)).toBeLessThan(0.04);
+    // --frames within the charge: the candidates run to frame 20; the best one, for the comparison
+    // of every frame, still follows the record through the rest (it used to charge on)
+    const part = await fitSurface(obs, { model: 'arc', runner: cpuBatchRunner(), frames: [5, 10, 15, 20], generations: 2 });
+    expect(part.config.protocol.map((p) => [p.step, p.duration_min])).toEqual([['charge', 20], ['rest', 10]]);
+  }, 180_000);
+});
+
 describe('fit --fit-diffusivity', () => {
   test('recovers a known diffusivity scale (×2: log10 scale 0.3) and still the blocking (fig4c)', async () => {
     // the movie's knee diffusivity twice the default: both of its log10 D levels +0.3

@@ -166,3 +166,36 @@ describe('a start at or past the first step\'s cut-off is refused before running
     await buildProblem(resolveConfig({ ...coarse('charge', 100), initialTheta: 0.1, protocol: [{ step: 'discharge', current_mA_g: 100, duration_min: 1 }, { step: 'charge', current_mA_g: 100, duration_min: 1 }] }));
   });
 });
+
+describe('a discharge after a charge of a fresh particle runs (the start checks look at the wall, not at the core still at θ0 = 1)', () => {
+  // fig4a's fresh particle (θ0 = 1 = cutoff.surfaceThetaMax): a charge leaves the core at 1 and the
+  // wall lower; the discharge that follows used to end at once ('cutoff'), or be refused as taking
+  // a surface at θ 0.94 "above 1"
+  const cases: [string, Record<string, unknown>[]][] = [
+    ['charge → discharge', [{ step: 'charge', current_mA_g: 100, duration_min: 5 }, { step: 'discharge', current_mA_g: 100, duration_min: 5 }]],
+    ['charge → rest → discharge', [{ step: 'charge', current_mA_g: 200, duration_min: 10 }, { step: 'rest', duration_min: 5 }, { step: 'discharge', current_mA_g: 150, duration_min: 5 }]],
+    ['charge → discharge → charge', [{ step: 'charge', current_mA_g: 100, duration_min: 5 }, { step: 'discharge', current_mA_g: 100, duration_min: 2 }, { step: 'charge', current_mA_g: 100, duration_min: 2 }]],
+  ];
+  for (const [name, protocol] of cases) {
+    test.each(['cpu', 'gpu'] as const)(`${name} (%s)`, async (on) => {
+      const raw = { ...presetConfig('fig4a'), particle: { shape: 'disk', diameter_um: 3 }, grid: { spacing_um: 0.05 }, protocol, snapshots_min: [] };
+      const o = await run(raw, on);
+      expect(o.error).toBeNull();
+      // every step runs: to its end, or until the surface meets the discharge cut-off (θs = 1: the knee
+      // diffusivity is slow near θ = 1, so the wall fills before the core empties) — never at once
+      for (const [k, p] of o.result.protocol.entries()) {
+        const ran = p.end_s - p.start_s, planned = (protocol[k].duration_min as number) * 60;
+        if (p.endReason === 'duration') expect(ran, `protocol[${k}]`).toBeCloseTo(planned, 6);
+        else {
+          expect(p.endReason, `protocol[${k}]`).toBe('cutoff');
+          expect(protocol[k].step).toBe('discharge');
+          expect(ran, `protocol[${k}] ran`).toBeGreaterThan(10);
+          const end = o.result.trace.find((r) => Math.abs(r.time_s - p.end_s) < 1e-6);
+          expect(end?.maxSurfaceTheta, `protocol[${k}]: θs at the cut-off`).toBeGreaterThan(o.problem.config.cutoff.surfaceThetaMax - 1e-3);
+        }
+      }
+      expect(o.result.conservation.ok).toBe(true);
+      expectInRange(o);
+    });
+  }
+});
