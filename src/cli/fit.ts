@@ -7,6 +7,7 @@
  * known: the same command after a Ctrl-C or a kill resumes from it.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { UserError } from './errors';
@@ -92,6 +93,8 @@ export async function fitCommand(o: FitCli): Promise<void> {
         psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMaG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
         comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations ?? null, population: o.population ?? null, seed: o.seed,
         reference: o.reference, pixel: o.pixelUm ?? null, frameS: o.frameS ?? null, threshold: o.threshold, drift: o.drift, version: VERSION,
+        // how the protocol comes from the charge record (fit.ts protocolOfRecord): a journal of another rule is not resumed
+        protocolRule: 'record-steps-2026-12-03',
       };
       const fitKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
       const journal = (held.journal = fileJournal(o.out, fitKey, log));
@@ -109,7 +112,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
       return result;
     }, {
       command: 'fit', inputs, estimatedBytes: 8 * 2 ** 20,
-      stopNote: `the fit's finished simulations are kept in '${journalFile}': the same command resumes from them`,
+      stopNote: () => (existsSync(journalFile) ? `the fit's finished simulations are kept in '${journalFile}': the same command resumes from them` : undefined),
     });
     held.journal?.remove(); // the result is in place: nothing left to resume
     const b = result.parameterisation.report(result.best.values) as Record<string, number | number[]>;

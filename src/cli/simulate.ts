@@ -138,6 +138,8 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
       });
       progress.done(`${result.stopReason} at ${(result.time_s / 60).toFixed(2)} min, ${result.extractedCapacity_mAh_g.toFixed(2)} mAh/g`);
       for (const w of result.warnings) process.stderr.write(`ionflux simulate: warning: ${w}\n`);
+      const note = solver.threadNote;
+      if (note && !opts.quiet) process.stderr.write(`ionflux simulate: ${note}\n`);
       await writeSimulationOutputs(dir, problem, result, solver.backend, { runName, thetaRange: opts.thetaRange });
     }, { command: 'simulate', inputs, estimatedBytes: estimateOutputBytes(problem) });
   } finally {

@@ -108,8 +108,9 @@ const hasCapacity = (c: (number | null)[] | null) => !!c && c.some((v) => v !== 
 /**
  * Matches simulated snapshots to observed frames: each snapshot goes to the observed frame nearest in
  * charge (or time) within half the typical spacing of the observed frames; the reference frame is
- * left out (its ΔI/I0 is zero on both sides). By charge, frames within 2 % of the tolerance of the
- * nearest are a tie, broken by time: during a rest the charge stands still, so every snapshot of the
+ * left out (its ΔI/I0 is zero on both sides). By charge, frames within a quarter of the tolerance of
+ * the nearest are a tie, broken by time since each side's start (the observed reference frame, the
+ * run's t = 0): during a rest the charge stands still, so every snapshot of the
  * rest is as near in charge to every frame of it, and the nearest in time is the one it shows
  * (before, they all went to the rest's first frame and all but one were dropped). Returns
  * [frame, snapshot] pairs in frame order.
@@ -126,8 +127,10 @@ function align(obs: ObservedParticle, sim: SimulatedSide, mode: AlignMode, simFl
   const steps: number[] = [];
   for (let i = 1; i < xo.length; i++) { const d = Math.abs(xo[i] - xo[i - 1]); if (Number.isFinite(d) && d > 0) steps.push(d); }
   const tolerance = 0.5 * (median(steps) ?? (byCharge ? 1 : obs.frame_s));
-  const best = new Map<number, { k: number; err: number }>();
-  const tie = byCharge ? 0.02 * tolerance : 0;
+  const best = new Map<number, { k: number; err: number; dt: number }>();
+  const tie = byCharge ? 0.25 * tolerance : 0;
+  // times from each side's start (the observed reference frame; the run's t = 0), for the ties
+  const obsStart = obs.times_s[obs.referenceFrame] ?? 0, simStart = sim.startTime_s ?? 0;
   xs.forEach((x, k) => {
     if (!Number.isFinite(x)) return;
     let err = Infinity;
@@ -136,11 +139,13 @@ function align(obs: ObservedParticle, sim: SimulatedSide, mode: AlignMode, simFl
     let f = -1, dt = Infinity;
     xo.forEach((v, i) => {
       if (i === obs.referenceFrame || !Number.isFinite(v) || Math.abs(v - x) > err + tie) return;
-      const d = Math.abs(obs.times_s[i] - sim.times_s[k]);
+      const d = Math.abs(obs.times_s[i] - obsStart - (sim.times_s[k] - simStart));
       if (f < 0 || d < dt) { f = i; dt = d; }
     });
+    // one snapshot per frame: the nearer in charge (or time), then in time
+    const own = Math.abs(xo[f] - x);
     const prev = best.get(f);
-    if (!prev || err < prev.err) best.set(f, { k, err });
+    if (!prev || own < prev.err - tie || (own <= prev.err + tie && dt < prev.dt)) best.set(f, { k, err: own, dt });
   });
   const pairs = [...best.entries()].sort((a, b) => a[0] - b[0]).map(([f, v]) => [f, v.k] as [number, number]);
   const unit = byCharge ? 'mAh/g' : 's';

@@ -15,6 +15,8 @@ export interface SimulatedSide {
   source: string;
   /** per snapshot (frame) */
   times_s: number[];
+  /** the time the run (a movie: its reference frame) starts from, on the clock of times_s */
+  startTime_s?: number;
   capacity_mAh_g: number[] | null;
   /** pixel size of the images below, µm (the simulation's own units) */
   pixel_um: number;
@@ -66,7 +68,7 @@ export function simulatedFromFields(problem: Problem, snapshots: SimulatedSnapsh
 /** A movie's particle (e.g. a `synth` movie) as the simulated side. */
 export function simulatedFromMovie(p: ObservedParticle): SimulatedSide {
   return {
-    kind: 'movie', source: p.source, times_s: p.times_s, capacity_mAh_g: p.capacity_mAh_g,
+    kind: 'movie', source: p.source, times_s: p.times_s, startTime_s: p.times_s[p.referenceFrame] ?? 0, capacity_mAh_g: p.capacity_mAh_g,
     pixel_um: p.pixel_um, width: p.crop.width, height: p.crop.height, mask: p.mask, diff: p.diff,
     threshold: p.threshold, particleId: p.id, frameOffset_um: [p.crop.col0 * p.pixel_um, -p.crop.row0 * p.pixel_um],
   };

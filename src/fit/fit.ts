@@ -123,43 +123,86 @@ function slope(t: number[], c: (number | null)[]): number | null {
   return den > 0 ? num / den : null;
 }
 
-type Step = { step: 'charge' | 'rest' | 'discharge'; current_mA_g?: number; duration_min: number };
+export type Step = { step: 'charge' | 'rest' | 'discharge'; current_mA_g?: number; duration_min: number };
 
 /**
- * The protocol of a charge record from frame `ref` to frame `last`: the record's intervals between
- * frames, each at its own current (Δcapacity/Δt), merged into steps while the current stays within
- * 10 % of the record's largest; a step below 2 % of it is a rest, a negative one a discharge. Null
- * when the record is one charge (the caller then takes its least-squares slope, as always) or has
- * fewer than two points. A movie of a charge and then a rest (fig2e) was fitted as one charge at the
- * average rate over both until 2026-12-03.
+ * The protocol of a charge record from frame `ref` to frame `last`, or null when it is one charge
+ * (the caller then takes its least-squares slope, as always) or has fewer than two points. Each
+ * interval between frames is a charge, a rest (its rate below 5 % of the record's typical rate, the
+ * 90th percentile of |rate|) or a discharge; runs of one kind shorter than 3 intervals are merged
+ * into their longer neighbour, repeatedly (a noisy or rounded record alternates at random between
+ * kinds from one interval to the next; a real rest or discharge lasts), each boundary is moved to
+ * where two straight lines fit the points on either side best, and each run that is left is one
+ * step at its own average current. A charge whose current changes is one step at the average.
+ * A movie of a charge and then a rest (fig2e) was fitted as one charge at the average rate over
+ * both until 2026-12-03.
  */
-function protocolOfRecord(times: number[], cap: (number | null)[], ref: number, last: number): Step[] | null {
+export function protocolOfRecord(times: number[], cap: (number | null)[], ref: number, last: number): Step[] | null {
   const pts: [number, number][] = [];
   for (let i = ref; i <= last; i++) { const c = cap[i]; if (c !== null && Number.isFinite(c)) pts.push([times[i], c]); }
   if (pts.length < 2) return null;
-  const rate = (a: [number, number], b: [number, number]) => ((b[1] - a[1]) / (b[0] - a[0])) * 3600;
-  let peak = 0;
-  for (let k = 1; k < pts.length; k++) peak = Math.max(peak, Math.abs(rate(pts[k - 1], pts[k])));
-  if (!(peak > 0)) return null;
-  const steps: { from: number; to: number }[] = [];
-  for (let k = 1; k < pts.length; k++) {
-    const cur = steps[steps.length - 1];
-    if (cur && Math.abs(rate(pts[k - 1], pts[k]) - rate(pts[cur.from], pts[cur.to])) <= 0.1 * peak) cur.to = k;
-    else steps.push({ from: k - 1, to: k });
-  }
-  const out: Step[] = steps.map(({ from, to }) => {
-    const i = rate(pts[from], pts[to]), duration_min = (pts[to][0] - pts[from][0]) / 60;
-    if (Math.abs(i) < 0.02 * peak) return { step: 'rest', duration_min };
-    return { step: i > 0 ? 'charge' : 'discharge', current_mA_g: Number(Math.abs(i).toPrecision(8)), duration_min };
+  const rate = (a: number, b: number) => ((pts[b][1] - pts[a][1]) / (pts[b][0] - pts[a][0])) * 3600;
+  const rates = pts.slice(1).map((_, k) => rate(k, k + 1));
+  const sorted = rates.map(Math.abs).sort((a, b) => a - b);
+  const typical = sorted[Math.min(sorted.length - 1, Math.floor(0.9 * sorted.length))];
+  if (!(typical > 0)) return null;
+  type Kind = Step['step'];
+  const kindOf = (r: number): Kind => (Math.abs(r) < 0.05 * typical ? 'rest' : r > 0 ? 'charge' : 'discharge');
+  // runs of intervals [from, to) (point indices from → to) of one kind
+  let runs: { kind: Kind; from: number; to: number }[] = [];
+  rates.forEach((r, k) => {
+    const kind = kindOf(r), cur = runs[runs.length - 1];
+    if (cur && cur.kind === kind) cur.to = k + 1;
+    else runs.push({ kind, from: k, to: k + 1 });
   });
-  // neighbours of one kind (a rest split by noise) are one step
-  const merged: Step[] = [];
-  for (const st of out) {
-    const prev = merged[merged.length - 1];
-    if (prev && prev.step === 'rest' && st.step === 'rest') prev.duration_min += st.duration_min;
-    else merged.push({ ...st });
+  const join = () => {
+    const out: typeof runs = [];
+    for (const r of runs) {
+      const prev = out[out.length - 1];
+      if (prev && prev.kind === r.kind) prev.to = r.to;
+      else out.push({ ...r });
+    }
+    runs = out;
+  };
+  const MIN_INTERVALS = 3;
+  for (;;) {
+    let shortest = -1;
+    runs.forEach((r, i) => { if (r.to - r.from < MIN_INTERVALS && (shortest < 0 || r.to - r.from < runs[shortest].to - runs[shortest].from)) shortest = i; });
+    if (shortest < 0 || runs.length === 1) break;
+    const left = runs[shortest - 1], right = runs[shortest + 1];
+    const into = !left ? right : !right ? left : right.to - right.from > left.to - left.from ? right : left;
+    runs[shortest].kind = into.kind;
+    join();
   }
-  return merged.length === 1 && merged[0].step === 'charge' ? null : merged;
+  // each boundary where two straight lines fit the points on either side best (noise moves the
+  // interval-by-interval boundary into the rest by a few intervals)
+  const sse = (a: number, b: number) => {
+    const n = b - a + 1;
+    let st = 0, sc = 0, stt = 0, stc = 0;
+    for (let i = a; i <= b; i++) { const [t, c] = pts[i]; st += t; sc += c; stt += t * t; stc += t * c; }
+    const den = n * stt - st * st, k = den > 0 ? (n * stc - st * sc) / den : 0, c0 = (sc - k * st) / n;
+    let e = 0;
+    for (let i = a; i <= b; i++) e += (pts[i][1] - c0 - k * pts[i][0]) ** 2;
+    return e;
+  };
+  for (let j = 0; j + 1 < runs.length; j++) {
+    const A = runs[j], B = runs[j + 1];
+    let best = A.to, bestE = Infinity;
+    for (let split = A.from + 1; split <= B.to - 1; split++) {
+      const e = sse(A.from, split) + sse(split, B.to);
+      if (e < bestE) { bestE = e; best = split; }
+    }
+    A.to = best;
+    B.from = best;
+  }
+  // each run one step, its kind from its own average rate
+  runs.forEach((r) => { r.kind = kindOf(rate(r.from, r.to)); });
+  join();
+  if (runs.length === 1 && runs[0].kind === 'charge') return null;
+  return runs.map(({ kind, from, to }) => {
+    const duration_min = (pts[to][0] - pts[from][0]) / 60;
+    return kind === 'rest' ? { step: kind, duration_min } : { step: kind, current_mA_g: Number(Math.abs(rate(from, to)).toPrecision(8)), duration_min };
+  });
 }
 
 /** The first `end_min` minutes of `protocol` (its last step cut short, or the last one extended to reach it). */

@@ -47,8 +47,8 @@ export interface OutputOptions {
   command?: string;
   /** where notices go (stale folders removed, files replaced/kept); default stderr */
   log?: (line: string) => void;
-  /** added to the line a signal prints, e.g. where the work done so far is kept for a resume */
-  stopNote?: string;
+  /** what to add to the line a signal prints, e.g. where the work done so far is kept for a resume (asked then) */
+  stopNote?: () => string | undefined;
 }
 
 export interface OutputReport {
@@ -361,7 +361,11 @@ function commit(target: string, staging: string, existing: Existing, command: st
 
 // ---------------------------------------------------------------------------------------------
 
-let active: { staging: string; lock: string; target: string; stopNote?: string } | null = null;
+let active: { staging: string; lock: string; target: string; stopNote?: () => string | undefined } | null = null;
+
+function note(stopNote: (() => string | undefined) | undefined): string {
+  try { const n = stopNote?.(); return n ? `; ${n}` : ''; } catch { return ''; }
+}
 
 /** What a signal leaves: the staging folder and the lock removed, the folder as it was. */
 function onSignal(signal: NodeJS.Signals): void {
@@ -375,7 +379,7 @@ function onSignal(signal: NodeJS.Signals): void {
       left = `; the unfinished '${path.basename(a.staging)}' could not be removed (${isErrnoError(e) ? errnoCause(e) : String(e)}) and will be by the next run`;
     }
     try { unlinkSync(a.lock); } catch { /* exiting anyway */ }
-    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)${left}${a.stopNote ? `; ${a.stopNote}` : ''}\n`);
+    process.stderr.write(`ionflux: stopped by ${signal}: nothing was written to '${a.target}' (what was there before is unchanged)${left}${note(a.stopNote)}\n`);
   } else {
     process.stderr.write(`ionflux: stopped by ${signal}\n`);
   }

@@ -55,6 +55,7 @@ export function summaryJson(problem: Problem, result: RunResult, backend: string
       extracted_mAh_g: round(result.conservation.extracted_mAh_g),
       applied_mAh_g: round(result.conservation.applied_mAh_g),
       relativeError: Number(result.conservation.relativeError.toPrecision(3)),
+      resolution_mAh_g: Number(result.conservation.resolution_mAh_g.toPrecision(3)),
       ok: result.conservation.ok,
     },
     protocol: result.protocol,

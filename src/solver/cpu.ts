@@ -134,14 +134,19 @@ export class CpuSolver implements Solver {
     return solver;
   }
 
-  /**
-   * What steps, e.g. 'cpu (wasm SIMD, 2 threads)'; with the steps so far that ran on one thread
-   * because the two did not have a core each (threadPacer.ts), e.g. 'cpu (wasm SIMD, 2 threads;
-   * 9000 steps on one: the other core was busy)' — what summary.json records at the end of a run.
-   */
+  /** What steps, e.g. 'cpu (wasm SIMD, 2 threads)' (steps that ran on one thread while a core was busy: `pacing`). */
   get backend(): string {
+    return this.label;
+  }
+
+  /**
+   * A line for the user when steps ran on one thread because the two did not have a core each
+   * (threadPacer.ts), e.g. '9226 of the steps ran on one thread: another process held a core';
+   * null when none did.
+   */
+  get threadNote(): string | null {
     const solo = this.wasm?.pacing?.soloSteps ?? 0;
-    return solo > 0 ? `${this.label.slice(0, -1)}; ${solo} steps on one: the other core was busy)` : this.label;
+    return solo > 0 ? `${solo} of the steps ran on one thread: another process held a core (docs/performance.md)` : null;
   }
 
   /** The helper thread's pacing (WasmStepper.pacing; null on one thread, with the JS kernels, or with alwaysTwoThreads). */

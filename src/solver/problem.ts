@@ -146,7 +146,7 @@ function finishProblem(config: SimulationConfig, grid: ParticleGrid, warnings: s
   if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
   // accepted, but a tired unit slip (nm for µm) makes them: say so rather than return empty offsets
   const acrossPx = Math.max(grid.nx, grid.ny) * h / o.pixel_um;
-  if (acrossPx < 8) warnings.push(`optics.pixel_um = ${o.pixel_um} µm sees the particle (${span} µm across) in ${acrossPx < 1 ? 'less than one pixel' : `about ${Math.round(acrossPx)} pixels`}: too few for the camera-side outputs (comOffset_um stays empty); the paper's camera pixel is about 0.05 µm`);
+  if (acrossPx < 8) warnings.push(`optics.pixel_um = ${o.pixel_um} µm sees the particle (${span} µm across) in ${acrossPx < 1 ? 'less than one pixel' : `about ${Math.round(acrossPx)} pixels`}: too few for the camera-side outputs (comOffset_um and unreactedFraction are unreliable or empty); the paper's camera pixel is about 0.05 µm`);
   if (grid.cells < 200) warnings.push(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: a coarse result (the presets use 0.02 µm, about 11 000 cells for 2.4 µm)`);
   const theta0 = config.initialTheta;
   const tableKey = JSON.stringify([config.material.diffusivity, theta0, config.cutoff.surfaceTheta]);

@@ -31,6 +31,8 @@ export interface AdvanceResult {
 export interface Solver {
   /** e.g. "cpu (TypeScript float32 reference)" or "gpu (nvidia / hopper / …)" */
   readonly backend: string;
+  /** a line for the user on how the run went on this machine (the CPU solver: steps on one thread while a core was busy), or null */
+  readonly threadNote?: string | null;
   /** bytes of memory the solver holds per grid cell (GPU buffers for the GPU solver) */
   readonly bytesPerCell: number;
   /** sets the constants of the following steps (Δt, current, cut-off) and clears the stop flag */

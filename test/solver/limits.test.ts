@@ -101,6 +101,21 @@ test('the refusal names a current that is then accepted', async () => {
   expectInRange(ok);
 });
 
+test('a charge after one the range guard stopped (the wall within a step of θ = 0) ends at once, as a cut-off, not as a current refused', async () => {
+  const raw = coarse('charge', 1e4, { cutoff: { surfaceTheta: 0, surfaceThetaMax: 1 } });
+  // the same charge twice, and again after a short rest (the wall refills a little, not enough)
+  raw.protocol = [{ step: 'charge', current_mA_g: 1e4, duration_min: 5 }, { step: 'charge', current_mA_g: 1e4, duration_min: 1 }, { step: 'rest', duration_min: 0.01 }, { step: 'charge', current_mA_g: 2e4, duration_min: 1 }];
+  for (const on of ['cpu', 'gpu'] as const) {
+    const o = await run(raw, on);
+    expect(o.error).toBeNull();
+    expect(o.result.warnings.join('\n')).toMatch(/came within one time step of θ = 0/);
+    expect(o.result.protocol.map((p) => p.endReason)).toEqual(['cutoff', 'cutoff', 'duration', 'cutoff']);
+    expect(o.result.protocol[1].end_s).toBe(o.result.protocol[1].start_s);
+    expect(o.result.protocol[3].end_s).toBe(o.result.protocol[3].start_s);
+    expectInRange(o);
+  }
+});
+
 test('cut-off θs = 0: the wall guard stops the charge before any cell leaves [0, 1], on the same step on GPU and CPU', async () => {
   const raw = coarse('charge', 1e4, { cutoff: { surfaceTheta: 0, surfaceThetaMax: 1 } });
   const c = await run(raw, 'cpu');
@@ -126,7 +141,7 @@ test('a solver that loses Li fails the conservation check loudly', async () => {
   const stats = leaky.stats.bind(leaky);
   // a real solver whose reported mean drifts by 1e-4 θ: 3 % of what 5 min at 100 mA/g extracts
   leaky.stats = async () => { const s = await stats(); return { ...s, meanTheta: s.meanTheta - 1e-4 }; };
-  await expect(runSimulation(problem, leaky)).rejects.toThrow(/^conservation check failed: the state holds [\d.]+ mAh\/g extracted, the applied current passed [\d.]+ mAh\/g \(relative error [\d.e+-]+ > 0\.00001\)/);
+  await expect(runSimulation(problem, leaky)).rejects.toThrow(/^conservation check failed: the state holds [\d.]+ mAh\/g extracted, the applied current passed [\d.]+ mAh\/g \(relative error [\d.e+-]+ > 0\.00001, beyond the [\d.e+-]+ mAh\/g the whole-quanta wall flux can account for\)/);
 });
 
 test('"time step re-chosen" only when Δt changes, saying from what to what', async () => {

@@ -1,0 +1,54 @@
+/**
+ * fit's protocol from a charge record (src/fit/fit.ts protocolOfRecord): a record of one charge —
+ * exact, noisy, rounded, rippled or starting late — is one charge (null: the least-squares slope as
+ * before); a charge then a rest, or a charge, rest and discharge, are their steps, noisy or not.
+ */
+import { expect, test } from 'vitest';
+import { protocolOfRecord } from '../../src/fit/fit';
+
+/** a record sampled every dt_s from a piecewise current (mA/g) program, with noise σ (mAh/g) and rounding */
+function record(program: [number, number][], dt_s: number, opts: { sigma?: number; round?: number; ripple?: number; seed?: number } = {}) {
+  let seed = opts.seed ?? 1;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const total = program.reduce((a, [, min]) => a + min * 60, 0);
+  const times: number[] = [], cap: number[] = [];
+  let c = 0, t = 0;
+  const currentAt = (tt: number) => { let e = 0; for (const [i, min] of program) { e += min * 60; if (tt < e) return i; } return program[program.length - 1][0]; };
+  for (let k = 0; t <= total + 1e-9; k++, t = k * dt_s) {
+    if (k > 0) { const i = currentAt(t - dt_s / 2) * (1 + (opts.ripple ?? 0) * Math.sin(k)); c += (i * dt_s) / 3600; }
+    let v = c + (opts.sigma ?? 0) * gauss();
+    if (opts.round) v = Math.round(v / opts.round) * opts.round;
+    times.push(t); cap.push(v);
+  }
+  return { times, cap, last: times.length - 1 };
+}
+
+const of = (r: ReturnType<typeof record>) => protocolOfRecord(r.times, r.cap, 0, r.last);
+
+test('one charge, however the record is measured, is one charge (null)', () => {
+  expect(of(record([[70, 20]], 10))).toBeNull();
+  expect(of(record([[70, 20]], 10, { sigma: 0.01 }))).toBeNull();
+  expect(of(record([[70, 20]], 10, { sigma: 0.02 }))).toBeNull();
+  expect(of(record([[70, 20]], 10, { ripple: 0.1 }))).toBeNull();
+  expect(of(record([[20, 20]], 10, { round: 0.01 }))).toBeNull();
+  expect(of(record([[2, 20]], 10, { round: 0.01 }))).toBeNull();
+  // the current starting 5 s after the reference frame
+  expect(of(record([[0, 5 / 60], [70, 20]], 10))).toBeNull();
+});
+
+test('a charge then a rest, and a charge, rest and discharge, are their steps, noisy or not', () => {
+  const steps = (p: ReturnType<typeof of>) => p?.map((s) => [s.step, s.current_mA_g === undefined ? null : Math.round(s.current_mA_g), Math.round(s.duration_min * 10) / 10]);
+  expect(steps(of(record([[70, 20], [0, 10]], 60)))).toEqual([['charge', 70, 20], ['rest', null, 10]]);
+  // with noise the boundaries may move by an interval or two (of 10 or 30 s)
+  const near = (p: ReturnType<typeof of>, want: [string, number | null, number][]) => {
+    expect(p?.map((s) => s.step)).toEqual(want.map((w) => w[0]));
+    p!.forEach((s, k) => {
+      expect(Math.abs(s.duration_min - want[k][2]), `step ${k} duration`).toBeLessThan(0.5);
+      if (want[k][1] !== null) expect(Math.abs((s.current_mA_g as number) / (want[k][1] as number) - 1), `step ${k} current`).toBeLessThan(0.03);
+    });
+  };
+  near(of(record([[70, 20], [0, 10]], 10, { sigma: 0.01, seed: 3 })), [['charge', 70, 20], ['rest', null, 10]]);
+  near(of(record([[70, 20], [0, 10]], 10, { sigma: 0.01, round: 0.01, seed: 4 })), [['charge', 70, 20], ['rest', null, 10]]);
+  near(of(record([[100, 10], [0, 5], [-50, 10]], 30, { sigma: 0.005, seed: 5 })), [['charge', 100, 10], ['rest', null, 5], ['discharge', 50, 10]]);
+});
