@@ -31,13 +31,21 @@ command -v sbatch >/dev/null || { echo "submit.sh: sbatch not found (load the Sl
 
 # absolute paths: the jobs may start in another folder
 SPEC=$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")
+# the folders this script creates, removed again (if still empty) when the array is not submitted
+made=()
+[ -d "$out" ] || made+=("$out")
+[ -d "$out/logs" ] || made+=("$out/logs")
 mkdir -p "$out/logs" # sbatch does not create the folder of --output; a job whose log cannot be opened fails
 OUT=$(cd "$out" && pwd)
 export SPEC OUT
 
 read -r -a merge_args <<<"${MERGE_SBATCH_ARGS:-}"
-jid=$(sbatch --parsable --export=ALL --array="0-$((tasks - 1))" --output="$OUT/logs/sweep-%A_%a.out" \
-  ${array_args[@]+"${array_args[@]}"} "$here/sweep-array.sbatch" "$@")
+if ! jid=$(sbatch --parsable --export=ALL --array="0-$((tasks - 1))" --output="$OUT/logs/sweep-%A_%a.out" \
+  ${array_args[@]+"${array_args[@]}"} "$here/sweep-array.sbatch" "$@"); then
+  for ((i = ${#made[@]} - 1; i >= 0; i--)); do rmdir "${made[$i]}" 2>/dev/null || true; done
+  echo "submit.sh: sbatch refused the array job (its message is above); nothing was submitted" >&2
+  exit 2
+fi
 jid=${jid%%;*} # "id;cluster" on a multi-cluster site
 mid=$(sbatch --parsable --export=ALL --dependency="afterok:$jid" --kill-on-invalid-dep=yes \
   --output="$OUT/logs/merge-%j.out" ${merge_args[@]+"${merge_args[@]}"} "$here/merge.sbatch")

@@ -308,6 +308,13 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
       : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty`);
   }
 
+  // a unit slip (nm typed for µm, or the other way) makes cathode particles kilometres or atoms wide
+  if (nLabels > 0) {
+    const d = particles.map((p) => 2 * p.eqRadius_um).sort((x, y) => x - y)[nLabels >> 1];
+    const from = pixelSource === 'option' ? `--pixel-um ${pixel_um}` : pixelSource === 'metadata' ? `the movie's pixel size (${pixel_um} µm)` : `the default pixel size (${pixel_um} µm)`;
+    if (d > 200 || d < 0.1) warn(`with ${from} the particles are ${csvNumber(Number(d.toPrecision(3)))} µm across (median): cathode particles are ~1–20 µm; is the pixel size in µm?`);
+  }
+
   // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
   const minDrift = options.minDrift_px ?? DEFAULT_MIN_DRIFT_PX;
   checkPositive('--min-drift-px', minDrift, true);

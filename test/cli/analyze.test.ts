@@ -80,6 +80,13 @@ describe('analyze writes SPEC §6 files', () => {
     expect(png.width).toBeGreaterThan(100);
   });
 
+  test('a pixel size in the wrong unit (50 for 50 nm) is warned about, by the particles\' size', async () => {
+    const out = path.join(tmp, 'px50');
+    const r = await run(['analyze', movie, '--pixel-um', '50', '--backend', 'cpu', '--quiet', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: with --pixel-um 50 the particles are \d+ µm across \(median\): cathode particles are ~1–20 µm; is the pixel size in µm\?/);
+  });
+
   test('--pixel-um and --frame-s override the metadata; --line-angle and --kymo-axis time', async () => {
     const out = path.join(tmp, 'override');
     const r = await run(['analyze', movie, '--pixel-um', '0.1', '--frame-s', '5', '--line-angle', '45', '--kymo-axis', 'time', '--reference', '1', '--backend', 'cpu', '--quiet', '--out', out]);

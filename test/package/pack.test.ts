@@ -129,7 +129,9 @@ test('the tarball holds the builds and declarations, no tests, fixtures or outpu
   // what a consumer's bundler reads for a browser: no node:* module, in any quoting, behind any comment
   const browserJs = readFileSync(path.join(ROOT, 'dist/lib/browser.js'), 'utf8');
   expect(browserJs).not.toMatch(/(\bfrom\s*|\bimport\s*\((\s|\/\*[^*]*\*\/)*)["'`]node:/);
-  expect(timings['tarball kB']).toBeLessThan(2000);
+  // a guard against packing what should not ship (movies, outputs): 2.0 MB on 2026-12-03, of which
+  // the source maps and the sources they point at (for readable stacks) are ~60 % unpacked
+  expect(timings['tarball kB']).toBeLessThan(2500);
 }, 240_000);
 
 test('installing the tarball does not build again (prepare runs in the source project only)', () => {
