@@ -33,8 +33,8 @@ command -v sbatch >/dev/null || { echo "submit.sh: sbatch not found (load the Sl
 SPEC=$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")
 # the folders this script creates, removed again (if still empty) when the array is not submitted
 made=()
-[ -d "$out" ] || made+=("$out")
-[ -d "$out/logs" ] || made+=("$out/logs")
+d="$out/logs"
+while [ ! -d "$d" ]; do made=("$d" ${made[@]+"${made[@]}"}); d=$(dirname "$d"); done
 mkdir -p "$out/logs" # sbatch does not create the folder of --output; a job whose log cannot be opened fails
 OUT=$(cd "$out" && pwd)
 export SPEC OUT
@@ -47,8 +47,12 @@ if ! jid=$(sbatch --parsable --export=ALL --array="0-$((tasks - 1))" --output="$
   exit 2
 fi
 jid=${jid%%;*} # "id;cluster" on a multi-cluster site
-mid=$(sbatch --parsable --export=ALL --dependency="afterok:$jid" --kill-on-invalid-dep=yes \
-  --output="$OUT/logs/merge-%j.out" ${merge_args[@]+"${merge_args[@]}"} "$here/merge.sbatch")
+if ! mid=$(sbatch --parsable --export=ALL --dependency="afterok:$jid" --kill-on-invalid-dep=yes \
+  --output="$OUT/logs/merge-%j.out" ${merge_args[@]+"${merge_args[@]}"} "$here/merge.sbatch"); then
+  # the array runs and keeps its shards (a sweep resumes them); only the merge is missing
+  echo "submit.sh: the array job $jid ($tasks tasks) is submitted, but sbatch refused the merge job (its message is above): when the array has finished, run: ionflux sweep merge $OUT/shard-* --out $OUT/merged (or scancel $jid)" >&2
+  exit 2
+fi
 mid=${mid%%;*}
 echo "array job: $jid ($tasks tasks) -> $OUT/shard-0 … shard-$((tasks - 1))"
 echo "merge job: $mid (after all tasks succeed) -> $OUT/merged"

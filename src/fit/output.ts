@@ -3,7 +3,7 @@
  * ring on the observed particle, beside η against angle), compare/ (the compare outputs of the best
  * fit), and the resume journal kept beside the output folder while the fit runs.
  */
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { colorOf } from '../render/colormap';
@@ -153,7 +153,13 @@ export function fileJournal(out: string, fitKey: string, log: (l: string) => voi
       const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
       let head: { fitKey?: string } = {};
       try { head = JSON.parse(lines[0]); } catch { /* unreadable: start afresh */ }
-      if (head.fitKey !== fitKey) { log(`${file} belongs to another fit (other input or settings): starting afresh`); return map; }
+      if (head.fitKey !== fitKey) {
+        // another fit's finished work: kept beside, never overwritten (renaming it back resumes that fit)
+        const aside = `${file}.other-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        renameSync(file, aside);
+        log(`${file} belongs to another fit (other input or settings): kept as ${aside} (rename it back to resume that fit); starting this one afresh`);
+        return map;
+      }
       for (const l of lines.slice(1)) {
         try { const e = JSON.parse(l) as JournalEntry; map.set(e.key, { ...e, cost: e.cost === null ? Infinity : e.cost }); } catch { /* a line cut by a kill */ }
       }

@@ -60,10 +60,10 @@ function noGpuHardware(): string | null {
  * (tests) asks the adapter anyway.
  */
 export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void, options: { probeAlways?: boolean } = {}): Promise<Backend> {
-  if (request === 'cpu') return { kind: 'cpu', label: 'cpu (TypeScript reference)' };
+  if (request === 'cpu') return { kind: 'cpu', label: 'cpu (the CPU reference)' };
   if (request === 'auto' && !options.probeAlways) {
     const none = noGpuHardware();
-    if (none) return { kind: 'cpu', label: `cpu (TypeScript reference; ${none}: --backend gpu looks for a software WebGPU adapter)` };
+    if (none) return { kind: 'cpu', label: `cpu (the CPU reference; ${none}: --backend gpu looks for a software WebGPU adapter)` };
   }
   try {
     // a software adapter (lavapipe, SwiftShader) runs the WGSL kernels on the CPU, ~4× slower than
@@ -75,10 +75,10 @@ export async function selectBackend(request: BackendRequest, onLost?: (why: stri
     return { kind: 'gpu', gpu, label };
   } catch (e) {
     if (e instanceof SoftwareAdapterOnly) {
-      return { kind: 'cpu', label: `cpu (TypeScript reference; the only WebGPU adapter is the software one, ${e.report.name}, slower than the CPU reference: --backend gpu uses it)` };
+      return { kind: 'cpu', label: `cpu (the CPU reference; the only WebGPU adapter is the software one, ${e.report.name}, slower than the CPU reference: --backend gpu uses it)` };
     }
     const why = (e as Error).message;
     if (request === 'gpu') throw e instanceof GpuUnavailableError ? e : new GpuUnavailableError(`--backend gpu: no usable WebGPU device: ${why}`);
-    return { kind: 'cpu', label: `cpu (TypeScript reference; no usable WebGPU device: ${why})` };
+    return { kind: 'cpu', label: `cpu (the CPU reference; no usable WebGPU device: ${why})` };
   }
 }

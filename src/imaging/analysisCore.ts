@@ -246,7 +246,7 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     throw new UserError(`--reference = ${ref} is not allowed for ${movie.path}: it has ${frames} frames, use 0 … ${frames - 1}`);
   }
   checkPositive('--pixel-um', options.pixel_um);
-  if (options.pixel_um !== undefined && (options.pixel_um > 50 || options.pixel_um < 0.001)) {
+  if (options.pixel_um !== undefined && (options.pixel_um > 10 || options.pixel_um < 0.01)) {
     warn(`--pixel-um = ${options.pixel_um} µm is far from an optical microscope's pixel (0.01 … 10 µm): lengths and areas follow it (is it in µm?)`);
   }
   checkPositive('--frame-s', options.frame_s);

@@ -266,7 +266,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     const what = surfaceBeyond
       ? `the ${step.step} step would take the surface to θ = ${fmtTheta(charge ? stats.minSurfaceTheta : stats.maxSurfaceTheta)} (${where})`
       : `one time step of the ${step.step} would take a wall cell to θ = ${fmtTheta(charge ? wall - dTheta : wall + dTheta)} (${where})`;
-    const message = `protocol[${k}].current_mA_g = ${i} is more than diffusion can ${charge ? 'bring to' : 'carry away from'} the particle surface: ${what} at t = ${fmtTime(t)}; at most about ${Number((i * ratio).toPrecision(2))} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`;
+    const message = `protocol[${k}].current_mA_g = ${i} is more than diffusion can ${charge ? 'bring to' : 'carry away from'} the particle surface: ${what} at t = ${fmtTime(t)}; at most about ${floorSignificant(i * ratio, 2)} mA/g on this grid (a finer grid.spacing_um resolves the surface better)`;
     limit = { reason: charge ? 'surface-depleted' : 'surface-saturated', message };
     return 'ok';
   };
@@ -287,6 +287,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
         break;
       }
       if (verdict === 'cutoff') {
+        warnings.push(`the ${step.step} step (protocol[${k}]) ended at once, at t = ${fmtTime(t)}: the surface is at its cut-off when it begins`);
         protocolLog.push({ step: step.step, current_mA_g: step.current_mA_g ?? 0, start_s: start, end_s: t, endReason: 'cutoff' });
         stopReason = 'cutoff';
         continue;
@@ -305,6 +306,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       steps += res.steps;
       const sEff = problem.grid.sBarEffective;
       if (res.stopped) {
+        if (t === start && res.steps <= 1) warnings.push(`the ${step.step} step (protocol[${k}]) reached its cut-off on its first time step (${fmtTime(dt)}): at ${step.current_mA_g} mA/g the surface meets it at once; a lower current runs longer`);
         t += res.steps * dt;
         const passed = ((step.current_mA_g ?? 0) * sEff * res.steps * dt) / 3600;
         applied += stepSign(step.step) * passed;
@@ -393,7 +395,15 @@ export function widenRange(problem: Problem, range: [number, number], dtMax: num
 
 /** θ for messages: "-0.35", "-1.2e+7" */
 function fmtTheta(theta: number): string {
+  if (theta !== 0 && Math.abs(theta) < 0.01) return theta.toPrecision(2); // "-0.0031", not "-0.00"
   return Math.abs(theta) < 100 ? theta.toFixed(2) : theta.toExponential(1);
+}
+
+/** x rounded down to `digits` significant digits: a largest current named in a message is then one that runs */
+function floorSignificant(x: number, digits: number): number {
+  if (!(x > 0)) return x;
+  const p = 10 ** (Math.floor(Math.log10(x)) - digits + 1);
+  return Number((Math.floor(x / p * (1 + 1e-12)) * p).toPrecision(digits));
 }
 
 /**

@@ -32,4 +32,30 @@ test('sbatch refusing the array: exit 2, one line, no folder left behind (a fold
   writeFileSync(path.join(mine, 'notes.txt'), 'x');
   expect(spawnSync('bash', [SUBMIT, spec, mine, '3'], { env, encoding: 'utf8' }).status).toBe(2);
   expect(readdirSync(mine)).toEqual(['notes.txt']);
+  // an OUT below folders that do not exist yet: none of them is left
+  const deep = path.join(tmp, 'a', 'b', 'c');
+  expect(spawnSync('bash', [SUBMIT, spec, deep, '3'], { env, encoding: 'utf8' }).status).toBe(2);
+  expect(existsSync(path.join(tmp, 'a'))).toBe(false);
+});
+
+test('sbatch taking the array but refusing the merge: exit 2, and the line names the array job and how to merge by hand', () => {
+  const bin = path.join(tmp, 'bin2');
+  mkdirSync(bin);
+  // the first call (the array) answers a job id, the second (the merge) fails
+  const count = path.join(tmp, 'calls');
+  writeFileSync(path.join(bin, 'sbatch'), `#!/bin/sh
+n=$(cat ${count} 2>/dev/null || echo 0); echo $((n + 1)) > ${count}
+if [ "$n" = 0 ]; then echo 4242; exit 0; fi
+echo "sbatch: error: Invalid account" >&2
+exit 1
+`);
+  chmodSync(path.join(bin, 'sbatch'), 0o755);
+  const spec = path.join(tmp, 'spec2.json');
+  writeFileSync(spec, '{}');
+  const out = path.join(tmp, 'half');
+  const r = spawnSync('bash', [SUBMIT, spec, out, '2'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(/submit\.sh: the array job 4242 \(2 tasks\) is submitted, but sbatch refused the merge job \(its message is above\): when the array has finished, run: ionflux sweep merge .*half\/shard-\* --out .*half\/merged \(or scancel 4242\)/);
+  // the array's logs go there: kept
+  expect(existsSync(path.join(out, 'logs'))).toBe(true);
 });

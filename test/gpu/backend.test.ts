@@ -16,7 +16,7 @@ test('auto passes over a software adapter and says why; gpu takes it; cpu never 
   if (software) {
     expect(auto.kind).toBe('cpu');
     expect(auto.gpu).toBeUndefined();
-    expect(auto.label).toMatch(/^cpu \(TypeScript reference; the only WebGPU adapter is the software one, .*--backend gpu uses it\)$/);
+    expect(auto.label).toMatch(/^cpu \(the CPU reference; the only WebGPU adapter is the software one, .*--backend gpu uses it\)$/);
   } else {
     expect(auto.kind).toBe('gpu'); // a real GPU
     auto.gpu?.device.destroy();
@@ -25,7 +25,7 @@ test('auto passes over a software adapter and says why; gpu takes it; cpu never 
   expect(gpu.kind).toBe('gpu');
   expect(gpu.label).toMatch(software ? /software adapter/ : /^gpu \(/);
   gpu.gpu?.device.destroy();
-  expect((await selectBackend('cpu')).label).toBe('cpu (TypeScript reference)');
+  expect((await selectBackend('cpu')).label).toBe('cpu (the CPU reference)');
 });
 
 test('gpuDeviceNodes: the /dev names a GPU driver uses, and nothing else', () => {
@@ -38,7 +38,7 @@ test.runIf(process.platform === 'linux')('auto on Linux without a GPU device nod
   const auto = await selectBackend('auto');
   if (nodes.length === 0) {
     expect(auto.kind).toBe('cpu');
-    expect(auto.label).toBe('cpu (TypeScript reference; no GPU device on this machine (/dev has none of dri, nvidia*, dxg, kgsl*, mali*, nvhost*, nvmap, nvgpu, galcore): --backend gpu looks for a software WebGPU adapter)');
+    expect(auto.label).toBe('cpu (the CPU reference; no GPU device on this machine (/dev has none of dri, nvidia*, dxg, kgsl*, mali*, nvhost*, nvmap, nvgpu, galcore): --backend gpu looks for a software WebGPU adapter)');
   } else {
     // a device node: the adapter decides (a real GPU, or the software-only message)
     expect(auto.label).not.toMatch(/no GPU device on this machine/);

@@ -112,6 +112,7 @@ test('a charge after one the range guard stopped (the wall within a step of θ =
     expect(o.result.protocol.map((p) => p.endReason)).toEqual(['cutoff', 'cutoff', 'duration', 'cutoff']);
     expect(o.result.protocol[1].end_s).toBe(o.result.protocol[1].start_s);
     expect(o.result.protocol[3].end_s).toBe(o.result.protocol[3].start_s);
+    expect(o.result.warnings.filter((w) => /step \(protocol\[[13]\]\) ended at once, at t = .*: the surface is at its cut-off when it begins/.test(w))).toHaveLength(2);
     expectInRange(o);
   }
 });
