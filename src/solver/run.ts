@@ -166,7 +166,8 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     // θs is extrapolated from the wall cell (SPEC §1): the one step that crosses a cut-off can carry
     // it past 0 or 1, which no concentration can be; report the bound and say so
     const outside = stats.minSurfaceTheta < 0 ? stats.minSurfaceTheta : stats.maxSurfaceTheta > 1 ? stats.maxSurfaceTheta : null;
-    if (outside !== null && !overshootWarned) {
+    // (not when the run is being refused: the state is then measured under the refused current)
+    if (outside !== null && !overshootWarned && !limit) {
       overshootWarned = true;
       warnings.push(`the step that reached the cut-off at t = ${fmtTime(time)} took the surface to θs = ${outside.toFixed(3)}, reported as ${outside < 0 ? 0 : 1}: the cut-off time is resolved to one time step (${fmtTime(lastDt)}); a finer grid.spacing_um resolves it better`);
     }

@@ -101,6 +101,13 @@ test('the refusal names a current that is then accepted', async () => {
   expectInRange(ok);
 });
 
+test('a current refused after a first step: no warning of a cut-off overshoot (the state is measured under the refused current)', async () => {
+  const raw = coarse('charge', 100, { protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1 }, { step: 'discharge', current_mA_g: 1e5, duration_min: 1 }], snapshots_min: [] });
+  const o = await run(raw, 'cpu');
+  expect(o.error?.message).toMatch(/^protocol\[1\]\.current_mA_g = 100000 is more than diffusion can carry away from the particle surface/);
+  expect(o.result.warnings.join('\n')).not.toMatch(/took the surface to θs/);
+});
+
 test('a charge after one the range guard stopped (the wall within a step of θ = 0) ends at once, as a cut-off, not as a current refused', async () => {
   const raw = coarse('charge', 1e4, { cutoff: { surfaceTheta: 0, surfaceThetaMax: 1 } });
   // the same charge twice, and again after a short rest (the wall refills a little, not enough)
