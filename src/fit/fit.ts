@@ -116,11 +116,15 @@ function evenFrames(first: number, last: number, n: number): number[] {
 /** least-squares slope of capacity against time over the finite points, mAh/g per s */
 function slope(t: number[], c: (number | null)[]): number | null {
   const pts = t.map((x, i) => [x, c[i]] as [number, number | null]).filter((p): p is [number, number] => p[1] !== null && Number.isFinite(p[1]));
-  if (pts.length < 2) return null;
+  return pts.length < 2 ? null : lineFit(pts).k;
+}
+
+/** least-squares line c = mc + k·(t − mt) through (t, c) points (k null when all t are equal) */
+function lineFit(pts: [number, number][]): { k: number | null; mt: number; mc: number } {
   const mt = pts.reduce((a, p) => a + p[0], 0) / pts.length, mc = pts.reduce((a, p) => a + p[1], 0) / pts.length;
   let num = 0, den = 0;
   for (const [x, y] of pts) { num += (x - mt) * (y - mc); den += (x - mt) ** 2; }
-  return den > 0 ? num / den : null;
+  return { k: den > 0 ? num / den : null, mt, mc };
 }
 
 export type Step = { step: 'charge' | 'rest' | 'discharge'; current_mA_g?: number; duration_min: number };
@@ -177,13 +181,8 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   // each boundary where two straight lines fit the points on either side best (noise moves the
   // interval-by-interval boundary into the rest by a few intervals)
   const sse = (a: number, b: number) => {
-    const n = b - a + 1;
-    let st = 0, sc = 0, stt = 0, stc = 0;
-    for (let i = a; i <= b; i++) { const [t, c] = pts[i]; st += t; sc += c; stt += t * t; stc += t * c; }
-    const den = n * stt - st * st, k = den > 0 ? (n * stc - st * sc) / den : 0, c0 = (sc - k * st) / n;
-    let e = 0;
-    for (let i = a; i <= b; i++) e += (pts[i][1] - c0 - k * pts[i][0]) ** 2;
-    return e;
+    const seg = pts.slice(a, b + 1), { k, mt, mc } = lineFit(seg);
+    return seg.reduce((e, [t, c]) => e + (c - mc - (k ?? 0) * (t - mt)) ** 2, 0);
   };
   for (let j = 0; j + 1 < runs.length; j++) {
     const A = runs[j], B = runs[j + 1];

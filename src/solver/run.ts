@@ -237,10 +237,14 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     const stepBeyond = (wall: number) => (charge ? wall - dTheta < 0 : wall + dTheta > 1);
     // the field's extreme bounds the wall cells' (and is at hand): the wall cells are read only when that bound fails
     let field: Float32Array | null = null, wall = charge ? stats.minTheta : stats.maxTheta;
-    if (past(wall) || stepBeyond(wall)) {
-      field = await solver.field();
-      wall = wallExtreme(field, charge);
-    }
+    const readWall = async (): Promise<Float32Array> => {
+      if (!field) {
+        field = await solver.field();
+        wall = wallExtreme(field, charge);
+      }
+      return field;
+    };
+    if (past(wall) || stepBeyond(wall)) await readWall();
     if (past(wall)) return 'cutoff';
     const atCutoff = surfaceAtCutoff(stats, step.step, cfg.cutoff);
     const surfaceBeyond = charge ? stats.minSurfaceTheta <= 0 : stats.maxSurfaceTheta >= 1;
@@ -250,17 +254,14 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     // guard, within a step of θ = 0 or 1): the wall is spent, which is that cut-off again
     const prev = [...protocolLog].reverse().find((p) => p.step !== 'rest');
     if (prev && prev.step === step.step && prev.endReason === 'cutoff') return 'cutoff';
-    if (!field) {
-      field = await solver.field();
-      wall = wallExtreme(field, charge);
-    }
+    const f = await readWall();
     // the largest current this state takes: θs and one step's change are both proportional to i
     const i = step.current_mA_g as number;
     const { index, surfaceOffset_m } = problem.grid.walls;
     const sf = Math.abs(stepParams(problem, step, guardDt_s).surfaceFactor);
     let ratio = charge ? wall / dTheta : (1 - wall) / dTheta;
     for (let w = 0; w < index.length; w++) {
-      const room = charge ? phiOf(problem.table, field[index[w]]) - phiOf(problem.table, 0) : phiOf(problem.table, 1) - phiOf(problem.table, field[index[w]]);
+      const room = charge ? phiOf(problem.table, f[index[w]]) - phiOf(problem.table, 0) : phiOf(problem.table, 1) - phiOf(problem.table, f[index[w]]);
       if (surfaceOffset_m[w] > 0) ratio = Math.min(ratio, room / (sf * surfaceOffset_m[w]));
     }
     const where = charge ? 'below 0' : 'above 1';

@@ -31,6 +31,15 @@ const quick = ['--preset', 'fig4a', '--set', 'grid.spacing_um=0.1', '--set', 'pr
 const slow = ['--preset', 'fresh', '--set', 'grid.spacing_um=0.015', '--set', 'protocol.0.current_mA_g=20', '--backend', 'cpu'];
 const siblings = (out: string) => readdirSync(path.dirname(out)).filter((f) => f.startsWith(`${path.basename(out)}.`));
 
+/** a small synth movie NAME.tif in tmp and its `analyze` output folder OUT */
+async function analyzedMovie(name: string, outName: string): Promise<{ movie: string; out: string }> {
+  const movie = path.join(tmp, `${name}.tif`);
+  await writeSynthMovie(movie, { width: 48, height: 40, frames: 4, noise: 2, seed: 3, particles: [{ cx: 24, cy: 20, radius_px: 10, coreRadius: (s) => 10 * Math.sqrt(1 - 0.5 * s) }] }, { pixel_um: 0.1, frame_s: 10 });
+  const out = path.join(tmp, outName);
+  expect((await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out])).code).toBe(0);
+  return { movie, out };
+}
+
 describe('a re-run deletes or overwrites only what ionflux wrote', () => {
   test('a notes file and the run\'s own config inside the output folder are kept', async () => {
     const out = path.join(tmp, 'rerun');
@@ -65,10 +74,7 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
   });
 
   test('analyze of a movie inside the folder it would replace is refused; the movie and the earlier analysis stay', async () => {
-    const movie = path.join(tmp, 'movie.tif');
-    await writeSynthMovie(movie, { width: 48, height: 40, frames: 4, noise: 2, seed: 3, particles: [{ cx: 24, cy: 20, radius_px: 10, coreRadius: (s) => 10 * Math.sqrt(1 - 0.5 * s) }] }, { pixel_um: 0.1, frame_s: 10 });
-    const out = path.join(tmp, 'analysis');
-    expect((await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out])).code).toBe(0);
+    const { movie, out } = await analyzedMovie('movie', 'analysis');
     const before = readdirSync(out).sort();
     const diff = path.join(out, 'diff.tif');
     const bytes = readFileSync(diff);
@@ -96,10 +102,7 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
   });
 
   test('another command\'s output is never replaced: simulate into an analyze folder (or a sweep\'s) is refused, and it stays', async () => {
-    const movie = path.join(tmp, 'movie2.tif');
-    await writeSynthMovie(movie, { width: 48, height: 40, frames: 4, noise: 2, seed: 3, particles: [{ cx: 24, cy: 20, radius_px: 10, coreRadius: (s) => 10 * Math.sqrt(1 - 0.5 * s) }] }, { pixel_um: 0.1, frame_s: 10 });
-    const out = path.join(tmp, 'analysis2');
-    expect((await runCli(['analyze', movie, '--backend', 'cpu', '--quiet', '--out', out])).code).toBe(0);
+    const { movie, out } = await analyzedMovie('movie2', 'analysis2');
     const before = readdirSync(out).sort();
     const r = await runCli(['simulate', ...quick, '--out', out]);
     expect(r.code).toBe(1);
