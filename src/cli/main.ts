@@ -63,6 +63,21 @@ export function classifyError(e: unknown): { code: number; line: string } {
   return { code: EXIT.internal, line: `internal error (a bug in ionflux ${VERSION}; please report it with this text): ${stack}` };
 }
 
+/**
+ * Commander checks required options before unknown ones, so `simulate --ouT x` would say "required
+ * option '--out <dir>' not specified" instead of naming the typo (and suggesting --out). Required
+ * options are checked in a preAction hook instead, which runs after the unknown-option check.
+ */
+function unknownOptionsFirst(cmd: Command): void {
+  const required = cmd.options.filter((o) => o.mandatory);
+  if (required.length === 0) return;
+  for (const o of required) o.mandatory = false;
+  cmd.hook('preAction', (c) => {
+    const missing = required.find((o) => c.getOptionValue(o.attributeName()) === undefined);
+    if (missing) c.error(`required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('ionflux')
     .description('Simulate and image lithium transport in single cathode particles (WebGPU)')
@@ -75,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   try {
     for (const register of await Promise.all(commandsFor(argv).map((name) => COMMANDS[name]()))) register(program);
+    program.commands.forEach(unknownOptionsFirst);
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (e) {

@@ -219,6 +219,8 @@ function inspect(target: string, flag: string): Existing {
     const top = readdirSync(target).sort();
     // a sweep's folder has its own bookkeeping (src/sweep/folder.ts, sweep.json), not this manifest
     if (top.includes('sweep.json')) throw new OutputDirError(`${flag} '${target}' holds a sweep (sweep.json): it is written and resumed by \`ionflux sweep\` only; choose another folder`);
+    const owner = enclosingOutput(target);
+    if (owner) throw new OutputDirError(`${flag} '${target}' is part of the output of \`ionflux ${owner.command}\` in '${owner.dir}' (its ${path.relative(owner.dir, target)}${path.sep} folder): ionflux replaces a command's output only as a whole, from its own folder; choose another folder`);
     throw new OutputDirError(`${flag} '${target}' is a folder with other files (${top.slice(0, 3).join(', ')}${top.length > 3 ? ', …' : ''}) and no ionflux output: ionflux writes only into new or empty folders or its own earlier outputs; choose a new folder`);
   }
   let manifest: Manifest | null = null;
@@ -234,6 +236,25 @@ function inspect(target: string, flag: string): Existing {
     }
   }
   return { exists: true, legacy: !manifest, ours, others: files.filter((f) => !ours.has(f)), command: manifest && typeof manifest.command === 'string' ? manifest.command : null };
+}
+
+/**
+ * The ionflux output folder, above `target`, whose manifest lists files inside it (fit's compare/),
+ * or null: such a subfolder holds ionflux's files but no marker of its own.
+ */
+function enclosingOutput(target: string): { dir: string; command: string } | null {
+  const abs = path.resolve(target);
+  for (let dir = path.dirname(abs), depth = 0; dir !== path.dirname(dir) && depth < 8; dir = path.dirname(dir), depth++) {
+    let m: unknown;
+    try { m = JSON.parse(readFileSync(path.join(dir, OUTPUT_MARKER), 'utf8')); } catch { continue; }
+    const files = (m as Partial<Manifest>)?.files;
+    if (!files || typeof files !== 'object') return null;
+    const prefix = path.relative(dir, abs).split(path.sep).join('/') + '/';
+    if (!Object.keys(files).some((f) => f.startsWith(prefix))) return null;
+    const command = (m as Partial<Manifest>).command;
+    return { dir, command: typeof command === 'string' ? command : 'ionflux' };
+  }
+  return null;
 }
 
 /**

@@ -17,9 +17,10 @@ import type { RunResult } from '../solver/run';
 const num = (v: number | null) => (v === null || !Number.isFinite(v) ? '' : String(Number(v.toPrecision(9))));
 
 export function traceCsv(result: RunResult): string {
-  const rows = ['time_s,capacity_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,unreactedFraction'];
+  // SPEC §5's columns, then maxSurfaceTheta (a discharge's cut-off is on the highest surface θ)
+  const rows = ['time_s,capacity_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,unreactedFraction,maxSurfaceTheta'];
   for (const m of result.trace) {
-    rows.push([m.time_s, m.capacity_mAh_g, m.meanTheta, m.minSurfaceTheta, m.comOffset_um, m.unreactedFraction].map(num).join(','));
+    rows.push([m.time_s, m.capacity_mAh_g, m.meanTheta, m.minSurfaceTheta, m.comOffset_um, m.unreactedFraction, m.maxSurfaceTheta].map(num).join(','));
   }
   return rows.join('\n') + '\n';
 }
@@ -41,6 +42,7 @@ export function summaryJson(problem: Problem, result: RunResult, backend: string
       time_s: round(s.time_s),
       meanTheta: round(s.meanTheta),
       minSurfaceTheta: round(s.minSurfaceTheta),
+      maxSurfaceTheta: round(s.maxSurfaceTheta),
       comOffset_um: round(s.comOffset_um),
       comOffsetRel: round(s.comOffsetRel),
       unreactedFraction: round(s.unreactedFraction),
@@ -164,7 +166,7 @@ async function writeSimulationIndex(dir: string, problem: Problem, result: RunRe
     },
     describe: (rel) => {
       if (rel === 'summary.json') return 'stop reason, time, capacity, grid, snapshots, protocol record, warnings, the full resolved config';
-      if (rel === 'trace.csv') return 'time_s, capacity_mAh_g, meanTheta, minSurfaceTheta, comOffset_um, unreactedFraction';
+      if (rel === 'trace.csv') return 'time_s, capacity_mAh_g, meanTheta, minSurfaceTheta, comOffset_um, unreactedFraction, maxSurfaceTheta';
       const s = rel.endsWith('.npy') ? result.snapshots.find((x) => `${x.name}.npy` === rel) : undefined;
       if (s) return `θ at ${(s.time_s / 60).toFixed(1)} min, float32 [${g.ny}, ${g.nx}], NaN outside (numpy.load)`;
       return '';

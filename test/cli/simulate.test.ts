@@ -51,7 +51,7 @@ describe('simulate writes SPEC §5 files', () => {
     expect(summary.snapshots[2].final).toBe(true);
     for (const k of ['time_s', 'meanTheta', 'minSurfaceTheta', 'comOffset_um', 'comOffsetRel', 'unreactedFraction', 'image']) expect(summary.snapshots[0]).toHaveProperty(k);
     const trace = readFileSync(path.join(out, 'trace.csv'), 'utf8').trim().split('\n');
-    expect(trace[0]).toBe('time_s,capacity_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,unreactedFraction');
+    expect(trace[0]).toBe('time_s,capacity_mAh_g,meanTheta,minSurfaceTheta,comOffset_um,unreactedFraction,maxSurfaceTheta');
     expect(trace.length).toBe(1 + 13); // t = 0, 15, …, 180
     const npy = decodeNpy(readFileSync(path.join(out, 'theta_0120s.npy')));
     expect(npy.shape).toEqual([27, 27]);

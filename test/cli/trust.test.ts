@@ -117,6 +117,17 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     const r2 = await runCli(['simulate', ...quick, '--out', sweep]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/--out '.*asweep' holds a sweep \(sweep\.json\): it is written and resumed by `ionflux sweep` only; choose another folder/);
+    // a subfolder of an output (fit's compare/) is named as part of it, and stays
+    const fitLike = path.join(tmp, 'afit');
+    await writeOutputDir(fitLike, async (dir) => {
+      mkdirSync(path.join(dir, 'compare'));
+      writeFileSync(path.join(dir, 'compare', 'summary.json'), '{}');
+      writeFileSync(path.join(dir, 'fit.json'), '{}');
+    }, { command: 'fit', log: () => {} });
+    const r3 = await runCli(['simulate', ...quick, '--out', path.join(fitLike, 'compare')]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(/--out '.*afit\/compare' is part of the output of `ionflux fit` in '.*afit' \(its compare\/ folder\): ionflux replaces a command's output only as a whole/);
+    expect(readdirSync(path.join(fitLike, 'compare'))).toEqual(['summary.json']);
   });
 });
 
@@ -371,5 +382,17 @@ describe('inputs the bad-input catalogue (docs/bad-inputs.md) found accepted or 
     const r = cli.run(['simulat', '--preset', 'fig4a']);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("ionflux: unknown command 'simulat'; (Did you mean simulate?)\n");
+  });
+
+  test('a mistyped option is named (with a suggestion) even where it hides a required one', () => {
+    const typo = cli.run(['simulate', '--preset', 'fig4c', '--ouT', 'x']);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toBe("ionflux: unknown option '--ouT'; (Did you mean --out?)\n");
+    const missing = cli.run(['simulate', '--preset', 'fig4c']);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe("ionflux: required option '--out <dir>' not specified\n");
+    const fit = cli.run(['fit', '--observed', 'movie.tif', '--out']);
+    expect(fit.status).toBe(1);
+    expect(fit.stderr).toMatch(/option '--out <DIR>' argument missing/);
   });
 });
