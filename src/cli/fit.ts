@@ -146,7 +146,7 @@ export function registerFit(program: Command): void {
     .option('--frames <LIST>', 'the frames to fit instead, e.g. 5,10,20', frameListOption('--frames'))
     .option('--com-weight <W>', 'weight of the COM-trajectory term of the cost', number('--com-weight', { min: 0 }), 1)
     .option('--smoothness <L>', 'weight of the bins\' smoothness penalty', number('--smoothness', { min: 0 }), 1)
-    .option('--generations <N>', 'CMA-ES generations at most (default 25 for arc, 40 for bins)', number('--generations', { integer: true, min: 1 }))
+    .option('--generations <N>', 'CMA-ES generations at most (default 40; it stops earlier after 8 without gain)', number('--generations', { integer: true, min: 1 }))
     .option('--population <N>', 'candidates per generation (one batch; default 4 + 3 ln n)', number('--population', { integer: true, min: 2 }))
     .option('--seed <N>', 'optimiser seed', number('--seed', { integer: true, min: 0 }), 1)
     .option('--reference <N>', 'reference frame', number('--reference', { integer: true, min: 0 }), 0)

@@ -295,6 +295,24 @@ function costOf(s: Setup, problem: Problem, outcome: BatchOutcome): { cost: numb
  * (profileIntervals; `chi2` 3.84: 95 %). Exported for the coverage study (scripts/fit-coverage.mjs),
  * which recomputes them at other N_eff and levels from a fit's evaluations.
  */
+/** Generations, and log-likelihood gain over them, below which the best has settled (see settled). */
+export const SETTLE_GENERATIONS = 5, SETTLE_LOGLIK = 0.1;
+
+/**
+ * Whether the optimiser's best has settled on the scale its intervals are judged on: over the last
+ * SETTLE_GENERATIONS generations the best cost improved by less than SETTLE_LOGLIK in ℓ =
+ * (N_eff/2)·ln(cost/cost_min), a twentieth of the 1.92 that bounds the 95 % interval — more
+ * generations would move the best by a small part of its interval. The optimiser's own stopping rule
+ * (spread < 2e-3 in its coordinates, or 8 generations without gain) is stricter and seldom met
+ * within the default generations.
+ */
+export function settled(history: { bestCost: number }[], nEff: number): boolean {
+  if (history.length <= SETTLE_GENERATIONS) return false;
+  const last = history[history.length - 1].bestCost, back = history[history.length - 1 - SETTLE_GENERATIONS].bestCost;
+  if (!(last > 0) || !Number.isFinite(back)) return false;
+  return (nEff / 2) * Math.log(back / last) < SETTLE_LOGLIK;
+}
+
 export function physicalIntervals(par: Parameterisation, evaluations: { u: number[]; cost: number }[], best: { u: number[]; cost: number }, nEff: number, chi2 = 3.84): FitResult['intervals'] {
   const finite = evaluations.filter((e) => Number.isFinite(e.cost));
   const bv = par.values(best.u);
@@ -415,7 +433,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     return costs;
   };
 
-  const maxGen = o.generations ?? (model.kind === 'arc' ? 25 : 40);
+  const maxGen = o.generations ?? 40; // the optimiser stops earlier once its best has stopped improving (8 generations)
   const es = new Cmaes({ x0: par.start, sigma0: par.sigma0, population: o.population, seed: o.seed ?? 1 });
   const history: FitResult['history'] = [];
   // the start point itself, the yardstick of "improved"
@@ -461,6 +479,11 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   const { nEff, n } = correlation;
   const bv = best.values;
   const intervals = physicalIntervals(par, finite, best, nEff);
+  if (!converged) converged = settled(history, nEff);
+  if (!converged && improved) {
+    const last = history[history.length - 1], back = history[Math.max(0, history.length - 1 - SETTLE_GENERATIONS)];
+    warn(`the optimiser had not settled after ${history.length} generations: its best cost still fell by ${((nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${SETTLE_GENERATIONS} (settled: under ${SETTLE_LOGLIK}; the 95 % interval is 1.92): run it again with more --generations (the journal keeps what was evaluated)`);
+  }
   const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
   o.onProgress?.(1, 'done');
   return {

@@ -13,7 +13,7 @@ import { openMovie } from '../../src/io/movie';
 import { readCapacityFile } from '../../src/io/capacity';
 import { readObservedParticle, type ObservedParticle } from '../../src/compare/observed';
 import { cpuBatchRunner, type BatchRunner } from '../../src/fit/batch';
-import { fitSurface, type JournalEntry } from '../../src/fit/fit';
+import { fitSurface, settled, SETTLE_LOGLIK, type JournalEntry } from '../../src/fit/fit';
 import { runCli } from '../helpers/cli';
 import { configOf, writeSynth } from '../helpers/compareFixtures';
 
@@ -58,7 +58,7 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
     ];
     report.push(`${name}: centre ${c.toFixed(1)}° (truth ${truth.c}, Δ ${wrap(c - truth.c).toFixed(1)}°), span ${span.toFixed(1)}° (${truth.span}, ${(100 * (span / truth.span - 1)).toFixed(1)} %), η ${eta.toFixed(3)} (${truth.eta}, Δ ${(eta - truth.eta).toFixed(3)}); ` +
       `95 % intervals [${iv.centerDeg.lo.toFixed(1)}, ${iv.centerDeg.hi.toFixed(1)}], [${iv.spanDeg.lo.toFixed(1)}, ${iv.spanDeg.hi.toFixed(1)}], [${iv.eta.lo.toFixed(3)}, ${iv.eta.hi.toFixed(3)}] cover: ${covered.join('/')}; ` +
-      `κ ${r.best.kappa.toFixed(3)}, ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s`);
+      `κ ${r.best.kappa.toFixed(3)}, ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s, converged ${r.converged}`);
     expect(Math.abs(wrap(c - truth.c))).toBeLessThanOrEqual(15);
     expect(Math.abs(span / truth.span - 1)).toBeLessThanOrEqual(0.25);
     expect(Math.abs(eta - truth.eta)).toBeLessThanOrEqual(0.1);
@@ -79,6 +79,18 @@ describe('fit --model arc recovers blocking it does not see (noisy synth movies)
     report.push(`no blocking: span ${span.toFixed(1)}°, η ${eta.toFixed(3)}, blocked fraction (1 − η)·span/360 = ${blocked.toFixed(4)}; ${r.simulations} simulations, ${r.wallTime_s.toFixed(1)} s`);
     expect(eta >= 0.9 || blocked < 0.02).toBe(true);
   }, 120_000);
+});
+
+test('converged: the best cost gained under 0.1 in log-likelihood over the last 5 generations', () => {
+  const h = (costs: number[]) => costs.map((bestCost) => ({ bestCost }));
+  const nEff = 1000; // ℓ gain = 500·ln(back/last)
+  expect(settled(h([2, 1.5, 1.2, 1, 1, 1, 1, 1, 1]), nEff)).toBe(true); // gens 4 → 9 flat
+  expect(settled(h([2, 1.5, 1.2, 1.001, 1, 1, 1, 1, 1]), nEff)).toBe(false); // 500·ln(1.001) = 0.4998 over gens 4 → 9
+  expect(settled(h([1.0001, 1, 1, 1, 1, 1]), nEff)).toBe(true); // 0.05
+  expect(settled(h([1.0003, 1, 1, 1, 1, 1]), nEff)).toBe(false); // 0.15
+  expect(settled(h([1, 1, 1, 1, 1]), nEff)).toBe(false); // fewer than 6 generations: not judged
+  expect(settled(h([Infinity, 1, 1, 1, 1, 1]), nEff)).toBe(false); // nothing simulated at the window's start
+  expect(SETTLE_LOGLIK).toBeLessThan(1.92 / 10);
 });
 
 describe('a movie of a charge and then a rest (fig2e)', () => {
