@@ -137,7 +137,9 @@ export type Step = { step: 'charge' | 'rest' | 'discharge'; current_mA_g?: numbe
  * into their longer neighbour, repeatedly (a noisy or rounded record alternates at random between
  * kinds from one interval to the next; a real rest or discharge lasts), each boundary is moved to
  * where two straight lines fit the points on either side best, and each run that is left is one
- * step at its own average current. A charge whose current changes is one step at the average.
+ * step at its own average current; a charge or discharge whose current changes by more than 15 %
+ * (clear of the noise) is split where it changes, each part at its own current (until 2026-12-04
+ * it was one step at the average).
  * A movie of a charge and then a rest (fig2e) was fitted as one charge at the average rate over
  * both until 2026-12-03.
  */
@@ -152,6 +154,17 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   if (!(typical > 0)) return null;
   type Kind = Step['step'];
   const kindOf = (r: number): Kind => (Math.abs(r) < 0.05 * typical ? 'rest' : r > 0 ? 'charge' : 'discharge');
+  // the record's noise σ (mAh/g) from its second differences (on a straight stretch they are noise
+  // alone: c_i minus the line through its neighbours has variance σ²(1 + w² + (1 − w)²)), robustly
+  const d2: number[] = [];
+  for (let i = 1; i + 1 < pts.length; i++) {
+    const w = (pts[i + 1][0] - pts[i][0]) / (pts[i + 1][0] - pts[i - 1][0]);
+    d2.push(Math.abs(pts[i][1] - (w * pts[i - 1][1] + (1 - w) * pts[i + 1][1])) / Math.sqrt(1 + w * w + (1 - w) ** 2));
+  }
+  const sigma = d2.length ? 1.4826 * d2.sort((a, b) => a - b)[Math.floor(d2.length / 2)] : 0;
+  // a run's kind: a rest unless its charge passed stands out of the noise (4σ of a difference)
+  // and its rate is 5 % of the typical one
+  const kindOfRun = (a: number, b: number): Kind => (Math.abs(pts[b][1] - pts[a][1]) < 4 * Math.SQRT2 * sigma ? 'rest' : kindOf(rate(a, b)));
   // runs of intervals [from, to) (point indices from → to) of one kind
   let runs: { kind: Kind; from: number; to: number }[] = [];
   rates.forEach((r, k) => {
@@ -178,25 +191,68 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
     runs[shortest].kind = into.kind;
     join();
   }
-  // each boundary where two straight lines fit the points on either side best (noise moves the
-  // interval-by-interval boundary into the rest by a few intervals)
   const sse = (a: number, b: number) => {
     const seg = pts.slice(a, b + 1), { k, mt, mc } = lineFit(seg);
     return seg.reduce((e, [t, c]) => e + (c - mc - (k ?? 0) * (t - mt)) ** 2, 0);
   };
-  for (let j = 0; j + 1 < runs.length; j++) {
-    const A = runs[j], B = runs[j + 1];
-    let best = A.to, bestE = Infinity;
-    for (let split = A.from + 1; split <= B.to - 1; split++) {
-      const e = sse(A.from, split) + sse(split, B.to);
+  // each boundary where two straight lines fit the points near it best (noise moves the
+  // interval-by-interval boundary into the rest by a few intervals): within half the shorter
+  // neighbour of where it is, the lines fitted over twice that, so that a change of rate further
+  // inside a neighbour does not pull the boundary
+  const placeBoundaries = () => {
+    for (let j = 0; j + 1 < runs.length; j++) {
+      const A = runs[j], B = runs[j + 1];
+      const w = Math.max(MIN_INTERVALS, Math.floor(Math.min(A.to - A.from, B.to - B.from) / 2));
+      const lo = Math.max(A.from, A.to - 2 * w), hi = Math.min(B.to, B.from + 2 * w);
+      let best = A.to, bestE = Infinity;
+      for (let split = Math.max(A.from + MIN_INTERVALS, A.to - w); split <= Math.min(B.to - MIN_INTERVALS, A.to + w); split++) {
+        const e = sse(lo, split) + sse(split, hi);
+        if (e < bestE) { bestE = e; best = split; }
+      }
+      A.to = best;
+      B.from = best;
+    }
+  };
+  // neighbours of one kind are one step unless both pass current and their rates differ by more
+  // than RATE_CHANGE
+  const RATE_CHANGE = 0.15, FMIN = 50;
+  const differ = (k1: number, k2: number) => Math.abs(k1 - k2) > RATE_CHANGE * Math.max(Math.abs(k1), Math.abs(k2));
+  const joinSimilar = () => {
+    runs.forEach((r) => { r.kind = kindOfRun(r.from, r.to); });
+    const out: typeof runs = [];
+    for (const r of runs) {
+      const prev = out[out.length - 1];
+      if (prev && prev.kind === r.kind && (r.kind === 'rest' || !differ(rate(prev.from, prev.to), rate(r.from, r.to)))) prev.to = r.to;
+      else out.push({ ...r });
+    }
+    runs = out;
+  };
+  placeBoundaries();
+  // each run one step, its kind from its own average rate
+  runs.forEach((r) => { r.kind = kindOfRun(r.from, r.to); });
+  join();
+  // a charge (or discharge) whose current changes: split where two lines fit best, while the two
+  // slopes differ by more than RATE_CHANGE and the split explains far more than the noise (an F
+  // ratio of the two fits' squared residuals over FMIN), each part at least MIN_INTERVALS long
+  const slopeOf = (a: number, b: number) => lineFit(pts.slice(a, b + 1)).k ?? 0;
+  const splitByRate = (r: (typeof runs)[number]): typeof runs => {
+    if (r.kind === 'rest' || r.to - r.from < 2 * MIN_INTERVALS) return [r];
+    let best = -1, bestE = Infinity;
+    for (let split = r.from + MIN_INTERVALS; split <= r.to - MIN_INTERVALS; split++) {
+      const e = sse(r.from, split) + sse(split, r.to);
       if (e < bestE) { bestE = e; best = split; }
     }
-    A.to = best;
-    B.from = best;
+    const one = sse(r.from, r.to), n = r.to - r.from + 1;
+    const f = bestE > 0 ? ((one - bestE) / 2) / (bestE / Math.max(1, n - 4)) : one > 0 ? Infinity : 0;
+    if (!differ(slopeOf(r.from, best), slopeOf(best, r.to)) || !(f > FMIN)) return [r];
+    return [...splitByRate({ kind: r.kind, from: r.from, to: best }), ...splitByRate({ kind: r.kind, from: best, to: r.to })];
+  };
+  const before = runs.length;
+  runs = runs.flatMap(splitByRate);
+  if (runs.length > before) {
+    placeBoundaries(); // a split of a split is placed against its neighbours again
+    joinSimilar();
   }
-  // each run one step, its kind from its own average rate
-  runs.forEach((r) => { r.kind = kindOf(rate(r.from, r.to)); });
-  join();
   if (runs.length === 1 && runs[0].kind === 'charge') return null;
   return runs.map(({ kind, from, to }) => {
     const duration_min = (pts[to][0] - pts[from][0]) / 60;

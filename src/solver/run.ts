@@ -166,8 +166,9 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
     // θs is extrapolated from the wall cell (SPEC §1): the one step that crosses a cut-off can carry
     // it past 0 or 1, which no concentration can be; report the bound and say so
     const outside = stats.minSurfaceTheta < 0 ? stats.minSurfaceTheta : stats.maxSurfaceTheta > 1 ? stats.maxSurfaceTheta : null;
-    // (not when the run is being refused: the state is then measured under the refused current)
-    if (outside !== null && !overshootWarned && !limit) {
+    // (not before any step ran, nor when the run is being refused: the state is then measured under
+    // a current refused for taking θs beyond [0, 1], and measured again once that is known)
+    if (outside !== null && !overshootWarned && !limit && steps > 0) {
       overshootWarned = true;
       warnings.push(`the step that reached the cut-off at t = ${fmtTime(time)} took the surface to θs = ${outside.toFixed(3)}, reported as ${outside < 0 ? 0 : 1}: the cut-off time is resolved to one time step (${fmtTime(lastDt)}); a finer grid.spacing_um resolves it better`);
     }
@@ -204,6 +205,14 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       snapshots.push({ ...meas, name: `theta_${String(Math.round(t)).padStart(4, '0')}s`, field: await solver.field(), final: !snapDue });
     }
     if (snapDue) nextSnap++;
+  };
+
+  /** Measures the state at t again (after a setStep) for the trace row and snapshot already taken at t. */
+  const remeasure = async () => {
+    const tol = 1e-6 * Math.max(1, t);
+    const meas = await measure(t, await solver.stats());
+    if (trace.length && Math.abs(trace[trace.length - 1].time_s - t) <= tol) trace[trace.length - 1] = meas;
+    snapshots.forEach((s, i) => { if (Math.abs(s.time_s - t) <= tol) snapshots[i] = { ...s, ...meas }; });
   };
 
   // state at t = 0 (snapshot at 0 if requested); the first step's flux sign sets θs
@@ -285,6 +294,10 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       // already put the surface beyond it? (later steps: the solver's guard, problem.ts)
       const verdict = await checkStart(step, k, guardDt);
       if (limit) {
+        // the state as it was left is measured under the current that left it (none before the
+        // first step), not under the refused one: its θs would be beyond [0, 1]
+        solver.setStep(stepParams(problem, k > 0 ? cfg.protocol[k - 1] : { step: 'rest', duration_min: 0 }, dtMax, guardDt));
+        await remeasure();
         protocolLog.push({ step: step.step, current_mA_g: step.current_mA_g ?? 0, start_s: start, end_s: t, endReason: limit.reason });
         break;
       }

@@ -52,3 +52,25 @@ test('a charge then a rest, and a charge, rest and discharge, are their steps, n
   near(of(record([[70, 20], [0, 10]], 10, { sigma: 0.01, round: 0.01, seed: 4 })), [['charge', 70, 20], ['rest', null, 10]]);
   near(of(record([[100, 10], [0, 5], [-50, 10]], 30, { sigma: 0.005, seed: 5 })), [['charge', 100, 10], ['rest', null, 5], ['discharge', 50, 10]]);
 });
+
+test('a charge whose current changes is one step per current, noisy or not; a change within 15 % is not split', () => {
+  const steps = (p: ReturnType<typeof of>) => p?.map((s) => [s.step, s.current_mA_g === undefined ? null : Math.round(s.current_mA_g), Math.round(s.duration_min * 10) / 10]);
+  expect(steps(of(record([[50, 10], [150, 10]], 30)))).toEqual([['charge', 50, 10], ['charge', 150, 10]]);
+  expect(steps(of(record([[100, 10], [50, 5], [200, 5]], 30)))).toEqual([['charge', 100, 10], ['charge', 50, 5], ['charge', 200, 5]]);
+  const noisy = of(record([[50, 10], [150, 10], [0, 5]], 10, { sigma: 0.01, round: 0.01, seed: 7 }))!;
+  expect(noisy.map((s) => s.step)).toEqual(['charge', 'charge', 'rest']);
+  expect(Math.abs(noisy[0].duration_min - 10)).toBeLessThan(0.5);
+  expect(Math.abs((noisy[0].current_mA_g as number) / 50 - 1)).toBeLessThan(0.03);
+  expect(Math.abs((noisy[1].current_mA_g as number) / 150 - 1)).toBeLessThan(0.03);
+  expect(steps(of(record([[-40, 10], [-120, 10]], 30)))).toEqual([['discharge', 40, 10], ['discharge', 120, 10]]);
+  expect(steps(of(record([[20, 30], [25, 30]], 30, { sigma: 0.02, seed: 9 })))).toEqual([['charge', 20, 30], ['charge', 25, 30]]);
+  expect(of(record([[100, 10], [110, 10]], 30))).toBeNull();
+  expect(of(record([[100, 10], [110, 10]], 10, { sigma: 0.02, seed: 8 }))).toBeNull();
+});
+
+test('a noisy rest is one rest: a stretch is a charge only where its charge stands out of the noise (the σ of the record)', () => {
+  // σ = 0.02 mAh/g every 10 s: the rate between two frames scatters by ±10 mA/g around 0 in the rest
+  for (let seed = 1; seed <= 10; seed++) {
+    expect(of(record([[70, 20], [0, 10]], 10, { sigma: 0.02, seed }))?.map((s) => s.step), `seed ${seed}`).toEqual(['charge', 'rest']);
+  }
+});

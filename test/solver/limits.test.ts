@@ -108,6 +108,25 @@ test('a current refused after a first step: no warning of a cut-off overshoot (t
   expect(o.result.warnings.join('\n')).not.toMatch(/took the surface to θs/);
 });
 
+test('a refused run\'s last state is measured under the current that left it (none at the start), not the refused one', async () => {
+  // refused at the start: the t = 0 row is the particle at rest (θs = θ0 = 1 everywhere), no overshoot warned
+  const first = await run(coarse('charge', 1e5, { snapshots_min: [0] }), 'cpu');
+  expect(first.error).not.toBeNull();
+  expect(first.result.trace).toHaveLength(1);
+  expect(first.result.trace[0].minSurfaceTheta).toBeCloseTo(1, 6);
+  expect(first.result.snapshots[0].minSurfaceTheta).toBeCloseTo(1, 6);
+  expect(first.result.warnings.join('\n')).not.toMatch(/took the surface to θs/);
+  // refused after a charge: the end state is that charge's (the last row of the charge alone)
+  const raw = coarse('charge', 100, { protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1 }, { step: 'discharge', current_mA_g: 1e5, duration_min: 1 }], snapshots_min: [] });
+  const later = await run(raw, 'cpu');
+  const alone = await run({ ...raw, protocol: [raw.protocol[0]] }, 'cpu');
+  expect(later.error).not.toBeNull();
+  const a = later.result.trace[later.result.trace.length - 1], b = alone.result.trace[alone.result.trace.length - 1];
+  expect(a).toEqual(b);
+  expect(later.result.snapshots.at(-1)!.minSurfaceTheta).toBe(b.minSurfaceTheta);
+  expect(later.result.snapshots.at(-1)!.maxSurfaceTheta).toBe(b.maxSurfaceTheta);
+});
+
 test('a charge after one the range guard stopped (the wall within a step of θ = 0) ends at once, as a cut-off, not as a current refused', async () => {
   const raw = coarse('charge', 1e4, { cutoff: { surfaceTheta: 0, surfaceThetaMax: 1 } });
   // the same charge twice, and again after a short rest (the wall refills a little, not enough)
