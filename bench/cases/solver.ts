@@ -223,7 +223,9 @@ const cpuStepCase: BenchCase = {
  * Then at 0.02 µm (fig4c's grid) with all cores but one kept busy by other processes (busy loops,
  * started for these samples and stopped after): one thread, two threads as they run (the helper
  * paced, src/solver/threadPacer.ts: they step alone while the two share a core) and two threads
- * offered every step (alwaysTwoThreads: what they did before the pacing).
+ * offered every step (alwaysTwoThreads: what they did before the pacing), and — at 0.02 µm, quiet
+ * and busy — two threads whose pacer also times one thread every second (its probes, on by default
+ * above 2 cores, where the CPU test can miss a shared core).
  */
 const cpuThreadsCase: BenchCase = {
   name: 'cpu threads',
@@ -236,12 +238,15 @@ const cpuThreadsCase: BenchCase = {
       ctx.log(`cpu threads ${h} µm`);
       const problem = await fig4cAt(h);
       const solvers = [await CpuSolver.create(problem, { threads: false }), await CpuSolver.create(problem, { threads: true })];
+      // at fig4c's grid also two threads whose pacer probes one thread every second (the default above 2 cores)
+      if (h === 0.02) solvers.push(await CpuSolver.create(problem, { threads: true, handshakeTestHooks: { probeEvery_ms: 1000 } }));
       try {
-        const { n, times: [one, two] } = await interleavedSteps(problem, solvers, ctx.quick);
+        const { n, times: [one, two, probed] } = await interleavedSteps(problem, solvers, ctx.quick);
         const size = `${h} µm (${problem.grid.nx}², ${problem.grid.cells} cells)`;
         const id = (k: string) => `cputhreads-${h}-${k}`;
         rows.push(row(id('1'), 'cpu-1t', size, one, n, solvers[0].backend));
         rows.push(row(id('2'), 'cpu-2t', size, two, n, `${solvers[1].backend}; advance(${n}) per sample`, [id('1')]));
+        if (probed) rows.push(row(id('2probe'), 'cpu-2t-probed', size, probed, n, probeNote(solvers[2]), [id('1'), id('2')]));
       } finally {
         for (const sv of solvers) sv.destroy();
       }
@@ -253,16 +258,18 @@ const cpuThreadsCase: BenchCase = {
       await CpuSolver.create(problem, { threads: false }),
       await CpuSolver.create(problem, { threads: true }),
       await CpuSolver.create(problem, { threads: true, handshakeTestHooks: { alwaysTwoThreads: true } }),
+      await CpuSolver.create(problem, { threads: true, handshakeTestHooks: { probeEvery_ms: 1000 } }),
     ];
     const hogs = startBusyLoops(busy);
     try {
       await new Promise((resolve) => setTimeout(resolve, 100)); // the loops are running
-      const { n, steps, times: [one, two, always] } = await interleavedSteps(problem, solvers, ctx.quick);
+      const { n, steps, times: [one, two, always, probed] } = await interleavedSteps(problem, solvers, ctx.quick);
       const size = `0.02 µm (${problem.grid.nx}², ${problem.grid.cells} cells), ${busy} of ${os.availableParallelism()} cores busy`;
       const id = (k: string) => `cputhreads-busy-${k}`;
       rows.push(row(id('1'), 'cpu-1t', size, one, n, solvers[0].backend));
       rows.push(row(id('2'), 'cpu-2t', size, two, n, `2 threads, paced: ${(100 * (solvers[1].pacing?.soloSteps ?? 0) / steps).toFixed(0)} % of its steps on one thread`, [id('1')]));
       rows.push(row(id('2always'), 'cpu-2t-every-step', size, always, n, 'two threads offered every step (alwaysTwoThreads), as before the pacing', [id('1')]));
+      rows.push(row(id('2probe'), 'cpu-2t-probed', size, probed, n, probeNote(solvers[3]), [id('1')]));
     } finally {
       await stopBusyLoops(hogs);
       for (const sv of solvers) sv.destroy();
@@ -270,6 +277,14 @@ const cpuThreadsCase: BenchCase = {
     return rows;
   },
 };
+
+/** What a probing pacer did: its probes, its spells, the two step times it compared. */
+function probeNote(sv: CpuSolver): string {
+  const p = sv.pacing;
+  if (!p) return 'no pacer';
+  const us = (ms: number) => (Number.isFinite(ms) ? `${(1000 * ms).toFixed(1)} µs` : '—');
+  return `2 threads, paced with a probe of one thread every 1 s (the default above 2 cores): ${p.probeSteps} probe steps, ${p.soloSteps} steps in ${p.spells} spells; last timed ${us(p.togetherStep_ms)} on two, ${us(p.soloStep_ms)} on one`;
+}
 
 /** The fig4c problem at grid spacing h µm. */
 async function fig4cAt(h: number): Promise<Problem> {

@@ -119,7 +119,7 @@ export class CpuSolver implements Solver {
     const solver = new CpuSolver(problem, true, options.kernel === 'js' ? 'split' : options.kernel);
     if (solver.wasm) {
       const hooks = options.handshakeTestHooks;
-      await solver.wasm.startHelper({ helperDelay_us: hooks?.helperDelay_us, helperOffCpu_us: hooks?.helperOffCpu_us, alwaysTwoThreads: hooks?.alwaysTwoThreads });
+      await solver.wasm.startHelper({ helperDelay_us: hooks?.helperDelay_us, helperOffCpu_us: hooks?.helperOffCpu_us, alwaysTwoThreads: hooks?.alwaysTwoThreads, probeEvery_ms: hooks?.probeEvery_ms });
       solver.label = solver.label.replace(')', ', 2 threads)');
       return solver;
     }
@@ -146,7 +146,7 @@ export class CpuSolver implements Solver {
    */
   get threadNote(): string | null {
     const solo = this.wasm?.pacing?.soloSteps ?? 0;
-    return solo > 0 ? `${solo} of the steps ran on one thread: another process held a core (docs/performance.md)` : null;
+    return solo > 0 ? `${solo} of the steps ran on one thread: another process held a core, or two threads were not faster (docs/performance.md)` : null;
   }
 
   /** The helper thread's pacing (WasmStepper.pacing; null on one thread, with the JS kernels, or with alwaysTwoThreads). */

@@ -41,6 +41,8 @@ export interface HandshakeTestHooks {
   helperOffCpu_us?: number;
   /** wasm helper: every step is offered to it, even while the two threads share a core (threadPacer.ts) */
   alwaysTwoThreads?: boolean;
+  /** wasm helper: the pacer's probes on one thread every this many ms (0: none; default: every second above 2 cores) */
+  probeEvery_ms?: number;
 }
 
 // control words: 0 step generation (main → helper), 1 helper Φ done, 2 main Φ done, 3 helper

@@ -23,7 +23,7 @@
 import { assembleModule, FuncBuilder } from '../wasm/asm';
 import { fusedRows, ROW_STRIDE, rowTable } from './cpuKernels';
 import { newWorker } from './workerFlags';
-import { ThreadPacer } from './threadPacer';
+import { pacerSettings, ThreadPacer } from './threadPacer';
 
 /** Which loop body the module gets: 4-wide SIMD with scalar row ends, or scalar only. */
 export type WasmFlavour = 'simd' | 'scalar';
@@ -501,9 +501,10 @@ export class WasmStepper {
    * Steps are offered to it while the two threads have a core each (threadPacer.ts). Tests only:
    * `helperDelay_us`, the helper spins this long after it sees a step begin; `helperOffCpu_us`, it
    * sleeps this long after it claims a chunk; `alwaysTwoThreads`, every
-   * step is offered to the helper, whatever it costs.
+   * step is offered to the helper, whatever it costs; `probeEvery_ms`, the pacer's probes on one
+   * thread (by default every second on machines of more than 2 cores, none on 2).
    */
-  async startHelper(hooks: { helperDelay_us?: number; helperOffCpu_us?: number; alwaysTwoThreads?: boolean } = {}): Promise<void> {
+  async startHelper(hooks: { helperDelay_us?: number; helperOffCpu_us?: number; alwaysTwoThreads?: boolean; probeEvery_ms?: number } = {}): Promise<void> {
     if (this.helper || this.scratch.length < 2) return;
     const { Worker } = await import('node:worker_threads');
     const nChunks = this.chunks.length / 2;
@@ -518,7 +519,9 @@ export class WasmStepper {
       },
     }) as unknown as WorkerLike;
     params[P_OFF_CPU] = hooks.helperOffCpu_us ?? 0;
-    this.pacer = hooks.alwaysTwoThreads ? null : new ThreadPacer();
+    const { availableParallelism, cpus } = await import('node:os');
+    const settings = pacerSettings(typeof availableParallelism === 'function' ? availableParallelism() : cpus().length);
+    this.pacer = hooks.alwaysTwoThreads ? null : new ThreadPacer(undefined, hooks.probeEvery_ms === undefined ? settings : { ...settings, probeEvery_ms: hooks.probeEvery_ms });
     const helper = { worker, ctrl, params, message, gen: 0, failure: null as string | null, stopping: false };
     worker.on('error', (e) => { helper.failure ??= `the CPU solver's helper thread failed: ${(e as Error).message}`; });
     worker.on('exit', (code) => { if (!helper.stopping) helper.failure ??= `the CPU solver's helper thread exited (code ${code as number})`; });
@@ -553,7 +556,7 @@ export class WasmStepper {
     if (!h || (pacer && !pacer.useHelper(t0))) {
       this.check(this.run(1, this.ny - 1, 0, this.scratch[0], cur, rQ), cur, rQ);
       if (walls) this.lastGuard = this.walls((1 - cur) as 0 | 1, walls.surfaceFactor, walls.guardAboveQ, walls.guardBelowQ, walls.check);
-      if (h && pacer) pacer.stepAlone();
+      if (h && pacer) pacer.stepAlone(t0, performance.now());
       return undefined;
     }
     const fail = this.helperMessage(h);
@@ -595,7 +598,7 @@ export class WasmStepper {
   }
 
   /** The helper's pacing (threadPacer.ts): steps on one thread, spells, the last window's cores; null without a helper or with alwaysTwoThreads. */
-  get pacing(): Pick<ThreadPacer, 'soloSteps' | 'spells' | 'lastCores' | 'alone'> | null {
+  get pacing(): Pick<ThreadPacer, 'soloSteps' | 'probeSteps' | 'spells' | 'lastCores' | 'soloStep_ms' | 'togetherStep_ms' | 'alone'> | null {
     return this.pacer;
   }
 

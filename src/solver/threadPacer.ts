@@ -24,6 +24,14 @@
  * How the rows are split between the threads does not change a single integer (the chunk tests of
  * test/solver/cpuWasm.test.ts), so neither does this.
  *
+ * Speed, too: the CPU test is calibrated on 2 cores. Where the scheduler shares the CPU per thread
+ * across N cores, two threads sharing one core read 2N/(N+1) CPU-seconds per second (1.6 on 4 cores),
+ * which the CPU test misses. So the windows also time the steps: the spells time one thread's, and
+ * where no spell came for `probeEvery_ms` a window on one thread is a probe (on machines with more
+ * than 2 cores only, where the CPU test can miss: a probe costs a window at one thread's speed).
+ * A window on two threads is also low when its steps are not `margin` faster than one thread's
+ * measured within the last 2·probeEvery_ms.
+ *
  * Bookkeeping on the clocks it is given (ms), so that its decisions are tested on made-up clocks
  * (test/solver/threadPacer.test.ts) and the wiring on a real helper thread.
  */
@@ -37,9 +45,18 @@ export interface PacerSettings {
   minSpell_ms: number;
   maxSpell_ms: number;
   maxGap_ms: number;
+  /** a window on one thread (a probe) when none was timed for this long; 0: no probes */
+  probeEvery_ms: number;
+  /** how much faster than one thread's steps two threads' must be */
+  margin: number;
 }
 
-export const PACER_DEFAULTS: PacerSettings = { minSteps: 32, window_ms: 20, minCores: 1.3, strikes: 2, minSpell_ms: 50, maxSpell_ms: 2000, maxGap_ms: 2 };
+export const PACER_DEFAULTS: PacerSettings = { minSteps: 32, window_ms: 20, minCores: 1.3, strikes: 2, minSpell_ms: 50, maxSpell_ms: 2000, maxGap_ms: 2, probeEvery_ms: 0, margin: 0.1 };
+
+/** The defaults on a machine of `cores` cores: probes where the CPU test can miss a shared core (more than 2). */
+export function pacerSettings(cores: number): PacerSettings {
+  return { ...PACER_DEFAULTS, probeEvery_ms: cores > 2 ? 1000 : 0 };
+}
 
 /** The process's CPU time (all threads), ms (Node; elsewhere there is no helper thread to pace). */
 export function processCpu_ms(): number {
@@ -48,18 +65,26 @@ export function processCpu_ms(): number {
 }
 
 export class ThreadPacer {
-  /** steps taken on one thread because two did not have two cores, over the pacer's life */
+  /** steps taken on one thread because two did not have two cores (or were not faster), over the pacer's life */
   soloSteps = 0;
+  /** steps taken on one thread to time it (probes) */
+  probeSteps = 0;
   /** spells on one thread begun */
   spells = 0;
   /** CPU-seconds per second of the last judged window (NaN before one) */
   lastCores = NaN;
+  /** ms per step of the last timed window on one thread, and on two (NaN before one) */
+  soloStep_ms = NaN;
+  togetherStep_ms = NaN;
+  private soloAt = -Infinity;
   private solo = false;
+  private probing = false;
   private until = 0;
   private spell: number;
   /** judged windows in a row below minCores */
   private low = 0;
-  // the current window: since the end of its first step
+  private first = NaN;
+  // the current window (on two threads, or on one): since the end of its first step
   private steps = 0;
   private theirs = 0;
   private start = 0;
@@ -72,36 +97,44 @@ export class ThreadPacer {
 
   /** Whether the step about to start at `now` (ms) is offered to the helper. */
   useHelper(now: number): boolean {
+    if (Number.isNaN(this.first)) this.first = now;
     if (this.solo && now >= this.until) {
       this.solo = false;
       this.steps = 0;
       this.low = this.s.strikes - 1; // a retry: its first window decides
     }
-    return !this.solo;
+    if (!this.solo && !this.probing && this.s.probeEvery_ms > 0 && now - Math.max(this.first, this.soloAt) >= this.s.probeEvery_ms) {
+      this.probing = true;
+      this.steps = 0;
+    }
+    return !this.solo && !this.probing;
   }
 
-  /** A step on this thread alone (useHelper said no). */
-  stepAlone(): void {
-    this.soloSteps++;
+  /** A step on this thread alone (useHelper said no) from `begin` to `end` (ms). */
+  stepAlone(begin: number, end: number): void {
+    if (this.probing) this.probeSteps++;
+    else this.soloSteps++;
+    if (!this.window(begin, end)) return;
+    this.soloStep_ms = (end - this.start) / (this.steps - 1);
+    this.soloAt = end;
+    this.probing = false;
+    this.steps = 0;
   }
 
   /** A step offered to the helper began at `begin` and ended at `end` (ms); the helper did `theirs` of its chunks. */
   stepTogether(begin: number, end: number, theirs: number): void {
-    if (this.steps === 0 || begin - this.last > this.s.maxGap_ms) {
-      this.steps = 1;
-      this.theirs = 0;
-      this.start = end;
-      this.cpu0 = this.cpu_ms();
-      this.last = end;
+    const fresh = this.steps === 0 || begin - this.last > this.s.maxGap_ms;
+    if (!this.window(begin, end)) {
+      if (!fresh) this.theirs += theirs;
       return;
     }
-    this.steps++;
     this.theirs += theirs;
-    this.last = end;
-    if (this.steps < this.s.minSteps || end - this.start < this.s.window_ms) return;
     if (this.theirs > 0) {
       this.lastCores = (this.cpu_ms() - this.cpu0) / (end - this.start);
-      if (this.lastCores >= this.s.minCores) {
+      this.togetherStep_ms = (end - this.start) / (this.steps - 1);
+      // one thread's steps, timed recently: two must be faster by the margin
+      const slow = end - this.soloAt <= 2 * Math.max(this.s.probeEvery_ms, this.s.maxSpell_ms) && this.togetherStep_ms > (1 - this.s.margin) * this.soloStep_ms;
+      if (this.lastCores >= this.s.minCores && !slow) {
         this.low = 0;
         this.spell = this.s.minSpell_ms;
       } else if (++this.low >= this.s.strikes) {
@@ -112,6 +145,24 @@ export class ThreadPacer {
       }
     }
     this.steps = 0;
+  }
+
+  /**
+   * Counts a step into the current window (a pause over maxGap_ms, or a window just judged, starts
+   * a new one at this step's end); true when the window is complete (minSteps steps and window_ms).
+   */
+  private window(begin: number, end: number): boolean {
+    if (this.steps === 0 || begin - this.last > this.s.maxGap_ms) {
+      this.steps = 1;
+      this.theirs = 0;
+      this.start = end;
+      this.cpu0 = this.cpu_ms();
+      this.last = end;
+      return false;
+    }
+    this.steps++;
+    this.last = end;
+    return this.steps >= this.s.minSteps && end - this.start >= this.s.window_ms;
   }
 
   /** Whether the steps now run on one thread. */

@@ -143,7 +143,29 @@ test('a helper that is off the CPU with a chunk it claimed: the steps go to one 
     expect(pacing.lastCores).toBeLessThan(PACER_DEFAULTS.minCores);
     expect(pacing.soloSteps).toBeGreaterThan(0);
     expect(two.backend).toBe('cpu (wasm SIMD, 2 threads)');
-    expect(two.threadNote).toBe(`${pacing.soloSteps} of the steps ran on one thread: another process held a core (docs/performance.md)`);
+    expect(two.threadNote).toBe(`${pacing.soloSteps} of the steps ran on one thread: another process held a core, or two threads were not faster (docs/performance.md)`);
+    expect((await one.advance(steps)).steps).toBe(steps);
+    expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
+  } finally {
+    one.destroy();
+    two.destroy();
+  }
+}, 30_000);
+
+test('the pacer\'s probes (on by default above 2 cores) time one thread, and the state is the same', async () => {
+  const { problem, params } = await smallProblem();
+  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { probeEvery_ms: 100 } });
+  try {
+    one.setStep(params);
+    two.setStep(params);
+    let steps = 0;
+    // (a busy machine may give a spell first, which times one thread too: the probes are waited for)
+    for (const t0 = performance.now(); !((two.pacing?.probeSteps ?? 0) >= PACER_DEFAULTS.minSteps && (two.pacing?.soloStep_ms ?? NaN) > 0 && (two.pacing?.togetherStep_ms ?? NaN) > 0) && performance.now() - t0 < 20_000;) steps += (await two.advance(200)).steps;
+    const pacing = two.pacing!;
+    expect(pacing.probeSteps).toBeGreaterThanOrEqual(PACER_DEFAULTS.minSteps);
+    expect(pacing.soloStep_ms).toBeGreaterThan(0);
+    expect(pacing.togetherStep_ms).toBeGreaterThan(0);
     expect((await one.advance(steps)).steps).toBe(steps);
     expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
   } finally {

@@ -4,8 +4,8 @@
  * stay busy, and come back when they are free; windows without a helper chunk, or across a pause,
  * decide nothing.
  */
-import { expect, test } from 'vitest';
-import { PACER_DEFAULTS, ThreadPacer } from '../../src/solver/threadPacer';
+import { describe, expect, test } from 'vitest';
+import { PACER_DEFAULTS, pacerSettings, ThreadPacer } from '../../src/solver/threadPacer';
 
 /** A machine: wall clock and process CPU clock (ms); `cores` is the CPU per second the process gets. */
 function machine() {
@@ -17,20 +17,20 @@ function machine() {
  * Runs `steps` steps of `step_ms` each on `pacer`, one after the other; on two threads the helper
  * takes `theirs` chunks a step. Returns how many were offered to the helper.
  */
-function run(pacer: ThreadPacer, m: ReturnType<typeof machine>, steps: number, step_ms: number, theirs = 1, gap_ms = 0): number {
+function run(pacer: ThreadPacer, m: ReturnType<typeof machine>, steps: number, step_ms: number, theirs = 1, gap_ms = 0, solo_ms = step_ms): number {
   let together = 0;
   for (let s = 0; s < steps; s++) {
     m.now += gap_ms;
     const begin = m.now;
     const two = pacer.useHelper(begin);
-    m.now += step_ms;
+    m.now += two ? step_ms : solo_ms;
     // alone, this process uses one core; together, what the machine gives it
-    m.cpu += step_ms * (two ? m.cores : 1) + gap_ms;
+    m.cpu += (two ? step_ms * m.cores : solo_ms) + gap_ms;
     if (two) {
       together++;
       pacer.stepTogether(begin, m.now, theirs);
     } else {
-      pacer.stepAlone();
+      pacer.stepAlone(begin, m.now);
     }
   }
   return together;
@@ -73,7 +73,8 @@ test('two threads sharing a core step alone, retry after spells that double, and
   expect(m.now - t0).toBeGreaterThan(10 * PACER_DEFAULTS.maxSpell_ms);
   // the other work ends: the next retry keeps the helper, and the spells start short again
   m.cores = 2;
-  run(p, m, Math.ceil(PACER_DEFAULTS.maxSpell_ms / step) + 2 * firstWindow, step);
+  // (one thread now takes twice as long a step as two: the spells' timing of one thread is no bar)
+  run(p, m, Math.ceil(PACER_DEFAULTS.maxSpell_ms / step) + 2 * firstWindow, step, 1, 0, 2 * step);
   expect(p.alone).toBe(false);
   expect(p.lastCores).toBeCloseTo(2, 6);
   const spells = p.spells;
@@ -127,4 +128,50 @@ test('one window with the cores busy among quiet ones is a hiccup: no spell', ()
     expect(run(p, m, window, 0.0625)).toBe(window);
   }
   expect(p.spells).toBe(0);
+});
+
+describe('speed: where the CPU test can miss a shared core (more than 2 cores), probes time one thread', () => {
+  const settings = pacerSettings(16);
+  test('the settings: probes every second above 2 cores, none on 2', () => {
+    expect(settings.probeEvery_ms).toBe(1000);
+    expect(pacerSettings(2).probeEvery_ms).toBe(0);
+    expect(pacerSettings(1).probeEvery_ms).toBe(0);
+  });
+
+  test('two threads faster than one keep the helper; the probes cost a few steps in a hundred', () => {
+    const m = machine();
+    const p = new ThreadPacer(() => m.cpu, settings);
+    const steps = 200_000; // 5 s of 25 µs steps on two threads, one thread 45 µs
+    const together = run(p, m, steps, 0.025, 1, 0, 0.045);
+    expect(p.spells).toBe(0);
+    expect(p.soloSteps).toBe(0);
+    expect(p.probeSteps).toBeGreaterThan(0);
+    expect(1 - together / steps).toBeLessThan(0.01);
+    expect(p.soloStep_ms).toBeCloseTo(0.045, 9);
+    expect(p.togetherStep_ms).toBeCloseTo(0.025, 9);
+  });
+
+  test('a shared core that reads as 1.6 cores (4 cores shared per thread) is found by the time: one thread is faster', () => {
+    const m = machine();
+    m.cores = 1.6;
+    const p = new ThreadPacer(() => m.cpu, settings);
+    // two threads take 60 µs a step (waiting for each other), one takes 50
+    run(p, m, 40_000, 0.06, 1, 0, 0.05);
+    expect(p.spells).toBeGreaterThan(0);
+    expect(p.soloSteps).toBeGreaterThan(0.5 * 40_000);
+    // without probes (2 cores' settings) only the CPU test judges, and 1.6 passes it
+    const q = new ThreadPacer(() => m.cpu, PACER_DEFAULTS);
+    run(q, m, 40_000, 0.06, 1, 0, 0.05);
+    expect(q.spells).toBe(0);
+  });
+
+  test('two threads only a little faster (less than the margin) are not worth a second core', () => {
+    const m = machine();
+    const p = new ThreadPacer(() => m.cpu, settings);
+    run(p, m, 100_000, 0.047, 1, 0, 0.05); // 6 % faster
+    expect(p.spells).toBeGreaterThan(0);
+    const r = new ThreadPacer(() => m.cpu, settings);
+    run(r, m, 100_000, 0.04, 1, 0, 0.05); // 20 % faster
+    expect(r.spells).toBe(0);
+  });
 });
