@@ -31,7 +31,7 @@ import { asymmetricFraction } from './classify';
 import { linePositions_um, resampleRows } from './kymograph';
 import {
   csvNumber, defaultMontageFrames, MIN_DRIFT_PEAK, runAnalysis,
-  type AnalyzeOptions, type DiffSink, type DriftFactory, type ParticleResult, type ProcessorFactory,
+  type AnalysisCore, type AnalyzeOptions, type DiffSink, type DriftFactory, type ParticleResult, type ProcessorFactory,
 } from './analysisCore';
 import { createDriftService } from './driftService';
 import type { DriftOptions } from './drift';
@@ -178,43 +178,76 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     reread: () => stack.writer!.openReader(),
   };
   const core = await runAnalysis(movie, createProcessor, { createDrift: driftThreads, ...options }, sink);
-  const writer = stack.writer!;
-  const { particles: results, segmentation: seg, times_s, capacityAtFrames: cap, capacity, calibration, pixel_um, frame_s } = core;
-  const { pixelSource, frameSource, threshold, asymThreshold, asymWindow, batch, drift_px, driftEst_px, driftPeak, unreactedCom_px, kymoRows, anglesKnown, warnings } = core;
-  const timeOffset = core.timeOffset_s;
-  const particles = seg.particles;
-  const nLabels = particles.length;
-  const progress = options.progress;
+  const done: Analysed = { movie, core, options, montage, montageFrames, range, writer: stack.writer!, diffMode };
+  if (montage.size) await writeMontage(outDir, done);
+  const kymographs = await writeKymographs(outDir, done);
+  await writeTables(outDir, done);
+  const summary = summarize(done, kymographs, (Date.now() - started) / 1000);
+  const { particles: results, segmentation: seg, times_s } = core;
+  const capValues = core.capacityAtFrames?.capacity_mAh_g ?? null;
+  const nLabels = seg.particles.length;
+  await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (nLabels) await writeFile(path.join(outDir, 'traces.png'), encodePng(renderAnalyzeTraces(results, times_s, capValues)));
+  await writeAnalyzeIndex(outDir, summary, results);
+  options.progress?.done(`${nLabels} particle(s), ${frames} frames`);
+  return { summary, particles: results, segmentation: seg, times_s, capacity_mAh_g: capValues };
+}
 
-  // ---- figures and tables
-  const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
-  const capValues = cap?.capacity_mAh_g ?? null;
+/** What the analysis produced, for the stages that write it out. */
+interface Analysed {
+  movie: MovieSource;
+  core: AnalysisCore;
+  options: AnalyzeOptions;
+  /** the ΔI/I0 maps of the montage frames */
+  montage: Map<number, Float32Array>;
+  montageFrames: number[];
+  /** the figures' colour range (±) */
+  range: number;
+  writer: DiffStackWriter;
+  diffMode: NonNullable<AnalyzeOptions['diffStack']>;
+}
+
+const fmtTime = (t: number) => (t >= 120 ? `${Number((t / 60).toPrecision(3))} min` : `${Number(t.toPrecision(3))} s`);
+
+/** montage.png: the montage frames' ΔI/I0 with the particles' outlines, ids and COM marks. */
+async function writeMontage(outDir: string, a: Analysed): Promise<void> {
+  const { montage, montageFrames, range, options } = a;
+  const { width, height } = a.movie;
+  const { segmentation: seg, times_s, pixel_um, unreactedCom_px } = a.core;
+  const particles = seg.particles, nLabels = particles.length, ref = options.reference ?? 0;
+  const capValues = a.core.capacityAtFrames?.capacity_mAh_g ?? null;
+  const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
+  const panels = montageFrames.filter((f) => montage.has(f)).map((f) => {
+    const d = downsample(montage.get(f)!, width, height, k);
+    const c = capValues?.[f];
+    const title = c !== undefined && Number.isFinite(c) ? `${fmtTime(times_s[f])}, ${Number(c.toPrecision(3))} mAh/g` : `frame ${f}, ${fmtTime(times_s[f])}`;
+    return { field: d.field, title, w: d.width, h: d.height };
+  });
+  const img = renderMontage(panels.map((p) => ({ field: p.field, title: p.title })), panels[0].w, panels[0].h, {
+    colormap: 'diverging', vmin: -range, vmax: range, center: 0, colorbarLabel: 'ΔI/I0', pixel_um: pixel_um * k,
+    title: `ΔI/I0 relative to frame ${ref}`,
+    legend: nLabels ? montageLegend() : undefined,
+  });
+  // outlines, ids and COM markers of the particles on every frame
+  const shown = montageFrames.filter((f) => montage.has(f));
+  img.layout.panels.forEach((rect, j) => {
+    const toFigure = (x: number, y: number): [number, number] => [rect.x + (x / k) * img.layout.scaleX, rect.y + (y / k) * img.layout.scaleY];
+    drawLabelOutlines(img, seg.labels, width, height, toFigure, rect);
+    drawParticleMarks(img, particles.map((p, i) => ({
+      id: p.id, label: p.label, com_px: p.centroid_px, coreCom_px: unreactedCom_px[i][shown[j]], bbox: p.bbox,
+    })), toFigure, rect);
+  });
+  await writeFile(path.join(outDir, 'montage.png'), encodePng(img));
+}
+
+/** particle_N/kymograph.csv and .png: ΔI/I0 along each particle's line, against time or charge. */
+async function writeKymographs(outDir: string, a: Analysed): Promise<Record<string, unknown>[]> {
+  const { options } = a;
+  const { width, height, frames } = a.movie;
+  const { particles: results, segmentation: seg, times_s, pixel_um, frame_s, kymoRows } = a.core;
+  const nLabels = seg.particles.length;
+  const capValues = a.core.capacityAtFrames?.capacity_mAh_g ?? null;
   const interior = interiorOf(seg.labels, width, height);
-  if (montage.size) {
-    const k = Math.max(1, Math.ceil(Math.max(width, height) / 512));
-    const panels = montageFrames.filter((f) => montage.has(f)).map((f) => {
-      const d = downsample(montage.get(f)!, width, height, k);
-      const c = capValues?.[f];
-      const title = c !== undefined && Number.isFinite(c) ? `${fmtTime(times_s[f])}, ${Number(c.toPrecision(3))} mAh/g` : `frame ${f}, ${fmtTime(times_s[f])}`;
-      return { field: d.field, title, w: d.width, h: d.height };
-    });
-    const img = renderMontage(panels.map((p) => ({ field: p.field, title: p.title })), panels[0].w, panels[0].h, {
-      colormap: 'diverging', vmin: -range, vmax: range, center: 0, colorbarLabel: 'ΔI/I0', pixel_um: pixel_um * k,
-      title: `ΔI/I0 relative to frame ${ref}`,
-      legend: nLabels ? montageLegend() : undefined,
-    });
-    // outlines, ids and COM markers of the particles on every frame
-    const shown = montageFrames.filter((f) => montage.has(f));
-    img.layout.panels.forEach((rect, j) => {
-      const toFigure = (x: number, y: number): [number, number] => [rect.x + (x / k) * img.layout.scaleX, rect.y + (y / k) * img.layout.scaleY];
-      drawLabelOutlines(img, seg.labels, width, height, toFigure, rect);
-      drawParticleMarks(img, particles.map((p, i) => ({
-        id: p.id, label: p.label, com_px: p.centroid_px, coreCom_px: unreactedCom_px[i][shown[j]], bbox: p.bbox,
-      })), toFigure, rect);
-    });
-    await writeFile(path.join(outDir, 'montage.png'), encodePng(img));
-  }
-
   const kymoAxisReq = options.kymoAxis ?? 'auto';
   if (kymoAxisReq === 'capacity' && !capValues) throw new UserError('--kymo-axis capacity needs --capacity FILE');
   const kymographs: Record<string, unknown>[] = [];
@@ -267,6 +300,14 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     });
   }
 
+  return kymographs;
+}
+
+/** particles.csv, traces.csv and frames.csv (SPEC §6). */
+async function writeTables(outDir: string, a: Analysed): Promise<void> {
+  const { frames } = a.movie;
+  const { particles: results, times_s, capacityAtFrames: cap, drift_px, driftEst_px, driftPeak } = a.core;
+  const capValues = cap?.capacity_mAh_g ?? null;
   const pLines = ['id,area_um2,eqRadius_um,centroidX_um,centroidY_um,asymmetric,maxComOffsetRel'];
   for (const r of results) {
     const p = r.particle, c = r.classification;
@@ -290,7 +331,17 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
   }
   await writeFile(path.join(outDir, 'frames.csv'), fLines.join('\n') + '\n');
 
-  const summary: AnalyzeSummary = {
+}
+
+/** summary.json (SPEC §6, plus what a reader needs to reproduce the analysis). */
+function summarize(a: Analysed, kymographs: Record<string, unknown>[], wallTime_s: number): AnalyzeSummary {
+  const { movie, core, options, montage, range, writer, diffMode } = a;
+  const { width, height, frames } = movie;
+  const { particles: results, segmentation: seg, capacity, calibration, pixel_um, frame_s } = core;
+  const { pixelSource, frameSource, threshold, asymThreshold, asymWindow, batch, drift_px, anglesKnown, warnings } = core;
+  const timeOffset = core.timeOffset_s;
+  const nLabels = seg.particles.length, ref = options.reference ?? 0;
+  return {
     frames, width, height, pixel_um, frame_s,
     calibration,
     referenceFrame: ref,
@@ -315,7 +366,7 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
       minDrift_px: core.driftOptions ? core.minDrift_px : null,
       smoothRadius: options.smoothRadius ?? 0,
       lineAngleDeg: anglesKnown ? options.lineAngleDeg : 'direction of largest COM offset',
-      kymoAxis: kymoAxisReq,
+      kymoAxis: options.kymoAxis ?? 'auto',
       diffRange: options.diffRange ?? null,
       timeOffset_s: timeOffset,
       pixelSizeSource: pixelSource,
@@ -333,11 +384,6 @@ export async function analyzeMovie(movie: MovieSource, outDir: string, createPro
     colourRange: range,
     kymographs,
     warnings,
-    wallTime_s: Number(((Date.now() - started) / 1000).toFixed(3)),
+    wallTime_s: Number(wallTime_s.toFixed(3)),
   };
-  await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  if (nLabels) await writeFile(path.join(outDir, 'traces.png'), encodePng(renderAnalyzeTraces(results, times_s, capValues)));
-  await writeAnalyzeIndex(outDir, summary, results);
-  progress?.done(`${nLabels} particle(s), ${frames} frames`);
-  return { summary, particles: results, segmentation: seg, times_s, capacity_mAh_g: capValues };
 }
