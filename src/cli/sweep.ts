@@ -7,8 +7,8 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseBackend } from '../gpu/backend';
 import { parseStepsPerDispatch } from './simulate';
-import { estimateWork, mergeSweeps, planSweep, resolveShard, runSweep, SweepSpecError, SWEEP_PRESETS, sweepPreset } from '../sweep';
-import { readManifest, readRunRecord } from '../sweep/folder';
+import { estimateWork, mergeSweeps, planSweep, resolveShard, runSweep, SweepSpecError, SWEEP_PRESETS, sweepPreset, type SweepPlan } from '../sweep';
+import { checkCompatible, isSweepManifest, readManifest, readRunRecord } from '../sweep/folder';
 import { errnoCause, isErrnoError, UserError } from './errors';
 import { createProgress } from './progress';
 
@@ -40,11 +40,23 @@ async function loadSpec(opts: SweepCliOptions): Promise<{ raw: unknown; source: 
   const file = opts.spec as string;
   let text: string;
   try { text = await readFile(file, 'utf8'); } catch (e) { throw new UserError(`--spec '${file}' could not be read: ${isErrnoError(e) ? errnoCause(e) : (e as Error).message}`); }
+  let raw: unknown;
   try {
-    return { raw: JSON.parse(text.replace(/^\uFEFF/, '')), source: `--spec '${file}'`, baseDir: path.dirname(path.resolve(file)) };
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
     throw new UserError(`--spec '${file}' is not valid JSON: ${(e as Error).message}`);
   }
+  // a sweep folder's sweep.json: the spec it was made with, its paths relative to where they were
+  // (its spec as parsed, with the defaults filled in: the empty axes left out again)
+  if (isSweepManifest(raw)) {
+    const spec: Record<string, unknown> = { ...raw.spec };
+    for (const k of ['grid', 'zip', 'runs'] as const) {
+      const v = spec[k];
+      if (v !== undefined && (Array.isArray(v) ? v.length === 0 : Object.keys(v as object).length === 0)) delete spec[k];
+    }
+    return { raw: spec, source: `--spec '${file}' (the spec of that sweep)`, baseDir: raw.baseDir ?? path.dirname(path.resolve(file)) };
+  }
+  return { raw, source: `--spec '${file}'`, baseDir: path.dirname(path.resolve(file)) };
 }
 
 const fmtWork = (x: number) => (x >= 1e4 ? x.toExponential(2) : String(x));
@@ -57,7 +69,7 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
   let shard;
   try {
     shard = resolveShard({ index: opts.shardIndex, count: opts.shardCount });
-    plan = planSweep(raw, source, shard);
+    plan = planSweep(raw, source, shard, baseDir);
     backend = parseBackend(opts.backend);
   } catch (e) {
     if (e instanceof SweepSpecError || e instanceof Error) throw new UserError(e.message);
@@ -66,7 +78,7 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
   const shardText = plan.shard.count > 1 ? `, shard ${plan.shard.index} of ${plan.shard.count}: ${plan.mine.length} runs` : '';
   if (opts.dryRun) {
     const est = await estimateWork(plan.mine, baseDir).catch((e: Error) => { throw new UserError(e.message); });
-    const done = opts.out ? finishedIn(opts.out, plan.mine.map((r) => r.id)) : new Set<string>();
+    const done = opts.out ? finishedIn(opts.out, plan) : new Set<string>();
     const rows = [['id', ...plan.keys, 'grid', 'cells', 'steps', 'cells×steps', 'status'].join('\t')];
     for (const e of est) {
       rows.push([e.run.id, ...plan.keys.map((k) => JSON.stringify(e.run.values[k] ?? null)), `${e.nx}×${e.ny}`, e.cells, e.steps, fmtWork(e.cells * e.steps), done.has(e.run.id) ? 'finished' : 'to run'].join('\t'));
@@ -88,12 +100,15 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
     : `${result.computed} run(s) computed${result.resumed ? `, ${result.resumed} already finished` : ''} on ${result.backend} in ${result.wallTime_s.toFixed(1)} s; wrote ${opts.out}/runs.csv`);
 }
 
-/** ids among `ids` finished in `dir` (for --dry-run's status column); nothing if it is not a sweep folder */
-function finishedIn(dir: string, ids: string[]): Set<string> {
-  try {
-    if (!readManifest(dir, '--out')) return new Set();
-  } catch { return new Set(); }
-  return new Set(ids.filter((id) => readRunRecord(path.join(dir, 'runs', id))));
+/**
+ * The plan's runs finished in `dir` (for --dry-run's status column): nothing if it is no sweep
+ * folder yet; refused as the real run would refuse it (another spec, other outputs, another shard).
+ */
+function finishedIn(dir: string, plan: SweepPlan): Set<string> {
+  const old = readManifest(dir, '--out');
+  if (!old) return new Set();
+  checkCompatible(old, plan.manifest, dir, '--out', () => {});
+  return new Set(plan.mine.map((r) => r.id).filter((id) => readRunRecord(path.join(dir, 'runs', id))));
 }
 
 export function registerSweep(program: Command): void {

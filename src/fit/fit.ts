@@ -537,8 +537,10 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   const intervals = physicalIntervals(par, finite, best, nEff);
   if (!converged) converged = settled(history, nEff);
   if (!converged && improved) {
-    const last = history[history.length - 1], back = history[Math.max(0, history.length - 1 - SETTLE_GENERATIONS)];
-    warn(`the optimiser had not settled after ${history.length} generations: its best cost still fell by ${((nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${SETTLE_GENERATIONS} (settled: under ${SETTLE_LOGLIK}; the 95 % interval is 1.92): run it again with more --generations (the journal keeps what was evaluated)`);
+    const n = Math.min(SETTLE_GENERATIONS, history.length - 1);
+    const last = history[history.length - 1], back = history[history.length - 1 - n];
+    const gain = n > 0 && Number.isFinite(back.bestCost) ? `its best cost still fell by ${((nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${n === 1 ? 'one' : n}` : 'too few to judge';
+    warn(`the optimiser had not settled after ${history.length} generation${history.length === 1 ? '' : 's'} (${gain}; settled: under ${SETTLE_LOGLIK} over ${SETTLE_GENERATIONS}, where the 95 % interval is 1.92): run it again with more --generations (the journal keeps what was evaluated)`);
   }
   const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
   o.onProgress?.(1, 'done');

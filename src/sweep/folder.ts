@@ -50,17 +50,24 @@ export interface SweepManifest {
   keys: string[];
   runs: { index: number; id: string; values: Assignment }[];
   shard: { index: number; count: number };
+  /** the folder the configs' paths (mask files) are relative to: `--spec sweep.json` resumes with it */
+  baseDir?: string;
 }
 
 export function specHash(spec: SweepSpec): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex');
 }
 
-export function sweepManifest(spec: SweepSpec, keys: string[], runs: PlannedRun[], shard: { index: number; count: number }): SweepManifest {
+export function sweepManifest(spec: SweepSpec, keys: string[], runs: PlannedRun[], shard: { index: number; count: number }, baseDir?: string): SweepManifest {
   return {
     kind: KIND, ionflux: VERSION, name: spec.name ?? null, specHash: specHash(spec), spec, keys,
-    runs: runs.map((r) => ({ index: r.index, id: r.id, values: r.values })), shard,
+    runs: runs.map((r) => ({ index: r.index, id: r.id, values: r.values })), shard, ...(baseDir ? { baseDir } : {}),
   };
+}
+
+/** Whether parsed JSON is a sweep folder's sweep.json (which `--spec` also takes: its spec). */
+export function isSweepManifest(v: unknown): v is SweepManifest {
+  return !!v && typeof v === 'object' && (v as SweepManifest).kind === KIND && !!(v as SweepManifest).spec && Array.isArray((v as SweepManifest).runs);
 }
 
 /** sweep.json of `dir`, or null when there is none; UserError when the file is not a sweep's. */
@@ -244,7 +251,7 @@ export class SweepFolder {
  * A folder made by another spec may be resumed only if its runs are all in this one (the spec was
  * extended by new runs): otherwise its table would mix two sweeps. The shard must be the same.
  */
-function checkCompatible(old: SweepManifest, now: SweepManifest, dir: string, flag: string, log: (l: string) => void): void {
+export function checkCompatible(old: SweepManifest, now: SweepManifest, dir: string, flag: string, log: (l: string) => void): void {
   if (old.shard.index !== now.shard.index || old.shard.count !== now.shard.count) {
     const what = (s: { index: number; count: number }) => (s.count === 1 ? 'the whole sweep (not sharded)' : `shard ${s.index} of ${s.count}`);
     throw new UserError(`${flag} '${dir}' holds ${what(old.shard)}; this is ${what(now.shard)}: give each shard its own folder (e.g. --out results/shard-${now.shard.index}), and merge them with ionflux sweep merge`);
@@ -252,13 +259,23 @@ function checkCompatible(old: SweepManifest, now: SweepManifest, dir: string, fl
   if (old.ionflux !== now.ionflux) {
     log(`'${dir}' was started by ionflux ${old.ionflux}, this is ${now.ionflux}: its finished runs are kept as they are (each run's summary.json says which version computed it); use a new --out to recompute them all`);
   }
-  if (old.specHash === now.specHash) return;
+  // (the same spec text can name other runs: a mask file it reads was edited)
+  if (old.specHash === now.specHash && old.runs.length === now.runs.length && old.runs.every((r, i) => r.id === now.runs[i].id)) return;
   const ids = new Set(now.runs.map((r) => r.id));
   const gone = old.runs.filter((r) => !ids.has(r.id));
   if (gone.length) {
     const e = gone[0];
-    throw new UserError(`${flag} '${dir}' holds a sweep of another spec: ${gone.length} of its ${old.runs.length} runs are not in this one (e.g. run ${e.id}: ${JSON.stringify(e.values)}); use a new --out, or resume with the spec in '${path.join(dir, SWEEP_FILE)}' (a spec may only be extended by new runs)`);
+    throw new UserError(`${flag} '${dir}' holds a sweep of another spec: ${gone.length} of its ${old.runs.length} runs are not in this one (e.g. run ${e.id}: ${JSON.stringify(e.values)}; a mask file read by a run is part of its id); use a new --out, or resume with the spec it was made with: --spec '${path.join(dir, SWEEP_FILE)}' (a spec may only be extended by new runs)`);
+  }
+  // files the finished runs did not write are not written by resuming: refused rather than missing
+  const more = (['trace', 'snapshots'] as const).filter((k) => now.spec.outputs[k] && !old.spec.outputs[k]);
+  if (more.length) {
+    throw new UserError(`${flag} '${dir}' holds a sweep whose runs were computed without ${more.map((k) => `outputs.${k}`).join(' and ')}, which this spec asks for: resuming would leave the finished runs without them; use a new --out to compute every run with them, or resume with the spec's outputs as they were (${JSON.stringify(old.spec.outputs)})`);
   }
   const added = now.runs.length - old.runs.length;
-  log(added > 0 ? `the spec of '${dir}' was extended: ${added} new run(s), the ${old.runs.length} earlier ones are kept` : `the spec of '${dir}' changed but holds the same ${old.runs.length} runs (in another order): they are kept`);
+  const reordered = old.runs.some((r, i) => now.runs[i]?.id !== r.id);
+  const changed = (['name', 'plot', 'outputs'] as const).filter((k) => canonicalJson(old.spec[k] ?? null) !== canonicalJson(now.spec[k] ?? null));
+  log(added > 0
+    ? `the spec of '${dir}' was extended: ${added} new run(s), the ${old.runs.length} earlier ones are kept`
+    : `the spec of '${dir}' changed (${[...(reordered ? ['the order of its runs'] : []), ...changed].join(', ') || 'how its runs are written down'}) but holds the same ${old.runs.length} runs: they are kept`);
 }

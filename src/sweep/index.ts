@@ -33,12 +33,15 @@ export interface SweepPlan {
   manifest: SweepManifest;
 }
 
-/** Validates `raw` and lays out its runs; `shard` picks every count-th run from index. */
-export function planSweep(raw: unknown, source: string, shard = { index: 0, count: 1 }): SweepPlan {
+/**
+ * Validates `raw` and lays out its runs; `shard` picks every count-th run from index. Paths in the
+ * configs (mask files) are relative to `baseDir`, and the files' contents are part of the run ids.
+ */
+export function planSweep(raw: unknown, source: string, shard = { index: 0, count: 1 }, baseDir = process.cwd()): SweepPlan {
   const spec = parseSweepSpec(raw, source);
-  const { runs, duplicates, keys } = expandSweep(spec, source);
+  const { runs, duplicates, keys } = expandSweep(spec, source, baseDir);
   const mine = shardRuns(runs, shard.index, shard.count);
-  return { spec, runs, mine, keys, duplicates, shard, manifest: sweepManifest(spec, keys, runs, shard) };
+  return { spec, runs, mine, keys, duplicates, shard, manifest: sweepManifest(spec, keys, runs, shard, path.resolve(baseDir)) };
 }
 
 export interface WorkEstimate { run: PlannedRun; nx: number; ny: number; cells: number; steps: number }

@@ -7,6 +7,8 @@
  * resumes and merges).
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { applySet, ConfigError, presetConfig, resolveConfig, type SimulationConfig } from '../model/config';
 
 /** A value at a config key path, e.g. { "protocol.0.current_mA_g": 100 } */
@@ -156,17 +158,38 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** A run's id: the first 12 hex digits of the SHA-256 of its resolved config. */
-export function runId(config: SimulationConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
+/**
+ * A run's id: the first 12 hex digits of the SHA-256 of its resolved config and of the files it
+ * reads (`inputs`, e.g. a mask's SHA-256: a config holds only the mask's path, and a mask edited
+ * between two sweeps into one folder must not find the old runs finished).
+ */
+export function runId(config: SimulationConfig, inputs: string | null = null): string {
+  const h = createHash('sha256').update(canonicalJson(config));
+  if (inputs !== null) h.update(`\ninputs ${inputs}`);
+  return h.digest('hex').slice(0, 12);
+}
+
+/**
+ * What a run reads besides its config, for its id: a mask particle's file contents (SHA-256; its
+ * path is relative to `baseDir`), else null. An unreadable file gives 'unreadable' here; building
+ * the run's problem then names the file and why.
+ */
+export function inputDigest(config: SimulationConfig, baseDir: string): string | null {
+  if (config.particle.shape !== 'mask') return null;
+  try {
+    return `particle.file sha256 ${createHash('sha256').update(readFileSync(path.resolve(baseDir, config.particle.file))).digest('hex')}`;
+  } catch {
+    return 'particle.file unreadable';
+  }
 }
 
 /**
  * Every run of `spec`, validated: an error names the run, what it sets and the config's complaint.
+ * Paths in the configs (mask files) are relative to `baseDir`.
  * Runs whose resolved configs are equal (e.g. an axis value equal to the base's) are kept once, at
  * their first place; `duplicates` counts the others.
  */
-export function expandSweep(spec: SweepSpec, source = 'sweep spec'): { runs: PlannedRun[]; duplicates: number; keys: string[] } {
+export function expandSweep(spec: SweepSpec, source = 'sweep spec', baseDir = process.cwd()): { runs: PlannedRun[]; duplicates: number; keys: string[] } {
   const base = baseConfig(spec, source);
   const seen = new Set<string>();
   const runs: PlannedRun[] = [];
@@ -182,7 +205,7 @@ export function expandSweep(spec: SweepSpec, source = 'sweep spec'): { runs: Pla
       const first = (e as Error).message.split('\n')[0];
       throw new SweepSpecError(`${source}: ${e instanceof ConfigError && first.startsWith('run ') ? first : `run ${k} (${what}): ${first}`}`);
     }
-    const id = runId(config);
+    const id = runId(config, inputDigest(config, baseDir));
     if (seen.has(id)) { duplicates++; return; }
     seen.add(id);
     runs.push({ index: runs.length, id, values, config });

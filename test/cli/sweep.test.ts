@@ -72,6 +72,25 @@ describe('ionflux sweep (process)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  test('a folder of another spec: refused alike with and without --dry-run; the advice, --spec DIR/sweep.json, resumes it', () => {
+    const out = path.join(tmp, 'advice');
+    const spec = path.join(tmp, 'advice.json');
+    writeFileSync(spec, JSON.stringify({ base: { config: { ...base, protocol: [{ step: 'charge', current_mA_g: 200, duration_min: 1 }] } }, grid: { 'protocol.0.current_mA_g': [100, 200] } }));
+    expect(cli.run(['sweep', '--spec', spec, '--backend', 'cpu', '--out', out]).status).toBe(0);
+    const narrower = path.join(tmp, 'advice-narrower.json');
+    writeFileSync(narrower, JSON.stringify({ base: { config: { ...base, protocol: [{ step: 'charge', current_mA_g: 200, duration_min: 1 }] } }, grid: { 'protocol.0.current_mA_g': [100] } }));
+    const real = cli.run(['sweep', '--spec', narrower, '--backend', 'cpu', '--out', out]);
+    const dry = cli.run(['sweep', '--spec', narrower, '--dry-run', '--out', out]);
+    for (const r of [real, dry]) {
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/holds a sweep of another spec: 1 of its 2 runs are not in this one .*resume with the spec it was made with: --spec '.*advice\/sweep\.json'/);
+    }
+    const resumed = cli.run(['sweep', '--spec', path.join(out, 'sweep.json'), '--backend', 'cpu', '--out', out]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/the spec of that sweep\): 2 runs/);
+    expect(resumed.stderr).toMatch(/all 2 runs were already finished/);
+  });
+
   test('bad input: one line, exit 1', () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [100, 0] } }));

@@ -12,6 +12,7 @@ import { mergeSweeps, planSweep, runSweep } from '../../src/sweep';
 import { buildProblem, CpuSolver, runSimulation } from '../../src/solver';
 import { traceCsv } from '../../src/io/simulationOutput';
 import { UserError } from '../../src/errors';
+import { encodePng } from '../../src/render/png';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-sweep-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -166,4 +167,45 @@ describe('output folders', () => {
     await runSweep(planSweep(rawSpec([100]), 'spec', { index: 0, count: 2 }), { out: shardDir, backend: 'cpu' });
     await expect(runSweep(planSweep(rawSpec([100]), 'spec'), { out: shardDir, backend: 'cpu' })).rejects.toThrow(/holds shard 0 of 2; this is the whole sweep/);
   });
+
+  test('a mask file read by the runs is part of their ids: a mask edited between two sweeps into one folder finds none finished', async () => {
+    const dir = path.join(tmp, 'masked');
+    mkdirSync(dir);
+    // a disk of radius r px on a 30×30 image, 0.05 µm pixels
+    const writeMask = (r: number) => {
+      const w = 30, data = new Uint8Array(w * w * 4);
+      for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) {
+        const k = 4 * (y * w + x), on = (x - 14.5) ** 2 + (y - 14.5) ** 2 <= r * r ? 255 : 0;
+        data[k] = data[k + 1] = data[k + 2] = on; data[k + 3] = 255;
+      }
+      writeFileSync(path.join(dir, 'mask.png'), encodePng({ width: w, height: w, rgba: data }));
+    };
+    const spec = { base: { config: { ...base, particle: { shape: 'mask', file: 'mask.png', pixel_um: 0.05 } } }, grid: { 'protocol.0.current_mA_g': [100, 200] } };
+    writeMask(10);
+    const first = planSweep(spec, 'spec', undefined, dir);
+    const out = path.join(tmp, 'masked-out');
+    expect((await runSweep(first, { out, backend: 'cpu', baseDir: dir })).computed).toBe(2);
+    // the same file again: the same ids, nothing to compute
+    expect(planSweep(spec, 'spec', undefined, dir).runs.map((r) => r.id)).toEqual(first.runs.map((r) => r.id));
+    writeMask(6);
+    const edited = planSweep(spec, 'spec', undefined, dir);
+    expect(edited.runs.map((r) => r.id).some((id) => first.runs.some((f) => f.id === id))).toBe(false);
+    await expect(runSweep(edited, { out, backend: 'cpu', baseDir: dir })).rejects.toThrow(/holds a sweep of another spec: 2 of its 2 runs are not in this one .*a mask file read by a run is part of its id/);
+  });
+
+  test('outputs the finished runs did not write are refused, not silently missing; other changes are named', async () => {
+    const out = path.join(tmp, 'outputs');
+    const spec = rawSpec([100]);
+    await runSweep(planSweep(spec, 'spec'), { out, backend: 'cpu' });
+    const withSnaps = { ...spec, outputs: { snapshots: true } };
+    await expect(runSweep(planSweep(withSnaps, 'spec'), { out, backend: 'cpu' })).rejects.toThrow(/runs were computed without outputs\.snapshots, which this spec asks for: .* use a new --out/);
+    const log: string[] = [];
+    const renamed = await runSweep(planSweep({ ...spec, name: 'renamed' }, 'spec'), { out, backend: 'cpu', log: (l) => log.push(l) });
+    expect(renamed.computed).toBe(0);
+    expect(log.join('\n')).toMatch(/the spec of '.*outputs' changed \(name\) but holds the same 2 runs: they are kept/);
+    const reversed = { ...spec, grid: { 'surface.segments': [quarter(0.3), []], 'protocol.0.current_mA_g': [100] } };
+    await runSweep(planSweep(reversed, 'spec'), { out, backend: 'cpu', log: (l) => log.push(l) });
+    expect(log.join('\n')).toMatch(/changed \(the order of its runs, name\) but holds the same 2 runs/); // (the folder held the renamed spec)
+  });
 });
+
