@@ -74,12 +74,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let col = p % w;
     let row = p / w;
     a.x += 1u;
-    a.w += col;
-    b.x += row;
     let v = diff[frameStart + p];
     if (isFiniteF32(v)) {
       s += v;
       a.y += 1u;
+      a.w += col;
+      b.x += row;
       if (v < thr) {
         a.z += 1u;
         b.y += col;

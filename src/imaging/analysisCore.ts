@@ -24,7 +24,7 @@ export interface Progress {
 import type { FrameData, MovieSource } from '../io/tiffMovie';
 import { resolveCalibration, type ResolvedCalibration } from '../io/calibration';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacityCsv';
-import { labelMetrics } from './diffmap';
+import { LABEL_STATS_STRIDE, LabelStat, labelMetrics } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
 import { DriftEstimator, driftBinning, driftClipLevel, driftRegion, type DriftEstimate, type DriftOptions } from './drift';
@@ -285,7 +285,7 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   const reference = toFloat32(referenceFrame);
   let nonFinite = 0;
   for (let i = 0; i < reference.length; i++) if (!Number.isFinite(reference[i])) nonFinite++;
-  if (nonFinite) warn(`reference frame ${ref} of ${movie.path} has ${nonFinite} NaN or infinite pixel(s) (${((100 * nonFinite) / reference.length).toFixed(2)} %): ΔI/I0 is NaN there and they count as background`);
+  if (nonFinite) warn(`reference frame ${ref} of ${movie.path} has ${nonFinite} NaN or infinite pixel(s) (${((100 * nonFinite) / reference.length).toFixed(2)} %): ΔI/I0 is NaN there in every frame; segmentation takes them as background (a hole inside a particle is filled), and inside a particle they are left out of its unreacted fraction and of both centres of mass`);
   let seg: Segmentation;
   if (options.mask) {
     const m = options.mask;
@@ -326,6 +326,9 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   for (const f of options.montageFrames ?? []) {
     if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
   }
+  // particle pixels whose ΔI/I0 is NaN: the reference's, per particle, and the frames with more
+  const unmeasured = { reference: new Int32Array(nLabels), frames: new Set<number>(), worst: 0, worstOf: 0, worstFrame: 0 };
+  if (nonFinite) for (let i = 0; i < reference.length; i++) if (seg.labels[i] > 0 && !Number.isFinite(reference[i])) unmeasured.reference[seg.labels[i] - 1]++;
   const results: ParticleResult[] = particles.map((p) => ({
     particle: p,
     classification: { asymmetric: null, maxComOffsetRel: null, maxFrame: null, frames: [] },
@@ -392,6 +395,12 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
         await sink.page(i, diff);
         for (let p = 0; p < nLabels; p++) {
           const m = labelMetrics(labelStats, p + 1, pixel_um);
+          // NaN ΔI/I0 inside the particle beyond the reference's own (those are in every frame, warned above)
+          const extra = m.particlePixels - labelStats[p * LABEL_STATS_STRIDE + LabelStat.finiteCount] - unmeasured.reference[p];
+          if (extra > 0) {
+            unmeasured.frames.add(i);
+            if (extra > unmeasured.worst) Object.assign(unmeasured, { worst: extra, worstOf: p, worstFrame: i });
+          }
           const r = results[p];
           r.meanDiff[i] = m.meanDiff;
           r.comOffset_um[i] = m.comOffset_um;
@@ -410,6 +419,11 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   } finally {
     processor?.destroy();
     drift?.close();
+  }
+  if (unmeasured.frames.size) {
+    const f = [...unmeasured.frames].sort((a, b) => a - b);
+    const p = particles[unmeasured.worstOf];
+    warn(`${f.length} frame(s) (first ${f[0]}) have NaN ΔI/I0 pixels inside particles beyond the reference frame's (NaN pixels in the frame, or a drift-corrected frame's border): at most ${unmeasured.worst} of particle ${p.id}'s ${p.area_px} pixels (frame ${unmeasured.worstFrame}); they are left out of the unreacted fraction and the centres of mass of those frames`);
   }
   const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
   if (driftOpts && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);

@@ -490,7 +490,8 @@ export function diffMapCpu(frame: FrameData, reference: Float32Array | PreparedR
  * @param width     image width in pixels
  * @param threshold ΔI/I0 below which a finite particle pixel counts as unreacted (0.05 in the paper)
  * @returns 8 numbers per label, label k at index (k − 1)·8: [pixelCount, sumDiff, finiteCount,
- *          unreactedCount, sumCol, sumRow, sumColUnreacted, sumRowUnreacted] (col/row = pixel indices)
+ *          unreactedCount, sumCol, sumRow, sumColUnreacted, sumRowUnreacted] (col/row = pixel indices;
+ *          sumCol, sumRow over the finite pixels, whose centre of mass the core's is measured against)
  */
 export function labelReduceCpu(diff: Float32Array, labels: Int32Array, nLabels: number, width: number, threshold: number): Float64Array {
   if (!Number.isInteger(nLabels) || nLabels < 0) throw new Error(`nLabels = ${nLabels} is not allowed: use a non-negative integer`);
@@ -507,12 +508,12 @@ export function labelReduceCpu(diff: Float32Array, labels: Int32Array, nLabels: 
       if (l < 0 || l > nLabels) throw new Error(`labels[${i}] = ${l} is outside 0..${nLabels} (0 = background, 1..nLabels = particles)`);
       const o = (l - 1) * LABEL_STATS_STRIDE;
       s[o]++;
-      s[o + 4] += col;
-      s[o + 5] += row;
       const v = diff[i];
       if (v - v !== 0) continue; // NaN (and ±Inf, which diff maps never contain)
       s[o + 1] += v;
       s[o + 2]++;
+      s[o + 4] += col;
+      s[o + 5] += row;
       if (v < threshold) {
         s[o + 3]++;
         s[o + 6] += col;
@@ -526,7 +527,8 @@ export function labelReduceCpu(diff: Float32Array, labels: Int32Array, nLabels: 
 /**
  * labelReduceCpu prepared for many maps over fixed labels: the runs of equal non-zero labels along
  * rows, in row-major order, as [start, end, label, row] (pixel indices, end exclusive), and the sums
- * that do not depend on the map (pixelCount, sumCol, sumRow: labelReduceCpu of an all-NaN map).
+ * that do not depend on the map (pixelCount, and sumCol, sumRow as if every pixel were finite: the
+ * NaN pixels' coordinates are taken off per map).
  */
 export interface LabelRuns {
   runs: Int32Array;
@@ -536,7 +538,8 @@ export interface LabelRuns {
 }
 
 export function labelRuns(labels: Int32Array, nLabels: number, width: number): LabelRuns {
-  const base = labelReduceCpu(new Float32Array(labels.length).fill(NaN), labels, nLabels, width, 0); // checks labels
+  const base = labelReduceCpu(new Float32Array(labels.length), labels, nLabels, width, 0); // checks labels; every pixel finite
+  for (let o = 0; o < base.length; o += LABEL_STATS_STRIDE) base[o + 1] = base[o + 2] = base[o + 3] = base[o + 6] = base[o + 7] = 0;
   const runs: number[] = [];
   for (let i = 0, row = 0; i < labels.length; row++) {
     const rowEnd = i + width;
@@ -562,10 +565,10 @@ export function labelReduceRuns(diff: Float32Array, runs: Int32Array, base: Floa
   for (let k = 0; k < runs.length; k += 4) {
     const start = runs[k], end = runs[k + 1], o = (runs[k + 2] - 1) * 8, row = runs[k + 3];
     const rowStart = row * width;
-    let sum = s[o + 1], finite = s[o + 2], unreacted = s[o + 3], sumCol = s[o + 6], sumRow = s[o + 7];
+    let sum = s[o + 1], finite = s[o + 2], unreacted = s[o + 3], sumCol = s[o + 6], sumRow = s[o + 7], nanCol = 0, nanCount = 0;
     for (let i = start; i < end; i++) {
       const v = diff[i];
-      if (v - v !== 0) continue; // NaN
+      if (v - v !== 0) { nanCol += i - rowStart; nanCount++; continue; } // NaN: out of the finite pixels' coordinate sums
       sum += v;
       finite++;
       if (v < threshold) {
@@ -575,6 +578,7 @@ export function labelReduceRuns(diff: Float32Array, runs: Int32Array, base: Floa
       }
     }
     s[o + 1] = sum; s[o + 2] = finite; s[o + 3] = unreacted; s[o + 6] = sumCol; s[o + 7] = sumRow;
+    if (nanCount) { s[o + 4] -= nanCol; s[o + 5] -= nanCount * row; }
   }
 }
 

@@ -6,13 +6,18 @@
  */
 
 export interface UnreactedStats {
-  /** particle pixels counted */
+  /** particle pixels counted (R_eq is from these) */
   particlePixels: number;
   /** unreacted pixels counted (ΔI/I0 < threshold) */
   unreactedPixels: number;
-  /** unreactedPixels / particlePixels */
+  /**
+   * unreactedPixels / the particle's finite pixels. NaN pixels (dead pixels, a drifted frame's
+   * border) are not measured: they are neither unreacted nor reacted, and are left out of both
+   * centres of mass, so that a hole in a uniform core moves neither (until 2026-12-04 they counted
+   * as reacted, and in the particle's centre of mass).
+   */
   unreactedFraction: number;
-  /** particle centre of mass, µm, image coordinates (x right, y down; pixel centre at (col+0.5)·pixel_um) */
+  /** centre of mass of the particle's finite pixels, µm, image coordinates (x right, y down; pixel centre at (col+0.5)·pixel_um) */
   particleCom_um: [number, number];
   /** unreacted-region centre of mass, µm; null when nothing is unreacted */
   unreactedCom_um: [number, number] | null;
@@ -26,20 +31,20 @@ export interface UnreactedStats {
 
 /**
  * The metrics from the 8 per-particle sums that the label reductions produce (labelReduceCpu and
- * the GPU kernel): [pixelCount, sumDiff, finiteCount, unreactedCount, sumCol, sumRow,
- * sumColUnreacted, sumRowUnreacted]. One definition for every caller.
+ * the GPU kernel): [pixelCount, sumDiff, finiteCount, unreactedCount, sumCol, sumRow (both over the
+ * finite pixels), sumColUnreacted, sumRowUnreacted]. One definition for every caller.
  */
 export function statsFromSums(sums: ArrayLike<number>, pixel_um: number): UnreactedStats {
   const [n, sumDiff, nFinite, nu, sx, sy, ux, uy] = Array.from({ length: 8 }, (_, k) => sums[k]);
   const toUm = (p: number, count: number) => (p / count + 0.5) * pixel_um;
-  const particleCom_um: [number, number] = n ? [toUm(sx, n), toUm(sy, n)] : [NaN, NaN];
+  const particleCom_um: [number, number] = nFinite ? [toUm(sx, nFinite), toUm(sy, nFinite)] : [NaN, NaN];
   const unreactedCom_um: [number, number] | null = nu ? [toUm(ux, nu), toUm(uy, nu)] : null;
   const rEq = Math.sqrt((n * pixel_um * pixel_um) / Math.PI);
   const comOffset_um = unreactedCom_um ? Math.hypot(unreactedCom_um[0] - particleCom_um[0], unreactedCom_um[1] - particleCom_um[1]) : null;
   return {
     particlePixels: n,
     unreactedPixels: nu,
-    unreactedFraction: n ? nu / n : 0,
+    unreactedFraction: nFinite ? nu / nFinite : 0,
     particleCom_um,
     unreactedCom_um,
     comOffset_um,
@@ -60,10 +65,10 @@ export function unreactedStats(diff: ArrayLike<number>, mask: ArrayLike<number>,
   for (let i = 0; i < mask.length; i++) {
     if (!mask[i]) continue;
     const col = i % width, row = (i - col) / width;
-    n++; sx += col; sy += row;
+    n++;
     const v = diff[i];
     if (Number.isNaN(v)) continue;
-    sumDiff += v; nDiff++;
+    sumDiff += v; nDiff++; sx += col; sy += row;
     if (v < threshold) { nu++; ux += col; uy += row; }
   }
   return statsFromSums([n, sumDiff, nDiff, nu, sx, sy, ux, uy], pixel_um);

@@ -6,7 +6,8 @@ import { analyzeMovie, type AnalyzeOptions } from '../../src/imaging/analyze';
 import { createCpuProcessor } from '../../src/imaging/processor';
 import { openMovie, parseImageJDescription } from '../../src/io/movie';
 import { parseCapacityCsv } from '../../src/io/capacity';
-import { writeSynthMovie, type SynthOptions } from '../helpers/synthMovie';
+import { synthFrames, writeSynthMovie, type SynthOptions } from '../helpers/synthMovie';
+import { writeTiffStack } from '../../src/io/tiffWrite';
 
 const root = mkdtempSync(path.join(tmpdir(), 'ionflux-analyze-'));
 let n = 0;
@@ -57,6 +58,47 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(p.comOffset_um.every((d) => d !== null && d < 1e-9)).toBe(true);
     expect(p.meanDiff.every((m) => m === 0)).toBe(true);
     expect(p.classification.asymmetric).toBeNull(); // never in the early-charge window
+  });
+
+  it('NaN pixels inside a particle are not measured: left out of the unreacted fraction and both centres of mass, and warned', async () => {
+    // a float32 movie: a centred core shrinking (brightening 0.3 outside it); an 8×8 NaN patch in the
+    // core in every frame (a dead region), and a 3×3 NaN patch in frame 3 only
+    const synth: SynthOptions = { width: 64, height: 56, frames: 5, sampleType: 'float32', particles: [{ cx: 30, cy: 27, radius_px: R }] };
+    const clean = synthFrames(synth) as Float32Array[];
+    const holed = clean.map((f, k) => {
+      const g = f.slice();
+      for (let r = 23; r < 31; r++) for (let c = 26; c < 34; c++) g[r * 64 + c] = NaN; // centred on the core
+      if (k === 3) for (let r = 20; r < 23; r++) for (let c = 20; c < 23; c++) g[r * 64 + c] = NaN;
+      return g;
+    });
+    const analyse = async (frames: Float32Array[], name: string) => {
+      const file = path.join(root, `${name}.tif`);
+      await writeTiffStack(file, frames, { width: 64, height: 56, sampleType: 'float32', imagej: { pixel_um: 0.1, frame_s: 2 } });
+      const movie = await openMovie(file);
+      const out = path.join(root, `${name}-out`);
+      mkdirSync(out);
+      const warnings: string[] = [];
+      try {
+        return { result: await analyzeMovie(movie, out, (o) => createCpuProcessor(o), { drift: false, warn: (m) => warnings.push(m) }), warnings };
+      } finally {
+        await movie.close();
+      }
+    };
+    const a = await analyse(clean, 'nan-clean'), b = await analyse(holed, 'nan-holed');
+    const pa = a.result.particles[0], pb = b.result.particles[0];
+    expect(b.result.summary.particles).toBe(1);
+    // the reference: every measured pixel unreacted, and no offset (the hole is left out of both centres)
+    expect(pb.unreactedFraction[0]).toBe(1);
+    expect(pb.comOffset_um[0]).toBeLessThan(1e-9);
+    // later frames: the fraction of the measured pixels, near the clean movie's (the patch is in the core,
+    // so the clean fraction of the pixels outside it is a little lower: within the patch's share)
+    for (let i = 1; i < 5; i++) {
+      expect(Math.abs(pb.unreactedFraction[i] - pa.unreactedFraction[i]), `frame ${i}`).toBeLessThan(64 / 800);
+      expect(pb.comOffset_um[i] ?? 0, `frame ${i}`).toBeLessThan(0.05);
+    }
+    expect(b.warnings.join('\n')).toMatch(/reference frame 0 of .* has 64 NaN or infinite pixel\(s\) .*inside a particle they are left out of its unreacted fraction and of both centres of mass/);
+    expect(b.warnings.join('\n')).toMatch(/1 frame\(s\) \(first 3\) have NaN ΔI\/I0 pixels inside particles beyond the reference frame's .*at most 9 of particle 1's \d+ pixels \(frame 3\)/);
+    expect(a.warnings.join('\n')).not.toMatch(/NaN/);
   });
 
   it('a core placed off-centre by a known amount gives that COM offset within half a pixel', async () => {
