@@ -15,14 +15,15 @@ import { analyzeMovie, type AnalyzeOptions } from '../imaging/analyze';
 import { createCpuProcessor, createGpuProcessor } from '../imaging/processor';
 import type { FrameProcessorOptions } from '../imaging/processor';
 
-export function number(name: string, opts: { min?: number; integer?: boolean; positive?: boolean } = {}) {
+export function number(name: string, opts: { min?: number; max?: number; integer?: boolean; positive?: boolean; hint?: string } = {}) {
   return (value: string): number => {
     const v = Number(value);
     const bad = value.trim() === '' || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) ||
-      (opts.min !== undefined && v < opts.min) || (opts.positive && !(v > 0));
+      (opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max) || (opts.positive && !(v > 0));
     if (bad) {
-      const what = [opts.integer ? 'an integer' : 'a number', opts.positive ? '> 0' : '', opts.min !== undefined ? `≥ ${opts.min}` : ''].filter((s) => s).join(' ');
-      throw new InvalidArgumentError(`${name} = '${value}' is not allowed: use ${what}`);
+      const range = opts.min !== undefined && opts.max !== undefined ? `from ${opts.min} to ${opts.max}` : opts.min !== undefined ? `≥ ${opts.min}` : opts.max !== undefined ? `≤ ${opts.max}` : '';
+      const what = [opts.integer ? 'an integer' : 'a number', opts.positive ? '> 0' : '', range].filter((s) => s).join(' ');
+      throw new InvalidArgumentError(`${name} = '${value}' is not allowed: use ${what}${opts.hint ? ` (${opts.hint})` : ''}`);
     }
     return v;
   };
@@ -92,7 +93,7 @@ export function registerAnalyze(program: Command): void {
     .option('--time-offset-s <X>', "time of frame 0 on the capacity file's clock, s", number('--time-offset-s'))
     .option('--capacity <FILE>', 'CSV with time_s,capacity_mAh_g[,voltage_V]: charge passed on every axis')
     .option('--mask <FILE>', 'particle mask or label image (PNG/TIFF, nonzero or label values) instead of Otsu segmentation')
-    .option('--threshold <X>', 'ΔI/I0 below which a particle pixel is unreacted', number('--threshold'), 0.05)
+    .option('--threshold <X>', 'ΔI/I0 below which a particle pixel is unreacted (a fraction: 0.05 = 5 %)', number('--threshold', { min: -1, max: 1, hint: 'ΔI/I0 is a fraction of I0: 0.05 is 5 %' }), 0.05)
     .option('--asym-threshold <X>', 'd/R_eq above which a particle is asymmetric', number('--asym-threshold', { min: 0 }), 0.15)
     .option('--asym-window <LO,HI>', 'unreacted-fraction window of the early-charge frames the rule looks at', window, [0.2, 0.9] as [number, number])
     .option('--min-area-px <N>', 'smallest particle kept, pixels', number('--min-area-px', { integer: true, min: 1 }), 25)
@@ -101,8 +102,8 @@ export function registerAnalyze(program: Command): void {
     .option('--seg-sigma-px <X>', 'Gaussian blur σ (px) of the reference before Otsu (noisy movies)', number('--seg-sigma-px', { min: 0 }), 0)
     .option('--seg-threshold <X>', 'fixed intensity threshold instead of Otsu', number('--seg-threshold'))
     .option('--no-drift', 'skip drift correction')
-    .option('--max-drift-px <X>', 'largest drift searched, pixels (default a quarter of the frame)', number('--max-drift-px', { positive: true }))
-    .option('--drift-threads <N>', 'worker threads for the drift estimate (0 = the main thread; default: the main thread for small movies, else 2)', number('--drift-threads', { integer: true, min: 0 }))
+    .option('--max-drift-px <X>', 'largest drift searched, pixels (default an eighth of the frame\'s shorter side, at least 16)', number('--max-drift-px', { positive: true }))
+    .option('--drift-threads <N>', 'worker threads for the drift estimate, 0 to 8 (0 = the main thread; default: the main thread for small movies, else 2)', number('--drift-threads', { integer: true, min: 0, max: 8 }))
     .option('--min-drift-px <X>', 'estimated drifts smaller than this are left uncorrected, pixels (default 0.15: the estimate\'s own error; 0 = correct every estimate)', number('--min-drift-px', { min: 0 }))
     .option('--smooth-px <R>', 'box-mean radius of the ΔI/I0 maps, pixels', number('--smooth-px', { integer: true, min: 0 }), 0)
     .option('--line-angle <DEG>', 'kymograph line angle, degrees counter-clockwise from +x (default: direction of the largest COM offset)', number('--line-angle'))

@@ -63,6 +63,13 @@ export function classifyError(e: unknown): { code: number; line: string } {
   return { code: EXIT.internal, line: `internal error (a bug in ionflux ${VERSION}; please report it with this text): ${stack}` };
 }
 
+/** commander's usage errors, with what a user most likely meant where that is clear */
+function usageHint(message: string): string {
+  // `analyze frames/*.tif`: the shell gave every frame as an argument
+  if (/^too many arguments for 'analyze'/.test(message)) return `${message.replace(/\.$/, '')}: a movie is one argument — a TIFF stack, an HDF5 file, or a folder of frames (give the folder, not its files: the shell expands frames/*.tif into one argument per file)`;
+  return message;
+}
+
 /**
  * Commander checks required options before unknown ones, so `simulate --ouT x` would say "required
  * option '--out <dir>' not specified" instead of naming the typo (and suggesting --out). Required
@@ -86,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
       // commander's own usage errors in the same one-line form as ours ("(Did you mean …?)" included)
-      outputError: (s, write) => write(`ionflux: ${oneLine(s.replace(/^error: /, '').trim())}\n`),
+      outputError: (s, write) => write(`ionflux: ${oneLine(usageHint(s.replace(/^error: /, '').trim()))}\n`),
     });
   try {
     for (const register of await Promise.all(commandsFor(argv).map((name) => COMMANDS[name]()))) register(program);

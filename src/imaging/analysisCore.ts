@@ -316,6 +316,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   }
 
   // ---- pass 1: drift, ΔI/I0, per-particle sums, diff.tif
+  const smooth = options.smoothRadius ?? 0;
+  if (2 * smooth + 1 > Math.min(width, height)) throw new UserError(`--smooth-px = ${smooth} makes a ${2 * smooth + 1} px box, larger than the ${width}×${height} frames: use at most ${Math.floor((Math.min(width, height) - 1) / 2)} (a few pixels smooths noise; the paper's maps are not smoothed)`);
   const minDrift = options.minDrift_px ?? DEFAULT_MIN_DRIFT_PX;
   checkPositive('--min-drift-px', minDrift, true);
   const driftOpts = (options.drift ?? true) && frames > 1 ? driftOptions(reference, width, height, seg.labels, options.maxDrift_px) : null;
@@ -323,6 +325,7 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   const drift_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftEst_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
+  const atLimit: number[] = [];
   for (const f of options.montageFrames ?? []) {
     if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
   }
@@ -373,6 +376,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     const shiftOf = (i: number, est: DriftEstimate | null): [number, number] | undefined => {
       if (!est) return undefined;
       driftPeak[i] = est.peak;
+      // an estimate at the edge of the search: the stage may have moved further than was searched
+      if (Math.max(Math.abs(est.shift[0]), Math.abs(est.shift[1])) >= driftOpts!.maxShift_px! - 1) atLimit.push(i);
       // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
       if (est.peak < MIN_DRIFT_PEAK) return undefined;
       driftEst_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
@@ -426,7 +431,9 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     warn(`${f.length} frame(s) (first ${f[0]}) have NaN ΔI/I0 pixels inside particles beyond the reference frame's (NaN pixels in the frame, or a drift-corrected frame's border): at most ${unmeasured.worst} of particle ${p.id}'s ${p.area_px} pixels (frame ${unmeasured.worstFrame}); they are left out of the unreacted fraction and the centres of mass of those frames`);
   }
   const weak = driftPeak.map((p, i) => [p, i]).filter(([p]) => p < MIN_DRIFT_PEAK).map(([, i]) => i);
-  if (driftOpts && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes, or run with --no-drift`);
+  const searched = driftOpts?.maxShift_px ?? 0;
+  if (atLimit.length) warn(`the drift estimate reached the edge of the search (${searched} px, --max-drift-px) in ${atLimit.length} frame(s), first ${atLimit[0]}: the stage may have moved further, and those frames are then corrected wrongly; run again with --max-drift-px ${Math.ceil(2 * searched)}`);
+  if (driftOpts && weak.length) warn(`drift estimate unreliable (correlation peak below ${MIN_DRIFT_PEAK}) for ${weak.length} frame(s), first ${weak[0]}: those frames were left uncorrected; check them for jumps or focus changes${atLimit.length ? `, or a drift beyond the ${searched} px searched (--max-drift-px ${Math.ceil(2 * searched)})` : ''}, or run with --no-drift`);
 
   // ---- classification and kymograph lines
   for (let p = 0; p < nLabels; p++) {

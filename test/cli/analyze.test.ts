@@ -196,6 +196,10 @@ describe('bad input: one clear line, non-zero exit, nothing written', () => {
     }, /mask .*smallmask\.png is 10×10 pixels but the movie's frames are 96×56/],
     ['a missing movie', () => [path.join(tmp, 'nope.tif')], /movie .*nope\.tif does not exist/],
     ['a bad backend', () => [movie, '--backend', 'fast'], /--backend = 'fast' is not allowed: use one of auto, gpu, cpu/],
+    ['more drift threads than allowed', () => [movie, '--drift-threads', '9'], /--drift-threads = '9' is not allowed: use an integer from 0 to 8/],
+    ['a threshold in per cent', () => [movie, '--threshold', '5'], /--threshold = '5' is not allowed: use a number from -1 to 1 \(ΔI\/I0 is a fraction of I0: 0\.05 is 5 %\)/],
+    ['a smoothing box larger than the frame', () => [movie, '--smooth-px', '1000'], /--smooth-px = 1000 makes a 2001 px box, larger than the 96×56 frames: use at most 27/],
+    ['the frames of a folder as many arguments', () => [movie, movie, movie], /too many arguments for 'analyze'\. Expected 1 argument but got 3: a movie is one argument .*give the folder, not its files/],
   ];
   for (const [name, setup, message] of cases) {
     test(name, async () => {

@@ -125,6 +125,19 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(Math.abs(p.line!.angleDeg - (Math.atan2(3, 6) * 180) / Math.PI)).toBeLessThan(3);
   });
 
+  it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {
+    // 22.5 px of drift in 10 frames on a 128×96 movie: the default search is 16 px
+    const synth: SynthOptions = { width: 128, height: 96, frames: 10, particles: [{ cx: 40, cy: 48, radius_px: 12 }], drift: (f) => [2.5 * f, 0] };
+    const warnings: string[] = [];
+    const short = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { warn: (m) => warnings.push(m) });
+    expect(warnings.join('\n')).toMatch(/the drift estimate reached the edge of the search \(16 px, --max-drift-px\) in \d+ frame\(s\), first [67]: .*run again with --max-drift-px 32/);
+    expect(Math.abs(short.result.summary.drift_px[9][0] - 22.5)).toBeGreaterThan(1);
+    const wide: string[] = [];
+    const found = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { maxDrift_px: 32, warn: (m) => wide.push(m) });
+    expect(wide.join('\n')).not.toMatch(/edge of the search/);
+    found.result.summary.drift_px.forEach(([dx, dy], f) => expect(Math.hypot(dx - 2.5 * f, dy), `frame ${f}`).toBeLessThan(0.2));
+  });
+
   it('a known stage drift is recovered within 0.2 px and removing it restores the undrifted result', async () => {
     const base: SynthOptions = {
       width: 88, height: 72, frames: 8, noise: 10, seed: 3,
