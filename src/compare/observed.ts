@@ -125,7 +125,7 @@ export async function readObservedParticle(movie: MovieSource, options: Observed
     const none = e === NO_PARTICLE ? held.find((w) => w.startsWith('no particle found')) : undefined;
     held.filter((w) => w !== none).forEach(warn);
     if (e !== NO_PARTICLE) throw e;
-    throw new UserError(`${flag} ${(none ?? `no particle found in ${movie.path}`).replace(/: tables left empty$/, '')}: nothing to compare`);
+    throw new UserError(`${flag} ${(none ?? `no particle found in ${movie.path}`).replace(/: tables left empty.*$/, '')}: nothing to compare`);
   });
   held.forEach(warn);
   const { particle, ids, crop, mask } = picked!;

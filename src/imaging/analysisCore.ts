@@ -305,8 +305,17 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   if (nLabels === 0) {
     warn(options.mask
       ? `mask ${options.mask.name} has no nonzero pixels: no particle to analyse (tables left empty)`
-      : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty`);
+      : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty; --seg-threshold sets the intensity threshold by hand, --keep-border keeps particles cut by the frame`);
   }
+  // saturated pixels read the same however bright they are: no ΔI/I0 there
+  const top = referenceFrame instanceof Uint8Array ? 255 : referenceFrame instanceof Uint16Array ? 65535 : null;
+  if (top !== null) {
+    let sat = 0, inside = 0;
+    for (let i = 0; i < referenceFrame.length; i++) if (referenceFrame[i] === top) { sat++; if (seg.labels[i]) inside++; }
+    if (sat) warn(`reference frame ${ref} has ${sat} saturated pixel(s) (at ${top}, ${inside} inside particles): a saturated pixel reads the same however bright it is, so its ΔI/I0 means nothing; lower the exposure if they are in particles`);
+  }
+  if (seg.outliers) warn(`the ${seg.outliers} brightest pixel(s) of reference frame ${ref} (hot or saturated, far above the particles) were left out of the Otsu threshold, which is ${csvNumber(seg.threshold)} instead; --seg-threshold sets it by hand`);
+  if (seg.dropped.hot) warn(`${seg.dropped.hot} bright speck(s) of reference frame ${ref} were not taken as particles: most of their intensity is in saturated pixels (hot pixels, blurred by --seg-sigma-px)`);
 
   // a unit slip (nm typed for µm, or the other way) makes cathode particles kilometres or atoms wide
   if (nLabels > 0) {

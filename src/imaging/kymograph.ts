@@ -4,7 +4,8 @@
  *
  * Angles follow SPEC §3: degrees counter-clockwise from +x (image right) with y pointing up, so in image
  * coordinates (y down) a line at angle θ runs along (cos θ, −sin θ). 0° is the paper's horizontal
- * line; positions along the line are measured from its start (the end at angle θ + 180°), in µm.
+ * line; positions along the line are measured from its start, on the side at angle θ + 180°, towards
+ * angle θ, in µm (0°: from left to right).
  */
 import type { Particle } from './segment';
 

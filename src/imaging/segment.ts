@@ -301,8 +301,10 @@ export interface Segmentation {
   /** the intensity threshold used (foreground = reference > threshold) */
   threshold: number;
   method: 'otsu' | 'fixed' | 'mask';
-  /** components dropped, and why */
-  dropped: { small: number; border: number };
+  /** components dropped, and why (hot: a hot or saturated pixel's blur, see hotComponents) */
+  dropped: { small: number; border: number; hot?: number };
+  /** pixels above Otsu's first threshold left out of it (hot or saturated pixels Otsu split from the rest); 0 or absent: none */
+  outliers?: number;
 }
 
 /** Keeps the labels for which keep(label) holds and renumbers them 1…n in order. */
@@ -322,21 +324,46 @@ function relabel(labels: Int32Array, count: number, keep: (l: number) => boolean
 export function segmentParticles(reference: ArrayLike<number>, width: number, height: number, options: SegmentOptions): Segmentation {
   const sigma = options.sigma_px ?? 0;
   const image = sigma > 0 ? gaussianBlur(reference, width, height, sigma) : reference;
-  const threshold = options.threshold ?? otsuThreshold(image, { nbins: options.nbins });
-  const fg = new Uint8Array(width * height);
-  for (let i = 0; i < fg.length; i++) fg[i] = image[i] > threshold ? 1 : 0;
-  const cc = labelComponents(fg, width, height, options.connectivity ?? 8);
-  if (options.fillHoles ?? true) fillHoles(cc.labels, width, height);
-  const table = particleTable(cc.labels, width, height, cc.count, options.pixel_um);
   const minArea = options.minArea_px ?? 25;
   const dropBorder = options.dropBorder ?? true;
+  const components = (threshold: number) => {
+    const fg = new Uint8Array(width * height);
+    for (let i = 0; i < fg.length; i++) fg[i] = image[i] > threshold ? 1 : 0;
+    const cc = labelComponents(fg, width, height, options.connectivity ?? 8);
+    if (options.fillHoles ?? true) fillHoles(cc.labels, width, height);
+    const table = particleTable(cc.labels, width, height, cc.count, options.pixel_um);
+    return { cc, table, hot: hotComponents(reference, cc.labels, cc.count, table) };
+  };
+  const isParticle = (p: Particle, hot: Uint8Array) => !(dropBorder && p.touchesBorder) && p.area_px >= minArea && !hot[p.label];
+  let threshold = options.threshold ?? otsuThreshold(image, { nbins: options.nbins });
+  let { cc, table, hot } = components(threshold);
+  // Otsu splits a few hot or saturated pixels from everything else when they are far enough above
+  // it (30 pixels at 65535 among particles at ~1000 do): no component above the threshold is then a
+  // particle (specks, their blur). If they are few (under 5 % of the frame) and far above the rest
+  // (Otsu's threshold of the pixels below them is under half of this one), it is that threshold
+  // instead, up to three times.
+  let outliers = 0;
+  for (let round = 0; options.threshold === undefined && round < 3 && cc.count > 0 && !table.some((p) => isParticle(p, hot)); round++) {
+    const below = new Uint8Array(width * height);
+    let n = 0;
+    for (let i = 0; i < below.length; i++) if (image[i] <= threshold) below[i] = 1; else n++;
+    const t = otsuThreshold(image, { nbins: options.nbins, mask: below });
+    // not a few outliers far above the rest (specks of noise over a frame without particles): stop
+    if (n > 0.05 * below.length || !(t < 0.5 * threshold)) break;
+    outliers += n;
+    threshold = t;
+    ({ cc, table, hot } = components(threshold));
+  }
   const keep = new Uint8Array(cc.count + 1);
-  const dropped = { small: 0, border: 0 };
+  const dropped: Segmentation['dropped'] = { small: 0, border: 0 };
+  let hotDropped = 0;
   for (const p of table) {
     if (dropBorder && p.touchesBorder) dropped.border++;
     else if (p.area_px < minArea) dropped.small++;
+    else if (hot[p.label]) hotDropped++;
     else keep[p.label] = 1;
   }
+  if (hotDropped) dropped.hot = hotDropped;
   const r = relabel(cc.labels, cc.count, (l) => keep[l] === 1);
   return {
     labels: r.labels,
@@ -344,7 +371,35 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
     threshold,
     method: options.threshold === undefined ? 'otsu' : 'fixed',
     dropped,
+    ...(outliers ? { outliers } : {}),
   };
+}
+
+/**
+ * Components that are a hot or saturated pixel's blur rather than a particle (a blurred reference,
+ * --seg-sigma-px, spreads one 65535 pixel over ~30): more than half of their intensity above the
+ * image's median is in their pixels at the sample type's largest value. Only integer references
+ * have one (255, 65535); a real particle with a few overexposed pixels holds far more elsewhere.
+ */
+function hotComponents(reference: ArrayLike<number>, labels: Int32Array, count: number, table: Particle[]): Uint8Array {
+  const hot = new Uint8Array(count + 1);
+  const top = reference instanceof Uint8Array ? 255 : reference instanceof Uint16Array ? 65535 : null;
+  if (top === null || count === 0) return hot;
+  let saturated = 0;
+  for (let i = 0; i < reference.length; i++) if (reference[i] === top) saturated++;
+  if (saturated === 0) return hot;
+  const sample = Array.from({ length: Math.min(reference.length, 4096) }, (_, k) => reference[Math.floor((k * reference.length) / Math.min(reference.length, 4096))]).sort((a, b) => a - b);
+  const median = sample[sample.length >> 1];
+  const total = new Float64Array(count + 1), atTop = new Float64Array(count + 1);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!l) continue;
+    const v = Math.max(0, reference[i] - median);
+    total[l] += v;
+    if (reference[i] === top) atTop[l] += v;
+  }
+  for (const p of table) if (atTop[p.label] > 0.5 * total[p.label]) hot[p.label] = 1;
+  return hot;
 }
 
 /**

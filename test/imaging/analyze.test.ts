@@ -125,6 +125,35 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(Math.abs(p.line!.angleDeg - (Math.atan2(3, 6) * 180) / Math.PI)).toBeLessThan(3);
   });
 
+  it('hot pixels do not hide the particles: Otsu without them, and their blur is no particle', async () => {
+    // 30 pixels at 65535 in the background of every frame (0.4 % of the frame), particles at ~1000
+    const synth: SynthOptions = { width: 96, height: 80, frames: 4, particles: [{ cx: 30, cy: 40, radius_px: 12 }, { cx: 66, cy: 40, radius_px: 10, coreOffset: [3, 0] }] };
+    const frames = (synthFrames(synth) as Uint16Array[]).map((f) => {
+      const g = f.slice();
+      for (let k = 0; k < 30; k++) g[(2 + (k % 10)) * 96 + 2 + ((k * 13) % 90)] = 65535; // rows 2–11, clear of the particles
+      return g;
+    });
+    const file = path.join(root, 'hot.tif');
+    await writeTiffStack(file, frames, { width: 96, height: 80, sampleType: 'uint16', imagej: { pixel_um: 0.1, frame_s: 2 } });
+    for (const segSigma_px of [0, 1.5]) {
+      const movie = await openMovie(file);
+      const out = path.join(root, `hot-out-${segSigma_px}`);
+      mkdirSync(out);
+      const warnings: string[] = [];
+      try {
+        const r = await analyzeMovie(movie, out, (o) => createCpuProcessor(o), { segSigma_px, warn: (m) => warnings.push(m) });
+        expect(r.summary.particles, `σ ${segSigma_px}: ${warnings.join(' | ')}`).toBe(2);
+        const areas = r.particles.map((p) => p.particle.area_px).sort((a, b) => a - b);
+        expect(Math.abs(areas[0] - Math.PI * 100) / (Math.PI * 100)).toBeLessThan(0.15);
+        expect(Math.abs(areas[1] - Math.PI * 144) / (Math.PI * 144)).toBeLessThan(0.15);
+        expect(warnings.join('\n')).toMatch(/reference frame 0 has \d+ saturated pixel\(s\) \(at 65535, 0 inside particles\)/);
+        if (segSigma_px === 0) expect(warnings.join('\n')).toMatch(/the 30 brightest pixel\(s\) of reference frame 0 .* were left out of the Otsu threshold/);
+      } finally {
+        await movie.close();
+      }
+    }
+  });
+
   it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {
     // 22.5 px of drift in 10 frames on a 128×96 movie: the default search is 16 px
     const synth: SynthOptions = { width: 128, height: 96, frames: 10, particles: [{ cx: 40, cy: 48, radius_px: 12 }], drift: (f) => [2.5 * f, 0] };
