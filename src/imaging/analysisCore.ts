@@ -448,12 +448,16 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   for (let p = 0; p < nLabels; p++) {
     const r = results[p];
     r.classification = classifyParticle(r.comOffsetRel, r.unreactedFraction, { threshold: asymThreshold, fractionWindow: asymWindow });
+    // a particle cut by the frame (--keep-border): its COM is the visible part's, not the particle's
+    if (r.particle.touchesBorder) r.classification = { ...r.classification, asymmetric: null };
     if (!anglesKnown) {
       const window = r.classification.frames.length ? r.classification.frames : Array.from({ length: frames }, (_, i) => i);
       const angle = offsetDirectionDeg(r.particle.centroid_px, unreactedCom_px[p], r.comOffsetRel, window);
       r.line = lineThroughParticle(r.particle, seg.labels, width, height, angle);
     }
   }
+  const cut = results.filter((r) => r.particle.touchesBorder).map((r) => r.particle.id);
+  if (cut.length) warn(`particle${cut.length > 1 ? 's' : ''} ${cut.join(', ')} touch${cut.length > 1 ? '' : 'es'} the frame border (kept by --keep-border): cut by the frame, ${cut.length > 1 ? 'their' : 'its'} centre of mass is the visible part's, so ${cut.length > 1 ? 'they are' : 'it is'} left unclassified (asymmetric empty in particles.csv, out of asymmetricFraction); the traces are written`);
   if (!anglesKnown && nLabels > 0) {
     // pass 2: read back the ΔI/I0 stack(s) one page at a time
     const back = await sink.reread();

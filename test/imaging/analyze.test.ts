@@ -154,6 +154,20 @@ describe('analyze: known answers on synthetic movies', () => {
     }
   });
 
+  it('--keep-border: a particle cut by the frame is measured but left unclassified, and warned', async () => {
+    // a centred core in a particle whose left third is outside the frame: its visible part's COM is off its core
+    const synth: SynthOptions = { width: 96, height: 64, frames: 12, particles: [{ cx: 6, cy: 32, radius_px: 14 }, { cx: 60, cy: 32, radius_px: 14, coreOffset: [5, 0] }] };
+    const warnings: string[] = [];
+    const { result } = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { keepBorder: true, drift: false, warn: (m) => warnings.push(m) });
+    expect(result.summary.particles).toBe(2);
+    const cut = result.particles.find((p) => p.particle.touchesBorder)!, whole = result.particles.find((p) => !p.particle.touchesBorder)!;
+    expect(cut.classification.asymmetric).toBeNull();
+    expect(cut.classification.maxComOffsetRel).toBeGreaterThan(0.15); // what would have been called asymmetric
+    expect(whole.classification.asymmetric).toBe(true);
+    expect(result.summary.asymmetricFraction).toBe(1);
+    expect(warnings.join('\n')).toMatch(new RegExp(`particle ${cut.particle.id} touches the frame border \\(kept by --keep-border\\): .* left unclassified`));
+  });
+
   it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {
     // 22.5 px of drift in 10 frames on a 128×96 movie: the default search is 16 px
     const synth: SynthOptions = { width: 128, height: 96, frames: 10, particles: [{ cx: 40, cy: 48, radius_px: 12 }], drift: (f) => [2.5 * f, 0] };
