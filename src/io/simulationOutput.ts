@@ -142,6 +142,7 @@ async function writeSimulationIndex(dir: string, problem: Problem, result: RunRe
   await writeIndexHtml(dir, {
     title: `ionflux simulate${runName ? `: ${runName}` : ''}`,
     subtitle: `${protocolText(problem)}; ${segs.length ? `blocked arcs ${segs.map((s) => `${s.fromDeg}° to ${s.toDeg}° (η = ${s.eta})`).join(', ')}` : 'no blocked surface'}.`,
+    warnings: result.warnings,
     table: [
       ['stop reason', result.stopReason],
       ['time (min)', n(result.time_s / 60)],

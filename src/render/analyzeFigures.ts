@@ -50,6 +50,17 @@ export function renderAnalyzeTraces(particles: ParticleResult[], times_s: number
 }
 
 /** index.html of an analyze folder (call after every other file is written). */
+/** Where the pixel size came from, when it was not measured: a default of 1 µm reads as a calibration otherwise. */
+function pixelSourceNote(summary: AnalyzeSummary): string {
+  const src = (summary.parameters as { pixelSizeSource?: string } | undefined)?.pixelSizeSource;
+  return src === 'default' ? ' (a default: the movie holds no pixel size; --pixel-um sets it)' : src === 'option' ? ' (--pixel-um)' : '';
+}
+
+function frameSourceNote(summary: AnalyzeSummary): string {
+  const src = (summary.parameters as { frameIntervalSource?: string } | undefined)?.frameIntervalSource;
+  return src === 'default' ? ' (a default: the movie holds no frame interval; --frame-s sets it)' : src === 'option' ? ' (--frame-s)' : '';
+}
+
 export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, particles: ParticleResult[]): Promise<void> {
   const n = (v: unknown, digits = 4) => (typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : v === null || v === undefined ? '—' : String(v));
   const range = summary.colourRange as number | undefined;
@@ -58,10 +69,11 @@ export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, pa
   await writeIndexHtml(dir, {
     title: `ionflux analyze: ${path.basename(movie?.path ?? '')}`,
     subtitle: `${movie?.path ?? ''}: ${summary.frames} frames of ${summary.width} × ${summary.height} pixels, reference frame ${summary.referenceFrame}.`,
+    warnings: (summary.warnings as string[] | undefined) ?? [],
     table: [
       ['frames', String(summary.frames)],
-      ['pixel size (µm)', n(summary.pixel_um)],
-      ['frame interval (s)', n(summary.frame_s)],
+      ['pixel size (µm)', `${n(summary.pixel_um)}${pixelSourceNote(summary)}`],
+      ['frame interval (s)', `${n(summary.frame_s)}${frameSourceNote(summary)}`],
       ['particles', String(summary.particles)],
       ['asymmetric / classified', `${n(summary.asymmetricParticles)} / ${n(summary.classifiedParticles)}`],
       ['asymmetric fraction', n(summary.asymmetricFraction)],

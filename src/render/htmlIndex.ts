@@ -11,6 +11,8 @@ export interface IndexPage {
   title: string;
   /** a line under the heading */
   subtitle?: string;
+  /** the run's warnings (also on stderr and in summary.json), shown under the heading */
+  warnings?: string[];
   /** key numbers, label and value */
   table: [string, string][];
   /** further tables after the summary, e.g. one row per particle */
@@ -62,12 +64,18 @@ export function indexHtml(page: IndexPage, files: { rel: string; bytes: number }
     'table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }',
     'td.v { font-family: monospace; } figure { display: inline-block; vertical-align: top; margin: 0 1.5em 1.5em 0; }',
     'figure img { max-width: 100%; border: 1px solid #ddd; } figcaption { max-width: 640px; font-size: 0.9em; }',
+    '.warnings { background: #fff4e0; border-left: 4px solid #e69500; padding: 0.4em 1em; max-width: 1100px; }',
     '</style>',
     '</head>',
     '<body>',
     `<h1>${esc(page.title)}</h1>`,
   ];
   if (page.subtitle) lines.push(`<p>${esc(page.subtitle)}</p>`);
+  if (page.warnings?.length) {
+    lines.push(`<div class="warnings"><h2>Warnings (${page.warnings.length})</h2>`, '<ul>');
+    for (const w of page.warnings) lines.push(`<li>${esc(w)}</li>`);
+    lines.push('</ul></div>');
+  }
   if (page.table.length) {
     lines.push('<h2>Summary</h2>', '<table>');
     for (const [k, v] of page.table) lines.push(`<tr><th>${esc(k)}</th><td class="v">${esc(v)}</td></tr>`);

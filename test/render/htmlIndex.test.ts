@@ -34,4 +34,17 @@ describe('writeIndexHtml', () => {
     expect(html).not.toMatch(/<script/i);
     expect(await listOutputFiles(dir)).not.toContain('index.html');
   });
+
+  it('shows the run\'s warnings under the heading, escaped; none: no section', async () => {
+    const d = path.join(dir, 'warned');
+    mkdirSync(d);
+    await writeIndexHtml(d, { title: 't', warnings: ['the pixel size <1 µm> is a default', 'second'], table: [], caption: () => '', describe: () => '' });
+    const html = readFileSync(path.join(d, 'index.html'), 'utf8');
+    expect(html).toContain('<h2>Warnings (2)</h2>');
+    expect(html).toContain('<li>the pixel size &lt;1 µm&gt; is a default</li>');
+    expect(html.indexOf('Warnings')).toBeLessThan(html.indexOf('</h1>') + 200);
+    await writeIndexHtml(d, { title: 't', warnings: [], table: [], caption: () => '', describe: () => '' });
+    expect(readFileSync(path.join(d, 'index.html'), 'utf8')).not.toContain('Warnings');
+  });
 });
+
