@@ -28,6 +28,8 @@
  * large, well-sampled particles (R_eq ≥ 16 px) a lower cut such as 0.08 would also resolve fig4b.
  */
 
+import { REMNANT_FRACTION } from '../observables/unreacted';
+
 export interface ClassifyOptions {
   /** d/R_eq above which a particle is asymmetric; default 0.15 */
   threshold?: number;
@@ -47,7 +49,7 @@ export interface Classification {
 }
 
 export const DEFAULT_ASYM_THRESHOLD = 0.15;
-export const DEFAULT_FRACTION_WINDOW: [number, number] = [0.2, 0.9];
+export const DEFAULT_FRACTION_WINDOW: [number, number] = [REMNANT_FRACTION, 0.9];
 
 /**
  * @param comOffsetRel d/R_eq per frame (null where nothing is unreacted)

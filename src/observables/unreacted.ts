@@ -5,6 +5,14 @@
  * the optical forward model, on simulated fields, so that both are measured the same way.
  */
 
+/**
+ * Below this unreacted fraction the unreacted region is a remnant of a few pixels (cells) whose centre
+ * of mass jumps with noise and pixelation, and even a symmetric particle's last unreacted spot ends
+ * off-centre: COM offsets there say nothing about asymmetry (analyze's classification window starts
+ * here, and a sweep's maxComOffset leaves those rows out).
+ */
+export const REMNANT_FRACTION = 0.2;
+
 export interface UnreactedStats {
   /** particle pixels counted (R_eq is from these) */
   particlePixels: number;

@@ -78,11 +78,17 @@ function extent(values: Iterable<number | null>): [number, number] | null {
   return lo <= hi ? [lo, hi] : null;
 }
 
-/** pads a range by 5 % (a flat one by ±10 % of its value, or ±1 at 0) */
+/**
+ * pads a range by 5 % (a flat one by ±10 % of its value, or ±1 at 0). Flat includes a range under
+ * 10⁻⁵ of its magnitude (33.3333328 and 33.333334, float32 rounding of one value): spread over the
+ * axis its ticks would all read 33.3333 (six significant digits) while the lines sat far apart.
+ */
 function padRange(r: [number, number] | null, pad = true): [number, number] {
   if (!r) return [0, 1];
   let [lo, hi] = r;
-  if (hi === lo) {
+  if (hi - lo <= 1e-5 * Math.max(Math.abs(lo), Math.abs(hi))) {
+    const mid = (lo + hi) / 2;
+    lo = hi = mid;
     const d = lo !== 0 ? Math.abs(lo) * 0.1 : 1;
     return [lo - d, hi + d];
   }

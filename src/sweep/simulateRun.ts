@@ -12,10 +12,16 @@ import { runSimulation, SimulationLimitError, type RunResult } from '../solver/r
 import type { Solver } from '../solver/types';
 import type { PlannedRun, SweepSpec } from './spec';
 import { UserError } from '../errors';
+import { REMNANT_FRACTION } from '../observables/unreacted';
 import { VERSION } from '../version';
 
 export interface RunMetrics {
-  /** largest centre-of-mass offset of the unreacted core over the trace, µm (null: never an unreacted core) */
+  /**
+   * largest centre-of-mass offset of the unreacted core over the trace rows with at least
+   * REMNANT_FRACTION (0.2) of the particle unreacted, µm (null: no such row with a core); the last
+   * few cells of a vanishing core are left out (their COM is no measure of asymmetry, and set the
+   * maximum of every run whose core vanished until 2026-12-04)
+   */
   maxComOffset_um: number | null;
   /** the same relative to the particle's equivalent radius */
   maxComOffsetRel: number | null;
@@ -26,9 +32,10 @@ export interface RunMetrics {
 export function runMetrics(result: RunResult): RunMetrics {
   let off: number | null = null, rel: number | null = null, vanish: number | null = null;
   for (const m of result.trace) {
+    if (vanish === null && m.unreactedFraction <= 0) vanish = m.time_s;
+    if (m.unreactedFraction < REMNANT_FRACTION) continue;
     if (m.comOffset_um !== null && (off === null || m.comOffset_um > off)) off = m.comOffset_um;
     if (m.comOffsetRel !== null && (rel === null || m.comOffsetRel > rel)) rel = m.comOffsetRel;
-    if (vanish === null && m.unreactedFraction <= 0) vanish = m.time_s;
   }
   return { maxComOffset_um: off, maxComOffsetRel: rel, coreVanish_s: vanish };
 }

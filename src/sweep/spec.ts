@@ -107,6 +107,9 @@ export function parseSweepSpec(raw: unknown, source = 'sweep spec'): SweepSpec {
     if (!isObject(p)) fail(`plot = ${show(p)} is not allowed: use {"x": "<a swept key path>", "y": "extractedCapacity_mAh_g", "series": "<another swept key path>"}`);
     for (const k of Object.keys(p)) if (!['x', 'y', 'series'].includes(k)) fail(`unknown key 'plot.${k}': plot has "x", "y" and "series"`);
     if (typeof p.x !== 'string' || !swept.includes(p.x)) fail(`plot.x = ${show(p.x)} is not allowed: use one of the swept key paths (${swept.map((k) => `"${k}"`).join(', ')})`);
+    const xs = [...((grid as Record<string, unknown[]>)[p.x as string] ?? []), ...((zip as Record<string, unknown[]>)[p.x as string] ?? []), ...runs.map((a) => a[p.x as string]).filter((v) => v !== undefined)];
+    const notNumber = xs.find((v) => typeof v !== 'number' || !Number.isFinite(v));
+    if (notNumber !== undefined) fail(`plot.x = ${show(p.x)} takes values that are not numbers (e.g. ${show(notNumber)}): the x axis needs numbers; use that key as plot.series, and a numeric swept key as plot.x`);
     if (p.series !== undefined && (typeof p.series !== 'string' || !swept.includes(p.series) || p.series === p.x)) fail(`plot.series = ${show(p.series)} is not allowed: use another of the swept key paths (${swept.filter((k) => k !== p.x).map((k) => `"${k}"`).join(', ')})`);
     const y = p.y ?? 'extractedCapacity_mAh_g';
     if (!(PLOT_Y as readonly unknown[]).includes(y)) fail(`plot.y = ${show(y)} is not allowed: use one of ${PLOT_Y.join(', ')}`);

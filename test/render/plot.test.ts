@@ -45,6 +45,14 @@ describe('renderPlotGrid', () => {
     expect(p2.yRange[1]).toBeGreaterThan(3);
   });
 
+  it('a range under 1e-5 of its magnitude (one value in float32 rounding) is drawn flat, its tick labels distinct', () => {
+    const g = renderPlotGrid([{ xLabel: 'x', yLabel: 'y', series: [{ x: [1, 2], y: [33.3333328, 33.333334], rgb: blue }] }], { columns: 1 });
+    const p = g.layout.panels[0];
+    expect(p.yRange[1] - p.yRange[0]).toBeGreaterThan(6); // ±10 % of 33.3
+    const labels = p.yTicks.map((t) => t.label);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+
   it('draws a series where its values are, and leaves the NaN gap empty', () => {
     const { plot, xRange, yRange } = p0;
     const X = (v: number) => plot.x + ((v - xRange[0]) / (xRange[1] - xRange[0])) * (plot.width - 1);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { assignments, canonicalJson, expandSweep, parseSweepSpec, resolveShard, runId, shardOf, shardRuns, SweepSpecError } from '../../src/sweep/spec';
-import { planSweep, sweepPreset } from '../../src/sweep';
+import { planSweep, runMetrics, sweepPreset } from '../../src/sweep';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 
 const spec = (extra: Record<string, unknown>) => parseSweepSpec({ base: { preset: 'fig4a' }, ...extra });
@@ -126,7 +126,21 @@ describe('bad specs: one line naming the key, the value and what is allowed', ()
     [{ base: { preset: 'fig4a' }, runs: [] }, /runs = \[\] is not allowed/],
     [{ base: { preset: 'fig4a' }, runs: [{ 'initialTheta': 0.9 }], outputs: { fields: true } }, /unknown key 'outputs.fields'/],
     [{ base: { preset: 'fig4a' }, runs: [{ 'initialTheta': 0.9 }], plot: { x: 'optics.kappa' } }, /plot.x = "optics.kappa" is not allowed: use one of the swept key paths \("initialTheta"\)/],
+    [{ base: { preset: 'fig4a' }, grid: { 'surface.segments': [[], [{ fromDeg: 135, toDeg: 225, eta: 0.3 }]], 'protocol.0.current_mA_g': [50, 100] }, plot: { x: 'surface.segments', series: 'protocol.0.current_mA_g' } }, /plot.x = "surface.segments" takes values that are not numbers \(e.g. \[\]\): the x axis needs numbers; use that key as plot.series/],
   ])('%j', (raw, pattern) => {
     expect(specError(raw)).toMatch(pattern);
+  });
+});
+
+describe('run metrics', () => {
+  test('maxComOffset leaves out the remnant (under 0.2 unreacted), coreVanish is the first row with none', () => {
+    const frac = [1, 0.5, 0.25, 0.1, 0.01, 0], off = [0, 0.1, 0.2, 0.5, 0.6, null];
+    const trace = frac.map((u, i) => ({ time_s: 60 * i, unreactedFraction: u, comOffset_um: off[i], comOffsetRel: off[i] === null ? null : off[i]! / 1.2 }));
+    const m = runMetrics({ trace } as unknown as Parameters<typeof runMetrics>[0]);
+    expect(m.maxComOffset_um).toBe(0.2);
+    expect(m.maxComOffsetRel).toBeCloseTo(0.2 / 1.2, 12);
+    expect(m.coreVanish_s).toBe(300);
+    // a run that never gets below 0.2 keeps its whole trace
+    expect(runMetrics({ trace: trace.slice(0, 3) } as unknown as Parameters<typeof runMetrics>[0]).maxComOffset_um).toBe(0.2);
   });
 });
