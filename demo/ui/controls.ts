@@ -30,6 +30,7 @@ export class Controls {
   /** the constant preset's log10 D and the knee's three parameters: shown for their preset only */
   private readonly constCtl: ReturnType<GUI['add']>;
   private readonly kneeCtls: ReturnType<GUI['add']>[];
+  private readonly diameterCtl: ReturnType<GUI['add']>;
 
   constructor(host: HTMLElement, private readonly state: DemoState, actions: ControlActions) {
     const gui = (this.gui = new GUI({ container: host, title: 'ionflux — live particle', width: 300 }));
@@ -47,10 +48,11 @@ export class Controls {
     run.add(buttons, 'reset').name('⟲ reset to t = 0');
     run.add(s, 'speed', 1, SPEED_MAX, 1).name('speed (simulated s / s)').onFinishChange(on('speed'));
     run.add(s, 'view', { 'θ (Li occupancy)': 'theta', 'ΔI/I0 (forward model)': 'diff' }).name('view').onChange(on('view'));
-    const particle = gui.addFolder('particle and grid (rebuild)');
-    particle.add(s, 'diameter_um', 0.4, 10, 0.1).name('diameter (µm)').onFinishChange(on('diameter_um'));
+    const particle = gui.addFolder('particle and grid (a new grid: restarts)');
+    // the disk's diameter: other shapes (ellipse, outline, an observed particle's mask) have their own sizes
+    this.diameterCtl = particle.add(s, 'diameter_um', 0.4, 10, 0.1).name('disk diameter (µm)').onFinishChange(on('diameter_um'));
     particle.add(s, 'spacing_um', 0.005, 0.2, 0.005).name('grid spacing (µm)').onFinishChange(on('spacing_um'));
-    const d = gui.addFolder('diffusivity (rebuild)');
+    const d = gui.addFolder('diffusivity (the run carries on)');
     d.add(s, 'diffusivity', DIFFUSIVITIES).name('preset').onChange(() => { this.showDiffusivity(); actions.changed('diffusivity'); });
     this.constCtl = d.add(s, 'log10DConst', -19, -12, 0.1).name('constant: log10 D (m²/s)').onFinishChange(on('log10DConst'));
     this.kneeCtls = [
@@ -87,10 +89,11 @@ export class Controls {
     share.add({ csv: () => actions.saveCsv() }, 'csv').name('save trace (CSV)');
   }
 
-  /** the parameters of the diffusivity preset chosen (the others' are hidden) */
+  /** the parameters of the diffusivity preset chosen (the others' are hidden), and the diameter only for a disk */
   private showDiffusivity(): void {
     this.constCtl.show(this.state.diffusivity === 'constant');
     for (const c of this.kneeCtls) c.show(this.state.diffusivity === 'knee');
+    this.diameterCtl.show(this.state.shape === 'disk');
   }
 
   /** shows the state's values (after a preset, a hash change, or a clamp) */

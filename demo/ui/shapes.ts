@@ -63,7 +63,7 @@ export class ShapeTools {
     document.body.appendChild(this.fileInput);
 
     const s = state;
-    const folder = gui.addFolder('particle shape (rebuild)');
+    const folder = gui.addFolder('particle shape (a new grid: restarts)');
     this.shapeCtl = folder.add(s, 'shape', SHAPES).name('shape').onChange((v: string) => {
       if (v === 'polygon' && s.vertices_um.length < 3) { this.startDrawing(); return; }
       this.showControls();

@@ -281,6 +281,8 @@ export async function openTiffSource(name: string, openTiff: () => Promise<GeoTI
   } catch (e) {
     await Promise.resolve(tiff.close()).catch(() => {});
     await bytes.close().catch(() => {});
+    // in memory (the demo's dropped file) geotiff reads past the buffer's end instead of zeros
+    if (e instanceof RangeError && /outside the bounds/i.test(e.message)) throw new UserError(`${name} is truncated: its list of pages reaches past the end of the file (${fileSize} bytes); re-export or copy the movie again`);
     throw new UserError(`${name} is truncated or corrupt: its list of pages cannot be read (${describeError(e)})`);
   }
   const fail = async (msg: string): Promise<never> => {

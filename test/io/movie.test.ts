@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { writeTiffStack } from '../../src/io/tiffWrite';
 import { openMovie, parseImageJDescription, readImage } from '../../src/io/movie';
+import { openTiffBytes } from '../../src/io/tiffMovie';
 import { userError } from '../helpers/errors';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ionflux-movie-'));
@@ -132,6 +133,8 @@ describe('movie reader', () => {
       const t = path.join(dir, `cut${cut}.tif`);
       writeFileSync(t, bytes.subarray(0, cut));
       expect(await userError(openMovie(t))).toMatch(/cut\d+\.tif .*(truncated|only \d+ bytes|not a TIFF)/);
+      // the same bytes in memory (a file dropped on the demo page): the same kind of message, not a RangeError's
+      expect(await userError(openTiffBytes(`cut${cut}.tif`, bytes.subarray(0, cut)).then(async (m) => { for (let i = 0; i < m.frames; i++) await m.readFrame(i); }))).toMatch(/^cut\d+\.tif (is truncated|is only \d+ bytes|is not a TIFF)/);
     }
     // a single-IFD page whose strip runs past the end
     const one = path.join(dir, 'one.tif');
