@@ -335,6 +335,7 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   const driftEst_px: [number, number][] = Array.from({ length: frames }, () => [0, 0] as [number, number]);
   const driftPeak: number[] = new Array(frames).fill(1);
   const atLimit: number[] = [];
+  let driftStarted = false;
   for (const f of options.montageFrames ?? []) {
     if (!Number.isInteger(f) || f < 0 || f >= frames) throw new UserError(`--montage-frames: frame ${f} is not allowed: ${movie.path} has frames 0 … ${frames - 1}`);
   }
@@ -390,8 +391,12 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
       // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
       if (est.peak < MIN_DRIFT_PEAK) return undefined;
       driftEst_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
-      // a shift within the estimate's own error is no measurement either (DEFAULT_MIN_DRIFT_PX)
-      if (Math.hypot(est.shift[0], est.shift[1]) < minDrift) return undefined;
+      // a shift within the estimate's own error is no measurement either (DEFAULT_MIN_DRIFT_PX) —
+      // until one is not: from the first frame whose estimate reaches it every later frame is
+      // corrected, so that an estimate hovering at the threshold does not resample one frame and
+      // leave the next (frames are estimated in order)
+      if (Math.hypot(est.shift[0], est.shift[1]) >= minDrift) driftStarted = true;
+      if (!driftStarted) return undefined;
       drift_px[i] = driftEst_px[i];
       return est.shift[0] === 0 && est.shift[1] === 0 ? undefined : est.shift;
     };

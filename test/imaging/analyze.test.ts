@@ -168,6 +168,15 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(warnings.join('\n')).toMatch(new RegExp(`particle ${cut.particle.id} touches the frame border \\(kept by --keep-border\\): .* left unclassified`));
   });
 
+  it('drift correction, once begun, goes on: an estimate back under --min-drift-px is still applied', async () => {
+    // the stage still, then moved by 0.5 px, then back to 0.1 px (under the 0.15 px threshold)
+    const drift = (f: number): [number, number] => (f < 3 ? [0, 0] : f < 5 ? [0.5, 0] : [0.1, 0]);
+    const { result } = await run({ width: 96, height: 80, frames: 8, brightening: 0, particles: [{ cx: 48, cy: 40, radius_px: 14 }], drift }, { pixel_um: 0.1, frame_s: 1 });
+    const d = result.summary.drift_px;
+    for (let f = 0; f < 3; f++) expect(d[f], `frame ${f}`).toEqual([0, 0]);
+    for (let f = 3; f < 8; f++) expect(Math.abs(d[f][0] - drift(f)[0]), `frame ${f}: ${d[f]}`).toBeLessThan(0.05);
+  });
+
   it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {
     // 22.5 px of drift in 10 frames on a 128×96 movie: the default search is 16 px
     const synth: SynthOptions = { width: 128, height: 96, frames: 10, particles: [{ cx: 40, cy: 48, radius_px: 12 }], drift: (f) => [2.5 * f, 0] };
