@@ -2,13 +2,14 @@
  * `ionflux sweep --spec FILE | --preset NAME --out DIR [--backend …] [--jobs N] [--steps-per-dispatch K] [--shard-index i --shard-count n] [--dry-run]`
  * `ionflux sweep merge DIR… --out DIR`
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseBackend } from '../gpu/backend';
 import { parseStepsPerDispatch } from './simulate';
 import { estimateWork, mergeSweeps, planSweep, resolveShard, runSweep, SweepSpecError, SWEEP_PRESETS, sweepPreset, type SweepPlan } from '../sweep';
-import { checkCompatible, isSweepManifest, readManifest, readRunRecord } from '../sweep/folder';
+import { checkSweepTarget, isSweepManifest, readRunRecord } from '../sweep/folder';
 import { errnoCause, isErrnoError, UserError } from './errors';
 import { createProgress } from './progress';
 
@@ -105,9 +106,10 @@ export async function sweepCommand(opts: SweepCliOptions): Promise<void> {
  * folder yet; refused as the real run would refuse it (another spec, other outputs, another shard).
  */
 function finishedIn(dir: string, plan: SweepPlan): Set<string> {
-  const old = readManifest(dir, '--out');
-  if (!old) return new Set();
-  checkCompatible(old, plan.manifest, dir, '--out', () => {});
+  let st;
+  try { st = statSync(dir); } catch { return new Set(); }
+  if (!st.isDirectory()) throw new UserError(`--out '${dir}' is a file, not a folder: give a folder for the sweep's results`);
+  checkSweepTarget(path.resolve(dir), dir, plan.manifest, '--out', () => {});
   return new Set(plan.mine.map((r) => r.id).filter((id) => readRunRecord(path.join(dir, 'runs', id))));
 }
 

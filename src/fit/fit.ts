@@ -153,7 +153,9 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   const typical = sorted[Math.min(sorted.length - 1, Math.floor(0.9 * sorted.length))];
   if (!(typical > 0)) return null;
   type Kind = Step['step'];
-  const kindOf = (r: number): Kind => (Math.abs(r) < 0.05 * typical ? 'rest' : r > 0 ? 'charge' : 'discharge');
+  // a rest: a rate under 5 % of the typical one, or within the noise of a rate over `span_s` (3σ of
+  // a difference, σ below)
+  const kindOf = (r: number, span_s = Infinity): Kind => (Math.abs(r) < Math.max(0.05 * typical, (3 * Math.SQRT2 * sigma * 3600) / span_s) ? 'rest' : r > 0 ? 'charge' : 'discharge');
   // the record's noise σ (mAh/g) from its second differences (on a straight stretch they are noise
   // alone: c_i minus the line through its neighbours has variance σ²(1 + w² + (1 − w)²)), robustly
   const d2: number[] = [];
@@ -162,13 +164,14 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
     d2.push(Math.abs(pts[i][1] - (w * pts[i - 1][1] + (1 - w) * pts[i + 1][1])) / Math.sqrt(1 + w * w + (1 - w) ** 2));
   }
   const sigma = d2.length ? 1.4826 * d2.sort((a, b) => a - b)[Math.floor(d2.length / 2)] : 0;
-  // a run's kind: a rest unless its charge passed stands out of the noise (4σ of a difference)
-  // and its rate is 5 % of the typical one
-  const kindOfRun = (a: number, b: number): Kind => (Math.abs(pts[b][1] - pts[a][1]) < 4 * Math.SQRT2 * sigma ? 'rest' : kindOf(rate(a, b)));
+  // whether run r passes the charge its neighbour's rate would over its time, within the noise (4σ
+  // of a difference): then the record cannot tell them apart
+  const consistent = (r: { from: number; to: number }, nbr: { from: number; to: number }) =>
+    Math.abs(pts[r.to][1] - pts[r.from][1] - (rate(nbr.from, nbr.to) * (pts[r.to][0] - pts[r.from][0])) / 3600) < 4 * Math.SQRT2 * sigma;
   // runs of intervals [from, to) (point indices from → to) of one kind
   let runs: { kind: Kind; from: number; to: number }[] = [];
   rates.forEach((r, k) => {
-    const kind = kindOf(r), cur = runs[runs.length - 1];
+    const kind = kindOf(r, pts[k + 1][0] - pts[k][0]), cur = runs[runs.length - 1];
     if (cur && cur.kind === kind) cur.to = k + 1;
     else runs.push({ kind, from: k, to: k + 1 });
   });
@@ -191,9 +194,17 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
     runs[shortest].kind = into.kind;
     join();
   }
+  // squared residuals of the least-squares line through points a … b, in O(1) from prefix sums
+  // (times from the first point's, so that the sums stay small)
+  const P = { n: [0], t: [0], c: [0], tt: [0], tc: [0], cc: [0] };
+  for (const [t0, c] of pts) {
+    const t = t0 - pts[0][0], k = P.n.length - 1;
+    P.n.push(k + 1); P.t.push(P.t[k] + t); P.c.push(P.c[k] + c); P.tt.push(P.tt[k] + t * t); P.tc.push(P.tc[k] + t * c); P.cc.push(P.cc[k] + c * c);
+  }
   const sse = (a: number, b: number) => {
-    const seg = pts.slice(a, b + 1), { k, mt, mc } = lineFit(seg);
-    return seg.reduce((e, [t, c]) => e + (c - mc - (k ?? 0) * (t - mt)) ** 2, 0);
+    const n = b - a + 1, St = P.t[b + 1] - P.t[a], Sc = P.c[b + 1] - P.c[a];
+    const vtt = P.tt[b + 1] - P.tt[a] - (St * St) / n, vtc = P.tc[b + 1] - P.tc[a] - (St * Sc) / n, vcc = P.cc[b + 1] - P.cc[a] - (Sc * Sc) / n;
+    return Math.max(0, vtt > 0 ? vcc - (vtc * vtc) / vtt : vcc);
   };
   // each boundary where two straight lines fit the points near it best (noise moves the
   // interval-by-interval boundary into the rest by a few intervals): within half the shorter
@@ -217,8 +228,25 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   // than RATE_CHANGE
   const RATE_CHANGE = 0.15, FMIN = 50;
   const differ = (k1: number, k2: number) => Math.abs(k1 - k2) > RATE_CHANGE * Math.max(Math.abs(k1), Math.abs(k2));
-  const joinSimilar = () => {
-    runs.forEach((r) => { r.kind = kindOfRun(r.from, r.to); });
+  // each run's kind from its own average rate; then, shortest first, a run the record cannot tell
+  // from its longer neighbour (a noisy stretch of a rest, or of a slow charge) takes that one's kind
+  const settleKinds = (join: () => void) => {
+    runs.forEach((r) => { r.kind = kindOf(rate(r.from, r.to), pts[r.to][0] - pts[r.from][0]); });
+    for (;;) {
+      let pick = -1, into: (typeof runs)[number] | null = null;
+      runs.forEach((r, i) => {
+        const a = runs[i - 1], b = runs[i + 1];
+        const nbr = !a ? b : !b ? a : b.to - b.from > a.to - a.from ? b : a;
+        if (!nbr || nbr.kind === r.kind || !consistent(r, nbr)) return;
+        if (pick < 0 || r.to - r.from < runs[pick].to - runs[pick].from) { pick = i; into = nbr; }
+      });
+      if (pick < 0 || !into) break;
+      runs[pick].kind = (into as (typeof runs)[number]).kind;
+      join();
+    }
+    join();
+  };
+  const mergeSimilar = () => {
     const out: typeof runs = [];
     for (const r of runs) {
       const prev = out[out.length - 1];
@@ -227,24 +255,42 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
     }
     runs = out;
   };
+  const joinSimilar = () => settleKinds(mergeSimilar);
   placeBoundaries();
-  // each run one step, its kind from its own average rate
-  runs.forEach((r) => { r.kind = kindOfRun(r.from, r.to); });
-  join();
+  // each run one step, its kind from its own average rate (or its neighbour's: settleKinds)
+  settleKinds(join);
   // a charge (or discharge) whose current changes: split where two lines fit best, while the two
   // slopes differ by more than RATE_CHANGE and the split explains far more than the noise (an F
   // ratio of the two fits' squared residuals over FMIN), each part at least MIN_INTERVALS long
   const slopeOf = (a: number, b: number) => lineFit(pts.slice(a, b + 1)).k ?? 0;
   const splitByRate = (r: (typeof runs)[number]): typeof runs => {
     if (r.kind === 'rest' || r.to - r.from < 2 * MIN_INTERVALS) return [r];
+    // the best of the splits that pass both tests (the best split of all can fall where the two
+    // halves' slopes are alike: a dip 100 → 50 → 100 mA/g split in its middle)
+    const one = sse(r.from, r.to), n = r.to - r.from + 1;
     let best = -1, bestE = Infinity;
     for (let split = r.from + MIN_INTERVALS; split <= r.to - MIN_INTERVALS; split++) {
       const e = sse(r.from, split) + sse(split, r.to);
-      if (e < bestE) { bestE = e; best = split; }
+      if (!(e < bestE)) continue;
+      const f = e > 0 ? ((one - e) / 2) / (e / Math.max(1, n - 4)) : one > 0 ? Infinity : 0;
+      if (f > FMIN && differ(slopeOf(r.from, split), slopeOf(split, r.to))) { bestE = e; best = split; }
     }
-    const one = sse(r.from, r.to), n = r.to - r.from + 1;
-    const f = bestE > 0 ? ((one - bestE) / 2) / (bestE / Math.max(1, n - 4)) : one > 0 ? Infinity : 0;
-    if (!differ(slopeOf(r.from, best), slopeOf(best, r.to)) || !(f > FMIN)) return [r];
+    if (best < 0) {
+      // a change that comes back (a dip 100 → 50 → 100 mA/g) fits no two lines well: three lines,
+      // the middle one's slope unlike both others'
+      let b1 = -1, b2 = -1, e3 = Infinity;
+      for (let s1 = r.from + MIN_INTERVALS; s1 <= r.to - 2 * MIN_INTERVALS; s1++) {
+        for (let s2 = s1 + MIN_INTERVALS; s2 <= r.to - MIN_INTERVALS; s2++) {
+          const e = sse(r.from, s1) + sse(s1, s2) + sse(s2, r.to);
+          if (e < e3) { e3 = e; b1 = s1; b2 = s2; }
+        }
+      }
+      if (b1 < 0) return [r];
+      const f3 = e3 > 0 ? ((one - e3) / 4) / (e3 / Math.max(1, n - 6)) : one > 0 ? Infinity : 0;
+      const mid = slopeOf(b1, b2);
+      if (!(f3 > FMIN) || !differ(mid, slopeOf(r.from, b1)) || !differ(mid, slopeOf(b2, r.to))) return [r];
+      return [...splitByRate({ kind: r.kind, from: r.from, to: b1 }), { kind: r.kind, from: b1, to: b2 }, ...splitByRate({ kind: r.kind, from: b2, to: r.to })];
+    }
     return [...splitByRate({ kind: r.kind, from: r.from, to: best }), ...splitByRate({ kind: r.kind, from: best, to: r.to })];
   };
   const before = runs.length;
@@ -346,11 +392,6 @@ function costOf(s: Setup, problem: Problem, outcome: BatchOutcome): { cost: numb
   return { cost, kappa, residuals };
 }
 
-/**
- * The intervals of the physical values (FitResult.intervals) from the evaluated candidates at N_eff
- * (profileIntervals; `chi2` 3.84: 95 %). Exported for the coverage study (scripts/fit-coverage.mjs),
- * which recomputes them at other N_eff and levels from a fit's evaluations.
- */
 /** Generations, and log-likelihood gain over them, below which the best has settled (see settled). */
 export const SETTLE_GENERATIONS = 5, SETTLE_LOGLIK = 0.1;
 
@@ -358,9 +399,10 @@ export const SETTLE_GENERATIONS = 5, SETTLE_LOGLIK = 0.1;
  * Whether the optimiser's best has settled on the scale its intervals are judged on: over the last
  * SETTLE_GENERATIONS generations the best cost improved by less than SETTLE_LOGLIK in ℓ =
  * (N_eff/2)·ln(cost/cost_min), a twentieth of the 1.92 that bounds the 95 % interval — more
- * generations would move the best by a small part of its interval. The optimiser's own stopping rule
- * (spread < 2e-3 in its coordinates, or 8 generations without gain) is stricter and seldom met
- * within the default generations.
+ * generations would move the best by a small part of its interval. Converged: the search collapsed
+ * (spread < 2e-3 in the optimiser's coordinates) or the best settled; the optimiser also stops after
+ * 8 generations without a relative gain of 1e-4, which at N_eff ≈ 1000 can still be 0.25 in ℓ over
+ * 5 generations, so that stop alone is not convergence.
  */
 export function settled(history: { bestCost: number }[], nEff: number): boolean {
   if (history.length <= SETTLE_GENERATIONS) return false;
@@ -369,6 +411,11 @@ export function settled(history: { bestCost: number }[], nEff: number): boolean 
   return (nEff / 2) * Math.log(back / last) < SETTLE_LOGLIK;
 }
 
+/**
+ * The intervals of the physical values (FitResult.intervals) from the evaluated candidates at N_eff
+ * (profileIntervals; `chi2` 3.84: 95 %). Exported for the coverage study (scripts/fit-coverage.mjs),
+ * which recomputes them at other N_eff and levels from a fit's evaluations.
+ */
 export function physicalIntervals(par: Parameterisation, evaluations: { u: number[]; cost: number }[], best: { u: number[]; cost: number }, nEff: number, chi2 = 3.84): FitResult['intervals'] {
   const finite = evaluations.filter((e) => Number.isFinite(e.cost));
   const bv = par.values(best.u);
@@ -505,7 +552,9 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     history.push({ generation: g + 1, evaluations: evaluations.length, bestCost: state.bestCost, values: par.values(state.bestX) });
     o.onProgress?.(((g + 1) / maxGen) * 0.85, `generation ${g + 1}/${maxGen}, best cost ${state.bestCost.toPrecision(4)}, ${evaluations.length} simulations${resumed ? ` (${resumed} from the journal)` : ''}`);
     stagnant = before - state.bestCost <= 1e-4 * Math.abs(state.bestCost) ? stagnant + 1 : 0;
-    if (Math.max(...state.spread) < 2e-3 || stagnant >= 8) { converged = true; break; }
+    // the search has collapsed (converged), or stopped improving (judged by `settled` below)
+    if (Math.max(...state.spread) < 2e-3) { converged = true; break; }
+    if (stagnant >= 8) break;
   }
   if (!Number.isFinite(state.bestCost)) throw new UserError(`fit: no candidate could be simulated to the last fitted frame (t = ${t_s[t_s.length - 1]} s): ${evaluations.find((e) => e.reason)?.reason ?? 'unknown'}; check the current (${current.toPrecision(4)} mA/g) and the frames`);
   const improved = state.bestCost < startCost * (1 - 1e-4);

@@ -387,7 +387,10 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
       if (!est) return undefined;
       driftPeak[i] = est.peak;
       // an estimate at the edge of the search: the stage may have moved further than was searched
-      if (Math.max(Math.abs(est.shift[0]), Math.abs(est.shift[1])) >= driftOpts!.maxShift_px! - 1) atLimit.push(i);
+      // (the peak is searched at whole shifts up to ceil(max/bin) bins and refined by ±½ bin: one at the
+      // last whole shift is where the search ends)
+      const bin = driftOpts!.bin ?? 1, edge = (Math.ceil(driftOpts!.maxShift_px! / bin) - 0.5) * bin;
+      if (Math.max(Math.abs(est.shift[0]), Math.abs(est.shift[1])) >= edge) atLimit.push(i);
       // a weak correlation peak is no measurement: such a frame is left as it is (and reported)
       if (est.peak < MIN_DRIFT_PEAK) return undefined;
       driftEst_px[i] = [Number(est.shift[0].toFixed(4)), Number(est.shift[1].toFixed(4))];
@@ -454,14 +457,15 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     const r = results[p];
     r.classification = classifyParticle(r.comOffsetRel, r.unreactedFraction, { threshold: asymThreshold, fractionWindow: asymWindow });
     // a particle cut by the frame (--keep-border): its COM is the visible part's, not the particle's
-    if (r.particle.touchesBorder) r.classification = { ...r.classification, asymmetric: null };
+    if (r.particle.touchesBorder && seg.method !== 'mask') r.classification = { ...r.classification, asymmetric: null };
     if (!anglesKnown) {
       const window = r.classification.frames.length ? r.classification.frames : Array.from({ length: frames }, (_, i) => i);
       const angle = offsetDirectionDeg(r.particle.centroid_px, unreactedCom_px[p], r.comOffsetRel, window);
       r.line = lineThroughParticle(r.particle, seg.labels, width, height, angle);
     }
   }
-  const cut = results.filter((r) => r.particle.touchesBorder).map((r) => r.particle.id);
+  // (a --mask's particles are the user's: kept and classified wherever they lie)
+  const cut = seg.method === 'mask' ? [] : results.filter((r) => r.particle.touchesBorder).map((r) => r.particle.id);
   if (cut.length) warn(`particle${cut.length > 1 ? 's' : ''} ${cut.join(', ')} touch${cut.length > 1 ? '' : 'es'} the frame border (kept by --keep-border): cut by the frame, ${cut.length > 1 ? 'their' : 'its'} centre of mass is the visible part's, so ${cut.length > 1 ? 'they are' : 'it is'} left unclassified (asymmetric empty in particles.csv, out of asymmetricFraction); the traces are written`);
   if (!anglesKnown && nLabels > 0) {
     // pass 2: read back the ΔI/I0 stack(s) one page at a time

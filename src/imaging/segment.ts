@@ -332,7 +332,7 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
     const cc = labelComponents(fg, width, height, options.connectivity ?? 8);
     if (options.fillHoles ?? true) fillHoles(cc.labels, width, height);
     const table = particleTable(cc.labels, width, height, cc.count, options.pixel_um);
-    return { cc, table, hot: hotComponents(reference, cc.labels, cc.count, table) };
+    return { cc, table, hot: hotComponents(reference, cc.labels, cc.count, table, sigma, minArea) };
   };
   const isParticle = (p: Particle, hot: Uint8Array) => !(dropBorder && p.touchesBorder) && p.area_px >= minArea && !hot[p.label];
   let threshold = options.threshold ?? otsuThreshold(image, { nbins: options.nbins });
@@ -346,11 +346,11 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
   for (let round = 0; options.threshold === undefined && round < 3 && cc.count > 0 && !table.some((p) => isParticle(p, hot)); round++) {
     const below = new Uint8Array(width * height);
     let n = 0;
-    for (let i = 0; i < below.length; i++) if (image[i] <= threshold) below[i] = 1; else n++;
+    for (let i = 0; i < below.length; i++) if (image[i] <= threshold) below[i] = 1; else if (!Number.isNaN(image[i])) n++;
     const t = otsuThreshold(image, { nbins: options.nbins, mask: below });
     // not a few outliers far above the rest (specks of noise over a frame without particles): stop
     if (n > 0.05 * below.length || !(t < 0.5 * threshold)) break;
-    outliers += n;
+    outliers = n; // every pixel above the first threshold (each round's count holds the earlier rounds')
     threshold = t;
     ({ cc, table, hot } = components(threshold));
   }
@@ -377,28 +377,35 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
 
 /**
  * Components that are a hot or saturated pixel's blur rather than a particle (a blurred reference,
- * --seg-sigma-px, spreads one 65535 pixel over ~30): more than half of their intensity above the
- * image's median is in their pixels at the sample type's largest value. Only integer references
- * have one (255, 65535); a real particle with a few overexposed pixels holds far more elsewhere.
+ * --seg-sigma-px σ, spreads one 65535 pixel over ~π(3σ + 1)² pixels): their saturated pixels alone
+ * would be a speck (fewer than --min-area-px), the component is no larger than their blur, and more
+ * than half of its intensity above the image's median is in them (pixels at the sample type's
+ * largest value). Only integer references have one (255, 65535), and
+ * only a blurred one makes such blurs (unblurred, a hot pixel is a speck under --min-area-px); an
+ * overexposed particle is far larger than its saturated pixels' blur.
  */
-function hotComponents(reference: ArrayLike<number>, labels: Int32Array, count: number, table: Particle[]): Uint8Array {
+function hotComponents(reference: ArrayLike<number>, labels: Int32Array, count: number, table: Particle[], sigma: number, minArea: number): Uint8Array {
   const hot = new Uint8Array(count + 1);
   const top = reference instanceof Uint8Array ? 255 : reference instanceof Uint16Array ? 65535 : null;
-  if (top === null || count === 0) return hot;
+  if (top === null || count === 0 || !(sigma > 0)) return hot;
   let saturated = 0;
   for (let i = 0; i < reference.length; i++) if (reference[i] === top) saturated++;
   if (saturated === 0) return hot;
   const sample = Array.from({ length: Math.min(reference.length, 4096) }, (_, k) => reference[Math.floor((k * reference.length) / Math.min(reference.length, 4096))]).sort((a, b) => a - b);
   const median = sample[sample.length >> 1];
-  const total = new Float64Array(count + 1), atTop = new Float64Array(count + 1);
+  const total = new Float64Array(count + 1), atTop = new Float64Array(count + 1), nTop = new Float64Array(count + 1);
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if (!l) continue;
     const v = Math.max(0, reference[i] - median);
     total[l] += v;
-    if (reference[i] === top) atTop[l] += v;
+    if (reference[i] === top) { atTop[l] += v; nTop[l]++; }
   }
-  for (const p of table) if (atTop[p.label] > 0.5 * total[p.label]) hot[p.label] = 1;
+  const blur = Math.PI * (3 * sigma + 1) ** 2;
+  for (const p of table) {
+    const n = nTop[p.label];
+    if (n > 0 && n < minArea && p.area_px <= blur * n && atTop[p.label] > 0.5 * total[p.label]) hot[p.label] = 1;
+  }
   return hot;
 }
 

@@ -227,7 +227,7 @@ function inspect(target: string, flag: string): Existing {
   try {
     const m = JSON.parse(readFileSync(path.join(target, OUTPUT_MARKER), 'utf8'));
     if (m && typeof m === 'object' && m.files && typeof m.files === 'object') manifest = m as Manifest;
-  } catch { /* the plain-text marker of ionflux ≤ 0.1 */ }
+  } catch { /* the plain-text marker of the first ionflux 0.1 builds */ }
   const ours = new Set<string>([OUTPUT_MARKER]);
   if (manifest) {
     for (const [rel, r] of Object.entries(manifest.files)) {

@@ -75,7 +75,7 @@ export function unreactedStats(diff: ArrayLike<number>, mask: ArrayLike<number>,
     const col = i % width, row = (i - col) / width;
     n++;
     const v = diff[i];
-    if (Number.isNaN(v)) continue;
+    if (v - v !== 0) continue; // NaN (and ±Inf), as the label reductions
     sumDiff += v; nDiff++; sx += col; sy += row;
     if (v < threshold) { nu++; ux += col; uy += row; }
   }

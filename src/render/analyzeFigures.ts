@@ -49,7 +49,6 @@ export function renderAnalyzeTraces(particles: ParticleResult[], times_s: number
   return renderPlotGrid(panels, { columns: hasCap ? 2 : 1, title: `traces of ${particles.length} particle(s)`, legend, plotWidth: 320, plotHeight: 150 });
 }
 
-/** index.html of an analyze folder (call after every other file is written). */
 /** Where the pixel size came from, when it was not measured: a default of 1 µm reads as a calibration otherwise. */
 function pixelSourceNote(summary: AnalyzeSummary): string {
   const src = (summary.parameters as { pixelSizeSource?: string } | undefined)?.pixelSizeSource;
@@ -61,6 +60,7 @@ function frameSourceNote(summary: AnalyzeSummary): string {
   return src === 'default' ? ' (a default: the movie holds no frame interval; --frame-s sets it)' : src === 'option' ? ' (--frame-s)' : '';
 }
 
+/** index.html of an analyze folder (call after every other file is written). */
 export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, particles: ParticleResult[]): Promise<void> {
   const n = (v: unknown, digits = 4) => (typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : v === null || v === undefined ? '—' : String(v));
   const range = summary.colourRange as number | undefined;

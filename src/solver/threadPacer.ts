@@ -27,10 +27,12 @@
  * Speed, too: the CPU test is calibrated on 2 cores. Where the scheduler shares the CPU per thread
  * across N cores, two threads sharing one core read 2N/(N+1) CPU-seconds per second (1.6 on 4 cores),
  * which the CPU test misses. So the windows also time the steps: the spells time one thread's, and
- * where no spell came for `probeEvery_ms` a window on one thread is a probe (on machines with more
- * than 2 cores only, where the CPU test can miss: a probe costs a window at one thread's speed).
- * A window on two threads is also low when its steps are not `margin` faster than one thread's
- * measured within the last 2·probeEvery_ms.
+ * where no spell came for `probeEvery_ms` (or PROBE_SPACING times the last probe's length, if more)
+ * a window on one thread is a probe (on machines with more than 2 cores only, where the CPU test can
+ * miss: a probe costs a window at one thread's speed). One thread is timed over its steps' own
+ * durations, so that bursts of steps between trace rows add up to a window. A window on two threads
+ * is also low when its steps are not `margin` faster than one thread's, timed within the last two
+ * probe intervals (or two maxSpell_ms, if more).
  *
  * Bookkeeping on the clocks it is given (ms), so that its decisions are tested on made-up clocks
  * (test/solver/threadPacer.test.ts) and the wiring on a real helper thread.
@@ -52,6 +54,13 @@ export interface PacerSettings {
 }
 
 export const PACER_DEFAULTS: PacerSettings = { minSteps: 32, window_ms: 20, minCores: 1.3, strikes: 2, minSpell_ms: 50, maxSpell_ms: 2000, maxGap_ms: 2, probeEvery_ms: 0, margin: 0.1 };
+
+/**
+ * A probe costs a window at one thread's speed (≥ minSteps steps and window_ms): the next one waits
+ * at least this many times its one-thread time, so that probes take ~2 % of a run however long a
+ * step is (0.5 ms steps: every second; 40 ms steps, whose 32-step probe takes 1.3 s: every minute).
+ */
+export const PROBE_SPACING = 50;
 
 /** The defaults on a machine of `cores` cores: probes where the CPU test can miss a shared core (more than 2). */
 export function pacerSettings(cores: number): PacerSettings {
@@ -79,20 +88,32 @@ export class ThreadPacer {
   private soloAt = -Infinity;
   private solo = false;
   private probing = false;
+  /** one-thread time of the last probe, ms: the next one waits at least PROBE_SPACING times as long */
+  private probeCost = 0;
   private until = 0;
   private spell: number;
   /** judged windows in a row below minCores */
   private low = 0;
   private first = NaN;
-  // the current window (on two threads, or on one): since the end of its first step
+  // the current two-thread window: since the end of its first step (a pause starts a new one, since
+  // the CPU clock runs on through it)
   private steps = 0;
   private theirs = 0;
   private start = 0;
+  private busy = 0;
   private cpu0 = 0;
   private last = -Infinity;
+  // the current one-thread timing: the steps' own durations, pauses between them left out
+  private aloneSteps = 0;
+  private aloneBusy = 0;
 
   constructor(private readonly cpu_ms: () => number = processCpu_ms, private readonly s: PacerSettings = PACER_DEFAULTS) {
     this.spell = s.minSpell_ms;
+  }
+
+  /** How long after one thread was last timed the next probe comes, and how long that timing counts (half of it). */
+  private probeInterval(): number {
+    return Math.max(this.s.probeEvery_ms, PROBE_SPACING * this.probeCost);
   }
 
   /** Whether the step about to start at `now` (ms) is offered to the helper. */
@@ -103,9 +124,11 @@ export class ThreadPacer {
       this.steps = 0;
       this.low = this.s.strikes - 1; // a retry: its first window decides
     }
-    if (!this.solo && !this.probing && this.s.probeEvery_ms > 0 && now - Math.max(this.first, this.soloAt) >= this.s.probeEvery_ms) {
+    if (!this.solo && !this.probing && this.s.probeEvery_ms > 0 && now - Math.max(this.first, this.soloAt) >= this.probeInterval()) {
       this.probing = true;
       this.steps = 0;
+      this.aloneSteps = 0;
+      this.aloneBusy = 0;
     }
     return !this.solo && !this.probing;
   }
@@ -114,26 +137,43 @@ export class ThreadPacer {
   stepAlone(begin: number, end: number): void {
     if (this.probing) this.probeSteps++;
     else this.soloSteps++;
-    if (!this.window(begin, end)) return;
-    this.soloStep_ms = (end - this.start) / (this.steps - 1);
+    // timed over the steps themselves: bursts of steps between trace rows still make a window
+    this.aloneSteps++;
+    this.aloneBusy += end - begin;
+    if (this.aloneSteps < this.s.minSteps || this.aloneBusy < this.s.window_ms) return;
+    this.soloStep_ms = this.aloneBusy / this.aloneSteps;
     this.soloAt = end;
+    if (this.probing) this.probeCost = this.aloneBusy;
     this.probing = false;
-    this.steps = 0;
+    this.aloneSteps = 0;
+    this.aloneBusy = 0;
   }
 
   /** A step offered to the helper began at `begin` and ended at `end` (ms); the helper did `theirs` of its chunks. */
   stepTogether(begin: number, end: number, theirs: number): void {
-    const fresh = this.steps === 0 || begin - this.last > this.s.maxGap_ms;
-    if (!this.window(begin, end)) {
-      if (!fresh) this.theirs += theirs;
+    this.aloneSteps = 0;
+    this.aloneBusy = 0;
+    if (this.steps === 0 || begin - this.last > this.s.maxGap_ms) {
+      // a new window, from the end of this step
+      this.steps = 1;
+      this.theirs = 0;
+      this.busy = 0;
+      this.start = end;
+      this.cpu0 = this.cpu_ms();
+      this.last = end;
       return;
     }
+    this.steps++;
     this.theirs += theirs;
+    this.busy += end - begin;
+    this.last = end;
+    if (this.steps < this.s.minSteps || end - this.start < this.s.window_ms) return;
     if (this.theirs > 0) {
       this.lastCores = (this.cpu_ms() - this.cpu0) / (end - this.start);
-      this.togetherStep_ms = (end - this.start) / (this.steps - 1);
+      this.togetherStep_ms = this.busy / (this.steps - 1);
       // one thread's steps, timed recently: two must be faster by the margin
-      const slow = end - this.soloAt <= 2 * Math.max(this.s.probeEvery_ms, this.s.maxSpell_ms) && this.togetherStep_ms > (1 - this.s.margin) * this.soloStep_ms;
+      const fresh = end - this.soloAt <= 2 * Math.max(this.probeInterval(), this.s.maxSpell_ms);
+      const slow = fresh && this.togetherStep_ms > (1 - this.s.margin) * this.soloStep_ms;
       if (this.lastCores >= this.s.minCores && !slow) {
         this.low = 0;
         this.spell = this.s.minSpell_ms;
@@ -145,24 +185,6 @@ export class ThreadPacer {
       }
     }
     this.steps = 0;
-  }
-
-  /**
-   * Counts a step into the current window (a pause over maxGap_ms, or a window just judged, starts
-   * a new one at this step's end); true when the window is complete (minSteps steps and window_ms).
-   */
-  private window(begin: number, end: number): boolean {
-    if (this.steps === 0 || begin - this.last > this.s.maxGap_ms) {
-      this.steps = 1;
-      this.theirs = 0;
-      this.start = end;
-      this.cpu0 = this.cpu_ms();
-      this.last = end;
-      return false;
-    }
-    this.steps++;
-    this.last = end;
-    return this.steps >= this.s.minSteps && end - this.start >= this.s.window_ms;
   }
 
   /** Whether the steps now run on one thread. */

@@ -171,14 +171,7 @@ export class SweepFolder {
     try { mkdirSync(target, { recursive: true }); } catch (e) { throw new EnvironmentError(`${flag} '${dir}': cannot create it (${(e as Error).message})`); }
     const lock = takeLock(target, flag, options.log);
     try {
-      const old = readManifest(target, flag);
-      if (!old) {
-        const present = readdirSync(target).filter((f) => !f.startsWith('.nfs'));
-        if (present.includes(OUTPUT_MARKER)) throw new UserError(`${flag} '${dir}' holds the output of another ionflux command (not a sweep): choose another folder`);
-        if (present.length) throw new UserError(`${flag} '${dir}' is not empty and holds no ${SWEEP_FILE} (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', …' : ''}): a sweep writes into a new or empty folder, or resumes its own; choose another folder`);
-      } else {
-        checkCompatible(old, manifest, dir, flag, options.log);
-      }
+      checkSweepTarget(target, dir, manifest, flag, options.log);
       const folder = new SweepFolder(target, manifest, lock, mine);
       folder.log = options.log;
       mkdirSync(folder.runsDir, { recursive: true });
@@ -248,6 +241,19 @@ export class SweepFolder {
 }
 
 /**
+ * Refuses what a sweep may not write into (`target`, an existing folder; `dir` as the user gave it):
+ * another command's output, a folder of other files, or a sweep of another spec or shard. `--dry-run`
+ * asks this too, so that it refuses what the real run would.
+ */
+export function checkSweepTarget(target: string, dir: string, manifest: SweepManifest, flag: string, log: (l: string) => void): void {
+  const old = readManifest(target, flag);
+  if (old) return checkCompatible(old, manifest, dir, flag, log);
+  const present = readdirSync(target).filter((f) => !f.startsWith('.nfs'));
+  if (present.includes(OUTPUT_MARKER)) throw new UserError(`${flag} '${dir}' holds the output of another ionflux command (not a sweep): choose another folder`);
+  if (present.length) throw new UserError(`${flag} '${dir}' is not empty and holds no ${SWEEP_FILE} (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', …' : ''}): a sweep writes into a new or empty folder, or resumes its own; choose another folder`);
+}
+
+/**
  * A folder made by another spec may be resumed only if its runs are all in this one (the spec was
  * extended by new runs): otherwise its table would mix two sweeps. The shard must be the same.
  */
@@ -265,7 +271,7 @@ export function checkCompatible(old: SweepManifest, now: SweepManifest, dir: str
   const gone = old.runs.filter((r) => !ids.has(r.id));
   if (gone.length) {
     const e = gone[0];
-    throw new UserError(`${flag} '${dir}' holds a sweep of another spec: ${gone.length} of its ${old.runs.length} runs are not in this one (e.g. run ${e.id}: ${JSON.stringify(e.values)}; a mask file read by a run is part of its id); use a new --out, or resume with the spec it was made with: --spec '${path.join(dir, SWEEP_FILE)}' (a spec may only be extended by new runs)`);
+    throw new UserError(`${flag} '${dir}' holds a sweep of another spec: ${gone.length} of its ${old.runs.length} runs are not in this one (e.g. run ${e.id}: ${JSON.stringify(e.values)}; a mask file's contents are part of its runs' ids, since ionflux 0.2.0: a folder of mask runs from before is another spec); use a new --out, or resume with the spec it was made with: --spec '${path.join(dir, SWEEP_FILE)}' (a spec may only be extended by new runs)`);
   }
   // files the finished runs did not write are not written by resuming: refused rather than missing
   const more = (['trace', 'snapshots'] as const).filter((k) => now.spec.outputs[k] && !old.spec.outputs[k]);

@@ -5,7 +5,7 @@
  * is one line with exit 1.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildCli, waitFor, type BuiltCli } from '../helpers/builtCli';
@@ -85,6 +85,13 @@ describe('ionflux sweep (process)', () => {
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/holds a sweep of another spec: 1 of its 2 runs are not in this one .*resume with the spec it was made with: --spec '.*advice\/sweep\.json'/);
     }
+    // a folder of the user's files: refused by --dry-run too
+    const mine = path.join(tmp, 'advice-mine');
+    mkdirSync(mine);
+    writeFileSync(path.join(mine, 'notes.txt'), 'mine');
+    const dryMine = cli.run(['sweep', '--spec', spec, '--dry-run', '--out', mine]);
+    expect(dryMine.status, dryMine.stderr).toBe(1);
+    expect(dryMine.stderr).toMatch(/is not empty and holds no sweep\.json \(notes\.txt\)/);
     const resumed = cli.run(['sweep', '--spec', path.join(out, 'sweep.json'), '--backend', 'cpu', '--out', out]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/the spec of that sweep\): 2 runs/);

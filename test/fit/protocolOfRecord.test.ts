@@ -74,3 +74,15 @@ test('a noisy rest is one rest: a stretch is a charge only where its charge stan
     expect(of(record([[70, 20], [0, 10]], 10, { sigma: 0.02, seed }))?.map((s) => s.step), `seed ${seed}`).toEqual(['charge', 'rest']);
   }
 });
+
+test('found in review: a slow charge under heavy noise stays one charge; a dip and a short rest in a slow charge are found', () => {
+  const steps = (p: ReturnType<typeof of>) => p?.map((s) => [s.step, s.current_mA_g === undefined ? null : Math.round(s.current_mA_g), Math.round(s.duration_min)]);
+  for (let seed = 1; seed <= 10; seed++) {
+    // 10 mA/g, 1-minute frames, σ = 0.3 mAh/g (each frame adds 0.17 mAh/g: the noise is larger)
+    expect(of(record([[10, 60]], 60, { sigma: 0.3, seed })), `seed ${seed}`).toBeNull();
+    // 10 mA/g, 5 minutes of rest, 10 mA/g: the rest is 5 intervals of 1 minute
+    expect(steps(of(record([[10, 20], [0, 5], [10, 20]], 60, { sigma: 0.01, seed }))), `seed ${seed}`).toEqual([['charge', 10, 20], ['rest', null, 5], ['charge', 10, 20]]);
+  }
+  // 100 → 50 → 100 mA/g: no single split has halves of unlike slopes that fit well, three lines do
+  expect(steps(of(record([[100, 20], [50, 20], [100, 20]], 60)))).toEqual([['charge', 100, 20], ['charge', 50, 20], ['charge', 100, 20]]);
+});

@@ -177,6 +177,37 @@ describe('analyze: known answers on synthetic movies', () => {
     for (let f = 3; f < 8; f++) expect(Math.abs(d[f][0] - drift(f)[0]), `frame ${f}: ${d[f]}`).toBeLessThan(0.05);
   });
 
+  it('an overexposed particle (its core saturated) is a particle, blurred or not; a --mask particle at the border is classified', async () => {
+    // 8-bit: background 20, a disk of radius 10 whose inner radius 8 is at 255, its rim at 200
+    const w = 64, h = 56, frame = new Uint8Array(w * h);
+    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
+      const d = Math.hypot(c + 0.5 - 30, r + 0.5 - 28);
+      frame[r * w + c] = d <= 8 ? 255 : d <= 10 ? 200 : 20;
+    }
+    const file = path.join(root, 'overexposed.tif');
+    await writeTiffStack(file, [frame, frame, frame], { width: w, height: h, sampleType: 'uint8', imagej: { pixel_um: 0.1, frame_s: 1 } });
+    for (const segSigma_px of [0, 1.5]) {
+      const movie = await openMovie(file);
+      const out = path.join(root, `overexposed-${segSigma_px}`);
+      mkdirSync(out);
+      try {
+        const r = await analyzeMovie(movie, out, (o) => createCpuProcessor(o), { segSigma_px, warn: () => {} });
+        expect(r.summary.particles, `σ ${segSigma_px}`).toBe(1);
+      } finally {
+        await movie.close();
+      }
+    }
+    // a mask particle touching the frame edge: the user's choice, measured and classified
+    const synth: SynthOptions = { width: 96, height: 64, frames: 12, particles: [{ cx: 10, cy: 32, radius_px: 14, coreOffset: [4, 0] }] };
+    const mask = new Uint8Array(96 * 64);
+    for (let r = 0; r < 64; r++) for (let c = 0; c < 96; c++) if (Math.hypot(c + 0.5 - 10, r + 0.5 - 32) <= 14) mask[r * 96 + c] = 1;
+    const warnings: string[] = [];
+    const { result } = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { mask: { data: mask, width: 96, height: 64, name: 'mask.png' }, drift: false, warn: (m) => warnings.push(m) });
+    expect(result.particles[0].particle.touchesBorder).toBe(true);
+    expect(result.particles[0].classification.asymmetric).not.toBeNull();
+    expect(warnings.join('\n')).not.toMatch(/touches the frame border/);
+  });
+
   it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {
     // 22.5 px of drift in 10 frames on a 128×96 movie: the default search is 16 px
     const synth: SynthOptions = { width: 128, height: 96, frames: 10, particles: [{ cx: 40, cy: 48, radius_px: 12 }], drift: (f) => [2.5 * f, 0] };

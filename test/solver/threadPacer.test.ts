@@ -174,4 +174,31 @@ describe('speed: where the CPU test can miss a shared core (more than 2 cores), 
     run(r, m, 100_000, 0.04, 1, 0, 0.05); // 20 % faster
     expect(r.spells).toBe(0);
   });
+
+  test('steps in bursts between pauses (short trace intervals) still time one thread: a probe ends, the helper comes back', () => {
+    const m = machine();
+    const p = new ThreadPacer(() => m.cpu, settings);
+    let together = 0, steps = 0;
+    for (let b = 0; b < 1000; b++) { // bursts of 10 steps, 5 ms apart (a trace row each)
+      together += run(p, m, 10, 0.3, 1, 0, 0.5);
+      steps += 10;
+      m.now += 5;
+      m.cpu += 5;
+    }
+    expect(p.probeSteps).toBeGreaterThan(0);
+    expect(p.soloStep_ms).toBeCloseTo(0.5, 9);
+    expect(together / steps).toBeGreaterThan(0.9);
+  });
+
+  test('long steps: probes are spaced by their cost, so one thread takes a few steps in a hundred', () => {
+    for (const [duo, alone] of [[6, 10], [25, 40]]) {
+      const m = machine();
+      const p = new ThreadPacer(() => m.cpu, settings);
+      const steps = Math.round(600_000 / duo); // 10 minutes of stepping
+      const together = run(p, m, steps, duo, 1, 0, alone);
+      expect(p.spells, `${duo} ms`).toBe(0);
+      expect(1 - together / steps, `${duo} ms steps`).toBeLessThan(0.05);
+    }
+  });
 });
+

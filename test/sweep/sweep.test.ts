@@ -190,7 +190,7 @@ describe('output folders', () => {
     writeMask(6);
     const edited = planSweep(spec, 'spec', undefined, dir);
     expect(edited.runs.map((r) => r.id).some((id) => first.runs.some((f) => f.id === id))).toBe(false);
-    await expect(runSweep(edited, { out, backend: 'cpu', baseDir: dir })).rejects.toThrow(/holds a sweep of another spec: 2 of its 2 runs are not in this one .*a mask file read by a run is part of its id/);
+    await expect(runSweep(edited, { out, backend: 'cpu', baseDir: dir })).rejects.toThrow(/holds a sweep of another spec: 2 of its 2 runs are not in this one .*a mask file's contents are part of its runs' ids/);
   });
 
   test('outputs the finished runs did not write are refused, not silently missing; other changes are named', async () => {
