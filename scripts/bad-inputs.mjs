@@ -522,7 +522,7 @@ for (const [flag, values] of Object.entries({
   '--pixel-um': ['0', '-1', 'abc', 'NaN', 'Infinity', ''],
   '--frame-s': ['0', '-2'],
   '--time-offset-s': ['abc'],
-  '--threshold': ['NaN', '5%'],
+  '--threshold': ['NaN', '5%', '5'],
   '--asym-threshold': ['-1'],
   '--asym-window': ['0.9,0.2', '0.5', '0,2'],
   '--min-area-px': ['0', '2.5'],
@@ -530,7 +530,8 @@ for (const [flag, values] of Object.entries({
   '--seg-sigma-px': ['-1'],
   '--seg-threshold': ['abc'],
   '--max-drift-px': ['0'],
-  '--smooth-px': ['-1', '1.5'],
+  '--drift-threads': ['9', '-1'],
+  '--smooth-px': ['-1', '1.5', '1000'],
   '--line-angle': ['abc'],
   '--kymo-axis': ['space'],
   '--montage-frames': ['a,b', '', '-1'],
@@ -544,6 +545,7 @@ for (const [flag, values] of Object.entries({
   }
 }
 add('analyze', '--montage-frames 0,99 (8 frames)', an('in/movie.tif', ['--montage-frames', '0,99']));
+add('analyze', 'a folder\'s frames given one by one (the shell expanded frames/*.tif)', an('in/movie.tif', ['in/movie.tif', 'in/movie.tif']));
 add('analyze', '--min-area-px 1000000 (no particle that large)', an('in/movie.tif', ['--min-area-px', '1000000']), { want: 'refuse-or-warn', warn: /no particle/i });
 add('analyze', '--seg-threshold 1e9 (nothing segmented)', an('in/movie.tif', ['--seg-threshold', '1e9']), { want: 'refuse-or-warn', warn: /no particle/i });
 add('analyze', '--pixel-um 1e6 (metres typed as µm)', an('in/movie.tif', ['--pixel-um', '1e6']), { want: 'refuse-or-warn', warn: /implausib|unlikely|too large|very large|--pixel-um/i });

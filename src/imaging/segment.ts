@@ -340,16 +340,21 @@ export function segmentParticles(reference: ArrayLike<number>, width: number, he
   // Otsu splits a few hot or saturated pixels from everything else when they are far enough above
   // it (30 pixels at 65535 among particles at ~1000 do): no component above the threshold is then a
   // particle (specks, their blur). If they are few (under 5 % of the frame) and far above the rest
-  // (Otsu's threshold of the pixels below them is under half of this one), it is that threshold
-  // instead, up to three times.
+  // (twice the brightest of the others, or Otsu's threshold of the others under half of this one),
+  // the threshold is that of the others instead, up to three times.
   let outliers = 0;
   for (let round = 0; options.threshold === undefined && round < 3 && cc.count > 0 && !table.some((p) => isParticle(p, hot)); round++) {
     const below = new Uint8Array(width * height);
     let n = 0;
-    for (let i = 0; i < below.length; i++) if (image[i] <= threshold) below[i] = 1; else if (!Number.isNaN(image[i])) n++;
+    let maxBelow = -Infinity, minAbove = Infinity;
+    for (let i = 0; i < below.length; i++) {
+      const v = image[i];
+      if (v <= threshold) { below[i] = 1; if (v > maxBelow) maxBelow = v; } else if (!Number.isNaN(v)) { n++; if (v < minAbove) minAbove = v; }
+    }
     const t = otsuThreshold(image, { nbins: options.nbins, mask: below });
-    // not a few outliers far above the rest (specks of noise over a frame without particles): stop
-    if (n > 0.05 * below.length || !(t < 0.5 * threshold)) break;
+    // not a few outliers far above the rest — far above every other pixel (hot pixels), or Otsu's
+    // threshold of the rest under half of this one (their blur) — but specks of noise: stop
+    if (n > 0.05 * below.length || !(t < threshold) || !(minAbove > 2 * maxBelow || t < 0.5 * threshold)) break;
     outliers = n; // every pixel above the first threshold (each round's count holds the earlier rounds')
     threshold = t;
     ({ cc, table, hot } = components(threshold));

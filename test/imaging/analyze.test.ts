@@ -126,18 +126,20 @@ describe('analyze: known answers on synthetic movies', () => {
   });
 
   it('hot pixels do not hide the particles: Otsu without them, and their blur is no particle', async () => {
-    // 30 pixels at 65535 in the background of every frame (0.4 % of the frame), particles at ~1000
-    const synth: SynthOptions = { width: 96, height: 80, frames: 4, particles: [{ cx: 30, cy: 40, radius_px: 12 }, { cx: 66, cy: 40, radius_px: 10, coreOffset: [3, 0] }] };
+    // 30 pixels at 65535 in the background of every frame (0.4 % of the frame), particles at ~1000 on
+    // 100, and (the movie a user found it with) at ~3000 on 500
+    for (const [background, particleIntensity] of [[100, 1000], [500, 3000]]) {
+    const synth: SynthOptions = { width: 96, height: 80, frames: 4, background, particleIntensity, particles: [{ cx: 30, cy: 40, radius_px: 12 }, { cx: 66, cy: 40, radius_px: 10, coreOffset: [3, 0] }] };
     const frames = (synthFrames(synth) as Uint16Array[]).map((f) => {
       const g = f.slice();
       for (let k = 0; k < 30; k++) g[(2 + (k % 10)) * 96 + 2 + ((k * 13) % 90)] = 65535; // rows 2–11, clear of the particles
       return g;
     });
-    const file = path.join(root, 'hot.tif');
+    const file = path.join(root, `hot-${background}.tif`);
     await writeTiffStack(file, frames, { width: 96, height: 80, sampleType: 'uint16', imagej: { pixel_um: 0.1, frame_s: 2 } });
     for (const segSigma_px of [0, 1.5]) {
       const movie = await openMovie(file);
-      const out = path.join(root, `hot-out-${segSigma_px}`);
+      const out = path.join(root, `hot-out-${background}-${segSigma_px}`);
       mkdirSync(out);
       const warnings: string[] = [];
       try {
@@ -151,6 +153,7 @@ describe('analyze: known answers on synthetic movies', () => {
       } finally {
         await movie.close();
       }
+    }
     }
   });
 
