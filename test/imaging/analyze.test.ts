@@ -180,6 +180,22 @@ describe('analyze: known answers on synthetic movies', () => {
     for (let f = 3; f < 8; f++) expect(Math.abs(d[f][0] - drift(f)[0]), `frame ${f}: ${d[f]}`).toBeLessThan(0.05);
   });
 
+  it('hot pixels far above PSF-blurred particles on a bright background (a user\'s movie, test/fixtures/hot-pixels.tif): the particle is found', async () => {
+    // 4 frames of a new user's movie: one blurred disk (500 → 3000 counts) and 30 pixels at 65535;
+    // Otsu put its threshold at 3062, just above the particle, and no particle was found
+    const movie = await openMovie(path.resolve(__dirname, '../fixtures/hot-pixels.tif'));
+    const out = path.join(root, 'hot-fixture');
+    mkdirSync(out);
+    const warnings: string[] = [];
+    try {
+      const r = await analyzeMovie(movie, out, (o) => createCpuProcessor(o), { warn: (m) => warnings.push(m) });
+      expect(r.summary.particles, warnings.join(' | ')).toBe(1);
+      expect(warnings.join('\n')).toMatch(/the 30 brightest pixel\(s\) .* were left out of the Otsu threshold/);
+    } finally {
+      await movie.close();
+    }
+  });
+
   it('an overexposed particle (its core saturated) is a particle, blurred or not; a --mask particle at the border is classified', async () => {
     // 8-bit: background 20, a disk of radius 10 whose inner radius 8 is at 255, its rim at 200
     const w = 64, h = 56, frame = new Uint8Array(w * h);
