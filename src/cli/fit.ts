@@ -36,7 +36,7 @@ interface FitCli {
   kappa?: number;
   psfUm?: number;
   theta0?: number;
-  currentMaG?: number;
+  currentMAG?: number;
   gridUm?: number;
   fitFrames: number;
   frames?: number[];
@@ -90,7 +90,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
       const runner = backend.kind === 'gpu' && backend.gpu ? gpuBatchRunner(backend.gpu) : fitPoolAvailable() && defaultJobs() > 1 ? (held.pool = cpuPoolBatchRunner()) : cpuBatchRunner();
       const settings = {
         movie: path.resolve(o.observed), particle: observed.id, capacity: cap.source, model: o.model, fitDiffusivity: !!o.fitDiffusivity, kappa: o.kappa ?? null,
-        psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMaG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
+        psf: o.psfUm ?? null, theta0: o.theta0 ?? null, current: o.currentMAG ?? null, grid: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
         comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations ?? null, population: o.population ?? null, seed: o.seed,
         reference: o.reference, pixel: o.pixelUm ?? null, frameS: o.frameS ?? null, threshold: o.threshold, drift: o.drift, version: VERSION,
         // how the protocol comes from the charge record (fit.ts protocolOfRecord): a journal of another rule is not resumed
@@ -102,7 +102,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
       const progress = createProgress('fit', { quiet: o.quiet });
       const result = await fitSurface(observed, {
         model: o.model, fitDiffusivity: o.fitDiffusivity, kappa: o.kappa ?? null, psfSigma_um: o.psfUm, theta0: o.theta0,
-        current_mA_g: o.currentMaG ?? null, grid_um: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
+        current_mA_g: o.currentMAG ?? null, grid_um: o.gridUm ?? null, fitFrames: o.fitFrames, frames: o.frames ?? null,
         comWeight: o.comWeight, smoothness: o.smoothness, generations: o.generations, population: o.population, seed: o.seed,
         runner, journal, warn, onProgress: (f, s) => progress.update(f, s),
       });

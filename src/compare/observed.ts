@@ -31,6 +31,8 @@ export interface ObservedParticle {
   /** charge passed at each frame (mAh/g), null without a capacity record; NaN outside the record */
   capacity_mAh_g: number[] | null;
   capacitySource: string | null;
+  /** the charge record's own samples (on the frames' clock), for steps shorter than a few frames */
+  capacityRecord?: { time_s: number[]; capacity_mAh_g: number[] } | null;
   referenceFrame: number;
   /** the crop of the frame kept for the particle (its bounding box plus a margin), pixels */
   crop: { col0: number; row0: number; width: number; height: number };
@@ -133,6 +135,7 @@ export async function readObservedParticle(movie: MovieSource, options: Observed
   return {
     source: movie.path, id: particle.id, particle, ids, pixel_um: core.pixel_um, frame_s: core.frame_s, times_s: core.times_s,
     capacity_mAh_g: core.capacityAtFrames?.capacity_mAh_g ?? null, capacitySource: core.capacity ? options.capacitySource ?? core.capacity.path : null,
+    capacityRecord: core.capacity ? { time_s: Array.from(core.capacity.time_s), capacity_mAh_g: Array.from(core.capacity.capacity_mAh_g) } : null,
     referenceFrame: core.referenceFrame, crop, mask, diff, stats, drift_px: core.drift_px, threshold, warnings,
   };
 }

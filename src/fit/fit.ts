@@ -302,8 +302,26 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   if (runs.length === 1 && runs[0].kind === 'charge') return null;
   return runs.map(({ kind, from, to }) => {
     const duration_min = (pts[to][0] - pts[from][0]) / 60;
-    return kind === 'rest' ? { step: kind, duration_min } : { step: kind, current_mA_g: Number(Math.abs(rate(from, to)).toPrecision(8)), duration_min };
+    // the current of a step: the least-squares slope of its points (its end points alone carry their noise)
+    return kind === 'rest' ? { step: kind, duration_min } : { step: kind, current_mA_g: Number(Math.abs(slopeOf(from, to) * 3600).toPrecision(8)), duration_min };
   });
+}
+
+/**
+ * protocolOfRecord over frames ref … last, on the charge record's own samples between them where it
+ * has them (a rest or discharge shorter than three frame intervals is then still found; at most
+ * 2 000 samples, evenly thinned), else on the record at the frames.
+ */
+export function protocolOfSamples(obs: Pick<ObservedParticle, "times_s" | "capacity_mAh_g" | "capacityRecord">, ref: number, last: number): Step[] | null {
+  const atFrames = obs.capacity_mAh_g!;
+  const r = obs.capacityRecord;
+  if (!r) return protocolOfRecord(obs.times_s, atFrames, ref, last);
+  const t0 = obs.times_s[ref], t1 = obs.times_s[last];
+  const inside: number[] = [];
+  for (let k = 0; k < r.time_s.length; k++) if (r.time_s[k] > t0 && r.time_s[k] < t1 && Number.isFinite(r.capacity_mAh_g[k])) inside.push(k);
+  const MAX = 2000, keep = inside.length <= MAX ? inside : Array.from({ length: MAX }, (_, j) => inside[Math.round((j * (inside.length - 1)) / (MAX - 1))]);
+  const times = [t0, ...keep.map((k) => r.time_s[k]), t1], cap = [atFrames[ref], ...keep.map((k) => r.capacity_mAh_g[k]), atFrames[last]];
+  return protocolOfRecord(times, cap, 0, times.length - 1);
 }
 
 /** The first `end_min` minutes of `protocol` (its last step cut short, or the last one extended to reach it). */
@@ -394,6 +412,11 @@ function costOf(s: Setup, problem: Problem, outcome: BatchOutcome): { cost: numb
 
 /** Generations, and log-likelihood gain over them, below which the best has settled (see settled). */
 export const SETTLE_GENERATIONS = 5, SETTLE_LOGLIK = 0.1;
+/**
+ * The optimiser's search spread (σ·√C_ii, its coordinates) below which it is narrow: 0.05 is 3° on an
+ * arc's centre (60° per unit). A search still wider has not converged, whatever the cost does.
+ */
+export const WIDE_SEARCH = 0.05;
 
 /**
  * Whether the optimiser's best has settled on the scale its intervals are judged on: over the last
@@ -454,7 +477,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   let current = o.current_mA_g ?? null, currentSource = '--current-mA-g';
   const fittedLast = frames[frames.length - 1];
   // (the whole record: the candidates run to the last fitted frame, the best one to the last frame)
-  const recordSteps = current === null && obs.capacity_mAh_g ? protocolOfRecord(obs.times_s, obs.capacity_mAh_g, ref, last) : null;
+  const recordSteps = current === null && obs.capacity_mAh_g ? protocolOfSamples(obs, ref, last) : null;
   if (recordSteps) {
     const first = recordSteps.find((st) => st.step === 'charge');
     if (!first) throw new UserError(`the charge record ${obs.capacitySource} has no charge over frames ${ref} … ${last}: fit models a charge (and what follows it); give --current-mA-g X for one constant charge`);
@@ -554,8 +577,11 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     stagnant = before - state.bestCost <= 1e-4 * Math.abs(state.bestCost) ? stagnant + 1 : 0;
     // the search has collapsed (converged), or stopped improving (judged by `settled` below)
     if (Math.max(...state.spread) < 2e-3) { converged = true; break; }
-    if (stagnant >= 8) break;
+    // no gain for 8 generations stops it only once the search is narrow: a wide one may be stuck
+    // on one of several minima, and goes on to --generations
+    if (stagnant >= 8 && Math.max(...state.spread) < WIDE_SEARCH) break;
   }
+  const wide = Math.max(...state.spread);
   if (!Number.isFinite(state.bestCost)) throw new UserError(`fit: no candidate could be simulated to the last fitted frame (t = ${t_s[t_s.length - 1]} s): ${evaluations.find((e) => e.reason)?.reason ?? 'unknown'}; check the current (${current.toPrecision(4)} mA/g) and the frames`);
   const improved = state.bestCost < startCost * (1 - 1e-4);
   if (!improved) warn(`the optimiser did not improve on its start point (cost ${startCost.toPrecision(4)}, best ${state.bestCost.toPrecision(4)} after ${history.length} generations): the movie carries no information the model can use on the blocking (no reaction, noise, or a model that does not fit it) — the result is not a fit`);
@@ -584,8 +610,17 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   const { nEff, n } = correlation;
   const bv = best.values;
   const intervals = physicalIntervals(par, finite, best, nEff);
-  if (!converged) converged = settled(history, nEff);
-  if (!converged && improved) {
+  const open = par.names.filter((name) => intervals[name]?.open);
+  if (open.length) {
+    const zero = open.filter((name) => intervals[name].hi - intervals[name].lo <= 1e-9 * Math.max(1, Math.abs(intervals[name].hi)));
+    warn(`the 95 % interval${open.length > 1 ? 's' : ''} of ${open.join(', ')} ${open.length > 1 ? 'are' : 'is'} open: the cost has no clear minimum along ${open.length > 1 ? 'them' : 'it'}, so ${open.length > 1 ? 'they are' : 'it is'} only the spread of the candidates near the best, not a confidence interval${zero.length ? ` (${zero.join(', ')}: zero-wide, no candidate differed there)` : ''}; more --generations, or fewer parameters (--model arc, fewer bins), give ${open.length > 1 ? 'them' : 'it'} a shape`);
+  }
+  const kappaFit = best.kappa ?? o.kappa ?? 1;
+  if ((o.kappa ?? null) === null && (kappaFit > 3 || kappaFit < 1 / 3)) warn(`the fitted contrast scale κ = ${kappaFit.toPrecision(3)} is far from 1: the simulated ΔI/I0 had to be scaled by that much to match the movie; check the charge record's units (mAh/g: a record in mAh or A·s scales the protocol), --frame-s and the optics`);
+  if (!converged) converged = settled(history, nEff) && wide < WIDE_SEARCH;
+  if (!converged && improved && wide >= WIDE_SEARCH && settled(history, nEff)) {
+    warn(`the optimiser's best stopped improving while its search was still wide (spread ${wide.toFixed(2)} in its coordinates, against ${WIDE_SEARCH}: e.g. ±${(60 * wide).toFixed(0)}° on the arc's centre): the best may be one of several minima; run it again with another --seed or a larger --population and compare the costs`);
+  } else if (!converged && improved) {
     const n = Math.min(SETTLE_GENERATIONS, history.length - 1);
     const last = history[history.length - 1], back = history[history.length - 1 - n];
     const gain = n > 0 && Number.isFinite(back.bestCost) ? `its best cost still fell by ${((nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${n === 1 ? 'one' : n}` : 'too few to judge';

@@ -188,6 +188,14 @@ describe('resume and failures', () => {
     for (const f of ['overlay.png', 'compare/comparison.csv', 'compare/summary.json', 'compare/montage.png']) expect(existsSync(path.join(out, f)), f).toBe(true);
     expect(existsSync(`${out}.fit-journal.jsonl`)).toBe(false);
 
+    // --current-mA-g sets one constant charge (commander names it currentMAG: it was read as currentMaG, always undefined)
+    const given = path.join(tmp, 'cli-fit-current');
+    const g = await runCli(['fit', '--observed', path.join(dir, 'movie.tif'), '--no-drift', '--generations', '1', '--current-mA-g', '37', '--quiet', '--out', given]);
+    expect(g.code, g.stderr).toBe(0);
+    const gf = JSON.parse(readFileSync(path.join(given, 'fit.json'), 'utf8'));
+    expect(gf.current_mA_g).toBe(37);
+    expect(gf.currentSource).toMatch(/--current-mA-g/);
+
     const refuse = async (args: string[], pattern: RegExp) => {
       const o = path.join(tmp, `bad-${Math.random().toString(36).slice(2)}`);
       const res = await runCli(['fit', ...args, '--quiet', '--out', o]);

@@ -4,7 +4,7 @@
  * before); a charge then a rest, or a charge, rest and discharge, are their steps, noisy or not.
  */
 import { expect, test } from 'vitest';
-import { protocolOfRecord } from '../../src/fit/fit';
+import { protocolOfRecord, protocolOfSamples } from '../../src/fit/fit';
 
 /** a record sampled every dt_s from a piecewise current (mA/g) program, with noise σ (mAh/g) and rounding */
 function record(program: [number, number][], dt_s: number, opts: { sigma?: number; round?: number; ripple?: number; seed?: number } = {}) {
@@ -85,4 +85,16 @@ test('found in review: a slow charge under heavy noise stays one charge; a dip a
   }
   // 100 → 50 → 100 mA/g: no single split has halves of unlike slopes that fit well, three lines do
   expect(steps(of(record([[100, 20], [50, 20], [100, 20]], 60)))).toEqual([['charge', 100, 20], ['charge', 50, 20], ['charge', 100, 20]]);
+});
+
+test('found in a trial: a 2-minute rest between 1-minute frames is found in the charge record\'s own samples', () => {
+  // the record every 10 s: 100 mA/g for 8 min, 2 min of rest, 100 mA/g for 10 min; frames every 60 s
+  const r = record([[100, 8], [0, 2], [100, 10]], 10);
+  const frames = r.times.filter((t) => t % 60 === 0);
+  const atFrames = frames.map((t) => r.cap[r.times.indexOf(t)]);
+  const obs = { times_s: frames, capacity_mAh_g: atFrames, capacityRecord: { time_s: r.times, capacity_mAh_g: r.cap } };
+  const steps = (p: ReturnType<typeof of>) => p?.map((s) => [s.step, s.current_mA_g === undefined ? null : Math.round(s.current_mA_g), Math.round(s.duration_min * 10) / 10]);
+  expect(steps(protocolOfSamples(obs, 0, frames.length - 1))).toEqual([['charge', 100, 8], ['rest', null, 2], ['charge', 100, 10]]);
+  // at the frames alone the rest is 2 intervals, under the 3 a step needs
+  expect(steps(protocolOfSamples({ ...obs, capacityRecord: null }, 0, frames.length - 1))).not.toEqual([['charge', 100, 8], ['rest', null, 2], ['charge', 100, 10]]);
 });
