@@ -153,7 +153,7 @@ function align(obs: ObservedParticle, sim: SimulatedSide, mode: AlignMode, simFl
     const range = (v: number[]) => { const f = v.filter(Number.isFinite); return f.length ? `${fmt(Math.min(...f))} … ${fmt(Math.max(...f))} ${unit}` : 'none'; };
     throw new UserError(`${simFlag} ${sim.source} has no snapshot within ±${fmt(tolerance)} ${unit} of an observed frame (${byCharge ? 'charge' : 'time'} of the observed frames ${range(xo)}, of the snapshots ${range(xs)}): take snapshots at the frame ${byCharge ? 'charges or times' : 'times'} (snapshots_min)${byCharge ? '' : ' or align by charge'}`);
   }
-  const reason = mode === 'auto' ? (both ? 'auto: both sides have the charge passed' : `auto: ${hasCapacity(obs.capacity_mAh_g) ? 'the simulated side' : 'the observed movie'} has no charge record, so by time`) : `--align ${mode}`;
+  const reason = mode === 'auto' ? (both ? 'auto: both sides have the charge passed' : `auto: ${hasCapacity(obs.capacity_mAh_g) ? 'the simulated side' : 'the observed movie'} has no charge record over its frames (none given, or none that overlaps them), so by time`) : `--align ${mode}`;
   return { pairs, alignment: { mode: byCharge ? 'charge' : 'time', reason, tolerance, unmatchedFrames: obs.times_s.length - 1 - pairs.length } };
 }
 

@@ -286,7 +286,7 @@ async function writeKymographs(outDir: string, a: Analysed): Promise<Record<stri
     const img = renderField(field, line.samples, nRows, {
       colormap: 'diverging', vmin: -kRange, vmax: kRange, center: 0, colorbarLabel: 'ΔI/I0',
       title: `particle ${r.particle.id}: line at ${line.angleDeg}°`,
-      xAxis: { label: 'position along line (µm)', min: 0, max: pos[pos.length - 1] },
+      xAxis: { label: `position along the line (µm), from its end at ${Number(((((line.angleDeg + 180) % 360) + 360) % 360).toFixed(1))}°`, min: 0, max: pos[pos.length - 1] },
       yAxis: axis === 'capacity'
         ? { label: 'charge passed (mAh/g)', min: image.min, max: image.max }
         : { label: tUnitMin ? 'time (min)' : 'time (s)', min: tUnitMin ? image.min / 60 : image.min, max: tUnitMin ? image.max / 60 : image.max },
