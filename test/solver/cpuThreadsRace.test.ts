@@ -10,6 +10,7 @@ import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem, stepParams } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { PACER_DEFAULTS } from '../../src/solver/threadPacer';
+import type { HandshakeTestHooks } from '../../src/solver/cpuThreads';
 
 const STEPS = 3000;
 
@@ -48,6 +49,21 @@ async function smallProblem() {
   raw.grid = { spacing_um: 0.04 };
   const problem = await buildProblem(resolveConfig(raw));
   return { problem, params: stepParams(problem, { ...problem.config.protocol[0], step: 'charge', current_mA_g: 100 }, 0.01) };
+}
+
+/** A one-thread and a two-thread wasm solver of smallProblem (the second with `hooks`), both set to its step; destroyed after `body`. */
+async function oneAndTwo(hooks: HandshakeTestHooks, body: (one: CpuSolver, two: CpuSolver) => Promise<void>): Promise<void> {
+  const { problem, params } = await smallProblem();
+  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
+  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: hooks });
+  try {
+    one.setStep(params);
+    two.setStep(params);
+    await body(one, two);
+  } finally {
+    one.destroy();
+    two.destroy();
+  }
 }
 
 test('a helper thread that fails mid-run is a clear error, not a hang', async () => {
@@ -126,14 +142,9 @@ test('the wasm step never waits for a helper that took no chunk: a helper late t
 });
 
 test('a helper that is off the CPU with a chunk it claimed: the steps go to one thread, retry two, and the state is the same', async () => {
-  const { problem, params } = await smallProblem();
-  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
   // the helper sleeps 2 ms after every chunk it claims, as one that shares a core with the main
   // thread is taken off it: two threads then get ~0.1 s of CPU per s, and the pacer steps alone
-  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { helperOffCpu_us: 2000 } });
-  try {
-    one.setStep(params);
-    two.setStep(params);
+  await oneAndTwo({ helperOffCpu_us: 2000 }, async (one, two) => {
     expect(two.pacing).not.toBeNull();
     let steps = 0;
     // at least two spells on one thread: the first, and one after a retry that found the same
@@ -146,19 +157,11 @@ test('a helper that is off the CPU with a chunk it claimed: the steps go to one 
     expect(two.threadNote).toBe(`${pacing.soloSteps} of the steps ran on one thread: another process held a core, or two threads were not faster (docs/performance.md)`);
     expect((await one.advance(steps)).steps).toBe(steps);
     expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
-  } finally {
-    one.destroy();
-    two.destroy();
-  }
+  });
 }, 30_000);
 
 test('the pacer\'s probes (on by default above 2 cores) time one thread, and the state is the same', async () => {
-  const { problem, params } = await smallProblem();
-  const one = await CpuSolver.create(problem, { threads: false, kernel: 'wasm' });
-  const two = await CpuSolver.create(problem, { threads: true, kernel: 'wasm', handshakeTestHooks: { probeEvery_ms: 100 } });
-  try {
-    one.setStep(params);
-    two.setStep(params);
+  await oneAndTwo({ probeEvery_ms: 100 }, async (one, two) => {
     let steps = 0;
     // (a busy machine may give a spell first, which times one thread too: the probes are waited for)
     for (const t0 = performance.now(); !((two.pacing?.probeSteps ?? 0) >= PACER_DEFAULTS.minSteps && (two.pacing?.soloStep_ms ?? NaN) > 0 && (two.pacing?.togetherStep_ms ?? NaN) > 0) && performance.now() - t0 < 20_000;) steps += (await two.advance(200)).steps;
@@ -168,8 +171,5 @@ test('the pacer\'s probes (on by default above 2 cores) time one thread, and the
     expect(pacing.togetherStep_ms).toBeGreaterThan(0);
     expect((await one.advance(steps)).steps).toBe(steps);
     expect(Array.from(await two.readState())).toEqual(Array.from(await one.readState()));
-  } finally {
-    one.destroy();
-    two.destroy();
-  }
+  });
 }, 30_000);
