@@ -97,7 +97,7 @@ export async function fitCommand(o: FitCli): Promise<void> {
         protocolRule: 'record-steps-2026-12-03',
       };
       const fitKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
-      const journal = (held.journal = fileJournal(o.out, fitKey, log));
+      const journal = (held.journal = fileJournal(o.out, fitKey, log, warn));
       log(`particle ${observed.id} of ${o.observed} (${observed.particle.area_px} px, R_eq ${observed.particle.eqRadius_um.toFixed(2)} µm), model ${o.model}, ${runner.label}`);
       const progress = createProgress('fit', { quiet: o.quiet });
       const result = await fitSurface(observed, {

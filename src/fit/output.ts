@@ -139,10 +139,11 @@ export async function writeFitOutputs(dir: string, r: FitResult, obs: ObservedPa
 /**
  * The resume journal of a fit into `out`: `OUT.fit-journal.jsonl` beside the folder, one line per
  * evaluated candidate after a header naming the fit (`fitKey`: the movie, the particle and every
- * setting). The same command finds it and skips what it holds; another fit into `out` starts afresh.
+ * setting). The same command finds it and skips what it holds; another fit into `out` starts afresh,
+ * its journal renamed aside and said so through `notice` (default `log`).
  * Removed once the folder is written.
  */
-export function fileJournal(out: string, fitKey: string, log: (l: string) => void): FitJournal & { path: string; remove(): void } {
+export function fileJournal(out: string, fitKey: string, log: (l: string) => void, notice: (l: string) => void = log): FitJournal & { path: string; remove(): void } {
   const file = `${path.resolve(out)}.fit-journal.jsonl`;
   let fresh = true;
   return {
@@ -157,7 +158,8 @@ export function fileJournal(out: string, fitKey: string, log: (l: string) => voi
         // another fit's finished work: kept beside, never overwritten (renaming it back resumes that fit)
         const aside = `${file}.other-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         renameSync(file, aside);
-        log(`${file} belongs to another fit (other input or settings): kept as ${aside} (rename it back to resume that fit); starting this one afresh`);
+        // (`notice`: said even under --quiet, since a file of the user's moved)
+        notice(`${file} belongs to another fit (other input or settings): kept as ${aside} (rename it back to resume that fit); starting this one afresh`);
         return map;
       }
       for (const l of lines.slice(1)) {

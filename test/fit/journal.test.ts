@@ -21,9 +21,10 @@ test('the same fit resumes; another fit keeps the first one\'s journal beside an
   expect([...again.keys()]).toEqual(['c1', 'c2']);
   expect(again.get('c2')?.cost).toBe(Infinity);
   const before = readFileSync(a.path, 'utf8');
-  const b = fileJournal(out, 'key-b', (l) => logs.push(l));
+  const notices: string[] = [];
+  const b = fileJournal(out, 'key-b', () => {}, (l) => notices.push(l)); // (the CLI's warning: said under --quiet too)
   expect(b.load().size).toBe(0);
-  expect(logs.at(-1)).toMatch(/fit\.fit-journal\.jsonl belongs to another fit \(other input or settings\): kept as .*fit\.fit-journal\.jsonl\.other-\S+ \(rename it back to resume that fit\); starting this one afresh/);
+  expect(notices.at(-1)).toMatch(/fit\.fit-journal\.jsonl belongs to another fit \(other input or settings\): kept as .*fit\.fit-journal\.jsonl\.other-\S+ \(rename it back to resume that fit\); starting this one afresh/);
   const aside = readdirSync(tmp).filter((f) => f.includes('.other-'));
   expect(aside).toHaveLength(1);
   expect(readFileSync(path.join(tmp, aside[0]), 'utf8')).toBe(before);
