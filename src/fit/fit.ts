@@ -206,6 +206,12 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
     const vtt = P.tt[b + 1] - P.tt[a] - (St * St) / n, vtc = P.tc[b + 1] - P.tc[a] - (St * Sc) / n, vcc = P.cc[b + 1] - P.cc[a] - (Sc * Sc) / n;
     return Math.max(0, vtt > 0 ? vcc - (vtc * vtc) / vtt : vcc);
   };
+  // the least-squares slope of points a … b (mAh/g per s), from the same sums
+  const slopeOf = (a: number, b: number) => {
+    const n = b - a + 1, St = P.t[b + 1] - P.t[a], Sc = P.c[b + 1] - P.c[a];
+    const vtt = P.tt[b + 1] - P.tt[a] - (St * St) / n;
+    return vtt > 0 ? (P.tc[b + 1] - P.tc[a] - (St * Sc) / n) / vtt : 0;
+  };
   // each boundary where two straight lines fit the points near it best (noise moves the
   // interval-by-interval boundary into the rest by a few intervals): within half the shorter
   // neighbour of where it is, the lines fitted over twice that, so that a change of rate further
@@ -262,7 +268,6 @@ export function protocolOfRecord(times: number[], cap: (number | null)[], ref: n
   // a charge (or discharge) whose current changes: split where two lines fit best, while the two
   // slopes differ by more than RATE_CHANGE and the split explains far more than the noise (an F
   // ratio of the two fits' squared residuals over FMIN), each part at least MIN_INTERVALS long
-  const slopeOf = (a: number, b: number) => lineFit(pts.slice(a, b + 1)).k ?? 0;
   const splitByRate = (r: (typeof runs)[number]): typeof runs => {
     if (r.kind === 'rest' || r.to - r.from < 2 * MIN_INTERVALS) return [r];
     // the best of the splits that pass both tests (the best split of all can fall where the two
@@ -432,6 +437,34 @@ export function settled(history: { bestCost: number }[], nEff: number): boolean 
   const last = history[history.length - 1].bestCost, back = history[history.length - 1 - SETTLE_GENERATIONS].bestCost;
   if (!(last > 0) || !Number.isFinite(back)) return false;
   return (nEff / 2) * Math.log(back / last) < SETTLE_LOGLIK;
+}
+
+/**
+ * Whether a finished fit converged, and what to warn about it: converged when the search collapsed,
+ * or the best settled (`settled`) with the search narrow (WIDE_SEARCH); else a warning saying which
+ * (still improving, or stuck while wide — only when it improved at all: otherwise the start-point
+ * warning says it); open intervals; a fitted κ far from 1 (a charge record in the wrong units).
+ */
+export function fitVerdict(f: { collapsed: boolean; history: { bestCost: number }[]; nEff: number; wide: number; improved: boolean; intervals: FitResult['intervals']; names: string[]; kappa: number; kappaFitted: boolean }): { converged: boolean; warnings: string[] } {
+  const warnings: string[] = [];
+  const open = f.names.filter((name) => f.intervals[name]?.open);
+  if (open.length) {
+    const iv = f.intervals, many = open.length > 1;
+    const zero = open.filter((name) => iv[name].hi - iv[name].lo <= 1e-9 * Math.max(1, Math.abs(iv[name].hi)));
+    warnings.push(`the 95 % interval${many ? 's' : ''} of ${open.join(', ')} ${many ? 'are' : 'is'} open: the cost has no clear minimum along ${many ? 'them' : 'it'}, so ${many ? 'they are' : 'it is'} only the spread of the candidates near the best, not a confidence interval${zero.length ? ` (${zero.join(', ')}: zero-wide, no candidate differed there)` : ''}; more --generations, or fewer parameters (--model arc, fewer bins), give ${many ? 'them' : 'it'} a shape`);
+  }
+  if (f.kappaFitted && (f.kappa > 3 || f.kappa < 1 / 3)) warnings.push(`the fitted contrast scale κ = ${f.kappa.toPrecision(3)} is far from 1: the simulated ΔI/I0 had to be scaled by that much to match the movie; check the charge record's units (mAh/g: a record in mAh or A·s scales the protocol), --frame-s and the optics`);
+  const isSettled = settled(f.history, f.nEff);
+  const converged = f.collapsed || (isSettled && f.wide < WIDE_SEARCH);
+  if (!converged && f.improved && isSettled) {
+    warnings.push(`the optimiser's best stopped improving while its search was still wide (spread ${f.wide.toFixed(2)} in its coordinates, against ${WIDE_SEARCH}: e.g. ±${(60 * f.wide).toFixed(0)}° on the arc's centre): the best may be one of several minima; run it again with another --seed or a larger --population and compare the costs`);
+  } else if (!converged && f.improved) {
+    const h = f.history, n = Math.min(SETTLE_GENERATIONS, h.length - 1);
+    const last = h[h.length - 1], back = h[h.length - 1 - n];
+    const gain = n > 0 && Number.isFinite(back.bestCost) ? `its best cost still fell by ${((f.nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${n === 1 ? 'one' : n}` : 'too few to judge';
+    warnings.push(`the optimiser had not settled after ${h.length} generation${h.length === 1 ? '' : 's'} (${gain}; settled: under ${SETTLE_LOGLIK} over ${SETTLE_GENERATIONS}, where the 95 % interval is 1.92): run it again with more --generations (the journal keeps what was evaluated)`);
+  }
+  return { converged, warnings };
 }
 
 /**
@@ -610,22 +643,9 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   const { nEff, n } = correlation;
   const bv = best.values;
   const intervals = physicalIntervals(par, finite, best, nEff);
-  const open = par.names.filter((name) => intervals[name]?.open);
-  if (open.length) {
-    const zero = open.filter((name) => intervals[name].hi - intervals[name].lo <= 1e-9 * Math.max(1, Math.abs(intervals[name].hi)));
-    warn(`the 95 % interval${open.length > 1 ? 's' : ''} of ${open.join(', ')} ${open.length > 1 ? 'are' : 'is'} open: the cost has no clear minimum along ${open.length > 1 ? 'them' : 'it'}, so ${open.length > 1 ? 'they are' : 'it is'} only the spread of the candidates near the best, not a confidence interval${zero.length ? ` (${zero.join(', ')}: zero-wide, no candidate differed there)` : ''}; more --generations, or fewer parameters (--model arc, fewer bins), give ${open.length > 1 ? 'them' : 'it'} a shape`);
-  }
-  const kappaFit = best.kappa ?? o.kappa ?? 1;
-  if ((o.kappa ?? null) === null && (kappaFit > 3 || kappaFit < 1 / 3)) warn(`the fitted contrast scale κ = ${kappaFit.toPrecision(3)} is far from 1: the simulated ΔI/I0 had to be scaled by that much to match the movie; check the charge record's units (mAh/g: a record in mAh or A·s scales the protocol), --frame-s and the optics`);
-  if (!converged) converged = settled(history, nEff) && wide < WIDE_SEARCH;
-  if (!converged && improved && wide >= WIDE_SEARCH && settled(history, nEff)) {
-    warn(`the optimiser's best stopped improving while its search was still wide (spread ${wide.toFixed(2)} in its coordinates, against ${WIDE_SEARCH}: e.g. ±${(60 * wide).toFixed(0)}° on the arc's centre): the best may be one of several minima; run it again with another --seed or a larger --population and compare the costs`);
-  } else if (!converged && improved) {
-    const n = Math.min(SETTLE_GENERATIONS, history.length - 1);
-    const last = history[history.length - 1], back = history[history.length - 1 - n];
-    const gain = n > 0 && Number.isFinite(back.bestCost) ? `its best cost still fell by ${((nEff / 2) * Math.log(back.bestCost / last.bestCost)).toFixed(2)} in log-likelihood over the last ${n === 1 ? 'one' : n}` : 'too few to judge';
-    warn(`the optimiser had not settled after ${history.length} generation${history.length === 1 ? '' : 's'} (${gain}; settled: under ${SETTLE_LOGLIK} over ${SETTLE_GENERATIONS}, where the 95 % interval is 1.92): run it again with more --generations (the journal keeps what was evaluated)`);
-  }
+  const verdict = fitVerdict({ collapsed: converged, history, nEff, wide, improved, intervals, names: par.names, kappa: best.kappa ?? o.kappa ?? 1, kappaFitted: (o.kappa ?? null) === null });
+  converged = verdict.converged;
+  verdict.warnings.forEach(warn);
   const config = candidateConfig(setup, best.u, obs.times_s.slice(ref + 1).map((t) => t - obs.times_s[ref]));
   o.onProgress?.(1, 'done');
   return {

@@ -49,15 +49,13 @@ export function renderAnalyzeTraces(particles: ParticleResult[], times_s: number
   return renderPlotGrid(panels, { columns: hasCap ? 2 : 1, title: `traces of ${particles.length} particle(s)`, legend, plotWidth: 320, plotHeight: 150 });
 }
 
-/** Where the pixel size came from, when it was not measured: a default of 1 µm reads as a calibration otherwise. */
-function pixelSourceNote(summary: AnalyzeSummary): string {
-  const src = (summary.parameters as { pixelSizeSource?: string } | undefined)?.pixelSizeSource;
-  return src === 'default' ? ' (a default: the movie holds no pixel size; --pixel-um sets it)' : src === 'option' ? ' (--pixel-um)' : '';
-}
-
-function frameSourceNote(summary: AnalyzeSummary): string {
-  const src = (summary.parameters as { frameIntervalSource?: string } | undefined)?.frameIntervalSource;
-  return src === 'default' ? ' (a default: the movie holds no frame interval; --frame-s sets it)' : src === 'option' ? ' (--frame-s)' : '';
+/**
+ * Where a calibration came from, when it was not the movie's: a default of 1 µm or 1 s reads as a
+ * measurement otherwise. `key` is summary.parameters' source field, `what` and `flag` name it.
+ */
+function sourceNote(summary: AnalyzeSummary, key: 'pixelSizeSource' | 'frameIntervalSource', what: string, flag: string): string {
+  const src = (summary.parameters as Record<string, unknown> | undefined)?.[key];
+  return src === 'default' ? ` (a default: the movie holds no ${what}; ${flag} sets it)` : src === 'option' ? ` (${flag})` : '';
 }
 
 /** index.html of an analyze folder (call after every other file is written). */
@@ -72,8 +70,8 @@ export async function writeAnalyzeIndex(dir: string, summary: AnalyzeSummary, pa
     warnings: (summary.warnings as string[] | undefined) ?? [],
     table: [
       ['frames', String(summary.frames)],
-      ['pixel size (µm)', `${n(summary.pixel_um)}${pixelSourceNote(summary)}`],
-      ['frame interval (s)', `${n(summary.frame_s)}${frameSourceNote(summary)}`],
+      ['pixel size (µm)', `${n(summary.pixel_um)}${sourceNote(summary, 'pixelSizeSource', 'pixel size', '--pixel-um')}`],
+      ['frame interval (s)', `${n(summary.frame_s)}${sourceNote(summary, 'frameIntervalSource', 'frame interval', '--frame-s')}`],
       ['particles', String(summary.particles)],
       ['asymmetric / classified', `${n(summary.asymmetricParticles)} / ${n(summary.classifiedParticles)}`],
       ['asymmetric fraction', n(summary.asymmetricFraction)],

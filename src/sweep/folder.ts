@@ -76,7 +76,7 @@ export function readManifest(dir: string, flag: string): SweepManifest | null {
   if (!existsSync(file)) return null;
   let m: SweepManifest;
   try { m = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new UserError(`${flag} '${dir}': ${SWEEP_FILE} is not an ionflux sweep's (${(e as Error).message})`); }
-  if (!m || m.kind !== KIND || !Array.isArray(m.runs)) throw new UserError(`${flag} '${dir}' holds a ${SWEEP_FILE} that ionflux did not write: choose another folder`);
+  if (!isSweepManifest(m)) throw new UserError(`${flag} '${dir}' holds a ${SWEEP_FILE} that ionflux did not write: choose another folder`);
   return m;
 }
 

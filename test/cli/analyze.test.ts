@@ -58,6 +58,12 @@ describe('analyze writes SPEC §6 files', () => {
     expect(r.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['.ionflux-output', 'diff.tif', 'frames.csv', 'index.html', 'montage.png', 'particle_1', 'particle_2', 'particles.csv', 'summary.json', 'traces.csv', 'traces.png']);
     expect(readdirSync(path.join(out, 'particle_2')).sort()).toEqual(['kymograph.csv', 'kymograph.png']);
+    // the calibration came from the movie: shown without a note; --pixel-um is named as the source
+    const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+    expect(html).toMatch(/pixel size \(µm\)<\/th><td class="v">0\.08<\/td>/);
+    const given = path.join(tmp, 'ok-pixel');
+    expect((await run(['analyze', movie, '--pixel-um', '0.1', '--backend', 'cpu', '--quiet', '--out', given])).code).toBe(0);
+    expect(readFileSync(path.join(given, 'index.html'), 'utf8')).toMatch(/pixel size \(µm\)<\/th><td class="v">0\.1 \(--pixel-um\)<\/td>/);
     const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(s).toMatchObject({ frames: 10, width: 96, height: 56, pixel_um: 0.08, frame_s: 30, referenceFrame: 0, particles: 2, asymmetricFraction: 0.5 });
     expect(s.backend).toMatch(/^cpu/);

@@ -13,7 +13,7 @@ import { openMovie } from '../../src/io/movie';
 import { readCapacityFile } from '../../src/io/capacity';
 import { readObservedParticle, type ObservedParticle } from '../../src/compare/observed';
 import { cpuBatchRunner, type BatchRunner } from '../../src/fit/batch';
-import { fitSurface, settled, SETTLE_LOGLIK, type JournalEntry } from '../../src/fit/fit';
+import { fitSurface, fitVerdict, settled, SETTLE_LOGLIK, WIDE_SEARCH, type JournalEntry } from '../../src/fit/fit';
 import { runCli } from '../helpers/cli';
 import { configOf, writeSynth } from '../helpers/compareFixtures';
 
@@ -91,6 +91,26 @@ test('converged: the best cost gained under 0.1 in log-likelihood over the last 
   expect(settled(h([1, 1, 1, 1, 1]), nEff)).toBe(false); // fewer than 6 generations: not judged
   expect(settled(h([Infinity, 1, 1, 1, 1, 1]), nEff)).toBe(false); // nothing simulated at the window's start
   expect(SETTLE_LOGLIK).toBeLessThan(1.92 / 10);
+});
+
+test('fitVerdict: settled and narrow converges; stuck while wide, still improving, open intervals and κ far from 1 are warned', () => {
+  const flat = [2, 1.5, 1.2, 1, 1, 1, 1, 1, 1].map((bestCost) => ({ bestCost }));
+  const falling = [2, 1.5, 1.2, 1.1, 1.05, 1.02, 1].map((bestCost) => ({ bestCost }));
+  const closed = { c: { lo: 1, hi: 2, open: false, method: 'quadratic' as const } };
+  const base = { collapsed: false, history: flat, nEff: 1000, wide: 0.01, improved: true, intervals: closed, names: ['c'], kappa: 1, kappaFitted: true };
+  expect(fitVerdict(base)).toEqual({ converged: true, warnings: [] });
+  expect(fitVerdict({ ...base, collapsed: true, history: falling }).converged).toBe(true);
+  const wide = fitVerdict({ ...base, wide: 2 * WIDE_SEARCH });
+  expect(wide.converged).toBe(false);
+  expect(wide.warnings.join('\n')).toMatch(/stopped improving while its search was still wide .*another --seed or a larger --population/);
+  const moving = fitVerdict({ ...base, history: falling });
+  expect(moving.converged).toBe(false);
+  expect(moving.warnings.join('\n')).toMatch(/had not settled after 7 generations \(its best cost still fell by [\d.]+ in log-likelihood over the last 5/);
+  expect(fitVerdict({ ...base, history: falling, improved: false }).warnings).toEqual([]); // the start-point warning says it
+  const open = fitVerdict({ ...base, intervals: { c: { lo: 0.2, hi: 0.2, open: true, method: 'candidates' } } });
+  expect(open.warnings.join('\n')).toMatch(/the 95 % interval of c is open: .*\(c: zero-wide, no candidate differed there\)/);
+  expect(fitVerdict({ ...base, kappa: 31772 }).warnings.join('\n')).toMatch(/κ = 3\.18e\+4 is far from 1: .*units \(mAh\/g/);
+  expect(fitVerdict({ ...base, kappa: 31772, kappaFitted: false }).warnings).toEqual([]); // κ given by the user
 });
 
 describe('a movie of a charge and then a rest (fig2e)', () => {
