@@ -24,7 +24,7 @@ export interface Progress {
 import type { FrameData, MovieSource } from '../io/tiffMovie';
 import { resolveCalibration, type ResolvedCalibration } from '../io/calibration';
 import { capacityAtFrames, type CapacityRecord } from '../io/capacityCsv';
-import { LABEL_STATS_STRIDE, LabelStat, labelMetrics } from './diffmap';
+import { LABEL_STATS_STRIDE, LabelStat, labelMetrics, maskSaturated, saturationLevel } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
 import { DriftEstimator, driftBinning, driftClipLevel, driftRegion, type DriftEstimate, type DriftOptions } from './drift';
@@ -307,13 +307,12 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
       ? `mask ${options.mask.name} has no nonzero pixels: no particle to analyse (tables left empty)`
       : `no particle found in reference frame ${ref} of ${movie.path} (threshold ${csvNumber(seg.threshold)}; dropped ${seg.dropped.border} touching the border and ${seg.dropped.small} smaller than ${options.minArea_px ?? 25} px): tables left empty; --seg-threshold sets the intensity threshold by hand, --keep-border keeps particles cut by the frame`);
   }
-  // saturated pixels read the same however bright they are: no ΔI/I0 there
-  const top = referenceFrame instanceof Uint8Array ? 255 : referenceFrame instanceof Uint16Array ? 65535 : null;
-  if (top !== null) {
-    let sat = 0, inside = 0;
-    for (let i = 0; i < referenceFrame.length; i++) if (referenceFrame[i] === top) { sat++; if (seg.labels[i]) inside++; }
-    if (sat) warn(`reference frame ${ref} has ${sat} saturated pixel(s) (at ${top}, ${inside} inside particles): a saturated pixel reads the same however bright it is, so its ΔI/I0 means nothing; lower the exposure if they are in particles`);
-  }
+  // saturated pixels read the same however bright they are: no ΔI/I0 there. The maps take a reference
+  // with NaN at them (segmentation and drift keep the frame as it is)
+  let refSaturated = 0, refSaturatedInside = 0;
+  const masked = maskSaturated(referenceFrame, (i) => { refSaturated++; if (seg.labels[i]) refSaturatedInside++; });
+  const mapReference = masked === referenceFrame ? reference : (masked as Float32Array);
+  if (refSaturated) warn(`reference frame ${ref} has ${refSaturated} saturated pixel(s) (at ${saturationLevel(referenceFrame)}, ${refSaturatedInside} inside particles): a saturated pixel reads the same however bright it is, so ΔI/I0 is NaN there in every frame${refSaturatedInside ? ', left out of the unreacted fraction and both centres of mass; lower the exposure' : ''}`);
   if (seg.outliers) warn(`the ${seg.outliers} brightest pixel(s) of reference frame ${ref} (hot or saturated, far above the particles) were left out of the Otsu threshold, which is ${csvNumber(seg.threshold)} instead; --seg-threshold sets it by hand`);
   if (seg.dropped.hot) warn(`${seg.dropped.hot} bright speck(s) of reference frame ${ref} were not taken as particles: most of their intensity is in saturated pixels (hot pixels, blurred by --seg-sigma-px)`);
 
@@ -341,7 +340,10 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   }
   // particle pixels whose ΔI/I0 is NaN: the reference's, per particle, and the frames with more
   const unmeasured = { reference: new Int32Array(nLabels), frames: new Set<number>(), worst: 0, worstOf: 0, worstFrame: 0 };
-  if (nonFinite) for (let i = 0; i < reference.length; i++) if (seg.labels[i] > 0 && !Number.isFinite(reference[i])) unmeasured.reference[seg.labels[i] - 1]++;
+  if (nonFinite || refSaturatedInside) for (let i = 0; i < mapReference.length; i++) if (seg.labels[i] > 0 && !Number.isFinite(mapReference[i])) unmeasured.reference[seg.labels[i] - 1]++;
+  // particle pixels saturated in a frame but not in the reference (those are NaN in every frame already)
+  const clipped = { byFrame: new Map<number, Int32Array>(), worst: 0, worstFrame: 0 };
+  const refTop = saturationLevel(referenceFrame);
   const results: ParticleResult[] = particles.map((p) => ({
     particle: p,
     classification: { asymmetric: null, maxComOffsetRel: null, maxFrame: null, frames: [] },
@@ -362,7 +364,7 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   let processor: FrameProcessor | null = null;
   let drift: DriftService | null = null;
   try {
-    processor = await createProcessor({ width, height, reference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
+    processor = await createProcessor({ width, height, reference: mapReference, labels: seg.labels, nLabels, threshold, smoothRadius: options.smoothRadius ?? 0, maxBatch: batch });
     if (driftOpts) drift = await (options.createDrift ?? driftInThread)(reference, width, height, driftOpts, frames, options.driftWorkers);
     // Pass 1 as a pipeline of three stages, so that both cores stay busy:
     //   read: the frames of batch k + 1 are read (and each handed to the drift service as soon as it
@@ -376,7 +378,16 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
       const b: Batch = { frames: [], drifts: [] };
       for (let i = start; i < Math.min(frames, start + batch); i++) {
         const f = await movie.readFrame(i);
-        b.frames.push(f);
+        let inside = 0, perParticle: Int32Array | null = null;
+        b.frames.push(maskSaturated(f, (j) => {
+          if (!seg.labels[j] || referenceFrame[j] === refTop) return;
+          inside++;
+          (perParticle ??= new Int32Array(nLabels))[seg.labels[j] - 1]++;
+        }));
+        if (perParticle) {
+          clipped.byFrame.set(i, perParticle);
+          if (inside > clipped.worst) Object.assign(clipped, { worst: inside, worstFrame: i });
+        }
         const d = drift && i !== ref ? drift.estimate(f) : null;
         d?.catch(() => {}); // surfaced when awaited
         b.drifts.push(d);
@@ -418,7 +429,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
         for (let p = 0; p < nLabels; p++) {
           const m = labelMetrics(labelStats, p + 1, pixel_um);
           // NaN ΔI/I0 inside the particle beyond the reference's own (those are in every frame, warned above)
-          const extra = m.particlePixels - labelStats[p * LABEL_STATS_STRIDE + LabelStat.finiteCount] - unmeasured.reference[p];
+          // (saturated pixels are warned apart)
+          const extra = m.particlePixels - labelStats[p * LABEL_STATS_STRIDE + LabelStat.finiteCount] - unmeasured.reference[p] - (clipped.byFrame.get(i)?.[p] ?? 0);
           if (extra > 0) {
             unmeasured.frames.add(i);
             if (extra > unmeasured.worst) Object.assign(unmeasured, { worst: extra, worstOf: p, worstFrame: i });
@@ -442,6 +454,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     processor?.destroy();
     drift?.close();
   }
+  const clippedFrames = [...clipped.byFrame.keys()];
+  if (clippedFrames.length) warn(`${clippedFrames.length} frame(s) (first ${clippedFrames[0]}) have saturated pixels inside particles (at most ${clipped.worst} in one frame, frame ${clipped.worstFrame}): a clipped pixel only says the intensity is at least ${refTop}, so ΔI/I0 is NaN there, left out of the unreacted fraction and both centres of mass; lower the exposure`);
   if (unmeasured.frames.size) {
     const f = [...unmeasured.frames].sort((a, b) => a - b);
     const p = particles[unmeasured.worstOf];

@@ -12,7 +12,8 @@
  *   I_t = I_ref. The GPU divides in float32; both agree to the tolerances of test/kernels.
  * - NaN, never ±Inf, where the reference is not usable (0, subnormal — GPUs may flush those to zero —,
  *   ±Inf or NaN), where a frame sample used is not finite, where the result overflows float32, and
- *   where the drift-corrected sample position falls outside the frame.
+ *   where the drift-corrected sample position falls outside the frame. (Saturated samples of integer
+ *   movies are made NaN before the map by the analysis: `maskSaturated`.)
  * - Drift: `shift = [dx, dy]` in pixels is the drift measured for the frame: the frame's content sits
  *   at reference position + (dx, dy). The corrected frame at (x, y) is therefore the frame sampled at
  *   (x + dx, y + dy), pixel centres at integer positions, bilinear interpolation between the four
@@ -33,6 +34,32 @@ export interface DiffMapOptions {
   shift?: [number, number];
   /** box-mean radius r in pixels (window (2r+1)²); 0 or absent = no smoothing */
   smoothRadius?: number;
+}
+
+/** The value an integer frame clips at (8-bit 255, 16-bit 65535); null for float32 frames, which have none. */
+export function saturationLevel(frame: FrameData): number | null {
+  return frame instanceof Uint8Array ? 255 : frame instanceof Uint16Array ? 65535 : null;
+}
+
+/**
+ * `frame` with its saturated samples (at the type's maximum, `saturationLevel`) made NaN, as float32 —
+ * or `frame` itself when it has none. A clipped sample only says the intensity is at least the top, so
+ * ΔI/I0 from it is no measurement: as a NaN sample it gives NaN ΔI/I0 in every map kernel (JS, wasm, WGSL,
+ * drift-corrected or not), which the reductions leave out of the fraction and the centres of mass. The
+ * analysis applies it to the reference and to every frame before the map (the definition above has no
+ * notion of saturation). `each` is called with the index of every saturated sample (few, usually).
+ */
+export function maskSaturated(frame: FrameData, each?: (i: number) => void): FrameData {
+  const top = saturationLevel(frame);
+  if (top === null) return frame;
+  let i = frame.indexOf(top); // native, ~1 ns per sample: the common case (none) costs one scan
+  if (i < 0) return frame;
+  const out = new Float32Array(frame);
+  for (; i >= 0; i = frame.indexOf(top, i + 1)) {
+    out[i] = NaN;
+    each?.(i);
+  }
+  return out;
 }
 
 /** Smallest positive normal float32; references with |I_ref| below it count as zero. */

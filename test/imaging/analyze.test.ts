@@ -101,6 +101,55 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(a.warnings.join('\n')).not.toMatch(/NaN/);
   });
 
+  it('saturated pixels are not measured: in the reference (NaN in every frame) and where a frame clips (NaN there)', async () => {
+    // 16-bit: background 1000, a disk of radius 16 at 40000 whose shell brightens to 52000 (ΔI/I0 0.3)
+    // outside a centred core shrinking 99 → 12 → 9 → 6 → 3 px; mirrored pairs of patches (so that the
+    // centres of mass stay put, about (30, 27)): P1 at 65535 in every frame (saturated in the reference: ΔI/I0 would
+    // read 0, "unreacted"), P2 at 63000 that clips at 65535 once reacted (63000·1.3: ΔI/I0 would read
+    // 0.040, under the 0.05 threshold, "unreacted")
+    const w = 64, h = 56, core = [99, 12, 9, 6, 3];
+    const inDisk = (c: number, r: number) => Math.hypot(c - 30, r - 27) <= 16;
+    const p1 = (c: number, r: number) => r >= 25 && r <= 29 && ((c >= 16 && c <= 19) || (c >= 41 && c <= 44));
+    const p2 = (c: number, r: number) => ((r >= 33 && r <= 35) || (r >= 19 && r <= 21)) && ((c >= 22 && c <= 24) || (c >= 36 && c <= 38));
+    const frames = core.map((rc) => {
+      const f = new Uint16Array(w * h);
+      for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
+        const reacted = Math.hypot(c - 30, r - 27) > rc;
+        f[r * w + c] = !inDisk(c, r) ? 1000 : p1(c, r) ? 65535 : p2(c, r) ? (reacted ? 65535 : 63000) : reacted ? 52000 : 40000;
+      }
+      return f;
+    });
+    const file = path.join(root, 'saturated.tif');
+    await writeTiffStack(file, frames, { width: w, height: h, sampleType: 'uint16', imagej: { pixel_um: 0.1, frame_s: 1 } });
+    const movie = await openMovie(file);
+    const out = path.join(root, 'saturated-out');
+    mkdirSync(out);
+    const warnings: string[] = [];
+    try {
+      const { particles } = await analyzeMovie(movie, out, (o) => createCpuProcessor(o), { drift: false, warn: (m) => warnings.push(m) });
+      expect(particles).toHaveLength(1);
+      const p = particles[0];
+      core.forEach((rc, k) => {
+        // the truth over the measured pixels: P1 never, P2 while it is not clipped
+        let measured = 0, unreacted = 0;
+        for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
+          const inCore = Math.hypot(c - 30, r - 27) <= rc;
+          if (!inDisk(c, r) || p1(c, r) || (p2(c, r) && !inCore)) continue;
+          measured++;
+          if (inCore) unreacted++;
+        }
+        expect(p.unreactedFraction[k], `frame ${k}`).toBeCloseTo(unreacted / measured, 12);
+        expect(p.comOffset_um[k] ?? 0, `frame ${k}`).toBeLessThan(1e-9);
+      });
+      const said = warnings.join('\n');
+      expect(said).toMatch(/reference frame 0 has 40 saturated pixel\(s\) \(at 65535, 40 inside particles\): .*ΔI\/I0 is NaN there in every frame, left out of the unreacted fraction/);
+      expect(said).toMatch(/3 frame\(s\) \(first 2\) have saturated pixels inside particles \(at most 36 in one frame, frame 3\): a clipped pixel only says the intensity is at least 65535/);
+      expect(said).not.toMatch(/beyond the reference frame's/); // the clipped pixels are warned once, not twice
+    } finally {
+      await movie.close();
+    }
+  });
+
   it('a core placed off-centre by a known amount gives that COM offset within half a pixel', async () => {
     const off: [number, number] = [6, -3];
     const px = 0.1;

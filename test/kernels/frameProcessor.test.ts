@@ -8,7 +8,7 @@
  * different sides of the threshold, which this data is built to avoid (no value within 1e-4 of it).
  */
 import { describe, expect, it } from 'vitest';
-import { labelReduceCpu, LABEL_STATS_STRIDE, type FrameData } from '../../src/imaging/diffmap';
+import { labelReduceCpu, LABEL_STATS_STRIDE, maskSaturated, type FrameData } from '../../src/imaging/diffmap';
 import { createCpuProcessor, createGpuProcessor, gpuBatchSize, type FrameProcessorOptions } from '../../src/imaging/processor';
 import { compareArrays, useGpu } from '../helpers/gpu';
 import { rng } from '../helpers/random';
@@ -97,6 +97,31 @@ describe('createGpuProcessor vs createCpuProcessor', () => {
     }
     g.destroy();
     await expect(g.process(frames)).rejects.toThrow(/destroyed/);
+  });
+
+  it('saturated samples made NaN (maskSaturated, as analyze does) in a batch with plain 16-bit frames: NaN at the same pixels', async () => {
+    const w = 61, h = 37;
+    const { labels, nLabels, reference, frames } = movie(w, h, 5, 23);
+    // clip a block of each odd frame's particle pixels and a few background ones at 65535
+    frames.forEach((fr, f) => { if (f % 2) for (let i = 0; i < fr.length; i += 7) if (labels[i] || i % 91 === 0) fr[i] = 65535; });
+    let nan = 0;
+    const batch = frames.map((fr) => maskSaturated(fr, () => nan++));
+    expect(batch.map((b) => b instanceof Float32Array)).toEqual([false, true, false, true, false]);
+    const opts: FrameProcessorOptions = { width: w, height: h, reference, labels, nLabels, threshold: 0.1, maxBatch: 5 };
+    const g = await createGpuProcessor(gpu(), opts);
+    const c = createCpuProcessor(opts);
+    for (const shifts of [undefined, batch.map((_, f) => [0.3 * f, -0.2 * f] as [number, number])]) {
+      const [rg, rc] = await Promise.all([g.process(batch, shifts), c.process(batch, shifts)]);
+      rg.forEach((o, f) => {
+        expect(compareArrays(o.diff, rc[f].diff).nanMismatch, `frame ${f}`).toBe(0);
+        rc[f].diff.forEach((v, i) => { if (!Number.isNaN(v)) expect(Math.abs(o.diff[i] - v)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(v))); });
+        for (let k = 0; k < o.labelStats.length; k++) if (k % LABEL_STATS_STRIDE !== 1) expect(o.labelStats[k]).toBe(rc[f].labelStats[k]);
+      });
+      // unshifted: NaN exactly at the clipped samples (and the reference's unusable pixel 7)
+      if (!shifts) batch.forEach((b, f) => rg[f].diff.forEach((v, i) => expect(Number.isNaN(v), `frame ${f} pixel ${i}`).toBe(Number.isNaN(b[i]) || i === 7)));
+    }
+    expect(nan).toBeGreaterThan(100);
+    g.destroy();
   });
 
   it('clear errors: wrong frame size; a frame too large for the device names size and limit', async () => {
