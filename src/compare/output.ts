@@ -12,6 +12,7 @@ import { renderField, renderMontage, type FigureImage } from '../render/figure';
 import { renderPlotGrid, SERIES_COLOURS, type PlotImage } from '../render/plot';
 import { encodePng, type RgbaImage } from '../render/png';
 import { stackImages } from '../render/stack';
+import { writeIndexHtml } from '../render/htmlIndex';
 import { VERSION } from '../version';
 import type { ComparisonResult } from './compare';
 
@@ -155,7 +156,7 @@ export function renderComparisonKymograph(r: ComparisonResult, k: ComparisonKymo
 }
 
 /** Writes every compare file into `dir` (an existing folder). Returns the file names. */
-export async function writeComparisonOutputs(dir: string, r: ComparisonResult, options: { lineAngleDeg?: number | null; summaryExtra?: Record<string, unknown> } = {}): Promise<string[]> {
+export async function writeComparisonOutputs(dir: string, r: ComparisonResult, options: { lineAngleDeg?: number | null; summaryExtra?: Record<string, unknown>; title?: string } = {}): Promise<string[]> {
   const files: string[] = [];
   const put = async (name: string, data: string | Uint8Array) => { await writeFile(path.join(dir, name), data); files.push(name); };
   await put('comparison.csv', comparisonCsv(r));
@@ -164,7 +165,10 @@ export async function writeComparisonOutputs(dir: string, r: ComparisonResult, o
     ...(kymo ? { kymograph: { angleDeg: kymo.line.angleDeg, samples: kymo.line.samples, start_px: kymo.line.start_px.map((v) => r6(v + 0)), end_px: kymo.line.end_px.map((v) => r6(v)), crop_px: r.observed.crop } } : {}),
     ...options.summaryExtra,
   }), null, 2) + '\n');
-  if (!r.frames.length) return files;
+  if (!r.frames.length) {
+    await writeComparisonIndex(dir, r, null, options.title);
+    return [...files, 'index.html'];
+  }
   await put('montage.png', encodePng(renderComparisonMontage(r)));
   await put('traces.png', encodePng(renderComparisonTraces(r)));
   await put('kymograph.png', encodePng(renderComparisonKymograph(r, kymo!)));
@@ -174,5 +178,47 @@ export async function writeComparisonOutputs(dir: string, r: ComparisonResult, o
     rows.forEach((row, i) => { const f = r.frames[i]; lines.push([side, f.frame, csvNumber(f.time_s), csvNumber(f.capacity_mAh_g), ...Array.from(row, (v) => csvNumber(v))].join(',')); });
   }
   await put('kymograph.csv', lines.join('\n') + '\n');
-  return files;
+  await writeComparisonIndex(dir, r, kymo, options.title);
+  return [...files, 'index.html'];
+}
+
+const n4 = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : String(Number(v.toPrecision(digits))));
+
+/** index.html of a compare folder: the numbers a scientist reads first, the three figures, the data files (written last) */
+export async function writeComparisonIndex(dir: string, r: ComparisonResult, kymo: ComparisonKymograph | null, title?: string): Promise<void> {
+  const o = r.observed, s = r.simulated, g = r.registration, a = r.alignment, m = r.medians;
+  const unit = a.mode === 'charge' ? 'mAh/g' : 's';
+  await writeIndexHtml(dir, {
+    title: title ?? `ionflux compare: particle ${o.id} of ${path.basename(o.source)}`,
+    subtitle: `observed ${o.source} (particle ${o.id}) against simulated ${s.source} (${s.kind}): ${r.frames.length} frame(s) matched by ${a.mode === 'charge' ? 'charge passed' : 'time'}.`,
+    warnings: r.warnings,
+    table: [
+      ['frames compared', `${r.frames.length}${a.unmatchedFrames ? ` (${a.unmatchedFrames} observed frame(s) without a snapshot of their own)` : ''}`],
+      ['alignment', `by ${a.mode === 'charge' ? 'charge passed' : 'time'}, tolerance ${n4(a.tolerance)} ${unit}${a.reason ? ` (${a.reason})` : ''}`],
+      ['registration', `shift ${n4(g.shift_um[0])}, ${n4(g.shift_um[1])} µm, rotation ${n4(g.rotationDeg)}°, scale ${n4(g.scale)}, outline IoU ${n4(g.iou)} (${g.method})`],
+      ['median Pearson r', n4(m.pearsonR)],
+      ['median RMSE of ΔI/I0', n4(m.rmse)],
+      ['median core COM offset, observed / simulated (µm)', `${n4(m.comOffsetObs_um)} / ${n4(m.comOffsetSim_um)}`],
+      ['median offset error (µm)', n4(m.comOffsetError_um)],
+      ['median direction error (°)', n4(m.directionError_deg)],
+      ['median unreacted area, simulated − observed (µm²)', n4(m.unreactedAreaDiff_um2)],
+      ['unreacted threshold (ΔI/I0)', n4(r.threshold)],
+    ],
+    tables: [{
+      title: 'Frames (comparison.csv)',
+      header: ['frame', 'time (s)', 'charge (mAh/g)', 'simulated time (s)', 'Pearson r', 'RMSE', 'd observed (µm)', 'd simulated (µm)', 'offset error (µm)', 'direction error (°)'],
+      rows: r.frames.map((f) => [String(f.frame), n4(f.time_s), n4(f.capacity_mAh_g), n4(f.simTime_s), n4(f.pearsonR, 3), n4(f.rmse, 3), n4(f.comOffsetObs_um, 3), n4(f.comOffsetSim_um, 3), n4(f.comOffsetError_um, 3), n4(f.directionError_deg, 3)]),
+    }],
+    order: ['montage.png', 'traces.png', 'kymograph.png'],
+    caption: (rel) => ({
+      'montage.png': 'per compared frame (up to 8): observed | simulated ΔI/I0 on one colour range, and their difference; the simulated side through the forward model, resampled onto the observed pixels.',
+      'traces.png': `core COM offset d and mean ΔI/I0 of both sides against ${r.frames.every((f) => f.capacity_mAh_g !== null && Number.isFinite(f.capacity_mAh_g)) ? 'charge passed' : 'time'}.`,
+      'kymograph.png': `both sides along the line at ${kymo?.line.angleDeg}° through the observed particle's centroid, one row per compared frame (kymograph.csv).`,
+    } as Record<string, string>)[rel] ?? '',
+    describe: (rel) => ({
+      'comparison.csv': 'per compared frame: Pearson r, RMSE, unreacted area difference, both COM offsets, offset and direction errors',
+      'summary.json': 'registration (shift, rotation, scale, matrix), alignment, medians, warnings',
+      'kymograph.csv': 'one row per side and compared frame, columns = positions along the line (µm)',
+    } as Record<string, string>)[rel] ?? '',
+  });
 }

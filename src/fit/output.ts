@@ -12,6 +12,7 @@ import { renderField } from '../render/figure';
 import { renderPlotGrid, SERIES_COLOURS } from '../render/plot';
 import { encodePng, type RgbaImage } from '../render/png';
 import { stackImages } from '../render/stack';
+import { writeIndexHtml } from '../render/htmlIndex';
 import { buildProblem } from '../solver/problem';
 import { compareParticles, type ComparisonResult } from '../compare/compare';
 import type { ObservedParticle } from '../compare/observed';
@@ -55,6 +56,8 @@ export function fitJson(r: FitResult, extra: Record<string, unknown> = {}): Reco
     frames: r.frames,
     current_mA_g: r6(r.current_mA_g),
     currentSource: r.currentSource,
+    // the steps simulated (from the record's own samples, or one charge at current_mA_g), each with its current
+    protocol: r.config.protocol,
     grid_um: r.grid_um,
     psfSigma_um: r.psfSigma_um,
     nEff: Math.round(r.nEff),
@@ -132,8 +135,56 @@ export async function writeFitOutputs(dir: string, r: FitResult, obs: ObservedPa
   await writeFile(path.join(dir, 'overlay.png'), encodePng(renderFitOverlay(r, obs)));
   if (comparison) {
     await mkdir(path.join(dir, 'compare'));
-    await writeComparisonOutputs(path.join(dir, 'compare'), comparison);
+    await writeComparisonOutputs(path.join(dir, 'compare'), comparison, { title: `ionflux fit: the best fit of particle ${r.particle}, compared` });
   }
+  await writeFitIndex(dir, r, obs, comparison !== null);
+}
+
+const n4 = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : String(Number(v.toPrecision(digits))));
+
+/** index.html of a fit folder (written last): the fitted values with their intervals, the overlay, the best fit's comparison */
+export async function writeFitIndex(dir: string, r: FitResult, obs: ObservedParticle, compared: boolean): Promise<void> {
+  const j = fitJson(r);
+  const steps = (r.config.protocol ?? []).map((st) => `${st.step}${'current_mA_g' in st && st.current_mA_g ? ` ${n4(st.current_mA_g)} mA/g` : ''} ${n4(st.duration_min)} min`).join(', ');
+  await writeIndexHtml(dir, {
+    title: `ionflux fit: particle ${r.particle} of ${path.basename(obs.source)}`,
+    subtitle: `the surface blocking (${r.model}) of particle ${r.particle} in ${obs.source}, fitted to ${r.frames.length} frame(s) (${r.frames.join(', ')}).`,
+    warnings: r.warnings,
+    table: [
+      ['converged', r.converged ? 'yes' : 'no (see the warnings)'],
+      ['blocked share of the surface', `${n4(j.blockedFraction as number)} (Σ (1 − η)·span/360)`],
+      ['κ (ΔI/I0 per unit Δθ)', n4(r.best.kappa)],
+      ['cost', n4(r.best.cost)],
+      ['generations / simulations', `${r.history.length} / ${r.simulations} (${r.simulationsRun} run now)`],
+      ['protocol', steps || '—'],
+      ['current from', r.currentSource],
+      ['grid (µm) / PSF σ (µm)', `${n4(r.grid_um)} / ${n4(r.psfSigma_um)}`],
+      ['effective samples', String(Math.round(r.nEff))],
+      ['backend', r.backend],
+      ['wall time (s)', n4(r.wallTime_s, 3)],
+    ],
+    tables: [{
+      title: 'Fitted values (95 % intervals; how they are taken: fit.json intervalMethod)',
+      header: ['parameter', 'best', '95 % interval', 'how'],
+      rows: r.names.map((name, i) => {
+        const iv = r.intervals[name];
+        return [name, n4(r.best.values[i]), `${n4(iv.lo)} … ${n4(iv.hi)}${iv.open ? ' (open: reached the edge sampled)' : ''}`, iv.method];
+      }),
+    }],
+    order: ['overlay.png', 'compare/montage.png', 'compare/traces.png', 'compare/kymograph.png'],
+    caption: (rel) => ({
+      'overlay.png': 'the last fitted frame\'s ΔI/I0 with the fitted η(φ) as a ring around the outline, beside η against angle.',
+      'compare/montage.png': 'the best fit against the observed frames: observed | simulated ΔI/I0 and their difference.',
+      'compare/traces.png': 'core COM offset d and mean ΔI/I0 of the observed particle and the best fit.',
+      'compare/kymograph.png': 'both sides along one line through the particle, one row per compared frame.',
+    } as Record<string, string>)[rel] ?? '',
+    describe: (rel) => ({
+      'fit.json': 'best values, 95 % intervals, κ, cost, convergence, the best fit\'s full config, warnings',
+      'cost.csv': 'per generation: simulations so far, best cost, best values',
+      'evaluations.csv': 'every simulation: generation, cost, κ, why it failed (if it did), the values',
+      ...(compared ? { 'compare/index.html': 'the best fit\'s comparison page', 'compare/comparison.csv': 'per compared frame: Pearson r, RMSE, COM offsets and errors', 'compare/summary.json': 'the comparison\'s alignment, medians, warnings', 'compare/kymograph.csv': 'both sides along the line, one row per frame' } : {}),
+    } as Record<string, string>)[rel] ?? '',
+  });
 }
 
 /**

@@ -47,7 +47,12 @@ describe('a simulation against its own synth movie', () => {
     const out = path.join(tmp, 'self');
     const { code, stderr } = await runCli(['compare', '--sim', path.join(tmp, 'sim-fig4c'), '--observed', path.join(tmp, 'aged-movie', 'movie.tif'), '--no-drift', '--out', out]);
     expect(code, stderr).toBe(0);
-    for (const f of ['comparison.csv', 'summary.json', 'montage.png', 'traces.png', 'kymograph.png', 'kymograph.csv']) expect(existsSync(path.join(out, f)), f).toBe(true);
+    for (const f of ['comparison.csv', 'summary.json', 'montage.png', 'traces.png', 'kymograph.png', 'kymograph.csv', 'index.html']) expect(existsSync(path.join(out, f)), f).toBe(true);
+    // the page: its numbers are summary.json's, every picture shown is in the folder
+    const page = readFileSync(path.join(out, 'index.html'), 'utf8');
+    expect(page).toMatch(/<h1>ionflux compare: particle \d+ of movie\.tif<\/h1>/);
+    for (const img of ['montage.png', 'traces.png', 'kymograph.png']) expect(page).toContain(`<img src="${img}"`);
+    expect(page).toContain('<h2>Frames (comparison.csv)</h2>');
     expect(readFileSync(path.join(out, 'comparison.csv'), 'utf8').split('\n')[0]).toBe(COMPARISON_COLUMNS.join(','));
     const rows = readCsv(path.join(out, 'comparison.csv'));
     expect(rows.length).toBe(20);
@@ -57,6 +62,7 @@ describe('a simulation against its own synth movie', () => {
     expect(Math.abs(summary.registration.scale - 1)).toBeLessThan(0.01);
     expect(summary.medians.pearsonR).toBeGreaterThan(0.99);
     expect(summary.medians.comOffsetError_um).toBeLessThan(0.02);
+    expect(page).toContain(`<tr><th>median Pearson r</th><td class="v">${Number(summary.medians.pearsonR.toPrecision(4))}</td></tr>`);
     // every frame with a core worth the name (offset measurable): within 0.03 µm
     const errs = rows.filter((r) => num(r.comOffsetObs_um)! > 0.05).map((r) => num(r.comOffsetError_um)!);
     expect(Math.max(...errs)).toBeLessThan(0.03);

@@ -205,7 +205,13 @@ describe('resume and failures', () => {
     expect(Object.keys(fit.intervals)).toEqual(['centerDeg', 'spanDeg', 'eta']);
     expect(fit.config.particle.shape).toBe('polygon');
     expect(readFileSync(path.join(out, 'cost.csv'), 'utf8').split('\n')[0]).toBe('iteration,evaluations,bestCost,centerDeg,spanDeg,eta');
-    for (const f of ['overlay.png', 'compare/comparison.csv', 'compare/summary.json', 'compare/montage.png']) expect(existsSync(path.join(out, f)), f).toBe(true);
+    for (const f of ['overlay.png', 'compare/comparison.csv', 'compare/summary.json', 'compare/montage.png', 'index.html', 'compare/index.html']) expect(existsSync(path.join(out, f)), f).toBe(true);
+    // the page: the fitted values with their intervals, the overlay and the best fit's comparison
+    const page = readFileSync(path.join(out, 'index.html'), 'utf8');
+    expect(page).toMatch(/<h1>ionflux fit: particle \d+ of movie\.tif<\/h1>/);
+    for (const img of ['overlay.png', 'compare/montage.png']) expect(page).toContain(`<img src="${img}"`);
+    expect(page).toContain(`<tr><td class="v">eta</td><td class="v">${Number(fit.best.eta.toPrecision(4))}</td><td class="v">${Number(fit.intervals.eta[0].toPrecision(4))} … ${Number(fit.intervals.eta[1].toPrecision(4))}`);
+    expect(fit.protocol).toEqual(fit.config.protocol);
     expect(existsSync(`${out}.fit-journal.jsonl`)).toBe(false);
 
     // --current-mA-g sets one constant charge (commander names it currentMAG: it was read as currentMaG, always undefined)
