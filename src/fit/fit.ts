@@ -20,7 +20,7 @@
 import { UserError } from '../errors';
 import { resolveConfig, type SimulationConfig } from '../model/config';
 import { KNEE_DEFAULTS } from '../model/diffusivity';
-import { buildProblem, type Problem } from '../solver/problem';
+import { buildProblem, estimatedSteps, type Problem } from '../solver/problem';
 import type { Camera } from '../optics/forward';
 import { unreactedStats } from '../observables/unreacted';
 import type { ObservedParticle } from '../compare/observed';
@@ -103,6 +103,15 @@ export interface FitResult {
   outline: ObservedOutline;
   backend: string;
   warnings: string[];
+}
+
+/** cell-updates of a whole fit above which it is warned (about an hour of the CPU reference on 2 cores) */
+export const FIT_WORK_WARNING = 1e12;
+
+/** '1.4 hours', '3 days', '15 years': the order of a long wait */
+export function roughDuration(s: number): string {
+  const [v, unit] = s < 5400 ? [s / 60, 'minutes'] : s < 2 * 86400 ? [s / 3600, 'hours'] : s < 2 * 365 * 86400 ? [s / 86400, 'days'] : [s / (365 * 86400), 'years'];
+  return `about ${Number(v.toPrecision(2))} ${unit}`;
 }
 
 const keyOf = (u: number[]) => u.map((v) => v.toPrecision(12)).join(',');
@@ -525,7 +534,8 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   }
   if (!(current > 0)) throw new UserError(`--current-mA-g = ${current} is not allowed: use a positive current (charge)`);
 
-  const grid_um = o.grid_um ?? Math.max(0.005, Math.round(outline.eqRadius_um / 20 / 0.005) * 0.005);
+  const defaultGrid_um = Math.max(0.005, Math.round(outline.eqRadius_um / 20 / 0.005) * 0.005);
+  const grid_um = o.grid_um ?? defaultGrid_um;
   // the arc starts on the side the observed core leans to (a blocked side keeps its Li longest)
   let startCenter = 180, bestRel = -1;
   for (const f of frames) {
@@ -552,9 +562,11 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
   };
   const setup: Setup = { obs, par, outline, base, frames, t_s, camera: null, signalVar, pixels: cnt / frames.length, current_mA_g: current, currentSource, grid_um, psf, kappa: o.kappa ?? null, comWeight: o.comWeight ?? 1, material };
   // check the forward problem once, before any batch (a grid too coarse, a diffusivity refused)
+  let perSimulation = 0;
   try {
     const p = await buildProblem(candidateConfig(setup, par.start, t_s));
     if (p.grid.cells < 200) warn(`the simulation grid has only ${p.grid.cells} cells at ${grid_um} µm: consider a finer --grid-um`);
+    perSimulation = estimatedSteps(p) * p.grid.cells;
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw new UserError(`fit: the simulation of particle ${obs.id}'s outline is refused: ${(e as Error).message.split('\n')[0]}`);
@@ -594,6 +606,11 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
 
   const maxGen = o.generations ?? 40; // the optimiser stops earlier once its best has stopped improving (8 generations)
   const es = new Cmaes({ x0: par.start, sigma0: par.sigma0, population: o.population, seed: o.seed ?? 1 });
+  // a grid far finer than the default (a --grid-um typo) makes every simulation hours long: say so up front
+  const upTo = 1 + maxGen * es.lambda;
+  if (perSimulation * upTo > FIT_WORK_WARNING) {
+    warn(`each simulation at --grid-um ${grid_um} needs about ${perSimulation.toExponential(1)} cell-updates, and the fit runs up to ${upTo} of them (${maxGen} generations of ${es.lambda}): about ${(perSimulation * upTo).toExponential(1)} cell-updates, ${roughDuration((perSimulation * upTo) / 2e8)} at 2·10⁸ per second (the CPU reference on 2 cores); the default grid for this particle is ${Number(defaultGrid_um.toPrecision(6))} µm (R_eq/20; Ctrl-C stops it, the journal keeps what was evaluated)`);
+  }
   const history: FitResult['history'] = [];
   // the start point itself, the yardstick of "improved"
   const [startCost] = await evaluate([par.start], 0);

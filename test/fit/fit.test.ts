@@ -13,7 +13,7 @@ import { openMovie } from '../../src/io/movie';
 import { readCapacityFile } from '../../src/io/capacity';
 import { readObservedParticle, type ObservedParticle } from '../../src/compare/observed';
 import { cpuBatchRunner, type BatchRunner } from '../../src/fit/batch';
-import { fitSurface, fitVerdict, settled, SETTLE_LOGLIK, WIDE_SEARCH, type JournalEntry } from '../../src/fit/fit';
+import { fitSurface, fitVerdict, roughDuration, settled, SETTLE_LOGLIK, WIDE_SEARCH, type JournalEntry } from '../../src/fit/fit';
 import { runCli } from '../helpers/cli';
 import { configOf, writeSynth } from '../helpers/compareFixtures';
 
@@ -182,6 +182,20 @@ describe('resume and failures', () => {
     expect(resumed.simulations).toBe(fresh.simulations);
     expect(resumed.simulationsRun).toBe(fresh.simulationsRun - saved);
   }, 120_000);
+
+  test('a --grid-um far finer than needed is warned with the work and the default before the first simulation', async () => {
+    const said: string[] = [];
+    let simulated = 0;
+    const stop: BatchRunner = { label: 'stops at once', run: async () => { simulated++; throw new Error('stopped'); } };
+    await expect(fitSurface(obs, { model: 'arc', runner: stop, grid_um: 0.001, warn: (m) => said.push(m) })).rejects.toThrow('stopped');
+    expect(simulated).toBe(1);
+    expect(said.join('\n')).toMatch(/each simulation at --grid-um 0\.001 needs about [\d.]+e\+1[34] cell-updates, and the fit runs up to 281 of them \(40 generations of 7\): .*about [\d.]+ days at 2·10⁸ per second .*the default grid for this particle is 0\.\d+ µm/);
+    // the default grid: no such warning
+    const quiet: string[] = [];
+    await expect(fitSurface(obs, { model: 'arc', runner: stop, warn: (m) => quiet.push(m) })).rejects.toThrow('stopped');
+    expect(quiet.join('\n')).not.toMatch(/cell-updates/);
+    expect([roughDuration(600), roughDuration(7200), roughDuration(3 * 86400), roughDuration(1e9)]).toEqual(['about 10 minutes', 'about 2 hours', 'about 3 days', 'about 32 years']);
+  });
 
   test('an optimiser that cannot improve is reported, not a crash', async () => {
     // every candidate gives the same run: nothing to improve on
