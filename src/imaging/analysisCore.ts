@@ -27,6 +27,7 @@ import { capacityAtFrames, type CapacityRecord } from '../io/capacityCsv';
 import { LABEL_STATS_STRIDE, LabelStat, labelMetrics, maskSaturated, saturationLevel } from './diffmap';
 import type { FrameProcessor, FrameProcessorOptions } from './processor';
 import { segmentFromMask, segmentParticles, type Connectivity, type Particle, type Segmentation } from './segment';
+import { particleLobes, type Lobes } from './shape';
 import { DriftEstimator, driftBinning, driftClipLevel, driftRegion, type DriftEstimate, type DriftOptions } from './drift';
 import type { DriftService } from './driftService';
 import type { DiffStackMode } from './diffStack';
@@ -310,11 +311,25 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   // saturated pixels read the same however bright they are: no ΔI/I0 there. The maps take a reference
   // with NaN at them (segmentation and drift keep the frame as it is)
   let refSaturated = 0, refSaturatedInside = 0;
-  const masked = maskSaturated(referenceFrame, (i) => { refSaturated++; if (seg.labels[i]) refSaturatedInside++; });
+  const masked = maskSaturated(referenceFrame, (i) => { refSaturated++; if (seg.labels[i]) refSaturatedInside++; return true; });
   const mapReference = masked === referenceFrame ? reference : (masked as Float32Array);
   if (refSaturated) warn(`reference frame ${ref} has ${refSaturated} saturated pixel(s) (at ${saturationLevel(referenceFrame)}, ${refSaturatedInside} inside particles): a saturated pixel reads the same however bright it is, so ΔI/I0 is NaN there in every frame${refSaturatedInside ? ', left out of the unreacted fraction and both centres of mass; lower the exposure' : ''}`);
   if (seg.outliers) warn(`the ${seg.outliers} brightest pixel(s) of reference frame ${ref} (hot or saturated, far above the particles) were left out of the Otsu threshold, which is ${csvNumber(seg.threshold)} instead; --seg-threshold sets it by hand`);
   if (seg.dropped.hot) warn(`${seg.dropped.hot} bright speck(s) of reference frame ${ref} were not taken as particles: most of their intensity is in saturated pixels (hot pixels, blurred by --seg-sigma-px)`);
+
+  // particles that touch are one component of the threshold: its COM lies between them (shape.ts)
+  const joined = new Map<number, Lobes>();
+  if (seg.method !== 'mask') for (const p of particles) {
+    const lobes = particleLobes(seg.labels, width, p);
+    if (lobes.radii_px.length > 1) joined.set(p.label, lobes);
+  }
+  if (joined.size) {
+    const list = particles.filter((p) => joined.has(p.label)).map((p) => {
+      const l = joined.get(p.label)!, r = (v: number) => csvNumber(Number(v.toPrecision(3)));
+      return `particle ${p.id} (${l.radii_px.length} lobes of ${l.radii_px.map(r).join(', ')} px radius, neck${l.necks_px.length > 1 ? 's' : ''} ${l.necks_px.map(r).join(', ')} px)`;
+    });
+    warn(`${list.join('; ')}: ${joined.size > 1 ? 'these look' : 'this looks'} like touching particles taken as one by the threshold — the centre of mass lies between them, so ${joined.size > 1 ? 'they are' : 'it is'} left unclassified (asymmetric empty in particles.csv, out of asymmetricFraction); the traces are written. A --mask with one label per particle separates them (its particles are not checked)`);
+  }
 
   // a unit slip (nm typed for µm, or the other way) makes cathode particles kilometres or atoms wide
   if (nLabels > 0) {
@@ -341,9 +356,13 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   // particle pixels whose ΔI/I0 is NaN: the reference's, per particle, and the frames with more
   const unmeasured = { reference: new Int32Array(nLabels), frames: new Set<number>(), worst: 0, worstOf: 0, worstFrame: 0 };
   if (nonFinite || refSaturatedInside) for (let i = 0; i < mapReference.length; i++) if (seg.labels[i] > 0 && !Number.isFinite(mapReference[i])) unmeasured.reference[seg.labels[i] - 1]++;
-  // particle pixels saturated in a frame but not in the reference (those are NaN in every frame already)
-  const clipped = { byFrame: new Map<number, Int32Array>(), worst: 0, worstFrame: 0 };
+  // particle pixels saturated in a frame but not in the reference (those are NaN in every frame already):
+  // ΔI/I0 ≥ (top − I0)/I0 there. Where that bound clears the threshold the pixel has reacted whatever
+  // its true value (kept: only its ΔI/I0, and the mean, read low); where it does not, nobody can say
+  // (NaN, not measured)
+  const clipped = { byFrame: new Map<number, Int32Array>(), worst: 0, worstFrame: 0, kept: 0, keptFrames: new Set<number>() };
   const refTop = saturationLevel(referenceFrame);
+  const boundClears = (i: number) => refTop !== null && (refTop - reference[i]) >= threshold * reference[i];
   const results: ParticleResult[] = particles.map((p) => ({
     particle: p,
     classification: { asymmetric: null, maxComOffsetRel: null, maxFrame: null, frames: [] },
@@ -380,9 +399,13 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
         const f = await movie.readFrame(i);
         let inside = 0, perParticle: Int32Array | null = null;
         b.frames.push(maskSaturated(f, (j) => {
-          if (!seg.labels[j] || referenceFrame[j] === refTop) return;
-          inside++;
-          (perParticle ??= new Int32Array(nLabels))[seg.labels[j] - 1]++;
+          if (referenceFrame[j] === refTop) return true; // NaN through the reference already
+          if (boundClears(j)) {
+            if (seg.labels[j]) { clipped.kept++; clipped.keptFrames.add(i); }
+            return false;
+          }
+          if (seg.labels[j]) { inside++; (perParticle ??= new Int32Array(nLabels))[seg.labels[j] - 1]++; }
+          return true;
         }));
         if (perParticle) {
           clipped.byFrame.set(i, perParticle);
@@ -455,7 +478,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     drift?.close();
   }
   const clippedFrames = [...clipped.byFrame.keys()];
-  if (clippedFrames.length) warn(`${clippedFrames.length} frame(s) (first ${clippedFrames[0]}) have saturated pixels inside particles (at most ${clipped.worst} in one frame, frame ${clipped.worstFrame}): a clipped pixel only says the intensity is at least ${refTop}, so ΔI/I0 is NaN there, left out of the unreacted fraction and both centres of mass; lower the exposure`);
+  if (clippedFrames.length) warn(`${clippedFrames.length} frame(s) (first ${clippedFrames[0]}) have saturated pixels inside particles where I0 is within ${csvNumber(100 * threshold)} % of the top (at most ${clipped.worst} in one frame, frame ${clipped.worstFrame}): a clipped pixel only says the intensity is at least ${refTop}, which there cannot tell reacted from unreacted, so ΔI/I0 is NaN, left out of the unreacted fraction and both centres of mass; lower the exposure`);
+  if (clipped.kept) warn(`${clipped.keptFrames.size} frame(s) (first ${Math.min(...clipped.keptFrames)}) have saturated pixels inside particles (${clipped.kept} in all) whose ΔI/I0, though clipped, clears the ${csvNumber(threshold)} threshold: they count as reacted, as they are, but their ΔI/I0 and the particles' mean ΔI/I0 read low; lower the exposure to measure them`);
   if (unmeasured.frames.size) {
     const f = [...unmeasured.frames].sort((a, b) => a - b);
     const p = particles[unmeasured.worstOf];
@@ -472,6 +496,8 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
     r.classification = classifyParticle(r.comOffsetRel, r.unreactedFraction, { threshold: asymThreshold, fractionWindow: asymWindow });
     // a particle cut by the frame (--keep-border): its COM is the visible part's, not the particle's
     if (r.particle.touchesBorder && seg.method !== 'mask') r.classification = { ...r.classification, asymmetric: null };
+    // touching particles taken as one (warned above): the COM offset is the pair's
+    if (joined.has(r.particle.label)) r.classification = { ...r.classification, asymmetric: null };
     if (!anglesKnown) {
       const window = r.classification.frames.length ? r.classification.frames : Array.from({ length: frames }, (_, i) => i);
       const angle = offsetDirectionDeg(r.particle.centroid_px, unreactedCom_px[p], r.comOffsetRel, window);

@@ -42,24 +42,25 @@ export function saturationLevel(frame: FrameData): number | null {
 }
 
 /**
- * `frame` with its saturated samples (at the type's maximum, `saturationLevel`) made NaN, as float32 —
- * or `frame` itself when it has none. A clipped sample only says the intensity is at least the top, so
- * ΔI/I0 from it is no measurement: as a NaN sample it gives NaN ΔI/I0 in every map kernel (JS, wasm, WGSL,
- * drift-corrected or not), which the reductions leave out of the fraction and the centres of mass. The
- * analysis applies it to the reference and to every frame before the map (the definition above has no
- * notion of saturation). `each` is called with the index of every saturated sample (few, usually).
+ * `frame` with saturated samples (at the type's maximum, `saturationLevel`) made NaN, as float32 — or
+ * `frame` itself when none is. A clipped sample only says the intensity is at least the top, so ΔI/I0
+ * from it is a lower bound; as a NaN sample it gives NaN ΔI/I0 in every map kernel (JS, wasm, WGSL,
+ * drift-corrected or not), which the reductions leave out of the fraction and the centres of mass.
+ * `unknown(i)`, called for every saturated sample (few, usually), says whether to make it NaN (default:
+ * all): the analysis keeps those whose lower bound already clears the unreacted threshold. The analysis
+ * applies this to the reference and to every frame before the map (the definition above has no
+ * notion of saturation).
  */
-export function maskSaturated(frame: FrameData, each?: (i: number) => void): FrameData {
+export function maskSaturated(frame: FrameData, unknown: (i: number) => boolean = () => true): FrameData {
   const top = saturationLevel(frame);
   if (top === null) return frame;
   let i = frame.indexOf(top); // native, ~1 ns per sample: the common case (none) costs one scan
-  if (i < 0) return frame;
-  const out = new Float32Array(frame);
+  let out: Float32Array | null = null;
   for (; i >= 0; i = frame.indexOf(top, i + 1)) {
-    out[i] = NaN;
-    each?.(i);
+    if (!unknown(i)) continue;
+    (out ??= new Float32Array(frame))[i] = NaN;
   }
-  return out;
+  return out ?? frame;
 }
 
 /** Smallest positive normal float32; references with |I_ref| below it count as zero. */

@@ -101,21 +101,23 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(a.warnings.join('\n')).not.toMatch(/NaN/);
   });
 
-  it('saturated pixels are not measured: in the reference (NaN in every frame) and where a frame clips (NaN there)', async () => {
+  it('saturated pixels: not measured in the reference (NaN in every frame) nor where a clipped frame cannot tell reacted from not; clipped but clearly reacted counts as reacted', async () => {
     // 16-bit: background 1000, a disk of radius 16 at 40000 whose shell brightens to 52000 (ΔI/I0 0.3)
     // outside a centred core shrinking 99 → 12 → 9 → 6 → 3 px; mirrored pairs of patches (so that the
     // centres of mass stay put, about (30, 27)): P1 at 65535 in every frame (saturated in the reference: ΔI/I0 would
     // read 0, "unreacted"), P2 at 63000 that clips at 65535 once reacted (63000·1.3: ΔI/I0 would read
-    // 0.040, under the 0.05 threshold, "unreacted")
+    // 0.040, under the 0.05 threshold, "unreacted"), and P3 at 50000 that clips once reacted (its
+    // ΔI/I0 then reads 0.31 for 0.4: reacted all the same, so it is measured as reacted)
     const w = 64, h = 56, core = [99, 12, 9, 6, 3];
     const inDisk = (c: number, r: number) => Math.hypot(c - 30, r - 27) <= 16;
     const p1 = (c: number, r: number) => r >= 25 && r <= 29 && ((c >= 16 && c <= 19) || (c >= 41 && c <= 44));
     const p2 = (c: number, r: number) => ((r >= 33 && r <= 35) || (r >= 19 && r <= 21)) && ((c >= 22 && c <= 24) || (c >= 36 && c <= 38));
+    const p3 = (c: number, r: number) => ((r >= 13 && r <= 15) || (r >= 39 && r <= 41)) && c >= 29 && c <= 31;
     const frames = core.map((rc) => {
       const f = new Uint16Array(w * h);
       for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
         const reacted = Math.hypot(c - 30, r - 27) > rc;
-        f[r * w + c] = !inDisk(c, r) ? 1000 : p1(c, r) ? 65535 : p2(c, r) ? (reacted ? 65535 : 63000) : reacted ? 52000 : 40000;
+        f[r * w + c] = !inDisk(c, r) ? 1000 : p1(c, r) ? 65535 : p2(c, r) ? (reacted ? 65535 : 63000) : p3(c, r) ? (reacted ? 65535 : 50000) : reacted ? 52000 : 40000;
       }
       return f;
     });
@@ -130,7 +132,7 @@ describe('analyze: known answers on synthetic movies', () => {
       expect(particles).toHaveLength(1);
       const p = particles[0];
       core.forEach((rc, k) => {
-        // the truth over the measured pixels: P1 never, P2 while it is not clipped
+        // the truth over the measured pixels: P1 never, P2 while it is not clipped, P3 always
         let measured = 0, unreacted = 0;
         for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
           const inCore = Math.hypot(c - 30, r - 27) <= rc;
@@ -143,8 +145,12 @@ describe('analyze: known answers on synthetic movies', () => {
       });
       const said = warnings.join('\n');
       expect(said).toMatch(/reference frame 0 has 40 saturated pixel\(s\) \(at 65535, 40 inside particles\): .*ΔI\/I0 is NaN there in every frame, left out of the unreacted fraction/);
-      expect(said).toMatch(/3 frame\(s\) \(first 2\) have saturated pixels inside particles \(at most 36 in one frame, frame 3\): a clipped pixel only says the intensity is at least 65535/);
+      expect(said).toMatch(/3 frame\(s\) \(first 2\) have saturated pixels inside particles where I0 is within 5 % of the top \(at most 36 in one frame, frame 3\): a clipped pixel only says the intensity is at least 65535/);
       expect(said).not.toMatch(/beyond the reference frame's/); // the clipped pixels are warned once, not twice
+      let kept = 0;
+      core.forEach((rc) => { for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) if (p3(c, r) && Math.hypot(c - 30, r - 27) > rc) kept++; });
+      expect(kept).toBeGreaterThan(0);
+      expect(said).toMatch(new RegExp(`4 frame\\(s\\) \\(first 1\\) have saturated pixels inside particles \\(${kept} in all\\) whose ΔI/I0, though clipped, clears the 0\\.05 threshold: they count as reacted`));
     } finally {
       await movie.close();
     }
@@ -274,6 +280,27 @@ describe('analyze: known answers on synthetic movies', () => {
     expect(result.particles[0].particle.touchesBorder).toBe(true);
     expect(result.particles[0].classification.asymmetric).not.toBeNull();
     expect(warnings.join('\n')).not.toMatch(/touches the frame border/);
+  });
+
+  it('two touching particles taken as one component are warned and left unclassified; a --mask with a label each classifies them', async () => {
+    // two disks of radius 12 touching at x = 40, each core off-centre away from the other, and one apart
+    const parts = [{ cx: 28, cy: 30, radius_px: 12, coreOffset: [-4, 0] as [number, number] }, { cx: 52, cy: 30, radius_px: 12, coreOffset: [4, 0] as [number, number] }, { cx: 100, cy: 30, radius_px: 12, coreOffset: [0, 4] as [number, number] }];
+    const synth: SynthOptions = { width: 128, height: 64, frames: 12, particles: parts };
+    const warnings: string[] = [];
+    const { result } = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { drift: false, warn: (m) => warnings.push(m) });
+    expect(result.particles).toHaveLength(2);
+    const [pair, single] = result.particles;
+    expect(pair.particle.area_px).toBeGreaterThan(2 * single.particle.area_px - 20);
+    expect(warnings.join('\n')).toMatch(new RegExp(`particle ${pair.particle.id} \\(2 lobes of 1[12][.\\d]*, 1[12][.\\d]* px radius, neck [\\d.]+ px\\): this looks like touching particles taken as one by the threshold .*left unclassified .*A --mask with one label per particle separates them`));
+    expect(pair.classification.asymmetric).toBeNull();
+    expect(single.classification.asymmetric).toBe(true);
+    // the user's mask, one label per disk: all three measured and classified, no such warning
+    const mask = new Uint8Array(128 * 64);
+    for (let r = 0; r < 64; r++) for (let c = 0; c < 128; c++) parts.forEach((p, k) => { if (Math.hypot(c + 0.5 - p.cx, r + 0.5 - p.cy) <= p.radius_px - 0.5) mask[r * 128 + c] = k + 1; });
+    const masked: string[] = [];
+    const m = await run(synth, { pixel_um: 0.1, frame_s: 1 }, { drift: false, mask: { data: mask, width: 128, height: 64, name: 'mask.png' }, warn: (w) => masked.push(w) });
+    expect(m.result.particles.map((p) => p.classification.asymmetric)).toEqual([true, true, true]);
+    expect(masked.join('\n')).not.toMatch(/touching particles/);
   });
 
   it('a drift beyond the search is warned with the fix (--max-drift-px), and recovered with it', async () => {

@@ -105,7 +105,7 @@ describe('createGpuProcessor vs createCpuProcessor', () => {
     // clip a block of each odd frame's particle pixels and a few background ones at 65535
     frames.forEach((fr, f) => { if (f % 2) for (let i = 0; i < fr.length; i += 7) if (labels[i] || i % 91 === 0) fr[i] = 65535; });
     let nan = 0;
-    const batch = frames.map((fr) => maskSaturated(fr, () => nan++));
+    const batch = frames.map((fr) => maskSaturated(fr, () => { nan++; return true; }));
     expect(batch.map((b) => b instanceof Float32Array)).toEqual([false, true, false, true, false]);
     const opts: FrameProcessorOptions = { width: w, height: h, reference, labels, nLabels, threshold: 0.1, maxBatch: 5 };
     const g = await createGpuProcessor(gpu(), opts);
