@@ -72,9 +72,15 @@ export function particleLobes(labels: Int32Array, width: number, particle: Pick<
   const dist = distanceTransform(inside, w, h);
   // pixels from the highest distance down, joined to their processed 8-neighbours (union-find): where two
   // regions meet, the one with the lower peak dies there — its persistence is its peak minus that level
-  const order: number[] = [];
-  for (let i = 0; i < w * h; i++) if (inside[i]) order.push(i);
-  order.sort((a, b) => dist[b] - dist[a]);
+  // (squared distances are whole numbers: a counting sort, linear in the pixels)
+  const d2 = new Int32Array(w * h);
+  let maxD2 = 0, count = 0;
+  for (let i = 0; i < w * h; i++) if (inside[i]) { d2[i] = Math.round(dist[i] * dist[i]); maxD2 = Math.max(maxD2, d2[i]); count++; }
+  const start = new Int32Array(maxD2 + 2);
+  for (let i = 0; i < w * h; i++) if (inside[i]) start[maxD2 - d2[i] + 1]++;
+  for (let k = 1; k < start.length; k++) start[k] += start[k - 1];
+  const order = new Int32Array(count);
+  for (let i = 0; i < w * h; i++) if (inside[i]) order[start[maxD2 - d2[i]]++] = i;
   const parent = new Int32Array(w * h).fill(-1), peak = new Float64Array(w * h);
   const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; };
   const died: { peak: number; level: number }[] = [];
@@ -90,8 +96,9 @@ export function particleLobes(labels: Int32Array, width: number, particle: Pick<
       if (parent[j] < 0) continue;
       const a = find(i), b = find(j);
       if (a === b) continue;
-      const [hi, lo] = peak[a] >= peak[b] ? [a, b] : [b, a];
-      died.push({ peak: peak[lo], level: dist[i] });
+      const hi = peak[a] >= peak[b] ? a : b, lo = hi === a ? b : a;
+      // (most joins are of the new pixel itself, persistence 0: only those that may stand out are kept)
+      if (peak[lo] - dist[i] >= 2) died.push({ peak: peak[lo], level: dist[i] });
       parent[lo] = hi;
     }
   }
