@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { errnoCause, isErrnoError, UserError } from '../errors';
 import { parseCapacityCsv, type CapacityRecord } from './capacityCsv';
+import { holdInput } from './output';
 
 export { parseCapacityCsv, interpolateAt, capacityAtFrames, type CapacityRecord } from './capacityCsv';
 
@@ -16,5 +17,7 @@ export async function readCapacityFile(path: string): Promise<CapacityRecord> {
   } catch (e) {
     throw new UserError(`capacity file ${path} cannot be read: ${isErrnoError(e) ? errnoCause(e) : (e as Error).message}`);
   }
+  // read as an input of this process: writeOutputDir will not replace it (the record may be a synth folder's)
+  holdInput(path, 'the capacity file');
   return parseCapacityCsv(text, path);
 }

@@ -24,6 +24,7 @@ import { fromFile } from 'geotiff';
 import { PNG } from 'pngjs';
 import { errnoCause, isErrnoError, UserError } from '../errors';
 import { isHdf5File, openHdf5Movie } from './hdf5Movie';
+import { holdInput } from './output';
 import { NO_CALIBRATION, type MovieCalibration } from './calibration';
 import {
   checkChannel, describeError, isTiffMagic, naturalCompare, openTiffSource, toFrame,
@@ -192,6 +193,15 @@ async function openFolderMovie(dir: string, options: OpenMovieOptions = {}): Pro
  * by readFrame.
  */
 export async function openMovie(moviePath: string, options: OpenMovieOptions = {}): Promise<MovieSource> {
+  const movie = await openMovieSource(moviePath, options);
+  // an open movie is an input: writeOutputDir will not replace it (src/io/output.ts holdInput)
+  const release = holdInput(moviePath, 'the open movie');
+  const close = movie.close.bind(movie);
+  movie.close = async () => { release(); await close(); };
+  return movie;
+}
+
+async function openMovieSource(moviePath: string, options: OpenMovieOptions): Promise<MovieSource> {
   let st;
   try {
     st = await stat(moviePath);

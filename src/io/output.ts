@@ -264,10 +264,12 @@ function enclosingOutput(target: string): { dir: string; command: string } | nul
  * own earlier output only.
  */
 function checkSameCommand(target: string, flag: string, existing: Existing, command: string): void {
-  if (!existing.command || existing.command === command || existing.command === 'ionflux' || command === 'ionflux') return;
+  // ('ionflux': a library call without options.command — a command of its own, like the others)
+  if (!existing.command || existing.command === command) return;
   const files = [...existing.ours].filter((f) => f !== OUTPUT_MARKER);
   if (!files.length) return;
-  throw new OutputDirError(`${flag} '${target}' holds the output of \`ionflux ${existing.command}\` (${files.length} file${files.length === 1 ? '' : 's'}: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}); \`ionflux ${command}\` replaces only its own earlier output: choose another folder`);
+  const who = (c: string) => (c === 'ionflux' ? 'a library call (writeOutputDir without options.command)' : `\`ionflux ${c}\``);
+  throw new OutputDirError(`${flag} '${target}' holds the output of ${who(existing.command)} (${files.length} file${files.length === 1 ? '' : 's'}: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}); ${who(command)} replaces only its own earlier output: choose another folder`);
 }
 
 function realOrResolved(p: string): string {
@@ -287,6 +289,27 @@ function checkInputs(target: string, flag: string, existing: Existing, inputs: {
       throw new OutputDirError(`${input.flag} '${input.path}' lies inside ${flag} '${target}' and was written there by an earlier ionflux run, which this run would replace: move it out of the folder, or choose another ${flag}`);
     }
   }
+}
+
+/**
+ * Files this process reads as inputs through the library (an open movie until it is closed; a capacity
+ * record or a mask image once read): writeOutputDir never replaces one, as the CLI's `inputs` — a
+ * script that analyses a synth folder's movie into that folder would otherwise delete the movie.
+ */
+const heldInputs = new Map<string, { what: string; holds: number }>();
+
+/** Notes `file` as an input of this process (`what`: e.g. 'the open movie'); returns its release. */
+export function holdInput(file: string, what: string): () => void {
+  const key = path.resolve(file);
+  const h = heldInputs.get(key) ?? { what, holds: 0 };
+  h.holds++;
+  heldInputs.set(key, h);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--h.holds <= 0) heldInputs.delete(key);
+  };
 }
 
 function checkFreeSpace(target: string, flag: string, bytes: number | undefined): void {
@@ -428,7 +451,7 @@ export async function writeOutputDir<T>(dir: string, write: (staging: string) =>
     removeStalePartials(target, log);
     const existing = inspect(target, flag);
     checkSameCommand(target, flag, existing, command);
-    checkInputs(target, flag, existing, options.inputs ?? []);
+    checkInputs(target, flag, existing, [...(options.inputs ?? []), ...[...heldInputs].map(([file, h]) => ({ flag: h.what, path: file }))]);
     if (existing.exists) probeWritable(target, flag);
     checkFreeSpace(target, flag, options.estimatedBytes);
     rmSync(staging, { recursive: true, force: true });
@@ -458,7 +481,8 @@ export async function writeOutputDir<T>(dir: string, write: (staging: string) =>
       process.off('SIGTERM', onSignal);
     }
     if (report.replaced.length || report.removed.length) {
-      log(`replaced ${report.replaced.length + report.removed.length} file(s) of an earlier ionflux run in '${dir}'`);
+      const parts = [report.replaced.length ? `replaced ${report.replaced.length}` : '', report.removed.length ? `removed ${report.removed.length}` : ''].filter(Boolean).join(' and ');
+      log(`${parts} file(s) of an earlier ionflux run in '${dir}'${report.removed.length ? ` (removed: ${report.removed.slice(0, 4).join(', ')}${report.removed.length > 4 ? ', …' : ''}, which this run does not write)` : ''}`);
     }
     if (report.kept.length) {
       log(`kept ${report.kept.length} file(s) in '${dir}' that this run did not write: ${report.kept.slice(0, 4).join(', ')}${report.kept.length > 4 ? ', …' : ''}`);

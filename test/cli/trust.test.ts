@@ -12,7 +12,8 @@ import { runCli } from '../helpers/cli';
 import { buildCli, waitFor, type BuiltCli } from '../helpers/builtCli';
 import { writeSynthMovie } from '../helpers/synthMovie';
 import { manifestFiles, OUTPUT_MARKER, writeOutputDir } from '../../src/io/output';
-import { EnvironmentError, oneLine } from '../../src/errors';
+import { EnvironmentError, oneLine, UserError } from '../../src/errors';
+import { openMovie } from '../../src/io/movie';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'ionflux-trust-'));
 const isRoot = process.getuid?.() === 0;
@@ -51,7 +52,7 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     writeFileSync(config, JSON.stringify({ particle: { diameter_um: 1 }, grid: { spacing_um: 0.1 }, protocol: [{ step: 'charge', current_mA_g: 100, duration_min: 1.5 }] }));
     const r = await runCli(['simulate', '--config', config, '--backend', 'cpu', '--quiet', '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/replaced \d+ file\(s\) of an earlier ionflux run/);
+    expect(r.stderr).toMatch(/replaced \d+ and removed \d+ file\(s\) of an earlier ionflux run in .* \(removed: theta_0060s\.npy, theta_0060s\.png, theta_0120s\.npy, theta_0120s\.png, which this run does not write\)/);
     expect(r.stderr).toMatch(/kept 2 file\(s\) .* my\.json, notes\.txt/);
     expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('precious');
     expect(existsSync(config)).toBe(true);
@@ -128,6 +129,36 @@ describe('a re-run deletes or overwrites only what ionflux wrote', () => {
     expect(r3.code).toBe(1);
     expect(r3.stderr).toMatch(/--out '.*afit\/compare' is part of the output of `ionflux fit` in '.*afit' \(its compare\/ folder\): ionflux replaces a command's output only as a whole/);
     expect(readdirSync(path.join(fitLike, 'compare'))).toEqual(['summary.json']);
+  });
+});
+
+describe('the library: writeOutputDir keeps the inputs this process reads', () => {
+  test('a movie open from a folder is not replaced by writing into that folder; a library folder is not another command\'s', async () => {
+    // a synth-like folder written by a library call (no options.command), its movie opened, and an
+    // analysis written into the same folder: refused while the movie is open (it deleted the movie)
+    const dir = path.join(tmp, 'lib-synth');
+    await writeOutputDir(dir, async (d) => {
+      await writeSynthMovie(path.join(d, 'movie.tif'), { width: 48, height: 40, frames: 3, particles: [{ cx: 24, cy: 20, radius_px: 10 }] }, { pixel_um: 0.1, frame_s: 1 });
+      writeFileSync(path.join(d, 'truth.json'), '{}');
+    }, { log: () => {} });
+    const movie = await openMovie(path.join(dir, 'movie.tif'));
+    const lines: string[] = [];
+    try {
+      const err = await writeOutputDir(dir, async (d) => { writeFileSync(path.join(d, 'summary.json'), '{}'); }, { log: (l) => lines.push(l) }).catch((e) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect(err.message).toMatch(/^the open movie '.*lib-synth\/movie\.tif' lies inside --out '.*lib-synth' and was written there by an earlier ionflux run, which this run would replace: move it out of the folder, or choose another --out$/);
+    } finally {
+      await movie.close();
+    }
+    expect(readdirSync(dir).sort()).toEqual([OUTPUT_MARKER, 'movie.tif', 'truth.json']);
+    // a CLI command does not replace a library call's folder either (nor the other way round)
+    const r = await runCli(['simulate', ...quick, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/holds the output of a library call \(writeOutputDir without options\.command\) \(2 files: movie\.tif, truth\.json\); `ionflux simulate` replaces only its own earlier output/);
+    // once closed, the same library call replaces its own earlier output, and says what it removed
+    await writeOutputDir(dir, async (d) => { writeFileSync(path.join(d, 'truth.json'), '{"again":1}'); }, { log: (l) => lines.push(l) });
+    expect(readdirSync(dir).sort()).toEqual([OUTPUT_MARKER, 'truth.json']);
+    expect(lines.join('\n')).toMatch(/replaced 1 and removed 1 file\(s\) of an earlier ionflux run in '.*lib-synth' \(removed: movie\.tif, which this run does not write\)/);
   });
 });
 
