@@ -7,6 +7,7 @@
  */
 import { readdirSync } from 'node:fs'; // a stand-in in the browser bundle (vite.config.ts); used only on Linux in Node
 import { acquireGpu, GpuUnavailableError, SoftwareAdapterOnly, type GpuContext } from './device';
+import { UserError } from '../errors';
 
 export type BackendRequest = 'auto' | 'gpu' | 'cpu';
 
@@ -25,6 +26,12 @@ export const BACKENDS: readonly BackendRequest[] = ['auto', 'gpu', 'cpu'];
 export function parseBackend(value: string, option = '--backend'): BackendRequest {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
   throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
+}
+
+/** `request` if it is one of BACKENDS, else a UserError naming `what` (a library caller's typo, 'cuda' or 'GPU', must not pick a backend). */
+export function checkBackendRequest(request: unknown, what = 'backend'): BackendRequest {
+  if (typeof request === 'string' && (BACKENDS as readonly string[]).includes(request)) return request as BackendRequest;
+  throw new UserError(`${what} = ${typeof request === 'string' ? `'${request}'` : String(request)} is not allowed: use one of ${BACKENDS.join(', ')} (lower case)`);
 }
 
 /**
@@ -59,7 +66,8 @@ function noGpuHardware(): string | null {
  * `auto` on Linux without a GPU device node takes the CPU at once (noGpuHardware); `probeAlways`
  * (tests) asks the adapter anyway.
  */
-export async function selectBackend(request: BackendRequest, onLost?: (why: string) => void, options: { probeAlways?: boolean } = {}): Promise<Backend> {
+export async function selectBackend(request: BackendRequest = 'auto', onLost?: (why: string) => void, options: { probeAlways?: boolean } = {}): Promise<Backend> {
+  checkBackendRequest(request, 'selectBackend: request');
   if (request === 'cpu') return { kind: 'cpu', label: 'cpu (the CPU reference)' };
   if (request === 'auto' && !options.probeAlways) {
     const none = noGpuHardware();

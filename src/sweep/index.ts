@@ -5,7 +5,7 @@
  */
 import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { selectBackend, type BackendRequest } from '../gpu/backend';
+import { checkBackendRequest, selectBackend, type BackendRequest } from '../gpu/backend';
 import { EXIT, UserError } from '../errors';
 import { encodePng } from '../render/png';
 import { renderSweepPlot } from '../render/sweepPlot';
@@ -86,8 +86,17 @@ export interface SweepResult {
   records: RunRecord[];
 }
 
+/** The options a script passes, checked as the CLI's parser checks its flags (a typo must not run on another backend). */
+function checkSweepOptions(o: SweepOptions): void {
+  if (!o || typeof o.out !== 'string' || !o.out.trim()) throw new UserError(`runSweep: options.out = ${JSON.stringify(o?.out)} is not allowed: give the sweep's folder (a path)`);
+  if (o.backend !== undefined) checkBackendRequest(o.backend, 'runSweep: options.backend');
+  if (o.jobs !== undefined && !(Number.isInteger(o.jobs) && o.jobs >= 1)) throw new UserError(`runSweep: options.jobs = ${String(o.jobs)} is not allowed: use a whole number ≥ 1 (runs at once), or leave it out`);
+  if (o.stepsPerDispatch !== undefined && !(Number.isInteger(o.stepsPerDispatch) && o.stepsPerDispatch >= 1 && o.stepsPerDispatch <= 8)) throw new UserError(`runSweep: options.stepsPerDispatch = ${String(o.stepsPerDispatch)} is not allowed: use a whole number 1 … 8`);
+}
+
 /** Computes the plan's runs of this shard into `options.out`, skipping those already finished there. */
 export async function runSweep(plan: SweepPlan, options: SweepOptions): Promise<SweepResult> {
+  checkSweepOptions(options);
   const t0 = performance.now();
   const log = options.log ?? (() => {});
   await checkParticles(plan.mine, options.baseDir ?? process.cwd());

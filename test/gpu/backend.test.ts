@@ -45,3 +45,11 @@ test.runIf(process.platform === 'linux')('auto on Linux without a GPU device nod
     auto.gpu?.device.destroy();
   }
 });
+
+test('a request that is not auto, gpu or cpu is refused, naming it (not taken as a GPU); none is auto', async () => {
+  for (const bad of ['cuda', 'GPU', '', 7, null]) {
+    await expect(selectBackend(bad as never), String(bad)).rejects.toThrow(/^selectBackend: request = .* is not allowed: use one of auto, gpu, cpu \(lower case\)$/);
+  }
+  await expect(selectBackend('cuda' as never)).rejects.toMatchObject({ name: 'UserError' });
+  expect((await selectBackend()).label).toBe((await selectBackend('auto')).label);
+});

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { assignments, canonicalJson, expandSweep, parseSweepSpec, resolveShard, runId, shardOf, shardRuns, SweepSpecError } from '../../src/sweep/spec';
-import { planSweep, runMetrics, sweepPreset } from '../../src/sweep';
+import { planSweep, runMetrics, runSweep, sweepPreset } from '../../src/sweep';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 
 const spec = (extra: Record<string, unknown>) => parseSweepSpec({ base: { preset: 'fig4a' }, ...extra });
@@ -143,4 +143,11 @@ describe('run metrics', () => {
     // a run that never gets below 0.2 keeps its whole trace
     expect(runMetrics({ trace: trace.slice(0, 3) } as unknown as Parameters<typeof runMetrics>[0]).maxComOffset_um).toBe(0.2);
   });
+});
+
+test('runSweep checks its options as the CLI checks its flags: no out, a backend typo, jobs < 1', async () => {
+  const plan = planSweep({ base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [50, 100] } }, 'spec');
+  await expect(runSweep(plan, {} as never)).rejects.toThrow(/^runSweep: options\.out = undefined is not allowed: give the sweep's folder/);
+  await expect(runSweep(plan, { out: '/tmp/never-written', backend: 'cuda' as never })).rejects.toThrow(/^runSweep: options\.backend = 'cuda' is not allowed: use one of auto, gpu, cpu/);
+  for (const jobs of [0, -1, 1.5]) await expect(runSweep(plan, { out: '/tmp/never-written', jobs })).rejects.toThrow(`runSweep: options.jobs = ${jobs} is not allowed: use a whole number ≥ 1`);
 });
