@@ -25,6 +25,8 @@ export {
   type Problem, type StepParams, type RunResult, type Snapshot, type Measurement, type Solver, type FieldStats,
 } from './solver';
 export type { RunOptions, StepRecord } from './solver/run';
+// how many explicit steps a run takes (× grid.cells: its cell-updates), before running it
+export { estimatedSteps } from './solver/problem';
 export type { AdvanceResult } from './solver/types';
 
 // ---- backend choice and the WebGPU device

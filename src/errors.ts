@@ -15,6 +15,14 @@ export class UserError extends Error {
   }
 }
 
+/** A config value that cannot be used (bad input: a UserError), named by key, value and what is allowed. */
+export class ConfigError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
 /** A fault of the machine rather than of the input: the disk, permissions, a lock, a device. */
 export class EnvironmentError extends Error {
   constructor(message: string) {

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseBackend, selectBackend } from '../gpu/backend';
-import { applySet, ConfigError, presetConfig, PRESETS, resolveConfig } from '../model/config';
+import { applySet, presetConfig, PRESETS, resolveConfig } from '../model/config';
 import { writeOutputDir } from '../io/output';
 import { writeSimulationOutputs } from '../io/simulationOutput';
 import { buildProblem, createSolver, runSimulation, SimulationLimitError } from '../solver';
@@ -98,13 +98,8 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   } catch (e) {
     throw new UserError(oneLineConfigError((e as Error).message));
   }
-  let problem;
-  try {
-    problem = await buildProblem(config, { baseDir });
-  } catch (e) {
-    if (e instanceof ConfigError || e instanceof Error) throw new UserError(e.message);
-    throw e;
-  }
+  // bad input is a ConfigError (a UserError: exit 1); anything else from here is a bug (exit 3)
+  const problem = await buildProblem(config, { baseDir });
   const backend = await selectBackend(backendRequest);
   if (!opts.quiet) process.stderr.write(`ionflux simulate: ${source}, ${problem.grid.nx}×${problem.grid.ny} grid (${problem.grid.cells} cells), backend ${backend.label}\n`);
   if (!opts.quiet && (opts.stepsPerDispatch ?? 1) > 1 && backend.kind !== 'gpu') process.stderr.write(`ionflux simulate: --steps-per-dispatch ${opts.stepsPerDispatch} applies to the GPU solver only; the CPU reference steps as always\n`);

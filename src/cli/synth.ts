@@ -28,7 +28,8 @@ export async function synthCommand(opts: SynthOptions): Promise<void> {
     backendRequest = parseBackend(opts.backend);
     prepared = await prepareSynth(raw, { baseDir, source });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof Error) throw new UserError(oneLineConfigError((e as Error).message));
+    // bad input (ConfigError and the other UserErrors) in one line; anything else is a bug (exit 3)
+    if (e instanceof UserError) throw new UserError(oneLineConfigError(e.message));
     throw e;
   }
   const { scene, setup, problems } = prepared;

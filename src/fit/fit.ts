@@ -17,7 +17,7 @@
  * candidates (see `intervals`). Evaluated candidates go to a journal as they are known, so that the
  * same fit resumes where it stopped. No files are written here except through `journal`.
  */
-import { UserError } from '../errors';
+import { ConfigError, UserError } from '../errors';
 import { resolveConfig, type SimulationConfig } from '../model/config';
 import { KNEE_DEFAULTS } from '../model/diffusivity';
 import { buildProblem, estimatedSteps, type Problem } from '../solver/problem';
@@ -568,7 +568,7 @@ export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<
     if (p.grid.cells < 200) warn(`the simulation grid has only ${p.grid.cells} cells at ${grid_um} µm: consider a finer --grid-um`);
     perSimulation = estimatedSteps(p) * p.grid.cells;
   } catch (e) {
-    if (e instanceof UserError) throw e;
+    if (e instanceof UserError && !(e instanceof ConfigError)) throw e;
     throw new UserError(`fit: the simulation of particle ${obs.id}'s outline is refused: ${(e as Error).message.split('\n')[0]}`);
   }
 

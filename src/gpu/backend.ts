@@ -25,7 +25,7 @@ export const BACKENDS: readonly BackendRequest[] = ['auto', 'gpu', 'cpu'];
 /** `value` as a BackendRequest; throws a one-line Error naming `option`, the value and the allowed ones. */
 export function parseBackend(value: string, option = '--backend'): BackendRequest {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
-  throw new Error(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
+  throw new UserError(`${option} = '${value}' is not allowed: use one of ${BACKENDS.join(', ')}`);
 }
 
 /** `request` if it is one of BACKENDS, else a UserError naming `what` (a library caller's typo, 'cuda' or 'GPU', must not pick a backend). */

@@ -2,6 +2,7 @@
  * The simulation config (SPEC §3): schema, defaults, presets and validation. Every invalid value is
  * rejected before anything runs, with a message naming the key, the value and what is allowed.
  */
+import { ConfigError } from '../errors';
 import * as z from 'zod';
 import { KNEE_DEFAULTS } from './diffusivity';
 import { segmentOverlapDeg, segmentSpan } from './surface';
@@ -166,7 +167,7 @@ export type SimulationConfig = z.infer<typeof configSchema>;
 export type ProtocolStep = SimulationConfig['protocol'][number];
 
 /** A config that fails validation: one line per problem, naming the key, the value and what is allowed. */
-export class ConfigError extends Error {}
+export { ConfigError } from '../errors';
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
   let v: unknown = input;

@@ -11,6 +11,7 @@
  * Discrete area and perimeter (A_d = N·h², P_d = Σ_f |n·e_f|·h) define q0 = k·A_d/P_d, which makes
  * the extracted charge equal to current × time to round-off on any grid.
  */
+import { ConfigError } from '../errors';
 import { edgeNormal, OutlineIndex, scanlineRows, type Outline, type Vec2 } from './geometry';
 import { surfaceActivity, type FluxNormalization, type SurfaceSegment } from './surface';
 
@@ -183,7 +184,7 @@ export function applySurface(geometry: GridGeometry, segments: SurfaceSegment[],
   }
   const sBar = faceWeight > 0 ? activityWeight / faceWeight : 1;
   if (normalize === 'total-current' && !(sBar > 0)) {
-    throw new Error('surface.segments block the whole surface (η = 0 everywhere): no current can pass under surface.normalize = "total-current"');
+    throw new ConfigError('surface.segments block the whole surface (η = 0 everywhere): no current can pass under surface.normalize = "total-current"');
   }
   const norm = normalize === 'total-current' ? 1 / sBar : 1;
   const walls: WallCells = {

@@ -2,6 +2,7 @@
  * `particle.shape = "mask"`: a particle outline from an image file (PNG or TIFF, nonzero = particle),
  * read here (Node) and traced by src/model/maskTrace.ts (which the demo page uses too).
  */
+import { ConfigError } from '../errors';
 import path from 'node:path';
 import { readImage } from '../io/movie';
 import type { Outline } from './geometry';
@@ -15,7 +16,7 @@ async function readMaskImage(full: string, file: string): Promise<{ data: ArrayL
   } catch (e) {
     // the reader names the full path first; name the config key and the value as written instead
     const msg = (e as Error).message.startsWith(full) ? (e as Error).message.slice(full.length).trim() : (e as Error).message;
-    throw new Error(`particle.file = '${file}' ${msg}`);
+    throw new ConfigError(`particle.file = '${file}' ${msg}`);
   }
 }
 

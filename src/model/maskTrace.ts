@@ -6,6 +6,7 @@
  * image in src/model/maskOutline.ts (Node), the demo page decodes a dropped image or takes an observed
  * particle's segmented mask, and both come here.
  */
+import { ConfigError } from '../errors';
 import { polygonOutline, type Outline, type Vec2 } from './geometry';
 
 /** Keeps the largest 4-connected component of a binary mask; returns it and the number of components. */
@@ -103,8 +104,8 @@ export function smoothLoop(loop: Vec2[], half = 2): Vec2[] {
 export function outlineFromMask(mask: ArrayLike<number>, width: number, height: number, pixel_um: number, what: string, warn: (msg: string) => void = () => {}): Outline {
   const binary = Uint8Array.from(mask, (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0));
   const comp = largestComponent(binary, width, height);
-  if (comp.pixels === 0) throw new Error(`${what} has no nonzero pixels: the mask must mark the particle (nonzero = particle)`);
-  if (comp.pixels < 12) throw new Error(`${what} marks a particle of only ${comp.pixels} pixels: too small to simulate`);
+  if (comp.pixels === 0) throw new ConfigError(`${what} has no nonzero pixels: the mask must mark the particle (nonzero = particle)`);
+  if (comp.pixels < 12) throw new ConfigError(`${what} marks a particle of only ${comp.pixels} pixels: too small to simulate`);
   const marked = binary.reduce((acc, v) => acc + v, 0);
   if (comp.components > 1) warn(`${what} has ${comp.components} separate pieces: the largest (${comp.pixels} pixels) is simulated, ${marked - comp.pixels} pixels elsewhere are left out`);
   const loop = smoothLoop(traceBoundary(comp.mask, width, height)).map(([x, y]) => [x * pixel_um, y * pixel_um] as Vec2);

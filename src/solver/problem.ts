@@ -2,6 +2,7 @@
  * A discretised problem: the grid, the Kirchhoff table and the per-step constants, built once from a
  * resolved config and shared by both solvers (so that they differ only in where the arithmetic runs).
  */
+import { ConfigError } from '../errors';
 import type { SimulationConfig, ProtocolStep } from '../model/config';
 import { diffusivityFunction, kirchhoffTable, maxDiffusivity, phiOf, type KirchhoffTable } from '../model/diffusivity';
 import { diskOutline, ellipseOutline, polygonOutline, selfIntersection, type Outline, type Vec2 } from '../model/geometry';
@@ -68,9 +69,9 @@ export async function outlineFromConfig(p: SimulationConfig['particle'], baseDir
     case 'ellipse': return ellipseOutline(p.axes_um as [number, number], p.angleDeg);
     case 'polygon': {
       const crossing = p.vertices_um.length <= 5000 ? selfIntersection(p.vertices_um as Vec2[]) : null;
-      if (crossing) throw new Error(`particle.vertices_um is self-intersecting (edges ${crossing[0]}–${crossing[0] + 1} and ${crossing[1]}–${(crossing[1] + 1) % p.vertices_um.length} cross): give the outline once around, without crossings`);
+      if (crossing) throw new ConfigError(`particle.vertices_um is self-intersecting (edges ${crossing[0]}–${crossing[0] + 1} and ${crossing[1]}–${(crossing[1] + 1) % p.vertices_um.length} cross): give the outline once around, without crossings`);
       const o = polygonOutline(p.vertices_um as Vec2[]);
-      if (!(o.area_um2 > 0)) throw new Error(`particle.vertices_um encloses no area (${o.area_um2} µm²): give at least 3 distinct, non-collinear vertices`);
+      if (!(o.area_um2 > 0)) throw new ConfigError(`particle.vertices_um encloses no area (${o.area_um2} µm²): give at least 3 distinct, non-collinear vertices`);
       return o;
     }
     case 'mask': {
@@ -90,10 +91,10 @@ export function checkStartAgainstCutoff(config: SimulationConfig): void {
   if (k < 0) return;
   const first = config.protocol[k], th = config.initialTheta, c = config.cutoff;
   if (first.step === 'charge' && th <= c.surfaceTheta) {
-    throw new Error(`initialTheta = ${th} is at or below cutoff.surfaceTheta = ${c.surfaceTheta}: the first charge step (protocol[${k}]) would stop at once; start above the charge cut-off or lower cutoff.surfaceTheta`);
+    throw new ConfigError(`initialTheta = ${th} is at or below cutoff.surfaceTheta = ${c.surfaceTheta}: the first charge step (protocol[${k}]) would stop at once; start above the charge cut-off or lower cutoff.surfaceTheta`);
   }
   if (first.step === 'discharge' && th >= c.surfaceThetaMax) {
-    throw new Error(`initialTheta = ${th} is at or above cutoff.surfaceThetaMax = ${c.surfaceThetaMax}: the first discharge step (protocol[${k}]) would stop at once; start below the discharge cut-off or raise cutoff.surfaceThetaMax`);
+    throw new ConfigError(`initialTheta = ${th} is at or above cutoff.surfaceThetaMax = ${c.surfaceThetaMax}: the first discharge step (protocol[${k}]) would stop at once; start below the discharge cut-off or raise cutoff.surfaceThetaMax`);
   }
 }
 
@@ -118,7 +119,7 @@ export async function buildProblem(config: SimulationConfig, options: { baseDir?
   const estimate = (Math.ceil((Math.max(...xs) - Math.min(...xs)) / h) + 2) * (Math.ceil((Math.max(...ys) - Math.min(...ys)) / h) + 2);
   const maxCells = options.maxCells ?? MAX_CELLS;
   if (estimate > maxCells) {
-    throw new Error(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
+    throw new ConfigError(`grid.spacing_um = ${h} gives a ${estimate.toExponential(2)}-cell grid for this particle: at most ${maxCells.toExponential(2)} cells are allowed (use a larger spacing)`);
   }
   const geometry = gridGeometry(outline, h);
   // small grids only (what sweeps and fits repeat); a paper-size grid is built once anyway
@@ -141,9 +142,9 @@ function finishProblem(config: SimulationConfig, grid: ParticleGrid, warnings: s
   const camW = (grid.nx * h + 6 * o.psfSigma_um) / o.pixel_um, camH = (grid.ny * h + 6 * o.psfSigma_um) / o.pixel_um;
   const span = fmtUm(Math.max(grid.nx, grid.ny) * h);
   if (camW * camH > 2 ** 24) {
-    throw new Error(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle, which spans ${span} µm: at most 16.8 M pixels are allowed (lengths are in µm: the paper's particles are ~2–5 µm across, its camera pixel about 0.05 µm)`);
+    throw new ConfigError(`optics.pixel_um = ${o.pixel_um} gives a ${Math.ceil(camW)}×${Math.ceil(camH)}-pixel camera image of this particle, which spans ${span} µm: at most 16.8 M pixels are allowed (lengths are in µm: the paper's particles are ~2–5 µm across, its camera pixel about 0.05 µm)`);
   }
-  if (grid.cells < 9) throw new Error(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
+  if (grid.cells < 9) throw new ConfigError(`grid.spacing_um = ${h} leaves only ${grid.cells} cells inside the particle: use a spacing well below the particle size`);
   // accepted, but a tired unit slip (nm for µm) makes them: say so rather than return empty offsets
   const acrossPx = Math.max(grid.nx, grid.ny) * h / o.pixel_um;
   if (acrossPx < 8) warnings.push(`optics.pixel_um = ${o.pixel_um} µm sees the particle (${span} µm across) in ${acrossPx < 1 ? 'less than one pixel' : `about ${Math.round(acrossPx)} pixels`}: too few for the camera-side outputs (comOffset_um and unreactedFraction are unreliable or empty); the paper's camera pixel is about 0.05 µm`);
@@ -202,7 +203,7 @@ function checkRunLength(problem: Problem): void {
   const [lo, hi] = reachableRange(problem);
   const dmax = maxDiffusivity(problem.table.D, lo, hi);
   const r_m = Math.sqrt(problem.grid.area_um2 / Math.PI) * 1e-6;
-  throw new Error(`material.diffusivity reaches D = ${dmax.toExponential(2)} m²/s: with grid.spacing_um = ${problem.grid.spacing_um} the stable time step is ${dt.toExponential(2)} s and the protocol needs ${steps.toExponential(2)} steps (at most ${MAX_STEPS.toExponential(0)}); such a particle evens out in ~R²/D = ${((r_m * r_m) / dmax).toExponential(1)} s — check the diffusivity's unit (m²/s; solids are ~1e-18 … 1e-13), or use a larger grid.spacing_um`);
+  throw new ConfigError(`material.diffusivity reaches D = ${dmax.toExponential(2)} m²/s: with grid.spacing_um = ${problem.grid.spacing_um} the stable time step is ${dt.toExponential(2)} s and the protocol needs ${steps.toExponential(2)} steps (at most ${MAX_STEPS.toExponential(0)}); such a particle evens out in ~R²/D = ${((r_m * r_m) / dmax).toExponential(1)} s — check the diffusivity's unit (m²/s; solids are ~1e-18 … 1e-13), or use a larger grid.spacing_um`);
 }
 
 /** The θ range a run can reach: [min(θ0, cut-off) − 0.05, 1] (SPEC §1). */

@@ -8,7 +8,7 @@ import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 import { maxStableDt, maxWallQuantaPerStep, reachableRange, stepParams, stepSign, type Problem } from './problem';
 import { INV_QUANTA } from './quanta';
 import { phiOf } from '../model/diffusivity';
-import type { FieldStats, Solver } from './types';
+import type { AdvanceResult, FieldStats, Solver } from './types';
 import type { SimulationConfig } from '../model/config';
 
 export interface Measurement {
@@ -128,6 +128,38 @@ function cameraOf(problem: Problem): Camera {
 /** unreacted COM − particle COM in physical axes (x right, y up; image rows grow downward) */
 function comVector(s: UnreactedStats): [number, number] | null {
   return s.unreactedCom_um ? [s.unreactedCom_um[0] - s.particleCom_um[0], -(s.unreactedCom_um[1] - s.particleCom_um[1])] : null;
+}
+
+/** The error a stopped run rejects with (name 'AbortError', as fetch and the streams use). */
+function stopped(): Error {
+  const e = new Error('simulation stopped');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** cell-updates per call of advance() at first: ~0.1 s of the CPU reference, so that a stop is seen soon */
+const CHUNK_CELL_UPDATES = 2e7;
+
+/**
+ * solver.advance(n) in pieces: between trace rows a run may take millions of steps (a fine grid, a
+ * diffusivity typed in the wrong unit), and a signal or a progress report would wait for all of them.
+ * The pieces start at ~0.1 s of work and double while a piece takes under 0.1 s (a GPU soon takes
+ * whole intervals again); the steps are the same steps, so the state is the same bit for bit.
+ */
+async function advanceInChunks(solver: Solver, n: number, cells: number, signal: AbortSignal | undefined, progress: (done: number) => void): Promise<AdvanceResult> {
+  let cap = Math.max(1, Math.floor(CHUNK_CELL_UPDATES / Math.max(1, cells)));
+  if (n <= cap) return solver.advance(n);
+  let done = 0;
+  for (;;) {
+    if (signal?.aborted) throw stopped();
+    const m = Math.min(n - done, cap);
+    const t0 = performance.now();
+    const res = await solver.advance(m);
+    done += res.steps;
+    if (res.stopped || done >= n) return { ...res, steps: done };
+    if (performance.now() - t0 < 100) cap *= 2;
+    progress(done);
+  }
 }
 
 /**
@@ -309,7 +341,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       }
     }
     while (t < end - EPS_T * Math.max(1, end)) {
-      if (options.signal?.aborted) throw new Error('simulation stopped');
+      if (options.signal?.aborted) throw stopped();
       const tNext = Math.min(end, nextTrace, nextSnap < snapTimes.length ? snapTimes[nextSnap] : Infinity);
       const span = tNext - t;
       const n = Math.max(1, Math.ceil(span / dtMax - 1e-9));
@@ -317,7 +349,7 @@ export async function runSimulation(problem: Problem, solver: Solver, options: R
       dts.add(Number(dt.toPrecision(6)));
       lastDt = dt;
       solver.setStep(stepParams(problem, step, dt, guardDt));
-      const res = await solver.advance(n);
+      const res = await advanceInChunks(solver, n, problem.grid.cells, options.signal, (done) => options.onProgress?.(Math.min(1, (t + done * dt) / total_s), `t = ${((t + done * dt) / 60).toFixed(1)} min`));
       steps += res.steps;
       const sEff = problem.grid.sBarEffective;
       if (res.stopped) {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { compareArrays, useGpu } from '../helpers/gpu';
-import { presetConfig, resolveConfig } from '../../src/model/config';
+import { ConfigError, presetConfig, resolveConfig } from '../../src/model/config';
+import { UserError } from '../../src/errors';
 import { buildProblem, maxStableDt, type Problem } from '../../src/solver/problem';
 import { CpuSolver } from '../../src/solver/cpu';
 import { GpuSolver } from '../../src/solver/gpu';
@@ -240,4 +241,44 @@ describe('a discharge after a charge of a fresh particle runs (the start checks 
       expectInRange(o);
     });
   }
+});
+
+test('bad input to buildProblem is a ConfigError (a UserError), so that a library caller tells it from a bug', async () => {
+  const cases: [string, (raw: Record<string, unknown>) => void, RegExp][] = [
+    ['a grid too coarse', (r) => { r.grid = { spacing_um: 1.5 }; }, /^grid\.spacing_um = 1\.5 leaves only \d+ cells inside the particle/],
+    ['initialTheta at the cut-off', (r) => { r.initialTheta = 0.05; }, /^initialTheta = 0\.05 is at or below cutoff\.surfaceTheta/],
+    ['a self-intersecting outline', (r) => { r.particle = { shape: 'polygon', vertices_um: [[0, 0], [1, 1], [1, 0], [0, 1]] }; }, /^particle\.vertices_um is self-intersecting/],
+    ['a missing mask file', (r) => { r.particle = { shape: 'mask', file: 'no-such-mask.png', pixel_um: 0.05 }; }, /^particle\.file = 'no-such-mask\.png' /],
+  ];
+  for (const [what, edit, message] of cases) {
+    const raw = presetConfig('fig4a') as Record<string, unknown>;
+    edit(raw);
+    const err = await buildProblem(resolveConfig(raw)).catch((e) => e);
+    expect(err, what).toBeInstanceOf(ConfigError);
+    expect(err, what).toBeInstanceOf(UserError);
+    expect(err.message, what).toMatch(message);
+  }
+});
+
+test('a run with millions of steps between trace rows stops soon after its signal, and reports progress on the way', async () => {
+  // a diffusivity typed in cm²/s for m²/s (allowed, 1e-10): Δt ~ 6 µs, ~1e5 steps per 10-s trace row
+  const raw = presetConfig('fig4c') as Record<string, unknown>;
+  raw.grid = { spacing_um: 0.05 };
+  raw.protocol = [{ step: 'charge', current_mA_g: 100, duration_min: 10 }];
+  raw.material = { diffusivity: { table: { theta: [0.2, 1.0], D_m2_s: [1e-10, 1e-11] } } };
+  const problem = await buildProblem(resolveConfig(raw));
+  const solver = new CpuSolver(problem);
+  const ac = new AbortController();
+  const reports: number[] = [];
+  const t0 = performance.now();
+  let stoppedAt = 0;
+  setTimeout(() => { stoppedAt = performance.now(); ac.abort(); }, 600);
+  const err = await runSimulation(problem, solver, { signal: ac.signal, onProgress: (f) => reports.push(f) }).catch((e) => e);
+  const late = performance.now() - stoppedAt;
+  solver.destroy();
+  expect(err).toBeInstanceOf(Error);
+  expect([err.name, err.message]).toEqual(['AbortError', 'simulation stopped']);
+  expect(late, `stopped ${late.toFixed(0)} ms after the signal (${(stoppedAt - t0).toFixed(0)} ms in)`).toBeLessThan(500);
+  expect(reports.length).toBeGreaterThan(2); // before the first trace row (10 s of simulated time)
+  expect(reports.every((f, i) => f > 0 && f < 0.02 && (i === 0 || f >= reports[i - 1]))).toBe(true);
 });
