@@ -18,6 +18,10 @@ export { diffusivityFunction, kirchhoffTable, KNEE_DEFAULTS, type DiffusivitySpe
 export { diskOutline, ellipseOutline, polygonOutline, type Outline, type Vec2 } from './model/geometry';
 export type { ParticleGrid, WallCells } from './model/grid';
 
+// ---- the error classes: bad input is a UserError (ConfigError, SweepSpecError … below it), a fault of
+// the machine an EnvironmentError; anything else is a bug
+export { UserError, EnvironmentError } from './errors';
+
 // ---- the simulation
 export {
   buildProblem, createSolver, runSimulation, measureField, CpuSolver, GpuBatch, GpuSolver, SimulationLimitError,

@@ -54,4 +54,3 @@ export { encodePng, decodePngGrey } from './render/png';
 
 // ---- the two kinds of error the file side raises (one line each; the CLI prints them as `ionflux: …`);
 // the config raises ConfigError, the device GpuUnavailableError (both in every build)
-export { UserError, EnvironmentError } from './errors';

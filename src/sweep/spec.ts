@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { applySet, ConfigError, presetConfig, resolveConfig, type SimulationConfig } from '../model/config';
+import { UserError } from '../errors';
 
 /** A value at a config key path, e.g. { "protocol.0.current_mA_g": 100 } */
 export type Assignment = Record<string, unknown>;
@@ -37,7 +38,13 @@ export interface PlannedRun {
   config: SimulationConfig;
 }
 
-export class SweepSpecError extends Error {}
+/** A sweep spec that cannot be run: bad input (a UserError), naming the spec, the key and the value. */
+export class SweepSpecError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SweepSpecError';
+  }
+}
 
 const TOP_KEYS = ['name', 'description', 'base', 'grid', 'zip', 'runs', 'outputs', 'plot'];
 /** the runs.csv columns a plot can show on its y axis */

@@ -97,7 +97,7 @@ beforeAll(async () => {
   examples = readmeExamples();
   // a copy of what `git clone` gives (no dist/, no out/), with the installed node_modules
   mkdirSync(copy);
-  for (const f of ['package.json', 'package-lock.json', 'README.md', 'vite.config.ts', 'tsconfig.json', 'tsconfig.types.json', 'src', 'shaders', 'bin', 'bench', 'scripts']) {
+  for (const f of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'docs', 'vite.config.ts', 'tsconfig.json', 'tsconfig.types.json', 'src', 'shaders', 'bin', 'bench', 'scripts']) {
     if (existsSync(path.join(ROOT, f))) cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true, filter: (p) => !p.includes(`${path.sep}results${path.sep}`) });
   }
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
@@ -122,7 +122,8 @@ beforeAll(async () => {
 }, 240_000);
 
 test('the tarball holds the builds and declarations, no tests, fixtures or outputs', () => {
-  for (const f of ['dist/cli.js', 'dist/lib/index.js', 'dist/lib/browser.js', 'dist/types/index.d.ts', 'dist/types/browser.d.ts', 'bin/ionflux.js', 'package.json', 'README.md']) {
+  // the docs that messages and --help point at (docs/config.md, docs/physics.md …) and the licence ship too
+  for (const f of ['dist/cli.js', 'dist/lib/index.js', 'dist/lib/browser.js', 'dist/types/index.d.ts', 'dist/types/browser.d.ts', 'bin/ionflux.js', 'package.json', 'README.md', 'LICENSE', 'docs/config.md', 'docs/physics.md', 'docs/analyze.md']) {
     expect(packed).toContain(f);
   }
   expect(packed.filter((f) => /^(test|out|bench|node_modules|\.device|\.gl)\//.test(f) || /\.(tif|tiff|npy|h5)$/.test(f))).toEqual([]);
