@@ -6,6 +6,7 @@
  * mask, with the same unreacted threshold and the same centre-of-mass definitions as analyze.
  * No files here (src/compare/output.ts writes them), so it runs in a browser too.
  */
+import { checkOneOf } from '../checks';
 import { UserError } from '../errors';
 import { unreactedStats, type UnreactedStats } from '../observables/unreacted';
 import type { ObservedParticle } from './observed';
@@ -161,6 +162,10 @@ const fmt = (v: number) => String(Number(v.toPrecision(4)));
 
 /** Registers, aligns and measures (module comment). Throws UserError when nothing can be matched. */
 export function compareParticles(obs: ObservedParticle, sim: SimulatedSide, options: CompareOptions = {}): ComparisonResult {
+  const what = (v: unknown) => (v === null || v === undefined ? String(v) : 'an object without a mask');
+  if (!obs || !obs.mask) throw new UserError(`compareParticles: the observed side is ${what(obs)}: give readObservedParticle(movie)'s result`);
+  if (!sim || !sim.mask) throw new UserError(`compareParticles: the simulated side is ${what(sim)}: give simulatedFromFields(problem, snapshots)'s or simulatedFromMovie(observed)'s result`);
+  if (options.align !== undefined) checkOneOf('compareParticles: options.align', options.align, ['auto', 'charge', 'time'] as const);
   const warnings: string[] = [];
   const simFlag = options.simFlag ?? '--sim';
   const threshold = options.threshold ?? obs.threshold;

@@ -17,6 +17,7 @@
  * candidates (see `intervals`). Evaluated candidates go to a journal as they are known, so that the
  * same fit resumes where it stopped. No files are written here except through `journal`.
  */
+import { checkNumber } from '../checks';
 import { ConfigError, UserError } from '../errors';
 import { resolveConfig, type SimulationConfig } from '../model/config';
 import { KNEE_DEFAULTS } from '../model/diffusivity';
@@ -498,6 +499,9 @@ export function physicalIntervals(par: Parameterisation, evaluations: { u: numbe
 
 /** Fits the surface blocking of `obs` (module comment). Throws UserError for input it cannot fit. */
 export async function fitSurface(obs: ObservedParticle, o: FitOptions): Promise<FitResult> {
+  if (!o?.runner || typeof o.runner.run !== 'function') throw new UserError('fitSurface: options.runner is missing: give cpuBatchRunner() (the CPU reference, a thread pool) or gpuBatchRunner(gpu) (lanes of one GPU batch)');
+  if (o.generations !== undefined) checkNumber('fitSurface: options.generations (--generations)', o.generations, { integer: true, min: 1 });
+  if (o.population !== undefined) checkNumber('fitSurface: options.population (--population)', o.population, { integer: true, min: 2 });
   const started = Date.now();
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); o.warn?.(m); };

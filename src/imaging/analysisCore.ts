@@ -13,6 +13,7 @@
  * The sink keeps the ΔI/I0 pages (analyze: diff.tif on disk; the page: arrays in memory). No Node
  * modules here.
  */
+import { checkNumber, checkOneOf, show } from '../checks';
 import { UserError } from '../errors';
 
 /** What reports progress (the CLI's bar, src/cli/progress.ts, fits it; declared here so that this module needs no Node typings). */
@@ -193,7 +194,7 @@ export function defaultMontageFrames(frames: number, reference: number, count = 
 
 function checkPositive(name: string, v: number | undefined, allowZero = false): void {
   if (v === undefined) return;
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${v} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new UserError(`${name} = ${show(v)} is not allowed: use a ${allowZero ? 'non-negative' : 'positive'} number`);
 }
 
 /** smaller frames cannot hold a particle away from the border (segmentation drops border particles) */
@@ -252,12 +253,14 @@ export async function runAnalysis(movie: MovieSource, createProcessor: Processor
   }
   checkPositive('--frame-s', options.frame_s);
   const threshold = options.threshold ?? 0.05;
-  if (!Number.isFinite(threshold)) throw new UserError(`--threshold = ${threshold} is not allowed: use a number (ΔI/I0, the paper uses 0.05)`);
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw new UserError(`--threshold = ${show(threshold)} is not allowed: use a number (ΔI/I0, the paper uses 0.05)`);
+  if (options.lineAngleDeg !== undefined && options.lineAngleDeg !== null) checkNumber('--line-angle (lineAngleDeg)', options.lineAngleDeg);
+  if (options.kymoAxis !== undefined) checkOneOf('--kymo-axis (kymoAxis)', options.kymoAxis, ['auto', 'time', 'capacity'] as const);
   const asymThreshold = options.asymThreshold ?? DEFAULT_ASYM_THRESHOLD;
   checkPositive('--asym-threshold', asymThreshold, true);
   const asymWindow = options.asymWindow ?? DEFAULT_FRACTION_WINDOW;
   const batch = options.batch ?? 16;
-  if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${batch} is not allowed: use an integer ≥ 1`);
+  if (!Number.isInteger(batch) || batch < 1) throw new UserError(`--batch = ${show(batch)} is not allowed: use an integer ≥ 1`);
 
   // calibration: flag, else metadata, else 1 (with a warning); errors (non-square pixels, a capacity
   // file without frame times) before any warning

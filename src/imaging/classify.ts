@@ -28,6 +28,7 @@
  * large, well-sampled particles (R_eq ≥ 16 px) a lower cut such as 0.08 would also resolve fig4b.
  */
 
+import { UserError } from '../errors';
 import { REMNANT_FRACTION } from '../observables/unreacted';
 
 export interface ClassifyOptions {
@@ -56,6 +57,7 @@ export const DEFAULT_FRACTION_WINDOW: [number, number] = [REMNANT_FRACTION, 0.9]
  * @param unreactedFraction unreacted fraction per frame
  */
 export function classifyParticle(comOffsetRel: (number | null)[], unreactedFraction: number[], options: ClassifyOptions = {}): Classification {
+  if (comOffsetRel.length !== unreactedFraction.length) throw new UserError(`classifyParticle: comOffsetRel has ${comOffsetRel.length} frames and unreactedFraction ${unreactedFraction.length}: give one value per frame in each`);
   const threshold = options.threshold ?? DEFAULT_ASYM_THRESHOLD;
   const [lo, hi] = options.fractionWindow ?? DEFAULT_FRACTION_WINDOW;
   // end of the first charge: where the unreacted fraction first reaches its minimum

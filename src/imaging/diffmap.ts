@@ -27,6 +27,8 @@
 
 /** A camera frame, row-major [height][width]: 8-bit, 16-bit or float32 intensities. */
 import { statsFromSums, type UnreactedStats } from '../observables/unreacted';
+import { checkPixels, checkSize, show } from '../checks';
+import { UserError } from '../errors';
 export type FrameData = Uint8Array | Uint16Array | Float32Array;
 
 export interface DiffMapOptions {
@@ -81,22 +83,18 @@ export const LabelStat = {
 } as const;
 
 export function checkImageSize(width: number, height: number, what = 'image'): void {
-  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
-    throw new Error(`${what} size ${width}×${height} is not allowed: width and height must be positive integers`);
-  }
+  checkSize(width, height, what);
 }
 
 function checkLength(name: string, length: number, width: number, height: number): void {
-  if (length !== width * height) {
-    throw new Error(`${name} has ${length} pixels but the frame is ${width}×${height} = ${width * height} pixels`);
-  }
+  checkPixels(name, length, width, height);
 }
 
 /** Checks a drift shift [dx, dy] and returns it rounded to float32 (as the GPU sees it). */
 export function checkShift(shift: [number, number] | undefined, what = 'shift'): [number, number] {
   if (shift === undefined) return [0, 0];
   if (!Array.isArray(shift) || shift.length !== 2 || !Number.isFinite(shift[0]) || !Number.isFinite(shift[1])) {
-    throw new Error(`${what} = ${JSON.stringify(shift)} is not allowed: it must be [dx, dy], two finite numbers of pixels`);
+    throw new UserError(`${what} = ${show(shift)} is not allowed: it must be [dx, dy], two finite numbers of pixels`);
   }
   return [Math.fround(shift[0]), Math.fround(shift[1])];
 }
@@ -104,7 +102,7 @@ export function checkShift(shift: [number, number] | undefined, what = 'shift'):
 export function checkSmoothRadius(r: number | undefined): number {
   if (r === undefined) return 0;
   if (!Number.isInteger(r) || r < 0 || r > 1024) {
-    throw new Error(`smoothRadius = ${r} is not allowed: use an integer number of pixels from 0 (no smoothing) to 1024`);
+    throw new UserError(`smoothRadius = ${show(r)} is not allowed: use a whole number of pixels from 0 (no smoothing) to 1024`);
   }
   return r;
 }

@@ -19,6 +19,7 @@
  * estimate by up to ~0.4 px (test/imaging/driftRobust.test.ts). With `clipAbove` (driftClipLevel)
  * the particles become flat silhouettes and the front is invisible to the correlation: ≤ 0.04 px.
  */
+import { checkPixels, checkSize } from '../checks';
 import FFT from 'fft.js';
 import { otsuThreshold } from './segment';
 
@@ -198,6 +199,8 @@ export class DriftEstimator {
   private readonly height: number;
 
   constructor(reference: ArrayLike<number>, readonly frameWidth: number, readonly frameHeight: number, options: DriftOptions = {}) {
+    checkSize(frameWidth, frameHeight, 'drift: frame');
+    checkPixels('drift: reference', reference.length, frameWidth, frameHeight);
     this.clipAbove = options.clipAbove ?? Infinity;
     const reg = options.region ?? { x0: 0, y0: 0, width: frameWidth, height: frameHeight };
     const bad = !(Number.isInteger(reg.x0) && Number.isInteger(reg.y0) && Number.isInteger(reg.width) && Number.isInteger(reg.height)) ||
@@ -295,6 +298,7 @@ export class DriftEstimator {
 
   /** Drift of `frame` relative to the reference (see the sign convention at the top of this file). */
   estimate(frame: ArrayLike<number>): DriftEstimate {
+    checkPixels('drift: frame', frame.length, this.frameWidth, this.frameHeight);
     const { nx, ny, work, refSpectrum } = this;
     this.load(frame, work);
     this.fft.forwardReal(work, false);

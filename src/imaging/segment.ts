@@ -11,6 +11,7 @@
  * (row, col) indices, i.e. without the + 0.5.
  */
 
+import { checkNumber, checkPixels, checkSize } from '../checks';
 export type Connectivity = 4 | 8;
 
 export interface OtsuOptions {
@@ -322,6 +323,11 @@ function relabel(labels: Int32Array, count: number, keep: (l: number) => boolean
  * threshold → connected components → hole filling → drop small and border-touching components.
  */
 export function segmentParticles(reference: ArrayLike<number>, width: number, height: number, options: SegmentOptions): Segmentation {
+  checkSize(width, height, 'segmentParticles: image');
+  checkPixels('segmentParticles: reference', reference.length, width, height);
+  checkNumber('segmentParticles: pixel_um', options?.pixel_um, { above: 0 });
+  if (options.sigma_px !== undefined) checkNumber('segmentParticles: sigma_px', options.sigma_px, { min: 0 });
+  if (options.minArea_px !== undefined) checkNumber('segmentParticles: minArea_px', options.minArea_px, { integer: true, min: 1 });
   const sigma = options.sigma_px ?? 0;
   const image = sigma > 0 ? gaussianBlur(reference, width, height, sigma) : reference;
   const minArea = options.minArea_px ?? 25;

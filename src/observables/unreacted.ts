@@ -11,6 +11,8 @@
  * off-centre: COM offsets there say nothing about asymmetry (analyze's classification window starts
  * here, and a sweep's maxComOffset leaves those rows out).
  */
+import { checkNumber } from '../checks';
+import { UserError } from '../errors';
 export const REMNANT_FRACTION = 0.2;
 
 export interface UnreactedStats {
@@ -69,6 +71,10 @@ export function statsFromSums(sums: ArrayLike<number>, pixel_um: number): Unreac
  * @param threshold ΔI/I0 below which a particle pixel counts as unreacted
  */
 export function unreactedStats(diff: ArrayLike<number>, mask: ArrayLike<number>, width: number, pixel_um: number, threshold = 0.05): UnreactedStats {
+  checkNumber('unreactedStats: width', width, { integer: true, min: 1 });
+  if (mask.length !== diff.length || mask.length % width !== 0) throw new UserError(`unreactedStats: diff has ${diff.length} values and mask ${mask.length}: both must be the same image, whole rows of width ${width}`);
+  checkNumber('unreactedStats: pixel_um', pixel_um, { above: 0 });
+  checkNumber('unreactedStats: threshold', threshold);
   let n = 0, sx = 0, sy = 0, nu = 0, ux = 0, uy = 0, sumDiff = 0, nDiff = 0;
   for (let i = 0; i < mask.length; i++) {
     if (!mask[i]) continue;

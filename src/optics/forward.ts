@@ -5,6 +5,8 @@
  *   ΔI/I0 = κ·blur(mask·(θ0 − θ)) / blur(mask), independent of I_base.
  * The blur is separable: rows then columns, each a short Gaussian gather (cut at 3.5σ).
  */
+import { checkNumber } from '../checks';
+import { UserError } from '../errors';
 import { scanlineRows } from '../model/geometry';
 import type { ParticleGrid } from '../model/grid';
 import { WasmGather } from './gatherWasm';
@@ -90,6 +92,8 @@ export interface CameraLayout {
  * Without `layout`, the pixels are centred on the grid and cover it plus 3σ.
  */
 export function createCamera(grid: ParticleGrid, optics: OpticsParams, layout?: CameraLayout): Camera {
+  checkNumber('createCamera: optics.pixel_um', optics?.pixel_um, { above: 0 });
+  checkNumber('createCamera: optics.psfSigma_um', optics.psfSigma_um, { min: 0 });
   const { nx, ny, spacing_um: h, x0_um, yTop_um } = grid;
   const pix = optics.pixel_um, sigma = optics.psfSigma_um;
   const xc = x0_um + (nx * h) / 2, yc = yTop_um - (ny * h) / 2;
@@ -218,6 +222,8 @@ export function forwardModel(theta: Float32Array, camera: Camera, theta0: number
   const { width, height, mask } = camera;
   const { nx, ny } = camera.grid;
   const n = nx * ny;
+  if (!(theta instanceof Float32Array) || theta.length !== n) throw new UserError(`forwardModel: theta has ${theta?.length} values, but the camera's grid is ${nx}×${ny} = ${n} cells: give that grid's θ field (Float32Array, row-major)`);
+  checkNumber('forwardModel: theta0', theta0);
   const old = frameCaches.get(camera);
   const u = old?.u ?? new Float64Array(n);
   const same = fieldInput(theta, theta0, u, old?.inside);
