@@ -190,6 +190,10 @@ export function resolveCalibration(
   if (flags.pixel_um !== undefined) {
     const file = cal.pixelX_um ?? cal.pixelY_um;
     pixel_um = { value: flags.pixel_um, source: 'flag', detail: file ? `--pixel-um (over ${file.value} µm from ${file.source})` : '--pixel-um' };
+    // an override far from the file's own value is a unit slip more often than a recalibration: said
+    if (file && Math.abs(Math.log(flags.pixel_um / file.value)) > Math.log(1.5)) {
+      warnings.push(`--pixel-um ${flags.pixel_um} overrides the pixel size in ${moviePath}'s metadata, ${file.value} µm (${file.source}), by ×${Number((flags.pixel_um / file.value).toPrecision(3))}: lengths and areas follow the option; leave it out to use the file's`);
+    }
     if (isAnisotropic(cal)) {
       warnings.push(`${moviePath} has non-square pixels (${cal.pixelX_um!.value} µm wide × ${cal.pixelY_um!.value} µm high, ${cal.pixelX_um!.source}); --pixel-um ${flags.pixel_um} treats them as square`);
     }
@@ -205,6 +209,9 @@ export function resolveCalibration(
   let frame_s: CalibrationValue;
   if (flags.frame_s !== undefined) {
     frame_s = { value: flags.frame_s, source: 'flag', detail: cal.frame_s ? `--frame-s (over ${cal.frame_s.value} s from ${cal.frame_s.source})` : '--frame-s' };
+    if (cal.frame_s && Math.abs(Math.log(flags.frame_s / cal.frame_s.value)) > Math.log(1.5)) {
+      warnings.push(`--frame-s ${flags.frame_s} overrides the frame interval in ${moviePath}'s metadata, ${cal.frame_s.value} s (${cal.frame_s.source}), by ×${Number((flags.frame_s / cal.frame_s.value).toPrecision(3))}: times follow the option; leave it out to use the file's`);
+    }
   }
   else if (cal.frame_s) frame_s = { ...cal.frame_s };
   else {

@@ -97,7 +97,8 @@ describe('analyze writes SPEC §6 files', () => {
     const out = path.join(tmp, 'override');
     const r = await run(['analyze', movie, '--pixel-um', '0.1', '--frame-s', '5', '--line-angle', '45', '--kymo-axis', 'time', '--reference', '1', '--backend', 'cpu', '--quiet', '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('');
+    // ×1.25 on the pixel size is a recalibration; ×1/6 on the frame interval is said
+    expect(r.stderr).toMatch(/^ionflux: warning: --frame-s 5 overrides the frame interval in .*movie\.tif's metadata, 30 s \(imagej\), by ×0\.167: times follow the option; leave it out to use the file's\n$/);
     const s = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect([s.pixel_um, s.frame_s, s.referenceFrame]).toEqual([0.1, 5, 1]);
     expect(s.parameters.pixelSizeSource).toBe('option');

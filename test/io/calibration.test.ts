@@ -96,6 +96,19 @@ describe('non-square pixels', () => {
   });
 });
 
+describe('an override far from the file\'s own value', () => {
+  it('is warned (a unit slip: 80 for 0.08), a small recalibration is not', () => {
+    const cal = { pixelX_um: { value: 0.05, source: 'imagej' as const }, pixelY_um: { value: 0.05, source: 'imagej' as const }, frame_s: { value: 60, source: 'imagej' as const } };
+    const far = resolveCalibration('m.tif', cal as never, { pixel_um: 80, frame_s: 1 });
+    expect(far.calibration.pixel_um.value).toBe(80);
+    expect(far.warnings).toEqual([
+      "--pixel-um 80 overrides the pixel size in m.tif's metadata, 0.05 µm (imagej), by ×1600: lengths and areas follow the option; leave it out to use the file's",
+      "--frame-s 1 overrides the frame interval in m.tif's metadata, 60 s (imagej), by ×0.0167: times follow the option; leave it out to use the file's",
+    ]);
+    expect(resolveCalibration('m.tif', cal as never, { pixel_um: 0.052, frame_s: 62 }).warnings).toEqual([]);
+  });
+});
+
 describe('multi-sample (RGB) TIFF', () => {
   it('a float64 planar RGB stack (scikit-image multipage_rgb layout) is refused naming the channel count, not called corrupt', async () => {
     const msg = await userError(openMovie(fixture('multipage_rgb_f64.tif')));
