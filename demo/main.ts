@@ -327,7 +327,9 @@ class App {
       return await buildProblem(resolveConfig(rawConfig(this.state)), { maxCells: DEMO_MAX_CELLS });
     } catch (e) {
       const m = (e as Error).message;
-      this.message(e instanceof ConfigError ? `the settings are not a valid config: ${m}` : m.replace(/at most ([\d.e+]+) cells are allowed/, `at most $1 cells are allowed in the live demo`));
+      // the grid-size limit is the demo's own (maxCells); other refusals are the config's
+      const limit = /at most ([\d.e+]+) cells are allowed/;
+      this.message(limit.test(m) ? m.replace(limit, `at most $1 cells are allowed in the live demo`) : e instanceof ConfigError ? `the settings are not a valid config: ${m}` : m);
       return null;
     }
   }

@@ -165,7 +165,7 @@ export function prepareReference(reference: Float32Array | PreparedReference, in
   }
   const n = reference.length;
   const dst = inv ?? new Float32Array(n);
-  checkLength('inv', dst.length, n, 1);
+  if (dst.length !== n) throw new UserError(`prepareReference: inv has ${dst.length} values, but the reference has ${n}: give an array of the reference's length`);
   let intSafe = true;
   for (let i = 0; i < n; i++) {
     const r = reference[i];

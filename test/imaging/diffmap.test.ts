@@ -195,7 +195,7 @@ describe('diffMapCpu', () => {
     const ref = variedReference(4, 3);
     const out = new Float32Array(12);
     expect(diffMapCpu(Uint16Array.from(ref), ref, 4, 3, {}, out)).toBe(out);
-    expect(() => diffMapCpu(new Uint16Array(11), ref, 4, 3)).toThrow(/frame has 11 pixels/);
+    expect(() => diffMapCpu(new Uint16Array(11), ref, 4, 3)).toThrow(/^frame has 11 values, but width × height is 4×3 = 12/);
     expect(() => diffMapCpu(new Uint16Array(12), ref, 4, 3, { shift: [NaN, 0] })).toThrow(/shift/);
     expect(() => diffMapCpu(new Uint16Array(12), ref, 4, 3, { smoothRadius: 1.5 })).toThrow(/smoothRadius = 1.5/);
   });
@@ -294,7 +294,7 @@ describe('prepareReference (the reciprocal path)', () => {
     expect(p.intSafe).toBe(false); // 1/FLOAT32_MIN_NORMAL = 2^126: a 16-bit sample could overflow
     expect(prepareReference(Float32Array.from([1e-30, 5, NaN, 0])).intSafe).toBe(true);
     expect(prepareReference(p)).toBe(p);
-    expect(() => prepareReference(ref, new Float32Array(3))).toThrow(/inv has 3 pixels/);
+    expect(() => prepareReference(ref, new Float32Array(3))).toThrow(/^prepareReference: inv has 3 values, but the reference has 14/);
     const into = new Float32Array(ref.length);
     expect(prepareReference(ref, into).inv).toBe(into);
   });
