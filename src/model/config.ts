@@ -272,15 +272,23 @@ function checkSemantics(cfg: SimulationConfig, source: string): void {
  */
 export function applySet(raw: Record<string, unknown>, assignment: string): void {
   const eq = assignment.indexOf('=');
-  const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
   if (eq <= 0) throw new ConfigError(`--set '${assignment}' is not allowed: use --set key.path=value (e.g. --set grid.spacing_um=0.01)`);
-  const key = assignment.slice(0, eq).trim();
   const text = assignment.slice(eq + 1).trim();
   let value: unknown;
   try { value = JSON.parse(text); } catch { value = text; }
+  setKeyPath(raw, assignment.slice(0, eq).trim(), value, `--set '${assignment}'`);
+}
+
+/**
+ * Sets `key` (a dotted path, list indices as numbers) of a raw config to `value` as given, NaN and
+ * Infinity included (a sweep's values, which the config checks then name as written). `what` names the
+ * assignment in messages.
+ */
+export function setKeyPath(raw: Record<string, unknown>, key: string, value: unknown, what = `'${key}'`): void {
+  const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
   const parts = key.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const bad = parts.find((p) => typeof p === 'string' && (FORBIDDEN.has(p) || p === ''));
-  if (bad !== undefined) throw new ConfigError(`--set '${assignment}' is not allowed: '${bad}' is not a config key (e.g. --set grid.spacing_um=0.01)`);
+  if (bad !== undefined) throw new ConfigError(`${what} is not allowed: '${bad}' is not a config key (e.g. --set grid.spacing_um=0.01)`);
   if (parts.length === 2 && parts[0] === 'particle' && parts[1] === 'shape') switchShape(raw, value);
   let obj: Record<string | number, unknown> = raw;
   for (let i = 0; i < parts.length - 1; i++) {

@@ -34,6 +34,8 @@
  * Host cost: a step is one encoder call where the kernel counts which step of the submit it is
  * (small dispatches), else two (setBindGroup, dispatchWorkgroups); hostCost counts it.
  */
+import { UserError } from '../errors';
+import { show } from '../checks';
 import { submitWithReadback, withErrorScope, type BufferRegion, type GpuContext } from '../gpu/device';
 import { thetaOfPhi } from '../model/diffusivity';
 import { CELL_COUNTS, DiffusionStepKernel, resolveCellsPerInvocation, stepTiling, tileWallTable, type CellCount, type CellsPerInvocation, type StepCounter, type StepDataLayout } from '../kernels/diffusionStep';
@@ -360,20 +362,20 @@ export class GpuBatch {
    * temporal blocking takes 1).
    */
   static async create(gpu: GpuContext, problems: Problem[], options: { tiles?: 'particle' | 'all'; stepCounter?: StepCounter; stepsPerDispatch?: number; cellsPerInvocation?: CellsPerInvocation } = {}): Promise<GpuBatch> {
-    if (!problems.length) throw new Error('GpuBatch.create: problems is empty: give at least one problem');
+    if (!problems.length) throw new UserError('GpuBatch.create: problems is empty: give at least one problem');
     const k = options.stepsPerDispatch ?? 1;
     if (!Number.isInteger(k) || k < 1 || k > MAX_STEPS_PER_DISPATCH) {
-      throw new Error(`GpuBatch.create: stepsPerDispatch = ${k}: allowed are whole numbers from 1 to ${MAX_STEPS_PER_DISPATCH}`);
+      throw new UserError(`GpuBatch.create: stepsPerDispatch = ${show(k)}: allowed are whole numbers from 1 to ${MAX_STEPS_PER_DISPATCH}`);
     }
     if (k > 1 && options.stepCounter && options.stepCounter !== 'auto') {
-      throw new Error(`GpuBatch.create: stepCounter = '${options.stepCounter}' is for one step per dispatch; with stepsPerDispatch = ${k} the host says which block a dispatch is (leave stepCounter out)`);
+      throw new UserError(`GpuBatch.create: stepCounter = '${options.stepCounter}' is for one step per dispatch; with stepsPerDispatch = ${k} the host says which block a dispatch is (leave stepCounter out)`);
     }
     const cells = options.cellsPerInvocation ?? 'auto';
     if (cells !== 'auto' && !CELL_COUNTS.includes(cells)) {
-      throw new Error(`GpuBatch.create: cellsPerInvocation = ${String(cells)}: allowed are ${CELL_COUNTS.join(', ')} and 'auto'`);
+      throw new UserError(`GpuBatch.create: cellsPerInvocation = ${String(cells)}: allowed are ${CELL_COUNTS.join(', ')} and 'auto'`);
     }
     if (k > 1 && cells !== 'auto' && cells !== 1) {
-      throw new Error(`GpuBatch.create: cellsPerInvocation = ${cells} is for one step per dispatch; with stepsPerDispatch = ${k} each invocation takes one cell (leave cellsPerInvocation out)`);
+      throw new UserError(`GpuBatch.create: cellsPerInvocation = ${cells} is for one step per dispatch; with stepsPerDispatch = ${k} each invocation takes one cell (leave cellsPerInvocation out)`);
     }
     const per = resolveCellsPerInvocation(cells, k, gpu.report.software);
     const { nx, ny } = problems[0].grid;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applySet, ConfigError, presetConfig, resolveConfig, type SimulationConfig } from '../model/config';
+import { ConfigError, presetConfig, setKeyPath, resolveConfig, type SimulationConfig } from '../model/config';
 import { UserError } from '../errors';
 
 /** A value at a config key path, e.g. { "protocol.0.current_mA_g": 100 } */
@@ -49,8 +49,16 @@ export class SweepSpecError extends UserError {
 const TOP_KEYS = ['name', 'description', 'base', 'grid', 'zip', 'runs', 'outputs', 'plot'];
 /** the runs.csv columns a plot can show on its y axis */
 export const PLOT_Y = ['extractedCapacity_mAh_g', 'time_s', 'maxComOffset_um', 'maxComOffsetRel', 'coreVanish_s', 'wallTime_s'] as const;
-const show = (v: unknown) => { const s = JSON.stringify(v); return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s; };
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A value as written, as JSON but with NaN and ±Infinity by name (JSON.stringify prints null for them). */
+const written = (v: unknown): string => {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `[${v.map(written).join(',')}]`;
+  if (isObject(v)) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${written(x)}`).join(',')}}`;
+  return JSON.stringify(v) ?? String(v);
+};
+/** A value as written, cut at 60 characters. */
+const show = (v: unknown) => { const s = written(v); return s.length > 60 ? `${s.slice(0, 57)}...` : s; };
 
 /** Validates a parsed spec (JSON) and fills the defaults. `source` names it in messages (e.g. "--spec 'a.json'"). */
 export function parseSweepSpec(raw: unknown, source = 'sweep spec'): SweepSpec {
@@ -209,7 +217,7 @@ export function expandSweep(spec: SweepSpec, source = 'sweep spec', baseDir = pr
     const what = Object.entries(values).map(([p, v]) => `${p} = ${show(v)}`).join(', ');
     let config: SimulationConfig;
     try {
-      for (const [p, v] of Object.entries(values)) applySet(raw, `${p}=${JSON.stringify(v)}`);
+      for (const [p, v] of Object.entries(values)) setKeyPath(raw, p, structuredClone(v), `'${p}'`);
       config = resolveConfig(raw, `run ${k} (${what})`);
     } catch (e) {
       const first = (e as Error).message.split('\n')[0];

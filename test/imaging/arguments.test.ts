@@ -22,6 +22,7 @@ import { fitSurface } from '../../src/fit/fit';
 import { openMovie } from '../../src/io/movie';
 import { presetConfig, resolveConfig } from '../../src/model/config';
 import { buildProblem } from '../../src/solver/problem';
+import { createSolver } from '../../src/solver';
 import { writeSynthMovie } from '../helpers/synthMovie';
 
 /** the UserError `f` throws (or rejects with) */
@@ -63,6 +64,17 @@ describe('arguments of the array-level functions', () => {
     const camera = createCamera(problem.grid, optics);
     expect(await refusal(() => forwardModel(new Float32Array(10), camera, 1))).toMatch(/^forwardModel: theta has 10 values, but the camera's grid is \d+×\d+ = \d+ cells/);
     expect(await refusal(() => forwardModel(new Float32Array(problem.grid.nx * problem.grid.ny), camera, NaN))).toBe('forwardModel: theta0 = NaN is not allowed: use a finite number');
+  });
+
+  it('createSolver options', async () => {
+    const problem = await buildProblem(resolveConfig({ ...presetConfig('fig4a'), grid: { spacing_um: 0.1 } }));
+    const cpu = { kind: 'cpu' as const, label: 'cpu' };
+    // checked whatever the backend, so a script written on a laptop does not fail first on the GPU machine
+    expect(await refusal(() => createSolver(problem, cpu, { stepsPerDispatch: 0 }))).toBe('createSolver: stepsPerDispatch = 0 is not allowed: use a whole number ≥ 1 ≤ 8');
+    expect(await refusal(() => createSolver(problem, cpu, { stepsPerDispatch: NaN }))).toBe('createSolver: stepsPerDispatch = NaN is not allowed: use a whole number ≥ 1 ≤ 8');
+    const solver = await createSolver(problem, cpu, { stepsPerDispatch: 4 });
+    expect(solver.constructor.name).toBe('CpuSolver');
+    solver.destroy();
   });
 
   it('analyzeMovie, compareParticles and fitSurface options', async () => {

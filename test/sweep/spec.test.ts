@@ -120,6 +120,9 @@ describe('bad specs: one line naming the key, the value and what is allowed', ()
     [{ base: { preset: 'fig4a' }, zip: { 'initialTheta': [1, 0.9], 'optics.kappa': [1] } }, /zip lists must have equal lengths, got "initialTheta": 2, "optics.kappa": 1/],
     [{ base: { preset: 'fig4a' }, grid: { 'grid.spacing': [0.04] } }, /run 0 \(grid.spacing = 0.04\): unknown key 'grid.spacing'/],
     [{ base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [100, -5] } }, /run 1 \(protocol.0.current_mA_g = -5\): protocol\[0\].current_mA_g = -5 is not allowed/],
+    // a script's spec object may hold NaN and Infinity (a JSON file cannot): named as written, not as JSON's null
+    [{ base: { preset: 'fig4a' }, grid: { 'protocol.0.current_mA_g': [Infinity] } }, /run 0 \(protocol.0.current_mA_g = Infinity\): protocol\[0\].current_mA_g = Infinity is not allowed/],
+    [{ base: { preset: 'fig4a' }, runs: [{ 'surface.segments': [{ fromDeg: 135, toDeg: NaN, eta: 0.3 }] }] }, /run 0 \(surface.segments = \[\{"fromDeg":135,"toDeg":NaN,"eta":0.3\}\]\): surface.segments\[0\].toDeg = NaN is not allowed/],
     [{ base: { preset: 'fig4a' }, grid: { 'initialTheta': [1] }, zip: { 'initialTheta': [1] } }, /axis of both grid and zip/],
     [{ base: { preset: 'fig4a' }, grid: { 'a..b': [1] } }, /'a..b' is not a config key path/],
     [{ base: { preset: 'fig4a' }, gird: { 'initialTheta': [1] } }, /unknown key 'gird'/],
